@@ -1,0 +1,106 @@
+// Package content names bytes by their BLAKE3 hash and verifies them on
+// every read.
+//
+// A content ID is a CIDv1 with codec raw (0x55) and a blake3 multihash
+// (0x1e, 32 bytes), written in base32 (multibase prefix "b"). The digest is
+// the BLAKE3 hash of the whole content, so it equals what b3sum prints and
+// does not depend on how the bytes were chunked. Beside each blob Charter
+// keeps a Bao outboard tree with 16 KiB chunk groups, which lets any byte
+// range be verified against the ID alone.
+package content
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+
+	"github.com/ipfs/go-cid"
+	mh "github.com/multiformats/go-multihash"
+)
+
+// ErrBadID reports a string or byte slice that is not a Charter content ID.
+var ErrBadID = errors.New("content: not a valid content id")
+
+// ID is a content ID: the BLAKE3 digest of the content. The zero ID is not
+// valid; use IsZero to test for it.
+type ID struct {
+	digest [32]byte
+}
+
+// IDFromDigest returns the ID whose BLAKE3 digest is d.
+func IDFromDigest(d [32]byte) ID { return ID{digest: d} }
+
+// Digest returns the 32-byte BLAKE3 hash of the content.
+func (id ID) Digest() [32]byte { return id.digest }
+
+// IsZero reports whether id is the zero ID.
+func (id ID) IsZero() bool { return id.digest == [32]byte{} }
+
+// CID returns the id as a go-cid value.
+func (id ID) CID() cid.Cid {
+	m, err := mh.Encode(id.digest[:], mh.BLAKE3)
+	if err != nil {
+		panic(err) // cannot happen: BLAKE3 with a 32-byte digest is always encodable
+	}
+	return cid.NewCidV1(cid.Raw, m)
+}
+
+// String returns the canonical base32 CIDv1 form, e.g. "bafkr4i...".
+func (id ID) String() string {
+	if id.IsZero() {
+		return ""
+	}
+	return id.CID().String()
+}
+
+// Hex returns the digest in lower-case hex, as b3sum prints it.
+func (id ID) Hex() string { return hex.EncodeToString(id.digest[:]) }
+
+// MarshalText implements encoding.TextMarshaler.
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (id *ID) UnmarshalText(b []byte) error {
+	p, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = p
+	return nil
+}
+
+// ParseID parses a CIDv1 string. It accepts any multibase encoding but only
+// codec raw with a 32-byte blake3 multihash.
+func ParseID(s string) (ID, error) {
+	if s == "" {
+		return ID{}, fmt.Errorf("%w: empty string", ErrBadID)
+	}
+	if len(s) > 256 {
+		return ID{}, fmt.Errorf("%w: too long", ErrBadID)
+	}
+	c, err := cid.Decode(s)
+	if err != nil {
+		return ID{}, fmt.Errorf("%w: %q: %v", ErrBadID, s, err)
+	}
+	return FromCID(c)
+}
+
+// FromCID converts a go-cid value to an ID.
+func FromCID(c cid.Cid) (ID, error) {
+	if c.Version() != 1 || c.Type() != cid.Raw {
+		return ID{}, fmt.Errorf("%w: want CIDv1 with codec raw", ErrBadID)
+	}
+	d, err := mh.Decode(c.Hash())
+	if err != nil {
+		return ID{}, fmt.Errorf("%w: %v", ErrBadID, err)
+	}
+	if d.Code != mh.BLAKE3 || len(d.Digest) != 32 {
+		return ID{}, fmt.Errorf("%w: want a 32-byte blake3 multihash", ErrBadID)
+	}
+	var id ID
+	copy(id.digest[:], d.Digest)
+	if id.IsZero() {
+		return ID{}, fmt.Errorf("%w: all-zero digest", ErrBadID)
+	}
+	return id, nil
+}
