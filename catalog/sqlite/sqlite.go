@@ -1,0 +1,126 @@
+// Package sqlite is the embedded catalog backend: one SQLite file in WAL
+// mode through the pure-Go modernc.org/sqlite driver.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
+	_ "modernc.org/sqlite" // registers the "sqlite" driver
+)
+
+// Catalog is a catalog stored in one SQLite database.
+type Catalog struct {
+	db *sql.DB
+}
+
+const schema = `
+CREATE TABLE IF NOT EXISTS objects (
+	id      TEXT PRIMARY KEY,
+	size    INTEGER NOT NULL,
+	kind    TEXT NOT NULL,
+	created INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS corruptions (
+	id      TEXT PRIMARY KEY,
+	off     INTEGER NOT NULL,
+	len     INTEGER NOT NULL,
+	detail  TEXT NOT NULL,
+	found   INTEGER NOT NULL
+);
+`
+
+// Open opens (creating if needed) the catalog database at path.
+func Open(ctx context.Context, path string) (*Catalog, error) {
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
+	}
+	if _, err := db.ExecContext(ctx, schema); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog: create schema in %s: %w", path, err)
+	}
+	return &Catalog{db: db}, nil
+}
+
+// DB exposes the database handle for packages that keep their own tables
+// in the same file.
+func (c *Catalog) DB() *sql.DB { return c.db }
+
+// Close closes the database.
+func (c *Catalog) Close() error { return c.db.Close() }
+
+// PutObject records a stored object. Recording the same id again keeps the
+// first record, except that a blob later declared a dataset becomes one.
+func (c *Catalog) PutObject(ctx context.Context, o catalog.Object) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO objects(id, size, kind, created) VALUES(?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET kind = CASE WHEN excluded.kind = 'dataset' THEN 'dataset' ELSE objects.kind END`,
+		o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano())
+	if err != nil {
+		return fmt.Errorf("catalog: put object %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+// Object returns the record of id, or an error wrapping catalog.ErrNotFound.
+func (c *Catalog) Object(ctx context.Context, id content.ID) (catalog.Object, error) {
+	var o catalog.Object
+	var kind string
+	var created int64
+	err := c.db.QueryRowContext(ctx, `SELECT size, kind, created FROM objects WHERE id = ?`, id.String()).Scan(&o.Size, &kind, &created)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, fmt.Errorf("object %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return o, fmt.Errorf("catalog: object %s: %w", id, err)
+	}
+	o.ID, o.Kind, o.Created = id, catalog.Kind(kind), time.Unix(0, created).UTC()
+	return o, nil
+}
+
+// MarkCorrupt records that a blob failed verification.
+func (c *Catalog) MarkCorrupt(ctx context.Context, k catalog.Corruption) error {
+	_, err := c.db.ExecContext(ctx, `INSERT INTO corruptions(id, off, len, detail, found) VALUES(?,?,?,?,?)
+		ON CONFLICT(id) DO UPDATE SET off=excluded.off, len=excluded.len, detail=excluded.detail, found=excluded.found`,
+		k.ID.String(), k.Offset, k.Length, k.Detail, k.Found.UnixNano())
+	if err != nil {
+		return fmt.Errorf("catalog: mark %s corrupt: %w", k.ID, err)
+	}
+	return nil
+}
+
+// ClearCorrupt forgets a corruption record, after the blob was repaired.
+func (c *Catalog) ClearCorrupt(ctx context.Context, id content.ID) error {
+	_, err := c.db.ExecContext(ctx, `DELETE FROM corruptions WHERE id = ?`, id.String())
+	return err
+}
+
+// Corruptions lists every blob known to be corrupt.
+func (c *Catalog) Corruptions(ctx context.Context) ([]catalog.Corruption, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, off, len, detail, found FROM corruptions ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: corruptions: %w", err)
+	}
+	defer rows.Close()
+	var out []catalog.Corruption
+	for rows.Next() {
+		var k catalog.Corruption
+		var id string
+		var found int64
+		if err := rows.Scan(&id, &k.Offset, &k.Length, &k.Detail, &found); err != nil {
+			return nil, err
+		}
+		if k.ID, err = content.ParseID(id); err != nil {
+			return nil, fmt.Errorf("catalog: corrupt row %q: %w", id, err)
+		}
+		k.Found = time.Unix(0, found).UTC()
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
