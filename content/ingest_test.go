@@ -1,0 +1,169 @@
+package content
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"os"
+	"testing"
+	"testing/iotest"
+
+	zeebo "github.com/zeebo/blake3"
+	"lukechampine.com/blake3/bao"
+)
+
+// pattern returns n bytes of the BLAKE3 test-vector pattern: byte i is i % 251.
+func pattern(n int) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = byte(i % 251)
+	}
+	return b
+}
+
+func randomBytes(seed uint64, n int) []byte {
+	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	b := make([]byte, n)
+	for i := 0; i+8 <= n; i += 8 {
+		v := r.Uint64()
+		for j := 0; j < 8; j++ {
+			b[i+j] = byte(v >> (8 * j))
+		}
+	}
+	for i := n &^ 7; i < n; i++ {
+		b[i] = byte(r.Uint32())
+	}
+	return b
+}
+
+var ingestSizes = []int{
+	0, 1, 63, 64, 65, 1023, 1024, 1025, 2048, 3000,
+	GroupSize - 1, GroupSize, GroupSize + 1,
+	2 * GroupSize, 2*GroupSize + 1, 3 * GroupSize, 3*GroupSize - 7,
+	4 * GroupSize, 5*GroupSize + 100, 7 * GroupSize, 8 * GroupSize, 9*GroupSize + 1,
+	ingestBufSize - 1, ingestBufSize, ingestBufSize + 1,
+	3<<20 + 12345, 4 << 20, 5<<20 - 1,
+}
+
+func checkIngest(t *testing.T, content []byte, ingest func(r io.Reader, data, ob io.Writer) (Info, error), r io.Reader) {
+	t.Helper()
+	var data, ob bytes.Buffer
+	info, err := ingest(r, &data, &ob)
+	if err != nil {
+		t.Fatalf("size %d: Ingest: %v", len(content), err)
+	}
+	if info.Size != int64(len(content)) {
+		t.Fatalf("size %d: Info.Size = %d", len(content), info.Size)
+	}
+	if !bytes.Equal(data.Bytes(), content) {
+		t.Fatalf("size %d: data copy differs", len(content))
+	}
+	if want := zeebo.Sum256(content); info.ID.Digest() != want {
+		t.Fatalf("size %d: ID %x, zeebo/blake3 %x", len(content), info.ID.Digest(), want)
+	}
+	wantOB, root := bao.EncodeBuf(content, baoGroupLog, true)
+	if root != info.ID.Digest() {
+		t.Fatalf("size %d: bao root %x, ID %x", len(content), root, info.ID.Digest())
+	}
+	if !bytes.Equal(ob.Bytes(), wantOB) {
+		t.Fatalf("size %d: outboard (%d bytes) differs from bao.EncodeBuf (%d bytes)", len(content), ob.Len(), len(wantOB))
+	}
+	if got := OutboardSize(int64(len(content))); got != int64(len(wantOB)) {
+		t.Fatalf("size %d: OutboardSize = %d, want %d", len(content), got, len(wantOB))
+	}
+}
+
+func plainIngest(r io.Reader, data, ob io.Writer) (Info, error) {
+	return Ingest(context.Background(), r, data, ob)
+}
+
+func TestIngestMatchesBao(t *testing.T) {
+	for i, n := range ingestSizes {
+		content := randomBytes(uint64(i), n)
+		checkIngest(t, content, plainIngest, bytes.NewReader(content))
+	}
+}
+
+func TestIngestOddReaders(t *testing.T) {
+	for _, n := range []int{0, 1, 1500, GroupSize + 3, 5*GroupSize + 17, ingestBufSize + GroupSize/2} {
+		content := randomBytes(uint64(n), n)
+		checkIngest(t, content, plainIngest, iotest.HalfReader(bytes.NewReader(content)))
+		checkIngest(t, content, plainIngest, iotest.DataErrReader(bytes.NewReader(content)))
+		if n < 200000 {
+			checkIngest(t, content, plainIngest, iotest.OneByteReader(bytes.NewReader(content)))
+		}
+	}
+}
+
+// memScratch is an in-memory Scratch.
+type memScratch struct{ b []byte }
+
+func (m *memScratch) WriteAt(p []byte, off int64) (int, error) {
+	if end := int(off) + len(p); end > len(m.b) {
+		m.b = append(m.b, make([]byte, end-len(m.b))...)
+	}
+	return copy(m.b[off:], p), nil
+}
+
+func (m *memScratch) ReadAt(p []byte, off int64) (int, error) {
+	if int(off)+len(p) > len(m.b) {
+		return 0, io.EOF
+	}
+	return copy(p, m.b[off:]), nil
+}
+
+func TestIngestSpill(t *testing.T) {
+	old := spillThreshold
+	spillThreshold = 32 * 5 // spill after five chaining values
+	defer func() { spillThreshold = old }()
+	old2 := emitWindowSize
+	emitWindowSize = 32 * 7 // force the large-subtree path in the emitter
+	defer func() { emitWindowSize = old2 }()
+
+	for i, n := range []int{0, GroupSize, 3 * GroupSize, 4 * GroupSize, 6*GroupSize + 1, 64 * GroupSize, 100*GroupSize + 5, ingestBufSize*3 + 77} {
+		content := randomBytes(uint64(i+100), n)
+		checkIngest(t, content, plainIngest, bytes.NewReader(content))
+		var s memScratch
+		checkIngest(t, content, func(r io.Reader, d, o io.Writer) (Info, error) {
+			return IngestScratch(context.Background(), r, d, o, &s)
+		}, bytes.NewReader(content))
+		if n > 8*GroupSize && len(s.b) == 0 {
+			t.Fatalf("size %d: scratch was not used", n)
+		}
+	}
+	tmp, _ := os.ReadDir(os.TempDir())
+	for _, e := range tmp {
+		if len(e.Name()) > 12 && e.Name()[:12] == "charter-bao-" {
+			t.Errorf("temporary file %s left behind", e.Name())
+		}
+	}
+}
+
+var errBoom = errors.New("boom")
+
+type failWriter struct{}
+
+func (failWriter) Write(p []byte) (int, error) { return 0, errBoom }
+
+func TestIngestErrors(t *testing.T) {
+	content := randomBytes(1, 3*GroupSize)
+	if _, err := Ingest(context.Background(), iotest.ErrReader(errBoom), io.Discard, io.Discard); !errors.Is(err, errBoom) {
+		t.Errorf("read error: got %v", err)
+	}
+	if _, err := Ingest(context.Background(), io.MultiReader(bytes.NewReader(content), iotest.ErrReader(errBoom)), io.Discard, io.Discard); !errors.Is(err, errBoom) {
+		t.Errorf("late read error: got %v", err)
+	}
+	if _, err := Ingest(context.Background(), bytes.NewReader(content), failWriter{}, io.Discard); !errors.Is(err, errBoom) {
+		t.Errorf("data write error: got %v", err)
+	}
+	if _, err := Ingest(context.Background(), bytes.NewReader(content), io.Discard, failWriter{}); !errors.Is(err, errBoom) {
+		t.Errorf("outboard write error: got %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := Ingest(ctx, bytes.NewReader(content), io.Discard, io.Discard); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: got %v", err)
+	}
+}
