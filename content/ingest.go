@@ -9,6 +9,8 @@ import (
 	"io"
 	"math/bits"
 	"os"
+	"runtime"
+	"sync"
 
 	"lukechampine.com/blake3/guts"
 )
@@ -92,7 +94,9 @@ func ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer
 	t := &treeBuilder{log: cvLog{scratch: scratch}}
 	defer t.log.close()
 
-	buf := make([]byte, ingestBufSize)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	var size int64
 	pending := 0 // bytes at the start of buf not yet hashed (less than one group)
 	for {
@@ -107,10 +111,8 @@ func ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer
 			size += int64(n)
 			avail := pending + n
 			full := avail / GroupSize * GroupSize
-			for off := 0; off < full; off += GroupSize {
-				if err := t.addGroup((*[GroupSize]byte)(buf[off:off+GroupSize]), GroupSize); err != nil {
-					return Info{}, err
-				}
+			if err := t.addGroups(buf[:full]); err != nil {
+				return Info{}, err
 			}
 			pending = copy(buf, buf[full:avail])
 		}
@@ -134,6 +136,10 @@ func ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer
 	}
 	return Info{ID: IDFromDigest(root), Size: size}, nil
 }
+
+// bufPool holds ingestBufSize read buffers: allocating and clearing 1 MiB
+// per call costs more than hashing a small blob.
+var bufPool = sync.Pool{New: func() any { b := make([]byte, ingestBufSize); return &b }}
 
 // readSome reads into p until p is full, EOF, or an error. It returns io.EOF
 // only together with the bytes read before it.
@@ -167,11 +173,64 @@ type treeBuilder struct {
 	stack  []stackEntry
 	groups int64
 	first  guts.Node // node of group 0, needed when it is the only group
+	nodes  []guts.Node
+}
+
+// hashGroup returns the (non-root) node of the group with index i, whose
+// first n bytes are in g.
+func hashGroup(g *[GroupSize]byte, n int, i int64) guts.Node {
+	return guts.CompressBuffer((*[guts.MaxSIMD * guts.ChunkSize]byte)(g), n, &guts.IV, uint64(i)*(GroupSize/guts.ChunkSize), 0)
+}
+
+// hashWorkers is how many goroutines hash the groups of one read buffer.
+var hashWorkers = min(runtime.GOMAXPROCS(0), 4)
+
+// addGroups hashes whole groups b (len(b) a multiple of GroupSize), on
+// several cores when there are enough of them, and adds them in order.
+func (t *treeBuilder) addGroups(b []byte) error {
+	n := len(b) / GroupSize
+	w := min(hashWorkers, n/4)
+	if w <= 1 {
+		for off := 0; off < len(b); off += GroupSize {
+			node := hashGroup((*[GroupSize]byte)(b[off:]), GroupSize, t.groups)
+			if err := t.add(node); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if cap(t.nodes) < n {
+		t.nodes = make([]guts.Node, n)
+	}
+	nodes := t.nodes[:n]
+	var wg sync.WaitGroup
+	per := (n + w - 1) / w
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := lo; i < hi; i++ {
+				nodes[i] = hashGroup((*[GroupSize]byte)(b[i*GroupSize:]), GroupSize, t.groups+int64(i))
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range nodes {
+		if err := t.add(nodes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // addGroup hashes one group (n bytes of g, n == GroupSize except for the last).
 func (t *treeBuilder) addGroup(g *[GroupSize]byte, n int) error {
-	node := guts.CompressBuffer((*[guts.MaxSIMD * guts.ChunkSize]byte)(g), n, &guts.IV, uint64(t.groups)*(GroupSize/guts.ChunkSize), 0)
+	return t.add(hashGroup(g, n, t.groups))
+}
+
+// add appends the next group's node to the tree.
+func (t *treeBuilder) add(node guts.Node) error {
 	if t.groups == 0 {
 		t.first = node
 	}
@@ -278,7 +337,7 @@ func (e *emitter) perfect(start int64, height int) error {
 	entries := int64(1)<<(height+1) - 1
 	if entries*32 <= int64(emitWindowSize) {
 		if cap(e.buf) < int(entries*32) {
-			e.buf = make([]byte, emitWindowSize)
+			e.buf = make([]byte, entries*32)
 		}
 		b := e.buf[:entries*32]
 		if err := e.log.readAt(b, start); err != nil {

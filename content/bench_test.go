@@ -1,0 +1,79 @@
+package content
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"io"
+	"testing"
+	"time"
+
+	zeebo "github.com/zeebo/blake3"
+	luke "lukechampine.com/blake3"
+)
+
+var benchBig = flag.Bool("content.big", false, "also run the 1 GiB benchmark cases")
+
+func benchSizes() []int {
+	s := []int{1 << 20, 64 << 20}
+	if *benchBig {
+		s = append(s, 1<<30)
+	}
+	return s
+}
+
+func sizeName(n int) string {
+	switch {
+	case n >= 1<<30:
+		return itoa(n>>30) + "GiB"
+	case n >= 1<<20:
+		return itoa(n>>20) + "MiB"
+	}
+	return itoa(n>>10) + "KiB"
+}
+
+func itoa(n int) string {
+	var b []byte
+	for n >= 10 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(append([]byte{byte('0' + n)}, b...))
+}
+
+// BenchmarkIngest measures Ingest from an in-memory source into io.Discard
+// sinks, and in the same run hashes the same bytes with zeebo/blake3 and
+// lukechampine.com/blake3. It reports speed relative to each baseline
+// (ratio > 1: Ingest is faster).
+func BenchmarkIngest(b *testing.B) {
+	for _, n := range benchSizes() {
+		b.Run(sizeName(n), func(b *testing.B) {
+			content := randomBytes(7, n)
+			b.SetBytes(int64(n))
+			var tIngest, tZeebo, tLuke time.Duration
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				if _, err := Ingest(context.Background(), bytes.NewReader(content), io.Discard, io.Discard); err != nil {
+					b.Fatal(err)
+				}
+				t1 := time.Now()
+				zh := zeebo.New()
+				io.Copy(zh, bytes.NewReader(content)) // same 32 KiB-at-a-time feeding io.Copy would do
+				zh.Sum(nil)
+				t2 := time.Now()
+				lh := luke.New(32, nil)
+				lh.Write(content)
+				lh.Sum(nil)
+				t3 := time.Now()
+				tIngest += t1.Sub(t0)
+				tZeebo += t2.Sub(t1)
+				tLuke += t3.Sub(t2)
+			}
+			b.ReportMetric(float64(n)*float64(b.N)/tIngest.Seconds()/(1<<20), "ingest-MiB/s")
+			b.ReportMetric(float64(n)*float64(b.N)/tZeebo.Seconds()/(1<<20), "zeebo-MiB/s")
+			b.ReportMetric(float64(n)*float64(b.N)/tLuke.Seconds()/(1<<20), "luke-MiB/s")
+			b.ReportMetric(tZeebo.Seconds()/tIngest.Seconds(), "x-zeebo")
+			b.ReportMetric(tLuke.Seconds()/tIngest.Seconds(), "x-luke")
+		})
+	}
+}
