@@ -1,8 +1,14 @@
 package localfs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/hex"
+	"os"
+	"path/filepath"
 	"testing"
+
+	"github.com/charter-dev/charter/content"
 
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/blob/localfs"
@@ -17,4 +23,59 @@ func TestStore(t *testing.T) {
 		}
 		return s
 	})
+}
+
+// TestLayout pins the on-disk layout documented in docs/storage.md and
+// checks that foreign files do not confuse Enumerate.
+func TestLayout(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := localfs.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []byte("hello")
+	info, err := blob.Put(ctx, s, bytes.NewReader(b), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := info.ID.Digest()
+	base := filepath.Join(dir, "blobs", hex.EncodeToString(d[:1]), info.ID.String())
+	if got, err := os.ReadFile(base); err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("data file: %q, %v", got, err)
+	}
+	if fi, err := os.Stat(base + ".obao"); err != nil || fi.Size() != content.OutboardSize(int64(len(b))) {
+		t.Fatalf("outboard file: %v, %v", fi, err)
+	}
+	// Foreign names, directories and misplaced ids are ignored.
+	other := storagetest.IDOf([]byte("misplaced"))
+	od := other.Digest()
+	wrong := hex.EncodeToString([]byte{od[0] + 1})
+	for _, p := range []string{
+		filepath.Join(dir, "blobs", "README"),
+		filepath.Join(dir, "blobs", hex.EncodeToString(d[:1]), "notes.txt"),
+		filepath.Join(dir, "blobs", wrong, other.String()),
+	} {
+		os.MkdirAll(filepath.Dir(p), 0o700)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.MkdirAll(filepath.Join(dir, "blobs", "zz"), 0o700)
+
+	// Reopening sees what was committed.
+	s2, err := localfs.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []content.ID
+	if err := s2.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(ids) != 1 || ids[0] != info.ID {
+		t.Fatalf("Enumerate after reopen = %v, want [%v]", ids, info.ID)
+	}
 }
