@@ -112,7 +112,7 @@ func ParseRecord(b []byte) (*DecisionRecord, error) {
 	}
 	var rec DecisionRecord
 	if err := json.Unmarshal(b, &rec, strict); err != nil {
-		return nil, recErr("", jsonProblem(err))
+		return nil, jsonError(ErrInvalidRecord, err, "")
 	}
 	if rec.Type != RecordType {
 		return nil, recErr("type", fmt.Sprintf("%q is not %q", rec.Type, RecordType))

@@ -51,7 +51,7 @@ func ParseRequest(b []byte) (Request, error) {
 	}
 	var w wireRequest
 	if err := json.Unmarshal(b, &w, strict); err != nil {
-		return Request{}, reqErr("", jsonProblem(err), "")
+		return Request{}, jsonError(ErrInvalidRequest, err, "")
 	}
 	var r Request
 	for _, m := range []struct {

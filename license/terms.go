@@ -228,7 +228,7 @@ func Parse(b []byte) (*Terms, error) {
 	}
 	var w wireTerms
 	if err := json.Unmarshal(b, &w, strict); err != nil {
-		return nil, termsErr("", jsonProblem(err), "terms are one JSON object; see docs/spec/license-terms.md for every member")
+		return nil, jsonError(ErrInvalidTerms, err, "terms are one JSON object; docs/spec/license-terms.md lists every member")
 	}
 	t, err := fromWire(&w)
 	if err != nil {
@@ -238,24 +238,6 @@ func Parse(b []byte) (*Terms, error) {
 		return nil, err
 	}
 	return t, nil
-}
-
-// jsonProblem shortens the JSON decoder's message and keeps the location.
-func jsonProblem(err error) string {
-	s := err.Error()
-	s = strings.TrimPrefix(s, "json: ")
-	s = strings.TrimPrefix(s, "jsontext: ")
-	if i := strings.Index(s, " into Go "); i >= 0 {
-		// "cannot unmarshal JSON string into Go struct {...}: unknown object member name "x""
-		rest := s[i+len(" into Go "):]
-		if j := strings.LastIndex(rest, ": "); j >= 0 && !strings.Contains(rest[j:], " within ") {
-			return strings.TrimSpace(s[:i] + rest[j:])
-		}
-		if j := strings.Index(rest, " within "); j >= 0 {
-			return strings.TrimSpace(s[:i] + rest[j:])
-		}
-	}
-	return s
 }
 
 func fromWire(w *wireTerms) (*Terms, error) {
