@@ -1,0 +1,371 @@
+package auditlog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"sync"
+	"time"
+
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Defaults for Options, tuned on a 2-core machine for the targets in
+// docs/performance/auditlog.md (>= 8,000 durable appends/s with concurrent
+// writers; append-and-prove p50 <= 400 ms).
+const (
+	DefaultBatchMaxSize       = 4096
+	DefaultBatchMaxAge        = 20 * time.Millisecond
+	DefaultCheckpointInterval = 100 * time.Millisecond // the POSIX driver's minimum
+	DefaultPollInterval       = 10 * time.Millisecond
+	DefaultHTTPPrefix         = "/log"
+)
+
+// Options tune a Log. The zero value is valid.
+type Options struct {
+	// VerifierKey is the note verifier key of the signer. It is needed only
+	// when the signer passed to Open has no VerifierKey method (a *Signer
+	// from this package has one).
+	VerifierKey string
+	// BatchMaxSize and BatchMaxAge bound a sequencing batch: a batch is
+	// written (and fsynced) when it holds BatchMaxSize entries or its first
+	// entry has waited BatchMaxAge.
+	BatchMaxSize uint
+	BatchMaxAge  time.Duration
+	// CheckpointInterval is how often a new checkpoint is signed when the
+	// tree has grown (at least 100ms).
+	CheckpointInterval time.Duration
+	// PollInterval is how often AppendAndProve looks for a new checkpoint.
+	PollInterval time.Duration
+	// HTTPPrefix is the path under which Handler serves the log.
+	HTTPPrefix string
+}
+
+func (o *Options) fill() {
+	if o.BatchMaxSize == 0 {
+		o.BatchMaxSize = DefaultBatchMaxSize
+	}
+	if o.BatchMaxAge == 0 {
+		o.BatchMaxAge = DefaultBatchMaxAge
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = DefaultCheckpointInterval
+	}
+	if o.PollInterval == 0 {
+		o.PollInterval = DefaultPollInterval
+	}
+	if o.HTTPPrefix == "" {
+		o.HTTPPrefix = DefaultHTTPPrefix
+	}
+}
+
+// Log is an open transparency log stored in a directory. Its methods are
+// safe for concurrent use. A directory must be open by one Log at a time.
+type Log struct {
+	dir      string
+	opts     Options
+	vkey     string
+	verifier note.Verifier
+
+	appender *tessera.Appender
+	shutdown func(context.Context) error
+	reader   tessera.LogReader
+	awaiter  *tessera.PublicationAwaiter
+	cancel   context.CancelFunc
+
+	mu     sync.RWMutex
+	closed bool
+}
+
+// Receipt is what AppendAndProve and ProveInclusion return: an entry, its
+// index and a C2SP tlog-proof of its inclusion under a signed checkpoint.
+// VerifyReceipt(r.Entry, r.Proof, vkey) checks it offline.
+type Receipt struct {
+	Index      uint64
+	Entry      []byte // the encoded entry (EncodeEntry)
+	Proof      []byte // C2SP tlog-proof text
+	Checkpoint Checkpoint
+}
+
+// Open opens the log in dir, creating it when dir holds no log. Checkpoints
+// are signed by signer, whose name is the log's origin. An existing log must
+// have been created with the same key. Close the Log to flush pending work.
+func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*Log, error) {
+	opts.fill()
+	if signer == nil {
+		return nil, fmt.Errorf("%w: no signer", ErrKey)
+	}
+	vkey := opts.VerifierKey
+	if s, ok := signer.(interface{ VerifierKey() string }); ok {
+		vkey = s.VerifierKey()
+	}
+	if vkey == "" {
+		return nil, fmt.Errorf("%w: verifier key unknown\nhint: load the key with auditlog.LoadKey or set Options.VerifierKey", ErrKey)
+	}
+	v, err := NewVerifier(vkey)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkKeyPair(signer, v); err != nil {
+		return nil, err
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: dir})
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
+	}
+	l := &Log{dir: dir, opts: opts, vkey: vkey, verifier: v}
+	// An existing log must carry our signature: a log is bound to its key.
+	if raw, err := readCheckpointFile(dir); err == nil {
+		if _, err := OpenCheckpoint(raw, v); err != nil {
+			return nil, fmt.Errorf("auditlog: open %s: existing checkpoint: %w\nhint: a log keeps the key it was created with", dir, err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
+	}
+
+	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	topts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
+		WithCheckpointInterval(opts.CheckpointInterval)
+	app, shutdown, reader, err := tessera.NewAppender(bg, driver, topts)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
+	}
+	l.appender, l.shutdown, l.reader, l.cancel = app, shutdown, reader, cancel
+	l.awaiter = tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, opts.PollInterval)
+	return l, nil
+}
+
+// checkKeyPair makes sure v verifies what signer signs.
+func checkKeyPair(signer note.Signer, v note.Verifier) error {
+	msg, err := note.Sign(&note.Note{Text: "auditlog key check\n"}, signer)
+	if err != nil {
+		return fmt.Errorf("%w: signer: %v", ErrKey, err)
+	}
+	if _, err := note.Open(msg, note.VerifierList(v)); err != nil {
+		return fmt.Errorf("%w: verifier key does not match the signer: %v", ErrKey, err)
+	}
+	return nil
+}
+
+// Origin is the log's origin (its key name).
+func (l *Log) Origin() string { return l.verifier.Name() }
+
+// VerifierKey is the note verifier key of the log, served at /log/key.
+func (l *Log) VerifierKey() string { return l.vkey }
+
+// Verifier is the note verifier of the log's checkpoints.
+func (l *Log) Verifier() note.Verifier { return l.verifier }
+
+// Close waits until every appended entry is covered by a published
+// checkpoint (or ctx ends), then stops the log's background work.
+func (l *Log) Close(ctx context.Context) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	err := l.shutdown(ctx)
+	l.cancel()
+	if err != nil {
+		return fmt.Errorf("auditlog: close: %w", err)
+	}
+	return nil
+}
+
+// add queues an encoded entry. The caller holds l.mu for reading.
+func (l *Log) add(ctx context.Context, typ string, payload []byte) ([]byte, tessera.IndexFuture, error) {
+	if l.closed {
+		return nil, nil, ErrClosed
+	}
+	b, err := EncodeEntry(typ, payload)
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, l.appender.Add(ctx, tessera.NewEntry(b)), nil
+}
+
+// Append adds an entry of type typ carrying payload (a signed statement)
+// and returns its index once the entry is durably sequenced and integrated
+// into the tree (written and fsynced); a checkpoint covering it follows
+// within about CheckpointInterval. Errors wrap ErrBadType, ErrMalformed,
+// ErrTooLarge or ErrClosed.
+func (l *Log) Append(ctx context.Context, typ string, payload []byte) (uint64, error) {
+	l.mu.RLock()
+	_, fut, err := l.add(ctx, typ, payload)
+	l.mu.RUnlock()
+	if err != nil {
+		return 0, err
+	}
+	idx, err := fut()
+	if err != nil {
+		return 0, fmt.Errorf("auditlog: append: %w", err)
+	}
+	return idx.Index, nil
+}
+
+// AppendAndProve is Append, returning only once a signed checkpoint covers
+// the entry, with the receipt proving its inclusion.
+func (l *Log) AppendAndProve(ctx context.Context, typ string, payload []byte) (Receipt, error) {
+	l.mu.RLock()
+	b, fut, err := l.add(ctx, typ, payload)
+	l.mu.RUnlock()
+	if err != nil {
+		return Receipt{}, err
+	}
+	idx, raw, err := l.awaiter.Await(ctx, fut)
+	if err != nil {
+		return Receipt{}, fmt.Errorf("auditlog: append: %w", err)
+	}
+	cp, err := l.openOwnCheckpoint(raw)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return l.receipt(ctx, l.newProver(ctx, cp.Size), cp, idx.Index, b)
+}
+
+// receipt builds and checks the inclusion proof of entry at index under cp.
+func (l *Log) receipt(ctx context.Context, pr *prover, cp Checkpoint, index uint64, entry []byte) (Receipt, error) {
+	hashes, err := pr.inclusion(ctx, index)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := verifyInclusion(index, LeafHash(entry), hashes, cp); err != nil {
+		return Receipt{}, fmt.Errorf("%w: tiles do not prove entry %d: %v", ErrTampered, index, err)
+	}
+	p := Proof{Index: index, Hashes: hashes, Checkpoint: cp.Raw}
+	return Receipt{Index: index, Entry: entry, Proof: p.Marshal(), Checkpoint: cp}, nil
+}
+
+// Checkpoint returns the latest published checkpoint, verified.
+func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return Checkpoint{}, readErr("checkpoint", err)
+	}
+	return l.openOwnCheckpoint(raw)
+}
+
+// openOwnCheckpoint opens a checkpoint read from our own storage; one that
+// does not verify was tampered with.
+func (l *Log) openOwnCheckpoint(raw []byte) (Checkpoint, error) {
+	cp, err := OpenCheckpoint(raw, l.verifier)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("%w: published checkpoint: %w", ErrTampered, err)
+	}
+	return cp, nil
+}
+
+// ProveInclusion returns a receipt for the entry at index under the latest
+// checkpoint. Errors wrap ErrNotFound or ErrTampered.
+func (l *Log) ProveInclusion(ctx context.Context, index uint64) (Receipt, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if index >= cp.Size {
+		return Receipt{}, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
+	}
+	pr := l.newProver(ctx, cp.Size)
+	entries, err := l.verifiedBundle(ctx, pr, cp, index/bundleWidth)
+	if err != nil {
+		return Receipt{}, err
+	}
+	return l.receipt(ctx, pr, cp, index, entries[index%bundleWidth])
+}
+
+// ConsistencyProof proves that the latest checkpoint extends the tree of
+// size oldSize. Errors wrap ErrNotFound when oldSize is beyond it.
+func (l *Log) ConsistencyProof(ctx context.Context, oldSize uint64) (Consistency, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return Consistency{}, err
+	}
+	if oldSize > cp.Size {
+		return Consistency{}, fmt.Errorf("%w: size %d is beyond the checkpoint size %d", ErrNotFound, oldSize, cp.Size)
+	}
+	c := Consistency{OldSize: oldSize, Checkpoint: cp.Raw}
+	if oldSize == 0 || oldSize == cp.Size {
+		return c, nil
+	}
+	c.Hashes, err = l.newProver(ctx, cp.Size).consistency(ctx, oldSize)
+	if err != nil {
+		return Consistency{}, err
+	}
+	return c, nil
+}
+
+// readErr wraps an error from reading the log's storage: a resource that
+// the checkpoint says exists and is missing means tampering.
+func readErr(what string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("%w: %s missing: %w", ErrTampered, what, err)
+	}
+	return fmt.Errorf("auditlog: %s: %w", what, err)
+}
+
+// prover builds proofs from the log's tiles for one tree size. It is not
+// safe for concurrent use.
+type prover struct {
+	size uint64
+	pb   *client.ProofBuilder
+	err error // first storage fault seen by the tile reader
+}
+
+func (l *Log) newProver(ctx context.Context, size uint64) *prover {
+	pr := &prover{size: size}
+	read := func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
+		b, err := l.reader.ReadTile(ctx, level, index, p)
+		if err != nil {
+			if pr.err == nil {
+				pr.err = readErr(fmt.Sprintf("tile %d/%d", level, index), err)
+			}
+			return nil, err
+		}
+		want := int(p)
+		if want == 0 {
+			want = bundleWidth
+		}
+		if len(b)%HashSize != 0 || len(b)/HashSize < want {
+			err := fmt.Errorf("%w: tile %d/%d holds %d bytes, want %d hashes", ErrTampered, level, index, len(b), want)
+			if pr.err == nil {
+				pr.err = err
+			}
+			return nil, err
+		}
+		return b, nil
+	}
+	// NewProofBuilder cannot fail: it only allocates.
+	pr.pb, _ = client.NewProofBuilder(ctx, size, read)
+	return pr
+}
+
+func (pr *prover) fail(what string, err error) error {
+	if pr.err != nil {
+		return pr.err
+	}
+	return fmt.Errorf("auditlog: %s: %w", what, err)
+}
+
+func (pr *prover) inclusion(ctx context.Context, index uint64) ([][]byte, error) {
+	h, err := pr.pb.InclusionProof(ctx, index)
+	if err != nil {
+		return nil, pr.fail("inclusion proof", err)
+	}
+	return h, nil
+}
+
+func (pr *prover) consistency(ctx context.Context, oldSize uint64) ([][]byte, error) {
+	h, err := pr.pb.ConsistencyProof(ctx, oldSize, pr.size)
+	if err != nil {
+		return nil, pr.fail("consistency proof", err)
+	}
+	return h, nil
+}

@@ -1,0 +1,246 @@
+package auditlog
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"iter"
+	"os"
+	"path/filepath"
+
+	"github.com/transparency-dev/merkle/compact"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+// bundleWidth is the number of entries in a full entry bundle and of hashes
+// in a full tile (C2SP tlog-tiles).
+const bundleWidth = layout.EntryBundleWidth
+
+// proverReuse bounds how many bundles share one prover (and its tile cache)
+// while iterating.
+const proverReuse = 64
+
+func readCheckpointFile(dir string) ([]byte, error) {
+	return os.ReadFile(filepath.Join(dir, layout.CheckpointPath))
+}
+
+// readBundle reads the first n entries of entry bundle k for a tree of size
+// treeSize, without verifying them.
+func (l *Log) readBundle(ctx context.Context, k, treeSize uint64, n int) ([][]byte, error) {
+	raw, err := l.reader.ReadEntryBundle(ctx, k, layout.PartialTileSize(0, k, treeSize))
+	if err != nil {
+		return nil, readErr(fmt.Sprintf("entry bundle %d", k), err)
+	}
+	var b api.EntryBundle
+	if err := b.UnmarshalText(raw); err != nil {
+		return nil, fmt.Errorf("%w: entry bundle %d: %v", ErrTampered, k, err)
+	}
+	if len(b.Entries) < n {
+		return nil, fmt.Errorf("%w: entry bundle %d holds %d entries, want %d", ErrTampered, k, len(b.Entries), n)
+	}
+	return b.Entries[:n], nil
+}
+
+// bundleLen is the number of entries of bundle k in a tree of size treeSize.
+func bundleLen(k, treeSize uint64) int {
+	first := k * bundleWidth
+	if first >= treeSize {
+		return 0
+	}
+	return int(min(bundleWidth, treeSize-first))
+}
+
+// verifiedBundle reads entry bundle k and proves every entry in it against
+// cp. The proof: the inclusion proof of the bundle's first leaf verifies
+// against cp's root, and its first hashes — the right-hand siblings inside
+// the bundle, one per level — equal the tree hashes of the bundle's other
+// leaves recomputed from the entries read. Errors wrap ErrTampered when the
+// storage disagrees with cp.
+func (l *Log) verifiedBundle(ctx context.Context, pr *prover, cp Checkpoint, k uint64) ([][]byte, error) {
+	m := bundleLen(k, cp.Size)
+	if m == 0 {
+		return nil, fmt.Errorf("%w: bundle %d is beyond the checkpoint size %d", ErrNotFound, k, cp.Size)
+	}
+	entries, err := l.readBundle(ctx, k, cp.Size, m)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkBundle(ctx, pr, cp, k, entries); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// checkBundle proves entries, the entries of bundle k, against cp.
+func checkBundle(ctx context.Context, pr *prover, cp Checkpoint, k uint64, entries [][]byte) error {
+	first := k * bundleWidth
+	leaves := make([][]byte, len(entries))
+	for i, e := range entries {
+		leaves[i] = rfc6962.DefaultHasher.HashLeaf(e)
+	}
+	hashes, err := pr.inclusion(ctx, first)
+	if err != nil {
+		return err
+	}
+	var leaf [HashSize]byte
+	copy(leaf[:], leaves[0])
+	if err := verifyInclusion(first, leaf, hashes, cp); err != nil {
+		return fmt.Errorf("%w: entry %d: %v", ErrTampered, first, err)
+	}
+	j := 0
+	for lo := 1; lo < len(leaves); lo *= 2 {
+		hi := min(2*lo, len(leaves))
+		if j >= len(hashes) || !bytes.Equal(hashes[j], treeHash(leaves[lo:hi])) {
+			return fmt.Errorf("%w: entries %d to %d do not match the tree", ErrTampered, first+uint64(lo), first+uint64(hi)-1)
+		}
+		j++
+	}
+	return nil
+}
+
+// Entry returns the encoded entry at index, verified against the latest
+// checkpoint. Errors wrap ErrNotFound or ErrTampered.
+func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if index >= cp.Size {
+		return nil, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
+	}
+	entries, err := l.verifiedBundle(ctx, l.newProver(ctx, cp.Size), cp, index/bundleWidth)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(entries[index%bundleWidth]), nil
+}
+
+// Entries iterates over the entries from index from up to the latest
+// checkpoint at the time of the call, in order, each verified against that
+// checkpoint before it is yielded. An entry that does not decode yields an
+// error wrapping ErrMalformed (with the record's Index set) and iteration
+// goes on; a storage fault yields an error wrapping ErrTampered and ends it.
+func (l *Log) Entries(ctx context.Context, from uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		cp, err := l.Checkpoint(ctx)
+		if err != nil {
+			yield(Record{}, err)
+			return
+		}
+		var pr *prover
+		for k := from / bundleWidth; k*bundleWidth < cp.Size; k++ {
+			if err := ctx.Err(); err != nil {
+				yield(Record{}, err)
+				return
+			}
+			if pr == nil || k%proverReuse == 0 {
+				pr = l.newProver(ctx, cp.Size)
+			}
+			entries, err := l.verifiedBundle(ctx, pr, cp, k)
+			if err != nil {
+				yield(Record{}, err)
+				return
+			}
+			for i, raw := range entries {
+				idx := k*bundleWidth + uint64(i)
+				if idx < from {
+					continue
+				}
+				e, err := DecodeEntry(bytes.Clone(raw))
+				if err != nil {
+					err = fmt.Errorf("entry %d: %w", idx, err)
+				}
+				if !yield(Record{Index: idx, Entry: e}, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// Verify audits the whole log against its latest checkpoint: the
+// checkpoint's signature, every entry bundle, every tile at every level, and
+// the root hash recomputed from the entries. It returns the checkpoint it
+// audited. Errors wrap ErrTampered for any disagreement, or ErrMalformed
+// (after a complete, otherwise clean audit) when some entry does not decode.
+func (l *Log) Verify(ctx context.Context) (Checkpoint, error) {
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return Checkpoint{}, err
+	}
+	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
+	var upper [][]byte // hashes of complete bundles: the row of tile level 1
+	var badEntry error
+	for k := uint64(0); k*bundleWidth < cp.Size; k++ {
+		if err := ctx.Err(); err != nil {
+			return Checkpoint{}, err
+		}
+		m := bundleLen(k, cp.Size)
+		entries, err := l.readBundle(ctx, k, cp.Size, m)
+		if err != nil {
+			return Checkpoint{}, err
+		}
+		leaves := make([][]byte, m)
+		for i, e := range entries {
+			leaves[i] = rfc6962.DefaultHasher.HashLeaf(e)
+			if err := rng.Append(leaves[i], nil); err != nil {
+				return Checkpoint{}, fmt.Errorf("auditlog: verify: %w", err)
+			}
+			if _, err := DecodeEntry(e); err != nil && badEntry == nil {
+				badEntry = fmt.Errorf("entry %d: %w", k*bundleWidth+uint64(i), err)
+			}
+		}
+		if err := l.checkTile(ctx, 0, k, cp.Size, leaves); err != nil {
+			return Checkpoint{}, err
+		}
+		if m == bundleWidth {
+			upper = append(upper, treeHash(leaves))
+		}
+	}
+	for level := uint64(1); len(upper) > 0; level++ {
+		var next [][]byte
+		for k := uint64(0); k*bundleWidth < uint64(len(upper)); k++ {
+			row := upper[k*bundleWidth : min(uint64(len(upper)), (k+1)*bundleWidth)]
+			if err := l.checkTile(ctx, level, k, cp.Size, row); err != nil {
+				return Checkpoint{}, err
+			}
+			if len(row) == bundleWidth {
+				next = append(next, treeHash(row))
+			}
+		}
+		upper = next
+	}
+	root := emptyRoot[:]
+	if cp.Size > 0 {
+		if root, err = rng.GetRootHash(nil); err != nil {
+			return Checkpoint{}, fmt.Errorf("auditlog: verify: %w", err)
+		}
+	}
+	if !bytes.Equal(root, cp.Hash[:]) {
+		return Checkpoint{}, fmt.Errorf("%w: entries hash to %x, checkpoint %s says otherwise", ErrTampered, root, cp)
+	}
+	if badEntry != nil {
+		return cp, fmt.Errorf("auditlog: verify: %w", badEntry)
+	}
+	return cp, nil
+}
+
+// checkTile compares tile (level, k) of a tree of size treeSize with the
+// hashes recomputed from the entries.
+func (l *Log) checkTile(ctx context.Context, level, k, treeSize uint64, want [][]byte) error {
+	raw, err := l.reader.ReadTile(ctx, level, k, layout.PartialTileSize(level, k, treeSize))
+	if err != nil {
+		return readErr(fmt.Sprintf("tile %d/%d", level, k), err)
+	}
+	if len(raw)%HashSize != 0 || len(raw)/HashSize < len(want) {
+		return fmt.Errorf("%w: tile %d/%d holds %d bytes, want %d hashes", ErrTampered, level, k, len(raw), len(want))
+	}
+	for i, h := range want {
+		if !bytes.Equal(raw[i*HashSize:(i+1)*HashSize], h) {
+			return fmt.Errorf("%w: tile %d/%d hash %d does not match the entries", ErrTampered, level, k, i)
+		}
+	}
+	return nil
+}
