@@ -44,6 +44,7 @@ func Test(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	t.Run("Remove", func(t *testing.T) { testRemove(t, newStore(t)) })
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
+	t.Run("Get", func(t *testing.T) { testGet(t, newStore(t)) })
 }
 
 // Bytes returns n pseudo-random bytes determined by seed.
@@ -476,5 +477,64 @@ func testConcurrent(t *testing.T, s blob.Store) {
 		if got := readAll(t, s, blob.Key{ID: IDOf(b), Part: blob.Data}); !bytes.Equal(got, b) {
 			t.Fatalf("writer %d: content differs", i)
 		}
+	}
+}
+
+func testGet(t *testing.T, s blob.Store) {
+	ctx := context.Background()
+	b := Bytes(50, 70000)
+	info := put(t, s, b)
+	v, err := blob.Get(ctx, s, info.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if size, err := v.Size(); err != nil || size != int64(len(b)) {
+		t.Fatalf("Size = %d, %v", size, err)
+	}
+	got, err := io.ReadAll(v)
+	if err != nil || !bytes.Equal(got, b) {
+		t.Fatalf("Get read %d bytes, %v; equal=%v", len(got), err, bytes.Equal(got, b))
+	}
+	if err := v.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := blob.Get(ctx, s, IDOf([]byte("absent"))); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Get of absent id = %v, want ErrNotFound", err)
+	}
+
+	// Bytes committed under the wrong name (possible only by going around
+	// Put) are caught on read.
+	good := Bytes(51, 40000)
+	bad := bytes.Clone(good)
+	bad[33333] ^= 1
+	want := IDOf(good)
+	var ob bytes.Buffer
+	if _, err := content.Ingest(ctx, bytes.NewReader(good), io.Discard, &ob); err != nil {
+		t.Fatal(err)
+	}
+	for _, part := range []struct {
+		p blob.Part
+		b []byte
+	}{{blob.Outboard, ob.Bytes()}, {blob.Data, bad}} {
+		w, err := s.Stage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Write(part.b)
+		if err := w.Commit(ctx, blob.Key{ID: want, Part: part.p}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	v, err = blob.Get(ctx, s, want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	got, err = io.ReadAll(v)
+	if !errors.Is(err, content.ErrCorrupt) {
+		t.Fatalf("Get of corrupt data = %v, want content.ErrCorrupt", err)
+	}
+	if len(got) > 32<<10 || !bytes.Equal(got, good[:len(got)]) {
+		t.Fatalf("Get returned %d bytes before the corrupt group, or bytes that differ", len(got))
 	}
 }
