@@ -1,0 +1,188 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/charter-dev/charter/content"
+	"github.com/zeebo/blake3"
+)
+
+// Kinds of stored object.
+const (
+	KindBlob    = "blob"
+	KindDataset = "dataset"
+)
+
+// BlobInfo describes a stored object.
+type BlobInfo struct {
+	ID      string `json:"id"`
+	Size    int64  `json:"size"`
+	Kind    string `json:"kind"`
+	Created bool   `json:"created,omitempty"`
+}
+
+// PutOptions tune an upload.
+type PutOptions struct {
+	// Kind is KindBlob (default) or KindDataset.
+	Kind string
+	// Want, when set, is the id the caller expects; the server keeps
+	// nothing if the bytes do not match it.
+	Want *content.ID
+	// Progress, when set, is called with the number of bytes sent so far.
+	Progress func(sent int64)
+}
+
+// ErrServerLied reports a server that answered with an id other than the
+// one the client computed over the bytes it sent.
+var ErrServerLied = errors.New("client: server's content id differs from the id of the bytes sent")
+
+// Put streams r to the server (size may be -1 when unknown). The client
+// hashes the bytes as it sends them and checks the server's answer against
+// its own hash, so a put needs one pass over the input.
+func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOptions) (BlobInfo, error) {
+	info, local, err := c.put(ctx, r, size, opt)
+	var e *Error
+	if errors.As(err, &e) && strings.HasSuffix(e.Problem.Type, "/corrupt-stored-copy") && opt.Want == nil {
+		// The server's copy is bad: send the bytes again, declaring their
+		// id, so the server replaces its copy.
+		if sk, ok := r.(io.Seeker); ok {
+			if _, err := sk.Seek(0, io.SeekStart); err == nil {
+				opt.Want = &local
+				info, _, err = c.put(ctx, r, size, opt)
+				return info, err
+			}
+		}
+	}
+	return info, err
+}
+
+func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOptions) (BlobInfo, content.ID, error) {
+	q := url.Values{}
+	if opt.Kind != "" {
+		q.Set("kind", opt.Kind)
+	}
+	if opt.Want != nil {
+		q.Set("id", opt.Want.String())
+	}
+	h := blake3.New()
+	body := &progressReader{r: io.TeeReader(r, h), fn: opt.Progress}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/blobs", q), body)
+	if err != nil {
+		return BlobInfo{}, content.ID{}, err
+	}
+	req.ContentLength = size
+	req.Header.Set("Content-Type", "application/octet-stream")
+	resp, err := c.do(req)
+	var d [32]byte
+	h.Sum(d[:0])
+	local := content.IDFromDigest(d)
+	if err != nil {
+		return BlobInfo{}, local, err
+	}
+	defer resp.Body.Close()
+	var info BlobInfo
+	if err := decodeJSON(resp.Body, &info); err != nil {
+		return info, local, err
+	}
+	if opt.Want != nil {
+		// The server may answer without reading the body when it already
+		// holds the declared id.
+		local = *opt.Want
+	}
+	if info.ID != local.String() {
+		return info, local, fmt.Errorf("%w: server says %s, sent bytes hash to %s", ErrServerLied, info.ID, local)
+	}
+	return info, local, nil
+}
+
+type progressReader struct {
+	r  io.Reader
+	n  int64
+	fn func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.fn != nil && n > 0 {
+		p.fn(p.n)
+	}
+	return n, err
+}
+
+// Info returns what the server holds under id.
+func (c *Client) Info(ctx context.Context, id content.ID) (BlobInfo, error) {
+	var info BlobInfo
+	err := c.getJSON(ctx, "/v1/blobs/"+id.String()+"/info", nil, &info)
+	return info, err
+}
+
+// FetchRange writes the verified bytes [off, off+n) of id to w. Nothing
+// that fails verification reaches w; the error then wraps
+// content.ErrCorrupt and names the bad range.
+func (c *Client) FetchRange(ctx context.Context, id content.ID, off, n int64, w io.Writer) error {
+	q := url.Values{"offset": {strconv.FormatInt(off, 10)}, "length": {strconv.FormatInt(n, 10)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/blobs/"+id.String()+"/slice", q), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if _, err := content.VerifyRange(w, resp.Body, id, off, n); err != nil {
+		if errors.Is(err, content.ErrCorrupt) {
+			c.report(id, off, n)
+		}
+		return fmt.Errorf("%s bytes %d-%d: %w", id, off, off+n, err)
+	}
+	return nil
+}
+
+// report tells the server that a range failed verification, so it checks
+// its own copy. Failures to report are ignored: the download fails anyway.
+func (c *Client) report(id content.ID, off, n int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30e9)
+	defer cancel()
+	c.postJSON(ctx, "/v1/blobs/"+id.String()+"/verify", map[string]int64{"offset": off, "length": n}, nil)
+}
+
+// Stream writes the whole verified content of id to w, in order.
+func (c *Client) Stream(ctx context.Context, id content.ID, w io.Writer, progress func(int64)) (int64, error) {
+	info, err := c.Info(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	var done int64
+	chunk := c.chunkSize()
+	for off := int64(0); off < info.Size || (off == 0 && info.Size == 0); off += chunk {
+		n := min(chunk, info.Size-off)
+		if err := c.FetchRange(ctx, id, off, n, w); err != nil {
+			return done, err
+		}
+		done += n
+		if progress != nil {
+			progress(done)
+		}
+		if info.Size == 0 {
+			break
+		}
+	}
+	return done, nil
+}
+
+func (c *Client) chunkSize() int64 {
+	cs := c.ChunkSize
+	if cs <= 0 {
+		cs = 8 << 20
+	}
+	return (cs + content.GroupSize - 1) / content.GroupSize * content.GroupSize
+}

@@ -1,0 +1,174 @@
+package client
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/charter-dev/charter/content"
+)
+
+// ErrUnsafePath reports a dataset entry that would escape its folder: a
+// link pointing outside it, a path with "..", or a special file.
+var ErrUnsafePath = errors.New("unsafe path in dataset")
+
+// WalkDir lists the regular files under root as dataset entries (paths
+// slash-separated and relative to root, ids not yet filled in). Symbolic
+// links are followed only when they point at a regular file inside root;
+// links that lead outside root, links to folders, and special files are
+// refused.
+func WalkDir(root string) ([]content.File, map[string]string, error) {
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, nil, err
+	}
+	realRoot, err = filepath.Abs(realRoot)
+	if err != nil {
+		return nil, nil, err
+	}
+	var files []content.File
+	local := map[string]string{} // dataset path -> file to read
+	err = filepath.WalkDir(realRoot, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p == realRoot {
+			return nil
+		}
+		rel, err := filepath.Rel(realRoot, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		if d.IsDir() {
+			return nil
+		}
+		target := p
+		if d.Type()&fs.ModeSymlink != 0 {
+			t, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return fmt.Errorf("%w: %s: broken link: %v", ErrUnsafePath, rel, err)
+			}
+			if !within(realRoot, t) {
+				return fmt.Errorf("%w: %s is a link to %s, outside %s\nhint: copy the file into the folder instead of linking it", ErrUnsafePath, rel, t, root)
+			}
+			target = t
+		}
+		fi, err := os.Stat(target)
+		if err != nil {
+			return err
+		}
+		if !fi.Mode().IsRegular() {
+			return fmt.Errorf("%w: %s is not a regular file (%s)", ErrUnsafePath, rel, fi.Mode().Type())
+		}
+		if err := content.ValidatePath(rel); err != nil {
+			return fmt.Errorf("%w: %s: %v", ErrUnsafePath, rel, err)
+		}
+		files = append(files, content.File{Path: rel, Size: fi.Size()})
+		local[rel] = target
+		return nil
+	})
+	return files, local, err
+}
+
+func within(root, p string) bool {
+	rel, err := filepath.Rel(root, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && !filepath.IsAbs(rel)
+}
+
+// PutDir stores every file under root and then the dataset index naming
+// them; the index's id names the dataset.
+func (c *Client) PutDir(ctx context.Context, root string, progress func(done, total int64)) (BlobInfo, *content.Index, error) {
+	files, local, err := WalkDir(root)
+	if err != nil {
+		return BlobInfo{}, nil, err
+	}
+	var total, done int64
+	for _, f := range files {
+		total += f.Size
+	}
+	for i := range files {
+		f, err := os.Open(local[files[i].Path])
+		if err != nil {
+			return BlobInfo{}, nil, err
+		}
+		base := done
+		info, err := c.Put(ctx, f, files[i].Size, PutOptions{Progress: func(n int64) {
+			if progress != nil {
+				progress(base+n, total)
+			}
+		}})
+		f.Close()
+		if err != nil {
+			return BlobInfo{}, nil, fmt.Errorf("%s: %w", files[i].Path, err)
+		}
+		if info.Size != files[i].Size {
+			return BlobInfo{}, nil, fmt.Errorf("%s changed while it was uploaded (%d bytes, now %d)", files[i].Path, files[i].Size, info.Size)
+		}
+		if files[i].ID, err = content.ParseID(info.ID); err != nil {
+			return BlobInfo{}, nil, err
+		}
+		done += info.Size
+	}
+	idx, err := content.NewIndex(files)
+	if err != nil {
+		return BlobInfo{}, nil, err
+	}
+	raw, err := idx.Encode()
+	if err != nil {
+		return BlobInfo{}, nil, err
+	}
+	info, err := c.Put(ctx, strings.NewReader(string(raw)), int64(len(raw)), PutOptions{Kind: KindDataset})
+	return info, idx, err
+}
+
+// FetchIndex downloads and parses the verified dataset index id.
+func (c *Client) FetchIndex(ctx context.Context, id content.ID) (*content.Index, error) {
+	var b strings.Builder
+	if _, err := c.Stream(ctx, id, &b, nil); err != nil {
+		return nil, err
+	}
+	return content.ParseIndex([]byte(b.String()))
+}
+
+// GetDataset restores dataset id under dir, verifying every file. Paths
+// are checked again on the way out: an index naming a path that escapes
+// dir is refused before anything is written.
+func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt DownloadOptions) (*content.Index, error) {
+	idx, err := c.FetchIndex(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var total int64
+	targets := make([]string, len(idx.Files))
+	for i, f := range idx.Files {
+		if targets[i], err = content.SafeJoin(dir, f.Path); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrUnsafePath, err)
+		}
+		total += f.Size
+	}
+	if opt.Total != nil {
+		opt.Total(total)
+	}
+	var done int64
+	for i, f := range idx.Files {
+		if err := os.MkdirAll(filepath.Dir(targets[i]), 0o755); err != nil {
+			return nil, err
+		}
+		base := done
+		_, err := c.DownloadFile(ctx, f.ID, targets[i], DownloadOptions{Progress: func(n int64) {
+			if opt.Progress != nil {
+				opt.Progress(base + n)
+			}
+		}})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path, err)
+		}
+		done += f.Size
+	}
+	return idx, nil
+}

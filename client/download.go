@@ -1,0 +1,161 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"sync/atomic"
+
+	"github.com/charter-dev/charter/content"
+	"golang.org/x/sync/errgroup"
+)
+
+// DownloadOptions tune DownloadFile.
+type DownloadOptions struct {
+	// Progress, when set, is called with the verified bytes so far.
+	Progress func(done int64)
+	// Total, when set, is told the size once it is known.
+	Total func(size int64)
+}
+
+// partState is the sidecar file that lets an interrupted download resume:
+// which chunks of the partial file are verified and written.
+type partState struct {
+	ID    string `json:"id"`
+	Size  int64  `json:"size"`
+	Chunk int64  `json:"chunk"`
+	Done  []bool `json:"done"`
+}
+
+// PartSuffix is appended to the output path while a download is running;
+// StateSuffix names its resume state.
+const (
+	PartSuffix  = ".charter-part"
+	StateSuffix = ".charter-part.json"
+)
+
+// DownloadFile downloads id to path, fetching ranges in parallel and
+// verifying every byte before it is written. An interrupted download
+// resumes from its partial file. The file appears at path only once
+// complete; if verification fails, the partial file is removed and the
+// error names the bad range.
+func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, opt DownloadOptions) (int64, error) {
+	info, err := c.Info(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if opt.Total != nil {
+		opt.Total(info.Size)
+	}
+	part, statePath := path+PartSuffix, path+StateSuffix
+	chunk := c.chunkSize()
+	nchunks := int((info.Size + chunk - 1) / chunk)
+	st := partState{ID: id.String(), Size: info.Size, Chunk: chunk, Done: make([]bool, nchunks)}
+	if b, err := os.ReadFile(statePath); err == nil {
+		var old partState
+		if json.Unmarshal(b, &old) == nil && old.ID == st.ID && old.Size == st.Size && old.Chunk == st.Chunk && len(old.Done) == nchunks {
+			if fi, err := os.Stat(part); err == nil && fi.Size() == info.Size {
+				st = old // resume
+			}
+		}
+	}
+	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("cannot write %s: %w", part, err)
+	}
+	fail := func(err error) (int64, error) {
+		f.Close()
+		if errors.Is(err, content.ErrCorrupt) {
+			os.Remove(part)
+			os.Remove(statePath)
+		}
+		return 0, err
+	}
+	if err := f.Truncate(info.Size); err != nil {
+		return fail(err)
+	}
+	var done atomic.Int64
+	for i, d := range st.Done {
+		if d {
+			done.Add(min(chunk, info.Size-int64(i)*chunk))
+		}
+	}
+	if opt.Progress != nil {
+		opt.Progress(done.Load())
+	}
+	var mu sync.Mutex
+	save := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		b, _ := json.Marshal(st)
+		return writeFileAtomic(statePath, b)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(1, c.Parallel))
+	for i := range nchunks {
+		if st.Done[i] {
+			continue
+		}
+		off := int64(i) * chunk
+		n := min(chunk, info.Size-off)
+		g.Go(func() error {
+			w := &progressWriter{w: io.NewOffsetWriter(f, off), fn: func(k int64) {
+				v := done.Add(k)
+				if opt.Progress != nil {
+					opt.Progress(v)
+				}
+			}}
+			if err := c.FetchRange(gctx, id, off, n, w); err != nil {
+				return err
+			}
+			mu.Lock()
+			st.Done[i] = true
+			mu.Unlock()
+			return save()
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fail(err)
+	}
+	if info.Size == 0 {
+		if err := c.FetchRange(ctx, id, 0, 0, io.Discard); err != nil {
+			return fail(err)
+		}
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return 0, err
+	}
+	if err := os.Rename(part, path); err != nil {
+		return 0, err
+	}
+	os.Remove(statePath)
+	return info.Size, nil
+}
+
+type progressWriter struct {
+	w  io.Writer
+	fn func(int64)
+}
+
+func (p *progressWriter) Write(b []byte) (int, error) {
+	n, err := p.w.Write(b)
+	if n > 0 {
+		p.fn(int64(n))
+	}
+	return n, err
+}
+
+func writeFileAtomic(path string, b []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -1,0 +1,187 @@
+// Command charter is the Charter CLI and server.
+//
+// Run `charter help` for the list of commands. Every command takes
+// --server URL (env CHARTER_SERVER), --key FILE (env CHARTER_KEY) and
+// --json (one JSON object on stdout, nothing else). Errors go to stderr
+// with a non-zero exit status.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/charter-dev/charter/client"
+)
+
+// command is one subcommand. Each lives in its own file.
+type command interface {
+	// Run runs the command with its arguments (after the command name).
+	Run(ctx context.Context, env *Env, args []string) error
+}
+
+type commandInfo struct {
+	name    string
+	summary string
+	cmd     command
+}
+
+var commands []commandInfo
+
+func register(name, summary string, c command) {
+	commands = append(commands, commandInfo{name, summary, c})
+}
+
+// Env is what every command gets: global options and the standard streams.
+type Env struct {
+	Server string
+	Key    string
+	JSON   bool
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// globalFlags adds --server, --key and --json to fs.
+func (e *Env) globalFlags(fs *flag.FlagSet) {
+	fs.StringVar(&e.Server, "server", e.Server, "Charter server URL (env CHARTER_SERVER)")
+	fs.StringVar(&e.Key, "key", e.Key, "key file (env CHARTER_KEY)")
+	fs.BoolVar(&e.JSON, "json", e.JSON, "print one JSON object on stdout")
+}
+
+// Client returns a client for the configured server.
+func (e *Env) Client() (*client.Client, error) { return client.New(e.Server) }
+
+// printJSON prints v as the command's one JSON object.
+func (e *Env) printJSON(v any) error {
+	enc := json.NewEncoder(e.Stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// parse parses args with flags allowed before, between and after the
+// positional arguments, as users type them.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usageError{fs}
+			}
+			return nil, fmt.Errorf("%v\nhint: run `charter %s -h` for its flags", err, fs.Name())
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		if args[0] == "--" {
+			return append(pos, args[1:]...), nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+type usageError struct{ fs *flag.FlagSet }
+
+func (u usageError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "usage of charter %s:\n", u.fs.Name())
+	u.fs.SetOutput(&b)
+	u.fs.PrintDefaults()
+	return b.String()
+}
+
+func defaultKeyPath() string {
+	dir, err := os.UserConfigDir()
+	if err != nil {
+		return "charter.key"
+	}
+	return filepath.Join(dir, "charter", "key")
+}
+
+func newEnv() *Env {
+	e := &Env{Server: os.Getenv("CHARTER_SERVER"), Key: os.Getenv("CHARTER_KEY"), Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+	if e.Server == "" {
+		e.Server = client.DefaultServer
+	}
+	if e.Key == "" {
+		e.Key = defaultKeyPath()
+	}
+	return e
+}
+
+func main() { os.Exit(run()) }
+
+func run() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return runArgs(ctx, newEnv(), os.Args[1:])
+}
+
+func runArgs(ctx context.Context, env *Env, args []string) int {
+	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+		usage(env.Stdout)
+		if len(args) == 0 {
+			return 2
+		}
+		return 0
+	}
+	name := args[0]
+	for _, c := range commands {
+		if c.name == name {
+			err := c.cmd.Run(ctx, env, args[1:])
+			if err == nil {
+				return 0
+			}
+			var u usageError
+			if errors.As(err, &u) {
+				fmt.Fprint(env.Stderr, err)
+				return 2
+			}
+			fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(env.Stderr, "charter: unknown command %q\nhint: run `charter help` for the list\n", name)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "charter: verified storage, licensing and settlement for files, datasets and models")
+	fmt.Fprintln(w, "\nCommands:")
+	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
+	}
+	fmt.Fprintln(w, "\nEvery command takes --server URL, --key FILE and --json. Run `charter CMD -h` for a command's flags.")
+}
+
+// subcommands dispatches a command group such as `charter key new`.
+type subcommands map[string]command
+
+func (s subcommands) Run(ctx context.Context, env *Env, args []string) error {
+	var names []string
+	for n := range s {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	if len(args) == 0 {
+		return fmt.Errorf("missing subcommand\nhint: one of: %s", strings.Join(names, ", "))
+	}
+	c, ok := s[args[0]]
+	if !ok {
+		return fmt.Errorf("unknown subcommand %q\nhint: one of: %s", args[0], strings.Join(names, ", "))
+	}
+	return c.Run(ctx, env, args[1:])
+}

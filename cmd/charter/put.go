@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/charter-dev/charter/client"
+)
+
+func init() {
+	register("put", "store a file or a folder (dataset); prints its content id", putCmd{})
+}
+
+type putCmd struct{}
+
+// putResult is the --json output of put.
+type putResult struct {
+	ID    string `json:"id"`
+	Size  int64  `json:"size"`
+	Kind  string `json:"kind"`
+	Files int    `json:"files,omitempty"`
+}
+
+func (putCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("put", flag.ContinueOnError)
+	env.globalFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("put takes one PATH (a file or a folder)\nhint: charter put ./data.bin")
+	}
+	res, err := putPath(ctx, env, pos[0])
+	if err != nil {
+		return err
+	}
+	if env.JSON {
+		return env.printJSON(res)
+	}
+	fmt.Fprintln(env.Stdout, res.ID)
+	return nil
+}
+
+// putPath stores a file or a folder and says what it stored.
+func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
+	c, err := env.Client()
+	if err != nil {
+		return putResult{}, err
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return putResult{}, err
+	}
+	if fi.IsDir() {
+		bar := newProgress(env, "put "+path, 0)
+		info, idx, err := c.PutDir(ctx, path, func(done, total int64) {
+			bar.total(total)
+			bar.set(done)
+		})
+		bar.done()
+		if err != nil {
+			return putResult{}, err
+		}
+		var size int64
+		for _, f := range idx.Files {
+			size += f.Size
+		}
+		return putResult{ID: info.ID, Size: size, Kind: info.Kind, Files: len(idx.Files)}, nil
+	}
+	if !fi.Mode().IsRegular() {
+		return putResult{}, fmt.Errorf("%s is not a regular file or folder", path)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return putResult{}, err
+	}
+	defer f.Close()
+	bar := newProgress(env, "put "+path, fi.Size())
+	info, err := c.Put(ctx, f, fi.Size(), client.PutOptions{Progress: bar.set})
+	bar.done()
+	if err != nil {
+		return putResult{}, err
+	}
+	return putResult{ID: info.ID, Size: info.Size, Kind: info.Kind}, nil
+}

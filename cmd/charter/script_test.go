@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/charter-dev/charter/server"
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"charter": func() { os.Exit(run()) },
+	})
+}
+
+// TestScript runs the CLI from outside, with the flags a user types, against
+// a real server. Scripts live in testdata/script.
+func TestScript(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir: "testdata/script",
+		Setup: func(e *testscript.Env) error {
+			e.Setenv("CHARTER_KEY", filepath.Join(e.WorkDir, ".charter", "key"))
+			e.Setenv("HOME", e.WorkDir)
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"startserver": cmdStartServer,
+			"flipbyte":    cmdFlipByte,
+			"corrupt":     cmdCorrupt,
+			"capture":     cmdCapture,
+			"mkfile":      cmdMkfile,
+		},
+	})
+}
+
+// startserver [DATA]: runs a real server in the test process on a free
+// port, with its data in $WORK/DATA (default data), and points
+// CHARTER_SERVER at it.
+func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
+	dir := "data"
+	if len(args) > 0 {
+		dir = args[0]
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, server.Config{
+		DataDir:       ts.MkAbs(dir),
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+		ScrubInterval: -1,
+	})
+	ts.Check(err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx, l); close(done) }()
+	ts.Defer(func() { cancel(); <-done; srv.Close() })
+	ts.Setenv("CHARTER_SERVER", "http://"+l.Addr().String())
+}
+
+// flipbyte FILE OFFSET: flips one bit of a file in place.
+func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: flipbyte FILE OFFSET")
+	}
+	off, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	f, err := os.OpenFile(ts.MkAbs(args[0]), os.O_RDWR, 0)
+	ts.Check(err)
+	defer f.Close()
+	b := make([]byte, 1)
+	_, err = f.ReadAt(b, off)
+	ts.Check(err)
+	b[0] ^= 0x01
+	_, err = f.WriteAt(b, off)
+	ts.Check(err)
+}
+
+// mkfile FILE SIZE: writes SIZE bytes of a fixed pseudo-random pattern.
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: mkfile FILE SIZE")
+	}
+	n, err := strconv.ParseInt(args[1], 10, 64)
+	ts.Check(err)
+	p := ts.MkAbs(args[0])
+	ts.Check(os.MkdirAll(filepath.Dir(p), 0o755))
+	f, err := os.Create(p)
+	ts.Check(err)
+	defer f.Close()
+	buf := make([]byte, 1<<20)
+	var x uint64 = 0x9E3779B97F4A7C15
+	for n > 0 {
+		for i := range buf {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			buf[i] = byte(x)
+		}
+		k := min(int64(len(buf)), n)
+		_, err := f.Write(buf[:k])
+		ts.Check(err)
+		n -= k
+	}
+}
+
+// corrupt ID OFFSET: flips a bit of the server's stored copy of ID (in
+// $WORK/data) at OFFSET, as a failing disk would.
+func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: corrupt ID OFFSET")
+	}
+	m, err := filepath.Glob(ts.MkAbs(filepath.Join("data", "blobs", "blobs", "*", args[0])))
+	ts.Check(err)
+	if len(m) != 1 {
+		ts.Fatalf("stored blob %s not found (%d matches)", args[0], len(m))
+	}
+	cmdFlipByte(ts, neg, []string{m[0], args[1]})
+}
+
+// capture NAME: sets env NAME to the last command's stdout, trimmed.
+func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: capture NAME")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+var _ = fmt.Sprintf

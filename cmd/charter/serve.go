@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"time"
+
+	"github.com/charter-dev/charter/server"
+)
+
+func init() {
+	register("serve", "run the Charter service on embedded defaults", serveCmd{})
+}
+
+type serveCmd struct{}
+
+func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	env.globalFlags(fs)
+	data := fs.String("data", "./charter-data", "data folder (blobs, log, catalog)")
+	listen := fs.String("listen", "127.0.0.1:7070", "address to listen on")
+	scrub := fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
+	verifyReads := fs.Bool("verify-reads", false, "verify every range on the server before sending it")
+	maxUpload := fs.Int64("max-upload", 0, "largest accepted upload in bytes (0: no limit)")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	level := slog.LevelInfo
+	if *debug {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	si := *scrub
+	if si == 0 {
+		si = -1
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload})
+	if err != nil {
+		return err
+	}
+	defer srv.Close()
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s: %w\nhint: another charter serve may be running; pick another --listen address", *listen, err)
+	}
+	url := "http://" + l.Addr().String()
+	if env.JSON {
+		env.printJSON(map[string]string{"server": url, "data": *data})
+	} else {
+		fmt.Fprintf(env.Stdout, "charter serving %s on %s\n", *data, url)
+	}
+	if f, ok := env.Stdout.(*os.File); ok {
+		f.Sync()
+	}
+	log.Info("listening", "addr", url, "data", *data)
+	return srv.Serve(ctx, l)
+}

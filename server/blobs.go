@@ -1,0 +1,387 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
+)
+
+// Media types of the data plane.
+const (
+	MediaOctets   = "application/octet-stream"
+	MediaSlice    = "application/vnd.charter.bao-slice"
+	MediaOutboard = "application/vnd.charter.bao-outboard"
+	MediaDataset  = "application/vnd.charter.dataset+json"
+)
+
+// Response headers of the data plane.
+const (
+	HeaderID   = "Charter-Id"
+	HeaderSize = "Charter-Size"
+	HeaderKind = "Charter-Kind"
+)
+
+// BlobInfo is the JSON answer of an upload and of GET /v1/blobs/{id}/info.
+type BlobInfo struct {
+	ID   string       `json:"id"`
+	Size int64        `json:"size"`
+	Kind catalog.Kind `json:"kind"`
+	// Created is set only when this request stored the bytes.
+	Created bool `json:"created"`
+}
+
+// route is one endpoint of the API. The table is the single list of
+// endpoints; a test checks it against /openapi.json both ways.
+type route struct {
+	method, pattern string
+	h               func(http.ResponseWriter, *http.Request) error
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{"POST", "/v1/blobs", s.upload},
+		{"GET", "/v1/blobs/{id}", s.download},
+		{"HEAD", "/v1/blobs/{id}", s.download},
+		{"GET", "/v1/blobs/{id}/info", s.info},
+		{"GET", "/v1/blobs/{id}/slice", s.slice},
+		{"GET", "/v1/blobs/{id}/outboard", s.outboard},
+		{"POST", "/v1/blobs/{id}/verify", s.verifyReport},
+		{"GET", "/healthz", s.health},
+		{"GET", "/openapi.json", s.openapi},
+	}
+}
+
+func (s *Server) routes() {
+	for _, rt := range s.routeTable() {
+		f := rt.h
+		s.mux.HandleFunc(rt.method+" "+rt.pattern, func(w http.ResponseWriter, r *http.Request) {
+			if err := f(w, r); err != nil {
+				s.writeProblem(w, r, err)
+			}
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.writeProblem(w, r, errorf(http.StatusNotFound, "not-found", "Not found", "no such endpoint: "+r.Method+" "+r.URL.Path, "see /openapi.json for the API", nil))
+	})
+}
+
+func pathID(r *http.Request) (content.ID, error) {
+	id, err := content.ParseID(r.PathValue("id"))
+	if err != nil {
+		return id, errorf(http.StatusBadRequest, "bad-id", "Malformed content id", fmt.Sprintf("%q is not a Charter content id", r.PathValue("id")), "content ids are CIDv1 raw blake3 strings starting with \"bafk\"", err)
+	}
+	return id, nil
+}
+
+// upload stores the request body. The body is streamed through blob.Put,
+// which hashes it; a declared id (?id=) that does not match keeps nothing.
+// With ?kind=dataset the body must be a valid dataset index whose files are
+// all stored already.
+func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	var want *content.ID
+	if v := r.URL.Query().Get("id"); v != "" {
+		id, err := content.ParseID(v)
+		if err != nil {
+			return errorf(http.StatusBadRequest, "bad-id", "Malformed content id", fmt.Sprintf("declared id %q is not a Charter content id", v), "", err)
+		}
+		want = &id
+	}
+	kind := catalog.Kind(r.URL.Query().Get("kind"))
+	if kind == "" {
+		kind = catalog.KindBlob
+	}
+	body := io.Reader(r.Body)
+	if r.ContentLength >= 0 && s.cfg.MaxUpload > 0 && r.ContentLength > s.cfg.MaxUpload {
+		return errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("%d bytes is over this server's limit of %d", r.ContentLength, s.cfg.MaxUpload), "", nil)
+	}
+	if s.cfg.MaxUpload > 0 {
+		body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
+	}
+	switch kind {
+	case catalog.KindBlob:
+	case catalog.KindDataset:
+		idx, raw, err := s.readIndex(ctx, body)
+		if err != nil {
+			return err
+		}
+		_ = idx
+		body = bytes.NewReader(raw)
+	default:
+		return errorf(http.StatusBadRequest, "bad-kind", "Unknown object kind", fmt.Sprintf("kind %q is neither blob nor dataset", kind), "", nil)
+	}
+	if r.ContentLength >= 0 {
+		body = &exactReader{r: body, want: r.ContentLength}
+	}
+	repair := false
+	if want != nil {
+		if _, bad := s.corrupt(ctx, *want); bad {
+			// The client re-sends the bytes of a blob whose stored copy
+			// is corrupt: drop the bad copy so the new bytes are kept.
+			if err := blob.Delete(ctx, s.blobs, *want); err != nil && !errors.Is(err, blob.ErrNotFound) {
+				return err
+			}
+			repair = true
+		}
+	}
+	info, err := blob.Put(ctx, s.blobs, body, want)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		switch {
+		case errors.As(err, &mbe):
+			return errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("the upload is over this server's limit of %d bytes; nothing was kept", s.cfg.MaxUpload), "", err)
+		case errors.Is(err, blob.ErrMismatch):
+			return errorf(http.StatusUnprocessableEntity, "id-mismatch", "Content does not match the declared id", fmt.Sprintf("the uploaded bytes do not hash to %s; nothing was kept", want), "check that the file did not change while it was uploaded", err)
+		case errors.Is(err, errTruncated), errors.Is(err, io.ErrUnexpectedEOF):
+			return errorf(http.StatusBadRequest, "truncated", "Upload truncated", "the upload ended before its declared length; nothing was kept", "retry the upload", err)
+		}
+		return err
+	}
+	if _, bad := s.corrupt(ctx, info.ID); bad {
+		if _, verr := s.verifyBlob(ctx, info.ID); verr != nil || !repair {
+			return errorf(http.StatusConflict, "corrupt-stored-copy", "The stored copy of this content is corrupt", fmt.Sprintf("%s is stored but failed verification; upload it again declaring its id to replace the bad copy", info.ID), "the charter CLI and client do this on their own", nil)
+		}
+		if err := s.cat.ClearCorrupt(ctx, info.ID); err != nil {
+			return err
+		}
+		s.log.Info("repaired corrupt blob", "id", info.ID)
+	}
+	obj := catalog.Object{ID: info.ID, Size: info.Size, Kind: kind, Created: time.Now()}
+	if err := s.cat.PutObject(ctx, obj); err != nil {
+		return err
+	}
+	if stored, err := s.cat.Object(ctx, info.ID); err == nil {
+		obj = stored
+	}
+	s.log.Info("stored", "id", info.ID, "size", info.Size, "kind", obj.Kind)
+	writeJSON(w, http.StatusCreated, BlobInfo{ID: info.ID.String(), Size: info.Size, Kind: obj.Kind, Created: true})
+	return nil
+}
+
+var errTruncated = errors.New("body shorter than Content-Length")
+
+// exactReader fails when the body ends before its declared length, so a
+// client that dies mid-upload leaves nothing behind even with a body whose
+// prefix is valid content.
+type exactReader struct {
+	r    io.Reader
+	want int64
+	n    int64
+}
+
+func (e *exactReader) Read(p []byte) (int, error) {
+	n, err := e.r.Read(p)
+	e.n += int64(n)
+	if err == io.EOF && e.n != e.want {
+		return n, errTruncated
+	}
+	return n, err
+}
+
+// readIndex reads and validates a dataset index upload.
+func (s *Server) readIndex(ctx context.Context, body io.Reader) (*content.Index, []byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(body, content.MaxIndexBytes+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) > content.MaxIndexBytes {
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "too-large", "Dataset index too large", fmt.Sprintf("a dataset index may hold at most %d bytes", content.MaxIndexBytes), "split the dataset", nil)
+	}
+	idx, err := content.ParseIndex(raw)
+	if err != nil {
+		return nil, nil, errorf(http.StatusUnprocessableEntity, "bad-index", "Malformed dataset index", err.Error(), "", err)
+	}
+	for _, f := range idx.Files {
+		size, err := s.blobs.Stat(ctx, blob.Key{ID: f.ID, Part: blob.Data})
+		if err != nil {
+			if errors.Is(err, blob.ErrNotFound) {
+				return nil, nil, errorf(http.StatusUnprocessableEntity, "missing-file", "Dataset names a file that is not stored", fmt.Sprintf("%s (%s) is not on this server", f.Path, f.ID), "upload every file before the index", err)
+			}
+			return nil, nil, err
+		}
+		if size != f.Size {
+			return nil, nil, errorf(http.StatusUnprocessableEntity, "bad-index", "Dataset index has a wrong size", fmt.Sprintf("%s: index says %d bytes, stored blob %s has %d", f.Path, f.Size, f.ID, size), "", nil)
+		}
+	}
+	return idx, raw, nil
+}
+
+// lookup returns the catalog record of id, refusing blobs known corrupt.
+func (s *Server) lookup(ctx context.Context, id content.ID) (catalog.Object, error) {
+	obj, err := s.cat.Object(ctx, id)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return obj, errorf(http.StatusNotFound, "not-found", "No such blob", fmt.Sprintf("%s is not stored on this server", id), "", err)
+		}
+		return obj, err
+	}
+	if c, bad := s.corrupt(ctx, id); bad {
+		return obj, errorf(http.StatusInternalServerError, "corrupt-blob", "Stored blob is corrupt", fmt.Sprintf("the server's copy of %s failed verification (%s); it is not served", id, c.Detail), "the operator can restore the blob by uploading it again", nil)
+	}
+	return obj, nil
+}
+
+func setBlobHeaders(w http.ResponseWriter, obj catalog.Object) {
+	h := w.Header()
+	h.Set(HeaderID, obj.ID.String())
+	h.Set(HeaderSize, strconv.FormatInt(obj.Size, 10))
+	h.Set(HeaderKind, string(obj.Kind))
+	h.Set("ETag", `"`+obj.ID.String()+`"`)
+	h.Set("Cache-Control", "public, max-age=31536000, immutable")
+}
+
+func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.lookup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	setBlobHeaders(w, obj)
+	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: obj.Size, Kind: obj.Kind})
+	return nil
+}
+
+// download serves the raw bytes with HTTP Range support. The bytes are not
+// proven here; clients that verify use /slice.
+func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.lookup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	f, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	setBlobHeaders(w, obj)
+	ct := MediaOctets
+	if obj.Kind == catalog.KindDataset {
+		ct = MediaDataset
+	}
+	w.Header().Set("Content-Type", ct)
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(f, 0, f.Size()))
+	return nil
+}
+
+// parseRange reads ?offset=&length= and checks them against size.
+func parseRange(r *http.Request, size int64) (off, n int64, err error) {
+	q := r.URL.Query()
+	off, n = 0, size
+	if v := q.Get("offset"); v != "" {
+		if off, err = strconv.ParseInt(v, 10, 64); err != nil || off < 0 {
+			return 0, 0, errorf(http.StatusBadRequest, "bad-range", "Malformed range", fmt.Sprintf("offset %q is not a non-negative integer", v), "", nil)
+		}
+	}
+	if v := q.Get("length"); v != "" {
+		if n, err = strconv.ParseInt(v, 10, 64); err != nil || n < 0 {
+			return 0, 0, errorf(http.StatusBadRequest, "bad-range", "Malformed range", fmt.Sprintf("length %q is not a non-negative integer", v), "", nil)
+		}
+	} else {
+		n = size - off
+	}
+	if off > size || n > size-off {
+		return 0, 0, errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", fmt.Sprintf("range %d+%d is outside the blob's %d bytes", off, n, size), "", nil)
+	}
+	return off, n, nil
+}
+
+// slice serves a verified range: the Bao slice of [offset, offset+length),
+// which holds the data widened to 16 KiB groups plus the proof nodes.
+func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.lookup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	off, n, err := parseRange(r, obj.Size)
+	if err != nil {
+		return err
+	}
+	data, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
+	if err != nil {
+		return err
+	}
+	defer data.Close()
+	ob, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Outboard})
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	if s.cfg.VerifyReads {
+		if err := verifyRange(id, data, ob, obj.Size, off, n); err != nil {
+			s.recordCorruption(r.Context(), id, err)
+			return s.lookupErr(r.Context(), id)
+		}
+	}
+	setBlobHeaders(w, obj)
+	w.Header().Set("Content-Type", MediaSlice)
+	sliceLen, err := content.SliceSize(obj.Size, off, n)
+	if err != nil {
+		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)
+	}
+	w.Header().Set("Content-Length", strconv.FormatInt(sliceLen, 10))
+	if r.Method == http.MethodHead {
+		return nil
+	}
+	if err := content.ExtractRange(w, data, ob, obj.Size, off, n); err != nil {
+		s.log.Warn("extracting slice", "id", id, "offset", off, "length", n, "err", err)
+	}
+	return nil
+}
+
+// verifyRange checks [off, off+n) of a stored blob against id by
+// extracting its slice and verifying it, as a client would.
+func verifyRange(id content.ID, data, ob io.ReaderAt, size, off, n int64) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(content.ExtractRange(pw, data, ob, size, off, n)) }()
+	_, err := content.VerifyRange(io.Discard, pr, id, off, n)
+	pr.CloseWithError(errors.New("verification stopped"))
+	return err
+}
+
+func (s *Server) lookupErr(ctx context.Context, id content.ID) error {
+	_, err := s.lookup(ctx, id)
+	if err == nil {
+		err = errors.New("verification failed")
+	}
+	return err
+}
+
+func (s *Server) outboard(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	obj, err := s.lookup(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	ob, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Outboard})
+	if err != nil {
+		return err
+	}
+	defer ob.Close()
+	setBlobHeaders(w, obj)
+	w.Header().Set("Content-Type", MediaOutboard)
+	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(ob, 0, ob.Size()))
+	return nil
+}

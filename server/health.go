@@ -1,0 +1,198 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
+)
+
+// Health is the answer of GET /healthz.
+type Health struct {
+	// Status is "ok", or "degraded" when any stored blob is corrupt.
+	Status  string               `json:"status"`
+	Corrupt []catalog.Corruption `json:"corrupt"`
+	// LastScrub describes the most recent full verification of the store.
+	LastScrub *scrubReport `json:"last_scrub,omitempty"`
+}
+
+type scrubReport struct {
+	Started  time.Time `json:"started"`
+	Finished time.Time `json:"finished"`
+	Blobs    int       `json:"blobs"`
+	Bytes    int64     `json:"bytes"`
+	Corrupt  int       `json:"corrupt"`
+}
+
+func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
+	bad, err := s.cat.Corruptions(r.Context())
+	if err != nil {
+		return err
+	}
+	h := Health{Status: "ok", Corrupt: bad}
+	if h.Corrupt == nil {
+		h.Corrupt = []catalog.Corruption{}
+	}
+	if len(bad) > 0 {
+		h.Status = "degraded"
+	}
+	s.scrubMu.Lock()
+	if !s.lastScrub.Finished.IsZero() {
+		rep := s.lastScrub
+		h.LastScrub = &rep
+	}
+	s.scrubMu.Unlock()
+	status := http.StatusOK
+	if len(bad) > 0 {
+		status = http.StatusServiceUnavailable
+	}
+	writeJSON(w, status, h)
+	return nil
+}
+
+func (s *Server) corrupt(ctx context.Context, id content.ID) (catalog.Corruption, bool) {
+	all, err := s.cat.Corruptions(ctx)
+	if err != nil {
+		return catalog.Corruption{}, false
+	}
+	for _, c := range all {
+		if c.ID == id {
+			return c, true
+		}
+	}
+	return catalog.Corruption{}, false
+}
+
+// recordCorruption logs and records a blob that failed verification.
+func (s *Server) recordCorruption(ctx context.Context, id content.ID, verr error) {
+	c := catalog.Corruption{ID: id, Detail: verr.Error(), Found: time.Now().UTC()}
+	var ce *content.CorruptError
+	if errors.As(verr, &ce) {
+		c.Offset, c.Length = ce.Start, ce.End-ce.Start
+	}
+	s.log.Error("CORRUPT BLOB: stored bytes do not match their id", "id", id, "offset", c.Offset, "length", c.Length, "err", verr)
+	if err := s.cat.MarkCorrupt(ctx, c); err != nil {
+		s.log.Error("recording corruption", "id", id, "err", err)
+	}
+}
+
+// verifyBlob checks a whole stored blob against its id.
+func (s *Server) verifyBlob(ctx context.Context, id content.ID) (int64, error) {
+	data, err := s.blobs.Open(ctx, blob.Key{ID: id, Part: blob.Data})
+	if err != nil {
+		return 0, err
+	}
+	defer data.Close()
+	ob, err := s.blobs.Open(ctx, blob.Key{ID: id, Part: blob.Outboard})
+	if err != nil {
+		return 0, fmt.Errorf("%w: outboard of %s: %v", content.ErrCorrupt, id, err)
+	}
+	defer ob.Close()
+	if data.Size() == 0 {
+		return 0, verifyRange(id, data, ob, 0, 0, 0)
+	}
+	return data.Size(), verifyRange(id, data, ob, data.Size(), 0, data.Size())
+}
+
+// VerifyRequest is the body of POST /v1/blobs/{id}/verify: a client saying
+// that a range it received failed verification.
+type VerifyRequest struct {
+	Offset int64 `json:"offset"`
+	Length int64 `json:"length"`
+}
+
+// VerifyResult answers a verify request.
+type VerifyResult struct {
+	ID     string `json:"id"`
+	OK     bool   `json:"ok"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// verifyReport re-verifies a blob a client reported as bad. The report is
+// not trusted: the server checks its own bytes and records corruption only
+// when it finds it.
+func (s *Server) verifyReport(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	var req VerifyRequest
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
+		return errorf(http.StatusBadRequest, "bad-request", "Malformed verify request", err.Error(), `send {"offset":N,"length":N}`, err)
+	}
+	if _, err := s.cat.Object(r.Context(), id); err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not-found", "No such blob", fmt.Sprintf("%s is not stored on this server", id), "", err)
+		}
+		return err
+	}
+	res := VerifyResult{ID: id.String(), OK: true}
+	if _, err := s.verifyBlob(r.Context(), id); err != nil {
+		if !errors.Is(err, content.ErrCorrupt) {
+			return err
+		}
+		s.recordCorruption(r.Context(), id, err)
+		res.OK, res.Detail = false, err.Error()
+	}
+	writeJSON(w, http.StatusOK, res)
+	return nil
+}
+
+// Scrub verifies every stored blob once and records what is corrupt.
+func (s *Server) Scrub(ctx context.Context) (scrubReport, error) {
+	rep := scrubReport{Started: time.Now().UTC()}
+	err := s.blobs.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
+		n, err := s.verifyBlob(ctx, id)
+		rep.Blobs++
+		rep.Bytes += n
+		if err != nil {
+			if !errors.Is(err, content.ErrCorrupt) {
+				return err
+			}
+			rep.Corrupt++
+			s.recordCorruption(ctx, id, err)
+		}
+		return ctx.Err()
+	})
+	rep.Finished = time.Now().UTC()
+	s.scrubMu.Lock()
+	s.lastScrub = rep
+	s.scrubMu.Unlock()
+	s.log.Info("scrub finished", "blobs", rep.Blobs, "bytes", rep.Bytes, "corrupt", rep.Corrupt, "took", rep.Finished.Sub(rep.Started))
+	return rep, err
+}
+
+func (s *Server) scrubLoop(ctx context.Context) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := s.Scrub(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("scrub", "err", err)
+		}
+		t.Reset(s.cfg.ScrubInterval)
+	}
+}
+
+// mapDomainError maps the sentinel errors of the packages below the server
+// to problems.
+func mapDomainError(err error) (Problem, bool) {
+	switch {
+	case errors.Is(err, blob.ErrNotFound), errors.Is(err, catalog.ErrNotFound):
+		return Problem{Type: ProblemTypeBase + "not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "the requested object is not stored on this server"}, true
+	case errors.Is(err, content.ErrBadID):
+		return Problem{Type: ProblemTypeBase + "bad-id", Title: "Malformed content id", Status: http.StatusBadRequest, Detail: err.Error()}, true
+	}
+	return Problem{}, false
+}
