@@ -199,17 +199,17 @@ func TestTemplates(t *testing.T) {
 func TestDecideRejectsBadRequests(t *testing.T) {
 	tm := terms(nil)
 	cases := map[string]func(*Request){
-		"licensee not a did":         func(r *Request) { r.Licensee = "alice" },
-		"licensee not ed25519":       func(r *Request) { r.Licensee = "did:key:z" + strings.Repeat("2", 40) },
-		"no asset":                   func(r *Request) { r.Asset = "" },
-		"asset with quotes":          func(r *Request) { r.Asset = `a"); permit(principal,action,resource);//` },
-		"unknown purpose":            func(r *Request) { r.Purpose = "resell" },
-		"bad territory":              func(r *Request) { r.Territory = "de" },
-		"organisation not a member":  func(r *Request) { r.Organisation = "acme" },
-		"bad organisation":           func(r *Request) { r.Organisations = []string{"a b"} },
-		"duplicate organisation":     func(r *Request) { r.Organisations = []string{"acme", "acme"} },
-		"no time":                    func(r *Request) { r.Time = time.Time{} },
-		"time before 1970":           func(r *Request) { r.Time = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) },
+		"licensee not a did":        func(r *Request) { r.Licensee = "alice" },
+		"licensee not ed25519":      func(r *Request) { r.Licensee = "did:key:z" + strings.Repeat("2", 40) },
+		"no asset":                  func(r *Request) { r.Asset = "" },
+		"asset with quotes":         func(r *Request) { r.Asset = `a"); permit(principal,action,resource);//` },
+		"unknown purpose":           func(r *Request) { r.Purpose = "resell" },
+		"bad territory":             func(r *Request) { r.Territory = "de" },
+		"organisation not a member": func(r *Request) { r.Organisation = "acme" },
+		"bad organisation":          func(r *Request) { r.Organisations = []string{"a b"} },
+		"duplicate organisation":    func(r *Request) { r.Organisations = []string{"acme", "acme"} },
+		"no time":                   func(r *Request) { r.Time = time.Time{} },
+		"time before 1970":          func(r *Request) { r.Time = time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC) },
 	}
 	for name, mod := range cases {
 		r := baseRequest()
