@@ -1,0 +1,97 @@
+// Package ledger is Charter's double-entry ledger: accounts, transfers and a
+// hash-chained journal from which every balance can be rebuilt.
+//
+// Money is an int64 count of a currency's smallest unit. A transfer moves an
+// amount from one account (debit) to another (credit) of the same currency;
+// the sum of every account's net balance (credits minus debits) is always
+// zero. Transfers carry caller-chosen ids that are idempotency keys: sending
+// the same transfer twice is a no-op that returns the original, sending a
+// different transfer under a used id fails with ErrIDConflict.
+//
+// The semantics follow TigerBeetle's: transfers flagged Linked form a chain
+// that applies all or nothing; a Pending transfer reserves funds that a later
+// PostPending transfer moves (in full or in part) or a VoidPending transfer
+// releases; accounts may not be debited past their credits plus their credit
+// limit unless they carry AllowNegative. Nothing is ever edited or deleted:
+// a mistake is corrected by a reversal transfer (see Reversal).
+//
+// Every accepted account and transfer is appended to a journal whose rows are
+// chained by SHA-256 (see Entry and ChainHash); the chain head is the
+// journal's Root, which settlement logs in the transparency log.
+//
+// This package holds the domain types and the pure state machine (Apply);
+// storage backends live in sub-packages (ledger/sqlite), revenue splits in
+// ledger/split, and the shared backend test suite in ledger/ledgertest.
+package ledger
+
+import (
+	"context"
+	"iter"
+)
+
+// Poster applies batches of transfers.
+type Poster interface {
+	// CreateTransfers applies ts in order in one storage transaction and
+	// returns one Result per transfer. A failed transfer (Result.Err set)
+	// leaves no trace; a failure inside a linked chain fails the whole
+	// chain. The returned error is reserved for storage failures, in which
+	// case nothing was applied.
+	CreateTransfers(ctx context.Context, ts []Transfer) ([]Result, error)
+}
+
+// AccountCreator opens accounts.
+type AccountCreator interface {
+	// CreateAccounts opens accounts; an account that already exists with the
+	// same definition is a no-op, one with a different definition fails
+	// with ErrIDConflict. Either all accounts are created or none.
+	CreateAccounts(ctx context.Context, as ...Account) error
+}
+
+// Reader looks up accounts and transfers.
+type Reader interface {
+	// LookupAccount returns the account and its balance, or ErrAccountNotFound.
+	LookupAccount(ctx context.Context, id string) (AccountBalance, error)
+	// LookupTransfer returns the journaled transfer, or ErrTransferNotFound.
+	LookupTransfer(ctx context.Context, id string) (Record, error)
+	// Balances returns every account's stored balance.
+	Balances(ctx context.Context) (map[string]Balance, error)
+}
+
+// Journal exposes the hash-chained journal.
+type Journal interface {
+	// JournalRoot returns the size and head hash of the journal.
+	JournalRoot(ctx context.Context) (Root, error)
+	// Entries yields journal entries in order starting at sequence from
+	// (1-based), each with the chain hash stored beside it.
+	Entries(ctx context.Context, from uint64) iter.Seq2[JournalRow, error]
+	// VerifyChain recomputes every row's hash from its entry and the
+	// previous hash; an edited, reordered or deleted row gives
+	// ErrChainBroken.
+	VerifyChain(ctx context.Context) (Root, error)
+	// Replay rebuilds every balance from the journal alone.
+	Replay(ctx context.Context) (map[string]Balance, error)
+}
+
+// Ledger is everything a storage backend provides. Callers should depend on
+// the smaller role interfaces above where they can.
+type Ledger interface {
+	AccountCreator
+	Poster
+	Reader
+	Journal
+	Close() error
+}
+
+// JournalRow is one stored journal row.
+type JournalRow struct {
+	Seq   uint64
+	Entry Entry
+	Hash  [32]byte // stored chain hash: sha256(previous hash || Entry.Canonical())
+}
+
+// Root identifies the journal's state: its number of entries and the chain
+// hash of the last one (all zeros for an empty journal).
+type Root struct {
+	Size uint64
+	Hash [32]byte
+}
