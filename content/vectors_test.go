@@ -210,3 +210,34 @@ func TestVectors(t *testing.T) {
 		}
 	}
 }
+
+// TestOfficialBLAKE3Vectors checks Ingest's content ids against the BLAKE3
+// team's published test vectors.
+func TestOfficialBLAKE3Vectors(t *testing.T) {
+	raw, err := os.ReadFile("testdata/blake3-official.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v struct {
+		Comment string
+		Cases   []struct {
+			InputLen int    `json:"input_len"`
+			Hash     string `json:"hash"`
+		}
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatal(err)
+	}
+	if len(v.Cases) < 10 {
+		t.Fatalf("only %d cases", len(v.Cases))
+	}
+	for _, c := range v.Cases {
+		info, ob := ingestBytes(t, pattern(c.InputLen))
+		if info.ID.Hex() != c.Hash {
+			t.Errorf("input_len %d: got %s, want %s", c.InputLen, info.ID.Hex(), c.Hash)
+		}
+		if int64(len(ob)) != OutboardSize(int64(c.InputLen)) {
+			t.Errorf("input_len %d: outboard %d bytes, OutboardSize says %d", c.InputLen, len(ob), OutboardSize(int64(c.InputLen)))
+		}
+	}
+}
