@@ -137,10 +137,19 @@ func ExtractRange(w io.Writer, data io.ReaderAt, outboard io.ReaderAt, size int6
 	if got := binary.LittleEndian.Uint64(hdr[:]); got != uint64(size) {
 		return &CorruptError{Start: 0, End: size, What: "length", Err: fmt.Errorf("outboard header says %d bytes, blob has %d", got, size)}
 	}
-	bw := bufio.NewWriterSize(w, 64<<10)
-	bw.Write(hdr[:])
+	// Parent nodes collect in nodes; group data is written straight from
+	// the read window, after the nodes before it.
+	nodes := append(make([]byte, 0, 4<<10), hdr[:]...)
+	flush := func() error {
+		if len(nodes) == 0 {
+			return nil
+		}
+		_, err := w.Write(nodes)
+		nodes = nodes[:0]
+		return err
+	}
 	if size == 0 {
-		return bw.Flush()
+		return flush()
 	}
 	_, wend, _ := WidenRange(size, offset, length)
 	ob := windowReader{r: outboard, limit: OutboardSize(size), size: 16 << 10}
@@ -156,14 +165,17 @@ func ExtractRange(w io.Writer, data io.ReaderAt, outboard io.ReaderAt, size int6
 			if err != nil {
 				return fmt.Errorf("content: reading data [%d, %d): %w", pos, pos+n, err)
 			}
-			bw.Write(b)
-			return nil
+			if err := flush(); err != nil {
+				return err
+			}
+			_, err = w.Write(b)
+			return err
 		}
 		b, err := ob.get(off, 64)
 		if err != nil {
 			return fmt.Errorf("content: reading outboard at %d: %w", off, err)
 		}
-		bw.Write(b)
+		nodes = append(nodes, b...)
 		mid := splitPoint(n)
 		if err := rec(pos, mid, off+64); err != nil {
 			return err
@@ -173,7 +185,7 @@ func ExtractRange(w io.Writer, data io.ReaderAt, outboard io.ReaderAt, size int6
 	if err := rec(0, size, headerSize); err != nil {
 		return err
 	}
-	return bw.Flush()
+	return flush()
 }
 
 // windowReader reads forward through a ReaderAt in windows of size bytes,
@@ -358,7 +370,8 @@ func VerifyRange(w io.Writer, slice io.Reader, id ID, offset, length int64) (siz
 	if offset < 0 || length < 0 || offset > math.MaxInt64-length {
 		return 0, fmt.Errorf("%w: offset %d, length %d", ErrBadRange, offset, length)
 	}
-	src := bufio.NewReaderSize(slice, 64<<10)
+	// A small buffer: 16 KiB group reads then mostly bypass it.
+	src := bufio.NewReaderSize(slice, 4<<10)
 	d := id.Digest()
 	v := &verifier{tree: src, data: src, root: bytesToCV(d[:]), start: offset, end: offset + length}
 	for {
