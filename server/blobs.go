@@ -57,6 +57,11 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/blobs/{id}/verify", s.verifyReport},
 		{"GET", "/healthz", s.health},
 		{"GET", "/openapi.json", s.openapi},
+		{"GET", "/log/checkpoint", s.logFiles},
+		{"GET", "/log/key", s.logFiles},
+		{"GET", "/log/tile/{path...}", s.logFiles},
+		{"GET", "/v1/log/proof/{index}", s.logProof},
+		{"GET", "/v1/log/consistency", s.logConsistency},
 	}
 }
 

@@ -32,7 +32,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	s := &Server{}
 	served := map[string]bool{}
 	for _, r := range s.routeTable() {
-		served[r.method+" "+r.pattern] = true
+		served[r.method+" "+strings.ReplaceAll(r.pattern, "...}", "}")] = true
 	}
 	var missing, extra []string
 	for k := range served {

@@ -20,9 +20,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/blob/localfs"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/identity"
 )
 
 // Config configures a Server. The zero value of every field but DataDir
@@ -40,7 +42,15 @@ type Config struct {
 	VerifyReads bool
 	// MaxUpload limits one upload in bytes; zero means no limit.
 	MaxUpload int64
+	// LogOrigin names the transparency log in its checkpoints when the log
+	// key is first made; default DefaultLogOrigin.
+	LogOrigin string
+	// LogOptions tune the transparency log (batching, checkpoint interval).
+	LogOptions auditlog.Options
 }
+
+// DefaultLogOrigin is the origin line of a new log's checkpoints.
+const DefaultLogOrigin = "charter.local/log"
 
 // Server is a running Charter service. Create it with New, serve its
 // Handler, and Close it when done.
@@ -49,6 +59,9 @@ type Server struct {
 	log   *slog.Logger
 	blobs blob.Store
 	cat   *catsqlite.Catalog
+	tlog  *auditlog.Log
+	// key is the server's own identity; it signs grants and receipts.
+	key *identity.Key
 	mux   *http.ServeMux
 
 	scrubMu   sync.Mutex
@@ -76,11 +89,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: blob store: %w", err)
 	}
+	if cfg.LogOrigin == "" {
+		cfg.LogOrigin = DefaultLogOrigin
+	}
+	keys := filepath.Join(cfg.DataDir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		return nil, fmt.Errorf("server: keys folder: %w", err)
+	}
+	logKey, err := auditlog.LoadOrCreateKey(filepath.Join(keys, "log.key"), cfg.LogOrigin)
+	if err != nil {
+		return nil, fmt.Errorf("server: log key: %w", err)
+	}
+	key, _, err := identity.LoadOrGenerate(filepath.Join(keys, "server.key"))
+	if err != nil {
+		return nil, fmt.Errorf("server: server key: %w", err)
+	}
+	tlog, err := auditlog.Open(ctx, filepath.Join(cfg.DataDir, "log"), logKey, cfg.LogOptions)
+	if err != nil {
+		return nil, fmt.Errorf("server: transparency log: %w", err)
+	}
 	cat, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
 	if err != nil {
+		tlog.Close(ctx)
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, mux: http.NewServeMux()}
+	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux()}
 	s.routes()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
@@ -101,7 +134,10 @@ func (s *Server) Handler() http.Handler { return s.mux }
 func (s *Server) Close() error {
 	s.stop()
 	s.wg.Wait()
-	return s.cat.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	lerr := s.tlog.Close(ctx)
+	return errors.Join(lerr, s.cat.Close())
 }
 
 // Serve serves the API on l until ctx is cancelled, then shuts down
