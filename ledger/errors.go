@@ -45,6 +45,9 @@ var (
 	ErrLinkedEventFailed = errors.New("ledger: another transfer in the linked chain failed")
 	// ErrLinkedChainOpen reports a batch whose last transfer is flagged Linked.
 	ErrLinkedChainOpen = errors.New("ledger: linked chain not closed")
+	// ErrBatchRejected reports a Batch whose follow-up transfers failed;
+	// nothing of the batch was applied. It wraps the first failure.
+	ErrBatchRejected = errors.New("ledger: batch rejected")
 	// ErrChainBroken reports a journal whose hash chain does not verify.
 	ErrChainBroken = errors.New("ledger: journal hash chain broken")
 	// ErrBadEntry reports bytes that are not a canonical journal entry.

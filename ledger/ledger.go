@@ -72,6 +72,29 @@ type Journal interface {
 	Replay(ctx context.Context) (map[string]Balance, error)
 }
 
+// Batch is an all-or-nothing unit of work for Committer: transfers with
+// per-transfer results (as CreateTransfers), then follow-up transfers and
+// state writes computed from those results inside the same storage
+// transaction.
+type Batch struct {
+	Transfers []Transfer
+	// Then, if set, runs inside the transaction after Transfers were
+	// applied. It returns follow-up transfers, which must all succeed (or
+	// already exist) or the whole batch is rolled back with
+	// ErrBatchRejected, and state records to store beside the journal
+	// (such as split carries). state reads a record as of the transaction.
+	Then func(results []Result, state func(key string) ([]byte, error)) (follow []Transfer, writes map[string][]byte, err error)
+}
+
+// Committer applies Batches and keeps the state records they write.
+type Committer interface {
+	// Commit applies b in one storage transaction and returns the results
+	// of b.Transfers followed by those of the follow-up transfers.
+	Commit(ctx context.Context, b Batch) ([]Result, error)
+	// State returns the record stored under key, or nil.
+	State(ctx context.Context, key string) ([]byte, error)
+}
+
 // Ledger is everything a storage backend provides. Callers should depend on
 // the smaller role interfaces above where they can.
 type Ledger interface {
@@ -79,6 +102,7 @@ type Ledger interface {
 	Poster
 	Reader
 	Journal
+	Committer
 	Close() error
 }
 

@@ -119,6 +119,7 @@ type tx struct {
 	getTransfer, getResolved, getAccount *sql.Stmt
 	putJournal, putTransfer, putResolved *sql.Stmt
 	putAccount, setBalance, putState     *sql.Stmt
+	getState                             *sql.Stmt
 	head                                 ledger.Root
 }
 
@@ -142,6 +143,7 @@ func (l *Ledger) begin(ctx context.Context) (*tx, error) {
 	prep(&x.putResolved, `INSERT INTO resolved(target, by) VALUES(?, ?)`)
 	prep(&x.putAccount, `INSERT INTO accounts(id, seq, kind, flags, credit_limit, currency) VALUES(?, ?, ?, ?, ?, ?)`)
 	prep(&x.setBalance, `UPDATE accounts SET dp = ?, cp = ?, dpend = ?, cpend = ? WHERE id = ?`)
+	prep(&x.getState, `SELECT value FROM state WHERE key = ?`)
 	prep(&x.putState, `INSERT INTO state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
 	if err == nil {
 		x.head, err = readHead(ctx, t)
@@ -280,91 +282,110 @@ func (l *Ledger) CreateAccounts(ctx context.Context, as ...ledger.Account) error
 
 // CreateTransfers implements ledger.Poster.
 func (l *Ledger) CreateTransfers(ctx context.Context, ts []ledger.Transfer) ([]ledger.Result, error) {
-	res, _, err := l.apply(ctx, ts, nil, false)
-	return res, err
+	return l.apply(ctx, ts, nil)
 }
 
-// Batch is an all-or-nothing unit of work: transfers and state records
-// (such as split carries) committed in one transaction.
-type Batch struct {
-	Transfers []ledger.Transfer
-	// State maps keys to values stored beside the journal, written only if
-	// every transfer is applied or already existed.
-	State map[string][]byte
+// Commit implements ledger.Committer.
+func (l *Ledger) Commit(ctx context.Context, b ledger.Batch) ([]ledger.Result, error) {
+	return l.apply(ctx, b.Transfers, b.Then)
 }
 
-// ErrBatchRejected reports a Batch in which a transfer failed; nothing of the
-// batch was applied. The error wraps the first transfer's error.
-var ErrBatchRejected = errors.New("ledger/sqlite: batch rejected")
-
-// Commit applies b all or nothing. It returns the per-transfer results; if
-// any transfer failed, nothing is written and the error wraps
-// ErrBatchRejected and the first failure.
-func (l *Ledger) Commit(ctx context.Context, b Batch) ([]ledger.Result, error) {
-	res, _, err := l.apply(ctx, b.Transfers, b.State, true)
-	return res, err
-}
-
-func (l *Ledger) apply(ctx context.Context, ts []ledger.Transfer, state map[string][]byte, atomic bool) ([]ledger.Result, ledger.Root, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	x, err := l.begin(ctx)
-	if err != nil {
-		return nil, ledger.Root{}, err
-	}
-	defer x.Rollback()
-	s := ledger.NewSnapshot(x.head.Size)
+func (x *tx) load(s *ledger.Snapshot, ts []ledger.Transfer) error {
 	for _, id := range ledger.Needs(ts) {
 		if err := x.loadTransfer(s, id); err != nil {
-			return nil, x.head, fmt.Errorf("ledger/sqlite: load transfer %q: %w", id, err)
+			return fmt.Errorf("ledger/sqlite: load transfer %q: %w", id, err)
 		}
 	}
 	for _, id := range s.AccountsNeeded(ts) {
 		if err := x.loadAccount(s, id); err != nil {
-			return nil, x.head, fmt.Errorf("ledger/sqlite: load account %q: %w", id, err)
+			return fmt.Errorf("ledger/sqlite: load account %q: %w", id, err)
 		}
 	}
+	return nil
+}
+
+func (x *tx) state(key string) ([]byte, error) {
+	var v []byte
+	err := x.getState.QueryRowContext(x.ctx, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: state %q: %w", key, err)
+	}
+	return v, nil
+}
+
+type thenFunc = func([]ledger.Result, func(string) ([]byte, error)) ([]ledger.Transfer, map[string][]byte, error)
+
+func (l *Ledger) apply(ctx context.Context, ts []ledger.Transfer, then thenFunc) ([]ledger.Result, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	x, err := l.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer x.Rollback()
+	s := ledger.NewSnapshot(x.head.Size)
+	if err := x.load(s, ts); err != nil {
+		return nil, err
+	}
 	seq0 := s.Seq
-	out := ledger.Apply(s, ts, l.now().UnixNano())
-	if atomic {
-		for _, r := range out.Results {
+	now := l.now().UnixNano()
+	out := ledger.Apply(s, ts, now)
+	var state map[string][]byte
+	if then != nil {
+		follow, writes, err := then(out.Results, x.state)
+		if err != nil {
+			return out.Results, err
+		}
+		state = writes
+		if err := x.load(s, follow); err != nil {
+			return nil, err
+		}
+		more := ledger.Apply(s, follow, now)
+		for _, r := range more.Results {
 			if r.Err != nil {
-				return out.Results, x.head, fmt.Errorf("%w: %w", ErrBatchRejected, r.Err)
+				return append(out.Results, more.Results...), fmt.Errorf("%w: %w", ledger.ErrBatchRejected, r.Err)
 			}
 		}
+		out.Results = append(out.Results, more.Results...)
+		out.New = append(out.New, more.New...)
+		out.Resolutions = append(out.Resolutions, more.Resolutions...)
+		out.Touched = append(out.Touched, more.Touched...)
 	}
 	entries := make([]ledger.Entry, len(out.New))
 	for i, r := range out.New {
 		entries[i] = ledger.Entry{Kind: ledger.EntryTransfer, Time: r.Time, Transfer: r.Transfer}
 	}
 	if err := x.append(entries, seq0); err != nil {
-		return nil, x.head, fmt.Errorf("ledger/sqlite: append: %w", err)
+		return nil, fmt.Errorf("ledger/sqlite: append: %w", err)
 	}
 	for _, r := range out.New {
 		if _, err := x.putTransfer.ExecContext(ctx, r.ID, r.Seq); err != nil {
-			return nil, x.head, fmt.Errorf("ledger/sqlite: index transfer %q: %w", r.ID, err)
+			return nil, fmt.Errorf("ledger/sqlite: index transfer %q: %w", r.ID, err)
 		}
 	}
 	for _, p := range out.Resolutions {
 		if _, err := x.putResolved.ExecContext(ctx, p[0], p[1]); err != nil {
-			return nil, x.head, fmt.Errorf("ledger/sqlite: resolve %q: %w", p[0], err)
+			return nil, fmt.Errorf("ledger/sqlite: resolve %q: %w", p[0], err)
 		}
 	}
 	for _, id := range out.Touched {
 		a := s.Accounts[id]
 		if _, err := x.setBalance.ExecContext(ctx, a.DebitsPosted, a.CreditsPosted, a.DebitsPending, a.CreditsPending, id); err != nil {
-			return nil, x.head, fmt.Errorf("ledger/sqlite: update balance of %q: %w", id, err)
+			return nil, fmt.Errorf("ledger/sqlite: update balance of %q: %w", id, err)
 		}
 	}
 	for k, v := range state {
 		if _, err := x.putState.ExecContext(ctx, k, v); err != nil {
-			return nil, x.head, fmt.Errorf("ledger/sqlite: put state %q: %w", k, err)
+			return nil, fmt.Errorf("ledger/sqlite: put state %q: %w", k, err)
 		}
 	}
 	if err := x.Commit(); err != nil {
-		return nil, x.head, fmt.Errorf("ledger/sqlite: commit: %w", err)
+		return nil, fmt.Errorf("ledger/sqlite: commit: %w", err)
 	}
-	return out.Results, x.head, nil
+	return out.Results, nil
 }
 
 // State returns the value stored under key by Commit, or nil.

@@ -1,0 +1,278 @@
+package settle_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/ledger/ledgertest"
+	"github.com/charter-dev/charter/ledger/settle"
+	"github.com/charter-dev/charter/ledger/split"
+	"github.com/charter-dev/charter/ledger/sqlite"
+)
+
+var ctx = context.Background()
+
+// readme is the newcomer scenario: a dataset with two contributors, a model
+// trained on it that passes 20% upstream, a consumer using the model.
+func readme() split.Loader {
+	nodes := map[string]split.Node{
+		"dataset": {Asset: "dataset", Contributors: []split.Contributor{{Account: "contributor:ann", Share: 6000}, {Account: "contributor:bea", Share: 4000}}},
+		"model":   {Asset: "model", Contributors: []split.Contributor{{Account: "contributor:max", Share: 10000}}, Parents: []split.Parent{{Asset: "dataset", Share: 2000}}},
+	}
+	return func(a string) (split.Node, error) {
+		n, ok := nodes[a]
+		if !ok {
+			return n, fmt.Errorf("no asset %s", a)
+		}
+		return n, nil
+	}
+}
+
+func openLedger(t testing.TB, path string) *sqlite.Ledger {
+	t.Helper()
+	l, err := sqlite.Open(ctx, path, &sqlite.Options{Now: ledgertest.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	usd := func(id string, k ledger.AccountKind) ledger.Account {
+		return ledger.Account{ID: id, Kind: k, Currency: "USD"}
+	}
+	err = l.CreateAccounts(ctx,
+		ledger.Account{ID: "external:bank", Kind: ledger.KindExternal, Flags: ledger.AllowNegative, Currency: "USD"},
+		usd("licensee:carl", ledger.KindLicensee),
+		ledger.Account{ID: "licensee:dora", Kind: ledger.KindLicensee, CreditLimit: 1 << 40, Currency: "USD"},
+		usd("asset:model", ledger.KindAssetRevenue), usd("asset:dataset", ledger.KindAssetRevenue),
+		usd("contributor:ann", ledger.KindContributor), usd("contributor:bea", ledger.KindContributor),
+		usd("contributor:max", ledger.KindContributor),
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+func nets(t testing.TB, l ledger.Reader) map[string]int64 {
+	t.Helper()
+	b, err := l.Balances(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]int64{}
+	for id, x := range b {
+		m[id] = x.Net()
+	}
+	return m
+}
+
+func TestReadmeSettlement(t *testing.T) {
+	l := openLedger(t, filepath.Join(t.TempDir(), "l.db"))
+	if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: "deposit", Debit: "external:bank", Credit: "licensee:carl", Amount: 10_000}}); err != nil {
+		t.Fatal(err)
+	}
+	s := &settle.Settler{Ledger: l, Lineage: readme()}
+	charges := []settle.Charge{
+		{ID: "use-1", Licensee: "licensee:carl", Asset: "model", Amount: 1001},
+		{ID: "use-2", Licensee: "licensee:carl", Asset: "model", Amount: 9000}, // more than carl has left
+	}
+	rep, err := s.Settle(ctx, charges)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Charged != 1 || len(rep.Failed) != 1 || !errors.Is(rep.Failed[0].Err, ledger.ErrExceedsLimit) || rep.Gross != 1001 {
+		t.Fatalf("report %+v", rep)
+	}
+	got := nets(t, l)
+	want := map[string]int64{"contributor:max": 801, "contributor:ann": 120, "contributor:bea": 80, "licensee:carl": 10_000 - 1001}
+	for id, w := range want {
+		if got[id] != w {
+			t.Errorf("%s has %d, want %d", id, got[id], w)
+		}
+	}
+	if got["asset:model"] != 0 {
+		t.Errorf("model revenue account keeps %d after the split", got["asset:model"])
+	}
+	// Re-running is a no-op.
+	root, _ := l.JournalRoot(ctx)
+	rep, err = s.Settle(ctx, charges[:1])
+	if err != nil || rep.Existed != 1 || rep.Charged != 0 || rep.Postings != 0 {
+		t.Fatalf("re-run: %+v, %v", rep, err)
+	}
+	if again, _ := l.JournalRoot(ctx); again != root {
+		t.Fatal("re-run changed the journal")
+	}
+	// Provenance: ann's split names the path and the uses.
+	var ref string
+	for r, err := range l.Entries(ctx, 1) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Entry.Transfer.Credit == "contributor:ann" {
+			ref = r.Entry.Transfer.Ref
+		}
+	}
+	if !strings.HasSuffix(ref, " via model > dataset") {
+		t.Fatalf("ann's split ref %q", ref)
+	}
+	tag := strings.Fields(ref)[1]
+	uses, err := l.State(ctx, settle.BatchKey(tag))
+	if err != nil || string(uses) != "use-1" {
+		t.Fatalf("batch %s lists %q, %v", tag, uses, err)
+	}
+	ledgertest.CheckInvariants(t, ctx, l)
+}
+
+// Many small settlements pay exactly what one big one pays.
+func TestCarryNoDrift(t *testing.T) {
+	dir := t.TempDir()
+	one := openLedger(t, filepath.Join(dir, "one.db"))
+	many := openLedger(t, filepath.Join(dir, "many.db"))
+	var cs []settle.Charge
+	for i := range 300 {
+		cs = append(cs, settle.Charge{ID: fmt.Sprint("u", i), Licensee: "licensee:dora", Asset: "model", Amount: int64(1 + i%7)})
+	}
+	if _, err := (&settle.Settler{Ledger: one, Lineage: readme(), ChunkSize: 1000}).Settle(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (&settle.Settler{Ledger: many, Lineage: readme(), ChunkSize: 1}).Settle(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	a, b := nets(t, one), nets(t, many)
+	for id := range a {
+		if a[id] != b[id] {
+			t.Errorf("%s: %d settled at once, %d one use at a time", id, a[id], b[id])
+		}
+	}
+	ledgertest.CheckInvariants(t, ctx, many)
+}
+
+func TestBadLineageRejectsChunk(t *testing.T) {
+	l := openLedger(t, filepath.Join(t.TempDir(), "l.db"))
+	s := &settle.Settler{Ledger: l, Lineage: func(a string) (split.Node, error) {
+		return split.Node{Asset: a, Contributors: []split.Contributor{{Account: "contributor:max", Share: 9000}}}, nil
+	}}
+	root, _ := l.JournalRoot(ctx)
+	_, err := s.Settle(ctx, []settle.Charge{{ID: "u", Licensee: "licensee:dora", Asset: "model", Amount: 5}})
+	if !errors.Is(err, settle.ErrLineage) || !errors.Is(err, split.ErrShares) {
+		t.Fatalf("shares under 100%%: %v", err)
+	}
+	if again, _ := l.JournalRoot(ctx); again != root {
+		t.Fatal("a rejected chunk left its charges in the journal")
+	}
+}
+
+// crashCharges is the workload of the crash test.
+func crashCharges(n int) []settle.Charge {
+	cs := make([]settle.Charge, n)
+	for i := range cs {
+		asset := "model"
+		if i%3 == 0 {
+			asset = "dataset"
+		}
+		cs[i] = settle.Charge{ID: fmt.Sprintf("use-%06d", i), Licensee: "licensee:dora", Asset: asset, Amount: int64(1 + i%97)}
+	}
+	return cs
+}
+
+const crashN, crashChunk = 40_000, 200
+
+// TestCrashChild is the child half of TestCrash: it settles the workload
+// into the database named by LEDGER_CRASH_DB, printing a line per chunk.
+func TestCrashChild(t *testing.T) {
+	path := os.Getenv("LEDGER_CRASH_DB")
+	if path == "" {
+		t.Skip("run by TestCrash")
+	}
+	l := openLedger(t, path)
+	s := &settle.Settler{Ledger: l, Lineage: readme(), ChunkSize: crashChunk}
+	cs := crashCharges(crashN)
+	for i := 0; i < len(cs); i += crashChunk {
+		if _, err := s.Settle(ctx, cs[i:i+crashChunk]); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("chunk %d\n", i/crashChunk)
+	}
+}
+
+// TestCrash kills a settling process with SIGKILL mid-way, then checks that
+// the database is consistent (conservation, chain, replay), and that
+// re-running the settlement finishes it with exactly the result of an
+// uninterrupted run.
+func TestCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("short")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "crash.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v")
+	cmd.Env = append(os.Environ(), "LEDGER_CRASH_DB="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	killAt := 5 + time.Now().Nanosecond()%20
+	chunks := 0
+	for sc.Scan() {
+		if n, ok := strings.CutPrefix(sc.Text(), "chunk "); ok {
+			chunks, _ = strconv.Atoi(n)
+			if chunks >= killAt {
+				break
+			}
+		}
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	if chunks < killAt {
+		t.Fatalf("child ended after %d chunks without being killed", chunks)
+	}
+	t.Logf("killed after chunk %d", chunks)
+
+	l := openLedger(t, path)
+	root := ledgertest.CheckInvariants(t, ctx, l)
+	if root.Size == 0 {
+		t.Fatal("nothing survived the crash")
+	}
+	s := &settle.Settler{Ledger: l, Lineage: readme(), ChunkSize: crashChunk}
+	rep, err := s.Settle(ctx, crashCharges(crashN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Existed == 0 || rep.Charged == 0 || rep.Existed+rep.Charged != crashN || len(rep.Failed) != 0 {
+		t.Fatalf("re-run report: %+v", rep)
+	}
+	if rep.Existed%crashChunk != 0 {
+		t.Fatalf("%d charges survived: not whole chunks", rep.Existed)
+	}
+	ledgertest.CheckInvariants(t, ctx, l)
+
+	ref := openLedger(t, filepath.Join(dir, "ref.db"))
+	if _, err := (&settle.Settler{Ledger: ref, Lineage: readme(), ChunkSize: crashChunk}).Settle(ctx, crashCharges(crashN)); err != nil {
+		t.Fatal(err)
+	}
+	got, want := nets(t, l), nets(t, ref)
+	for id := range want {
+		if got[id] != want[id] {
+			t.Errorf("%s: %d after crash and re-run, %d uninterrupted", id, got[id], want[id])
+		}
+	}
+	r1, _ := l.JournalRoot(ctx)
+	r2, _ := ref.JournalRoot(ctx)
+	if r1 != r2 {
+		t.Errorf("journal roots differ: %x/%d vs %x/%d", r1.Hash, r1.Size, r2.Hash, r2.Size)
+	}
+}
