@@ -16,6 +16,11 @@ func refDecide(t *Terms, r Request) (Effect, []string) {
 	if err := t.Validate(); err != nil {
 		panic(err)
 	}
+	return refDecideValid(t, r)
+}
+
+// refDecideValid is refDecide on terms already validated.
+func refDecideValid(t *Terms, r Request) (Effect, []string) {
 	now := r.Time.Unix()
 	var v []string
 	if !slices.Contains(t.Purposes, r.Purpose) {
