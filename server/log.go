@@ -2,44 +2,17 @@ package server
 
 import (
 	"context"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/receipt"
 )
 
-// ReceiptBundle is what Charter hands out for every logged statement: the
-// entry itself (carrying the signed envelope), its C2SP tlog-proof of
-// inclusion under a signed checkpoint, and the log's verifier key. `charter
-// verify` checks it offline. See docs/spec/receipt-bundle.md.
-type ReceiptBundle struct {
-	Format    string `json:"format"` // ReceiptFormat
-	LogKey    string `json:"log_key"`
-	Index     uint64 `json:"index"`
-	EntryType string `json:"entry_type"`
-	Entry     string `json:"entry"` // base64 of the encoded log entry
-	Proof     string `json:"proof"` // C2SP tlog-proof text
-}
-
-// ReceiptFormat names the receipt bundle format and its version.
-const ReceiptFormat = "charter.receipt/v1"
-
-func (s *Server) bundle(r auditlog.Receipt) (ReceiptBundle, error) {
-	e, err := auditlog.DecodeEntry(r.Entry)
-	if err != nil {
-		return ReceiptBundle{}, err
-	}
-	return ReceiptBundle{
-		Format:    ReceiptFormat,
-		LogKey:    s.tlog.VerifierKey(),
-		Index:     r.Index,
-		EntryType: e.Type,
-		Entry:     base64.StdEncoding.EncodeToString(r.Entry),
-		Proof:     string(r.Proof),
-	}, nil
+func (s *Server) bundle(r auditlog.Receipt) (receipt.Bundle, error) {
+	return receipt.New(r, s.tlog.VerifierKey())
 }
 
 // logAppend appends a signed statement, waits for a checkpoint covering it
