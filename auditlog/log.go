@@ -316,7 +316,7 @@ func readErr(what string, err error) error {
 type prover struct {
 	size uint64
 	pb   *client.ProofBuilder
-	err error // first storage fault seen by the tile reader
+	err  error // first storage fault seen by the tile reader
 }
 
 func (l *Log) newProver(ctx context.Context, size uint64) *prover {
