@@ -22,9 +22,17 @@ import (
 // pseudo-random content, and returns the client, the id and the path of a
 // plain copy of the same bytes for the baseline.
 func benchServer(b *testing.B, size int64) (*client.Client, content.ID, string) {
+	c, id, plain, _ := benchServerCfg(b, size, Config{})
+	return c, id, plain
+}
+
+func benchServerCfg(b *testing.B, size int64, cfg Config) (*client.Client, content.ID, string, *Server) {
 	b.Helper()
 	dir := b.TempDir()
-	srv, err := New(context.Background(), Config{DataDir: filepath.Join(dir, "data"), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	cfg.DataDir = filepath.Join(dir, "data")
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg.ScrubInterval = -1
+	srv, err := New(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -51,7 +59,7 @@ func benchServer(b *testing.B, size int64) (*client.Client, content.ID, string) 
 		b.Fatal(err)
 	}
 	id, _ := content.ParseID(info.ID)
-	return c, id, plain
+	return c, id, plain, srv
 }
 
 // BenchmarkVerifiedDownload compares a verified download (every byte
@@ -164,4 +172,32 @@ func BenchmarkRangeRead(b *testing.B) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50_ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99_ms")
+}
+
+// BenchmarkVerifyOnRead measures what verifying on the server as well
+// (Config.VerifyReads) costs a whole-file download whose client verifies
+// anyway: the figure behind docs/design/corruption.md.
+func BenchmarkVerifyOnRead(b *testing.B) {
+	const size = 128 << 20
+	c, id, _, srv := benchServerCfg(b, size, Config{})
+	ctx := context.Background()
+	var tOff, tOn time.Duration
+	for b.Loop() {
+		srv.cfg.VerifyReads = false
+		t0 := time.Now()
+		if _, err := c.Stream(ctx, id, io.Discard, nil); err != nil {
+			b.Fatal(err)
+		}
+		tOff += time.Since(t0)
+		srv.cfg.VerifyReads = true
+		t0 = time.Now()
+		if _, err := c.Stream(ctx, id, io.Discard, nil); err != nil {
+			b.Fatal(err)
+		}
+		tOn += time.Since(t0)
+	}
+	mb := float64(size) / 1e6 * float64(b.N)
+	b.ReportMetric(mb/tOff.Seconds(), "client_only_MB/s")
+	b.ReportMetric(mb/tOn.Seconds(), "verify_on_read_MB/s")
+	b.ReportMetric(tOff.Seconds()/tOn.Seconds(), "ratio")
 }
