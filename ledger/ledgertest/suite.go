@@ -321,6 +321,69 @@ func TestScenarios(t *testing.T, open Factory) {
 			ledger.Transfer{ID: "p5-post", PendingID: "p5", Flags: ledger.PostPending})
 		CheckInvariants(t, ctx, h.l)
 	})
+	t.Run("Commit", func(t *testing.T) {
+		h := setup(t)
+		h.ok(fund)
+		root, _ := h.l.JournalRoot(ctx)
+		// A failing follow-up rolls back the whole batch, first part included.
+		_, err := h.l.Commit(ctx, ledger.Batch{
+			Transfers: []ledger.Transfer{{ID: "c1", Debit: Alice.ID, Credit: Revenue.ID, Amount: 100}},
+			Then: func(rs []ledger.Result, _ func(string) ([]byte, error)) ([]ledger.Transfer, map[string][]byte, error) {
+				return []ledger.Transfer{{ID: "c2", Debit: Revenue.ID, Credit: Carol.ID, Amount: 101}}, map[string][]byte{"k": []byte("v")}, nil
+			},
+		})
+		if !errors.Is(err, ledger.ErrBatchRejected) || !errors.Is(err, ledger.ErrExceedsLimit) {
+			t.Fatalf("failing follow-up: %v", err)
+		}
+		if r, _ := h.l.JournalRoot(ctx); r != root {
+			t.Fatal("rejected batch changed the journal")
+		}
+		if v, _ := h.l.State(ctx, "k"); v != nil {
+			t.Fatal("rejected batch wrote state")
+		}
+		// An error from Then rolls back too.
+		boom := errors.New("boom")
+		if _, err := h.l.Commit(ctx, ledger.Batch{
+			Transfers: []ledger.Transfer{{ID: "c1", Debit: Alice.ID, Credit: Revenue.ID, Amount: 100}},
+			Then: func([]ledger.Result, func(string) ([]byte, error)) ([]ledger.Transfer, map[string][]byte, error) {
+				return nil, nil, boom
+			},
+		}); !errors.Is(err, boom) {
+			t.Fatalf("Then error: %v", err)
+		}
+		if r, _ := h.l.JournalRoot(ctx); r != root {
+			t.Fatal("failed Then changed the journal")
+		}
+		// Success: follow-ups see the first results and the stored state.
+		for round := range 2 {
+			res, err := h.l.Commit(ctx, ledger.Batch{
+				Transfers: []ledger.Transfer{{ID: "c1", Debit: Alice.ID, Credit: Revenue.ID, Amount: 100}},
+				Then: func(rs []ledger.Result, state func(string) ([]byte, error)) ([]ledger.Transfer, map[string][]byte, error) {
+					v, err := state("k")
+					if err != nil {
+						return nil, nil, err
+					}
+					if rs[0].Existed {
+						if string(v) != "v1" {
+							return nil, nil, fmt.Errorf("state read %q", v)
+						}
+						return nil, nil, nil
+					}
+					return []ledger.Transfer{{ID: "c2", Debit: Revenue.ID, Credit: Carol.ID, Amount: 100}}, map[string][]byte{"k": []byte("v1")}, nil
+				},
+			})
+			if err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+			if want := 2 - round; len(res) != want {
+				t.Fatalf("round %d: %d results, want %d", round, len(res), want)
+			}
+		}
+		if n := h.net(Carol.ID); n != 100 {
+			t.Fatalf("carol at %d", n)
+		}
+		CheckInvariants(t, ctx, h.l)
+	})
 	t.Run("Reversal", func(t *testing.T) {
 		h := setup(t)
 		h.ok(fund)

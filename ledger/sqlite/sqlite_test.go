@@ -2,6 +2,8 @@ package sqlite_test
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"time"
@@ -21,3 +23,110 @@ func open(t testing.TB, now func() time.Time) ledger.Ledger {
 }
 
 func TestSuite(t *testing.T) { ledgertest.Test(t, open) }
+
+func seeded(t *testing.T) *sqlite.Ledger {
+	t.Helper()
+	ctx := context.Background()
+	l, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "ledger.db"), &sqlite.Options{Now: ledgertest.Clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	if err := l.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice, ledgertest.Revenue); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		res, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: fmt.Sprint("t", i), Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: int64(10 + i)}})
+		if err != nil || res[0].Err != nil {
+			t.Fatal(err, res[0].Err)
+		}
+	}
+	if _, err := ledger.Audit(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	return l
+}
+
+// Editing the database behind the ledger's back is detected.
+func TestTamper(t *testing.T) {
+	ctx := context.Background()
+	t.Run("EntryEdited", func(t *testing.T) {
+		l := seeded(t)
+		rec, err := l.LookupTransfer(ctx, "t2")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec.Amount = 1_000_000
+		forged := ledger.Entry{Kind: ledger.EntryTransfer, Time: rec.Time, Transfer: rec.Transfer}.Canonical()
+		if _, err := l.DB().Exec(`UPDATE journal SET entry = ? WHERE seq = ?`, forged, rec.Seq); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.VerifyChain(ctx); !errors.Is(err, ledger.ErrChainBroken) {
+			t.Fatalf("VerifyChain after an edit: %v", err)
+		}
+		if _, err := ledger.Audit(ctx, l); !errors.Is(err, ledger.ErrChainBroken) {
+			t.Fatalf("Audit after an edit: %v", err)
+		}
+	})
+	t.Run("RowDeleted", func(t *testing.T) {
+		l := seeded(t)
+		if _, err := l.DB().Exec(`DELETE FROM journal WHERE seq = 5`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.VerifyChain(ctx); !errors.Is(err, ledger.ErrChainBroken) {
+			t.Fatalf("VerifyChain after a delete: %v", err)
+		}
+	})
+	t.Run("Garbage", func(t *testing.T) {
+		l := seeded(t)
+		if _, err := l.DB().Exec(`UPDATE journal SET entry = x'0102' WHERE seq = 4`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.VerifyChain(ctx); !errors.Is(err, ledger.ErrChainBroken) {
+			t.Fatalf("VerifyChain over garbage: %v", err)
+		}
+	})
+	t.Run("BalanceEdited", func(t *testing.T) {
+		l := seeded(t)
+		if _, err := l.DB().Exec(`UPDATE accounts SET cp = cp + 1 WHERE id = ?`, ledgertest.Alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.VerifyChain(ctx); err != nil {
+			t.Fatalf("the chain itself is intact: %v", err)
+		}
+		if _, err := ledger.Audit(ctx, l); !errors.Is(err, ledger.ErrBalanceMismatch) {
+			t.Fatalf("Audit after a balance edit: %v", err)
+		}
+	})
+}
+
+// A second process (another Open of the same file) extends the same chain.
+func TestTwoHandles(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	a, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := a.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		l := a
+		if i%2 == 1 {
+			l = b
+		}
+		if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: fmt.Sprint(i), Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := ledger.Audit(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+}
