@@ -80,13 +80,13 @@ func TestParseDIDRejects(t *testing.T) {
 		good + "#z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp", // DID URL
 		good + "x",
 		good[:len(good)-1],
-		"did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",              // secp256k1
-		"did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc",               // x25519
-		"did:key:f" + "ed01" + strings.Repeat("00", 32),                          // hex multibase
-		"did:key:z0OIl6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDoo",              // not base58
-		"did:key:z" + strings.Repeat("1", 60),                                     // over the length limit
-		" did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",              // leading space
-		"did:key:z16MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",              // non-canonical leading zero
+		"did:key:zQ3shokFTS3brHcDQrn82RUDfCZESWL1ZdCEJwekUDPQiYBme",  // secp256k1
+		"did:key:z6LSbysY2xFMRpGMhb7tFTLMpeuPRaqaWM1yECx2AtzE3KCc",   // x25519
+		"did:key:f" + "ed01" + strings.Repeat("00", 32),              // hex multibase
+		"did:key:z0OIl6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDoo", // not base58
+		"did:key:z" + strings.Repeat("1", 60),                        // over the length limit
+		" did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",  // leading space
+		"did:key:z16MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",  // non-canonical leading zero
 	} {
 		if d, err := ParseDID(s); !errors.Is(err, ErrBadDID) {
 			t.Errorf("ParseDID(%q) = %v, %v; want ErrBadDID", s, d, err)
