@@ -71,7 +71,10 @@ func groupCount(size int64) int64 {
 // Ingest copies r to data while hashing it in one pass, then writes the Bao
 // outboard tree (pre-order, 16 KiB groups, byte-identical to
 // lukechampine.com/blake3/bao's outboard encoding with group 4) to outboard.
-// The content length need not be known in advance. Memory use does not grow
+// The content length need not be known in advance. Groups are hashed with
+// the SIMD kernels of lukechampine.com/blake3/guts on up to four worker
+// goroutines while the next 1 MiB is read and written; the workers end
+// before Ingest returns. Memory use (about 5 MiB) does not grow
 // with the content: past SpillThreshold the tree hashes go to a temporary
 // file created with os.CreateTemp and removed before Ingest returns; use
 // IngestScratch to supply that space yourself.
@@ -93,28 +96,34 @@ func IngestScratch(ctx context.Context, r io.Reader, data io.Writer, outboard io
 func ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer, scratch Scratch) (Info, error) {
 	t := &treeBuilder{log: cvLog{scratch: scratch}}
 	defer t.log.close()
+	p := &pipeline{t: t}
+	defer p.stop()
 
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
+	b := p.newBatch()
 	var size int64
-	pending := 0 // bytes at the start of buf not yet hashed (less than one group)
+	pending := 0 // bytes at the start of b.buf not yet hashed (less than one group)
 	for {
 		if err := ctx.Err(); err != nil {
 			return Info{}, err
 		}
-		n, rerr := readSome(r, buf[pending:])
+		n, rerr := readSome(r, b.buf[pending:])
 		if n > 0 {
-			if _, err := data.Write(buf[pending : pending+n]); err != nil {
+			if _, err := data.Write(b.buf[pending : pending+n]); err != nil {
 				return Info{}, fmt.Errorf("content: writing data: %w", err)
 			}
 			size += int64(n)
 			avail := pending + n
 			full := avail / GroupSize * GroupSize
-			if err := t.addGroups(buf[:full]); err != nil {
-				return Info{}, err
+			if full > 0 {
+				next := p.newBatch()
+				pending = copy(next.buf, b.buf[full:avail])
+				if err := p.submit(b, full); err != nil {
+					return Info{}, err
+				}
+				b = next
+			} else {
+				pending = avail
 			}
-			pending = copy(buf, buf[full:avail])
 		}
 		if rerr == io.EOF {
 			break
@@ -123,18 +132,139 @@ func ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer
 			return Info{}, fmt.Errorf("content: reading: %w", rerr)
 		}
 	}
+	if err := p.drain(); err != nil {
+		return Info{}, err
+	}
 	if pending > 0 || t.groups == 0 {
 		var last [GroupSize]byte
-		copy(last[:], buf[:pending])
+		copy(last[:], b.buf[:pending])
 		if err := t.addGroup(&last, pending); err != nil {
 			return Info{}, err
 		}
 	}
+	p.release(b)
 	root, err := t.finish(outboard, size)
 	if err != nil {
 		return Info{}, err
 	}
 	return Info{ID: IDFromDigest(root), Size: size}, nil
+}
+
+// pipeline hashes read buffers on worker goroutines while the next buffer
+// is read and written, and adds the results to the tree in order.
+type pipeline struct {
+	t        *treeBuilder
+	jobs     chan hashJob
+	inflight []*batch
+	next     int64 // index of the next group to submit
+}
+
+// batch is one read buffer and the nodes of its full groups.
+type batch struct {
+	bp    *[]byte
+	buf   []byte
+	first int64 // group index of buf[0]
+	nodes []guts.Node
+	wg    sync.WaitGroup
+}
+
+type hashJob struct {
+	b      *batch
+	lo, hi int // group indexes within b
+}
+
+// pipelineDepth is how many hashed-but-not-collected buffers may be in
+// flight; jobGroups is how many groups one worker job hashes.
+const (
+	pipelineDepth = 3
+	jobGroups     = 8
+)
+
+// hashWorkers is how many goroutines hash groups.
+var hashWorkers = min(runtime.GOMAXPROCS(0), 4)
+
+func (p *pipeline) newBatch() *batch {
+	bp := bufPool.Get().(*[]byte)
+	return &batch{bp: bp, buf: *bp}
+}
+
+func (p *pipeline) release(b *batch) { bufPool.Put(b.bp) }
+
+// submit hands the first full bytes of b (whole groups) to the workers, or
+// hashes them here when they are few and no worker has started.
+func (p *pipeline) submit(b *batch, full int) error {
+	n := full / GroupSize
+	b.first = p.next
+	p.next += int64(n)
+	if p.jobs == nil && (n < 2*jobGroups || hashWorkers < 2) {
+		for i := 0; i < n; i++ {
+			if err := p.t.add(hashGroup((*[GroupSize]byte)(b.buf[i*GroupSize:]), GroupSize, b.first+int64(i))); err != nil {
+				return err
+			}
+		}
+		p.release(b)
+		return nil
+	}
+	if p.jobs == nil {
+		jobs := make(chan hashJob, 4*ingestBufSize/GroupSize/jobGroups)
+		p.jobs = jobs
+		for range hashWorkers {
+			go func() {
+				for j := range jobs {
+					for i := j.lo; i < j.hi; i++ {
+						j.b.nodes[i] = hashGroup((*[GroupSize]byte)(j.b.buf[i*GroupSize:]), GroupSize, j.b.first+int64(i))
+					}
+					j.b.wg.Done()
+				}
+			}()
+		}
+	}
+	b.nodes = make([]guts.Node, n)
+	for lo := 0; lo < n; lo += jobGroups {
+		b.wg.Add(1)
+		p.jobs <- hashJob{b: b, lo: lo, hi: min(lo+jobGroups, n)}
+	}
+	p.inflight = append(p.inflight, b)
+	if len(p.inflight) > pipelineDepth {
+		return p.collect()
+	}
+	return nil
+}
+
+// collect waits for the oldest batch in flight and adds its groups to the tree.
+func (p *pipeline) collect() error {
+	b := p.inflight[0]
+	p.inflight = p.inflight[1:]
+	b.wg.Wait()
+	p.release(b)
+	for i := range b.nodes {
+		if err := p.t.add(b.nodes[i]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// drain collects every batch in flight.
+func (p *pipeline) drain() error {
+	for len(p.inflight) > 0 {
+		if err := p.collect(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stop waits for the workers' jobs and ends them.
+func (p *pipeline) stop() {
+	for _, b := range p.inflight {
+		b.wg.Wait()
+	}
+	p.inflight = nil
+	if p.jobs != nil {
+		close(p.jobs)
+		p.jobs = nil
+	}
 }
 
 // bufPool holds ingestBufSize read buffers: allocating and clearing 1 MiB
@@ -173,55 +303,12 @@ type treeBuilder struct {
 	stack  []stackEntry
 	groups int64
 	first  guts.Node // node of group 0, needed when it is the only group
-	nodes  []guts.Node
 }
 
 // hashGroup returns the (non-root) node of the group with index i, whose
 // first n bytes are in g.
 func hashGroup(g *[GroupSize]byte, n int, i int64) guts.Node {
 	return guts.CompressBuffer((*[guts.MaxSIMD * guts.ChunkSize]byte)(g), n, &guts.IV, uint64(i)*(GroupSize/guts.ChunkSize), 0)
-}
-
-// hashWorkers is how many goroutines hash the groups of one read buffer.
-var hashWorkers = min(runtime.GOMAXPROCS(0), 4)
-
-// addGroups hashes whole groups b (len(b) a multiple of GroupSize), on
-// several cores when there are enough of them, and adds them in order.
-func (t *treeBuilder) addGroups(b []byte) error {
-	n := len(b) / GroupSize
-	w := min(hashWorkers, n/4)
-	if w <= 1 {
-		for off := 0; off < len(b); off += GroupSize {
-			node := hashGroup((*[GroupSize]byte)(b[off:]), GroupSize, t.groups)
-			if err := t.add(node); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	if cap(t.nodes) < n {
-		t.nodes = make([]guts.Node, n)
-	}
-	nodes := t.nodes[:n]
-	var wg sync.WaitGroup
-	per := (n + w - 1) / w
-	for lo := 0; lo < n; lo += per {
-		hi := min(lo+per, n)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				nodes[i] = hashGroup((*[GroupSize]byte)(b[i*GroupSize:]), GroupSize, t.groups+int64(i))
-			}
-		}()
-	}
-	wg.Wait()
-	for i := range nodes {
-		if err := t.add(nodes[i]); err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // addGroup hashes one group (n bytes of g, n == GroupSize except for the last).
