@@ -7,6 +7,20 @@
 // does not depend on how the bytes were chunked. Beside each blob Charter
 // keeps a Bao outboard tree with 16 KiB chunk groups, which lets any byte
 // range be verified against the ID alone.
+//
+// The package does no I/O of its own: callers pass readers and writers.
+//
+//   - Ingest copies content to a data writer in one pass while computing
+//     its ID and Bao outboard (docs/spec/content-id.md).
+//   - ExtractRange writes a Bao slice (a byte range plus its proof nodes);
+//     VerifyRange checks one against an ID while streaming it, and Reader
+//     verifies a whole blob from data and outboard
+//     (docs/spec/verified-ranges.md).
+//   - Index is a dataset: the canonical JSON list of its files' paths,
+//     sizes and IDs (docs/spec/dataset-index.md).
+//
+// Corrupt data is reported with errors wrapping ErrCorrupt, bad ranges with
+// ErrBadRange, bad indexes and paths with ErrBadIndex and ErrBadPath.
 package content
 
 import (
