@@ -96,6 +96,16 @@ func checkCAR(t *testing.T, path string, root cid.Cid) {
 	}
 }
 
+// readBackBytes is readBack for a CAR held in memory.
+func readBackBytes(t *testing.T, b []byte, root cid.Cid) files.Node {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "mem.car")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return readBack(t, path, root)
+}
+
 // readBack opens the CAR as a blockstore and returns boxo's UnixFS view of
 // the root.
 func readBack(t *testing.T, path string, root cid.Cid) files.Node {
