@@ -2,12 +2,14 @@ package license
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/zeebo/blake3"
@@ -202,44 +204,95 @@ func (c *Compiled) reason(id string, r *Request, e Effect) string {
 	return "policy " + id
 }
 
-// The compiled-policy cache, keyed by the BLAKE3 hash of the canonical
-// terms and the compiler version. It is bounded: when full it is emptied.
+// The compiled-policy cache, keyed by a fingerprint of the terms and the
+// compiler version. It is bounded: when full it is emptied.
 const maxCached = 4096
-
-type cacheKey struct {
-	sum      [32]byte
-	compiler int
-}
 
 var cache struct {
 	sync.RWMutex
-	m map[cacheKey]*Compiled
+	m map[[32]byte]*Compiled
+}
+
+// fingerprint is an injective binary encoding of every member of t (strings
+// and lists length-prefixed), hashed with BLAKE3: the cache key. It is much
+// cheaper than the canonical JSON and needs no validation: terms that are not
+// valid are never cached, so they always miss and fail in Compile.
+func fingerprint(t *Terms, version int) [32]byte {
+	b := make([]byte, 0, 512)
+	num := func(v int64) { b = binary.LittleEndian.AppendUint64(b, uint64(v)) }
+	str := func(s string) { num(int64(len(s))); b = append(b, s...) }
+	flag := func(v bool) {
+		if v {
+			b = append(b, 1)
+		} else {
+			b = append(b, 0)
+		}
+	}
+	list := func(l []string) {
+		num(int64(len(l)))
+		for _, s := range l {
+			str(s)
+		}
+	}
+	tm := func(x time.Time) { flag(x.IsZero()); num(x.Unix()); num(int64(x.Nanosecond())) }
+	num(int64(version))
+	str(t.Name)
+	num(t.Version)
+	str(t.Supersedes)
+	num(int64(len(t.Purposes)))
+	for _, p := range t.Purposes {
+		str(string(p))
+	}
+	flag(t.Commercial)
+	str(string(t.Who))
+	list(t.Principals)
+	list(t.Organisations)
+	tm(t.NotBefore)
+	tm(t.NotAfter)
+	num(t.GrantSeconds)
+	list(t.TerritoryAllow)
+	list(t.TerritoryDeny)
+	str(string(t.Approval))
+	flag(t.Attribution)
+	str(t.AttributionText)
+	flag(t.Derivatives.Allowed)
+	flag(t.Derivatives.Reciprocal)
+	num(t.Derivatives.RoyaltyBps)
+	str(string(t.Derivatives.Stacking))
+	flag(t.Obligations.PublishResults)
+	flag(t.Obligations.ReturnDerivedData)
+	flag(t.Obligations.DeleteAfterExpiry)
+	str(string(t.Price.Model))
+	str(t.Price.Currency)
+	num(t.Price.Amount)
+	num(int64(t.Price.Exponent))
+	num(t.Quotas.MaxBytes)
+	num(t.Quotas.MaxRequests)
+	num(t.Quotas.MaxTokens)
+	num(t.Quotas.MaxRuns)
+	return blake3.Sum256(b)
 }
 
 // compiled returns the compiled policy for t, from the cache when present.
-// It also returns the canonical terms bytes.
-func compiled(t *Terms, version int) (*Compiled, []byte, error) {
-	canon, err := t.Encode()
-	if err != nil {
-		return nil, nil, err
-	}
-	key := cacheKey{blake3.Sum256(canon), version}
+func compiled(t *Terms, version int) (*Compiled, error) {
+	key := fingerprint(t, version)
 	cache.RLock()
 	c := cache.m[key]
 	cache.RUnlock()
 	if c != nil {
-		return c, canon, nil
+		return c, nil
 	}
-	if c, err = CompileVersion(t, version); err != nil {
-		return nil, nil, err
+	c, err := CompileVersion(t, version)
+	if err != nil {
+		return nil, err
 	}
 	cache.Lock()
 	if cache.m == nil || len(cache.m) >= maxCached {
-		cache.m = make(map[cacheKey]*Compiled)
+		cache.m = make(map[[32]byte]*Compiled)
 	}
 	cache.m[key] = c
 	cache.Unlock()
-	return c, canon, nil
+	return c, nil
 }
 
 // Decide evaluates request r against terms t with cedar-go. The compiled
@@ -247,7 +300,7 @@ func compiled(t *Terms, version int) (*Compiled, []byte, error) {
 // the same terms compiles once. Errors wrap ErrInvalidTerms,
 // ErrInvalidRequest or ErrEvaluation.
 func Decide(t *Terms, r Request) (Decision, error) {
-	c, _, err := compiled(t, CompilerVersion)
+	c, err := compiled(t, CompilerVersion)
 	if err != nil {
 		return Decision{}, err
 	}

@@ -278,3 +278,66 @@ func TestCompiledDecideMatchesCachedDecide(t *testing.T) {
 		}
 	}
 }
+
+// TestDecideCacheSeesChanges: the compiled-policy cache never serves the
+// policy of terms that have since changed, even through the same pointer.
+func TestDecideCacheSeesChanges(t *testing.T) {
+	tm := terms(nil)
+	r := baseRequest()
+	r.Commercial = true
+	mutations := []func(*Terms){
+		func(t *Terms) { t.Commercial = false },
+		func(t *Terms) { t.Commercial = true; t.Purposes = []Purpose{Infer} },
+		func(t *Terms) { t.Purposes = Purposes(); t.TerritoryDeny = []string{"DE"} },
+		func(t *Terms) { t.TerritoryDeny = nil; t.NotAfter = t0 },
+		func(t *Terms) { t.NotAfter = time.Time{}; t.Approval = Owners },
+		func(t *Terms) { t.Approval = Automatic; t.Who, t.Principals = Listed, []string{bob} },
+		func(t *Terms) { t.Principals = []string{alice} },
+	}
+	for i, m := range mutations {
+		m(tm)
+		d, err := Decide(tm, r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e, p := refDecide(tm, r); e != d.Effect || !slices.Equal(p, d.Policies) {
+			t.Errorf("after mutation %d: %s %v, reference %s %v", i, d.Effect, d.Policies, e, p)
+		}
+	}
+}
+
+func TestFingerprintSeparatesFields(t *testing.T) {
+	a := terms(func(t *Terms) { t.Principals, t.Organisations, t.Who = []string{alice}, nil, Listed })
+	b := terms(func(t *Terms) { t.Principals, t.Organisations, t.Who = nil, []string{alice}, Listed })
+	c := terms(func(t *Terms) { t.TerritoryAllow = []string{"DE"} })
+	d := terms(func(t *Terms) { t.TerritoryDeny = []string{"DE"} })
+	if fingerprint(a, 1) == fingerprint(b, 1) || fingerprint(c, 1) == fingerprint(d, 1) || fingerprint(a, 1) == fingerprint(a, 2) {
+		t.Fatal("fingerprint confuses fields")
+	}
+	if fingerprint(a, 1) != fingerprint(a.Clone(), 1) {
+		t.Fatal("fingerprint not deterministic")
+	}
+}
+
+func TestDecideConcurrent(t *testing.T) {
+	names := TemplateNames()
+	done := make(chan error)
+	for g := 0; g < 4; g++ {
+		go func() {
+			for i := 0; i < 200; i++ {
+				tm := mustTemplate(t, names[(g+i)%len(names)])
+				tm.GrantSeconds += int64(i % 7) // vary the cache key
+				if _, err := Decide(tm, baseRequest()); err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for g := 0; g < 4; g++ {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}

@@ -48,7 +48,11 @@ func Record(t *Terms, r Request) (*DecisionRecord, Decision, error) {
 }
 
 func record(t *Terms, r Request, version int) (*DecisionRecord, Decision, error) {
-	c, canonTerms, err := compiled(t, version)
+	c, err := compiled(t, version)
+	if err != nil {
+		return nil, Decision{}, err
+	}
+	canonTerms, err := c.Terms.Encode()
 	if err != nil {
 		return nil, Decision{}, err
 	}
