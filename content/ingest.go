@@ -475,6 +475,13 @@ func (l *cvLog) append(cv *[8]uint32) error {
 	if l.spilled == 0 && len(l.mem)+32 <= spillThreshold {
 		var b [32]byte
 		cvToBytes(cv, b[:])
+		if len(l.mem)+32 > cap(l.mem) {
+			// Grow by doubling from 64 KiB: append's 1.25x steps for
+			// large slices cost more copying.
+			m := make([]byte, len(l.mem), min(max(2*cap(l.mem), 64<<10), spillThreshold))
+			copy(m, l.mem)
+			l.mem = m
+		}
 		l.mem = append(l.mem, b[:]...)
 		return nil
 	}
