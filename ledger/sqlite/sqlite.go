@@ -12,10 +12,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"iter"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -69,9 +71,10 @@ type Options struct {
 // Ledger is a ledger.Ledger on SQLite. It is safe for concurrent use;
 // writes are serialized.
 type Ledger struct {
-	db  *sql.DB
-	now func() time.Time
-	mu  sync.Mutex // serializes writers within the process
+	db    *sql.DB
+	stmts stmts
+	now   func() time.Time
+	mu    sync.Mutex // serializes writers within the process
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -103,7 +106,12 @@ func Open(ctx context.Context, path string, opts *Options) (*Ledger, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Ledger{db: db, now: now}, nil
+	l := &Ledger{db: db, now: now}
+	if err := l.prepare(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger/sqlite: prepare: %w", err)
+	}
+	return l, nil
 }
 
 // Close closes the database.
@@ -115,12 +123,47 @@ func (l *Ledger) DB() *sql.DB { return l.db }
 // tx is one write transaction with its statements prepared.
 type tx struct {
 	*sql.Tx
-	ctx                                  context.Context
-	getTransfer, getResolved, getAccount *sql.Stmt
+	stmts
+	ctx  context.Context
+	head ledger.Root
+}
+
+// stmts are the statements a write transaction uses.
+type stmts struct {
+	getAccount                           *sql.Stmt
+	getTransfers, getResolveds           *sql.Stmt
+	getAccounts, putJournalN             *sql.Stmt
+	putTransferN                         *sql.Stmt
 	putJournal, putTransfer, putResolved *sql.Stmt
 	putAccount, setBalance, putState     *sql.Stmt
 	getState                             *sql.Stmt
-	head                                 ledger.Root
+}
+
+// each calls f on every statement field with its SQL.
+func (s *stmts) each(f func(dst **sql.Stmt, q string)) {
+	f(&s.getTransfers, `SELECT t.id, j.seq, j.entry FROM json_each(?) k JOIN transfers t ON t.id = k.value JOIN journal j ON j.seq = t.seq`)
+	f(&s.getResolveds, `SELECT r.target, r.by FROM json_each(?) k JOIN resolved r ON r.target = k.value`)
+	f(&s.getAccounts, `SELECT a.id, kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM json_each(?) k JOIN accounts a ON a.id = k.value`)
+	f(&s.putJournalN, `INSERT INTO journal(seq, entry, hash) VALUES`+values(3, insertChunk))
+	f(&s.putTransferN, `INSERT INTO transfers(id, seq) VALUES`+values(2, insertChunk))
+	f(&s.getAccount, `SELECT kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id = ?`)
+	f(&s.putJournal, `INSERT INTO journal(seq, entry, hash) VALUES(?, ?, ?)`)
+	f(&s.putTransfer, `INSERT INTO transfers(id, seq) VALUES(?, ?)`)
+	f(&s.putResolved, `INSERT INTO resolved(target, by) VALUES(?, ?)`)
+	f(&s.putAccount, `INSERT INTO accounts(id, seq, kind, flags, credit_limit, currency) VALUES(?, ?, ?, ?, ?, ?)`)
+	f(&s.setBalance, `UPDATE accounts SET dp = ?, cp = ?, dpend = ?, cpend = ? WHERE id = ?`)
+	f(&s.getState, `SELECT value FROM state WHERE key = ?`)
+	f(&s.putState, `INSERT INTO state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
+}
+
+func (l *Ledger) prepare(ctx context.Context) error {
+	var err error
+	l.stmts.each(func(dst **sql.Stmt, q string) {
+		if err == nil {
+			*dst, err = l.db.PrepareContext(ctx, q)
+		}
+	})
+	return err
 }
 
 func (l *Ledger) begin(ctx context.Context) (*tx, error) {
@@ -129,30 +172,26 @@ func (l *Ledger) begin(ctx context.Context) (*tx, error) {
 		return nil, fmt.Errorf("ledger/sqlite: begin: %w", err)
 	}
 	x := &tx{Tx: t, ctx: ctx}
-	prep := func(dst **sql.Stmt, q string) {
-		if err != nil {
-			return
-		}
-		*dst, err = t.PrepareContext(ctx, q)
+	// Statements prepared on the database are reused on the connection the
+	// transaction runs on, so nothing is parsed per transaction.
+	src := fields(&l.stmts)
+	dst := fields(&x.stmts)
+	for i := range src {
+		*dst[i] = t.StmtContext(ctx, *src[i])
 	}
-	prep(&x.getTransfer, `SELECT j.seq, j.entry FROM transfers t JOIN journal j ON j.seq = t.seq WHERE t.id = ?`)
-	prep(&x.getResolved, `SELECT by FROM resolved WHERE target = ?`)
-	prep(&x.getAccount, `SELECT kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id = ?`)
-	prep(&x.putJournal, `INSERT INTO journal(seq, entry, hash) VALUES(?, ?, ?)`)
-	prep(&x.putTransfer, `INSERT INTO transfers(id, seq) VALUES(?, ?)`)
-	prep(&x.putResolved, `INSERT INTO resolved(target, by) VALUES(?, ?)`)
-	prep(&x.putAccount, `INSERT INTO accounts(id, seq, kind, flags, credit_limit, currency) VALUES(?, ?, ?, ?, ?, ?)`)
-	prep(&x.setBalance, `UPDATE accounts SET dp = ?, cp = ?, dpend = ?, cpend = ? WHERE id = ?`)
-	prep(&x.getState, `SELECT value FROM state WHERE key = ?`)
-	prep(&x.putState, `INSERT INTO state(key, value) VALUES(?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value`)
-	if err == nil {
-		x.head, err = readHead(ctx, t)
-	}
+	x.head, err = readHead(ctx, t)
 	if err != nil {
 		t.Rollback()
 		return nil, fmt.Errorf("ledger/sqlite: begin: %w", err)
 	}
 	return x, nil
+}
+
+// fields lists the statement fields of s in a fixed order.
+func fields(s *stmts) []**sql.Stmt {
+	var out []**sql.Stmt
+	s.each(func(dst **sql.Stmt, _ string) { out = append(out, dst) })
+	return out
 }
 
 type queryer interface {
@@ -176,22 +215,49 @@ func readHead(ctx context.Context, q queryer) (ledger.Root, error) {
 	return r, nil
 }
 
+// insertChunk is the number of rows per multi-row INSERT.
+const insertChunk = 128
+
+// values returns " (?, ?), (?, ?)..." for rows rows of width columns.
+func values(width, rows int) string {
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + ")"
+	return " " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
+}
+
+// insert runs args (width values per row) through many, insertChunk rows
+// at a time, and the rest through one.
+func (x *tx) insert(one, many *sql.Stmt, width int, args []any) error {
+	for len(args) >= width*insertChunk {
+		if _, err := many.ExecContext(x.ctx, args[:width*insertChunk]...); err != nil {
+			return err
+		}
+		args = args[width*insertChunk:]
+	}
+	for ; len(args) > 0; args = args[width:] {
+		if _, err := one.ExecContext(x.ctx, args[:width]...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // append writes entries to the journal, extending the chain.
 func (x *tx) append(entries []ledger.Entry, seq0 uint64) error {
-	buf := make([]byte, 0, 256)
+	buf := make([]byte, 0, 160*len(entries))
+	args := make([]any, 0, 3*len(entries))
 	for i, e := range entries {
 		seq := seq0 + uint64(i) + 1
 		if seq != x.head.Size+1 {
 			return fmt.Errorf("journal position %d after %d", seq, x.head.Size)
 		}
-		buf = e.AppendCanonical(buf[:0])
-		h := ledger.ChainHash(x.head.Hash, buf)
-		if _, err := x.putJournal.ExecContext(x.ctx, seq, buf, h[:]); err != nil {
-			return err
-		}
+		start := len(buf)
+		buf = e.AppendCanonical(buf)
+		c := buf[start:len(buf):len(buf)]
+		h := ledger.ChainHash(x.head.Hash, c)
+		args = append(args, seq, c, h[:])
 		x.head = ledger.Root{Size: seq, Hash: h}
 	}
-	return nil
+	return x.insert(x.putJournal, x.putJournalN, 3, args)
 }
 
 func (x *tx) loadAccount(s *ledger.Snapshot, id string) error {
@@ -209,39 +275,6 @@ func (x *tx) loadAccount(s *ledger.Snapshot, id string) error {
 		return err
 	}
 	s.Accounts[id] = a
-	return nil
-}
-
-func (x *tx) loadTransfer(s *ledger.Snapshot, id string) error {
-	if _, ok := s.Transfers[id]; ok {
-		return nil
-	}
-	var seq uint64
-	var raw []byte
-	err := x.getTransfer.QueryRowContext(x.ctx, id).Scan(&seq, &raw)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	e, err := ledger.DecodeEntry(raw)
-	if err != nil {
-		return fmt.Errorf("journal row %d: %w", seq, err)
-	}
-	if e.Kind != ledger.EntryTransfer || e.Transfer.ID != id {
-		return fmt.Errorf("journal row %d is not transfer %q: %w", seq, id, ledger.ErrChainBroken)
-	}
-	s.Transfers[id] = &ledger.Record{Transfer: e.Transfer, Seq: seq, Time: e.Time}
-	var by string
-	err = x.getResolved.QueryRowContext(x.ctx, id).Scan(&by)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	s.Resolved[id] = by
 	return nil
 }
 
@@ -290,15 +323,99 @@ func (l *Ledger) Commit(ctx context.Context, b ledger.Batch) ([]ledger.Result, e
 	return l.apply(ctx, b.Transfers, b.Then)
 }
 
+// load fills s with what applying ts needs, in bulk: one query per
+// loadChunk ids for transfers, resolutions and accounts.
 func (x *tx) load(s *ledger.Snapshot, ts []ledger.Transfer) error {
-	for _, id := range ledger.Needs(ts) {
-		if err := x.loadTransfer(s, id); err != nil {
-			return fmt.Errorf("ledger/sqlite: load transfer %q: %w", id, err)
+	ids := ledger.Needs(ts)
+	want := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := s.Transfers[id]; !ok {
+			want = append(want, id)
 		}
 	}
-	for _, id := range s.AccountsNeeded(ts) {
-		if err := x.loadAccount(s, id); err != nil {
-			return fmt.Errorf("ledger/sqlite: load account %q: %w", id, err)
+	found := make([]string, 0)
+	err := x.each(x.getTransfers, want, func(rows *sql.Rows) error {
+		var id string
+		var seq uint64
+		var raw []byte
+		if err := rows.Scan(&id, &seq, &raw); err != nil {
+			return err
+		}
+		e, err := ledger.DecodeEntry(raw)
+		if err != nil {
+			return fmt.Errorf("journal row %d: %w", seq, err)
+		}
+		if e.Kind != ledger.EntryTransfer || e.Transfer.ID != id {
+			return fmt.Errorf("journal row %d is not transfer %q: %w", seq, id, ledger.ErrChainBroken)
+		}
+		s.Transfers[id] = &ledger.Record{Transfer: e.Transfer, Seq: seq, Time: e.Time}
+		found = append(found, id)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger/sqlite: load transfers: %w", err)
+	}
+	err = x.each(x.getResolveds, found, func(rows *sql.Rows) error {
+		var target, by string
+		if err := rows.Scan(&target, &by); err != nil {
+			return err
+		}
+		s.Resolved[target] = by
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger/sqlite: load resolutions: %w", err)
+	}
+	accts := s.AccountsNeeded(ts)
+	want = want[:0]
+	seen := make(map[string]bool, 16)
+	for _, id := range accts {
+		if _, ok := s.Accounts[id]; !ok && !seen[id] {
+			seen[id] = true
+			want = append(want, id)
+		}
+	}
+	err = x.each(x.getAccounts, want, func(rows *sql.Rows) error {
+		a := &ledger.AccountBalance{}
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Flags, &a.CreditLimit, &a.Currency,
+			&a.DebitsPosted, &a.CreditsPosted, &a.DebitsPending, &a.CreditsPending); err != nil {
+			return err
+		}
+		s.Accounts[a.ID] = a
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ledger/sqlite: load accounts: %w", err)
+	}
+	return nil
+}
+
+const loadChunk = 2000
+
+// each runs q (which takes a JSON array of ids) over ids in chunks.
+func (x *tx) each(q *sql.Stmt, ids []string, f func(*sql.Rows) error) error {
+	for len(ids) > 0 {
+		n := min(len(ids), loadChunk)
+		arr, err := json.Marshal(ids[:n])
+		if err != nil {
+			return err
+		}
+		ids = ids[n:]
+		rows, err := q.QueryContext(x.ctx, string(arr))
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			if err := f(rows); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := rows.Err(); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -361,10 +478,12 @@ func (l *Ledger) apply(ctx context.Context, ts []ledger.Transfer, then thenFunc)
 	if err := x.append(entries, seq0); err != nil {
 		return nil, fmt.Errorf("ledger/sqlite: append: %w", err)
 	}
+	idx := make([]any, 0, 2*len(out.New))
 	for _, r := range out.New {
-		if _, err := x.putTransfer.ExecContext(ctx, r.ID, r.Seq); err != nil {
-			return nil, fmt.Errorf("ledger/sqlite: index transfer %q: %w", r.ID, err)
-		}
+		idx = append(idx, r.ID, r.Seq)
+	}
+	if err := x.insert(x.putTransfer, x.putTransferN, 2, idx); err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: index transfers: %w", err)
 	}
 	for _, p := range out.Resolutions {
 		if _, err := x.putResolved.ExecContext(ctx, p[0], p[1]); err != nil {
