@@ -39,6 +39,8 @@ type Compiled struct {
 	Text     []byte           // the Cedar policy text; byte-identical for equal terms
 	Set      *cedar.PolicySet // Text parsed by cedar-go, policies named by their @id
 	Terms    *Terms           // canonical copy of the terms compiled
+
+	termsHash, policyHash Digests // of the canonical terms and of Text
 }
 
 // Compile compiles valid terms with the current compiler.
@@ -62,7 +64,11 @@ func CompileVersion(t *Terms, v int) (*Compiled, error) {
 		// The compiler only writes what cedar-go reads; this is a bug.
 		return nil, fmt.Errorf("license: compiled policy does not parse: %w", err)
 	}
-	return &Compiled{Compiler: v, Text: text, Set: set, Terms: c}, nil
+	canon, err := c.Encode()
+	if err != nil {
+		return nil, err
+	}
+	return &Compiled{Compiler: v, Text: text, Set: set, Terms: c, termsHash: Sum(canon), policyHash: Sum(text)}, nil
 }
 
 // parsePolicies parses Cedar text and names each policy by its @id.

@@ -52,10 +52,6 @@ func record(t *Terms, r Request, version int) (*DecisionRecord, Decision, error)
 	if err != nil {
 		return nil, Decision{}, err
 	}
-	canonTerms, err := c.Terms.Encode()
-	if err != nil {
-		return nil, Decision{}, err
-	}
 	if err := r.normalize(); err != nil {
 		return nil, Decision{}, err
 	}
@@ -77,8 +73,8 @@ func record(t *Terms, r Request, version int) (*DecisionRecord, Decision, error)
 		Compiler: c.Compiler,
 		Time:     r.Time.Format(time.RFC3339),
 		Request:  Sum(canonReq),
-		Terms:    Sum(canonTerms),
-		Policy:   Sum(c.Text),
+		Terms:    c.termsHash,
+		Policy:   c.policyHash,
 		Entities: Sum(entsJSON),
 		Decision: d.Effect,
 		Policies: nonNil(d.Policies),
