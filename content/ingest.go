@@ -191,12 +191,15 @@ func (p *pipeline) newBatch() *batch {
 func (p *pipeline) release(b *batch) { bufPool.Put(b.bp) }
 
 // submit hands the first full bytes of b (whole groups) to the workers, or
-// hashes them here when they are few and no worker has started.
+// hashes them here when they are the first batch or few, and no worker has
+// started.
 func (p *pipeline) submit(b *batch, full int) error {
 	n := full / GroupSize
 	b.first = p.next
 	p.next += int64(n)
-	if p.jobs == nil && (n < 2*jobGroups || hashWorkers < 2) {
+	// Small content is hashed here: starting workers costs more than they
+	// save on the first megabyte (goroutine wake-ups, spinning threads).
+	if p.jobs == nil && (b.first == 0 || n < 2*jobGroups || hashWorkers < 2) {
 		for i := 0; i < n; i++ {
 			if err := p.t.add(hashGroup((*[GroupSize]byte)(b.buf[i*GroupSize:]), GroupSize, b.first+int64(i))); err != nil {
 				return err
@@ -476,9 +479,9 @@ func (l *cvLog) append(cv *[8]uint32) error {
 		var b [32]byte
 		cvToBytes(cv, b[:])
 		if len(l.mem)+32 > cap(l.mem) {
-			// Grow by doubling from 64 KiB: append's 1.25x steps for
+			// Grow by doubling from 4 KiB: append's 1.25x steps for
 			// large slices cost more copying.
-			m := make([]byte, len(l.mem), min(max(2*cap(l.mem), 64<<10), spillThreshold))
+			m := make([]byte, len(l.mem), min(max(2*cap(l.mem), 4<<10), spillThreshold))
 			copy(m, l.mem)
 			l.mem = m
 		}
