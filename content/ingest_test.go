@@ -7,8 +7,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"runtime"
 	"testing"
 	"testing/iotest"
+	"time"
 
 	zeebo "github.com/zeebo/blake3"
 	"lukechampine.com/blake3/bao"
@@ -185,3 +187,39 @@ func TestIngestSpillNeedsTempDir(t *testing.T) {
 		t.Fatalf("caller scratch: %v", err)
 	}
 }
+
+// failAfter fails writes once n bytes have been written.
+type failAfter struct{ n int }
+
+func (f *failAfter) Write(p []byte) (int, error) {
+	if f.n -= len(p); f.n < 0 {
+		return 0, errBoom
+	}
+	return len(p), nil
+}
+
+func TestIngestErrorStopsWorkers(t *testing.T) {
+	content := randomBytes(2, 6*ingestBufSize)
+	before := runtime.NumGoroutine()
+	for _, at := range []int{ingestBufSize / 2, 3 * ingestBufSize, 5*ingestBufSize + 1} {
+		if _, err := Ingest(context.Background(), bytes.NewReader(content), &failAfter{n: at}, io.Discard); !errors.Is(err, errBoom) {
+			t.Fatalf("fail after %d: %v", at, err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		r := io.MultiReader(bytes.NewReader(content[:at]), readerFunc(func(p []byte) (int, error) { cancel(); return copy(p, content[at:at+10]), nil }), bytes.NewReader(content))
+		if _, err := Ingest(ctx, r, io.Discard, io.Discard); !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancel after %d: %v", at, err)
+		}
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for runtime.NumGoroutine() > before && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > before {
+		t.Fatalf("%d goroutines after failed ingests, %d before", n, before)
+	}
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
