@@ -1,9 +1,7 @@
 package license
 
 import (
-	"bytes"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -86,7 +84,7 @@ func entities(r *Request) cedar.EntityMap {
 
 // entitiesJSON writes the entities of a normalised request in Cedar's
 // entity JSON format, deterministically (compiler v1): entities sorted by
-// type then id, members in the order uid, attrs, parents.
+// type then id, canonicalised with RFC 8785 (members attrs, parents, uid).
 func entitiesJSON(r *Request) []byte {
 	type uid struct {
 		Type string `json:"type"`
@@ -110,13 +108,11 @@ func entitiesJSON(r *Request) []byte {
 	for _, o := range r.Organisations {
 		es = append(es, entity{UID: uid{typeOrganisation, o}, Attrs: map[string]any{}, Parents: []uid{}})
 	}
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(es); err != nil {
+	b, err := canonicalJSON(es)
+	if err != nil {
 		panic(err) // strings and empty maps always encode
 	}
-	return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
+	return b
 }
 
 // Decide evaluates r against c's policy set.
@@ -257,7 +253,7 @@ func fingerprint(t *Terms, version int) [32]byte {
 	str(t.AttributionText)
 	flag(t.Derivatives.Allowed)
 	flag(t.Derivatives.Reciprocal)
-	num(t.Derivatives.RoyaltyBps)
+	num(t.Derivatives.Royalty)
 	str(string(t.Derivatives.Stacking))
 	flag(t.Obligations.PublishResults)
 	flag(t.Obligations.ReturnDerivedData)

@@ -94,7 +94,7 @@ func nonNil(s []string) []string {
 func (rec *DecisionRecord) Encode() ([]byte, error) {
 	c := *rec
 	c.Policies, c.Reasons = nonNil(c.Policies), nonNil(c.Reasons)
-	return json.Marshal(&c, json.Deterministic(true))
+	return canonicalJSON(&c)
 }
 
 func recErr(field, problem string) error {

@@ -64,8 +64,8 @@ func TestRecheckAcceptsNonCanonicalInputs(t *testing.T) {
 	// The same terms and request, pretty-printed and reordered, name the
 	// same canonical bytes.
 	pretty := strings.ReplaceAll(string(tb), ",", ",\n  ")
-	req := strings.Replace(string(rb), `"licensee":`, `"derivative":false,"licensee":`, 1)
-	req = strings.Replace(req, `,"derivative":false,"territory"`, `,"territory"`, 1)
+	req := strings.Replace(string(rb), `{"asset":`, `{"time":"2026-06-01T12:00:00Z","asset":`, 1)
+	req = strings.Replace(req, `,"time":"2026-06-01T12:00:00Z"}`, `}`, 1)
 	if req == string(rb) {
 		t.Fatal("request not reordered")
 	}
@@ -169,7 +169,7 @@ func TestRequestCanonical(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := `{"licensee":"` + alice + `","asset":"` + asset + `","purpose":"research","commercial":false,"derivative":false,"territory":"DE","organisation":"acme","organisations":["acme","globex"],"time":"2026-06-01T12:00:00Z"}`
+	want := `{"asset":"` + asset + `","commercial":false,"derivative":false,"licensee":"` + alice + `","organisation":"acme","organisations":["acme","globex"],"purpose":"research","territory":"DE","time":"2026-06-01T12:00:00Z"}`
 	if string(b) != want {
 		t.Fatalf("canonical request\n got %s\nwant %s", b, want)
 	}

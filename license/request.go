@@ -136,5 +136,5 @@ func (r Request) encodeNormalized() ([]byte, error) {
 		Derivative: r.Derivative, Territory: r.Territory, Organisation: r.Organisation,
 		Organisations: orgs, Time: &ts,
 	}
-	return json.Marshal(&w, json.Deterministic(true))
+	return canonicalJSON(&w)
 }

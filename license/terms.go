@@ -13,6 +13,7 @@ import (
 	"unicode/utf8"
 
 	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/multiformats/go-multibase"
 	"github.com/zeebo/blake3"
 )
@@ -113,8 +114,8 @@ type Terms struct {
 type Derivatives struct {
 	Allowed    bool
 	Reciprocal bool     // derivatives must be published under these same terms
-	RoyaltyBps int64    // share of derivative revenue, basis points (10000 = 100%)
-	Stacking   Stacking // required when RoyaltyBps > 0
+	Royalty    int64    // share of derivative revenue in parts per million (Whole = 100%), as asset.Share
+	Stacking   Stacking // required when Royalty > 0
 }
 
 // Obligations are duties the licensee accepts with a grant.
@@ -191,7 +192,7 @@ type wireAttribution struct {
 type wireDerivatives struct {
 	Allowed    *bool    `json:"allowed"`
 	Reciprocal bool     `json:"reciprocal,omitzero"`
-	RoyaltyBps int64    `json:"royaltyBps,omitzero"`
+	Royalty    int64    `json:"royalty,omitzero"`
 	Stacking   Stacking `json:"stacking,omitzero"`
 }
 
@@ -302,7 +303,7 @@ func fromWire(w *wireTerms) (*Terms, error) {
 	t.Derivatives = Derivatives{
 		Allowed:    *w.Derivatives.Allowed,
 		Reciprocal: w.Derivatives.Reciprocal,
-		RoyaltyBps: w.Derivatives.RoyaltyBps,
+		Royalty:    w.Derivatives.Royalty,
 		Stacking:   w.Derivatives.Stacking,
 	}
 	if w.Obligations != nil {
@@ -447,16 +448,16 @@ func (t *Terms) Validate() error {
 		return termsErr("attribution.text", "holds control characters or invalid UTF-8", "")
 	}
 	d := t.Derivatives
-	if !d.Allowed && (d.Reciprocal || d.RoyaltyBps != 0 || d.Stacking != "") {
-		return termsErr("derivatives", "reciprocal, royaltyBps and stacking need allowed: true", "")
+	if !d.Allowed && (d.Reciprocal || d.Royalty != 0 || d.Stacking != "") {
+		return termsErr("derivatives", "reciprocal, royalty and stacking need allowed: true", "")
 	}
-	if d.RoyaltyBps < 0 || d.RoyaltyBps > MaxBps {
-		return termsErr("derivatives.royaltyBps", fmt.Sprintf("%d is not between 0 and %d", d.RoyaltyBps, MaxBps), "basis points: 10000 = 100%, 250 = 2.5%")
+	if d.Royalty < 0 || d.Royalty > Whole {
+		return termsErr("derivatives.royalty", fmt.Sprintf("%d is not between 0 and %d", d.Royalty, Whole), "parts per million: 1000000 = 100%, 25000 = 2.5%")
 	}
 	switch {
-	case d.RoyaltyBps > 0 && d.Stacking != Relative && d.Stacking != Absolute:
+	case d.Royalty > 0 && d.Stacking != Relative && d.Stacking != Absolute:
 		return termsErr("derivatives.stacking", fmt.Sprintf("%q is not allowed", d.Stacking), `"relative" or "absolute"`)
-	case d.RoyaltyBps == 0 && d.Stacking != "":
+	case d.Royalty == 0 && d.Stacking != "":
 		return termsErr("derivatives.stacking", "set without a royalty share", "")
 	}
 	if err := t.Price.validate(); err != nil {
@@ -565,7 +566,7 @@ func (t *Terms) toWire() *wireTerms {
 		Grant:      &wireGrant{MaxSeconds: &grant},
 		Approval:   &approval,
 		Derivatives: &wireDerivatives{Allowed: &allowed, Reciprocal: t.Derivatives.Reciprocal,
-			RoyaltyBps: t.Derivatives.RoyaltyBps, Stacking: t.Derivatives.Stacking},
+			Royalty: t.Derivatives.Royalty, Stacking: t.Derivatives.Stacking},
 		Price: &wirePrice{Model: &model, Currency: t.Price.Currency, Amount: t.Price.Amount, Exponent: t.Price.Exponent},
 	}
 	if !t.NotBefore.IsZero() || !t.NotAfter.IsZero() {
@@ -597,7 +598,24 @@ func (t *Terms) Encode() ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return json.Marshal(c.toWire(), json.Deterministic(true))
+	return canonicalJSON(c.toWire())
+}
+
+// canonicalJSON marshals v and canonicalises it with RFC 8785 (JCS):
+// members sorted, no white space, minimal string escapes, numbers in their
+// shortest form. Every JSON this package hashes is written this way, as
+// the asset package's statements are. Integers stay exact because every
+// integer member is bounded by 2^53-1.
+func canonicalJSON(v any) ([]byte, error) {
+	b, err := json.Marshal(v, json.Deterministic(true))
+	if err != nil {
+		return nil, err
+	}
+	val := jsontext.Value(b)
+	if err := val.Canonicalize(); err != nil {
+		return nil, err
+	}
+	return val, nil
 }
 
 // Clone returns a deep copy of t.

@@ -81,9 +81,9 @@ func priceModels() []PriceModel {
 	return []PriceModel{Free, Flat, PerGiB, PerRequest, Per1kTokens, PerTrainingRun}
 }
 
-// MaxBps is 100% in basis points, the unit of royalty shares (as in the
-// asset package).
-const MaxBps = 10000
+// Whole is 100% in parts per million, the unit of royalty shares; it is
+// the unit of the asset package's shares (asset.Whole).
+const Whole = 1_000_000
 
 // MaxSafeInteger bounds every amount and quota: 2^53-1, the largest integer
 // that every JSON implementation reads exactly (RFC 7493, I-JSON).
