@@ -74,6 +74,27 @@ const (
 	Absolute                 // share of the gross amount of the original use
 )
 
+// MarshalText writes "relative" or "absolute".
+func (s Stacking) MarshalText() ([]byte, error) {
+	if s > Absolute {
+		return nil, fmt.Errorf("%w: stacking %d", ErrShares, uint8(s))
+	}
+	return []byte(s.String()), nil
+}
+
+// UnmarshalText reads "relative" (or "") or "absolute".
+func (s *Stacking) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "relative", "":
+		*s = Relative
+	case "absolute":
+		*s = Absolute
+	default:
+		return fmt.Errorf("%w: stacking %q\nhint: use \"relative\" or \"absolute\"", ErrShares, b)
+	}
+	return nil
+}
+
 func (s Stacking) String() string {
 	switch s {
 	case Relative:
@@ -87,22 +108,22 @@ func (s Stacking) String() string {
 // Contributor is an account paid a share of what remains of an asset's
 // revenue after royalties.
 type Contributor struct {
-	Account string
-	Share   int64 // basis points
+	Account string `json:"account"`
+	Share   int64  `json:"share"` // basis points
 }
 
 // Parent is an asset this one was derived from or trained on.
 type Parent struct {
-	Asset    string
-	Share    int64 // basis points
-	Stacking Stacking
+	Asset    string   `json:"asset"`
+	Share    int64    `json:"share"` // basis points
+	Stacking Stacking `json:"stacking"`
 }
 
 // Node is one asset's part of the lineage.
 type Node struct {
-	Asset        string
-	Contributors []Contributor
-	Parents      []Parent
+	Asset        string        `json:"asset"`
+	Contributors []Contributor `json:"contributors"`
+	Parents      []Parent      `json:"parents,omitempty"`
 }
 
 // Validate checks a node on its own.
