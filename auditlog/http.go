@@ -81,7 +81,7 @@ func canonicalTilePath(rel string) bool {
 }
 
 func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, rel, contentType, cache string) {
-	b, err := os.ReadFile(filepath.Join(l.dir, filepath.FromSlash(rel)))
+	f, err := os.Open(filepath.Join(l.dir, filepath.FromSlash(rel)))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		http.NotFound(w, r)
@@ -90,10 +90,14 @@ func (l *Log) serveFile(w http.ResponseWriter, r *http.Request, rel, contentType
 		http.Error(w, "log storage unavailable", http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Cache-Control", cache)
-	if r.Method == http.MethodHead {
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		http.NotFound(w, r)
 		return
 	}
-	w.Write(b)
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("Cache-Control", cache)
+	// ServeContent streams the file and answers HEAD and Range requests.
+	http.ServeContent(w, r, "", fi.ModTime(), f)
 }
