@@ -29,12 +29,12 @@ const (
 
 // Decision is the result of evaluating a request against terms.
 type Decision struct {
-	Effect Effect
+	Effect Effect `json:"effect"`
 	// Policies are the ids of the determining Cedar policies, sorted: the
 	// forbids that fired on deny, "grant" otherwise.
-	Policies []string
+	Policies []string `json:"policies"`
 	// Reasons say in plain words why, one per policy.
-	Reasons []string
+	Reasons []string `json:"reasons"`
 }
 
 // Allowed reports whether the request may be granted now.

@@ -1,6 +1,7 @@
 package license
 
 import (
+	stdjson "encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -190,5 +191,33 @@ func TestRequestCanonical(t *testing.T) {
 		if _, err := ParseRequest([]byte(doc)); !errors.Is(err, ErrInvalidRequest) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+func TestEmbeddingInJSON(t *testing.T) {
+	type grant struct {
+		Terms   *Terms  `json:"terms"`
+		Request Request `json:"request"`
+	}
+	g := grant{Terms: mustTemplate(t, "inference-metered"), Request: baseRequest()}
+	b, err := stdjson.Marshal(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back grant
+	if err := stdjson.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := g.Terms.Encode()
+	got, _ := back.Terms.Encode()
+	if string(got) != string(want) || !back.Request.Time.Equal(g.Request.Time) || back.Request.Licensee != alice {
+		t.Fatalf("round trip through encoding/json lost data: %s", b)
+	}
+	bad := strings.Replace(string(b), `"purposes":["embed"`, `"purposes":["resell"`, 1)
+	if bad == string(b) {
+		t.Fatal("edit did not apply")
+	}
+	if err := stdjson.Unmarshal([]byte(bad), &back); !errors.Is(err, ErrInvalidTerms) {
+		t.Errorf("embedded invalid terms: %v", err)
 	}
 }

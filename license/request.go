@@ -138,3 +138,16 @@ func (r Request) encodeNormalized() ([]byte, error) {
 	}
 	return canonicalJSON(&w)
 }
+
+// MarshalJSON writes the canonical form (Encode).
+func (r Request) MarshalJSON() ([]byte, error) { return r.Encode() }
+
+// UnmarshalJSON reads a request strictly (ParseRequest).
+func (r *Request) UnmarshalJSON(b []byte) error {
+	p, err := ParseRequest(b)
+	if err != nil {
+		return err
+	}
+	*r = p
+	return nil
+}

@@ -683,3 +683,17 @@ func (t *Terms) GrantExpiry(start time.Time) time.Time {
 	}
 	return end.UTC()
 }
+
+// MarshalJSON writes the canonical form (Encode), so terms can be embedded
+// in other JSON documents.
+func (t *Terms) MarshalJSON() ([]byte, error) { return t.Encode() }
+
+// UnmarshalJSON reads terms strictly (Parse).
+func (t *Terms) UnmarshalJSON(b []byte) error {
+	p, err := Parse(b)
+	if err != nil {
+		return err
+	}
+	*t = *p
+	return nil
+}
