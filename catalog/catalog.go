@@ -18,6 +18,9 @@ import (
 // ErrNotFound reports a lookup of something the catalog does not hold.
 var ErrNotFound = errors.New("catalog: not found")
 
+// ErrApplied reports a log entry that the catalog has applied already.
+var ErrApplied = errors.New("catalog: log entry already applied")
+
 // Kind says what a stored blob is.
 type Kind string
 

@@ -62,6 +62,13 @@ func (s *Server) routeTable() []route {
 		{"GET", "/log/tile/{path...}", s.logFiles},
 		{"GET", "/v1/log/proof/{index}", s.logProof},
 		{"GET", "/v1/log/consistency", s.logConsistency},
+		{"POST", "/v1/assets", s.register},
+		{"GET", "/v1/assets", s.listAssets},
+		{"GET", "/v1/assets/{id}", s.getAsset},
+		{"GET", "/v1/assets/{id}/lineage", s.lineage},
+		{"POST", "/v1/assets/{id}/proposals", s.propose},
+		{"GET", "/v1/proposals/{id}", s.getProposal},
+		{"POST", "/v1/proposals/{id}/approvals", s.approve},
 	}
 }
 

@@ -9,9 +9,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
 )
 
 // Health is the answer of GET /healthz.
@@ -193,6 +195,24 @@ func mapDomainError(err error) (Problem, bool) {
 		return Problem{Type: ProblemTypeBase + "not-found", Title: "Not found", Status: http.StatusNotFound, Detail: "the requested object is not stored on this server"}, true
 	case errors.Is(err, content.ErrBadID):
 		return Problem{Type: ProblemTypeBase + "bad-id", Title: "Malformed content id", Status: http.StatusBadRequest, Detail: err.Error()}, true
+	case errors.Is(err, identity.ErrBadSignature), errors.Is(err, identity.ErrUnknownKey), errors.Is(err, identity.ErrNoSignature), errors.Is(err, identity.ErrDuplicateSignature):
+		return Problem{Type: ProblemTypeBase + "bad-signature", Title: "Signature does not verify", Status: http.StatusUnauthorized, Detail: err.Error()}, true
+	case errors.Is(err, identity.ErrBadEnvelope), errors.Is(err, identity.ErrWrongPayloadType), errors.Is(err, identity.ErrEnvelopeTooLarge):
+		return Problem{Type: ProblemTypeBase + "bad-envelope", Title: "Malformed signed statement", Status: http.StatusBadRequest, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrNotOwner), errors.Is(err, asset.ErrThresholdNotMet):
+		return Problem{Type: ProblemTypeBase + "not-authorized", Title: "Not signed by enough owners", Status: http.StatusForbidden, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrExpired):
+		return Problem{Type: ProblemTypeBase + "expired", Title: "Proposal expired", Status: http.StatusConflict, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrDuplicateApproval):
+		return Problem{Type: ProblemTypeBase + "replay", Title: "Approval already counted", Status: http.StatusConflict, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrStaleVersion), errors.Is(err, asset.ErrWrongProposal):
+		return Problem{Type: ProblemTypeBase + "stale", Title: "Statement does not match the current state", Status: http.StatusConflict, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrUnknownAsset):
+		return Problem{Type: ProblemTypeBase + "unknown-asset", Title: "Unknown asset", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrInvalid), errors.Is(err, asset.ErrMalformed), errors.Is(err, asset.ErrNotCanonical), errors.Is(err, asset.ErrField),
+		errors.Is(err, asset.ErrOwners), errors.Is(err, asset.ErrThreshold), errors.Is(err, asset.ErrContributors), errors.Is(err, asset.ErrParents),
+		errors.Is(err, asset.ErrLineageTooLarge), errors.Is(err, asset.ErrCycle):
+		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
 	}
 	return Problem{}, false
 }

@@ -64,6 +64,13 @@ type Server struct {
 	key *identity.Key
 	mux   *http.ServeMux
 
+	// regMu serialises registry changes: validate, append, apply.
+	regMu sync.Mutex
+	// appliers apply log entry types beyond the registry's own.
+	appliers map[string]applier
+	// licenseCheck checks an asset's licence reference, when set.
+	licenseCheck func(ctx context.Context, ref string) error
+
 	scrubMu   sync.Mutex
 	lastScrub scrubReport
 
@@ -114,7 +121,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux()}
+	s.appliers = map[string]applier{}
 	s.routes()
+	if err := s.replay(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	if cfg.ScrubInterval > 0 {
@@ -132,7 +144,9 @@ func (s *Server) Handler() http.Handler { return s.mux }
 
 // Close stops background work and closes the data folder.
 func (s *Server) Close() error {
-	s.stop()
+	if s.stop != nil {
+		s.stop()
+	}
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -158,4 +172,66 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		defer cancel()
 		return hs.Shutdown(sctx)
 	}
+}
+
+// applier applies one type of log entry inside a catalog transaction.
+type applier func(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error
+
+// replay applies every log entry the catalog has not applied yet, in log
+// order: the catalog catches up with the log after a crash, and a deleted
+// catalog is rebuilt from the log alone.
+func (s *Server) replay(ctx context.Context) error {
+	next, done, err := s.cat.Applied(ctx)
+	if err != nil {
+		return fmt.Errorf("server: replay: %w", err)
+	}
+	// Wait for a checkpoint covering everything sequenced before a crash.
+	if err := s.awaitIntegrated(ctx); err != nil {
+		return err
+	}
+	n := 0
+	for rec, err := range s.tlog.Entries(ctx, next) {
+		if err != nil {
+			if errors.Is(err, auditlog.ErrMalformed) {
+				s.log.Warn("replay: skipping malformed log entry", "index", rec.Index, "err", err)
+				continue
+			}
+			return fmt.Errorf("server: replay: %w", err)
+		}
+		if done[rec.Index] {
+			continue
+		}
+		if err := s.apply(ctx, rec.Index, rec.Entry); err != nil {
+			return fmt.Errorf("server: replay entry %d: %w", rec.Index, err)
+		}
+		n++
+	}
+	if n > 0 {
+		s.log.Info("replayed log entries into the catalog", "entries", n)
+	}
+	return nil
+}
+
+// awaitIntegrated waits briefly for the checkpoint to stop growing, so that
+// entries sequenced before a restart are covered before replay.
+func (s *Server) awaitIntegrated(ctx context.Context) error {
+	interval := s.cfg.LogOptions.CheckpointInterval
+	if interval <= 0 {
+		interval = auditlog.DefaultCheckpointInterval
+	}
+	var last uint64
+	for i := 0; i < 50; i++ {
+		cp, err := s.tlog.Checkpoint(ctx)
+		if err != nil && !errors.Is(err, auditlog.ErrNotFound) {
+			return fmt.Errorf("server: log checkpoint: %w", err)
+		}
+		if err == nil && i > 0 && cp.Size == last {
+			return nil
+		}
+		if err == nil {
+			last = cp.Size
+		}
+		time.Sleep(3 * interval / 2)
+	}
+	return nil
 }

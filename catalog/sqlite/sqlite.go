@@ -37,12 +37,12 @@ CREATE TABLE IF NOT EXISTS corruptions (
 
 // Open opens (creating if needed) the catalog database at path.
 func Open(ctx context.Context, path string) (*Catalog, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(FULL)&_pragma=foreign_keys(ON)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
 	}
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+registrySchema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog: create schema in %s: %w", path, err)
 	}

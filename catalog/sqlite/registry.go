@@ -1,0 +1,442 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
+)
+
+const registrySchema = `
+CREATE TABLE IF NOT EXISTS log_applied (
+	idx INTEGER PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS log_watermark (
+	id   INTEGER PRIMARY KEY CHECK (id = 0),
+	next INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS assets (
+	asset     TEXT PRIMARY KEY,
+	content   TEXT NOT NULL,
+	state     TEXT NOT NULL,
+	claim     TEXT NOT NULL,
+	priority  TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	name      TEXT NOT NULL,
+	media     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS assets_content ON assets(content, log_index);
+CREATE TABLE IF NOT EXISTS lineage (
+	child    TEXT NOT NULL,
+	parent   TEXT NOT NULL,
+	royalty  INTEGER NOT NULL,
+	stacking TEXT NOT NULL,
+	PRIMARY KEY (child, parent)
+);
+CREATE INDEX IF NOT EXISTS lineage_parent ON lineage(parent);
+CREATE TABLE IF NOT EXISTS proposals (
+	proposal  TEXT PRIMARY KEY,
+	asset     TEXT NOT NULL,
+	envelope  TEXT NOT NULL,
+	status    TEXT NOT NULL,
+	log_index INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS proposals_asset ON proposals(asset, log_index);
+CREATE TABLE IF NOT EXISTS approvals (
+	proposal  TEXT NOT NULL,
+	approver  TEXT NOT NULL,
+	envelope  TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	PRIMARY KEY (proposal, approver)
+);
+CREATE TABLE IF NOT EXISTS trail (
+	asset     TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	type      TEXT NOT NULL,
+	summary   TEXT NOT NULL,
+	PRIMARY KEY (asset, log_index)
+);
+`
+
+// AssetRecord is a registered asset with what the registry knows of it.
+type AssetRecord struct {
+	State *asset.State `json:"state"`
+	// Claim is "priority", "same-owners" or "conflict" (asset.ClaimStatus).
+	Claim string `json:"claim"`
+	// Priority is the priority claim on the same content (itself when Claim
+	// is "priority").
+	Priority asset.ID `json:"priority"`
+	LogIndex uint64   `json:"log_index"`
+}
+
+// Tx is one catalog transaction: everything an applied log entry changes,
+// together with the record that the entry is applied.
+type Tx struct {
+	tx  *sql.Tx
+	ctx context.Context
+}
+
+// Update runs fn in a transaction that also records log entry index as
+// applied. If index is already applied, fn is not run and Update returns
+// catalog.ErrApplied.
+func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
+	tx, err := c.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("catalog: begin: %w", err)
+	}
+	defer tx.Rollback()
+	var next int64
+	if err := tx.QueryRowContext(ctx, `SELECT next FROM log_watermark WHERE id = 0`).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("catalog: watermark: %w", err)
+	}
+	if int64(index) < next {
+		return catalog.ErrApplied
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, int64(index))
+	if err != nil {
+		return fmt.Errorf("catalog: mark applied: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return catalog.ErrApplied
+	}
+	if err := fn(&Tx{tx: tx, ctx: ctx}); err != nil {
+		return err
+	}
+	// Advance the watermark over the contiguous applied prefix.
+	for {
+		var ok int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM log_applied WHERE idx = ?`, next).Scan(&ok)
+		if errors.Is(err, sql.ErrNoRows) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM log_applied WHERE idx = ?`, next); err != nil {
+			return err
+		}
+		next++
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO log_watermark(id, next) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET next = excluded.next`, next); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("catalog: commit: %w", err)
+	}
+	return nil
+}
+
+// Applied reports where replay must start (every entry below is applied)
+// and which entries at or above it are applied already.
+func (c *Catalog) Applied(ctx context.Context) (next uint64, above map[uint64]bool, err error) {
+	var n int64
+	if err := c.db.QueryRowContext(ctx, `SELECT next FROM log_watermark WHERE id = 0`).Scan(&n); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, err
+	}
+	rows, err := c.db.QueryContext(ctx, `SELECT idx FROM log_applied`)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	above = map[uint64]bool{}
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return 0, nil, err
+		}
+		above[uint64(i)] = true
+	}
+	return uint64(n), above, rows.Err()
+}
+
+// PutAsset records a newly registered asset and its lineage.
+func (t *Tx) PutAsset(r AssetRecord) error {
+	st, err := json.Marshal(r.State)
+	if err != nil {
+		return err
+	}
+	m := r.State.Manifest
+	_, err = t.tx.ExecContext(t.ctx, `INSERT INTO assets(asset, content, state, claim, priority, log_index, name, media) VALUES(?,?,?,?,?,?,?,?)`,
+		r.State.Asset.String(), m.Content.String(), string(st), r.Claim, r.Priority.String(), int64(r.LogIndex), m.Name, m.MediaType)
+	if err != nil {
+		return fmt.Errorf("catalog: put asset %s: %w", r.State.Asset, err)
+	}
+	for _, p := range m.Parents {
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO lineage(child, parent, royalty, stacking) VALUES(?,?,?,?)`,
+			r.State.Asset.String(), p.Asset.String(), int64(p.Royalty), string(p.Stacking)); err != nil {
+			return fmt.Errorf("catalog: lineage of %s: %w", r.State.Asset, err)
+		}
+	}
+	return nil
+}
+
+// SetState replaces the governed state of an asset.
+func (t *Tx) SetState(s *asset.State) error {
+	st, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	res, err := t.tx.ExecContext(t.ctx, `UPDATE assets SET state = ? WHERE asset = ?`, string(st), s.Asset.String())
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n != 1 {
+		return fmt.Errorf("asset %s: %w", s.Asset, catalog.ErrNotFound)
+	}
+	return nil
+}
+
+// Trail adds an entry to an asset's audit trail.
+func (t *Tx) Trail(a asset.ID, index uint64, typ, summary string) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO trail(asset, log_index, type, summary) VALUES(?,?,?,?) ON CONFLICT DO NOTHING`, a.String(), int64(index), typ, summary)
+	return err
+}
+
+// PutProposal records a proposal envelope.
+func (t *Tx) PutProposal(id, a asset.ID, envelope []byte, status string, index uint64) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO proposals(proposal, asset, envelope, status, log_index) VALUES(?,?,?,?,?)`,
+		id.String(), a.String(), string(envelope), status, int64(index))
+	return err
+}
+
+// SetProposalStatus updates a proposal's status.
+func (t *Tx) SetProposalStatus(id asset.ID, status string) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE proposals SET status = ? WHERE proposal = ?`, status, id.String())
+	return err
+}
+
+// AddApproval records an approval envelope.
+func (t *Tx) AddApproval(proposal asset.ID, approver string, envelope []byte, index uint64) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO approvals(proposal, approver, envelope, log_index) VALUES(?,?,?,?)`,
+		proposal.String(), approver, string(envelope), int64(index))
+	return err
+}
+
+// Asset returns the record of an asset, or an error wrapping
+// catalog.ErrNotFound.
+func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*AssetRecord, error) {
+	return scanAsset(c.db.QueryRowContext(ctx, `SELECT state, claim, priority, log_index FROM assets WHERE asset = ?`, id.String()), id.String())
+}
+
+// Asset is Catalog.Asset inside the transaction.
+func (t *Tx) Asset(id asset.ID) (*AssetRecord, error) {
+	return scanAsset(t.tx.QueryRowContext(t.ctx, `SELECT state, claim, priority, log_index FROM assets WHERE asset = ?`, id.String()), id.String())
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanAsset(row scanner, id string) (*AssetRecord, error) {
+	var st, claim, prio string
+	var idx int64
+	err := row.Scan(&st, &claim, &prio, &idx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("asset %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: asset %s: %w", id, err)
+	}
+	r := &AssetRecord{Claim: claim, LogIndex: uint64(idx)}
+	if err := json.Unmarshal([]byte(st), &r.State); err != nil {
+		return nil, fmt.Errorf("catalog: asset %s state: %w", id, err)
+	}
+	if r.Priority, err = asset.ParseID(prio); err != nil {
+		return nil, fmt.Errorf("catalog: asset %s priority: %w", id, err)
+	}
+	return r, nil
+}
+
+// AssetsByContent returns the registrations of a content id in log order.
+func (c *Catalog) AssetsByContent(ctx context.Context, id content.ID) ([]*AssetRecord, error) {
+	return c.assetList(ctx, `SELECT state, claim, priority, log_index, asset FROM assets WHERE content = ? ORDER BY log_index`, id.String())
+}
+
+// AssetsByContent is Catalog.AssetsByContent inside the transaction.
+func (t *Tx) AssetsByContent(id content.ID) ([]*AssetRecord, error) {
+	rows, err := t.tx.QueryContext(t.ctx, `SELECT state, claim, priority, log_index, asset FROM assets WHERE content = ? ORDER BY log_index`, id.String())
+	if err != nil {
+		return nil, err
+	}
+	return scanAssets(rows)
+}
+
+func (c *Catalog) assetList(ctx context.Context, q string, args ...any) ([]*AssetRecord, error) {
+	rows, err := c.db.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	return scanAssets(rows)
+}
+
+func scanAssets(rows *sql.Rows) ([]*AssetRecord, error) {
+	defer rows.Close()
+	var out []*AssetRecord
+	for rows.Next() {
+		var st, claim, prio, id string
+		var idx int64
+		if err := rows.Scan(&st, &claim, &prio, &idx, &id); err != nil {
+			return nil, err
+		}
+		r, err := scanAsset(fixedRow{st, claim, prio, idx}, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+type fixedRow struct {
+	st, claim, prio string
+	idx             int64
+}
+
+func (f fixedRow) Scan(dst ...any) error {
+	*dst[0].(*string), *dst[1].(*string), *dst[2].(*string), *dst[3].(*int64) = f.st, f.claim, f.prio, f.idx
+	return nil
+}
+
+// ListAssets returns every asset in log order.
+func (c *Catalog) ListAssets(ctx context.Context) ([]*AssetRecord, error) {
+	return c.assetList(ctx, `SELECT state, claim, priority, log_index, asset FROM assets ORDER BY log_index`)
+}
+
+// Children returns the assets registered with id as a parent.
+func (c *Catalog) Children(ctx context.Context, id asset.ID) ([]asset.ID, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT child FROM lineage WHERE parent = ? ORDER BY child`, id.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []asset.ID
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		a, err := asset.ParseID(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// ProposalRecord is a proposal with its approvals.
+type ProposalRecord struct {
+	ID        asset.ID `json:"id"`
+	Asset     asset.ID `json:"asset"`
+	Envelope  []byte   `json:"-"`
+	Status    string   `json:"status"`
+	LogIndex  uint64   `json:"log_index"`
+	Approvals [][]byte `json:"-"`
+	Approvers []string `json:"approvers"`
+}
+
+// Proposal returns a proposal and its approvals.
+func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*ProposalRecord, error) {
+	return proposal(ctx, c.db, id)
+}
+
+// Proposal is Catalog.Proposal inside the transaction.
+func (t *Tx) Proposal(id asset.ID) (*ProposalRecord, error) { return proposal(t.ctx, t.tx, id) }
+
+type querier interface {
+	QueryRowContext(context.Context, string, ...any) *sql.Row
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}
+
+func proposal(ctx context.Context, q querier, id asset.ID) (*ProposalRecord, error) {
+	p := &ProposalRecord{ID: id}
+	var a, env string
+	var idx int64
+	err := q.QueryRowContext(ctx, `SELECT asset, envelope, status, log_index FROM proposals WHERE proposal = ?`, id.String()).Scan(&a, &env, &p.Status, &idx)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("proposal %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Envelope, p.LogIndex = []byte(env), uint64(idx)
+	if p.Asset, err = asset.ParseID(a); err != nil {
+		return nil, err
+	}
+	rows, err := q.QueryContext(ctx, `SELECT approver, envelope FROM approvals WHERE proposal = ? ORDER BY log_index`, id.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var who, e string
+		if err := rows.Scan(&who, &e); err != nil {
+			return nil, err
+		}
+		p.Approvers = append(p.Approvers, who)
+		p.Approvals = append(p.Approvals, []byte(e))
+	}
+	return p, rows.Err()
+}
+
+// Proposals lists the proposals of an asset, newest first.
+func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT proposal FROM proposals WHERE asset = ? ORDER BY log_index DESC`, a.String())
+	if err != nil {
+		return nil, err
+	}
+	var ids []asset.ID
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		id, err := asset.ParseID(s)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	var out []*ProposalRecord
+	for _, id := range ids {
+		p, err := c.Proposal(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// TrailEntry is one logged statement about an asset.
+type TrailEntry struct {
+	LogIndex uint64 `json:"log_index"`
+	Type     string `json:"type"`
+	Summary  string `json:"summary"`
+}
+
+// Trail returns an asset's audit trail in log order.
+func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT log_index, type, summary FROM trail WHERE asset = ? ORDER BY log_index`, a.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TrailEntry
+	for rows.Next() {
+		var e TrailEntry
+		var idx int64
+		if err := rows.Scan(&idx, &e.Type, &e.Summary); err != nil {
+			return nil, err
+		}
+		e.LogIndex = uint64(idx)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,604 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/catalog"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/receipt"
+)
+
+// The registry follows one rule: a signed statement is validated, appended
+// to the transparency log, and only then applied to the catalog. apply is
+// the one function that changes registry state, used both live and when
+// replaying the log, so a catalog rebuilt from the log equals the live one.
+
+// readEnvelope reads a DSSE envelope request body.
+func readEnvelope(r *http.Request) (*identity.Envelope, []byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(r.Body, identity.MaxEnvelopeSize+1))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) > identity.MaxEnvelopeSize {
+		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "too-large", "Statement too large", fmt.Sprintf("a signed statement may hold at most %d bytes", identity.MaxEnvelopeSize), "", nil)
+	}
+	env, err := identity.ParseEnvelope(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	// Log the envelope in its canonical JSON form.
+	canon, err := env.Marshal()
+	if err != nil {
+		return nil, nil, err
+	}
+	return env, canon, nil
+}
+
+// lookupState is the asset.Lookup over the catalog (or a transaction).
+func lookupState(get func(asset.ID) (*catsqlite.AssetRecord, error)) asset.Lookup {
+	return func(id asset.ID) (*asset.State, error) {
+		r, err := get(id)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, asset.ErrUnknownAsset
+		}
+		if err != nil {
+			return nil, err
+		}
+		return r.State, nil
+	}
+}
+
+// RegisterAnswer is the answer to a registration, proposal or approval.
+type RegisterAnswer struct {
+	Asset    string          `json:"asset"`
+	Claim    string          `json:"claim,omitempty"`
+	Priority string          `json:"priority,omitempty"`
+	Proposal string          `json:"proposal,omitempty"`
+	Status   string          `json:"status,omitempty"`
+	Version  uint64          `json:"version,omitempty"`
+	Receipt  *receipt.Bundle `json:"receipt"`
+}
+
+// register handles POST /v1/assets: a manifest signed by its owners.
+func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	m, id, signers, err := asset.OpenManifest(env)
+	if err != nil {
+		return err
+	}
+	if _, err := s.blobs.Stat(ctx, blob.Key{ID: m.Content, Part: blob.Data}); err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			return errorf(http.StatusUnprocessableEntity, "missing-content", "Content not stored", fmt.Sprintf("the manifest names content %s, which is not stored on this server", m.Content), "run `charter put` first, or use `charter publish`", err)
+		}
+		return err
+	}
+	if err := s.checkLicenseRef(ctx, m.License); err != nil {
+		return err
+	}
+	s.regMu.Lock()
+	if rec, err := s.cat.Asset(ctx, id); err == nil {
+		s.regMu.Unlock()
+		// Registering the same manifest again is answered with the
+		// original registration.
+		return s.answer(w, ctx, http.StatusOK, rec.LogIndex, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
+	}
+	if err := asset.CheckRegistration(m, signers, lookupState(func(a asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	idx, err := s.appendLocked(ctx, auditlog.TypeAssetRegister, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	rec, err := s.cat.Asset(ctx, id)
+	if err != nil {
+		return err
+	}
+	s.log.Info("registered asset", "asset", id, "content", m.Content, "claim", rec.Claim, "index", idx)
+	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String(), Version: rec.State.Version})
+}
+
+// appendLocked appends a statement and applies it; the caller holds regMu.
+func (s *Server) appendLocked(ctx context.Context, typ string, canon []byte) (uint64, error) {
+	idx, err := s.tlog.Append(ctx, typ, canon)
+	if err != nil {
+		if errors.Is(err, auditlog.ErrTooLarge) {
+			return 0, errorf(http.StatusRequestEntityTooLarge, "too-large", "Statement too large for the log", err.Error(), "", err)
+		}
+		return 0, fmt.Errorf("log append: %w", err)
+	}
+	if err := s.apply(ctx, idx, auditlog.Entry{Type: typ, Payload: canon}); err != nil {
+		return idx, fmt.Errorf("applying log entry %d: %w", idx, err)
+	}
+	return idx, nil
+}
+
+// answer waits until a checkpoint covers entry idx and sends a with the
+// entry's receipt.
+func (s *Server) answer(w http.ResponseWriter, ctx context.Context, status int, idx uint64, a RegisterAnswer) error {
+	b, err := s.awaitReceipt(ctx, idx)
+	if err != nil {
+		return err
+	}
+	a.Receipt = &b
+	writeJSON(w, status, a)
+	return nil
+}
+
+// awaitReceipt returns the receipt of entry idx once a checkpoint covers it.
+func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	for {
+		rec, err := s.tlog.ProveInclusion(ctx, idx)
+		if err == nil {
+			return s.bundle(rec)
+		}
+		if !errors.Is(err, auditlog.ErrNotFound) {
+			return receipt.Bundle{}, err
+		}
+		select {
+		case <-ctx.Done():
+			return receipt.Bundle{}, fmt.Errorf("waiting for a checkpoint covering entry %d: %w", idx, ctx.Err())
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// apply applies one log entry to the catalog. It is deterministic given
+// the catalog state before it: replay runs it on every entry in log order.
+// An entry that breaks the registry's rules (which the live path never
+// appends) is recorded as applied and otherwise ignored.
+func (s *Server) apply(ctx context.Context, idx uint64, e auditlog.Entry) error {
+	err := s.cat.Update(ctx, idx, func(tx *catsqlite.Tx) error {
+		var err error
+		switch e.Type {
+		case auditlog.TypeAssetRegister:
+			err = applyRegister(tx, idx, e.Payload)
+		case auditlog.TypeAssetProposal:
+			err = applyProposal(tx, idx, e.Payload)
+		case auditlog.TypeAssetApproval:
+			err = applyApproval(tx, idx, e.Payload)
+		default:
+			if f := s.appliers[e.Type]; f != nil {
+				err = f(ctx, tx, idx, e.Payload)
+			}
+		}
+		var ie invalidEntry
+		if errors.As(err, &ie) {
+			s.log.Warn("log entry not applied: it breaks the registry rules", "index", idx, "type", e.Type, "err", err)
+			return nil
+		}
+		return err
+	})
+	if errors.Is(err, catalog.ErrApplied) {
+		return nil
+	}
+	return err
+}
+
+// invalidEntry marks a log entry that does not apply.
+type invalidEntry struct{ error }
+
+func (e invalidEntry) Unwrap() error { return e.error }
+
+func applyRegister(tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	m, id, signers, err := asset.OpenManifest(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if _, err := tx.Asset(id); err == nil {
+		return invalidEntry{fmt.Errorf("asset %s registered twice", id)}
+	}
+	if err := asset.CheckRegistration(m, signers, lookupState(tx.Asset)); err != nil {
+		return invalidEntry{err}
+	}
+	st, err := asset.NewState(m)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	existing, err := tx.AssetsByContent(m.Content)
+	if err != nil {
+		return err
+	}
+	states := make([]*asset.State, len(existing))
+	for i, r := range existing {
+		states[i] = r.State
+	}
+	claim, prio := asset.ClassifyClaim(states, signers)
+	if claim == asset.ClaimPriority {
+		prio = id
+	}
+	if err := tx.PutAsset(catsqlite.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
+		return err
+	}
+	if err := tx.Trail(id, idx, auditlog.TypeAssetRegister, fmt.Sprintf("registered %q (%s claim)", m.Name, claim)); err != nil {
+		return err
+	}
+	if claim == asset.ClaimConflict {
+		return tx.Trail(prio, idx, "asset.conflict", fmt.Sprintf("conflicting claim on the same content by asset %s", id))
+	}
+	return nil
+}
+
+func applyProposal(tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	p, pid, err := asset.OpenProposal(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	rec, err := tx.Asset(p.Asset)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if _, err := tx.Proposal(pid); err == nil {
+		return invalidEntry{fmt.Errorf("proposal %s logged twice", pid)}
+	}
+	// Expiry was checked when the entry was accepted; replay evaluates
+	// the rules at a time before expiry.
+	st, status, err := asset.Apply(rec.State, env, nil, acceptedAt(p))
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if err := tx.PutProposal(pid, p.Asset, payload, status.String(), idx); err != nil {
+		return err
+	}
+	if err := tx.Trail(p.Asset, idx, auditlog.TypeAssetProposal, fmt.Sprintf("proposal %s: %s by %s", pid, p.Change.Kind, p.Proposer)); err != nil {
+		return err
+	}
+	if status == asset.Applied {
+		return tx.SetState(st)
+	}
+	return nil
+}
+
+// acceptedAt is the time at which replay evaluates a proposal's rules: any
+// time before its expiry, since the live path logged it only then.
+func acceptedAt(p *asset.Proposal) time.Time { return p.Expires.Time().Add(-time.Second) }
+
+func applyApproval(tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	a, err := asset.OpenApproval(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	prec, err := tx.Proposal(a.Proposal)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if prec.Status != asset.Pending.String() {
+		return invalidEntry{fmt.Errorf("proposal %s is %s", a.Proposal, prec.Status)}
+	}
+	rec, err := tx.Asset(prec.Asset)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	penv, err := identity.ParseEnvelope(prec.Envelope)
+	if err != nil {
+		return err
+	}
+	p, _, err := asset.OpenProposal(penv)
+	if err != nil {
+		return err
+	}
+	approvals := make([]*identity.Envelope, 0, len(prec.Approvals)+1)
+	for _, b := range prec.Approvals {
+		e, err := identity.ParseEnvelope(b)
+		if err != nil {
+			return err
+		}
+		approvals = append(approvals, e)
+	}
+	approvals = append(approvals, env)
+	st, status, err := asset.Apply(rec.State, penv, approvals, acceptedAt(p))
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if err := tx.AddApproval(a.Proposal, a.Approver.String(), payload, idx); err != nil {
+		return err
+	}
+	if err := tx.Trail(prec.Asset, idx, auditlog.TypeAssetApproval, fmt.Sprintf("approval of %s by %s", a.Proposal, a.Approver)); err != nil {
+		return err
+	}
+	if status == asset.Applied {
+		if err := tx.SetProposalStatus(a.Proposal, status.String()); err != nil {
+			return err
+		}
+		return tx.SetState(st)
+	}
+	return nil
+}
+
+// propose handles POST /v1/assets/{id}/proposals.
+func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	aid, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+	}
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	p, pid, err := asset.OpenProposal(env)
+	if err != nil {
+		return err
+	}
+	if p.Asset != aid {
+		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Proposal for another asset", fmt.Sprintf("the proposal changes %s, not %s", p.Asset, aid), "", nil)
+	}
+	s.regMu.Lock()
+	rec, err := s.cat.Asset(ctx, aid)
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	if _, err := s.cat.Proposal(ctx, pid); err == nil {
+		s.regMu.Unlock()
+		return errorf(http.StatusConflict, "replay", "Proposal already submitted", fmt.Sprintf("proposal %s is logged already", pid), "make a new proposal (a new nonce) to propose the change again", nil)
+	}
+	st, status, err := asset.Apply(rec.State, env, nil, time.Now())
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	idx, err := s.appendLocked(ctx, auditlog.TypeAssetProposal, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: aid.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+}
+
+// approve handles POST /v1/proposals/{id}/approvals.
+func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	pid, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad-id", "Malformed proposal id", err.Error(), "", err)
+	}
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	a, err := asset.OpenApproval(env)
+	if err != nil {
+		return err
+	}
+	if a.Proposal != pid {
+		return errorf(http.StatusUnprocessableEntity, "wrong-proposal", "Approval of another proposal", fmt.Sprintf("the approval is for %s, not %s", a.Proposal, pid), "", nil)
+	}
+	s.regMu.Lock()
+	prec, err := s.cat.Proposal(ctx, pid)
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	if prec.Status != asset.Pending.String() {
+		s.regMu.Unlock()
+		return errorf(http.StatusConflict, "proposal-closed", "Proposal is not pending", fmt.Sprintf("proposal %s is %s", pid, prec.Status), "", nil)
+	}
+	rec, err := s.cat.Asset(ctx, prec.Asset)
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	penv, _ := identity.ParseEnvelope(prec.Envelope)
+	approvals := []*identity.Envelope{}
+	for _, b := range prec.Approvals {
+		e, _ := identity.ParseEnvelope(b)
+		approvals = append(approvals, e)
+	}
+	approvals = append(approvals, env)
+	st, status, err := asset.Apply(rec.State, penv, approvals, time.Now())
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	idx, err := s.appendLocked(ctx, auditlog.TypeAssetApproval, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.log.Info("approval", "proposal", pid, "approver", a.Approver, "status", status)
+	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+}
+
+// AssetView is the answer of GET /v1/assets/{id}.
+type AssetView struct {
+	catsqlite.AssetRecord
+	// Conflicts lists the other registrations of the same content.
+	Conflicts []string                   `json:"conflicts"`
+	Children  []string                   `json:"children"`
+	Proposals []*catsqlite.ProposalRecord `json:"proposals"`
+	Trail     []catsqlite.TrailEntry      `json:"trail"`
+}
+
+func (s *Server) assetView(ctx context.Context, id asset.ID) (*AssetView, error) {
+	rec, err := s.cat.Asset(ctx, id)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", id), "", err)
+		}
+		return nil, err
+	}
+	v := &AssetView{AssetRecord: *rec, Conflicts: []string{}, Children: []string{}}
+	same, err := s.cat.AssetsByContent(ctx, rec.State.Manifest.Content)
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range same {
+		if o.State.Asset != id {
+			v.Conflicts = append(v.Conflicts, o.State.Asset.String())
+		}
+	}
+	kids, err := s.cat.Children(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range kids {
+		v.Children = append(v.Children, k.String())
+	}
+	if v.Proposals, err = s.cat.Proposals(ctx, id); err != nil {
+		return nil, err
+	}
+	if v.Trail, err = s.cat.Trail(ctx, id); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) error {
+	id, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+	}
+	v, err := s.assetView(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
+	all, err := s.cat.ListAssets(r.Context())
+	if err != nil {
+		return err
+	}
+	if all == nil {
+		all = []*catsqlite.AssetRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"assets": all})
+	return nil
+}
+
+// LineageNode is one asset in a lineage graph.
+type LineageNode struct {
+	Asset    string `json:"asset"`
+	Name     string `json:"name"`
+	Depth    int    `json:"depth"` // negative: ancestors; positive: descendants
+	Parent   string `json:"parent,omitempty"`
+	Child    string `json:"child,omitempty"`
+	Royalty  string `json:"royalty,omitempty"`
+	Stacking string `json:"stacking,omitempty"`
+}
+
+// Lineage is the graph around an asset: edges up to its ancestors and down
+// to its descendants.
+type Lineage struct {
+	Asset string        `json:"asset"`
+	Up    []LineageNode `json:"up"`
+	Down  []LineageNode `json:"down"`
+}
+
+func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	id, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+	}
+	root, err := s.cat.Asset(ctx, id)
+	if err != nil {
+		return err
+	}
+	l := Lineage{Asset: id.String(), Up: []LineageNode{}, Down: []LineageNode{}}
+	seen := map[asset.ID]bool{id: true}
+	type item struct {
+		st    *asset.State
+		depth int
+	}
+	queue := []item{{root.State, 0}}
+	for len(queue) > 0 && len(l.Up) < asset.MaxAncestors {
+		it := queue[0]
+		queue = queue[1:]
+		for _, p := range it.st.Manifest.Parents {
+			pr, err := s.cat.Asset(ctx, p.Asset)
+			if err != nil {
+				return err
+			}
+			l.Up = append(l.Up, LineageNode{Asset: p.Asset.String(), Name: pr.State.Manifest.Name, Depth: -(it.depth + 1), Child: it.st.Asset.String(), Royalty: p.Royalty.String(), Stacking: string(p.Stacking)})
+			if !seen[p.Asset] {
+				seen[p.Asset] = true
+				queue = append(queue, item{pr.State, it.depth + 1})
+			}
+		}
+	}
+	down := []item{{root.State, 0}}
+	seen = map[asset.ID]bool{id: true}
+	for len(down) > 0 && len(l.Down) < 4096 {
+		it := down[0]
+		down = down[1:]
+		kids, err := s.cat.Children(ctx, it.st.Asset)
+		if err != nil {
+			return err
+		}
+		for _, k := range kids {
+			kr, err := s.cat.Asset(ctx, k)
+			if err != nil {
+				return err
+			}
+			n := LineageNode{Asset: k.String(), Name: kr.State.Manifest.Name, Depth: it.depth + 1, Parent: it.st.Asset.String()}
+			for _, p := range kr.State.Manifest.Parents {
+				if p.Asset == it.st.Asset {
+					n.Royalty, n.Stacking = p.Royalty.String(), string(p.Stacking)
+				}
+			}
+			l.Down = append(l.Down, n)
+			if !seen[k] {
+				seen[k] = true
+				down = append(down, item{kr.State, it.depth + 1})
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, l)
+	return nil
+}
+
+func (s *Server) getProposal(w http.ResponseWriter, r *http.Request) error {
+	pid, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad-id", "Malformed proposal id", err.Error(), "", err)
+	}
+	p, err := s.cat.Proposal(r.Context(), pid)
+	if err != nil {
+		return err
+	}
+	var env json.RawMessage = p.Envelope
+	writeJSON(w, http.StatusOK, map[string]any{"proposal": p, "envelope": env})
+	return nil
+}
+
+// checkLicenseRef is replaced when licences are wired in; an asset may
+// name no licence.
+func (s *Server) checkLicenseRef(ctx context.Context, ref string) error {
+	if ref == "" || s.licenseCheck == nil {
+		return nil
+	}
+	return s.licenseCheck(ctx, ref)
+}
