@@ -1,8 +1,10 @@
 package asset
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"testing"
 
 	"github.com/charter-dev/charter/identity"
@@ -176,5 +178,31 @@ func TestClassifyClaim(t *testing.T) {
 		if s.String() == "" {
 			t.Fatal("empty name")
 		}
+	}
+}
+
+// TestStateJSON: the catalog stores State as JSON; it must round-trip.
+func TestStateJSON(t *testing.T) {
+	m := manifest(t, "stored")
+	m.Parents = []Parent{{Asset: idOf([]byte("p")), Royalty: 5, Stacking: Absolute}}
+	s, err := NewState(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Version = 3
+	s.Delisted = true
+	b, err := json.Marshal(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got State
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(&got, s) {
+		t.Fatalf("round trip:\n%+v\n%+v", &got, s)
+	}
+	if id, _ := got.Manifest.ID(); id != s.Asset {
+		t.Fatal("manifest id changed in the round trip")
 	}
 }
