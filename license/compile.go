@@ -121,14 +121,23 @@ func compileV1(t *Terms) []byte {
 	policy(PolicyPurpose, "forbid", "unless { action in ["+strings.Join(actions, ", ")+"] }")
 
 	if t.Who == Listed {
-		var who []string
-		for _, p := range t.Principals {
-			who = append(who, "Licensee::"+quote(p))
+		// One set per entity type: Cedar's strict validation wants
+		// homogeneous sets.
+		var sets []string
+		for _, l := range []struct {
+			typ string
+			ids []string
+		}{{typeLicensee, t.Principals}, {typeOrganisation, t.Organisations}} {
+			if len(l.ids) == 0 {
+				continue
+			}
+			q := make([]string, len(l.ids))
+			for i, id := range l.ids {
+				q[i] = l.typ + "::" + quote(id)
+			}
+			sets = append(sets, "principal in ["+strings.Join(q, ", ")+"]")
 		}
-		for _, o := range t.Organisations {
-			who = append(who, "Organisation::"+quote(o))
-		}
-		policy(PolicyLicensee, "forbid", "unless { principal in ["+strings.Join(who, ", ")+"] }")
+		policy(PolicyLicensee, "forbid", "unless { "+strings.Join(sets, " || ")+" }")
 	}
 	if !t.NotBefore.IsZero() {
 		policy(PolicyNotBefore, "forbid", "when { context.time < "+strconv.FormatInt(t.NotBefore.Unix(), 10)+" }")
