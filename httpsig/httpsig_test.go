@@ -185,11 +185,11 @@ func TestServerRoundTrip(t *testing.T) {
 		}
 	}
 	did := k.DID().String()
-	check(client.Get(srv.URL + "/v1/blobs/x/slice?offset=0&length=16384"))(200, did+" 0")
+	check(client.Get(srv.URL+"/v1/blobs/x/slice?offset=0&length=16384"))(200, did+" 0")
 	body := strings.Repeat("charter ", 1000)
 	check(client.Post(srv.URL+"/v1/grants", "application/json", strings.NewReader(body)))(200, fmt.Sprintf("%s %d", did, len(body)))
 	check(client.Post(srv.URL+"/stream/upload", "application/octet-stream", strings.NewReader(body)))(200, fmt.Sprintf("%s %d", did, len(body)))
-	check(http.Get(srv.URL + "/v1/blobs/x"))(401, "not signed")
+	check(http.Get(srv.URL+"/v1/blobs/x"))(401, "not signed")
 
 	// A streaming body with no GetBody: the caller supplies the digest.
 	d, _ := ContentDigest(strings.NewReader(body))
