@@ -99,8 +99,8 @@ func (p *Proposal) Validate() error {
 	if p.Proposer.IsZero() {
 		return invalid(ErrField, "proposal has no proposer")
 	}
-	if p.Version == 0 {
-		return invalid(ErrField, "proposal version is 0; versions start at 1")
+	if p.Version == 0 || p.Version > maxVersion {
+		return invalid(ErrField, "proposal version %d, want 1..%d", p.Version, uint64(maxVersion))
 	}
 	if p.Expires.IsZero() {
 		return invalid(ErrField, "proposal has no expiry")
@@ -193,8 +193,8 @@ func NewApproval(p *Proposal, approver identity.DID) (*Approval, error) {
 
 // Validate checks the approval on its own.
 func (a *Approval) Validate() error {
-	if a.Approver.IsZero() || a.Asset.IsZero() || a.Proposal.IsZero() || a.Version == 0 {
-		return invalid(ErrField, "approval needs approver, asset, proposal and version")
+	if a.Approver.IsZero() || a.Asset.IsZero() || a.Proposal.IsZero() || a.Version == 0 || a.Version > maxVersion {
+		return invalid(ErrField, "approval needs approver, asset, proposal and a version in 1..%d", uint64(maxVersion))
 	}
 	return nil
 }

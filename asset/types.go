@@ -52,6 +52,9 @@ const (
 	maxDescription  = 4096
 	maxMediaType    = 255
 	maxLicense      = 512
+	// maxVersion keeps version numbers exact in every JSON implementation
+	// (RFC 8785 numbers are IEEE 754 doubles).
+	maxVersion = 1<<53 - 1
 )
 
 // Share is a fraction in parts per million: Whole (1,000,000) is 100%.

@@ -243,6 +243,17 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 	return env, nil
 }
 
+// UnmarshalJSON parses with ParseEnvelope's strict rules, so an envelope
+// embedded in other JSON is held to the same standard.
+func (env *Envelope) UnmarshalJSON(b []byte) error {
+	p, err := ParseEnvelope(b)
+	if err != nil {
+		return err
+	}
+	*env = *p
+	return nil
+}
+
 // Marshal returns the envelope as compact JSON with fields in the order
 // payloadType, payload, signatures.
 func (env *Envelope) Marshal() ([]byte, error) { return json.Marshal(env) }

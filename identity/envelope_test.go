@@ -429,3 +429,21 @@ func FuzzParseEnvelope(f *testing.F) {
 		}
 	})
 }
+
+func TestEnvelopeUnmarshalJSONIsStrict(t *testing.T) {
+	env, _ := Sign(testType, []byte("x"), testKey(t, 0))
+	js, _ := env.Marshal()
+	var holder struct {
+		Env *Envelope `json:"env"`
+	}
+	if err := json.Unmarshal([]byte(`{"env":`+string(js)+`}`), &holder); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := Verify(holder.Env, testType); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.Replace(string(js), `"payload"`, `"extra":1,"payload"`, 1)
+	if err := json.Unmarshal([]byte(`{"env":`+bad+`}`), &holder); !errors.Is(err, ErrBadEnvelope) {
+		t.Fatalf("lax embedded envelope: %v", err)
+	}
+}
