@@ -120,8 +120,8 @@ func ParseRecord(b []byte) (*DecisionRecord, error) {
 	if rec.Compiler < 1 {
 		return nil, recErr("compiler", "missing")
 	}
-	if _, err := time.Parse(time.RFC3339, rec.Time); err != nil {
-		return nil, recErr("time", "not an RFC 3339 time")
+	if tm, err := time.Parse(time.RFC3339, rec.Time); err != nil || tm.UTC().Format(time.RFC3339) != rec.Time {
+		return nil, recErr("time", "not a UTC time in whole seconds")
 	}
 	for _, d := range []struct {
 		field string

@@ -146,6 +146,7 @@ func TestParseRecordStrict(t *testing.T) {
 		"type":           strings.Replace(s, RecordType, "charter.decision/v9", 1),
 		"compiler 0":     strings.Replace(s, `"compiler":1`, `"compiler":0`, 1),
 		"bad time":       strings.Replace(s, `2026-06-01T12:00:00Z`, `yesterday`, 1),
+		"local time":     strings.Replace(s, `2026-06-01T12:00:00Z`, `2026-06-01T14:00:00+02:00`, 1),
 		"short digest":   strings.Replace(s, rec.Policy.SHA256, "abcd", 1),
 		"upper hex":      strings.Replace(s, rec.Policy.SHA256, strings.ToUpper(rec.Policy.SHA256), 1),
 		"bad decision":   strings.Replace(s, `"decision":"allow"`, `"decision":"maybe"`, 1),
