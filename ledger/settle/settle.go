@@ -213,3 +213,23 @@ func (s *Settler) chunk(ctx context.Context, cs []Charge, rep *Report) error {
 func Provenance(tag string, path []string) string {
 	return "split " + tag + " via " + strings.Join(path, " > ")
 }
+
+// ParseProvenance reads a Ref written by Provenance. ok is false for any
+// other text.
+func ParseProvenance(ref string) (tag string, path []string, ok bool) {
+	rest, ok := strings.CutPrefix(ref, "split ")
+	if !ok {
+		return "", nil, false
+	}
+	tag, via, ok := strings.Cut(rest, " via ")
+	if !ok || tag == "" || strings.Contains(tag, " ") || via == "" {
+		return "", nil, false
+	}
+	path = strings.Split(via, " > ")
+	for _, p := range path {
+		if p == "" || strings.Contains(p, " ") {
+			return "", nil, false
+		}
+	}
+	return tag, path, true
+}

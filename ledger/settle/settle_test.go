@@ -112,25 +112,61 @@ func TestReadmeSettlement(t *testing.T) {
 	if again, _ := l.JournalRoot(ctx); again != root {
 		t.Fatal("re-run changed the journal")
 	}
-	// Provenance: ann's split names the path and the uses.
-	var ref string
-	for r, err := range l.Entries(ctx, 1) {
-		if err != nil {
-			t.Fatal(err)
-		}
-		if r.Entry.Transfer.Credit == "contributor:ann" {
-			ref = r.Entry.Transfer.Ref
-		}
+	// Provenance: ann's statement names the path and the uses.
+	lines, err := ledger.Statement(l.Entries(ctx, 1), "contributor:ann", 0, 0)
+	if err != nil || len(lines) != 1 || lines[0].Amount != 120 || lines[0].Counterparty != "asset:model" {
+		t.Fatalf("ann's statement: %+v, %v", lines, err)
 	}
-	if !strings.HasSuffix(ref, " via model > dataset") {
-		t.Fatalf("ann's split ref %q", ref)
+	tag, path, ok := settle.ParseProvenance(lines[0].Ref)
+	if !ok || strings.Join(path, ">") != "model>dataset" {
+		t.Fatalf("ann's split ref %q", lines[0].Ref)
 	}
-	tag := strings.Fields(ref)[1]
 	uses, err := l.State(ctx, settle.BatchKey(tag))
 	if err != nil || string(uses) != "use-1" {
 		t.Fatalf("batch %s lists %q, %v", tag, uses, err)
 	}
 	ledgertest.CheckInvariants(t, ctx, l)
+}
+
+func TestBadCharges(t *testing.T) {
+	l := openLedger(t, filepath.Join(t.TempDir(), "l.db"))
+	s := &settle.Settler{Ledger: l, Lineage: readme()}
+	rep, err := s.Settle(ctx, []settle.Charge{
+		{ID: "u1", Licensee: "licensee:dora", Asset: "model", Amount: 10},
+		{ID: "u1", Licensee: "licensee:dora", Asset: "model", Amount: 10}, // duplicate event: counted once
+		{ID: "u1", Licensee: "licensee:dora", Asset: "model", Amount: 11}, // same id, other content
+		{ID: "u2", Licensee: "licensee:dora", Asset: "model", Amount: -5},
+		{ID: "u3", Licensee: "external:bank", Asset: "model", Amount: 1 << 62},
+		{ID: "u4", Licensee: "external:bank", Asset: "model", Amount: 1 << 62}, // model's credits would pass int64
+		{ID: "u5", Licensee: "licensee:carl", Asset: "model", Amount: 1},       // carl has no funds
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []error{ledger.ErrIDConflict, ledger.ErrAmount, ledger.ErrOverflow, ledger.ErrExceedsLimit}
+	if rep.Charged != 2 || rep.Existed != 1 || len(rep.Failed) != len(want) {
+		t.Fatalf("report %+v", rep)
+	}
+	for i, f := range rep.Failed {
+		if !errors.Is(f.Err, want[i]) {
+			t.Errorf("failure %d (%s): %v, want %v", i, f.Charge.ID, f.Err, want[i])
+		}
+	}
+	if got := nets(t, l); got["licensee:dora"] != -10 || got["external:bank"] != -(1<<62) || got["asset:model"] != 0 {
+		t.Errorf("balances %v", got)
+	}
+	ledgertest.CheckInvariants(t, ctx, l)
+}
+
+func FuzzParseProvenance(f *testing.F) {
+	f.Add(settle.Provenance("ab12", []string{"model", "dataset"}))
+	f.Add("split x via ")
+	f.Fuzz(func(t *testing.T, ref string) {
+		tag, path, ok := settle.ParseProvenance(ref)
+		if ok && settle.Provenance(tag, path) != ref {
+			t.Fatalf("%q parses to %q %q, which writes back differently", ref, tag, path)
+		}
+	})
 }
 
 // Many small settlements pay exactly what one big one pays.
