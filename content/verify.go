@@ -2,12 +2,14 @@ package content
 
 import (
 	"bufio"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"math"
 	"math/bits"
+	"slices"
 
 	"lukechampine.com/blake3/guts"
 )
@@ -63,6 +65,31 @@ func CheckRange(size, offset, length int64) error {
 		return fmt.Errorf("%w: offset %d + length %d overflows", ErrBadRange, offset, length)
 	case offset+length > size:
 		return fmt.Errorf("%w: [%d, %d) is beyond the end of %d-byte content", ErrBadRange, offset, offset+length, size)
+	}
+	return nil
+}
+
+// Range is the byte range [Offset, Offset+Length) of some content.
+type Range struct {
+	Offset, Length int64
+}
+
+// CheckRanges checks several ranges of content of the given size, as in a
+// multi-range request: each must pass CheckRange and no two may overlap.
+// They need not be sorted.
+func CheckRanges(size int64, rs []Range) error {
+	sorted := make([]Range, len(rs))
+	for i, r := range rs {
+		if err := CheckRange(size, r.Offset, r.Length); err != nil {
+			return fmt.Errorf("range %d: %w", i, err)
+		}
+		sorted[i] = r
+	}
+	slices.SortFunc(sorted, func(a, b Range) int { return cmp.Compare(a.Offset, b.Offset) })
+	for i := 1; i < len(sorted); i++ {
+		if p := sorted[i-1]; sorted[i].Offset < p.Offset+p.Length || (p.Length == 0 && sorted[i].Offset == p.Offset) {
+			return fmt.Errorf("%w: [%d, %d) overlaps [%d, %d)", ErrBadRange, p.Offset, p.Offset+p.Length, sorted[i].Offset, sorted[i].Offset+sorted[i].Length)
+		}
 	}
 	return nil
 }
@@ -125,13 +152,19 @@ func splitPoint(n int64) int64 {
 // long. data holds the blob (size bytes), outboard its Bao outboard.
 //
 // ExtractRange checks the outboard's length header against size but does not
-// hash anything: the receiver verifies with VerifyRange.
+// hash anything: the receiver verifies with VerifyRange. A data or outboard
+// shorter than size requires, or a header that disagrees with size, fails
+// with a *CorruptError (ErrCorrupt); nothing is written after it, but the
+// slice written so far is incomplete.
 func ExtractRange(w io.Writer, data io.ReaderAt, outboard io.ReaderAt, size int64, offset, length int64) error {
 	if err := CheckRange(size, offset, length); err != nil {
 		return err
 	}
 	var hdr [headerSize]byte
-	if _, err := outboard.ReadAt(hdr[:], 0); err != nil {
+	if m, err := outboard.ReadAt(hdr[:], 0); m < len(hdr) {
+		if err == nil || err == io.EOF {
+			return &CorruptError{Start: 0, End: size, What: "stored outboard", Err: io.ErrUnexpectedEOF}
+		}
 		return fmt.Errorf("content: reading outboard header: %w", err)
 	}
 	if got := binary.LittleEndian.Uint64(hdr[:]); got != uint64(size) {
@@ -162,6 +195,9 @@ func ExtractRange(w io.Writer, data io.ReaderAt, outboard io.ReaderAt, size int6
 		}
 		if n <= GroupSize {
 			b, err := dr.get(pos, n)
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return &CorruptError{Start: pos, End: pos + n, What: "stored data", Err: err}
+			}
 			if err != nil {
 				return fmt.Errorf("content: reading data [%d, %d): %w", pos, pos+n, err)
 			}
@@ -172,6 +208,9 @@ func ExtractRange(w io.Writer, data io.ReaderAt, outboard io.ReaderAt, size int6
 			return err
 		}
 		b, err := ob.get(off, 64)
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return &CorruptError{Start: pos, End: pos + n, What: "stored outboard", Err: err}
+		}
 		if err != nil {
 			return fmt.Errorf("content: reading outboard at %d: %w", off, err)
 		}
@@ -357,10 +396,10 @@ func atEOF(r io.Reader, what string) error {
 // bytes to w, each only after it has been verified against id. It streams:
 // memory use is one 16 KiB group however long the range is.
 //
-// It returns the content size the slice declares. That size is proven by id
-// only when the range reaches the last 16 KiB group of the content (as a
-// whole-content range does); otherwise it is the sender's claim, consistent
-// with every verified byte.
+// It returns the content size the slice declares. When the range reaches
+// into the last 16 KiB group of that size (for example when offset+length
+// equals it), a successful VerifyRange proves the size; otherwise it is the
+// sender's claim, consistent with every verified byte.
 //
 // On a mismatch it fails with a *CorruptError (errors.Is ErrCorrupt) naming
 // the bytes that failed; everything written to w before that is verified. A

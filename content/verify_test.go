@@ -264,3 +264,38 @@ func TestReader(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckRanges(t *testing.T) {
+	ok := [][]Range{nil, {{0, 10}}, {{5, 5}, {0, 5}}, {{0, 1}, {2, 3}, {9, 1}}}
+	for _, rs := range ok {
+		if err := CheckRanges(10, rs); err != nil {
+			t.Errorf("CheckRanges(%v) = %v", rs, err)
+		}
+	}
+	bad := [][]Range{{{0, 11}}, {{0, 5}, {4, 2}}, {{3, 3}, {0, 10}}, {{1, 2}, {1, 2}}, {{0, 1}, {-1, 1}}, {{0, 0}}}
+	for _, rs := range bad {
+		if err := CheckRanges(10, rs); !errors.Is(err, ErrBadRange) {
+			t.Errorf("CheckRanges(%v) = %v, want ErrBadRange", rs, err)
+		}
+	}
+	if err := CheckRanges(0, []Range{{0, 0}, {0, 0}}); !errors.Is(err, ErrBadRange) {
+		t.Errorf("duplicate empty ranges: %v", err)
+	}
+}
+
+func TestExtractRangeStoredCorruption(t *testing.T) {
+	b := newBlob(t, randomBytes(8, 5*GroupSize+3))
+	size := int64(len(b.data))
+	for name, c := range map[string]struct{ data, ob []byte }{
+		"short data":     {b.data[:size-1], b.outboard},
+		"short outboard": {b.data, b.outboard[:len(b.outboard)-1]},
+		"no outboard":    {b.data, nil},
+		"header only":    {b.data, b.outboard[:8]},
+	} {
+		err := ExtractRange(io.Discard, bytes.NewReader(c.data), bytes.NewReader(c.ob), size, size-5, 5)
+		var ce *CorruptError
+		if !errors.As(err, &ce) || !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: %v, want a CorruptError", name, err)
+		}
+	}
+}
