@@ -297,7 +297,7 @@ func (v *verifier) header() error {
 	v.started = true
 	var hdr [headerSize]byte
 	if _, err := io.ReadFull(v.tree, hdr[:]); err != nil {
-		return &CorruptError{What: "length header", Err: truncated(err)}
+		return readError(err, 0, 0, "length header")
 	}
 	s := binary.LittleEndian.Uint64(hdr[:])
 	if s > math.MaxInt64/2 {
@@ -323,11 +323,15 @@ func (v *verifier) header() error {
 	return nil
 }
 
-func truncated(err error) error {
-	if err == io.EOF {
-		return io.ErrUnexpectedEOF
+// readError classifies a failed read of the bytes for [start, end): running
+// out of input is corruption (a truncated slice, data or outboard); any
+// other error is the reader's own and is returned wrapped, not as
+// ErrCorrupt, so that a network or disk error is not mistaken for bad data.
+func readError(err error, start, end int64, what string) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return &CorruptError{Start: start, End: end, What: what, Err: io.ErrUnexpectedEOF}
 	}
-	return err
+	return fmt.Errorf("content: reading %s for bytes [%d, %d): %w", what, start, end, err)
 }
 
 // next returns the next verified bytes of the wanted range, or io.EOF. The
@@ -345,7 +349,7 @@ func (v *verifier) next() ([]byte, error) {
 		if p.n <= GroupSize {
 			g := v.buf[:p.n]
 			if _, err := io.ReadFull(v.data, g); err != nil {
-				return nil, &CorruptError{Start: p.pos, End: p.pos + p.n, What: "data", Err: truncated(err)}
+				return nil, readError(err, p.pos, p.pos+p.n, "data")
 			}
 			node := hashGroup(&v.buf, int(p.n), p.pos/GroupSize)
 			if p.rootFlag {
@@ -360,7 +364,7 @@ func (v *verifier) next() ([]byte, error) {
 		}
 		var pair [64]byte
 		if _, err := io.ReadFull(v.tree, pair[:]); err != nil {
-			return nil, &CorruptError{Start: p.pos, End: p.pos + p.n, What: "tree node", Err: truncated(err)}
+			return nil, readError(err, p.pos, p.pos+p.n, "tree node")
 		}
 		l, r := bytesToCV(pair[:32]), bytesToCV(pair[32:])
 		var flags uint32

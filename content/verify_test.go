@@ -299,3 +299,26 @@ func TestExtractRangeStoredCorruption(t *testing.T) {
 		}
 	}
 }
+
+func TestReadErrorsAreNotCorruption(t *testing.T) {
+	b := newBlob(t, randomBytes(9, 4*GroupSize))
+	s := b.slice(t, 0, int64(len(b.data)))
+	for _, cut := range []int{0, 4, 8, 100, len(s) / 2, len(s) - 1} {
+		r := io.MultiReader(bytes.NewReader(s[:cut]), iotest.ErrReader(errBoom))
+		_, err := VerifyRange(io.Discard, r, b.id, 0, int64(len(b.data)))
+		if !errors.Is(err, errBoom) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("slice read error at %d: %v, want errBoom and not ErrCorrupt", cut, err)
+		}
+		if cut >= len(b.outboard) {
+			continue
+		}
+		ob := io.MultiReader(bytes.NewReader(b.outboard[:cut]), iotest.ErrReader(errBoom))
+		if _, err := io.ReadAll(NewReader(bytes.NewReader(b.data), ob, b.id)); !errors.Is(err, errBoom) || errors.Is(err, ErrCorrupt) {
+			t.Errorf("outboard read error at %d: %v", cut, err)
+		}
+	}
+	data := io.MultiReader(bytes.NewReader(b.data[:GroupSize+5]), iotest.ErrReader(errBoom))
+	if _, err := io.ReadAll(NewReader(data, bytes.NewReader(b.outboard), b.id)); !errors.Is(err, errBoom) || errors.Is(err, ErrCorrupt) {
+		t.Errorf("data read error: %v", err)
+	}
+}
