@@ -407,7 +407,8 @@ func atEOF(r io.Reader, what string) error {
 //
 // On a mismatch it fails with a *CorruptError (errors.Is ErrCorrupt) naming
 // the bytes that failed; everything written to w before that is verified. A
-// truncated slice or trailing bytes after it also fail with ErrCorrupt. A
+// truncated slice or trailing bytes after it also fail with ErrCorrupt;
+// other errors from slice are returned wrapped, and are not ErrCorrupt. A
 // range that is invalid for the declared size fails with ErrBadRange.
 func VerifyRange(w io.Writer, slice io.Reader, id ID, offset, length int64) (size int64, err error) {
 	if offset < 0 || length < 0 || offset > math.MaxInt64-length {
@@ -436,6 +437,8 @@ func VerifyRange(w io.Writer, slice io.Reader, id ID, offset, length int64) (siz
 // bytes verified against the content ID. Any mismatch, a truncated data or
 // outboard stream, or trailing bytes in either, makes Read fail with an error
 // wrapping ErrCorrupt (a *CorruptError where a byte range is to blame).
+// Other read errors from data or outboard are returned wrapped, not as
+// ErrCorrupt.
 type Reader struct {
 	v       verifier
 	out     []byte
