@@ -41,14 +41,14 @@ func lineage3() (split.Loader, []string, []string) {
 	for m := range 4 {
 		a := fmt.Sprint("model", m)
 		nodes[a] = split.Node{Asset: a, Contributors: contrib(a, 2), Parents: []split.Parent{
-			{Asset: fmt.Sprint("dataset", m%3), Share: 2000},
-			{Asset: fmt.Sprint("dataset", (m+1)%3), Share: 500, Stacking: split.Absolute},
+			{Asset: fmt.Sprint("dataset", m%3), Share: 200000},
+			{Asset: fmt.Sprint("dataset", (m+1)%3), Share: 50000, Stacking: split.Absolute},
 		}}
 	}
 	for f := range 12 {
 		a := fmt.Sprint("finetune", f)
 		leaves = append(leaves, a)
-		nodes[a] = split.Node{Asset: a, Contributors: contrib(a, 2), Parents: []split.Parent{{Asset: fmt.Sprint("model", f%4), Share: 3000}}}
+		nodes[a] = split.Node{Asset: a, Contributors: contrib(a, 2), Parents: []split.Parent{{Asset: fmt.Sprint("model", f%4), Share: 300000}}}
 	}
 	for a := range nodes {
 		accounts = append(accounts, "asset:"+a)

@@ -27,8 +27,8 @@ var ctx = context.Background()
 // trained on it that passes 20% upstream, a consumer using the model.
 func readme() split.Loader {
 	nodes := map[string]split.Node{
-		"dataset": {Asset: "dataset", Contributors: []split.Contributor{{Account: "contributor:ann", Share: 6000}, {Account: "contributor:bea", Share: 4000}}},
-		"model":   {Asset: "model", Contributors: []split.Contributor{{Account: "contributor:max", Share: 10000}}, Parents: []split.Parent{{Asset: "dataset", Share: 2000}}},
+		"dataset": {Asset: "dataset", Contributors: []split.Contributor{{Account: "contributor:ann", Share: 600000}, {Account: "contributor:bea", Share: 400000}}},
+		"model":   {Asset: "model", Contributors: []split.Contributor{{Account: "contributor:max", Share: 1000000}}, Parents: []split.Parent{{Asset: "dataset", Share: 200000}}},
 	}
 	return func(a string) (split.Node, error) {
 		n, ok := nodes[a]
@@ -196,7 +196,7 @@ func TestCarryNoDrift(t *testing.T) {
 func TestBadLineageRejectsChunk(t *testing.T) {
 	l := openLedger(t, filepath.Join(t.TempDir(), "l.db"))
 	s := &settle.Settler{Ledger: l, Lineage: func(a string) (split.Node, error) {
-		return split.Node{Asset: a, Contributors: []split.Contributor{{Account: "contributor:max", Share: 9000}}}, nil
+		return split.Node{Asset: a, Contributors: []split.Contributor{{Account: "contributor:max", Share: 900000}}}, nil
 	}}
 	root, _ := l.JournalRoot(ctx)
 	_, err := s.Settle(ctx, []settle.Charge{{ID: "u", Licensee: "licensee:dora", Asset: "model", Amount: 5}})

@@ -6,14 +6,15 @@
 // Each asset X on the way receives some amount x (at L, x = g). X first pays
 // each of its parents P a royalty:
 //
-//   - Relative stacking (the default): P receives share/10000 of x, what X
+//   - Relative stacking (the default): P receives share/Whole of x, what X
 //     itself received. Royalties compound: a grandparent behind two 20%
 //     edges receives 4% of g.
-//   - Absolute stacking: P receives share/10000 of g, the gross of the
+//   - Absolute stacking: P receives share/Whole of g, the gross of the
 //     original use, however deep X sits below the leaf.
 //
-// What remains of x after its royalties goes to X's contributors by their
-// shares (basis points summing to 10000). If the royalties X owes exceed x,
+// A parent with royalty 0 records lineage without payment and is not
+// visited. What remains of x after its royalties goes to X's contributors
+// by their shares (summing to Whole). If the royalties X owes exceed x,
 // the lineage is refused with ErrOverAllocated. Each parent then splits what
 // it received the same way, recursively.
 //
@@ -37,8 +38,9 @@ import (
 	"strings"
 )
 
-// Whole is 100% in basis points.
-const Whole = 10000
+// Whole is 100%. Shares are integers in parts per million, as in asset
+// manifests (asset.Share): 1,000,000 = 100%, 100 = 1 basis point.
+const Whole = 1_000_000
 
 // Limits on a lineage, so a hostile or broken graph cannot exhaust memory.
 const (
@@ -49,7 +51,7 @@ const (
 // Errors.
 var (
 	// ErrShares reports contributor shares that are not positive or do not
-	// sum to Whole, or a royalty share outside (0, Whole].
+	// sum to Whole, or a royalty share outside [0, Whole].
 	ErrShares = errors.New("split: invalid shares")
 	// ErrOverAllocated reports an asset whose royalties exceed what it
 	// receives (shares over 100%).
@@ -109,13 +111,13 @@ func (s Stacking) String() string {
 // revenue after royalties.
 type Contributor struct {
 	Account string `json:"account"`
-	Share   int64  `json:"share"` // basis points
+	Share   int64  `json:"share"` // parts per million
 }
 
 // Parent is an asset this one was derived from or trained on.
 type Parent struct {
 	Asset    string   `json:"asset"`
-	Share    int64    `json:"share"` // basis points
+	Share    int64    `json:"share"` // parts per million; 0 records lineage without payment
 	Stacking Stacking `json:"stacking"`
 }
 
@@ -147,12 +149,12 @@ func (n Node) Validate() error {
 		sum += c.Share
 	}
 	if sum != Whole {
-		return fmt.Errorf("%w: asset %s: contributor shares sum to %d, not %d\nhint: shares are basis points; 10000 is 100%%", ErrShares, n.Asset, sum, Whole)
+		return fmt.Errorf("%w: asset %s: contributor shares sum to %d, not %d\nhint: shares are parts per million; 1000000 is 100%%", ErrShares, n.Asset, sum, Whole)
 	}
 	seenP := make(map[string]bool, len(n.Parents))
 	var rel int64
 	for _, p := range n.Parents {
-		if p.Asset == "" || p.Share <= 0 || p.Share > Whole || p.Stacking > Absolute {
+		if p.Asset == "" || p.Share < 0 || p.Share > Whole || p.Stacking > Absolute {
 			return fmt.Errorf("%w: asset %s: parent %q share %d (%v)", ErrShares, n.Asset, p.Asset, p.Share, p.Stacking)
 		}
 		if seenP[p.Asset] {
@@ -165,7 +167,7 @@ func (n Node) Validate() error {
 		rel += p.Share
 	}
 	if rel > Whole {
-		return fmt.Errorf("%w: asset %s: royalty shares sum to %d bp, over 100%%", ErrOverAllocated, n.Asset, rel)
+		return fmt.Errorf("%w: asset %s: royalty shares sum to %d ppm, over 100%%", ErrOverAllocated, n.Asset, rel)
 	}
 	return nil
 }
@@ -268,6 +270,9 @@ func (c *compiler) visit(asset string, f *big.Rat, path []string) error {
 	}
 	rest := new(big.Rat).Set(f)
 	for _, p := range n.Parents {
+		if p.Share == 0 {
+			continue // lineage without payment
+		}
 		if slices.Contains(path, p.Asset) {
 			return fmt.Errorf("%w: %s > %s", ErrCycle, strings.Join(path, " > "), p.Asset)
 		}

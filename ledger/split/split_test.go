@@ -57,8 +57,8 @@ func TestApportion(t *testing.T) {
 // it that passes 20% upstream.
 func TestReadmeScenario(t *testing.T) {
 	load := loader(
-		split.Node{Asset: "dataset", Contributors: []split.Contributor{{"ann", 6000}, {"bea", 4000}}},
-		split.Node{Asset: "model", Contributors: []split.Contributor{{"max", 10000}}, Parents: []split.Parent{{Asset: "dataset", Share: 2000}}},
+		split.Node{Asset: "dataset", Contributors: []split.Contributor{{"ann", 600000}, {"bea", 400000}}},
+		split.Node{Asset: "model", Contributors: []split.Contributor{{"max", 1000000}}, Parents: []split.Parent{{Asset: "dataset", Share: 200000}}},
 	)
 	p, err := split.Compile("model", load)
 	if err != nil {
@@ -102,9 +102,9 @@ func TestStacking(t *testing.T) {
 	// fine-tune F (10% to M) on model M (20% to D) on dataset D.
 	mk := func(st split.Stacking) split.Loader {
 		return loader(
-			split.Node{Asset: "D", Contributors: []split.Contributor{{"d", 10000}}},
-			split.Node{Asset: "M", Contributors: []split.Contributor{{"m", 10000}}, Parents: []split.Parent{{"D", 2000, st}}},
-			split.Node{Asset: "F", Contributors: []split.Contributor{{"f", 10000}}, Parents: []split.Parent{{"M", 3000, split.Relative}}},
+			split.Node{Asset: "D", Contributors: []split.Contributor{{"d", 1000000}}},
+			split.Node{Asset: "M", Contributors: []split.Contributor{{"m", 1000000}}, Parents: []split.Parent{{"D", 200000, st}}},
+			split.Node{Asset: "F", Contributors: []split.Contributor{{"f", 1000000}}, Parents: []split.Parent{{"M", 300000, split.Relative}}},
 		)
 	}
 	shares := func(p *split.Plan) map[string]string {
@@ -130,9 +130,9 @@ func TestStacking(t *testing.T) {
 		t.Fatalf("absolute: %v, want %v", got, want)
 	}
 	over := loader(
-		split.Node{Asset: "D", Contributors: []split.Contributor{{"d", 10000}}},
-		split.Node{Asset: "M", Contributors: []split.Contributor{{"m", 10000}}, Parents: []split.Parent{{"D", 4000, split.Absolute}}},
-		split.Node{Asset: "F", Contributors: []split.Contributor{{"f", 10000}}, Parents: []split.Parent{{"M", 3000, split.Relative}}},
+		split.Node{Asset: "D", Contributors: []split.Contributor{{"d", 1000000}}},
+		split.Node{Asset: "M", Contributors: []split.Contributor{{"m", 1000000}}, Parents: []split.Parent{{"D", 400000, split.Absolute}}},
+		split.Node{Asset: "F", Contributors: []split.Contributor{{"f", 1000000}}, Parents: []split.Parent{{"M", 300000, split.Relative}}},
 	)
 	if _, err := split.Compile("F", over); !errors.Is(err, split.ErrOverAllocated) {
 		t.Fatalf("absolute 40%% above a 30%% edge: %v", err)
@@ -140,25 +140,30 @@ func TestStacking(t *testing.T) {
 	if _, err := split.Compile("M", over); err != nil {
 		t.Fatalf("the same edge used directly: %v", err)
 	}
+	// Royalty 0 records lineage without payment; the parent is not even loaded.
+	free, err := split.Compile("M", loader(split.Node{Asset: "M", Contributors: []split.Contributor{{"m", 1000000}}, Parents: []split.Parent{{"unregistered", 0, split.Relative}}}))
+	if err != nil || len(free.Slots) != 1 || free.Slots[0].Account != "m" {
+		t.Fatalf("zero royalty: %v %+v", err, free)
+	}
 }
 
 func TestBadLineage(t *testing.T) {
-	c := []split.Contributor{{"x", 10000}}
+	c := []split.Contributor{{"x", 1000000}}
 	for name, c := range map[string]struct {
 		load split.Loader
 		want error
 	}{
-		"shares under 100%": {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 5000}}}), split.ErrShares},
-		"shares over 100%":  {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 6000}, {"y", 5000}}}), split.ErrShares},
-		"negative share":    {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 10001}, {"y", -1}}}), split.ErrShares},
+		"shares under 100%": {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 500000}}}), split.ErrShares},
+		"shares over 100%":  {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 600000}, {"y", 500000}}}), split.ErrShares},
+		"negative share":    {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 1000100}, {"y", -1}}}), split.ErrShares},
 		"no contributors":   {loader(split.Node{Asset: "A"}), split.ErrShares},
-		"twice":             {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 5000}, {"x", 5000}}}), split.ErrShares},
-		"royalties over 100%": {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"B", 6000, 0}, {"C", 5000, 0}}},
+		"twice":             {loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 500000}, {"x", 500000}}}), split.ErrShares},
+		"royalties over 100%": {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"B", 600000, 0}, {"C", 500000, 0}}},
 			split.Node{Asset: "B", Contributors: c}, split.Node{Asset: "C", Contributors: c}), split.ErrOverAllocated},
-		"cycle": {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"B", 100, 0}}},
-			split.Node{Asset: "B", Contributors: c, Parents: []split.Parent{{"A", 100, 0}}}), split.ErrCycle},
-		"self":    {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"A", 100, 0}}}), split.ErrCycle},
-		"unknown": {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"B", 100, 0}}}), nil},
+		"cycle": {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"B", 10000, 0}}},
+			split.Node{Asset: "B", Contributors: c, Parents: []split.Parent{{"A", 10000, 0}}}), split.ErrCycle},
+		"self":    {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"A", 10000, 0}}}), split.ErrCycle},
+		"unknown": {loader(split.Node{Asset: "A", Contributors: c, Parents: []split.Parent{{"B", 10000, 0}}}), nil},
 	} {
 		_, err := split.Compile("A", c.load)
 		if err == nil || (c.want != nil && !errors.Is(err, c.want)) {
@@ -309,7 +314,7 @@ func TestSplitProperties(t *testing.T) {
 }
 
 func TestCarryChecks(t *testing.T) {
-	p, err := split.Compile("A", loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 5000}, {"y", 5000}}}))
+	p, err := split.Compile("A", loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 500000}, {"y", 500000}}}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -348,7 +353,7 @@ func FuzzCarry(f *testing.F) {
 	b, _ := c.MarshalBinary()
 	f.Add(b)
 	f.Add([]byte{})
-	p, err := split.Compile("A", loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 3000}, {"y", 7000}}}))
+	p, err := split.Compile("A", loader(split.Node{Asset: "A", Contributors: []split.Contributor{{"x", 300000}, {"y", 700000}}}))
 	if err != nil {
 		f.Fatal(err)
 	}

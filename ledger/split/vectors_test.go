@@ -48,19 +48,19 @@ func splitCases() []splitVector {
 	return []splitVector{
 		{Comment: "README: dataset with two contributors, model passing 20% upstream (relative)", Leaf: "model",
 			Lineage: []split.Node{
-				{Asset: "dataset", Contributors: []split.Contributor{c("ann", 6000), c("bea", 4000)}},
-				{Asset: "model", Contributors: []split.Contributor{c("max", 10000)}, Parents: []split.Parent{{Asset: "dataset", Share: 2000}}},
+				{Asset: "dataset", Contributors: []split.Contributor{c("ann", 600000), c("bea", 400000)}},
+				{Asset: "model", Contributors: []split.Contributor{c("max", 1000000)}, Parents: []split.Parent{{Asset: "dataset", Share: 200000}}},
 			},
 			Splits: []vSplit{{Amount: 1001}, {Amount: 1}, {Amount: 1}, {Amount: 1}, {Amount: 7}, {Amount: 999_999_999}}},
 		{Comment: "three equal thirds: units rotate by remainder, ties by account id", Leaf: "a",
-			Lineage: []split.Node{{Asset: "a", Contributors: []split.Contributor{c("x", 3333), c("y", 3333), c("z", 3334)}}},
+			Lineage: []split.Node{{Asset: "a", Contributors: []split.Contributor{c("x", 333333), c("y", 333333), c("z", 333334)}}},
 			Splits:  []vSplit{{Amount: 1}, {Amount: 1}, {Amount: 1}, {Amount: 1}, {Amount: 100}}},
 		{Comment: "3 levels, relative and absolute stacking, a diamond (two paths to the dataset)", Leaf: "finetune",
 			Lineage: []split.Node{
-				{Asset: "dataset", Contributors: []split.Contributor{c("d1", 5000), c("d2", 5000)}},
-				{Asset: "base", Contributors: []split.Contributor{c("b", 10000)}, Parents: []split.Parent{{Asset: "dataset", Share: 1000, Stacking: split.Absolute}}},
-				{Asset: "model", Contributors: []split.Contributor{c("m", 10000)}, Parents: []split.Parent{{Asset: "base", Share: 2500}, {Asset: "dataset", Share: 1500}}},
-				{Asset: "finetune", Contributors: []split.Contributor{c("f1", 7000), c("f2", 3000)}, Parents: []split.Parent{{Asset: "model", Share: 4000}}},
+				{Asset: "dataset", Contributors: []split.Contributor{c("d1", 500000), c("d2", 500000)}},
+				{Asset: "base", Contributors: []split.Contributor{c("b", 1000000)}, Parents: []split.Parent{{Asset: "dataset", Share: 100000, Stacking: split.Absolute}}},
+				{Asset: "model", Contributors: []split.Contributor{c("m", 1000000)}, Parents: []split.Parent{{Asset: "base", Share: 250000}, {Asset: "dataset", Share: 150000}}},
+				{Asset: "finetune", Contributors: []split.Contributor{c("f1", 700000), c("f2", 300000)}, Parents: []split.Parent{{Asset: "model", Share: 400000}}},
 			},
 			Splits: []vSplit{{Amount: 10_000}, {Amount: 3}, {Amount: 333}, {Amount: 9_223_372_036_854_000_000}}},
 	}
