@@ -1,6 +1,7 @@
 package httpsig
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"net/http"
@@ -80,8 +81,16 @@ func TestWorkedExample(t *testing.T) {
 		}
 	}
 
-	did, err := Verify(wire(t, req), t0.Add(time.Second), newOpts(t0))
+	opts := newOpts(t0)
+	did, err := Verify(wire(t, req), t0.Add(time.Second), opts)
 	if err != nil || did != k.DID() {
 		t.Fatalf("worked example does not verify: %v", err)
+	}
+	if _, err := Verify(wire(t, req), t0.Add(2*time.Second), opts); !errors.Is(err, ErrReplay) {
+		t.Fatalf("worked example sent again: %v", err)
+	}
+	late := t0.Add(90*time.Second + time.Second)
+	if _, err := Verify(wire(t, req), late, newOpts(late)); !errors.Is(err, ErrExpired) {
+		t.Fatalf("worked example after 09:01:30Z: %v", err)
 	}
 }

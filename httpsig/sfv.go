@@ -25,6 +25,9 @@ const (
 	maxParams        = 16
 	maxKeyLen        = 64
 	maxIntegerDigits = 15
+	// maxNodes bounds the members, items and parameters of one field
+	// together, so that the limits above cannot multiply.
+	maxNodes = 128
 )
 
 var errSF = errors.New("structured field")
@@ -93,8 +96,18 @@ func (d dictionary) get(key string) (member, bool) {
 }
 
 type sfParser struct {
-	s   string
-	pos int
+	s     string
+	pos   int
+	nodes int
+}
+
+// node counts one member, item or parameter against maxNodes.
+func (p *sfParser) node() error {
+	p.nodes++
+	if p.nodes > maxNodes {
+		return p.errorf("more than %d members, items and parameters", maxNodes)
+	}
+	return nil
 }
 
 func (p *sfParser) errorf(format string, args ...any) error {
@@ -135,6 +148,9 @@ func parseDictionary(s string) (dictionary, error) {
 	for {
 		if len(d) == maxDictMembers {
 			return nil, p.errorf("more than %d dictionary members", maxDictMembers)
+		}
+		if err := p.node(); err != nil {
+			return nil, err
 		}
 		key, err := p.parseKey()
 		if err != nil {
@@ -237,6 +253,9 @@ func (p *sfParser) parseInnerList() ([]item, params, error) {
 }
 
 func (p *sfParser) parseItem() (item, error) {
+	if err := p.node(); err != nil {
+		return item{}, err
+	}
 	v, err := p.parseBareItem()
 	if err != nil {
 		return item{}, err
@@ -255,6 +274,9 @@ func (p *sfParser) parseParams() (params, error) {
 		p.skipSP()
 		if len(ps) == maxParams {
 			return nil, p.errorf("more than %d parameters", maxParams)
+		}
+		if err := p.node(); err != nil {
+			return nil, err
 		}
 		key, err := p.parseKey()
 		if err != nil {
@@ -321,9 +343,12 @@ func (p *sfParser) parseInteger() (bareItem, error) {
 	return bareItem{kind: kindInteger, i: i}, nil
 }
 
+var unescaper = strings.NewReplacer(`\"`, `"`, `\\`, `\`)
+
 func (p *sfParser) parseString() (bareItem, error) {
 	p.pos++ // '"'
-	var b strings.Builder
+	start := p.pos
+	escaped := false
 	for !p.eof() {
 		c := p.s[p.pos]
 		p.pos++
@@ -332,18 +357,19 @@ func (p *sfParser) parseString() (bareItem, error) {
 			if p.eof() {
 				return bareItem{}, p.errorf("unterminated escape")
 			}
-			e := p.s[p.pos]
-			if e != '"' && e != '\\' {
+			if e := p.s[p.pos]; e != '"' && e != '\\' {
 				return bareItem{}, p.errorf("bad escape \\%c", e)
 			}
 			p.pos++
-			b.WriteByte(e)
+			escaped = true
 		case c == '"':
-			return bareItem{kind: kindString, s: b.String()}, nil
+			s := p.s[start : p.pos-1]
+			if escaped {
+				s = unescaper.Replace(s)
+			}
+			return bareItem{kind: kindString, s: s}, nil
 		case c < 0x20 || c > 0x7e:
 			return bareItem{}, p.errorf("byte 0x%02x in a string", c)
-		default:
-			b.WriteByte(c)
 		}
 	}
 	return bareItem{}, p.errorf("unterminated string")
