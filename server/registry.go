@@ -2,9 +2,9 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
 	"time"
@@ -58,16 +58,8 @@ func lookupState(get func(asset.ID) (*catsqlite.AssetRecord, error)) asset.Looku
 	}
 }
 
-// RegisterAnswer is the answer to a registration, proposal or approval.
-type RegisterAnswer struct {
-	Asset    string          `json:"asset"`
-	Claim    string          `json:"claim,omitempty"`
-	Priority string          `json:"priority,omitempty"`
-	Proposal string          `json:"proposal,omitempty"`
-	Status   string          `json:"status,omitempty"`
-	Version  uint64          `json:"version,omitempty"`
-	Receipt  *receipt.Bundle `json:"receipt"`
-}
+// RegisterAnswer is api.RegisterAnswer.
+type RegisterAnswer = api.RegisterAnswer
 
 // register handles POST /v1/assets: a manifest signed by its owners.
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
@@ -429,15 +421,8 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
 
-// AssetView is the answer of GET /v1/assets/{id}.
-type AssetView struct {
-	catsqlite.AssetRecord
-	// Conflicts lists the other registrations of the same content.
-	Conflicts []string                   `json:"conflicts"`
-	Children  []string                   `json:"children"`
-	Proposals []*catsqlite.ProposalRecord `json:"proposals"`
-	Trail     []catsqlite.TrailEntry      `json:"trail"`
-}
+// AssetView is api.AssetView.
+type AssetView = api.AssetView
 
 func (s *Server) assetView(ctx context.Context, id asset.ID) (*AssetView, error) {
 	rec, err := s.cat.Asset(ctx, id)
@@ -498,24 +483,11 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// LineageNode is one asset in a lineage graph.
-type LineageNode struct {
-	Asset    string `json:"asset"`
-	Name     string `json:"name"`
-	Depth    int    `json:"depth"` // negative: ancestors; positive: descendants
-	Parent   string `json:"parent,omitempty"`
-	Child    string `json:"child,omitempty"`
-	Royalty  string `json:"royalty,omitempty"`
-	Stacking string `json:"stacking,omitempty"`
-}
+// LineageNode is api.LineageNode.
+type LineageNode = api.LineageNode
 
-// Lineage is the graph around an asset: edges up to its ancestors and down
-// to its descendants.
-type Lineage struct {
-	Asset string        `json:"asset"`
-	Up    []LineageNode `json:"up"`
-	Down  []LineageNode `json:"down"`
-}
+// Lineage is api.Lineage.
+type Lineage = api.Lineage
 
 func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -589,8 +561,7 @@ func (s *Server) getProposal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var env json.RawMessage = p.Envelope
-	writeJSON(w, http.StatusOK, map[string]any{"proposal": p, "envelope": env})
+	writeJSON(w, http.StatusOK, api.ProposalView{Proposal: p, Envelope: p.Envelope})
 	return nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
+	"slices"
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/catalog"
@@ -63,16 +65,8 @@ CREATE TABLE IF NOT EXISTS trail (
 );
 `
 
-// AssetRecord is a registered asset with what the registry knows of it.
-type AssetRecord struct {
-	State *asset.State `json:"state"`
-	// Claim is "priority", "same-owners" or "conflict" (asset.ClaimStatus).
-	Claim string `json:"claim"`
-	// Priority is the priority claim on the same content (itself when Claim
-	// is "priority").
-	Priority asset.ID `json:"priority"`
-	LogIndex uint64   `json:"log_index"`
-}
+// AssetRecord is api.AssetRecord.
+type AssetRecord = api.AssetRecord
 
 // Tx is one catalog transaction: everything an applied log entry changes,
 // together with the record that the entry is applied.
@@ -327,16 +321,8 @@ func (c *Catalog) Children(ctx context.Context, id asset.ID) ([]asset.ID, error)
 	return out, rows.Err()
 }
 
-// ProposalRecord is a proposal with its approvals.
-type ProposalRecord struct {
-	ID        asset.ID `json:"id"`
-	Asset     asset.ID `json:"asset"`
-	Envelope  []byte   `json:"-"`
-	Status    string   `json:"status"`
-	LogIndex  uint64   `json:"log_index"`
-	Approvals [][]byte `json:"-"`
-	Approvers []string `json:"approvers"`
-}
+// ProposalRecord is api.ProposalRecord.
+type ProposalRecord = api.ProposalRecord
 
 // Proposal returns a proposal and its approvals.
 func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*ProposalRecord, error) {
@@ -414,12 +400,8 @@ func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord,
 	return out, nil
 }
 
-// TrailEntry is one logged statement about an asset.
-type TrailEntry struct {
-	LogIndex uint64 `json:"log_index"`
-	Type     string `json:"type"`
-	Summary  string `json:"summary"`
-}
+// TrailEntry is api.TrailEntry.
+type TrailEntry = api.TrailEntry
 
 // Trail returns an asset's audit trail in log order.
 func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error) {
@@ -440,3 +422,40 @@ func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error) {
 	}
 	return out, rows.Err()
 }
+
+// Dump lists the catalog's derived state as sorted text lines, leaving out
+// bookkeeping (which entries are applied) and local times, so that two
+// catalogs holding the same state dump the same lines.
+func (c *Catalog) Dump(ctx context.Context) ([]string, error) {
+	queries := []string{
+		`SELECT 'object ' || id || ' ' || size || ' ' || kind FROM objects`,
+		`SELECT 'asset ' || asset || ' ' || content || ' ' || claim || ' ' || priority || ' ' || log_index || ' ' || state FROM assets`,
+		`SELECT 'lineage ' || child || ' ' || parent || ' ' || royalty || ' ' || stacking FROM lineage`,
+		`SELECT 'proposal ' || proposal || ' ' || asset || ' ' || status || ' ' || log_index || ' ' || envelope FROM proposals`,
+		`SELECT 'approval ' || proposal || ' ' || approver || ' ' || log_index || ' ' || envelope FROM approvals`,
+		`SELECT 'trail ' || asset || ' ' || log_index || ' ' || type || ' ' || summary FROM trail`,
+	}
+	queries = append(queries, c.extraDumps...)
+	var out []string
+	for _, q := range queries {
+		rows, err := c.db.QueryContext(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: dump: %w", err)
+		}
+		for rows.Next() {
+			var s string
+			if err := rows.Scan(&s); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out = append(out, s)
+		}
+		rows.Close()
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// AddDump adds a query whose single text column joins the Dump; packages
+// that keep tables in the catalog file register theirs.
+func (c *Catalog) AddDump(query string) { c.extraDumps = append(c.extraDumps, query) }

@@ -16,7 +16,8 @@ import (
 
 // Catalog is a catalog stored in one SQLite database.
 type Catalog struct {
-	db *sql.DB
+	db         *sql.DB
+	extraDumps []string
 }
 
 const schema = `

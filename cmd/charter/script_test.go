@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,11 +34,13 @@ func TestScript(t *testing.T) {
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"startserver": cmdStartServer,
-			"flipbyte":    cmdFlipByte,
-			"corrupt":     cmdCorrupt,
-			"capture":     cmdCapture,
-			"mkfile":      cmdMkfile,
+			"startserver":   cmdStartServer,
+			"flipbyte":      cmdFlipByte,
+			"corrupt":       cmdCorrupt,
+			"capture":       cmdCapture,
+			"capture-field": cmdCaptureField,
+			"capture-json":  cmdCaptureJSON,
+			"mkfile":        cmdMkfile,
 		},
 	})
 }
@@ -131,6 +134,36 @@ func cmdCapture(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: capture NAME")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile("stdout")))
+}
+
+// capture-field NAME LINE: sets NAME to the first field of line LINE
+// (1-based) of the last stdout.
+func cmdCaptureField(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: capture-field NAME LINE")
+	}
+	n, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	lines := strings.Split(strings.TrimSpace(ts.ReadFile("stdout")), "\n")
+	if n < 1 || n > len(lines) {
+		ts.Fatalf("stdout has %d lines", len(lines))
+	}
+	ts.Setenv(args[0], strings.Fields(lines[n-1])[0])
+}
+
+// capture-json NAME FIELD: sets NAME to a top-level string field of the
+// last stdout, a JSON object.
+func cmdCaptureJSON(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: capture-json NAME FIELD")
+	}
+	var m map[string]any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &m))
+	v, ok := m[args[1]].(string)
+	if !ok {
+		ts.Fatalf("no string field %q in stdout", args[1])
+	}
+	ts.Setenv(args[0], v)
 }
 
 var _ = fmt.Sprintf

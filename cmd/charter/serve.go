@@ -60,3 +60,8 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	log.Info("listening", "addr", url, "data", *data)
 	return srv.Serve(ctx, l)
 }
+
+// quietLogger logs warnings and errors to stderr.
+func quietLogger(env *Env) *slog.Logger {
+	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}

@@ -1,0 +1,84 @@
+// Package api holds the JSON shapes of Charter's HTTP API that the server
+// sends and the client reads, so both sides share one definition. The
+// OpenAPI document served at /openapi.json describes them.
+package api
+
+import (
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/receipt"
+)
+
+// RegisterAnswer is the answer to a registration, proposal or approval.
+type RegisterAnswer struct {
+	Asset    string          `json:"asset"`
+	Claim    string          `json:"claim,omitempty"`
+	Priority string          `json:"priority,omitempty"`
+	Proposal string          `json:"proposal,omitempty"`
+	Status   string          `json:"status,omitempty"`
+	Version  uint64          `json:"version,omitempty"`
+	Receipt  *receipt.Bundle `json:"receipt"`
+}
+
+// AssetRecord is a registered asset with what the registry knows of it.
+type AssetRecord struct {
+	State *asset.State `json:"state"`
+	// Claim is "priority", "same-owners" or "conflict" (asset.ClaimStatus).
+	Claim string `json:"claim"`
+	// Priority is the priority claim on the same content (itself when Claim
+	// is "priority").
+	Priority asset.ID `json:"priority"`
+	LogIndex uint64   `json:"log_index"`
+}
+
+// ProposalRecord is a proposal with its approvals.
+type ProposalRecord struct {
+	ID        asset.ID `json:"id"`
+	Asset     asset.ID `json:"asset"`
+	Envelope  []byte   `json:"-"`
+	Status    string   `json:"status"`
+	LogIndex  uint64   `json:"log_index"`
+	Approvals [][]byte `json:"-"`
+	Approvers []string `json:"approvers"`
+}
+
+// TrailEntry is one logged statement about an asset.
+type TrailEntry struct {
+	LogIndex uint64 `json:"log_index"`
+	Type     string `json:"type"`
+	Summary  string `json:"summary"`
+}
+
+// AssetView is the answer of GET /v1/assets/{id}.
+type AssetView struct {
+	AssetRecord
+	// Conflicts lists the other registrations of the same content.
+	Conflicts []string          `json:"conflicts"`
+	Children  []string          `json:"children"`
+	Proposals []*ProposalRecord `json:"proposals"`
+	Trail     []TrailEntry      `json:"trail"`
+}
+
+// LineageNode is one edge of a lineage graph.
+type LineageNode struct {
+	Asset    string `json:"asset"`
+	Name     string `json:"name"`
+	Depth    int    `json:"depth"` // negative: ancestors; positive: descendants
+	Parent   string `json:"parent,omitempty"`
+	Child    string `json:"child,omitempty"`
+	Royalty  string `json:"royalty,omitempty"`
+	Stacking string `json:"stacking,omitempty"`
+}
+
+// Lineage is the graph around an asset: edges up to its ancestors and down
+// to its descendants.
+type Lineage struct {
+	Asset string        `json:"asset"`
+	Up    []LineageNode `json:"up"`
+	Down  []LineageNode `json:"down"`
+}
+
+// ProposalView is the answer of GET /v1/proposals/{id}.
+type ProposalView struct {
+	Proposal *ProposalRecord `json:"proposal"`
+	Envelope []byte          `json:"envelope"` // the signed proposal, base64 in JSON
+}

@@ -1,0 +1,243 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"math/big"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/charter-dev/charter/api"
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
+)
+
+func init() {
+	register("publish", "put + register (+ license) in one step: publish PATH [--owner DID=W]... [--contributor DID=PCT]... [--parent ID=PCT]... [--license T]", publishCmd{})
+}
+
+type publishCmd struct{}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// publishResult is the --json output of publish.
+type publishResult struct {
+	Asset    string          `json:"asset"`
+	Content  string          `json:"content"`
+	Kind     string          `json:"kind"`
+	Claim    string          `json:"claim"`
+	Priority string          `json:"priority"`
+	License  string          `json:"license,omitempty"`
+	LogIndex uint64          `json:"log_index"`
+	Receipt  string          `json:"receipt_file,omitempty"`
+	Answer   *api.RegisterAnswer `json:"answer"`
+}
+
+// parsePercent turns "20", "12.5" or "33.3333" into parts per million,
+// exactly: no floating point.
+func parsePercent(s string) (asset.Share, error) {
+	s = strings.TrimSuffix(strings.TrimSpace(s), "%")
+	r, ok := new(big.Rat).SetString(s)
+	if !ok || r.Sign() < 0 {
+		return 0, fmt.Errorf("%q is not a percentage", s)
+	}
+	r.Mul(r, big.NewRat(int64(asset.Whole), 100))
+	if !r.IsInt() {
+		return 0, fmt.Errorf("%q%% is finer than one part per million", s)
+	}
+	if r.Cmp(big.NewRat(int64(asset.Whole), 1)) > 0 {
+		return 0, fmt.Errorf("%q%% is over 100%%", s)
+	}
+	return asset.Share(r.Num().Int64()), nil
+}
+
+func splitPair(flagName, v string) (string, string, error) {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" || val == "" {
+		return "", "", fmt.Errorf("--%s %q: want KEY=VALUE", flagName, v)
+	}
+	return k, val, nil
+}
+
+func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("publish", flag.ContinueOnError)
+	env.globalFlags(fs)
+	var owners, contributors, parents, cosign multiFlag
+	fs.Var(&owners, "owner", "owner DID=WEIGHT (repeat; default: your key, weight 1)")
+	fs.Var(&contributors, "contributor", "contributor DID=PERCENT of revenue (repeat; default: you, 100)")
+	fs.Var(&parents, "parent", "parent asset ID=ROYALTY-PERCENT (repeat): what this was derived from or trained on")
+	fs.Var(&cosign, "cosign", "another owner's key FILE to sign with (repeat)")
+	threshold := fs.Int64("threshold", 0, "owner weight needed to change the asset (default: total weight)")
+	absolute := fs.Bool("absolute", false, "parents' royalties stack absolutely (share of the gross) instead of relatively")
+	name := fs.String("name", "", "asset name (default: the file or folder name)")
+	desc := fs.String("description", "", "description")
+	media := fs.String("media-type", "", "media type (default: application/octet-stream, or the dataset type)")
+	lic := fs.String("license", "", "licence terms: a template name (charter license templates) or a terms FILE")
+	receiptOut := fs.String("receipt", "", "write the registration receipt bundle to FILE")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("publish takes one PATH\nhint: charter publish ./dataset --license research-only")
+	}
+	key, err := loadKey(env)
+	if err != nil {
+		return err
+	}
+	signers := []*identity.Key{key}
+	for _, f := range cosign {
+		k, err := identity.Load(f)
+		if err != nil {
+			return err
+		}
+		signers = append(signers, k)
+	}
+	put, err := putPath(ctx, env, pos[0])
+	if err != nil {
+		return err
+	}
+	cid, err := content.ParseID(put.ID)
+	if err != nil {
+		return err
+	}
+	m := &asset.Manifest{Content: cid, Name: *name, Description: *desc, MediaType: *media, Created: asset.NewTime(time.Now())}
+	if m.Name == "" {
+		m.Name = baseName(pos[0])
+	}
+	if m.MediaType == "" {
+		m.MediaType = "application/octet-stream"
+		if put.Kind == "dataset" {
+			m.MediaType = content.DatasetMediaType
+		}
+	}
+	var total int64
+	if len(owners) == 0 {
+		m.Owners = []asset.Owner{{DID: key.DID(), Weight: 1}}
+		total = 1
+	}
+	for _, o := range owners {
+		k, v, err := splitPair("owner", o)
+		if err != nil {
+			return err
+		}
+		d, err := identity.ParseDID(k)
+		if err != nil {
+			return err
+		}
+		w, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return fmt.Errorf("--owner %s: weight %q is not an integer", k, v)
+		}
+		m.Owners = append(m.Owners, asset.Owner{DID: d, Weight: w})
+		total += w
+	}
+	m.Threshold = *threshold
+	if m.Threshold == 0 {
+		m.Threshold = total
+	}
+	if len(contributors) == 0 {
+		m.Contributors = []asset.Contributor{{DID: key.DID(), Share: asset.Whole}}
+	}
+	for _, c := range contributors {
+		k, v, err := splitPair("contributor", c)
+		if err != nil {
+			return err
+		}
+		d, err := identity.ParseDID(k)
+		if err != nil {
+			return err
+		}
+		sh, err := parsePercent(v)
+		if err != nil {
+			return fmt.Errorf("--contributor %s: %w", k, err)
+		}
+		m.Contributors = append(m.Contributors, asset.Contributor{DID: d, Share: sh})
+	}
+	for _, p := range parents {
+		k, v, err := splitPair("parent", p)
+		if err != nil {
+			return err
+		}
+		a, err := asset.ParseID(k)
+		if err != nil {
+			return err
+		}
+		sh, err := parsePercent(v)
+		if err != nil {
+			return fmt.Errorf("--parent %s: %w", k, err)
+		}
+		st := asset.Relative
+		if *absolute {
+			st = asset.Absolute
+		}
+		m.Parents = append(m.Parents, asset.Parent{Asset: a, Royalty: sh, Stacking: st})
+	}
+	if *lic != "" {
+		ref, err := storeTerms(ctx, env, *lic)
+		if err != nil {
+			return err
+		}
+		m.License = ref
+	}
+	envl, err := m.Sign(signers...)
+	if err != nil {
+		return err
+	}
+	c, err := env.Client()
+	if err != nil {
+		return err
+	}
+	ans, err := c.Register(ctx, envl)
+	if err != nil {
+		return err
+	}
+	res := publishResult{Asset: ans.Asset, Content: put.ID, Kind: put.Kind, Claim: ans.Claim, Priority: ans.Priority, License: m.License, Answer: ans}
+	if ans.Receipt != nil {
+		res.LogIndex = ans.Receipt.Index
+		if _, err := verifyBundle(ans.Receipt, ""); err != nil {
+			return fmt.Errorf("the server's receipt does not verify: %w", err)
+		}
+	}
+	if *receiptOut != "" {
+		if err := writeJSONFile(*receiptOut, ans.Receipt); err != nil {
+			return err
+		}
+		res.Receipt = *receiptOut
+	}
+	if env.JSON {
+		return env.printJSON(res)
+	}
+	fmt.Fprintf(env.Stdout, "asset   %s\ncontent %s (%s)\nclaim   %s\nlogged  entry %d, receipt verified\n", res.Asset, res.Content, res.Kind, res.Claim, res.LogIndex)
+	if res.Claim == "conflict" {
+		fmt.Fprintf(env.Stdout, "warning: this content was registered first by others as %s; your registration is recorded as a conflicting claim\n", res.Priority)
+	}
+	return nil
+}
+
+func baseName(p string) string {
+	p = strings.TrimRight(p, "/")
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		p = p[i+1:]
+	}
+	if p == "" || p == "." {
+		return "untitled"
+	}
+	return p
+}
+
+func writeJSONFile(path string, v any) error {
+	b, err := jsonIndent(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}
