@@ -3,7 +3,8 @@
 // A backend's tests call Test with a function that returns a new, empty
 // store; the suite checks round trips of many sizes, deduplication,
 // mismatches and aborts that keep nothing, enumeration order and paging,
-// removal, not-found errors and concurrent writers.
+// removal, not-found errors, concurrent writers, verified reads, and random
+// operation sequences against a map (pgregory.net/rapid).
 package storagetest
 
 import (
@@ -45,6 +46,7 @@ func Test(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	t.Run("NotFound", func(t *testing.T) { testNotFound(t, newStore(t)) })
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Get", func(t *testing.T) { testGet(t, newStore(t)) })
+	t.Run("Model", func(t *testing.T) { testModel(t, newStore) })
 }
 
 // Bytes returns n pseudo-random bytes determined by seed.
