@@ -274,7 +274,8 @@ var emptyRoot = func() [8]uint32 {
 // group data from data (the same reader for a slice), skipping nodes outside
 // [start, end), and yields verified bytes.
 type verifier struct {
-	tree, data io.Reader
+	tree io.Reader
+	data *bufio.Reader // at least GroupSize of buffer
 	root       [8]uint32
 	size       int64 // -1 until the header is read
 	start, end int64 // wanted range; end < 0 means "to the end"
@@ -327,6 +328,13 @@ func (v *verifier) header() error {
 // out of input is corruption (a truncated slice, data or outboard); any
 // other error is the reader's own and is returned wrapped, not as
 // ErrCorrupt, so that a network or disk error is not mistaken for bad data.
+func eofIfNil(err error) error {
+	if err == nil {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
 func readError(err error, start, end int64, what string) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
 		return &CorruptError{Start: start, End: end, What: what, Err: io.ErrUnexpectedEOF}
@@ -347,11 +355,24 @@ func (v *verifier) next() ([]byte, error) {
 			continue
 		}
 		if p.n <= GroupSize {
-			g := v.buf[:p.n]
-			if _, err := io.ReadFull(v.data, g); err != nil {
-				return nil, readError(err, p.pos, p.pos+p.n, "data")
+			var g []byte
+			var arr *[GroupSize]byte
+			if p.n == GroupSize {
+				// Hash a full group in place in the bufio buffer: no copy.
+				b, err := v.data.Peek(GroupSize)
+				if len(b) < GroupSize {
+					return nil, readError(eofIfNil(err), p.pos, p.pos+p.n, "data")
+				}
+				arr, g = (*[GroupSize]byte)(b), b
+				v.data.Discard(GroupSize) // b stays valid until the next read
+			} else {
+				g = v.buf[:p.n]
+				if _, err := io.ReadFull(v.data, g); err != nil {
+					return nil, readError(err, p.pos, p.pos+p.n, "data")
+				}
+				arr = &v.buf
 			}
-			node := hashGroup(&v.buf, int(p.n), p.pos/GroupSize)
+			node := hashGroup(arr, int(p.n), p.pos/GroupSize)
 			if p.rootFlag {
 				node.Flags |= guts.FlagRoot
 			}
@@ -414,8 +435,7 @@ func VerifyRange(w io.Writer, slice io.Reader, id ID, offset, length int64) (siz
 	if offset < 0 || length < 0 || offset > math.MaxInt64-length {
 		return 0, fmt.Errorf("%w: offset %d, length %d", ErrBadRange, offset, length)
 	}
-	// A small buffer: 16 KiB group reads then mostly bypass it.
-	src := bufio.NewReaderSize(slice, 4<<10)
+	src := bufio.NewReaderSize(slice, 64<<10)
 	d := id.Digest()
 	v := &verifier{tree: src, data: src, root: bytesToCV(d[:]), start: offset, end: offset + length}
 	for {
@@ -453,10 +473,11 @@ type Reader struct {
 func NewReader(data, outboard io.Reader, id ID) *Reader {
 	d := id.Digest()
 	ob := bufio.NewReaderSize(outboard, 16<<10)
+	dr := bufio.NewReaderSize(data, 256<<10) // few, large reads from files
 	return &Reader{
-		v:       verifier{tree: ob, data: data, root: bytesToCV(d[:]), end: -1},
+		v:       verifier{tree: ob, data: dr, root: bytesToCV(d[:]), end: -1},
 		ob:      ob,
-		dataRaw: data,
+		dataRaw: dr,
 	}
 }
 
