@@ -56,6 +56,13 @@ func Open(ctx context.Context, dir string) (*Store, error) {
 			return nil, fmt.Errorf("localfs: open %s: %w", dir, err)
 		}
 	}
+	// Make the directories themselves durable before anything is linked
+	// into them.
+	for _, d := range []string{s.path(blobsDir), dir} {
+		if err := syncDir(d); err != nil {
+			return nil, fmt.Errorf("localfs: open %s: %w", dir, err)
+		}
+	}
 	if err := s.cleanStale(ctx); err != nil {
 		return nil, fmt.Errorf("localfs: open %s: %w", dir, err)
 	}
