@@ -3,6 +3,10 @@ package server
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/identity"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -11,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -200,4 +205,58 @@ func BenchmarkVerifyOnRead(b *testing.B) {
 	b.ReportMetric(mb/tOff.Seconds(), "client_only_MB/s")
 	b.ReportMetric(mb/tOn.Seconds(), "verify_on_read_MB/s")
 	b.ReportMetric(tOff.Seconds()/tOn.Seconds(), "ratio")
+}
+
+// BenchmarkRegister measures registration answered with its inclusion
+// proof, end to end over loopback. Target: p50 <= 400 ms. The baseline in
+// the same run is a bare log append without a proof.
+func BenchmarkRegister(b *testing.B) {
+	dir := b.TempDir()
+	s, err := New(context.Background(), Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	k, _ := identity.Generate()
+	resp, err := http.Post(hs.URL+"/v1/blobs", "application/octet-stream", strings.NewReader("benchmark content"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var info BlobInfo
+	json.NewDecoder(resp.Body).Decode(&info)
+	resp.Body.Close()
+	cid, _ := content.ParseID(info.ID)
+	var lat, base []time.Duration
+	i := 0
+	for b.Loop() {
+		i++
+		m := &asset.Manifest{Content: cid, Name: fmt.Sprintf("asset %d", i), MediaType: "text/plain", Created: asset.NewTime(time.Now()), Threshold: 1,
+			Owners: []asset.Owner{{DID: k.DID(), Weight: 1}}, Contributors: []asset.Contributor{{DID: k.DID(), Share: asset.Whole}}}
+		env, _ := m.Sign(k)
+		raw, _ := env.Marshal()
+		t0 := time.Now()
+		resp, err := http.Post(hs.URL+"/v1/assets", "application/json", bytes.NewReader(raw))
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 201 {
+			b.Fatalf("status %d", resp.StatusCode)
+		}
+		lat = append(lat, time.Since(t0))
+		t0 = time.Now()
+		if _, err := s.tlog.Append(context.Background(), "bench", raw); err != nil {
+			b.Fatal(err)
+		}
+		base = append(base, time.Since(t0))
+	}
+	p50 := func(d []time.Duration) float64 {
+		sort.Slice(d, func(i, j int) bool { return d[i] < d[j] })
+		return float64(d[len(d)/2].Microseconds()) / 1000
+	}
+	b.ReportMetric(p50(lat), "register_p50_ms")
+	b.ReportMetric(p50(base), "append_p50_ms")
 }

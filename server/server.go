@@ -62,7 +62,7 @@ type Server struct {
 	tlog  *auditlog.Log
 	// key is the server's own identity; it signs grants and receipts.
 	key *identity.Key
-	mux   *http.ServeMux
+	mux *http.ServeMux
 
 	// regMu serialises registry changes: validate, append, apply.
 	regMu sync.Mutex

@@ -30,14 +30,14 @@ func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
 // publishResult is the --json output of publish.
 type publishResult struct {
-	Asset    string          `json:"asset"`
-	Content  string          `json:"content"`
-	Kind     string          `json:"kind"`
-	Claim    string          `json:"claim"`
-	Priority string          `json:"priority"`
-	License  string          `json:"license,omitempty"`
-	LogIndex uint64          `json:"log_index"`
-	Receipt  string          `json:"receipt_file,omitempty"`
+	Asset    string              `json:"asset"`
+	Content  string              `json:"content"`
+	Kind     string              `json:"kind"`
+	Claim    string              `json:"claim"`
+	Priority string              `json:"priority"`
+	License  string              `json:"license,omitempty"`
+	LogIndex uint64              `json:"log_index"`
+	Receipt  string              `json:"receipt_file,omitempty"`
 	Answer   *api.RegisterAnswer `json:"answer"`
 }
 
