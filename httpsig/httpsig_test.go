@@ -354,6 +354,14 @@ func TestReplay(t *testing.T) {
 	if opts.Nonces.(*MemoryNonceStore).Len() != n {
 		t.Fatal("a bad signature was recorded in the nonce store")
 	}
+	// A copy with a tampered body does not burn the original's nonce.
+	post := wireString(t, signedPost(t, k, t0, `{"n":1}`))
+	if _, err := Verify(parseWire(t, strings.Replace(post, `{"n":1}`, `{"n":2}`, 1)), t0, opts); !errors.Is(err, ErrDigestMismatch) {
+		t.Fatal(err)
+	}
+	if _, err := Verify(parseWire(t, post), t0, opts); err != nil {
+		t.Fatalf("original after a tampered copy: %v", err)
+	}
 }
 
 func TestTimeWindow(t *testing.T) {
