@@ -79,7 +79,8 @@ func (l Lookup) get(id ID) (*State, error) {
 // the manifest is valid, the signers are owners whose weights reach the
 // threshold, every parent is registered, the lineage holds at most
 // MaxAncestors distinct ancestors and has no cycle (impossible while IDs
-// are hashes, checked anyway).
+// are hashes, checked anyway), and the royalties of every paying path can
+// be settled (see checkRoyalties and ErrRoyalties).
 func CheckRegistration(m *Manifest, signers []identity.DID, lookup Lookup) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -106,8 +107,10 @@ func CheckRegistration(m *Manifest, signers []identity.DID, lookup Lookup) error
 			return invalid(ErrParents, "parent %s names the same content %s", p.Asset, m.Content)
 		}
 	}
-	_, err = ancestors(self, parents, lookup)
-	return err
+	if _, err := ancestors(self, parents, lookup); err != nil {
+		return err
+	}
+	return checkRoyalties(self, m, lookup)
 }
 
 // Ancestors returns the distinct ancestors of a registered asset, nearest
