@@ -74,8 +74,9 @@ func groupCount(size int64) int64 {
 // The content length need not be known in advance. Groups are hashed with
 // the SIMD kernels of lukechampine.com/blake3/guts on up to four worker
 // goroutines while the next 1 MiB is read and written; the workers end
-// before Ingest returns. Memory use (about 5 MiB) does not grow
-// with the content: past SpillThreshold the tree hashes go to a temporary
+// before Ingest returns. Memory use (at most five 1 MiB buffers plus
+// SpillThreshold of tree hashes) does not grow with the content: past
+// SpillThreshold the tree hashes go to a temporary
 // file created with os.CreateTemp and removed before Ingest returns; use
 // IngestScratch to supply that space yourself.
 //
