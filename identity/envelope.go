@@ -84,6 +84,9 @@ func Sign(payloadType string, payload []byte, keys ...*Key) (*Envelope, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: no signing key given", ErrNoSignature)
 	}
+	if payloadType == "" {
+		return nil, fmt.Errorf("%w: empty payload type", ErrBadEnvelope)
+	}
 	env := &Envelope{PayloadType: payloadType, Payload: base64.StdEncoding.EncodeToString(payload)}
 	msg := pae(payloadType, payload)
 	for _, k := range keys {

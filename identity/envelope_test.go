@@ -69,6 +69,9 @@ func TestSignVerify(t *testing.T) {
 	if _, err := Sign(testType, payload, a, a); !errors.Is(err, ErrDuplicateSignature) {
 		t.Fatalf("Sign(a, a): %v", err)
 	}
+	if _, err := Sign("", payload, a); !errors.Is(err, ErrBadEnvelope) {
+		t.Fatalf("empty payload type: %v", err)
+	}
 	if _, err := Sign(testType, payload); !errors.Is(err, ErrNoSignature) {
 		t.Fatalf("Sign with no key: %v", err)
 	}

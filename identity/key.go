@@ -63,6 +63,13 @@ func newKey(priv ed25519.PrivateKey) *Key {
 // DID returns the key's did:key identifier.
 func (k *Key) DID() DID { return k.did }
 
+// String returns "identity.Key(did:key:...)": printing a key never prints
+// its private half.
+func (k *Key) String() string { return "identity.Key(" + k.did.String() + ")" }
+
+// GoString is String, so that %#v does not print the private key either.
+func (k *Key) GoString() string { return k.String() }
+
 // Public returns the Ed25519 public key.
 func (k *Key) Public() ed25519.PublicKey { return k.did.PublicKey() }
 

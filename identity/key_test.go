@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -215,4 +216,15 @@ func FuzzParseKey(f *testing.F) {
 			t.Fatalf("re-parse: %v", err)
 		}
 	})
+}
+
+func TestKeyPrintsNoSecret(t *testing.T) {
+	k := testKey(t, 7)
+	seed := k.priv.Seed()
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(f, k)
+		if !strings.Contains(out, k.DID().String()) || strings.Contains(out, fmt.Sprint(seed)) || strings.Contains(out, fmt.Sprintf("%x", seed)) {
+			t.Errorf("%s prints %q", f, out)
+		}
+	}
 }
