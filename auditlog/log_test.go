@@ -477,3 +477,11 @@ func TestConsistencyAndWitness(t *testing.T) {
 		t.Fatalf("proof from beyond the end: %v", err)
 	}
 }
+
+// truncate cuts a file in the log directory to n bytes.
+func truncate(t *testing.T, dir, rel string, n int64) {
+	t.Helper()
+	if err := os.Truncate(filepath.Join(dir, filepath.FromSlash(rel)), n); err != nil {
+		t.Fatal(err)
+	}
+}
