@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,4 +130,29 @@ func TestTwoHandles(t *testing.T) {
 	if _, err := ledger.Audit(ctx, b); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestConcurrent(t *testing.T) {
+	ctx := context.Background()
+	l := seeded(t)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 25 {
+				if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: fmt.Sprintf("g%d-%d", g, i), Debit: ledgertest.Bank.ID, Credit: ledgertest.Revenue.ID, Amount: 1}}); err != nil {
+					t.Error(err)
+				}
+				if _, err := l.LookupAccount(ctx, ledgertest.Revenue.ID); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if a, _ := l.LookupAccount(ctx, ledgertest.Revenue.ID); a.Net() != 100 {
+		t.Fatalf("revenue at %d", a.Net())
+	}
+	ledgertest.CheckInvariants(t, ctx, l)
 }
