@@ -99,7 +99,7 @@ func BenchmarkSettlement(b *testing.B) {
 	ctx := context.Background()
 	load, leaves, accounts := lineage3()
 	n := *benchEvents
-	var settleTime, baseTime, settleCPU time.Duration
+	var settleTime, baseTime, settleCPU, baseCPU time.Duration
 	for i := 0; b.Loop(); i++ {
 		l := settleLedger(b, accounts, licensees)
 		s := &settle.Settler{Ledger: l, Lineage: load}
@@ -128,19 +128,22 @@ func BenchmarkSettlement(b *testing.B) {
 		for j, c := range cs {
 			ts[j] = ledger.Transfer{ID: "charge:" + c.ID, Debit: c.Licensee, Credit: "asset:" + c.Asset, Amount: c.Amount, Code: settle.CodeCharge, Ref: "use:" + c.ID}
 		}
-		start = time.Now()
+		start, cpu0 = time.Now(), cpuTime()
 		for j := 0; j < len(ts); j += 5000 {
 			if _, err := base.CreateTransfers(ctx, ts[j:min(j+5000, len(ts))]); err != nil {
 				b.Fatal(err)
 			}
 		}
 		baseTime += time.Since(start)
+		baseCPU += cpuTime() - cpu0
 		b.StartTimer()
 	}
 	b.ReportMetric(float64(n*b.N)/settleTime.Seconds(), "events/s")
 	b.ReportMetric(float64(n*b.N)/settleCPU.Seconds(), "events/cpu-s")
 	b.ReportMetric(float64(n*b.N)/baseTime.Seconds(), "baseline-charges/s")
+	b.ReportMetric(float64(n*b.N)/baseCPU.Seconds(), "baseline-charges/cpu-s")
 	b.ReportMetric(settleTime.Seconds()/baseTime.Seconds(), "settle/baseline")
+	b.ReportMetric(settleCPU.Seconds()/baseCPU.Seconds(), "settle/baseline-cpu")
 	b.ReportMetric(settleTime.Seconds()/float64(b.N)*1e6/float64(n), "s-per-1M-events")
 }
 
