@@ -3,6 +3,7 @@ package auditlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -148,5 +149,63 @@ func TestHandlerHeadersAndPaths(t *testing.T) {
 	}
 	if rec := get(http.MethodHead, "/log/tile/0/000"); rec.Code != http.StatusOK || rec.Body.Len() != 0 {
 		t.Errorf("HEAD: %d, %d bytes", rec.Code, rec.Body.Len())
+	}
+}
+
+// TestRemoteAudit audits and replays a served log through tessera's HTTP
+// fetcher, as a third party would, and sees tampering behind the server.
+func TestRemoteAudit(t *testing.T) {
+	ctx := context.Background()
+	s := newSigner(t, DefaultOrigin)
+	dir := t.TempDir()
+	l := openLog(t, dir, s)
+	appendN(t, l, 0, 600)
+	mux := http.NewServeMux()
+	mux.Handle("/log/", l.Handler())
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	root, _ := url.Parse(srv.URL + "/log/")
+	f, err := client.NewHTTPFetcher(root, srv.Client())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := f.ReadCheckpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, _ := NewVerifier(s.VerifierKey())
+	cp, err := OpenCheckpoint(raw, v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Audit(ctx, f, cp); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for r, err := range ReadEntries(ctx, f, cp, 250) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Index != 250+uint64(n) {
+			t.Fatalf("record %d has index %d", n, r.Index)
+		}
+		n++
+	}
+	if uint64(n) != cp.Size-250 {
+		t.Fatalf("%d records", n)
+	}
+
+	flipByte(t, dir, "tile/entries/001", 300)
+	if err := Audit(ctx, f, cp); !errors.Is(err, ErrTampered) {
+		t.Fatalf("remote audit of a tampered log: %v", err)
+	}
+	for _, err = range ReadEntries(ctx, f, cp, 0) {
+		if err != nil {
+			break
+		}
+	}
+	if !errors.Is(err, ErrTampered) {
+		t.Fatalf("remote replay of a tampered log: %v", err)
 	}
 }

@@ -228,7 +228,7 @@ func (l *Log) AppendAndProve(ctx context.Context, typ string, payload []byte) (R
 	if err != nil {
 		return Receipt{}, err
 	}
-	return l.receipt(ctx, l.newProver(ctx, cp.Size), cp, idx.Index, b)
+	return l.receipt(ctx, newProver(ctx, l.reader, cp.Size), cp, idx.Index, b)
 }
 
 // receipt builds and checks the inclusion proof of entry at index under cp.
@@ -273,8 +273,8 @@ func (l *Log) ProveInclusion(ctx context.Context, index uint64) (Receipt, error)
 	if index >= cp.Size {
 		return Receipt{}, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
 	}
-	pr := l.newProver(ctx, cp.Size)
-	entries, err := l.verifiedBundle(ctx, pr, cp, index/bundleWidth)
+	pr := newProver(ctx, l.reader, cp.Size)
+	entries, err := verifiedBundle(ctx, l.reader, pr, cp, index/bundleWidth)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -295,7 +295,7 @@ func (l *Log) ConsistencyProof(ctx context.Context, oldSize uint64) (Consistency
 	if oldSize == 0 || oldSize == cp.Size {
 		return c, nil
 	}
-	c.Hashes, err = l.newProver(ctx, cp.Size).consistency(ctx, oldSize)
+	c.Hashes, err = newProver(ctx, l.reader, cp.Size).consistency(ctx, oldSize)
 	if err != nil {
 		return Consistency{}, err
 	}
@@ -319,10 +319,10 @@ type prover struct {
 	err  error // first storage fault seen by the tile reader
 }
 
-func (l *Log) newProver(ctx context.Context, size uint64) *prover {
+func newProver(ctx context.Context, r TileReader, size uint64) *prover {
 	pr := &prover{size: size}
 	read := func(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-		b, err := l.reader.ReadTile(ctx, level, index, p)
+		b, err := r.ReadTile(ctx, level, index, p)
 		if err != nil {
 			if pr.err == nil {
 				pr.err = readErr(fmt.Sprintf("tile %d/%d", level, index), err)

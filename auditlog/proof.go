@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -249,5 +248,3 @@ func treeHash(leaves [][]byte) []byte {
 	}
 	return rfc6962.DefaultHasher.HashChildren(treeHash(leaves[:k]), treeHash(leaves[k:]))
 }
-
-var errNoCheckpoint = errors.New("no checkpoint")

@@ -3,6 +3,7 @@ package auditlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"os"
@@ -22,14 +23,25 @@ const bundleWidth = layout.EntryBundleWidth
 // while iterating.
 const proverReuse = 64
 
+// TileReader reads the tiles and entry bundles of a log in the C2SP
+// tlog-tiles layout. When asked for a partial resource (p > 0) that is gone,
+// it falls back to the full one, and it reports a missing resource with an
+// error wrapping fs.ErrNotExist. The Log's own storage is one; tessera's
+// client.HTTPFetcher (a remote log served by Handler) and client.FileFetcher
+// (a copy of a log directory) are others.
+type TileReader interface {
+	ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error)
+	ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error)
+}
+
 func readCheckpointFile(dir string) ([]byte, error) {
 	return os.ReadFile(filepath.Join(dir, layout.CheckpointPath))
 }
 
 // readBundle reads the first n entries of entry bundle k for a tree of size
 // treeSize, without verifying them.
-func (l *Log) readBundle(ctx context.Context, k, treeSize uint64, n int) ([][]byte, error) {
-	raw, err := l.reader.ReadEntryBundle(ctx, k, layout.PartialTileSize(0, k, treeSize))
+func readBundle(ctx context.Context, r TileReader, k, treeSize uint64, n int) ([][]byte, error) {
+	raw, err := r.ReadEntryBundle(ctx, k, layout.PartialTileSize(0, k, treeSize))
 	if err != nil {
 		return nil, readErr(fmt.Sprintf("entry bundle %d", k), err)
 	}
@@ -58,12 +70,12 @@ func bundleLen(k, treeSize uint64) int {
 // the bundle, one per level — equal the tree hashes of the bundle's other
 // leaves recomputed from the entries read. Errors wrap ErrTampered when the
 // storage disagrees with cp.
-func (l *Log) verifiedBundle(ctx context.Context, pr *prover, cp Checkpoint, k uint64) ([][]byte, error) {
+func verifiedBundle(ctx context.Context, r TileReader, pr *prover, cp Checkpoint, k uint64) ([][]byte, error) {
 	m := bundleLen(k, cp.Size)
 	if m == 0 {
 		return nil, fmt.Errorf("%w: bundle %d is beyond the checkpoint size %d", ErrNotFound, k, cp.Size)
 	}
-	entries, err := l.readBundle(ctx, k, cp.Size, m)
+	entries, err := readBundle(ctx, r, k, cp.Size, m)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +122,7 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 	if index >= cp.Size {
 		return nil, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
 	}
-	entries, err := l.verifiedBundle(ctx, l.newProver(ctx, cp.Size), cp, index/bundleWidth)
+	entries, err := verifiedBundle(ctx, l.reader, newProver(ctx, l.reader, cp.Size), cp, index/bundleWidth)
 	if err != nil {
 		return nil, err
 	}
@@ -119,9 +131,7 @@ func (l *Log) Entry(ctx context.Context, index uint64) ([]byte, error) {
 
 // Entries iterates over the entries from index from up to the latest
 // checkpoint at the time of the call, in order, each verified against that
-// checkpoint before it is yielded. An entry that does not decode yields an
-// error wrapping ErrMalformed (with the record's Index set) and iteration
-// goes on; a storage fault yields an error wrapping ErrTampered and ends it.
+// checkpoint before it is yielded (see ReadEntries).
 func (l *Log) Entries(ctx context.Context, from uint64) iter.Seq2[Record, error] {
 	return func(yield func(Record, error) bool) {
 		cp, err := l.Checkpoint(ctx)
@@ -129,6 +139,23 @@ func (l *Log) Entries(ctx context.Context, from uint64) iter.Seq2[Record, error]
 			yield(Record{}, err)
 			return
 		}
+		for rec, err := range ReadEntries(ctx, l.reader, cp, from) {
+			if !yield(rec, err) {
+				return
+			}
+		}
+	}
+}
+
+// ReadEntries iterates over the entries of the log read by r, from index
+// from up to cp.Size, in order. Every bundle is proved against cp (a
+// checkpoint the caller verified) before its entries are yielded, so r may
+// be untrusted, e.g. a remote log. An entry that does not decode yields an
+// error wrapping ErrMalformed (with the record's Index set) and iteration
+// goes on; data that disagrees with cp yields an error wrapping ErrTampered
+// and ends it, as does any other read error.
+func ReadEntries(ctx context.Context, r TileReader, cp Checkpoint, from uint64) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
 		var pr *prover
 		for k := from / bundleWidth; k*bundleWidth < cp.Size; k++ {
 			if err := ctx.Err(); err != nil {
@@ -136,9 +163,9 @@ func (l *Log) Entries(ctx context.Context, from uint64) iter.Seq2[Record, error]
 				return
 			}
 			if pr == nil || k%proverReuse == 0 {
-				pr = l.newProver(ctx, cp.Size)
+				pr = newProver(ctx, r, cp.Size)
 			}
-			entries, err := l.verifiedBundle(ctx, pr, cp, k)
+			entries, err := verifiedBundle(ctx, r, pr, cp, k)
 			if err != nil {
 				yield(Record{}, err)
 				return
@@ -161,39 +188,52 @@ func (l *Log) Entries(ctx context.Context, from uint64) iter.Seq2[Record, error]
 }
 
 // Verify audits the whole log against its latest checkpoint: the
-// checkpoint's signature, every entry bundle, every tile at every level, and
-// the root hash recomputed from the entries. It returns the checkpoint it
-// audited. Errors wrap ErrTampered for any disagreement, or ErrMalformed
-// (after a complete, otherwise clean audit) when some entry does not decode.
+// checkpoint's signature, then everything Audit checks. It returns the
+// checkpoint it audited.
 func (l *Log) Verify(ctx context.Context) (Checkpoint, error) {
 	cp, err := l.Checkpoint(ctx)
 	if err != nil {
 		return Checkpoint{}, err
 	}
+	if err := Audit(ctx, l.reader, cp); err != nil {
+		if errors.Is(err, ErrMalformed) {
+			return cp, err // the storage is intact
+		}
+		return Checkpoint{}, err
+	}
+	return cp, nil
+}
+
+// Audit checks the whole log read by r against cp, a checkpoint the caller
+// verified: every entry bundle, every tile at every level, and the root
+// hash recomputed from the entries. r may be untrusted, e.g. a remote log.
+// Errors wrap ErrTampered for any disagreement, or ErrMalformed (after a
+// complete, otherwise clean audit) when some entry does not decode.
+func Audit(ctx context.Context, r TileReader, cp Checkpoint) error {
 	rng := (&compact.RangeFactory{Hash: rfc6962.DefaultHasher.HashChildren}).NewEmptyRange(0)
 	var upper [][]byte // hashes of complete bundles: the row of tile level 1
 	var badEntry error
 	for k := uint64(0); k*bundleWidth < cp.Size; k++ {
 		if err := ctx.Err(); err != nil {
-			return Checkpoint{}, err
+			return err
 		}
 		m := bundleLen(k, cp.Size)
-		entries, err := l.readBundle(ctx, k, cp.Size, m)
+		entries, err := readBundle(ctx, r, k, cp.Size, m)
 		if err != nil {
-			return Checkpoint{}, err
+			return err
 		}
 		leaves := make([][]byte, m)
 		for i, e := range entries {
 			leaves[i] = rfc6962.DefaultHasher.HashLeaf(e)
 			if err := rng.Append(leaves[i], nil); err != nil {
-				return Checkpoint{}, fmt.Errorf("auditlog: verify: %w", err)
+				return fmt.Errorf("auditlog: audit: %w", err)
 			}
 			if _, err := DecodeEntry(e); err != nil && badEntry == nil {
 				badEntry = fmt.Errorf("entry %d: %w", k*bundleWidth+uint64(i), err)
 			}
 		}
-		if err := l.checkTile(ctx, 0, k, cp.Size, leaves); err != nil {
-			return Checkpoint{}, err
+		if err := checkTile(ctx, r, 0, k, cp.Size, leaves); err != nil {
+			return err
 		}
 		if m == bundleWidth {
 			upper = append(upper, treeHash(leaves))
@@ -203,8 +243,8 @@ func (l *Log) Verify(ctx context.Context) (Checkpoint, error) {
 		var next [][]byte
 		for k := uint64(0); k*bundleWidth < uint64(len(upper)); k++ {
 			row := upper[k*bundleWidth : min(uint64(len(upper)), (k+1)*bundleWidth)]
-			if err := l.checkTile(ctx, level, k, cp.Size, row); err != nil {
-				return Checkpoint{}, err
+			if err := checkTile(ctx, r, level, k, cp.Size, row); err != nil {
+				return err
 			}
 			if len(row) == bundleWidth {
 				next = append(next, treeHash(row))
@@ -214,23 +254,24 @@ func (l *Log) Verify(ctx context.Context) (Checkpoint, error) {
 	}
 	root := emptyRoot[:]
 	if cp.Size > 0 {
+		var err error
 		if root, err = rng.GetRootHash(nil); err != nil {
-			return Checkpoint{}, fmt.Errorf("auditlog: verify: %w", err)
+			return fmt.Errorf("auditlog: audit: %w", err)
 		}
 	}
 	if !bytes.Equal(root, cp.Hash[:]) {
-		return Checkpoint{}, fmt.Errorf("%w: entries hash to %x, checkpoint %s says otherwise", ErrTampered, root, cp)
+		return fmt.Errorf("%w: entries hash to %x, checkpoint %s says otherwise", ErrTampered, root, cp)
 	}
 	if badEntry != nil {
-		return cp, fmt.Errorf("auditlog: verify: %w", badEntry)
+		return fmt.Errorf("auditlog: audit: %w", badEntry)
 	}
-	return cp, nil
+	return nil
 }
 
 // checkTile compares tile (level, k) of a tree of size treeSize with the
 // hashes recomputed from the entries.
-func (l *Log) checkTile(ctx context.Context, level, k, treeSize uint64, want [][]byte) error {
-	raw, err := l.reader.ReadTile(ctx, level, k, layout.PartialTileSize(level, k, treeSize))
+func checkTile(ctx context.Context, r TileReader, level, k, treeSize uint64, want [][]byte) error {
+	raw, err := r.ReadTile(ctx, level, k, layout.PartialTileSize(level, k, treeSize))
 	if err != nil {
 		return readErr(fmt.Sprintf("tile %d/%d", level, k), err)
 	}
