@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 
@@ -39,14 +40,20 @@ type Charge struct {
 	Amount   int64
 }
 
-// Settler settles charges into a ledger.
+// Settler settles charges into a ledger. It is not safe for concurrent use;
+// run one settlement at a time per ledger.
 type Settler struct {
 	Ledger  ledger.Committer
 	Lineage split.Loader
-	// AssetAccount names an asset's revenue account; "asset:"+asset when nil.
+	// AssetAccount names an asset's revenue account; ledger.AssetAccount
+	// when nil.
 	AssetAccount func(asset string) string
 	// ChunkSize is the number of charges per storage transaction; 5000 when 0.
 	ChunkSize int
+	// Held, if set, reports assets whose revenue is on hold (an open
+	// dispute): their split transfers are created Pending, to be posted or
+	// voided when the dispute is resolved (see HeldSplits).
+	Held func(asset string) bool
 
 	plans map[string]*split.Plan
 }
@@ -82,7 +89,7 @@ func (s *Settler) assetAccount(a string) string {
 	if s.AssetAccount != nil {
 		return s.AssetAccount(a)
 	}
-	return "asset:" + a
+	return ledger.AssetAccount(a)
 }
 
 func (s *Settler) plan(asset string) (*split.Plan, error) {
@@ -178,8 +185,13 @@ func (s *Settler) chunk(ctx context.Context, cs []Charge, rep *Report) error {
 				return nil, nil, fmt.Errorf("settle: split %s: %w", a, err)
 			}
 			carry.Last = tag
+			var flags ledger.TransferFlags
+			if s.Held != nil && s.Held(a) {
+				flags = ledger.Pending
+			}
 			for _, q := range ps {
 				follow = append(follow, ledger.Transfer{
+					Flags:  flags,
 					ID:     fmt.Sprintf("split:%s:%s:%d", tag, a, q.Slot),
 					Debit:  s.assetAccount(a),
 					Credit: q.Account,
@@ -232,4 +244,36 @@ func ParseProvenance(ref string) (tag string, path []string, ok bool) {
 		}
 	}
 	return tag, path, true
+}
+
+// HeldSplits returns the split transfers out of assetAccount that are still
+// pending (held by Settler.Held), in journal order. Resolve each with a
+// PostPending (release to the contributor) or VoidPending (keep the money
+// in the asset's revenue account) transfer.
+func HeldSplits(rows iter.Seq2[ledger.JournalRow, error], assetAccount string) ([]ledger.Record, error) {
+	var held []ledger.Record
+	resolved := map[string]bool{}
+	for r, err := range rows {
+		if err != nil {
+			return nil, err
+		}
+		t := r.Entry.Transfer
+		if r.Entry.Kind != ledger.EntryTransfer {
+			continue
+		}
+		if t.PendingID != "" {
+			resolved[t.PendingID] = true
+			continue
+		}
+		if t.Flags&ledger.Pending != 0 && t.Code == CodeSplit && t.Debit == assetAccount {
+			held = append(held, ledger.Record{Transfer: t, Seq: r.Seq, Time: r.Entry.Time})
+		}
+	}
+	out := held[:0]
+	for _, h := range held {
+		if !resolved[h.ID] {
+			out = append(out, h)
+		}
+	}
+	return out, nil
 }

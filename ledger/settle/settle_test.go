@@ -158,6 +158,43 @@ func TestBadCharges(t *testing.T) {
 	ledgertest.CheckInvariants(t, ctx, l)
 }
 
+// While an asset is held (a dispute), its splits are pending; resolution
+// posts or voids them.
+func TestHeld(t *testing.T) {
+	l := openLedger(t, filepath.Join(t.TempDir(), "l.db"))
+	disputed := true
+	s := &settle.Settler{Ledger: l, Lineage: readme(), Held: func(a string) bool { return a == "model" && disputed }}
+	if _, err := s.Settle(ctx, []settle.Charge{{ID: "u1", Licensee: "licensee:dora", Asset: "model", Amount: 1001}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := nets(t, l); got["contributor:max"] != 0 || got["asset:model"] != 1001 {
+		t.Fatalf("held revenue paid out: %v", got)
+	}
+	held, err := settle.HeldSplits(l.Entries(ctx, 1), "asset:model")
+	if err != nil || len(held) != 3 {
+		t.Fatalf("held: %d, %v", len(held), err)
+	}
+	// Resolution: release max's and ann's splits, void bea's.
+	var res []ledger.Transfer
+	for _, h := range held {
+		mode := ledger.PostPending
+		if h.Credit == "contributor:bea" {
+			mode = ledger.VoidPending
+		}
+		res = append(res, ledger.Transfer{ID: h.ID + ":resolve", PendingID: h.ID, Flags: mode})
+	}
+	if r, err := l.CreateTransfers(ctx, res); err != nil || r[0].Err != nil || r[1].Err != nil || r[2].Err != nil {
+		t.Fatalf("resolve: %v %+v", err, r)
+	}
+	if got := nets(t, l); got["contributor:max"] != 801 || got["contributor:ann"] != 120 || got["contributor:bea"] != 0 || got["asset:model"] != 80 {
+		t.Fatalf("after resolution: %v", got)
+	}
+	if held, _ := settle.HeldSplits(l.Entries(ctx, 1), "asset:model"); len(held) != 0 {
+		t.Fatalf("%d still held", len(held))
+	}
+	ledgertest.CheckInvariants(t, ctx, l)
+}
+
 func FuzzParseProvenance(f *testing.F) {
 	f.Add(settle.Provenance("ab12", []string{"model", "dataset"}))
 	f.Add("split x via ")
