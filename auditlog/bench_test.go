@@ -299,6 +299,43 @@ func BenchmarkReplay(b *testing.B) {
 	b.ReportMetric(0, "ns/op")
 }
 
+// BenchmarkAudit measures Log.Verify (every bundle, every tile, the root)
+// against the baseline of reading the same bundles unverified with tessera's
+// client.EntryBundles.
+func BenchmarkAudit(b *testing.B) {
+	ctx := context.Background()
+	s := newSigner(b, DefaultOrigin)
+	l := openLog(b, b.TempDir(), s)
+	const n = 20000
+	if _, err := drive(n, 256, func(int) error {
+		_, err := l.Append(ctx, TypeAssetRegister, benchPayload)
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	cp := waitSize(b, l, n)
+	size := func(context.Context) (uint64, error) { return cp.Size, nil }
+	var ours, base time.Duration
+	for b.Loop() {
+		start := time.Now()
+		if _, err := l.Verify(ctx); err != nil {
+			b.Fatal(err)
+		}
+		ours += time.Since(start)
+		start = time.Now()
+		for _, err := range client.Entries(client.EntryBundles(ctx, 1, size, l.reader.ReadEntryBundle, 0, cp.Size), unbundle) {
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		base += time.Since(start)
+	}
+	b.ReportMetric(float64(cp.Size)*float64(b.N)/ours.Seconds(), "entries/s")
+	b.ReportMetric(float64(cp.Size)*float64(b.N)/base.Seconds(), "tessera-entries/s")
+	b.ReportMetric(base.Seconds()/ours.Seconds(), "ratio")
+	b.ReportMetric(0, "ns/op")
+}
+
 func unbundle(raw []byte) ([][]byte, error) {
 	var eb api.EntryBundle
 	if err := eb.UnmarshalText(raw); err != nil {
