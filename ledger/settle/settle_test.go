@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -298,7 +299,7 @@ func TestCrash(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(out)
-	killAt := 5 + time.Now().Nanosecond()%20
+	killAt := 5 + rand.IntN(20)
 	chunks := 0
 	for sc.Scan() {
 		if n, ok := strings.CutPrefix(sc.Text(), "chunk "); ok {
@@ -308,6 +309,8 @@ func TestCrash(t *testing.T) {
 			}
 		}
 	}
+	// Land the kill at a random point of the next chunk's transaction.
+	time.Sleep(time.Duration(rand.IntN(5000)) * time.Microsecond)
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	if chunks < killAt {
