@@ -162,7 +162,6 @@ type pipeline struct {
 
 // batch is one read buffer and the nodes of its full groups.
 type batch struct {
-	bp    *[]byte
 	buf   []byte
 	first int64 // group index of buf[0]
 	nodes []guts.Node
@@ -184,12 +183,12 @@ const (
 // hashWorkers is how many goroutines hash groups.
 var hashWorkers = min(runtime.GOMAXPROCS(0), 4)
 
-func (p *pipeline) newBatch() *batch {
-	bp := bufPool.Get().(*[]byte)
-	return &batch{bp: bp, buf: *bp}
-}
+func (p *pipeline) newBatch() *batch { return batchPool.Get().(*batch) }
 
-func (p *pipeline) release(b *batch) { bufPool.Put(b.bp) }
+func (p *pipeline) release(b *batch) {
+	b.nodes = b.nodes[:0]
+	batchPool.Put(b)
+}
 
 // submit hands the first full bytes of b (whole groups) to the workers, or
 // hashes them here when they are the first batch or few, and no worker has
@@ -223,7 +222,7 @@ func (p *pipeline) submit(b *batch, full int) error {
 			}()
 		}
 	}
-	b.nodes = make([]guts.Node, n)
+	b.nodes = b.nodes[:n]
 	for lo := 0; lo < n; lo += jobGroups {
 		b.wg.Add(1)
 		p.jobs <- hashJob{b: b, lo: lo, hi: min(lo+jobGroups, n)}
@@ -240,7 +239,7 @@ func (p *pipeline) collect() error {
 	b := p.inflight[0]
 	p.inflight = p.inflight[1:]
 	b.wg.Wait()
-	p.release(b)
+	defer p.release(b)
 	for i := range b.nodes {
 		if err := p.t.add(b.nodes[i]); err != nil {
 			return err
@@ -271,9 +270,11 @@ func (p *pipeline) stop() {
 	}
 }
 
-// bufPool holds ingestBufSize read buffers: allocating and clearing 1 MiB
-// per call costs more than hashing a small blob.
-var bufPool = sync.Pool{New: func() any { b := make([]byte, ingestBufSize); return &b }}
+// batchPool holds batches with ingestBufSize read buffers: allocating and
+// clearing 1 MiB per call costs more than hashing a small blob.
+var batchPool = sync.Pool{New: func() any {
+	return &batch{buf: make([]byte, ingestBufSize), nodes: make([]guts.Node, 0, ingestBufSize/GroupSize)}
+}}
 
 // readSome reads into p until p is full, EOF, or an error. It returns io.EOF
 // only together with the bytes read before it.
@@ -502,13 +503,13 @@ func (l *cvLog) append(cv *[8]uint32) error {
 			return fmt.Errorf("content: writing scratch: %w", err)
 		}
 		l.spilled = int64(len(l.mem))
-		l.wbuf = l.mem[:0]
+		l.wbuf = l.mem[:0] // the in-memory log becomes the write buffer
 		l.mem = nil
 	}
 	var b [32]byte
 	cvToBytes(cv, b[:])
 	l.wbuf = append(l.wbuf, b[:]...)
-	if len(l.wbuf) >= 1<<20 {
+	if len(l.wbuf)+32 > cap(l.wbuf) {
 		return l.flush()
 	}
 	return nil

@@ -223,3 +223,51 @@ func TestIngestErrorStopsWorkers(t *testing.T) {
 type readerFunc func([]byte) (int, error)
 
 func (f readerFunc) Read(p []byte) (int, error) { return f(p) }
+
+// patternReader yields n bytes of the i % 251 pattern without holding them.
+type patternReader struct{ off, n int64 }
+
+func (p *patternReader) Read(b []byte) (int, error) {
+	if p.off >= p.n {
+		return 0, io.EOF
+	}
+	b = b[:min(int64(len(b)), p.n-p.off)]
+	for i := range b {
+		b[i] = byte((p.off + int64(i)) % 251)
+	}
+	p.off += int64(len(b))
+	return len(b), nil
+}
+
+// TestIngestMemoryDoesNotGrow ingests 16 MiB and 256 MiB from a generating
+// reader, with the tree log spilling early, and checks that the bytes
+// allocated do not grow with the content.
+func TestIngestMemoryDoesNotGrow(t *testing.T) {
+	if testing.Short() || raceEnabled {
+		t.Skip("hashes 272 MiB; the race detector allocates by itself")
+	}
+	old, oldWindow := spillThreshold, emitWindowSize
+	spillThreshold, emitWindowSize = 64<<10, 64<<10 // reached by 16 MiB already
+	defer func() { spillThreshold, emitWindowSize = old, oldWindow }()
+	t.Setenv("TMPDIR", t.TempDir())
+	// The least of a few runs: a garbage collection may empty the buffer
+	// pool during any one of them.
+	alloc := func(n int64, runs int) uint64 {
+		least := uint64(1 << 62)
+		for range runs {
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			if _, err := Ingest(context.Background(), &patternReader{n: n}, io.Discard, io.Discard); err != nil {
+				t.Fatal(err)
+			}
+			runtime.ReadMemStats(&after)
+			least = min(least, after.TotalAlloc-before.TotalAlloc)
+		}
+		return least
+	}
+	small, large := alloc(16<<20, 3), alloc(256<<20, 2)
+	t.Logf("allocated %d KiB for 16 MiB, %d KiB for 256 MiB", small>>10, large>>10)
+	if large > small+(128<<10) {
+		t.Fatalf("allocations grow with the content: %d KiB for 16 MiB, %d KiB for 256 MiB", small>>10, large>>10)
+	}
+}
