@@ -5,6 +5,8 @@ package api
 
 import (
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/receipt"
 )
 
@@ -81,4 +83,22 @@ type Lineage struct {
 type ProposalView struct {
 	Proposal *ProposalRecord `json:"proposal"`
 	Envelope []byte          `json:"envelope"` // the signed proposal, base64 in JSON
+}
+
+// GrantAnswer is the answer to a grant request or an owner's vote on a
+// queued one: the grant (or the queued request), the decision record with
+// the terms and policy request it was made from, and the receipts proving
+// both are logged. Everything needed to re-check the decision offline is
+// here; `charter verify` checks it.
+type GrantAnswer struct {
+	Status          string                  `json:"status"` // "granted", "pending", "denied" or "approved"
+	Request         string                  `json:"request"`
+	Grant           *grant.Grant            `json:"grant,omitempty"`
+	GrantEnvelope   []byte                  `json:"grant_envelope,omitempty"`
+	GrantReceipt    *receipt.Bundle         `json:"grant_receipt,omitempty"`
+	Decision        *license.DecisionRecord `json:"decision,omitempty"`
+	DecisionReceipt *receipt.Bundle         `json:"decision_receipt,omitempty"`
+	Terms           []byte                  `json:"terms,omitempty"`          // canonical terms
+	PolicyRequest   []byte                  `json:"policy_request,omitempty"` // canonical license.Request
+	Reasons         []string                `json:"reasons,omitempty"`
 }

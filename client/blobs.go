@@ -26,6 +26,9 @@ type BlobInfo struct {
 	Size    int64  `json:"size"`
 	Kind    string `json:"kind"`
 	Created bool   `json:"created,omitempty"`
+	// Licensed lists the assets whose terms require a grant to read this
+	// content.
+	Licensed []string `json:"licensed,omitempty"`
 }
 
 // PutOptions tune an upload.

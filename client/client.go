@@ -30,6 +30,8 @@ type Client struct {
 	// ChunkSize is the size of each range of a parallel download; a
 	// multiple of content.GroupSize.
 	ChunkSize int64
+	// grant is sent with every request when set (see WithGrant).
+	grant string
 }
 
 // New returns a client for the server at addr (e.g. "http://127.0.0.1:7070").
@@ -99,6 +101,9 @@ func (c *Client) url(path string, q url.Values) string {
 
 // do sends req and turns non-2xx answers into *Error.
 func (c *Client) do(req *http.Request) (*http.Response, error) {
+	if c.grant != "" {
+		req.Header.Set(HeaderGrant, c.grant)
+	}
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("cannot reach Charter server at %s: %w\nhint: start one with `charter serve` or pass --server", c.base, err)
@@ -107,12 +112,17 @@ func (c *Client) do(req *http.Request) (*http.Response, error) {
 		return resp, nil
 	}
 	defer resp.Body.Close()
+	return nil, problemFrom(resp)
+}
+
+// problemFrom reads an error answer as a problem document.
+func problemFrom(resp *http.Response) error {
 	e := &Error{}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	if err := json.Unmarshal(body, &e.Problem); err != nil || e.Problem.Status == 0 {
 		e.Problem = Problem{Status: resp.StatusCode, Title: http.StatusText(resp.StatusCode), Detail: strings.TrimSpace(string(body))}
 	}
-	return nil, e
+	return e
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, q url.Values, v any) error {

@@ -37,6 +37,9 @@ type BlobInfo struct {
 	Kind catalog.Kind `json:"kind"`
 	// Created is set only when this request stored the bytes.
 	Created bool `json:"created"`
+	// Licensed lists the assets whose terms require a grant to read this
+	// content; empty when it is free to read.
+	Licensed []string `json:"licensed,omitempty"`
 }
 
 // route is one endpoint of the API. The table is the single list of
@@ -69,6 +72,12 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/assets/{id}/proposals", s.propose},
 		{"GET", "/v1/proposals/{id}", s.getProposal},
 		{"POST", "/v1/proposals/{id}/approvals", s.approve},
+		{"POST", "/v1/assets/{id}/grants", s.requestGrant},
+		{"GET", "/v1/assets/{id}/grants", s.listGrants},
+		{"GET", "/v1/grants", s.listGrants},
+		{"GET", "/v1/grants/{id}", s.getGrant},
+		{"POST", "/v1/grants/{id}/revoke", s.revokeGrant},
+		{"POST", "/v1/grant-requests/{id}/approvals", s.voteGrantRequest},
 	}
 }
 
@@ -260,8 +269,12 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	licensed, err := s.licensedBy(r.Context(), id)
+	if err != nil {
+		return err
+	}
 	setBlobHeaders(w, obj)
-	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: obj.Size, Kind: obj.Kind})
+	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: obj.Size, Kind: obj.Kind, Licensed: licensed})
 	return nil
 }
 
@@ -274,6 +287,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	}
 	obj, err := s.lookup(r.Context(), id)
 	if err != nil {
+		return err
+	}
+	if _, err := s.enforce(r, id, obj.Size); err != nil {
 		return err
 	}
 	f, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
@@ -326,6 +342,9 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	}
 	off, n, err := parseRange(r, obj.Size)
 	if err != nil {
+		return err
+	}
+	if _, err := s.enforce(r, id, n); err != nil {
 		return err
 	}
 	data, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
@@ -385,6 +404,9 @@ func (s *Server) outboard(w http.ResponseWriter, r *http.Request) error {
 	}
 	obj, err := s.lookup(r.Context(), id)
 	if err != nil {
+		return err
+	}
+	if _, err := s.enforce(r, id, 0); err != nil {
 		return err
 	}
 	ob, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Outboard})

@@ -161,7 +161,7 @@ func (s *Server) apply(ctx context.Context, idx uint64, e auditlog.Entry) error 
 		var err error
 		switch e.Type {
 		case auditlog.TypeAssetRegister:
-			err = applyRegister(tx, idx, e.Payload)
+			err = s.applyRegister(ctx, tx, idx, e.Payload)
 		case auditlog.TypeAssetProposal:
 			err = applyProposal(tx, idx, e.Payload)
 		case auditlog.TypeAssetApproval:
@@ -189,7 +189,7 @@ type invalidEntry struct{ error }
 
 func (e invalidEntry) Unwrap() error { return e.error }
 
-func applyRegister(tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -221,6 +221,9 @@ func applyRegister(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 		prio = id
 	}
 	if err := tx.PutAsset(catsqlite.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
+		return err
+	}
+	if err := s.guardAsset(ctx, tx, st); err != nil {
 		return err
 	}
 	if err := tx.Trail(id, idx, auditlog.TypeAssetRegister, fmt.Sprintf("registered %q (%s claim)", m.Name, claim)); err != nil {

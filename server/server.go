@@ -24,6 +24,7 @@ import (
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/blob/localfs"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 )
 
@@ -70,6 +71,8 @@ type Server struct {
 	appliers map[string]applier
 	// licenseCheck checks an asset's licence reference, when set.
 	licenseCheck func(ctx context.Context, ref string) error
+	// nonces remembers signed data requests to refuse replays.
+	nonces httpsig.NonceStore
 
 	scrubMu   sync.Mutex
 	lastScrub scrubReport
@@ -121,7 +124,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux()}
-	s.appliers = map[string]applier{}
+	s.appliers = map[string]applier{
+		auditlog.TypeGrant:      applyGrant,
+		TypeGrantRequest:        applyGrantRequest,
+		TypeGrantApproval:       applyGrantApproval,
+		auditlog.TypeRevocation: applyRevocation,
+	}
+	s.licenseCheck = s.checkTermsRef
+	s.nonces = httpsig.NewMemoryNonceStore(httpsig.DefaultNonceLimit, time.Now)
 	s.routes()
 	if err := s.replay(ctx); err != nil {
 		s.Close()

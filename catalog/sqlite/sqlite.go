@@ -7,12 +7,18 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 )
+
+// extraSchema and extraDumpQueries are added by the files of this package
+// that keep further tables.
+var extraSchema, extraDumpQueries []string
 
 // Catalog is a catalog stored in one SQLite database.
 type Catalog struct {
@@ -43,11 +49,11 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
 	}
-	if _, err := db.ExecContext(ctx, schema+registrySchema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+registrySchema+strings.Join(extraSchema, "")); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog: create schema in %s: %w", path, err)
 	}
-	return &Catalog{db: db}, nil
+	return &Catalog{db: db, extraDumps: slices.Clone(extraDumpQueries)}, nil
 }
 
 // DB exposes the database handle for packages that keep their own tables

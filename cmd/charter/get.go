@@ -5,7 +5,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/identity"
 	"os"
+	"strings"
+	"time"
 
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
@@ -32,7 +37,7 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 	env.globalFlags(fs)
 	out := fs.String("o", "", "output file or folder (default: the id)")
 	parallel := fs.Int("parallel", 4, "ranges fetched at once")
-	purpose := fs.String("purpose", "", "purpose of use, for licensed assets (train, infer, research, ...)")
+	purpose, gopt := grantFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -40,7 +45,6 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("get takes one content id\nhint: charter get bafkr4i... -o out.bin")
 	}
-	_ = purpose
 	id, err := content.ParseID(pos[0])
 	if err != nil {
 		return err
@@ -50,8 +54,11 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	c.Parallel = *parallel
-	info, err := c.Info(ctx, id)
+	id, info, err := resolve(ctx, c, id)
 	if err != nil {
+		return err
+	}
+	if c, err = licensedClient(ctx, env, c, info, *purpose, *gopt); err != nil {
 		return err
 	}
 	path := *out
@@ -104,6 +111,7 @@ type catCmd struct{}
 func (catCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("cat", flag.ContinueOnError)
 	env.globalFlags(fs)
+	purpose, gopt := grantFlags(fs)
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -119,6 +127,86 @@ func (catCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	id, info, err := resolve(ctx, c, id)
+	if err != nil {
+		return err
+	}
+	if c, err = licensedClient(ctx, env, c, info, *purpose, *gopt); err != nil {
+		return err
+	}
 	_, err = c.Stream(ctx, id, env.Stdout, nil)
 	return explainGetError(err)
+}
+
+// licensedClient returns c itself for content that is free to read, or a
+// client that signs its requests under a grant for licensed content: a
+// grant kept from before, or one requested now for purpose.
+func licensedClient(ctx context.Context, env *Env, c *client.Client, info client.BlobInfo, purpose string, opt client.GrantOptions) (*client.Client, error) {
+	if len(info.Licensed) == 0 {
+		return c, nil
+	}
+	if purpose == "" {
+		return nil, fmt.Errorf("%s is licensed content of asset %s\nhint: say what you will use it for: --purpose train|fine-tune|infer|evaluate|embed|synthesize|research", info.ID, info.Licensed[0])
+	}
+	key, err := loadKey(env)
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range info.Licensed {
+		aid, err := asset.ParseID(a)
+		if err != nil {
+			return nil, err
+		}
+		if g := findGrant(env, key.DID(), aid, purpose); g != nil {
+			return c.WithGrant(key, g.Grant.ID.String()), nil
+		}
+	}
+	// A grant issued since, for example by the owners' approval of a
+	// queued request.
+	for _, a := range info.Licensed {
+		l, err := c.Grants(ctx, a, key.DID().String())
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range l.Grants {
+			envl, err := identity.ParseEnvelope(g.Envelope)
+			if err != nil || g.Revoked {
+				continue
+			}
+			gr, err := grant.OpenGrant(envl)
+			if err == nil && gr.Purpose == purpose && gr.ValidAt(time.Now().Add(time.Minute)) {
+				return c.WithGrant(key, gr.ID.String()), nil
+			}
+		}
+	}
+	aid, _ := asset.ParseID(info.Licensed[0])
+	ans, err := requestGrant(ctx, env, aid, purpose, opt)
+	if err != nil {
+		return nil, err
+	}
+	switch ans.Status {
+	case "granted":
+		if !env.JSON {
+			fmt.Fprintf(env.Stderr, "granted %s for %s until %s (decision logged as entry %d)\n", ans.Grant.ID, purpose, ans.Grant.NotAfter.Time().Format("2006-01-02 15:04Z"), ans.Grant.Decision)
+		}
+		return c.WithGrant(key, ans.Grant.ID.String()), nil
+	case "pending":
+		return nil, fmt.Errorf("access to asset %s needs its owners' approval; request %s is queued\nhint: run the same command again once they approved (charter grant approve %s)", aid, ans.Request, ans.Request)
+	}
+	return nil, fmt.Errorf("access denied by the licence terms of asset %s: %s", aid, strings.Join(ans.Reasons, "; "))
+}
+
+// resolve accepts a content id or an asset id and returns the content id
+// and what the server holds under it.
+func resolve(ctx context.Context, c *client.Client, id content.ID) (content.ID, client.BlobInfo, error) {
+	info, err := c.Info(ctx, id)
+	if client.StatusCode(err) == 404 {
+		if aid, aerr := asset.ParseID(id.String()); aerr == nil {
+			if v, aerr := c.Asset(ctx, aid); aerr == nil {
+				id = v.State.Manifest.Content
+				info, err = c.Info(ctx, id)
+			}
+		}
+	}
+	return id, info, err
 }

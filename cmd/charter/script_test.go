@@ -40,6 +40,7 @@ func TestScript(t *testing.T) {
 			"capture":       cmdCapture,
 			"capture-field": cmdCaptureField,
 			"capture-json":  cmdCaptureJSON,
+			"capture-grant": cmdCaptureGrant,
 			"mkfile":        cmdMkfile,
 		},
 	})
@@ -164,6 +165,21 @@ func cmdCaptureJSON(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("no string field %q in stdout", args[1])
 	}
 	ts.Setenv(args[0], v)
+}
+
+// capture-grant NAME: sets NAME to the id of the first grant in the last
+// stdout, a `grant list --json` answer.
+func cmdCaptureGrant(ts *testscript.TestScript, neg bool, args []string) {
+	var l struct {
+		Grants []struct {
+			ID string `json:"id"`
+		} `json:"grants"`
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile("stdout")), &l))
+	if len(l.Grants) == 0 {
+		ts.Fatalf("no grants in stdout")
+	}
+	ts.Setenv(args[0], l.Grants[0].ID)
 }
 
 var _ = fmt.Sprintf

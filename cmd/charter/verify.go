@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"os"
 	"strings"
 
@@ -69,6 +70,12 @@ func verifyDocument(raw []byte, logKey string) (*verifyResult, error) {
 		return nil, fmt.Errorf("not a Charter document (JSON expected): %w", err)
 	}
 	switch {
+	case probe["decision_receipt"] != nil:
+		var ans api.GrantAnswer
+		if err := json.Unmarshal(raw, &ans); err != nil {
+			return nil, err
+		}
+		return verifyGrantAnswer(&ans, logKey)
 	case probe["format"] != nil:
 		b, err := receipt.Parse(raw)
 		if err != nil {

@@ -1,0 +1,341 @@
+// Package grant defines the signed statements of licensing: a licensee's
+// access request, the grant the server issues under the licence terms in
+// force, owners' approvals of queued requests, and revocations. Like
+// package asset it is pure: statements are parsed strictly, encoded
+// canonically and checked against rules; the server logs and applies them.
+// See docs/spec/grant.md.
+package grant
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/license"
+)
+
+// Payload kinds (identity.PayloadType(kind) is the DSSE payload type).
+const (
+	KindRequest    = "grant-request"
+	KindGrant      = "grant"
+	KindApproval   = "grant-approval"
+	KindRevocation = "revocation"
+	KindDecision   = "decision"
+)
+
+// Errors.
+var (
+	ErrMalformed = errors.New("grant: malformed statement")
+	ErrInvalid   = errors.New("grant: invalid statement")
+)
+
+// MaxStatementSize bounds every statement's payload.
+const MaxStatementSize = 16 << 10
+
+// Request is a licensee's signed request for access to an asset.
+type Request struct {
+	Asset        asset.ID     `json:"asset"`
+	Commercial   bool         `json:"commercial"`
+	Created      asset.Time   `json:"created"`
+	Derivative   bool         `json:"derivative"`
+	Licensee     identity.DID `json:"licensee"`
+	Nonce        string       `json:"nonce"`
+	Organisation string       `json:"organisation"`
+	Purpose      string       `json:"purpose"`
+	Territory    string       `json:"territory"`
+}
+
+// Grant is the server's signed permission for one licensee to use one
+// asset for one purpose in a time window, under the terms in force when it
+// was decided.
+type Grant struct {
+	Asset      asset.ID     `json:"asset"`
+	Commercial bool         `json:"commercial"`
+	// Decision is the log index of the decision record that permitted
+	// the grant (for approval-required terms, the request's decision,
+	// completed by the owners' approvals).
+	Decision  uint64         `json:"decision"`
+	ID        asset.ID       `json:"id"` // the request's statement id
+	Issuer    identity.DID   `json:"issuer"`
+	Licensee  identity.DID   `json:"licensee"`
+	NotAfter  asset.Time     `json:"notAfter"`
+	NotBefore asset.Time     `json:"notBefore"`
+	Purpose   string         `json:"purpose"`
+	Quotas    license.Quotas `json:"quotas"`
+	// Terms is the content id of the canonical terms the grant was made
+	// under; a later licence change does not alter it.
+	Terms content.ID `json:"terms"`
+}
+
+// Approval is one owner's decision on a queued request.
+type Approval struct {
+	Approve  bool         `json:"approve"`
+	Approver identity.DID `json:"approver"`
+	Asset    asset.ID     `json:"asset"`
+	Request  asset.ID     `json:"request"`
+}
+
+// Revocation withdraws a grant; owners reaching the asset's threshold sign
+// it.
+type Revocation struct {
+	Asset   asset.ID   `json:"asset"`
+	Created asset.Time `json:"created"`
+	Grant   asset.ID   `json:"grant"`
+	Reason  string     `json:"reason"`
+}
+
+// NewNonce returns a random 128-bit nonce in hex.
+func NewNonce() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Canonical encodes v as compact JSON with the struct's (sorted) field
+// order, which is the canonical form of these statements.
+func Canonical(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// StatementID is the id of a statement: the content id of its payload.
+func StatementID(payload []byte) asset.ID {
+	id, _ := asset.ParseID(content.IDFromDigest(blake3Sum(payload)).String())
+	return id
+}
+
+// parse decodes a payload strictly and checks it is canonical.
+func parse(b []byte, v any) error {
+	if len(b) > MaxStatementSize {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxStatementSize)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrMalformed, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data", ErrMalformed)
+	}
+	c, err := Canonical(v)
+	if err != nil {
+		return err
+	}
+	if !bytes.Equal(c, b) {
+		return fmt.Errorf("%w: not in canonical form", ErrMalformed)
+	}
+	return nil
+}
+
+// Validate checks a request on its own.
+func (r *Request) Validate() error {
+	switch {
+	case r.Asset.IsZero() || r.Licensee.IsZero():
+		return fmt.Errorf("%w: request needs asset and licensee", ErrInvalid)
+	case len(r.Nonce) < 16 || len(r.Nonce) > 64:
+		return fmt.Errorf("%w: nonce must be 16 to 64 characters", ErrInvalid)
+	case r.Created.IsZero():
+		return fmt.Errorf("%w: request needs a creation time", ErrInvalid)
+	}
+	valid := false
+	for _, p := range license.Purposes() {
+		if string(p) == r.Purpose {
+			valid = true
+		}
+	}
+	if !valid {
+		return fmt.Errorf("%w: unknown purpose %q\nhint: one of %v", ErrInvalid, r.Purpose, license.Purposes())
+	}
+	if r.Territory != "" && !license.ValidTerritory(r.Territory) {
+		return fmt.Errorf("%w: territory %q is not an ISO 3166-1 alpha-2 code", ErrInvalid, r.Territory)
+	}
+	return nil
+}
+
+// Sign signs the request with the licensee's key.
+func (r *Request) Sign(k *identity.Key) (*identity.Envelope, error) {
+	if k.DID() != r.Licensee {
+		return nil, fmt.Errorf("%w: key %s is not the licensee %s", ErrInvalid, k.DID(), r.Licensee)
+	}
+	if err := r.Validate(); err != nil {
+		return nil, err
+	}
+	b, err := Canonical(r)
+	if err != nil {
+		return nil, err
+	}
+	return identity.Sign(identity.PayloadType(KindRequest), b, k)
+}
+
+// OpenRequest verifies a request envelope: one signature, the licensee's.
+func OpenRequest(env *identity.Envelope) (*Request, asset.ID, error) {
+	signers, payload, err := identity.Verify(env, identity.PayloadType(KindRequest))
+	if err != nil {
+		return nil, asset.ID{}, err
+	}
+	var r Request
+	if err := parse(payload, &r); err != nil {
+		return nil, asset.ID{}, err
+	}
+	if err := r.Validate(); err != nil {
+		return nil, asset.ID{}, err
+	}
+	if len(signers) != 1 || signers[0] != r.Licensee {
+		return nil, asset.ID{}, fmt.Errorf("%w: a request is signed by its licensee %s alone", ErrInvalid, r.Licensee)
+	}
+	return &r, StatementID(payload), nil
+}
+
+// LicenseRequest is the policy request for r at time now.
+func (r *Request) LicenseRequest(now time.Time) license.Request {
+	lr := license.Request{
+		Licensee: r.Licensee.String(), Asset: r.Asset.String(), Purpose: license.Purpose(r.Purpose),
+		Commercial: r.Commercial, Derivative: r.Derivative, Territory: r.Territory, Time: now.UTC().Truncate(time.Second),
+	}
+	if r.Organisation != "" {
+		// Organisation membership is asserted by the licensee's signed
+		// request; see docs/spec/grant.md.
+		lr.Organisation, lr.Organisations = r.Organisation, []string{r.Organisation}
+	}
+	return lr
+}
+
+// Sign signs the grant with the issuing server's key.
+func (g *Grant) Sign(k *identity.Key) (*identity.Envelope, error) {
+	if k.DID() != g.Issuer {
+		return nil, fmt.Errorf("%w: key is not the issuer", ErrInvalid)
+	}
+	b, err := Canonical(g)
+	if err != nil {
+		return nil, err
+	}
+	return identity.Sign(identity.PayloadType(KindGrant), b, k)
+}
+
+// OpenGrant verifies a grant envelope signed by its issuer.
+func OpenGrant(env *identity.Envelope) (*Grant, error) {
+	signers, payload, err := identity.Verify(env, identity.PayloadType(KindGrant))
+	if err != nil {
+		return nil, err
+	}
+	var g Grant
+	if err := parse(payload, &g); err != nil {
+		return nil, err
+	}
+	if len(signers) != 1 || signers[0] != g.Issuer {
+		return nil, fmt.Errorf("%w: a grant is signed by its issuer %s alone", ErrInvalid, g.Issuer)
+	}
+	if !g.NotBefore.Time().Before(g.NotAfter.Time()) {
+		return nil, fmt.Errorf("%w: empty validity window", ErrInvalid)
+	}
+	return &g, nil
+}
+
+// ValidAt reports whether the grant's window contains t.
+func (g *Grant) ValidAt(t time.Time) bool {
+	return !t.Before(g.NotBefore.Time()) && t.Before(g.NotAfter.Time())
+}
+
+// Sign signs an approval with the approver's key.
+func (a *Approval) Sign(k *identity.Key) (*identity.Envelope, error) {
+	if k.DID() != a.Approver {
+		return nil, fmt.Errorf("%w: key is not the approver", ErrInvalid)
+	}
+	b, err := Canonical(a)
+	if err != nil {
+		return nil, err
+	}
+	return identity.Sign(identity.PayloadType(KindApproval), b, k)
+}
+
+// OpenApproval verifies an approval envelope signed by its approver.
+func OpenApproval(env *identity.Envelope) (*Approval, error) {
+	signers, payload, err := identity.Verify(env, identity.PayloadType(KindApproval))
+	if err != nil {
+		return nil, err
+	}
+	var a Approval
+	if err := parse(payload, &a); err != nil {
+		return nil, err
+	}
+	if len(signers) != 1 || signers[0] != a.Approver {
+		return nil, fmt.Errorf("%w: an approval is signed by its approver alone", ErrInvalid)
+	}
+	return &a, nil
+}
+
+// Sign signs a revocation with owners' keys.
+func (r *Revocation) Sign(keys ...*identity.Key) (*identity.Envelope, error) {
+	if len(r.Reason) > 1024 {
+		return nil, fmt.Errorf("%w: reason over 1024 bytes", ErrInvalid)
+	}
+	b, err := Canonical(r)
+	if err != nil {
+		return nil, err
+	}
+	return identity.Sign(identity.PayloadType(KindRevocation), b, keys...)
+}
+
+// OpenRevocation verifies a revocation envelope and returns its signers;
+// whether they reach the owners' threshold is the caller's check
+// (Weight).
+func OpenRevocation(env *identity.Envelope) (*Revocation, []identity.DID, error) {
+	signers, payload, err := identity.Verify(env, identity.PayloadType(KindRevocation))
+	if err != nil {
+		return nil, nil, err
+	}
+	var r Revocation
+	if err := parse(payload, &r); err != nil {
+		return nil, nil, err
+	}
+	if r.Grant.IsZero() || r.Asset.IsZero() {
+		return nil, nil, fmt.Errorf("%w: revocation needs grant and asset", ErrInvalid)
+	}
+	return &r, signers, nil
+}
+
+// Weight returns the total weight of the distinct current owners among
+// signers.
+func Weight(s *asset.State, signers []identity.DID) int64 {
+	seen := map[identity.DID]bool{}
+	var w int64
+	for _, d := range signers {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		for _, o := range s.Owners {
+			if o.DID == d {
+				w += o.Weight
+			}
+		}
+	}
+	return w
+}
+
+// NeedsGrant reports whether content under these terms may be read only
+// with a grant. Only terms that let anyone use the asset for every
+// purpose, commercially, anywhere, at any time, free, without approval or
+// quotas, leave it open.
+func NeedsGrant(t *license.Terms) bool {
+	if t == nil {
+		return false
+	}
+	open := t.Who == license.Anyone && t.Commercial && t.Approval == license.Automatic &&
+		t.Price.Model == license.Free && len(t.Purposes) == len(license.Purposes()) &&
+		len(t.TerritoryAllow) == 0 && len(t.TerritoryDeny) == 0 && t.NotBefore.IsZero() && t.NotAfter.IsZero() &&
+		t.Quotas == (license.Quotas{})
+	return !open
+}

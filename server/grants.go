@@ -1,0 +1,648 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"github.com/charter-dev/charter/api"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/catalog"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/license"
+)
+
+// Log entry types of licensing.
+const (
+	TypeGrantRequest  = "grant.request"
+	TypeGrantApproval = "grant.approval"
+)
+
+// HeaderGrant names the grant a signed data-plane request uses.
+const HeaderGrant = "Charter-Grant"
+
+// GrantAnswer is api.GrantAnswer.
+type GrantAnswer = api.GrantAnswer
+
+// loadTerms reads the licence terms an asset names.
+func (s *Server) loadTerms(ctx context.Context, ref string) (*license.Terms, content.ID, error) {
+	id, err := content.ParseID(ref)
+	if err != nil {
+		return nil, id, errorf(http.StatusUnprocessableEntity, "bad-license", "Malformed licence reference", fmt.Sprintf("licence %q is not a content id", ref), "publish with --license TEMPLATE|FILE", err)
+	}
+	v, err := blob.Get(ctx, s.blobs, id)
+	if err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, id, errorf(http.StatusUnprocessableEntity, "missing-license", "Licence terms not stored", fmt.Sprintf("terms %s are not stored on this server", id), "put the terms first", err)
+		}
+		return nil, id, err
+	}
+	defer v.Close()
+	raw, err := io.ReadAll(io.LimitReader(v, license.MaxTermsSize+1))
+	if err != nil {
+		return nil, id, err
+	}
+	t, err := license.Parse(raw)
+	if err != nil {
+		return nil, id, errorf(http.StatusUnprocessableEntity, "bad-license", "Invalid licence terms", err.Error(), "", err)
+	}
+	return t, id, nil
+}
+
+func (s *Server) checkTermsRef(ctx context.Context, ref string) error {
+	_, _, err := s.loadTerms(ctx, ref)
+	return err
+}
+
+// signAndAppend signs payload with the server key and appends it.
+func (s *Server) signAndAppend(ctx context.Context, kind, typ string, payload []byte) (uint64, []byte, error) {
+	env, err := identity.Sign(identity.PayloadType(kind), payload, s.key)
+	if err != nil {
+		return 0, nil, err
+	}
+	raw, err := env.Marshal()
+	if err != nil {
+		return 0, nil, err
+	}
+	idx, err := s.tlog.Append(ctx, typ, raw)
+	if err != nil {
+		return 0, nil, fmt.Errorf("log append: %w", err)
+	}
+	return idx, raw, nil
+}
+
+// requestGrant handles POST /v1/assets/{id}/grants: a request signed by
+// the licensee. The terms in force are evaluated with Cedar; the decision
+// record is logged whatever the result; an allowed request gets a grant
+// signed by the server and logged, a request needing approval is queued
+// for the owners.
+func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	aid, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+	}
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	req, rid, err := grant.OpenRequest(env)
+	if err != nil {
+		return err
+	}
+	if req.Asset != aid {
+		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Request for another asset", fmt.Sprintf("the request names %s, not %s", req.Asset, aid), "", nil)
+	}
+	if age := time.Since(req.Created.Time()); age > 10*time.Minute || age < -time.Minute {
+		return errorf(http.StatusUnprocessableEntity, "stale-request", "Request too old or from the future", fmt.Sprintf("created %s", req.Created.Time().Format(time.RFC3339)), "sign a new request; check your clock", nil)
+	}
+	rec, err := s.cat.Asset(ctx, aid)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", aid), "", err)
+		}
+		return err
+	}
+	if rec.State.Delisted {
+		return errorf(http.StatusForbidden, "delisted", "Asset is delisted", fmt.Sprintf("the owners of %s delisted it; no new grants", aid), "", nil)
+	}
+	if rec.State.License == "" {
+		return errorf(http.StatusConflict, "no-license", "Asset has no licence", fmt.Sprintf("%s has no licence terms, so nothing can be granted", aid), "its owners can set terms with `charter propose ID --set-license T`", nil)
+	}
+	terms, termsID, err := s.loadTerms(ctx, rec.State.License)
+	if err != nil {
+		return err
+	}
+	if _, err := s.cat.Grant(ctx, rid.String()); err == nil {
+		return errorf(http.StatusConflict, "replay", "Request already used", fmt.Sprintf("request %s was granted already", rid), "sign a new request (a new nonce)", nil)
+	}
+	if _, err := s.cat.GrantRequest(ctx, rid.String()); err == nil {
+		return errorf(http.StatusConflict, "replay", "Request already queued", fmt.Sprintf("request %s is queued already", rid), "", nil)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	lreq := req.LicenseRequest(now)
+	drec, dec, err := license.Record(terms, lreq)
+	if err != nil {
+		return errorf(http.StatusUnprocessableEntity, "bad-request", "Request cannot be evaluated", err.Error(), "", err)
+	}
+	drecRaw, err := drec.Encode()
+	if err != nil {
+		return err
+	}
+	termsRaw, _ := terms.Encode()
+	lreqRaw, _ := lreq.Encode()
+	ans := GrantAnswer{Request: rid.String(), Decision: drec, Terms: termsRaw, PolicyRequest: lreqRaw, Reasons: dec.Reasons}
+	didx, _, err := s.signAndAppend(ctx, grant.KindDecision, auditlog.TypeDecision, drecRaw)
+	if err != nil {
+		return err
+	}
+	if err := s.apply(ctx, didx, auditlog.Entry{Type: auditlog.TypeDecision}); err != nil {
+		return err
+	}
+	switch dec.Effect {
+	case license.Deny:
+		ans.Status = "denied"
+		b, err := s.awaitReceipt(ctx, didx)
+		if err != nil {
+			return err
+		}
+		ans.DecisionReceipt = &b
+		writeJSON(w, http.StatusForbidden, ans)
+		return nil
+	case license.NeedsApproval:
+		// Queue the licensee's own signed request, bound to its decision.
+		qidx, err := s.tlog.Append(ctx, TypeGrantRequest, queuedEntry(canon, didx))
+		if err != nil {
+			return err
+		}
+		if err := s.apply(ctx, qidx, auditlog.Entry{Type: TypeGrantRequest, Payload: queuedEntry(canon, didx)}); err != nil {
+			return err
+		}
+		ans.Status = "pending"
+		b, err := s.awaitReceipt(ctx, didx)
+		if err != nil {
+			return err
+		}
+		ans.DecisionReceipt = &b
+		writeJSON(w, http.StatusAccepted, ans)
+		return nil
+	}
+	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
+		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: terms.Quotas, Terms: termsID}
+	return s.issue(w, ctx, g, &ans)
+}
+
+// queuedEntry is the payload of a grant.request entry: the decision's log
+// index and the licensee's envelope.
+func queuedEntry(envelope []byte, decision uint64) []byte {
+	return fmt.Appendf(nil, "%d\n%s", decision, envelope)
+}
+
+func parseQueuedEntry(b []byte) (uint64, []byte, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return 0, nil, errors.New("malformed grant.request entry")
+	}
+	var d uint64
+	if _, err := fmt.Sscanf(string(b[:i]), "%d", &d); err != nil {
+		return 0, nil, err
+	}
+	return d, b[i+1:], nil
+}
+
+// issue signs, logs and applies a grant, then answers with its receipts.
+func (s *Server) issue(w http.ResponseWriter, ctx context.Context, g *grant.Grant, ans *GrantAnswer) error {
+	env, err := g.Sign(s.key)
+	if err != nil {
+		return err
+	}
+	raw, err := env.Marshal()
+	if err != nil {
+		return err
+	}
+	gidx, err := s.tlog.Append(ctx, auditlog.TypeGrant, raw)
+	if err != nil {
+		return fmt.Errorf("log append: %w", err)
+	}
+	if err := s.apply(ctx, gidx, auditlog.Entry{Type: auditlog.TypeGrant, Payload: raw}); err != nil {
+		return err
+	}
+	gb, err := s.awaitReceipt(ctx, gidx)
+	if err != nil {
+		return err
+	}
+	ans.Status, ans.Grant, ans.GrantEnvelope, ans.GrantReceipt = "granted", g, raw, &gb
+	if ans.Decision != nil {
+		db, err := s.awaitReceipt(ctx, g.Decision)
+		if err != nil {
+			return err
+		}
+		ans.DecisionReceipt = &db
+	}
+	s.log.Info("grant issued", "grant", g.ID, "asset", g.Asset, "licensee", g.Licensee, "purpose", g.Purpose, "until", g.NotAfter.Time())
+	writeJSON(w, http.StatusCreated, ans)
+	return nil
+}
+
+// applyGrant applies a grant entry.
+func applyGrant(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	g, err := grant.OpenGrant(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if err := tx.PutGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx); err != nil {
+		return err
+	}
+	if err := tx.SetGrantRequestStatus(g.ID.String(), "granted"); err != nil {
+		return err
+	}
+	return tx.Trail(g.Asset, idx, auditlog.TypeGrant, fmt.Sprintf("grant %s to %s for %s until %s", g.ID, g.Licensee, g.Purpose, g.NotAfter.Time().Format(time.RFC3339)))
+}
+
+func applyGrantRequest(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	didx, envRaw, err := parseQueuedEntry(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	env, err := identity.ParseEnvelope(envRaw)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	req, rid, err := grant.OpenRequest(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if err := tx.PutGrantRequest(rid.String(), req.Asset.String(), envRaw, didx, idx); err != nil {
+		return err
+	}
+	return tx.Trail(req.Asset, idx, TypeGrantRequest, fmt.Sprintf("access request %s by %s for %s awaits the owners", rid, req.Licensee, req.Purpose))
+}
+
+// tally returns the approving and denying weight of a queued request's
+// votes under the asset's current owners.
+func tally(st *asset.State, votes map[string]bool) (yes, no int64) {
+	for who, ok := range votes {
+		d, err := identity.ParseDID(who)
+		if err != nil {
+			continue
+		}
+		w := grant.Weight(st, []identity.DID{d})
+		if ok {
+			yes += w
+		} else {
+			no += w
+		}
+	}
+	return yes, no
+}
+
+func applyGrantApproval(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	a, err := grant.OpenApproval(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	q, err := tx.GrantRequest(a.Request.String())
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if q.Status != "pending" {
+		return invalidEntry{fmt.Errorf("request %s is %s", a.Request, q.Status)}
+	}
+	if _, dup := q.Votes[a.Approver.String()]; dup {
+		return invalidEntry{fmt.Errorf("%s voted twice", a.Approver)}
+	}
+	if err := tx.AddGrantApproval(a.Request.String(), a.Approver.String(), a.Approve, payload, idx); err != nil {
+		return err
+	}
+	verb := "approved"
+	if !a.Approve {
+		verb = "denied"
+	}
+	if err := tx.Trail(a.Asset, idx, TypeGrantApproval, fmt.Sprintf("%s %s access request %s", a.Approver, verb, a.Request)); err != nil {
+		return err
+	}
+	rec, err := tx.Asset(a.Asset)
+	if err != nil {
+		return err
+	}
+	q.Votes[a.Approver.String()] = a.Approve
+	yes, no := tally(rec.State, q.Votes)
+	switch {
+	case yes >= rec.State.Threshold:
+		return tx.SetGrantRequestStatus(q.ID, "approved")
+	case no >= rec.State.Threshold:
+		return tx.SetGrantRequestStatus(q.ID, "denied")
+	}
+	return nil
+}
+
+// voteGrantRequest handles POST /v1/grant-requests/{id}/approvals: an
+// owner approves or denies a queued request. When approvals reach the
+// owners' threshold the grant is issued at once.
+func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	qid := r.PathValue("id")
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	a, err := grant.OpenApproval(env)
+	if err != nil {
+		return err
+	}
+	if a.Request.String() != qid {
+		return errorf(http.StatusUnprocessableEntity, "wrong-request", "Approval of another request", "", "", nil)
+	}
+	s.regMu.Lock()
+	q, err := s.cat.GrantRequest(ctx, qid)
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	rec, err := s.cat.Asset(ctx, a.Asset)
+	if err != nil || q.Asset != a.Asset.String() {
+		s.regMu.Unlock()
+		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Approval names another asset", "", "", err)
+	}
+	switch {
+	case q.Status != "pending":
+		s.regMu.Unlock()
+		return errorf(http.StatusConflict, "request-closed", "Request is not pending", fmt.Sprintf("request %s is %s", qid, q.Status), "", nil)
+	case !rec.State.IsOwner(a.Approver):
+		s.regMu.Unlock()
+		return fmt.Errorf("%w: %s", asset.ErrNotOwner, a.Approver)
+	}
+	if _, dup := q.Votes[a.Approver.String()]; dup {
+		s.regMu.Unlock()
+		return fmt.Errorf("%w: %s", asset.ErrDuplicateApproval, a.Approver)
+	}
+	idx, err := s.appendLocked(ctx, TypeGrantApproval, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	q, err = s.cat.GrantRequest(ctx, qid)
+	if err != nil {
+		return err
+	}
+	ans := GrantAnswer{Request: qid, Status: q.Status}
+	if q.Status != "approved" {
+		b, err := s.awaitReceipt(ctx, idx)
+		if err != nil {
+			return err
+		}
+		ans.DecisionReceipt = &b
+		writeJSON(w, http.StatusCreated, ans)
+		return nil
+	}
+	// Approved: issue the grant under the terms in force now.
+	renv, _ := identity.ParseEnvelope(q.Envelope)
+	req, rid, err := grant.OpenRequest(renv)
+	if err != nil {
+		return err
+	}
+	terms, termsID, err := s.loadTerms(ctx, rec.State.License)
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
+		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: terms.Quotas, Terms: termsID}
+	return s.issue(w, ctx, g, &ans)
+}
+
+// revokeGrant handles POST /v1/grants/{id}/revoke: a revocation signed by
+// owners reaching the asset's threshold. It takes effect on the next
+// request.
+func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	rv, signers, err := grant.OpenRevocation(env)
+	if err != nil {
+		return err
+	}
+	if rv.Grant.String() != r.PathValue("id") {
+		return errorf(http.StatusUnprocessableEntity, "wrong-grant", "Revocation of another grant", "", "", nil)
+	}
+	s.regMu.Lock()
+	g, err := s.cat.Grant(ctx, rv.Grant.String())
+	if err == nil && g.Asset != rv.Asset.String() {
+		err = errorf(http.StatusUnprocessableEntity, "wrong-asset", "Revocation names another asset", "", "", nil)
+	}
+	var rec *catsqlite.AssetRecord
+	if err == nil {
+		rec, err = s.cat.Asset(ctx, rv.Asset)
+	}
+	if err == nil && g.Revoked {
+		err = errorf(http.StatusConflict, "revoked", "Grant already revoked", "", "", nil)
+	}
+	if err == nil && grant.Weight(rec.State, signers) < rec.State.Threshold {
+		err = fmt.Errorf("%w: revocation signed with weight %d, threshold %d", asset.ErrThresholdNotMet, grant.Weight(rec.State, signers), rec.State.Threshold)
+	}
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	idx, err := s.appendLocked(ctx, auditlog.TypeRevocation, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.log.Info("grant revoked", "grant", rv.Grant, "reason", rv.Reason)
+	b, err := s.awaitReceipt(ctx, idx)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"grant": rv.Grant.String(), "status": "revoked", "receipt": b})
+	return nil
+}
+
+func applyRevocation(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	rv, signers, err := grant.OpenRevocation(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	rec, err := tx.Asset(rv.Asset)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if grant.Weight(rec.State, signers) < rec.State.Threshold {
+		return invalidEntry{asset.ErrThresholdNotMet}
+	}
+	if err := tx.RevokeGrant(rv.Grant.String()); err != nil {
+		return err
+	}
+	return tx.Trail(rv.Asset, idx, auditlog.TypeRevocation, fmt.Sprintf("grant %s revoked: %s", rv.Grant, rv.Reason))
+}
+
+// listGrants handles GET /v1/grants?asset=&licensee= and
+// GET /v1/assets/{id}/grants.
+func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
+	a := r.URL.Query().Get("asset")
+	if v := r.PathValue("id"); v != "" {
+		a = v
+	}
+	gs, err := s.cat.Grants(r.Context(), a, r.URL.Query().Get("licensee"))
+	if err != nil {
+		return err
+	}
+	if gs == nil {
+		gs = []*catsqlite.GrantRecord{}
+	}
+	reqs, err := s.cat.GrantRequests(r.Context(), a, "pending")
+	if err != nil {
+		return err
+	}
+	if reqs == nil {
+		reqs = []*catsqlite.GrantRequestRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"grants": gs, "pending_requests": reqs})
+	return nil
+}
+
+// enforce decides whether a data-plane request for content id may be
+// served. Content that belongs to no asset requiring a grant is free.
+// Otherwise the request must be signed (RFC 9421) by the licensee of a
+// valid, unrevoked grant for one of the content's assets, named in the
+// Charter-Grant header, within its quotas. n is the bytes to be served.
+func (s *Server) enforce(r *http.Request, id content.ID, n int64) (*grant.Grant, error) {
+	ctx := r.Context()
+	needing, err := s.licensedBy(ctx, id)
+	if err != nil || len(needing) == 0 {
+		return nil, err
+	}
+	return s.checkGrant(r, id, n, needing)
+}
+
+// licensedBy returns the assets whose terms require a grant to read
+// content id, or nothing when the content is free to read.
+func (s *Server) licensedBy(ctx context.Context, id content.ID) ([]string, error) {
+	assets, err := s.cat.Guards(ctx, id.String())
+	if err != nil {
+		return nil, err
+	}
+	var needing []string
+	for _, a := range assets {
+		aid, err := asset.ParseID(a)
+		if err != nil {
+			return nil, err
+		}
+		rec, err := s.cat.Asset(ctx, aid)
+		if err != nil {
+			return nil, err
+		}
+		if rec.Claim == asset.ClaimConflict.String() {
+			continue // a conflicting claim does not govern the content
+		}
+		if rec.State.License == "" {
+			return nil, nil // the rightful owners published it without a licence
+		}
+		t, _, err := s.loadTerms(ctx, rec.State.License)
+		if err != nil {
+			return nil, err
+		}
+		if !grant.NeedsGrant(t) {
+			return nil, nil
+		}
+		needing = append(needing, a)
+	}
+	return needing, nil
+}
+
+func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []string) (*grant.Grant, error) {
+	ctx := r.Context()
+	gid := r.Header.Get(HeaderGrant)
+	if gid == "" {
+		return nil, errorf(http.StatusUnauthorized, "grant-required", "A grant is required", fmt.Sprintf("%s is licensed content of asset %s", id, needing[0]), fmt.Sprintf("request a grant: charter get %s --purpose PURPOSE", id), nil)
+	}
+	who, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, RequiredHeaders: []string{"charter-grant"}})
+	if err != nil {
+		if errors.Is(err, httpsig.ErrNonceStoreFull) {
+			return nil, errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
+		}
+		status := http.StatusUnauthorized
+		return nil, errorf(status, "bad-request-signature", "Request signature refused", err.Error(), "sign data requests with the grant's licensee key (RFC 9421)", err)
+	}
+	g, err := s.cat.Grant(ctx, gid)
+	if err != nil {
+		return nil, errorf(http.StatusForbidden, "unknown-grant", "Unknown grant", fmt.Sprintf("no grant %q on this server", gid), "", err)
+	}
+	genv, err := identity.ParseEnvelope(g.Envelope)
+	if err != nil {
+		return nil, err
+	}
+	gr, err := grant.OpenGrant(genv)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case gr.Licensee != who:
+		return nil, errorf(http.StatusForbidden, "not-licensee", "Grant belongs to another key", fmt.Sprintf("grant %s is for %s, the request is signed by %s", gid, gr.Licensee, who), "", nil)
+	case g.Revoked:
+		return nil, errorf(http.StatusForbidden, "revoked", "Grant revoked", fmt.Sprintf("the owners revoked grant %s", gid), "", nil)
+	case !gr.ValidAt(time.Now()):
+		return nil, errorf(http.StatusForbidden, "expired", "Grant not valid now", fmt.Sprintf("grant %s is valid from %s until %s", gid, gr.NotBefore.Time().Format(time.RFC3339), gr.NotAfter.Time().Format(time.RFC3339)), "request a new grant", nil)
+	}
+	covers := false
+	for _, a := range needing {
+		if a == gr.Asset.String() {
+			covers = true
+		}
+	}
+	if !covers {
+		return nil, errorf(http.StatusForbidden, "wrong-grant", "Grant does not cover this content", fmt.Sprintf("grant %s is for asset %s", gid, gr.Asset), "", nil)
+	}
+	ok, err := s.cat.ChargeUsage(ctx, gid, n, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errorf(http.StatusForbidden, "quota-exhausted", "Grant quota exhausted", fmt.Sprintf("grant %s allows %d bytes and %d requests (0: unlimited)", gid, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests), "request a new grant", nil)
+	}
+	return gr, nil
+}
+
+// guardAsset records which content an asset governs: its own bytes and,
+// for a dataset, every file of the index.
+func (s *Server) guardAsset(ctx context.Context, tx *catsqlite.Tx, st *asset.State) error {
+	c := st.Manifest.Content
+	if err := tx.Guard(c.String(), st.Asset.String()); err != nil {
+		return err
+	}
+	if st.Manifest.MediaType != content.DatasetMediaType {
+		return nil
+	}
+	v, err := blob.Get(ctx, s.blobs, c)
+	if err != nil {
+		return nil // not stored here: nothing to guard
+	}
+	defer v.Close()
+	raw, err := io.ReadAll(io.LimitReader(v, content.MaxIndexBytes+1))
+	if err != nil {
+		return err
+	}
+	idx, err := content.ParseIndex(raw)
+	if err != nil {
+		return nil
+	}
+	for _, f := range idx.Files {
+		if err := tx.Guard(f.ID.String(), st.Asset.String()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {
+	g, err := s.cat.Grant(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, g)
+	return nil
+}
