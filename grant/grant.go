@@ -56,8 +56,8 @@ type Request struct {
 // asset for one purpose in a time window, under the terms in force when it
 // was decided.
 type Grant struct {
-	Asset      asset.ID     `json:"asset"`
-	Commercial bool         `json:"commercial"`
+	Asset      asset.ID `json:"asset"`
+	Commercial bool     `json:"commercial"`
 	// Decision is the log index of the decision record that permitted
 	// the grant (for approval-required terms, the request's decision,
 	// completed by the owners' approvals).
