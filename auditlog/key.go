@@ -123,7 +123,8 @@ func LoadOrCreateKey(path, origin string) (*Signer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := SaveKey(path, skey); err != nil {
+	// Another process may have created it meanwhile: then use that key.
+	if err := SaveKey(path, skey); err != nil && !errors.Is(err, fs.ErrExist) {
 		return nil, err
 	}
 	return LoadKey(path)
