@@ -289,7 +289,8 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.enforce(r, id, obj.Size); err != nil {
+	gr, err := s.enforce(r, id, obj.Size)
+	if err != nil {
 		return err
 	}
 	f, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
@@ -304,6 +305,9 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Content-Type", ct)
 	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(f, 0, f.Size()))
+	if gr != nil && r.Method == http.MethodGet {
+		s.meter(r, gr, id, 0, obj.Size)
+	}
 	return nil
 }
 
@@ -344,7 +348,8 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.enforce(r, id, n); err != nil {
+	gr, err := s.enforce(r, id, n)
+	if err != nil {
 		return err
 	}
 	data, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
@@ -375,6 +380,10 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := content.ExtractRange(w, data, ob, obj.Size, off, n); err != nil {
 		s.log.Warn("extracting slice", "id", id, "offset", off, "length", n, "err", err)
+		return nil
+	}
+	if gr != nil {
+		s.meter(r, gr, id, off, n)
 	}
 	return nil
 }
