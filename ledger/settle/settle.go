@@ -71,6 +71,9 @@ type Report struct {
 	Postings int   // split transfers applied
 	Gross    int64 // total of the charges applied now
 	Failed   []Failed
+	// Root is the journal root after the run, to log in the transparency
+	// log (set when the ledger implements ledger.Journal).
+	Root ledger.Root
 }
 
 // ErrLineage wraps a lineage that cannot be split; nothing of the chunk
@@ -123,6 +126,15 @@ func (s *Settler) Settle(ctx context.Context, cs []Charge) (Report, error) {
 		if err := s.chunk(ctx, chunk, &rep); err != nil {
 			return rep, err
 		}
+	}
+	if j, ok := s.Ledger.(interface {
+		JournalRoot(context.Context) (ledger.Root, error)
+	}); ok {
+		root, err := j.JournalRoot(ctx)
+		if err != nil {
+			return rep, fmt.Errorf("settle: %w", err)
+		}
+		rep.Root = root
 	}
 	return rep, nil
 }

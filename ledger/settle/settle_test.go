@@ -94,6 +94,9 @@ func TestReadmeSettlement(t *testing.T) {
 	if rep.Charged != 1 || len(rep.Failed) != 1 || !errors.Is(rep.Failed[0].Err, ledger.ErrExceedsLimit) || rep.Gross != 1001 {
 		t.Fatalf("report %+v", rep)
 	}
+	if head, _ := l.JournalRoot(ctx); rep.Root != head || head.Size == 0 {
+		t.Fatalf("report root %+v, journal %+v", rep.Root, head)
+	}
 	got := nets(t, l)
 	want := map[string]int64{"contributor:max": 801, "contributor:ann": 120, "contributor:bea": 80, "licensee:carl": 10_000 - 1001}
 	for id, w := range want {
