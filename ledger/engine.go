@@ -326,3 +326,37 @@ func ApplyAccounts(s *Snapshot, as []Account, now int64) ([]Entry, error) {
 	s.Seq += uint64(len(entries))
 	return entries, nil
 }
+
+// ApplyBatch is the backend side of Committer.Commit: it loads and applies
+// b.Transfers, then, if b.Then is set, loads and applies its follow-ups,
+// and returns the merged outcome with the state writes to store. load
+// fills s with what a list of transfers needs (see Needs); state reads a
+// stored record. A failed follow-up gives ErrBatchRejected (wrapping the
+// failure) and the results so far; the backend must then write nothing.
+func ApplyBatch(s *Snapshot, b Batch, now int64, load func([]Transfer) error, state func(string) ([]byte, error)) (Outcome, map[string][]byte, error) {
+	if err := load(b.Transfers); err != nil {
+		return Outcome{}, nil, err
+	}
+	out := Apply(s, b.Transfers, now)
+	if b.Then == nil {
+		return out, nil, nil
+	}
+	follow, writes, err := b.Then(out.Results, state)
+	if err != nil {
+		return out, nil, err
+	}
+	if err := load(follow); err != nil {
+		return out, nil, err
+	}
+	more := Apply(s, follow, now)
+	out.Results = append(out.Results, more.Results...)
+	for _, r := range more.Results {
+		if r.Err != nil {
+			return out, nil, fmt.Errorf("%w: %w", ErrBatchRejected, r.Err)
+		}
+	}
+	out.New = append(out.New, more.New...)
+	out.Resolutions = append(out.Resolutions, more.Resolutions...)
+	out.Touched = append(out.Touched, more.Touched...)
+	return out, writes, nil
+}

@@ -83,8 +83,12 @@ type Batch struct {
 	// already exist) or the whole batch is rolled back with
 	// ErrBatchRejected, and state records to store beside the journal
 	// (such as split carries). state reads a record as of the transaction.
-	Then func(results []Result, state func(key string) ([]byte, error)) (follow []Transfer, writes map[string][]byte, err error)
+	Then Then
 }
+
+// Then computes a Batch's follow-up transfers and state writes from the
+// results of its transfers; state reads a record as of the transaction.
+type Then func(results []Result, state func(key string) ([]byte, error)) (follow []Transfer, writes map[string][]byte, err error)
 
 // Committer applies Batches and keeps the state records they write.
 type Committer interface {

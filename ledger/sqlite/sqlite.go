@@ -315,12 +315,12 @@ func (l *Ledger) CreateAccounts(ctx context.Context, as ...ledger.Account) error
 
 // CreateTransfers implements ledger.Poster.
 func (l *Ledger) CreateTransfers(ctx context.Context, ts []ledger.Transfer) ([]ledger.Result, error) {
-	return l.apply(ctx, ts, nil)
+	return l.apply(ctx, ledger.Batch{Transfers: ts})
 }
 
 // Commit implements ledger.Committer.
 func (l *Ledger) Commit(ctx context.Context, b ledger.Batch) ([]ledger.Result, error) {
-	return l.apply(ctx, b.Transfers, b.Then)
+	return l.apply(ctx, b)
 }
 
 // load fills s with what applying ts needs, in bulk: one query per
@@ -433,9 +433,7 @@ func (x *tx) state(key string) ([]byte, error) {
 	return v, nil
 }
 
-type thenFunc = func([]ledger.Result, func(string) ([]byte, error)) ([]ledger.Transfer, map[string][]byte, error)
-
-func (l *Ledger) apply(ctx context.Context, ts []ledger.Transfer, then thenFunc) ([]ledger.Result, error) {
+func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	x, err := l.begin(ctx)
@@ -444,32 +442,11 @@ func (l *Ledger) apply(ctx context.Context, ts []ledger.Transfer, then thenFunc)
 	}
 	defer x.Rollback()
 	s := ledger.NewSnapshot(x.head.Size)
-	if err := x.load(s, ts); err != nil {
-		return nil, err
-	}
 	seq0 := s.Seq
-	now := l.now().UnixNano()
-	out := ledger.Apply(s, ts, now)
-	var state map[string][]byte
-	if then != nil {
-		follow, writes, err := then(out.Results, x.state)
-		if err != nil {
-			return out.Results, err
-		}
-		state = writes
-		if err := x.load(s, follow); err != nil {
-			return nil, err
-		}
-		more := ledger.Apply(s, follow, now)
-		for _, r := range more.Results {
-			if r.Err != nil {
-				return append(out.Results, more.Results...), fmt.Errorf("%w: %w", ledger.ErrBatchRejected, r.Err)
-			}
-		}
-		out.Results = append(out.Results, more.Results...)
-		out.New = append(out.New, more.New...)
-		out.Resolutions = append(out.Resolutions, more.Resolutions...)
-		out.Touched = append(out.Touched, more.Touched...)
+	load := func(ts []ledger.Transfer) error { return x.load(s, ts) }
+	out, state, err := ledger.ApplyBatch(s, b, l.now().UnixNano(), load, x.state)
+	if err != nil {
+		return out.Results, err
 	}
 	entries := make([]ledger.Entry, len(out.New))
 	for i, r := range out.New {
