@@ -109,11 +109,12 @@ func BenchmarkVerifiedRange(b *testing.B) {
 	r := rand.New(rand.NewPCG(1, 2))
 	var slice bytes.Buffer
 	lat := make([]time.Duration, 0, b.N)
-	var tRange, tHash time.Duration
+	var tRange, tHash, cRange, cHash time.Duration
 	b.SetBytes(length)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		off := r.Int64N(size - length)
+		c0 := cpuTime()
 		t0 := time.Now()
 		slice.Reset()
 		if err := ExtractRange(&slice, bytes.NewReader(bl.data), bytes.NewReader(bl.outboard), size, off, length); err != nil {
@@ -123,8 +124,11 @@ func BenchmarkVerifiedRange(b *testing.B) {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
+		c1 := cpuTime()
 		zeebo.Sum256(bl.data[off : off+length])
 		t2 := time.Now()
+		cRange += c1 - c0
+		cHash += cpuTime() - c1
 		lat = append(lat, t1.Sub(t0))
 		tRange += t1.Sub(t0)
 		tHash += t2.Sub(t1)
@@ -133,6 +137,10 @@ func BenchmarkVerifiedRange(b *testing.B) {
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(tHash.Seconds()/tRange.Seconds(), "x-hash")
+	// CPU time per op and the CPU-time ratio: steadier than wall time on a
+	// loaded machine.
+	b.ReportMetric(cRange.Seconds()*1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(cHash.Seconds()/cRange.Seconds(), "cpu-x-hash")
 }
 
 // BenchmarkReader verifies a whole 64 MiB blob from data and outboard
@@ -140,19 +148,24 @@ func BenchmarkVerifiedRange(b *testing.B) {
 func BenchmarkReader(b *testing.B) {
 	bl := newBlob(b, randomBytes(12, 64<<20))
 	b.SetBytes(int64(len(bl.data)))
-	var tRead, tHash time.Duration
+	var tRead, tHash, cRead, cHash time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
+		c0 := cpuTime()
 		t0 := time.Now()
 		if _, err := NewReader(bytes.NewReader(bl.data), bytes.NewReader(bl.outboard), bl.id).WriteTo(io.Discard); err != nil {
 			b.Fatal(err)
 		}
 		t1 := time.Now()
+		c1 := cpuTime()
 		zeebo.Sum256(bl.data)
 		tRead += t1.Sub(t0)
 		tHash += time.Since(t1)
+		cRead += c1 - c0
+		cHash += cpuTime() - c1
 	}
 	b.ReportMetric(tHash.Seconds()/tRead.Seconds(), "x-zeebo")
+	b.ReportMetric(cHash.Seconds()/cRead.Seconds(), "cpu-x-zeebo")
 }
 
 // cpuTime returns the process's user+system CPU time.
