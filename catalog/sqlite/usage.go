@@ -1,0 +1,360 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/charter-dev/charter/catalog"
+)
+
+// Metering and settlement tables. Every row is derived from a log entry
+// (receipt, usage, dispute, settlement) and is part of Dump; settled holds
+// the log index of the settlement entry that settled the use (0: not yet).
+const usageSchema = `
+CREATE TABLE IF NOT EXISTS receipts (
+	id        TEXT PRIMARY KEY,
+	grant     TEXT NOT NULL,
+	asset     TEXT NOT NULL,
+	licensee  TEXT NOT NULL,
+	session   TEXT NOT NULL,
+	bytes     INTEGER NOT NULL,
+	requests  INTEGER NOT NULL,
+	envelope  TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	settled   INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS receipts_unsettled ON receipts(settled, log_index);
+CREATE TABLE IF NOT EXISTS usage_events (
+	grant     TEXT NOT NULL,
+	id        TEXT NOT NULL,
+	statement TEXT NOT NULL,
+	asset     TEXT NOT NULL,
+	licensee  TEXT NOT NULL,
+	tokens    INTEGER NOT NULL,
+	calls     INTEGER NOT NULL,
+	runs      INTEGER NOT NULL,
+	time      TEXT NOT NULL,
+	envelope  TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	settled   INTEGER NOT NULL DEFAULT 0,
+	PRIMARY KEY (grant, id)
+);
+CREATE INDEX IF NOT EXISTS usage_unsettled ON usage_events(settled, log_index);
+CREATE TABLE IF NOT EXISTS disputes (
+	id        TEXT PRIMARY KEY,
+	asset     TEXT NOT NULL,
+	opener    TEXT NOT NULL,
+	reason    TEXT NOT NULL,
+	status    TEXT NOT NULL,
+	envelope  TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	resolved  INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS disputes_asset ON disputes(asset);
+CREATE TABLE IF NOT EXISTS settlements (
+	log_index INTEGER PRIMARY KEY,
+	payload   TEXT NOT NULL
+);
+`
+
+func init() {
+	extraSchema = append(extraSchema, usageSchema)
+	extraDumpQueries = append(extraDumpQueries,
+		`SELECT 'receipt ' || id || ' ' || grant || ' ' || asset || ' ' || licensee || ' ' || session || ' ' || bytes || ' ' || requests || ' ' || log_index || ' ' || settled || ' ' || envelope FROM receipts`,
+		`SELECT 'usage ' || grant || ' ' || id || ' ' || statement || ' ' || asset || ' ' || licensee || ' ' || tokens || ' ' || calls || ' ' || runs || ' ' || time || ' ' || log_index || ' ' || settled || ' ' || envelope FROM usage_events`,
+		`SELECT 'dispute ' || id || ' ' || asset || ' ' || opener || ' ' || status || ' ' || log_index || ' ' || resolved || ' ' || reason FROM disputes`,
+		`SELECT 'settlement ' || log_index || ' ' || payload FROM settlements`,
+	)
+}
+
+// ErrDuplicate reports a usage event id already recorded under its grant.
+var ErrDuplicate = errors.New("catalog: usage id already recorded")
+
+// ReceiptRecord is a logged download receipt.
+type ReceiptRecord struct {
+	ID       string `json:"id"`
+	Grant    string `json:"grant"`
+	Asset    string `json:"asset"`
+	Licensee string `json:"licensee"`
+	Session  string `json:"session"`
+	Bytes    int64  `json:"bytes"`
+	Requests int64  `json:"requests"`
+	Envelope []byte `json:"envelope"`
+	LogIndex uint64 `json:"log_index"`
+	Settled  uint64 `json:"settled"`
+}
+
+// UsageRecord is a logged usage event.
+type UsageRecord struct {
+	Grant     string `json:"grant"`
+	ID        string `json:"id"`
+	Statement string `json:"statement"`
+	Asset     string `json:"asset"`
+	Licensee  string `json:"licensee"`
+	Tokens    int64  `json:"tokens"`
+	Calls     int64  `json:"calls"`
+	Runs      int64  `json:"runs"`
+	Time      string `json:"time"`
+	Envelope  []byte `json:"envelope"`
+	LogIndex  uint64 `json:"log_index"`
+	Settled   uint64 `json:"settled"`
+}
+
+// DisputeRecord is a logged dispute.
+type DisputeRecord struct {
+	ID       string `json:"id"`
+	Asset    string `json:"asset"`
+	Opener   string `json:"opener"`
+	Reason   string `json:"reason"`
+	Status   string `json:"status"` // "open", "released" or "voided"
+	Envelope []byte `json:"envelope"`
+	LogIndex uint64 `json:"log_index"`
+	Resolved uint64 `json:"resolved_index,omitempty"`
+}
+
+// PutReceipt records a receipt; recording the same id again is a no-op.
+func (t *Tx) PutReceipt(r ReceiptRecord) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO receipts(id, grant, asset, licensee, session, bytes, requests, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+		r.ID, r.Grant, r.Asset, r.Licensee, r.Session, r.Bytes, r.Requests, string(r.Envelope), int64(r.LogIndex))
+	return err
+}
+
+// PutUsage records a usage event. An event whose (grant, id) is recorded
+// already fails with ErrDuplicate and changes nothing: the check and the
+// insert are one statement of the entry's transaction.
+func (t *Tx) PutUsage(u UsageRecord) error {
+	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO usage_events(grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+		u.Grant, u.ID, u.Statement, u.Asset, u.Licensee, u.Tokens, u.Calls, u.Runs, u.Time, string(u.Envelope), int64(u.LogIndex))
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return fmt.Errorf("%w: %s under grant %s", ErrDuplicate, u.ID, u.Grant)
+	}
+	return nil
+}
+
+const usageCols = `grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index, settled`
+
+func scanUsage(row scanner) (*UsageRecord, error) {
+	var u UsageRecord
+	var env string
+	var idx, settled int64
+	if err := row.Scan(&u.Grant, &u.ID, &u.Statement, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &u.Time, &env, &idx, &settled); err != nil {
+		return nil, err
+	}
+	u.Envelope, u.LogIndex, u.Settled = []byte(env), uint64(idx), uint64(settled)
+	return &u, nil
+}
+
+// Usage returns the usage event id recorded under grant.
+func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, error) {
+	u, err := scanUsage(c.db.QueryRowContext(ctx, `SELECT `+usageCols+` FROM usage_events WHERE grant = ? AND id = ?`, grant, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("usage %s of grant %s: %w", id, grant, catalog.ErrNotFound)
+	}
+	return u, err
+}
+
+const receiptCols = `id, grant, asset, licensee, session, bytes, requests, envelope, log_index, settled`
+
+func scanReceipt(row scanner) (*ReceiptRecord, error) {
+	var r ReceiptRecord
+	var env string
+	var idx, settled int64
+	if err := row.Scan(&r.ID, &r.Grant, &r.Asset, &r.Licensee, &r.Session, &r.Bytes, &r.Requests, &env, &idx, &settled); err != nil {
+		return nil, err
+	}
+	r.Envelope, r.LogIndex, r.Settled = []byte(env), uint64(idx), uint64(settled)
+	return &r, nil
+}
+
+// Receipts lists the receipts of a grant ("" for all), oldest first, at
+// most limit of them.
+func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*ReceiptRecord, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+receiptCols+` FROM receipts WHERE (? = '' OR grant = ?) ORDER BY log_index LIMIT ?`, grant, grant, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ReceiptRecord
+	for rows.Next() {
+		r, err := scanReceipt(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// Use is one unsettled receipt or usage event, with what pricing needs.
+type Use struct {
+	Kind     string // "receipt" or "usage"
+	Key      string // receipt id, or grant + "/" + usage id
+	Grant    string
+	Asset    string
+	Licensee string
+	Bytes    int64
+	Requests int64
+	Tokens   int64
+	Calls    int64
+	Runs     int64
+	LogIndex uint64
+}
+
+// Unsettled calls fn for every receipt and usage event logged at or
+// below through and not yet settled, receipts first, each in log order.
+func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) error) error {
+	rows, err := c.db.QueryContext(ctx, `SELECT id, grant, asset, licensee, bytes, requests, log_index FROM receipts WHERE settled = 0 AND log_index <= ? ORDER BY log_index`, int64(through))
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		u := Use{Kind: "receipt"}
+		var idx int64
+		if err := rows.Scan(&u.Key, &u.Grant, &u.Asset, &u.Licensee, &u.Bytes, &u.Requests, &idx); err != nil {
+			rows.Close()
+			return err
+		}
+		u.LogIndex = uint64(idx)
+		if err := fn(u); err != nil {
+			rows.Close()
+			return err
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	rows, err = c.db.QueryContext(ctx, `SELECT grant, id, asset, licensee, tokens, calls, runs, log_index FROM usage_events WHERE settled = 0 AND log_index <= ? ORDER BY log_index`, int64(through))
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		u := Use{Kind: "usage"}
+		var id string
+		var idx int64
+		if err := rows.Scan(&u.Grant, &id, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &idx); err != nil {
+			return err
+		}
+		u.Key, u.LogIndex = u.Grant+"/"+id, uint64(idx)
+		if err := fn(u); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// MarkSettled records that settlement entry idx settled every receipt and
+// usage event logged at or below through, except the ones whose Use.Key
+// is in failed (left for the next settlement).
+func (t *Tx) MarkSettled(idx, through uint64, failed []string) error {
+	f, err := json.Marshal(failed)
+	if err != nil {
+		return err
+	}
+	if failed == nil {
+		f = []byte("[]")
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `UPDATE receipts SET settled = ? WHERE settled = 0 AND log_index <= ? AND id NOT IN (SELECT value FROM json_each(?))`, int64(idx), int64(through), string(f)); err != nil {
+		return err
+	}
+	_, err = t.tx.ExecContext(t.ctx, `UPDATE usage_events SET settled = ? WHERE settled = 0 AND log_index <= ? AND (grant || '/' || id) NOT IN (SELECT value FROM json_each(?))`, int64(idx), int64(through), string(f))
+	return err
+}
+
+// PutSettlement records a settlement entry's payload.
+func (t *Tx) PutSettlement(idx uint64, payload []byte) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO settlements(log_index, payload) VALUES(?,?) ON CONFLICT DO NOTHING`, int64(idx), string(payload))
+	return err
+}
+
+// Settlements returns the payloads of the last n settlement entries by
+// log index, newest first.
+func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []uint64, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT log_index, payload FROM settlements ORDER BY log_index DESC LIMIT ?`, n)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	out := map[uint64][]byte{}
+	var order []uint64
+	for rows.Next() {
+		var idx int64
+		var p string
+		if err := rows.Scan(&idx, &p); err != nil {
+			return nil, nil, err
+		}
+		out[uint64(idx)] = []byte(p)
+		order = append(order, uint64(idx))
+	}
+	return out, order, rows.Err()
+}
+
+// PutDispute records an open dispute.
+func (t *Tx) PutDispute(d DisputeRecord) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?)`,
+		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
+	return err
+}
+
+// ResolveDispute sets a dispute's status ("released" or "voided").
+func (t *Tx) ResolveDispute(id, status string, idx uint64) error {
+	_, err := t.tx.ExecContext(t.ctx, `UPDATE disputes SET status = ?, resolved = ? WHERE id = ? AND status = 'open'`, status, int64(idx), id)
+	return err
+}
+
+const disputeCols = `id, asset, opener, reason, status, envelope, log_index, resolved`
+
+func scanDispute(row scanner) (*DisputeRecord, error) {
+	var d DisputeRecord
+	var env string
+	var idx, res int64
+	if err := row.Scan(&d.ID, &d.Asset, &d.Opener, &d.Reason, &d.Status, &env, &idx, &res); err != nil {
+		return nil, err
+	}
+	d.Envelope, d.LogIndex, d.Resolved = []byte(env), uint64(idx), uint64(res)
+	return &d, nil
+}
+
+// Dispute returns a dispute.
+func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error) {
+	d, err := scanDispute(c.db.QueryRowContext(ctx, `SELECT `+disputeCols+` FROM disputes WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
+	}
+	return d, err
+}
+
+// Dispute is Catalog.Dispute inside the transaction.
+func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
+	d, err := scanDispute(t.tx.QueryRowContext(t.ctx, `SELECT `+disputeCols+` FROM disputes WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
+	}
+	return d, err
+}
+
+// Disputes lists the disputes of an asset ("" for all) with status
+// ("" for any), oldest first.
+func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*DisputeRecord, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT `+disputeCols+` FROM disputes WHERE (? = '' OR asset = ?) AND (? = '' OR status = ?) ORDER BY log_index LIMIT 10000`, asset, asset, status, status)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*DisputeRecord
+	for rows.Next() {
+		d, err := scanDispute(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
