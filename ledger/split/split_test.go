@@ -1,6 +1,7 @@
 package split_test
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -411,6 +412,64 @@ func FuzzCarry(f *testing.F) {
 		}
 		if sum != 5 {
 			t.Fatalf("split of 5 from a decoded carry sums to %d", sum)
+		}
+	})
+}
+
+// FuzzCompile feeds hostile lineages (JSON, as an asset registry might hand
+// them over): Compile must refuse them or give a plan whose splits are exact.
+func FuzzCompile(f *testing.F) {
+	for _, v := range splitCases() {
+		b, _ := json.Marshal(v.Lineage)
+		f.Add(b, v.Leaf, int64(1001))
+	}
+	f.Add([]byte(`[{"asset":"a","contributors":[{"account":"x","share":1000000}],"parents":[{"asset":"a","share":1}]}]`), "a", int64(5))
+	f.Add([]byte(`[{"asset":"a","contributors":[{"account":"x","share":1000000}],"parents":[{"asset":"b","share":600000,"stacking":"absolute"}]},{"asset":"b","contributors":[{"account":"y","share":1000000}],"parents":[{"asset":"a","share":1}]}]`), "a", int64(7))
+	f.Fuzz(func(t *testing.T, raw []byte, leaf string, amount int64) {
+		var nodes []split.Node
+		if json.Unmarshal(raw, &nodes) != nil || len(nodes) > 16 {
+			return
+		}
+		m := map[string]split.Node{}
+		for _, n := range nodes {
+			m[n.Asset] = n
+		}
+		p, err := split.Compile(leaf, func(a string) (split.Node, error) {
+			n, ok := m[a]
+			if !ok {
+				return n, fmt.Errorf("no %s", a)
+			}
+			return n, nil
+		})
+		if err != nil {
+			return
+		}
+		sum := new(big.Int)
+		for _, s := range p.Slots {
+			if s.Weight.Sign() <= 0 {
+				t.Fatalf("slot %v has weight %v", s.Path, s.Weight)
+			}
+			sum.Add(sum, s.Weight)
+		}
+		if sum.Cmp(p.Den) != 0 {
+			t.Fatalf("weights sum to %v/%v", sum, p.Den)
+		}
+		var c split.Carry
+		for range 3 {
+			ps, err := p.Split(amount, &c)
+			if err != nil {
+				if amount < 0 || errors.Is(err, split.ErrAmount) {
+					return
+				}
+				t.Fatal(err)
+			}
+			var got int64
+			for _, q := range ps {
+				got += q.Amount
+			}
+			if got != amount {
+				t.Fatalf("split of %d sums to %d", amount, got)
+			}
 		}
 	})
 }
