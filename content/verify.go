@@ -274,8 +274,8 @@ var emptyRoot = func() [8]uint32 {
 // group data from data (the same reader for a slice), skipping nodes outside
 // [start, end), and yields verified bytes.
 type verifier struct {
-	tree io.Reader
-	data *bufio.Reader // at least GroupSize of buffer
+	tree       io.Reader
+	data       *bufio.Reader // at least GroupSize of buffer
 	root       [8]uint32
 	size       int64 // -1 until the header is read
 	start, end int64 // wanted range; end < 0 means "to the end"
