@@ -41,7 +41,10 @@ type Charge struct {
 }
 
 // Settler settles charges into a ledger. It is not safe for concurrent use;
-// run one settlement at a time per ledger.
+// run one settlement at a time per ledger. Amounts are in the currency of
+// the accounts involved: for several currencies use one Settler per
+// currency, with AssetAccount and the Lineage's contributor accounts
+// naming that currency's accounts.
 type Settler struct {
 	Ledger  ledger.Committer
 	Lineage split.Loader
@@ -85,8 +88,11 @@ var ErrLineage = errors.New("settle: lineage cannot be split")
 // transfer's Ref back to the uses it came from.
 func BatchKey(tag string) string { return "settle-batch:" + tag }
 
-// CarryKey is the state key of an asset's split carry.
-func CarryKey(asset string) string { return "split-carry:" + asset }
+// CarryKey is the state key of the split carry of the asset revenue
+// account assetAccount. It is keyed by the account, not the asset, so
+// settlers of one asset in several currencies (several revenue accounts)
+// keep separate carries.
+func CarryKey(assetAccount string) string { return "split-carry:" + assetAccount }
 
 func (s *Settler) assetAccount(a string) string {
 	if s.AssetAccount != nil {
@@ -183,7 +189,7 @@ func (s *Settler) chunk(ctx context.Context, cs []Charge, rep *Report) error {
 				return nil, nil, err
 			}
 			var carry split.Carry
-			raw, err := state(CarryKey(a))
+			raw, err := state(CarryKey(s.assetAccount(a)))
 			if err != nil {
 				return nil, nil, err
 			}
@@ -212,7 +218,7 @@ func (s *Settler) chunk(ctx context.Context, cs []Charge, rep *Report) error {
 					Ref:    Provenance(tag, q.Path),
 				})
 			}
-			writes[CarryKey(a)], _ = carry.MarshalBinary()
+			writes[CarryKey(s.assetAccount(a))], _ = carry.MarshalBinary()
 		}
 		writes[BatchKey(tag)] = []byte(strings.Join(newIDs, "\n"))
 		local.Postings = len(follow)
