@@ -1,0 +1,90 @@
+// The console's HTTP client: JSON and text from the Charter API, errors
+// as ApiError carrying the RFC 9457 problem's title, detail and hint.
+
+/** ApiError is a failed API call; status is 0 when the network failed. */
+export class ApiError extends Error {
+  constructor(status, title, detail, hint) {
+    super(detail ? `${title}: ${detail}` : title);
+    this.name = "ApiError";
+    this.status = status;
+    this.title = title;
+    this.detail = detail || "";
+    this.hint = hint || "";
+  }
+}
+
+async function request(path, accept) {
+  let resp;
+  try {
+    resp = await fetch(path, { headers: { Accept: accept }, cache: "no-cache" });
+  } catch (e) {
+    throw new ApiError(0, "Server unreachable", String(e.message || e), "check that `charter serve` is running");
+  }
+  if (!resp.ok) {
+    let p = {};
+    const ct = resp.headers.get("Content-Type") || "";
+    if (ct.startsWith("application/problem+json") || ct.startsWith("application/json")) {
+      try {
+        p = await resp.json();
+      } catch {
+        p = {};
+      }
+    }
+    throw new ApiError(resp.status, p.title || `HTTP ${resp.status}`, p.detail || resp.statusText, p.hint);
+  }
+  return resp;
+}
+
+/** getJSON fetches and decodes a JSON answer. */
+export async function getJSON(path) {
+  const resp = await request(path, "application/json");
+  try {
+    return await resp.json();
+  } catch {
+    throw new ApiError(resp.status, "Malformed answer", `${path} did not answer JSON`);
+  }
+}
+
+/** getText fetches a text answer (checkpoints, keys). */
+export async function getText(path) {
+  return (await request(path, "text/plain, */*")).text();
+}
+
+/** optionalJSON is getJSON that answers null when the endpoint is missing (404). */
+export async function optionalJSON(path) {
+  try {
+    return await getJSON(path);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return null;
+    throw e;
+  }
+}
+
+const termsCache = new Map();
+
+/** terms fetches an asset's licence terms blob (canonical JSON) once. */
+export function terms(id) {
+  if (!id) return Promise.resolve(null);
+  if (!termsCache.has(id)) {
+    const p = getJSON(`/v1/blobs/${encodeURIComponent(id)}`).catch((e) => {
+      termsCache.delete(id);
+      throw e;
+    });
+    termsCache.set(id, p);
+  }
+  return termsCache.get(id);
+}
+
+/** assets lists the catalog. */
+export async function assets() {
+  const a = await getJSON("/v1/assets");
+  return Array.isArray(a.assets) ? a.assets : [];
+}
+
+export const asset = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}`);
+export const lineage = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}/lineage`);
+export const grants = (id) => optionalJSON(`/v1/assets/${encodeURIComponent(id)}/grants`);
+export const earnings = (did) => optionalJSON(`/v1/earnings?did=${encodeURIComponent(did)}`);
+export const proof = (index) => getJSON(`/v1/log/proof/${encodeURIComponent(index)}`);
+export const checkpoint = () => getText("/log/checkpoint");
+export const logKey = () => getText("/log/key");

@@ -1,0 +1,249 @@
+// Asset page: manifest, owners and threshold, contributors, lineage graph,
+// licence in plain words, conflicting claims, proposals, grants and the
+// audit trail with links into the audit explorer.
+
+import * as api from "./api.js";
+import { el, errorBox, empty, assetLink, idText, logLink, section, loading } from "./ui.js";
+import { describe, percent } from "./terms.js";
+import { draw } from "./lineage.js";
+
+/** envelopePayload decodes the JSON payload of a DSSE envelope given as base64 of its JSON. */
+export function envelopePayload(b64) {
+  try {
+    const env = JSON.parse(atob(b64));
+    return JSON.parse(new TextDecoder().decode(Uint8Array.from(atob(env.payload), (c) => c.charCodeAt(0))));
+  } catch {
+    return null;
+  }
+}
+
+const dl = (pairs) =>
+  el("dl", { class: "facts" }, pairs.filter(Boolean).map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+
+function table(caption, cols, rows) {
+  return el(
+    "div",
+    { class: "table-wrap" },
+    el(
+      "table",
+      {},
+      el("caption", { class: "sr-only" }, caption),
+      el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col" }, c)))),
+      el("tbody", {}, rows),
+    ),
+  );
+}
+
+export const approveCommand = (id) => `charter approve ${id}`;
+export const voteCommand = (id) => `charter grant approve ${id}`;
+
+/** cmd shows a CLI command with a copy button. */
+export function cmd(text) {
+  const code = el("code", {}, text);
+  const btn = el("button", { type: "button", class: "copy", "aria-label": `Copy command: ${text}` }, "Copy");
+  btn.addEventListener("click", async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      btn.textContent = "Copied";
+    } catch {
+      btn.textContent = "Select and copy";
+    }
+  });
+  return el("span", { class: "cmd" }, code, btn);
+}
+
+export async function render(main, id) {
+  main.append(loading("asset"));
+  let v;
+  try {
+    v = await api.asset(id);
+  } catch (e) {
+    main.replaceChildren(el("h1", { tabindex: "-1" }, "Asset"), errorBox(e, "Could not load the asset"), el("p", {}, el("a", { href: "#/" }, "Back to the catalog")));
+    return main.querySelector("h1");
+  }
+  const st = v.state;
+  const m = st.manifest;
+  const h1 = el("h1", { tabindex: "-1" }, m.name || "(unnamed)");
+  main.replaceChildren(
+    el("p", { class: "crumbs" }, el("a", { href: "#/" }, "Catalog"), " / ", m.name || "(unnamed)"),
+    h1,
+    el(
+      "p",
+      { class: "badges" },
+      el("span", { class: v.claim === "conflict" ? "badge warn" : "badge ok" }, v.claim === "priority" ? "priority claim" : v.claim === "conflict" ? "conflicting claim" : v.claim),
+      el("span", { class: "badge" }, `version ${st.version}`),
+      st.delisted ? el("span", { class: "badge warn" }, "delisted") : null,
+    ),
+  );
+  if (m.description) main.append(el("p", {}, m.description));
+  const totalWeight = (st.owners || []).reduce((a, o) => a + o.weight, 0);
+  main.append(
+    section(
+      "manifest",
+      "Manifest",
+      dl([
+        ["Asset id", idText(st.asset, 64)],
+        ["Content id", idText(m.content, 64)],
+        ["Media type", el("code", {}, m.mediaType)],
+        ["Created", m.created],
+        ["Registered", el("span", {}, "log entry ", logLink(v.log_index))],
+        ["Licence", st.license ? idText(st.license, 64) : "none"],
+      ]),
+    ),
+    section(
+      "owners",
+      "Owners",
+      el("p", {}, `Changes need the signatures of owners holding ${st.threshold} of ${totalWeight} weight.`),
+      table("Owners", ["Owner", "Weight"], (st.owners || []).map((o) => el("tr", {}, el("td", {}, idText(o.did, 16)), el("td", {}, String(o.weight))))),
+    ),
+    section(
+      "contributors",
+      "Contributors",
+      (st.contributors || []).length === 0
+        ? empty("No contributors.")
+        : table(
+            "Contributors and their share of revenue",
+            ["Contributor", "Share of revenue"],
+            (st.contributors || []).map((c) =>
+              el(
+                "tr",
+                {},
+                el("td", {}, idText(c.did, 16)),
+                el("td", {}, el("span", { class: "share" }, el("meter", { min: 0, max: 1000000, value: c.share, "aria-hidden": "true" }), " ", percent(c.share))),
+              ),
+            ),
+          ),
+    ),
+  );
+  const linSec = section("lineage", "Lineage", loading("lineage"));
+  const licSec = section("license", "Licence", st.license ? loading("terms") : empty("No licence: the owners published this asset without terms."));
+  main.append(linSec, licSec);
+
+  // Conflicting claims.
+  const conf = [];
+  if (v.claim === "conflict") conf.push(el("p", { class: "warn-text" }, "This registration is a conflicting claim: the same content was registered first as ", assetLink(v.priority), "."));
+  if ((v.conflicts || []).length) {
+    conf.push(el("p", {}, "The same content is also registered as:"), el("ul", {}, v.conflicts.map((c) => el("li", {}, assetLink(c)))));
+  }
+  main.append(section("conflicts", "Conflicting claims", conf.length ? conf : empty("No other registration of this content.")));
+
+  // Proposals.
+  const props = v.proposals || [];
+  const propSec = section(
+    "proposals",
+    "Proposals",
+    props.length === 0
+      ? empty("No proposals.")
+      : table(
+          "Proposals",
+          ["Proposal", "Status", "Approved by", "Logged", "Approve with"],
+          props.map((p) =>
+            el(
+              "tr",
+              {},
+              el("td", {}, idText(p.id, 10)),
+              el("td", {}, el("span", { class: `badge status-${p.status}` }, p.status)),
+              el("td", {}, (p.approvers || []).length ? (p.approvers || []).map((a) => idText(a, 10)) : "nobody yet"),
+              el("td", {}, logLink(p.log_index)),
+              el("td", {}, p.status === "pending" ? cmd(approveCommand(p.id)) : "—"),
+            ),
+          ),
+        ),
+  );
+  const grantSec = section("grants", "Grants", loading("grants"));
+  main.append(propSec, grantSec);
+
+  // Audit trail.
+  const trail = v.trail || [];
+  main.append(
+    section(
+      "trail",
+      "Audit trail",
+      trail.length === 0
+        ? empty("No logged statements.")
+        : el(
+            "ol",
+            { class: "trail" },
+            trail.map((t) => el("li", {}, logLink(t.log_index), " ", el("code", {}, t.type), " ", t.summary)),
+          ),
+    ),
+  );
+
+  // Slower parts, filled in as they arrive.
+  const jobs = [
+    api.lineage(id).then(
+      (lin) => {
+        const up = (lin.up || []).length, down = (lin.down || []).length;
+        linSec.replaceChildren(linSec.firstChild, up + down === 0 ? empty("No parents and no descendants.") : draw(lin, m.name));
+      },
+      (e) => linSec.replaceChildren(linSec.firstChild, errorBox(e, "Could not load the lineage")),
+    ),
+    api.grants(id).then(
+      (g) => grantSec.replaceChildren(grantSec.firstChild, ...grantsView(g)),
+      (e) => grantSec.replaceChildren(grantSec.firstChild, errorBox(e, "Could not load the grants")),
+    ),
+  ];
+  if (st.license) {
+    jobs.push(
+      api.terms(st.license).then(
+        (t) =>
+          licSec.replaceChildren(
+            licSec.firstChild,
+            el("ul", { class: "terms" }, describe(t).map((line) => el("li", {}, line))),
+            el("p", {}, el("a", { href: `/v1/blobs/${encodeURIComponent(st.license)}` }, "The terms as signed (canonical JSON)")),
+          ),
+        (e) => licSec.replaceChildren(licSec.firstChild, errorBox(e, "Could not load the licence terms")),
+      ),
+    );
+  }
+  await Promise.all(jobs);
+  return h1;
+}
+
+function grantsView(g) {
+  if (g === null) return [empty("This server does not list grants (GET /v1/assets/{id}/grants answered 404).")];
+  const grants = g.grants || [];
+  const pending = g.pending_requests || [];
+  const out = [];
+  if (grants.length === 0) out.push(empty("No grants yet."));
+  else
+    out.push(
+      table(
+        "Grants",
+        ["Licensee", "Purpose", "Valid until", "Served", "State", "Logged"],
+        grants.map((gr) => {
+          const p = envelopePayload(gr.envelope) || {};
+          return el(
+            "tr",
+            {},
+            el("td", {}, idText(gr.licensee, 12)),
+            el("td", {}, p.purpose || "—"),
+            el("td", {}, p.notAfter || "—"),
+            el("td", {}, `${(gr.bytes_served || 0).toLocaleString("en")} bytes, ${gr.requests_served || 0} requests`),
+            el("td", {}, gr.revoked ? el("span", { class: "badge warn" }, "revoked") : el("span", { class: "badge ok" }, "active")),
+            el("td", {}, logLink(gr.log_index)),
+          );
+        }),
+      ),
+    );
+  if (pending.length) {
+    out.push(
+      el("h3", {}, "Requests waiting for the owners"),
+      table(
+        "Pending access requests",
+        ["Request", "Votes", "Logged", "Approve with"],
+        pending.map((r) =>
+          el(
+            "tr",
+            {},
+            el("td", {}, idText(r.id, 10)),
+            el("td", {}, String(Object.keys(r.votes || {}).length)),
+            el("td", {}, logLink(r.log_index)),
+            el("td", {}, cmd(voteCommand(r.id))),
+          ),
+        ),
+      ),
+    );
+  }
+  return out;
+}

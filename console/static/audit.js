@@ -1,0 +1,187 @@
+// Audit explorer: the current checkpoint and any log entry, each checked
+// in this browser. The log key is pinned on first use (localStorage); the
+// checkpoint's Ed25519 signature is verified with WebCrypto and the entry's
+// inclusion proof is walked with SubtleCrypto SHA-256, so a lying server is
+// caught here rather than believed.
+
+import * as api from "./api.js";
+import { el, errorBox, section, loading } from "./ui.js";
+import * as v from "./verify.js";
+
+const PIN = "charter.logkey";
+
+function pinned() {
+  try {
+    return localStorage.getItem(PIN);
+  } catch {
+    return null;
+  }
+}
+
+/** trustedKey returns the pinned log key, pinning the server's on first use. */
+async function trustedKey(note) {
+  const served = (await api.logKey()).trim();
+  let pin = pinned();
+  if (!pin) {
+    try {
+      localStorage.setItem(PIN, served);
+      localStorage.setItem(PIN + ".at", new Date().toISOString());
+    } catch {
+      /* private mode: trust for this page only */
+    }
+    pin = served;
+    note.push(el("p", {}, "First visit: the log key this server serves is now pinned in this browser. Every later visit checks against it."));
+  }
+  if (pin !== served) {
+    note.push(
+      el(
+        "div",
+        { class: "error", role: "alert" },
+        el("strong", {}, "The server's log key changed"),
+        el("p", {}, `Pinned: ${pin}`),
+        el("p", {}, `Served: ${served}`),
+        el("p", { class: "hint" }, "Hint: a log never changes its key. Proofs are checked against the pinned key; forget it only if you know why it changed."),
+      ),
+    );
+  }
+  return pin;
+}
+
+const step = (ok, text, detail) =>
+  el("li", { class: ok ? "ok" : "bad" }, el("span", { class: "mark", "aria-hidden": "true" }, ok ? "✓" : "✗"), el("span", { class: "sr-only" }, ok ? "passed: " : "failed: "), text, detail ? el("code", { class: "detail" }, detail) : null);
+
+/** prettyPayload shows a log entry's payload: a DSSE envelope decoded, or text. */
+function prettyPayload(payload) {
+  const text = v.utf8(payload);
+  try {
+    const env = JSON.parse(text);
+    if (env && typeof env.payloadType === "string" && typeof env.payload === "string") {
+      let inner = v.utf8(v.b64decode(env.payload));
+      try {
+        inner = JSON.stringify(JSON.parse(inner), null, 2);
+      } catch {
+        /* not JSON */
+      }
+      return [
+        el("p", {}, "Signed statement of type ", el("code", {}, env.payloadType), ", signed by:"),
+        el("ul", {}, (env.signatures || []).map((s) => el("li", {}, el("code", { class: "id" }, s.keyid)))),
+        el("pre", { class: "payload", tabindex: "0", "aria-label": "Statement payload" }, inner),
+      ];
+    }
+  } catch {
+    /* not an envelope */
+  }
+  return [el("pre", { class: "payload", tabindex: "0" }, text)];
+}
+
+/** verifyEntry fetches entry idx's receipt bundle and checks it step by step. */
+async function verifyEntry(out, idx, key) {
+  out.replaceChildren(loading(`entry ${idx}`));
+  let b;
+  try {
+    b = await api.proof(idx);
+  } catch (e) {
+    out.replaceChildren(errorBox(e, `Could not fetch entry ${idx}`));
+    return;
+  }
+  const steps = [];
+  let res;
+  try {
+    steps.push(step(b.log_key === key, "The receipt names the pinned log key", b.log_key));
+    if (b.log_key !== key) throw new v.VerifyError("key", "the receipt is from another log");
+    res = await v.verifyBundle(b, key);
+    steps.push(
+      step(true, `Checkpoint signature verified with Ed25519 (WebCrypto) for origin ${res.checkpoint.origin}`),
+      step(true, `Index ${res.index} is inside the tree of size ${res.checkpoint.size}`),
+      step(true, "Leaf hash SHA-256(0x00 ‖ entry) computed here", v.b64encode(res.leaf)),
+      step(true, `Inclusion proof of ${res.hashes.length} hash${res.hashes.length === 1 ? "" : "es"} leads to the signed root hash`, res.checkpoint.rootText),
+    );
+  } catch (e) {
+    steps.push(step(false, `Verification failed: ${e.message}`));
+  }
+  const result = el(
+    "div",
+    { class: res ? "verdict ok" : "verdict bad", role: "status", id: "verdict" },
+    el("strong", {}, res ? `Entry ${idx} is in the log: verified in this browser` : `Entry ${idx} did not verify`),
+  );
+  const body = [result, el("ol", { class: "steps", "aria-label": "Verification steps" }, steps)];
+  if (res) {
+    body.push(el("h3", {}, "Entry"), el("p", {}, "Type ", el("code", { id: "entry-type" }, res.type)), ...prettyPayload(res.payload));
+  }
+  body.push(el("details", {}, el("summary", {}, "Raw receipt (C2SP tlog-proof)"), el("pre", { tabindex: "0" }, b.proof)));
+  out.replaceChildren(...body);
+}
+
+export async function render(main, index) {
+  const h1 = el("h1", { tabindex: "-1" }, "Audit explorer");
+  main.append(
+    h1,
+    el("p", {}, "Every change to Charter's signed state is an entry in an append-only Merkle log. This page checks the log's signatures and proofs itself, with the browser's own cryptography; it does not take the server's word for it."),
+  );
+  const keySec = section("logkey", "Log key", loading("log key"));
+  const cpSec = section("checkpoint", "Current checkpoint", loading("checkpoint"));
+  const input = el("input", { id: "entry-index", name: "index", type: "number", min: "0", step: "1", inputmode: "numeric", required: true, value: index ?? "" });
+  const out = el("div", { id: "entry-result", "aria-live": "polite" });
+  const form = el(
+    "form",
+    { class: "inline", "aria-label": "Verify a log entry" },
+    el("div", { class: "field" }, el("label", { for: "entry-index" }, "Entry index"), input),
+    el("button", { type: "submit" }, "Verify entry"),
+  );
+  main.append(keySec, cpSec, section("entry", "Check an entry", form, out));
+
+  const notes = [];
+  let key;
+  try {
+    key = await trustedKey(notes);
+  } catch (e) {
+    keySec.replaceChildren(keySec.firstChild, errorBox(e, "Could not fetch the log key"));
+    cpSec.replaceChildren(cpSec.firstChild);
+    return h1;
+  }
+  const forget = el("button", { type: "button", class: "secondary" }, "Forget pinned key");
+  forget.addEventListener("click", () => {
+    localStorage.removeItem(PIN);
+    location.reload();
+  });
+  keySec.replaceChildren(keySec.firstChild, el("p", {}, el("code", { id: "log-key", class: "id" }, key)), ...notes, forget);
+
+  let size = null;
+  try {
+    const text = await api.checkpoint();
+    try {
+      const cp = await v.verifyCheckpoint(text, key);
+      size = cp.size;
+      cpSec.replaceChildren(
+        cpSec.firstChild,
+        el("div", { class: "verdict ok", id: "checkpoint-verdict" }, el("strong", {}, "Signature verified in this browser (Ed25519, WebCrypto)")),
+        el("dl", { class: "facts" }, el("dt", {}, "Origin"), el("dd", {}, cp.origin), el("dt", {}, "Entries"), el("dd", { id: "checkpoint-size" }, String(cp.size)), el("dt", {}, "Root hash"), el("dd", {}, el("code", { class: "id" }, cp.rootText))),
+        el("details", {}, el("summary", {}, "Signed note"), el("pre", { tabindex: "0" }, text)),
+      );
+      if (cp.size > 0n) {
+        const nav = el("p", { class: "recent" }, "Latest entries: ");
+        for (let i = cp.size - 1n; i >= 0n && i >= cp.size - 10n; i--) nav.append(el("a", { href: `#/audit/${i}` }, `#${i}`), " ");
+        cpSec.append(nav);
+      }
+      input.max = String(cp.size - 1n);
+    } catch (e) {
+      cpSec.replaceChildren(cpSec.firstChild, errorBox({ title: "The checkpoint does not verify", detail: e.message, hint: "the server may be lying about its log, or its key changed" }), el("pre", {}, text));
+    }
+  } catch (e) {
+    cpSec.replaceChildren(cpSec.firstChild, errorBox(e, "Could not fetch the checkpoint"));
+  }
+  if (size === 0n) out.replaceChildren(el("p", { class: "empty" }, "The log is empty."));
+
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const n = input.value.trim();
+    if (!/^\d+$/.test(n)) {
+      out.replaceChildren(errorBox({ title: "Not an index", detail: "enter an entry number, 0 or more" }));
+      return;
+    }
+    if (location.hash !== `#/audit/${n}`) history.replaceState(null, "", `#/audit/${n}`);
+    verifyEntry(out, n, key);
+  });
+  if (index !== null && index !== undefined && index !== "") await verifyEntry(out, index, key);
+  return h1;
+}

@@ -1,0 +1,213 @@
+// Owner view: pick your DID, then see the proposals and access requests
+// waiting for your signature (with the exact CLI command that signs them)
+// and your earnings over time. The console never holds a private key; see
+// docs/console.md for why.
+
+import * as api from "./api.js";
+import { el, errorBox, empty, assetLink, idText, logLink, section, loading } from "./ui.js";
+import { percent, decimal } from "./terms.js";
+import { envelopePayload, cmd, approveCommand, voteCommand } from "./asset.js";
+import { byPeriod, byAsset } from "./charts.js";
+
+const STORE = "charter.did";
+const didRE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{20,80}$/;
+
+/** groupEarnings sums earnings rows of one currency by period and by asset. Pure. */
+export function groupEarnings(rows, currency) {
+  const per = new Map(), by = new Map();
+  let exp = 0;
+  for (const r of rows) {
+    if (r.currency !== currency) continue;
+    exp = r.exponent || 0;
+    const p = per.get(r.period) || { key: r.period, own: 0, royalties: 0 };
+    p.own += r.own || 0;
+    p.royalties += r.royalties || 0;
+    per.set(r.period, p);
+    const a = by.get(r.asset) || { key: r.asset, label: r.name || r.asset, own: 0, royalties: 0 };
+    a.own += r.own || 0;
+    a.royalties += r.royalties || 0;
+    by.set(r.asset, a);
+  }
+  return {
+    exp,
+    periods: [...per.values()].sort((a, b) => a.key.localeCompare(b.key)),
+    assets: [...by.values()].sort((a, b) => b.own + b.royalties - (a.own + a.royalties)),
+  };
+}
+
+function earningsView(e, did) {
+  if (e === null) {
+    return [empty("This server does not report earnings yet (GET /v1/earnings answered 404). Settle usage with ", el("code", {}, "charter settle"), " and check ", el("code", {}, `charter earnings ${did}`), ".")];
+  }
+  const rows = e.rows || [];
+  if (rows.length === 0) return [empty("No earnings yet for this DID.")];
+  const currencies = [...new Set(rows.map((r) => r.currency))].sort();
+  const out = [];
+  currencies.forEach((cur, i) => {
+    const g = groupEarnings(rows, cur);
+    const total = g.periods.reduce((a, p) => a + p.own + p.royalties, 0);
+    out.push(
+      el("h3", {}, `${cur}: ${decimal(total, g.exp)} in total`),
+      byPeriod(`earn-period-${i}`, `Earnings by period (${cur})`, g.periods, g.exp, cur),
+      byAsset(`earn-asset-${i}`, `Earnings by asset (${cur})`, g.assets, g.exp, cur),
+    );
+  });
+  out.push(
+    el(
+      "details",
+      {},
+      el("summary", {}, "All earnings as a table"),
+      el(
+        "div",
+        { class: "table-wrap" },
+        el(
+          "table",
+          { id: "earnings-table" },
+          el("thead", {}, el("tr", {}, ["Period", "Asset", "Own revenue", "Royalties", "Currency"].map((c) => el("th", { scope: "col" }, c)))),
+          el(
+            "tbody",
+            {},
+            rows.map((r) => el("tr", {}, el("td", {}, r.period), el("td", {}, assetLink(r.asset, r.name)), el("td", { class: "num" }, decimal(r.own || 0, r.exponent || 0)), el("td", { class: "num" }, decimal(r.royalties || 0, r.exponent || 0)), el("td", {}, r.currency))),
+          ),
+        ),
+      ),
+    ),
+  );
+  return out;
+}
+
+export async function render(main, params) {
+  const h1 = el("h1", { tabindex: "-1" }, "Owner view");
+  main.append(h1);
+  let did = params.get("did") || "";
+  if (!did) {
+    try {
+      did = localStorage.getItem(STORE) || "";
+    } catch {
+      did = "";
+    }
+  }
+  let recs = [];
+  let listErr = null;
+  try {
+    recs = await api.assets();
+  } catch (e) {
+    listErr = e;
+  }
+  const known = [...new Set(recs.flatMap((r) => [...(r.state.owners || []), ...(r.state.contributors || [])].map((o) => o.did)))].sort();
+  const input = el("input", { id: "did", name: "did", type: "text", value: did, list: "known-dids", spellcheck: "false", autocomplete: "off", "aria-describedby": "did-help", placeholder: "did:key:z6Mk…" });
+  const form = el(
+    "form",
+    { class: "inline", "aria-label": "Choose your identity" },
+    el("div", { class: "field grow" }, el("label", { for: "did" }, "Your DID"), input, el("datalist", { id: "known-dids" }, known.map((d) => el("option", { value: d })))),
+    el("button", { type: "submit" }, "Show"),
+    el("p", { id: "did-help", class: "help" }, "Paste the DID that ", el("code", {}, "charter key new"), " printed, or pick one of the owners and contributors this server knows. Your private key never enters this page."),
+  );
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const d = input.value.trim();
+    location.hash = `#/owner?did=${encodeURIComponent(d)}`;
+  });
+  main.append(form);
+  if (listErr) {
+    main.append(errorBox(listErr, "Could not load the catalog"));
+    return h1;
+  }
+  if (!did) {
+    main.append(empty("Choose a DID to see what waits for you."));
+    return h1;
+  }
+  if (!didRE.test(did)) {
+    main.append(errorBox({ title: "Not a did:key", detail: `${did} is not a did:key identifier`, hint: "DIDs look like did:key:z6Mk…; `charter key new` prints yours" }));
+    return h1;
+  }
+  try {
+    localStorage.setItem(STORE, did);
+  } catch {
+    /* not remembered */
+  }
+  const owned = recs.filter((r) => (r.state.owners || []).some((o) => o.did === did));
+  const contributed = recs.filter((r) => (r.state.contributors || []).some((o) => o.did === did));
+  main.append(el("p", {}, "Showing ", idText(did, 16), `: owner of ${owned.length} asset${owned.length === 1 ? "" : "s"}, contributor to ${contributed.length}.`));
+
+  const propSec = section("pending-proposals", "Proposals waiting for your approval", loading("proposals"));
+  const reqSec = section("pending-requests", "Access requests waiting for your vote", loading("access requests"));
+  const earnSec = section("earnings", "Earnings", loading("earnings"));
+  const assetsSec = section(
+    "my-assets",
+    "Your assets",
+    owned.length + contributed.length === 0
+      ? empty("This DID owns no asset and contributes to none on this server.")
+      : el(
+          "ul",
+          {},
+          [...new Set([...owned, ...contributed])].map((r) => {
+            const c = (r.state.contributors || []).find((o) => o.did === did);
+            const isOwner = owned.includes(r);
+            return el("li", {}, assetLink(r.state.asset, r.state.manifest.name), isOwner ? " — owner" : "", c ? ` — contributor, ${percent(c.share)} of revenue` : "");
+          }),
+        ),
+  );
+  main.append(propSec, reqSec, earnSec, assetsSec);
+
+  const props = async () => {
+    const views = await Promise.all(owned.map((r) => api.asset(r.state.asset)));
+    const pend = [];
+    for (const v of views) for (const p of v.proposals || []) if (p.status === "pending" && !(p.approvers || []).includes(did)) pend.push({ v, p });
+    if (pend.length === 0) return [empty("Nothing waits for your approval.")];
+    const details = await Promise.all(pend.map(({ p }) => api.getJSON(`/v1/proposals/${encodeURIComponent(p.id)}`).catch(() => null)));
+    return [
+      el(
+        "ul",
+        { class: "cards" },
+        pend.map(({ v, p }, i) => {
+          const d = details[i];
+          const body = d && d.envelope ? envelopePayload(d.envelope) : null;
+          const change = body && body.change ? body.change.kind : "change";
+          return el(
+            "li",
+            { class: "card", "data-proposal": p.id },
+            el("p", {}, el("strong", {}, change), " on ", assetLink(v.state.asset, v.state.manifest.name), ` (version ${v.state.version}), proposed by `, body ? idText(body.proposer, 12) : "an owner", ", logged as ", logLink(p.log_index), body && body.expires ? `, expires ${body.expires}` : ""),
+            el("p", {}, `Approved so far by ${(p.approvers || []).length} of the owners; the asset needs weight ${v.state.threshold}.`),
+            el("p", {}, "Approve with your key: ", cmd(approveCommand(p.id))),
+          );
+        }),
+      ),
+    ];
+  };
+  const reqs = async () => {
+    const lists = await Promise.all(owned.map((r) => api.grants(r.state.asset)));
+    if (lists.every((g) => g === null)) return [empty("This server does not list access requests (the grants endpoint answered 404).")];
+    const pend = [];
+    lists.forEach((g, i) => {
+      for (const q of (g && g.pending_requests) || []) if (!(q.votes && did in q.votes)) pend.push({ r: owned[i], q });
+    });
+    if (pend.length === 0) return [empty("No access request waits for your vote.")];
+    return [
+      el(
+        "ul",
+        { class: "cards" },
+        pend.map(({ r, q }) => {
+          const body = envelopePayload(q.envelope) || {};
+          return el(
+            "li",
+            { class: "card", "data-request": q.id },
+            el("p", {}, el("strong", {}, body.purpose || "access"), " of ", assetLink(r.state.asset, r.state.manifest.name), body.licensee ? [" requested by ", idText(body.licensee, 12)] : "", ", logged as ", logLink(q.log_index)),
+            el("p", {}, "Approve: ", cmd(voteCommand(q.id)), " or deny: ", cmd(`${voteCommand(q.id)} --deny`)),
+          );
+        }),
+      ),
+    ];
+  };
+  const fill = (sec, p, what) =>
+    p.then(
+      (nodes) => sec.replaceChildren(sec.firstChild, ...nodes),
+      (e) => sec.replaceChildren(sec.firstChild, errorBox(e, `Could not load ${what}`)),
+    );
+  await Promise.all([
+    fill(propSec, owned.length ? props() : Promise.resolve([empty("You own no assets here, so nothing waits for your approval.")]), "proposals"),
+    fill(reqSec, owned.length ? reqs() : Promise.resolve([empty("You own no assets here, so no access request waits for you.")]), "access requests"),
+    fill(earnSec, api.earnings(did).then((e) => earningsView(e, did)), "earnings"),
+  ]);
+  return h1;
+}
