@@ -78,6 +78,16 @@ func (s *Server) routeTable() []route {
 		{"GET", "/v1/grants/{id}", s.getGrant},
 		{"POST", "/v1/grants/{id}/revoke", s.revokeGrant},
 		{"POST", "/v1/grant-requests/{id}/approvals", s.voteGrantRequest},
+		{"POST", "/v1/sessions/{id}/close", s.closeSession},
+		{"POST", "/v1/usage", s.reportUsage},
+		{"POST", "/v1/settle", s.settleHandler},
+		{"GET", "/v1/earnings", s.earnings},
+		{"GET", "/v1/accounts", s.accounts},
+		{"POST", "/v1/funds", s.fund},
+		{"POST", "/v1/withdrawals", s.withdraw},
+		{"POST", "/v1/disputes", s.openDispute},
+		{"GET", "/v1/disputes", s.listDisputes},
+		{"POST", "/v1/disputes/{id}/resolve", s.resolveDispute},
 	}
 }
 

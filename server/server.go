@@ -26,6 +26,7 @@ import (
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
+	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 )
 
 // Config configures a Server. The zero value of every field but DataDir
@@ -48,6 +49,13 @@ type Config struct {
 	LogOrigin string
 	// LogOptions tune the transparency log (batching, checkpoint interval).
 	LogOptions auditlog.Options
+	// SettleInterval is how often the server settles receipts and usage
+	// (docs/settlement.md). Zero means DefaultSettleInterval; negative
+	// disables the periodic run (POST /v1/settle still settles).
+	SettleInterval time.Duration
+	// SessionIdle is how long a download session may stay idle before its
+	// receipt is logged. Zero means DefaultSessionIdle.
+	SessionIdle time.Duration
 }
 
 // DefaultLogOrigin is the origin line of a new log's checkpoints.
@@ -76,6 +84,15 @@ type Server struct {
 
 	scrubMu   sync.Mutex
 	lastScrub scrubReport
+
+	// ledger holds the money (ledger.db); ledgerMu serialises writers that
+	// check before they write, settleMu whole settlement runs, usageMu
+	// usage reports (duplicate check, append, apply).
+	ledger   *ledgersqlite.Ledger
+	ledgerMu sync.Mutex
+	settleMu sync.Mutex
+	usageMu  sync.Mutex
+	meters   meters
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup
@@ -123,12 +140,22 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		tlog.Close(ctx)
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux()}
+	ldg, err := openLedger(ctx, cfg.DataDir)
+	if err != nil {
+		cat.Close()
+		tlog.Close(ctx)
+		return nil, err
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
 	s.appliers = map[string]applier{
 		auditlog.TypeGrant:      applyGrant,
 		TypeGrantRequest:        applyGrantRequest,
 		TypeGrantApproval:       applyGrantApproval,
 		auditlog.TypeRevocation: applyRevocation,
+		auditlog.TypeReceipt:    s.applyReceipt,
+		auditlog.TypeUsage:      s.applyUsage,
+		auditlog.TypeDispute:    s.applyDispute,
+		auditlog.TypeSettlement: s.applySettlement,
 	}
 	s.licenseCheck = s.checkTermsRef
 	s.nonces = httpsig.NewMemoryNonceStore(httpsig.DefaultNonceLimit, time.Now)
@@ -146,6 +173,25 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.scrubLoop(bg)
 		}()
 	}
+	idle := cfg.SessionIdle
+	if idle <= 0 {
+		idle = DefaultSessionIdle
+	}
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.sessionLoop(bg, idle)
+	}()
+	if every := cfg.SettleInterval; every >= 0 {
+		if every == 0 {
+			every = DefaultSettleInterval
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.settleLoop(bg, every)
+		}()
+	}
 	return s, nil
 }
 
@@ -160,8 +206,10 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Open download sessions end with the server: log their receipts.
+	s.closeIdle(ctx, 0)
 	lerr := s.tlog.Close(ctx)
-	return errors.Join(lerr, s.cat.Close())
+	return errors.Join(lerr, s.cat.Close(), s.ledger.Close())
 }
 
 // Serve serves the API on l until ctx is cancelled, then shuts down

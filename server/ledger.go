@@ -1,0 +1,186 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/charter-dev/charter/ledger"
+	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
+	"github.com/charter-dev/charter/metering"
+)
+
+// The ledger lives beside the catalog in the data folder (ledger.db). Its
+// account ids follow ledger's conventions with the ledger currency
+// appended after "@", so one principal or asset has one account per
+// currency: "licensee:<did>@USD-4", "contributor:<did>@USD-4",
+// "asset:<asset>@USD-4", "external:<name>@USD-4".
+
+func openLedger(ctx context.Context, dir string) (*ledgersqlite.Ledger, error) {
+	l, err := ledgersqlite.Open(ctx, filepath.Join(dir, "ledger.db"), nil)
+	if err != nil {
+		return nil, fmt.Errorf("server: ledger: %w", err)
+	}
+	return l, nil
+}
+
+// inCurrency names the per-currency variant of a principal or asset.
+func inCurrency(name, cur string) string { return name + "@" + cur }
+
+// splitCurrency undoes inCurrency.
+func splitCurrency(s string) (name, cur string) {
+	i := strings.LastIndexByte(s, '@')
+	if i < 0 {
+		return s, ""
+	}
+	return s[:i], s[i+1:]
+}
+
+func licenseeAccount(did, cur string) string    { return ledger.LicenseeAccount(inCurrency(did, cur)) }
+func contributorAccount(did, cur string) string { return ledger.ContributorAccount(inCurrency(did, cur)) }
+func externalAccount(name, cur string) string   { return ledger.ExternalAccount(inCurrency(name, cur)) }
+
+// openAccount opens an account unless it exists; an existing account is
+// accepted whatever its definition (credit lines are fixed when opened).
+func (s *Server) openAccount(ctx context.Context, a ledger.Account) error {
+	if _, err := s.ledger.LookupAccount(ctx, a.ID); err == nil {
+		return nil
+	} else if !errors.Is(err, ledger.ErrAccountNotFound) {
+		return err
+	}
+	err := s.ledger.CreateAccounts(ctx, a)
+	if errors.Is(err, ledger.ErrIDConflict) {
+		return nil // opened meanwhile
+	}
+	return err
+}
+
+// FundAnswer is the answer to a deposit or a withdrawal.
+type FundAnswer = metering.FundAnswer
+
+// statementFresh refuses statements older than 10 minutes or from the
+// future; their ids are idempotency keys, so a replay within the window
+// applies nothing twice.
+func statementFresh(created time.Time) error {
+	if age := time.Since(created); age > 10*time.Minute || age < -time.Minute {
+		return errorf(http.StatusUnprocessableEntity, "stale-request", "Statement too old or from the future", fmt.Sprintf("created %s", created.Format(time.RFC3339)), "sign a new one; check your clock", nil)
+	}
+	return nil
+}
+
+// fund handles POST /v1/funds: a deposit into a licensee's prepaid account
+// from an external account, signed by the operator (the server's key,
+// keys/server.key in the data folder). A credit limit opens the account
+// with a credit line; it cannot change once the account is open.
+func (s *Server) fund(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	env, _, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	f, signers, id, err := metering.OpenFund(env)
+	if err != nil {
+		return err
+	}
+	operator := false
+	for _, d := range signers {
+		operator = operator || d == s.key.DID()
+	}
+	if !operator {
+		return errorf(http.StatusForbidden, "not-operator", "Only the operator may fund accounts", "a deposit must be signed by the server's key", "sign with --key DATA/keys/server.key on the server's machine", nil)
+	}
+	if err := statementFresh(f.Created.Time()); err != nil {
+		return err
+	}
+	acct := licenseeAccount(f.Licensee.String(), f.Currency)
+	ext := externalAccount(f.From, f.Currency)
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	cur, err := s.ledger.LookupAccount(ctx, acct)
+	switch {
+	case errors.Is(err, ledger.ErrAccountNotFound):
+		if err := s.ledger.CreateAccounts(ctx, ledger.Account{ID: acct, Kind: ledger.KindLicensee, CreditLimit: f.CreditLimit, Currency: f.Currency}); err != nil {
+			return err
+		}
+	case err != nil:
+		return err
+	case f.CreditLimit != 0 && cur.CreditLimit != f.CreditLimit:
+		return errorf(http.StatusConflict, "credit-line-fixed", "Credit line already set", fmt.Sprintf("account %s was opened with credit limit %d", acct, cur.CreditLimit), "a credit line is fixed when the account opens; deposit instead", ledger.ErrIDConflict)
+	}
+	if err := s.openAccount(ctx, ledger.Account{ID: ext, Kind: ledger.KindExternal, Flags: ledger.AllowNegative, Currency: f.Currency}); err != nil {
+		return err
+	}
+	ans := FundAnswer{Account: acct, Currency: f.Currency}
+	if f.Amount > 0 {
+		tid := "fund:" + id.String()
+		res, err := s.ledger.CreateTransfers(ctx, []ledger.Transfer{{ID: tid, Debit: ext, Credit: acct, Amount: f.Amount, Ref: "deposit from " + f.From}})
+		if err != nil {
+			return err
+		}
+		if res[0].Err != nil {
+			return res[0].Err
+		}
+		ans.Transfer = tid
+	}
+	b, err := s.ledger.LookupAccount(ctx, acct)
+	if err != nil {
+		return err
+	}
+	ans.Balance, ans.CreditLimit = b.Net(), b.CreditLimit
+	s.log.Info("deposit", "account", acct, "amount", f.Amount, "credit_limit", f.CreditLimit)
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+// withdraw handles POST /v1/withdrawals: a contributor's payout request,
+// recorded as a transfer of earnings to an external account. The ledger
+// refuses to take an account below zero.
+func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	env, _, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	wd, id, err := metering.OpenWithdrawal(env)
+	if err != nil {
+		return err
+	}
+	if err := statementFresh(wd.Created.Time()); err != nil {
+		return err
+	}
+	acct := contributorAccount(wd.Contributor.String(), wd.Currency)
+	ext := externalAccount(wd.To, wd.Currency)
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	if _, err := s.ledger.LookupAccount(ctx, acct); err != nil {
+		if errors.Is(err, ledger.ErrAccountNotFound) {
+			return errorf(http.StatusNotFound, "no-earnings", "No earnings in this currency", fmt.Sprintf("%s has no account %s", wd.Contributor, acct), "see `charter earnings` for your balances", err)
+		}
+		return err
+	}
+	if err := s.openAccount(ctx, ledger.Account{ID: ext, Kind: ledger.KindExternal, Flags: ledger.AllowNegative, Currency: wd.Currency}); err != nil {
+		return err
+	}
+	tid := "withdraw:" + id.String()
+	res, err := s.ledger.CreateTransfers(ctx, []ledger.Transfer{{ID: tid, Debit: acct, Credit: ext, Amount: wd.Amount, Ref: "payout to " + wd.To}})
+	if err != nil {
+		return err
+	}
+	if err := res[0].Err; err != nil {
+		if errors.Is(err, ledger.ErrExceedsLimit) {
+			return errorf(http.StatusConflict, "insufficient-funds", "Not enough earnings", fmt.Sprintf("withdrawing %s %s: %v", metering.FormatAmount(wd.Amount, wd.Currency), wd.Currency, err), "see `charter earnings` for your balance", err)
+		}
+		return err
+	}
+	b, err := s.ledger.LookupAccount(ctx, acct)
+	if err != nil {
+		return err
+	}
+	s.log.Info("payout", "account", acct, "amount", wd.Amount, "to", wd.To)
+	writeJSON(w, http.StatusOK, FundAnswer{Account: acct, Currency: wd.Currency, Balance: b.Net(), Transfer: tid})
+	return nil
+}

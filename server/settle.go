@@ -1,0 +1,660 @@
+package server
+
+import (
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/catalog"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/ledger/settle"
+	"github.com/charter-dev/charter/ledger/split"
+	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/metering"
+)
+
+// DefaultSettleInterval is how often the server settles when
+// Config.SettleInterval is zero.
+const DefaultSettleInterval = time.Minute
+
+// maxFailedPerSettlement bounds the failed uses one settlement entry lists.
+const maxFailedPerSettlement = 1000
+
+// Settlement is metering.Settlement.
+type Settlement = metering.Settlement
+
+// priced is what pricing needs to know of a grant.
+type priced struct {
+	asset    string
+	licensee string
+	price    license.Price
+	currency string
+}
+
+// pricing prices the uses of grants under the terms each grant was made
+// under (Grant.Terms), never the asset's current terms.
+type pricing struct {
+	s      *Server
+	grants map[string]*priced
+}
+
+func (p *pricing) grant(ctx context.Context, id string) (*priced, error) {
+	if g, ok := p.grants[id]; ok {
+		return g, nil
+	}
+	g, _, err := p.s.grantOf(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	t, _, err := p.s.loadTerms(ctx, g.Terms.String())
+	if err != nil {
+		return nil, fmt.Errorf("terms %s of grant %s: %w", g.Terms, id, err)
+	}
+	pr := &priced{asset: g.Asset.String(), licensee: g.Licensee.String(), price: t.Price, currency: metering.Currency(t.Price)}
+	p.grants[id] = pr
+	return pr, nil
+}
+
+// quantity is what a use counts in the units prices use: a download
+// session is one request.
+func quantity(u catsqlite.Use) metering.Quantity {
+	if u.Kind == "receipt" {
+		return metering.Quantity{Bytes: u.Bytes, Requests: 1}
+	}
+	return metering.Quantity{Tokens: u.Tokens, Requests: u.Calls, Runs: u.Runs}
+}
+
+// chargeID is the settle.Charge id of a use ("r:<receipt>", "u:<grant>/<id>")
+// or of a grant's flat price ("g:<grant>").
+func chargeID(u catsqlite.Use) string {
+	if u.Kind == "receipt" {
+		return "r:" + u.Key
+	}
+	return "u:" + u.Key
+}
+
+// lineageLoader reads split nodes from the catalog's asset states. A node
+// name is "<asset>@<currency>"; contributors get their per-currency
+// accounts, parents their royalty and stacking. It remembers every account
+// it named, so they can be opened before the settler runs.
+type lineageLoader struct {
+	ctx      context.Context
+	cat      *catsqlite.Catalog
+	nodes    map[string]split.Node
+	accounts map[string]ledger.Account
+}
+
+func (l *lineageLoader) load(name string) (split.Node, error) {
+	if n, ok := l.nodes[name]; ok {
+		return n, nil
+	}
+	a, cur := splitCurrency(name)
+	aid, err := asset.ParseID(a)
+	if err != nil {
+		return split.Node{}, err
+	}
+	rec, err := l.cat.Asset(l.ctx, aid)
+	if err != nil {
+		return split.Node{}, err
+	}
+	n := split.Node{Asset: name}
+	for _, c := range rec.State.Contributors {
+		acct := contributorAccount(c.DID.String(), cur)
+		n.Contributors = append(n.Contributors, split.Contributor{Account: acct, Share: int64(c.Share)})
+		l.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindContributor, Currency: cur}
+	}
+	if len(n.Contributors) == 0 {
+		// An asset without contributors pays its owners by weight.
+		var total int64
+		for _, o := range rec.State.Owners {
+			total += o.Weight
+		}
+		ws := make([]int64, len(rec.State.Owners))
+		for i, o := range rec.State.Owners {
+			ws[i] = o.Weight
+		}
+		shares, err := split.Apportion(split.Whole, ws)
+		if err != nil {
+			return split.Node{}, err
+		}
+		for i, o := range rec.State.Owners {
+			acct := contributorAccount(o.DID.String(), cur)
+			n.Contributors = append(n.Contributors, split.Contributor{Account: acct, Share: shares[i]})
+			l.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindContributor, Currency: cur}
+		}
+	}
+	for _, p := range rec.State.Manifest.Parents {
+		st := split.Relative
+		if p.Stacking == asset.Absolute {
+			st = split.Absolute
+		}
+		n.Parents = append(n.Parents, split.Parent{Asset: inCurrency(p.Asset.String(), cur), Share: int64(p.Royalty), Stacking: st})
+	}
+	acct := ledger.AssetAccount(name)
+	l.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindAssetRevenue, Currency: cur}
+	l.nodes[name] = n
+	return n, nil
+}
+
+// Settle charges every unsettled receipt and usage event, splits the
+// revenue up each asset's lineage, marks them settled and logs the ledger
+// journal root as a "settlement" entry. It is safe to run again after a
+// crash at any point: charges and splits are idempotent in the ledger, and
+// uses stay unsettled in the catalog until the settlement entry is logged.
+func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
+	s.settleMu.Lock()
+	defer s.settleMu.Unlock()
+	next, _, err := s.cat.Applied(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if next == 0 {
+		return &Settlement{Gross: map[string]int64{}, Failed: []metering.FailedUse{}}, nil
+	}
+	through := next - 1
+	pr := &pricing{s: s, grants: map[string]*priced{}}
+	type pending struct {
+		use    catsqlite.Use
+		charge settle.Charge
+	}
+	var uses []pending
+	var failed []catsqlite.Use
+	failMsg := map[string]string{}
+	flat := map[string]bool{}
+	var charges []settle.Charge
+	err = s.cat.Unsettled(ctx, through, func(u catsqlite.Use) error {
+		g, err := pr.grant(ctx, u.Grant)
+		if err != nil {
+			return err
+		}
+		uses = append(uses, pending{use: u})
+		if g.price.Model == license.Flat {
+			if !flat[u.Grant] {
+				flat[u.Grant] = true
+				charges = append(charges, settle.Charge{ID: "g:" + u.Grant, Licensee: licenseeAccount(g.licensee, g.currency), Asset: inCurrency(g.asset, g.currency), Amount: g.price.Amount})
+			}
+			return nil
+		}
+		amount, err := metering.Price(g.price, quantity(u))
+		if err != nil {
+			failed = append(failed, u)
+			failMsg[u.Key] = err.Error()
+			return nil
+		}
+		if amount > 0 {
+			charges = append(charges, settle.Charge{ID: chargeID(u), Licensee: licenseeAccount(g.licensee, g.currency), Asset: inCurrency(g.asset, g.currency), Amount: amount})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("server: settle: reading uses: %w", err)
+	}
+	// Open the accounts of every lineage the charges reach.
+	ll := &lineageLoader{ctx: ctx, cat: s.cat, nodes: map[string]split.Node{}, accounts: map[string]ledger.Account{}}
+	leaves := map[string]bool{}
+	for _, c := range charges {
+		if !leaves[c.Asset] {
+			leaves[c.Asset] = true
+			if _, err := split.Compile(c.Asset, ll.load); err != nil {
+				return nil, fmt.Errorf("server: settle: %w: %w", settle.ErrLineage, err)
+			}
+		}
+	}
+	ids := make([]string, 0, len(ll.accounts))
+	for id := range ll.accounts {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if err := s.openAccount(ctx, ll.accounts[id]); err != nil {
+			return nil, fmt.Errorf("server: settle: opening %s: %w", id, err)
+		}
+	}
+	held, err := s.heldAssets(ctx)
+	if err != nil {
+		return nil, err
+	}
+	st := &settle.Settler{Ledger: s.ledger, Lineage: ll.load, Held: func(a string) bool {
+		name, _ := splitCurrency(a)
+		return held[name]
+	}}
+	s.ledgerMu.Lock()
+	rep, err := st.Settle(ctx, charges)
+	s.ledgerMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("server: settle: %w", err)
+	}
+	out := &Settlement{Charged: rep.Charged, Existed: rep.Existed, Postings: rep.Postings, Gross: map[string]int64{}, Failed: []metering.FailedUse{}}
+	failedCharge := map[string]string{}
+	for _, f := range rep.Failed {
+		failedCharge[f.Charge.ID] = f.Charge.ID + ": " + f.Err.Error()
+	}
+	// A flat charge that failed fails every use of its grant.
+	for _, p := range uses {
+		u := p.use
+		if m, ok := failedCharge[chargeID(u)]; ok {
+			failed = append(failed, u)
+			failMsg[u.Key] = m
+		} else if m, ok := failedCharge["g:"+u.Grant]; ok {
+			failed = append(failed, u)
+			failMsg[u.Key] = m
+		}
+	}
+	slices.SortFunc(failed, func(a, b catsqlite.Use) int { return cmpU64(a.LogIndex, b.LogIndex) })
+	if len(failed) > maxFailedPerSettlement {
+		through = failed[maxFailedPerSettlement].LogIndex - 1
+		failed = failed[:maxFailedPerSettlement]
+	}
+	failedKeys := make([]string, 0, len(failed))
+	for _, u := range failed {
+		failedKeys = append(failedKeys, u.Key)
+		out.Failed = append(out.Failed, metering.FailedUse{Use: u.Key, Error: failMsg[u.Key]})
+	}
+	for _, p := range uses {
+		if p.use.LogIndex <= through {
+			out.Uses++
+		}
+	}
+	out.Uses -= len(failed)
+	// Gross of the charges this settlement covers, by currency.
+	for _, c := range charges {
+		if _, bad := failedCharge[c.ID]; bad {
+			continue
+		}
+		_, cur := splitCurrency(c.Asset)
+		out.Gross[cur] += c.Amount
+	}
+	// Held splits of resolved disputes (a crash may have cut the
+	// resolution short).
+	if r, v, err := s.resolveAllHeld(ctx); err != nil {
+		return nil, err
+	} else {
+		out.Released, out.Voided = r, v
+	}
+	if out.Uses == 0 && rep.Charged == 0 && out.Released == 0 && out.Voided == 0 {
+		return out, nil // nothing to log
+	}
+	root, err := s.ledger.JournalRoot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.JournalSize, out.JournalRoot, out.Through = root.Size, hex.EncodeToString(root.Hash[:]), through
+	payload, err := grant.Canonical(settlementEntry{Failed: failedKeys, JournalRoot: out.JournalRoot, JournalSize: out.JournalSize, Through: through, Uses: out.Uses})
+	if err != nil {
+		return nil, err
+	}
+	idx, raw, err := s.signAndAppend(ctx, "settlement", auditlog.TypeSettlement, payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.apply(ctx, idx, auditlog.Entry{Type: auditlog.TypeSettlement, Payload: raw}); err != nil {
+		return nil, err
+	}
+	out.LogIndex = idx
+	s.log.Info("settled", "uses", out.Uses, "charged", out.Charged, "postings", out.Postings, "failed", len(out.Failed), "journal", out.JournalSize, "index", idx)
+	return out, nil
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// settlementEntry is the signed payload of a "settlement" log entry
+// (docs/settlement.md): the ledger journal root after the batch, the log
+// index through which uses were settled, and the uses left unsettled.
+type settlementEntry struct {
+	Failed      []string `json:"failed"`
+	JournalRoot string   `json:"journalRoot"`
+	JournalSize uint64   `json:"journalSize"`
+	Through     uint64   `json:"through"`
+	Uses        int      `json:"uses"`
+}
+
+// applySettlement applies a settlement entry: it marks the uses it covers
+// settled.
+func (s *Server) applySettlement(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	signers, body, err := identity.Verify(env, identity.PayloadType("settlement"))
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if len(signers) != 1 || signers[0] != s.key.DID() {
+		return invalidEntry{errors.New("settlement not signed by this server")}
+	}
+	var e settlementEntry
+	if err := json.Unmarshal(body, &e); err != nil {
+		return invalidEntry{err}
+	}
+	if e.Through >= idx {
+		return invalidEntry{fmt.Errorf("settlement %d covers entries up to %d", idx, e.Through)}
+	}
+	if err := tx.PutSettlement(idx, body); err != nil {
+		return err
+	}
+	return tx.MarkSettled(idx, e.Through, e.Failed)
+}
+
+func (s *Server) settleLoop(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Settle(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("periodic settlement", "err", err)
+			}
+		}
+	}
+}
+
+// settleHandler handles POST /v1/settle.
+func (s *Server) settleHandler(w http.ResponseWriter, r *http.Request) error {
+	out, err := s.Settle(r.Context())
+	if err != nil {
+		if errors.Is(err, settle.ErrLineage) {
+			return errorf(http.StatusConflict, "bad-lineage", "Lineage cannot be split", err.Error(), "fix the contributors' shares or parents' royalties with a proposal", err)
+		}
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// heldAssets returns the assets with an open dispute.
+func (s *Server) heldAssets(ctx context.Context) (map[string]bool, error) {
+	ds, err := s.cat.Disputes(ctx, "", "open")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]bool{}
+	for _, d := range ds {
+		out[d.Asset] = true
+	}
+	return out, nil
+}
+
+// assetAccounts returns an asset's revenue accounts, one per currency.
+func (s *Server) assetAccounts(ctx context.Context, a string) ([]string, error) {
+	bs, err := s.ledger.Balances(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	prefix := ledger.AssetAccount(a) + "@"
+	for id := range bs {
+		if strings.HasPrefix(id, prefix) {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// resolveHeld posts (release) or voids the held splits of asset a.
+func (s *Server) resolveHeld(ctx context.Context, a, outcome string) (int, error) {
+	accts, err := s.assetAccounts(ctx, a)
+	if err != nil {
+		return 0, err
+	}
+	s.ledgerMu.Lock()
+	defer s.ledgerMu.Unlock()
+	n := 0
+	for _, acct := range accts {
+		hs, err := settle.HeldSplits(s.ledger.Entries(ctx, 1), acct)
+		if err != nil {
+			return n, err
+		}
+		var ts []ledger.Transfer
+		for _, h := range hs {
+			t := ledger.Transfer{ID: "release:" + h.ID, PendingID: h.ID, Flags: ledger.PostPending, Amount: h.Amount, Code: settle.CodeSplit, Ref: h.Ref}
+			if outcome == metering.Void {
+				t = ledger.Transfer{ID: "void:" + h.ID, PendingID: h.ID, Flags: ledger.VoidPending, Code: settle.CodeSplit, Ref: h.Ref}
+			}
+			ts = append(ts, t)
+		}
+		if len(ts) == 0 {
+			continue
+		}
+		res, err := s.ledger.CreateTransfers(ctx, ts)
+		if err != nil {
+			return n, err
+		}
+		for _, r := range res {
+			if r.Err != nil {
+				return n, r.Err
+			}
+			if !r.Existed {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// resolveAllHeld resolves the held splits of every asset whose disputes
+// are all resolved; the last resolution decides.
+func (s *Server) resolveAllHeld(ctx context.Context) (released, voided int, err error) {
+	ds, err := s.cat.Disputes(ctx, "", "")
+	if err != nil {
+		return 0, 0, err
+	}
+	open := map[string]bool{}
+	last := map[string]*catsqlite.DisputeRecord{}
+	for _, d := range ds {
+		if d.Status == "open" {
+			open[d.Asset] = true
+		} else if l := last[d.Asset]; l == nil || d.Resolved > l.Resolved {
+			last[d.Asset] = d
+		}
+	}
+	assets := make([]string, 0, len(last))
+	for a := range last {
+		assets = append(assets, a)
+	}
+	sort.Strings(assets)
+	for _, a := range assets {
+		if open[a] {
+			continue
+		}
+		outcome := metering.Release
+		if last[a].Status == "voided" {
+			outcome = metering.Void
+		}
+		n, err := s.resolveHeld(ctx, a, outcome)
+		if err != nil {
+			return released, voided, err
+		}
+		if outcome == metering.Void {
+			voided += n
+		} else {
+			released += n
+		}
+	}
+	return released, voided, nil
+}
+
+// openDispute handles POST /v1/disputes: a dispute signed by anyone. While
+// it is open, the revenue of the asset's uses is held in pending split
+// transfers.
+func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	d, id, err := metering.OpenDispute(env)
+	if err != nil {
+		return err
+	}
+	if err := statementFresh(d.Created.Time()); err != nil {
+		return err
+	}
+	if _, err := s.cat.Asset(ctx, d.Asset); err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", d.Asset), "", err)
+		}
+		return err
+	}
+	s.regMu.Lock()
+	if old, err := s.cat.Dispute(ctx, id.String()); err == nil {
+		s.regMu.Unlock()
+		writeJSON(w, http.StatusOK, metering.DisputeAnswer{Dispute: old.ID, Asset: old.Asset, Status: old.Status, LogIndex: old.LogIndex})
+		return nil
+	}
+	idx, err := s.appendLocked(ctx, auditlog.TypeDispute, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	s.log.Info("dispute opened", "dispute", id, "asset", d.Asset, "by", d.Opener)
+	writeJSON(w, http.StatusCreated, metering.DisputeAnswer{Dispute: id.String(), Asset: d.Asset.String(), Status: "open", LogIndex: idx})
+	return nil
+}
+
+// resolveDispute handles POST /v1/disputes/{id}/resolve: a resolution
+// signed by owners reaching the asset's threshold. Held splits are posted
+// (release) or voided once no other dispute on the asset is open.
+func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	env, canon, err := readEnvelope(r)
+	if err != nil {
+		return err
+	}
+	res, signers, _, err := metering.OpenResolution(env)
+	if err != nil {
+		return err
+	}
+	if res.Dispute.String() != r.PathValue("id") {
+		return errorf(http.StatusUnprocessableEntity, "wrong-dispute", "Resolution of another dispute", "", "", nil)
+	}
+	s.regMu.Lock()
+	d, err := s.cat.Dispute(ctx, res.Dispute.String())
+	var rec *catsqlite.AssetRecord
+	switch {
+	case err != nil:
+	case d.Asset != res.Asset.String():
+		err = errorf(http.StatusUnprocessableEntity, "wrong-asset", "Resolution names another asset", "", "", nil)
+	case d.Status != "open":
+		err = errorf(http.StatusConflict, "dispute-closed", "Dispute already resolved", fmt.Sprintf("dispute %s is %s", d.ID, d.Status), "", nil)
+	default:
+		rec, err = s.cat.Asset(ctx, res.Asset)
+	}
+	if err == nil && grant.Weight(rec.State, signers) < rec.State.Threshold {
+		err = fmt.Errorf("%w: resolution signed with weight %d, threshold %d", asset.ErrThresholdNotMet, grant.Weight(rec.State, signers), rec.State.Threshold)
+	}
+	if err != nil {
+		s.regMu.Unlock()
+		return err
+	}
+	idx, err := s.appendLocked(ctx, auditlog.TypeDispute, canon)
+	s.regMu.Unlock()
+	if err != nil {
+		return err
+	}
+	ans := metering.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: statusOf(res.Outcome), LogIndex: idx}
+	open, err := s.cat.Disputes(ctx, d.Asset, "open")
+	if err != nil {
+		return err
+	}
+	if len(open) == 0 {
+		n, err := s.resolveHeld(ctx, d.Asset, res.Outcome)
+		if err != nil {
+			return err
+		}
+		if res.Outcome == metering.Void {
+			ans.Voided = n
+		} else {
+			ans.Released = n
+		}
+	}
+	s.log.Info("dispute resolved", "dispute", d.ID, "asset", d.Asset, "outcome", res.Outcome)
+	writeJSON(w, http.StatusOK, ans)
+	return nil
+}
+
+func statusOf(outcome string) string {
+	if outcome == metering.Void {
+		return "voided"
+	}
+	return "released"
+}
+
+// applyDispute applies a dispute entry: an opened dispute or a resolution.
+func (s *Server) applyDispute(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+	env, err := identity.ParseEnvelope(payload)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	kind, _ := identity.Kind(env.PayloadType)
+	if kind == metering.KindResolution {
+		res, signers, _, err := metering.OpenResolution(env)
+		if err != nil {
+			return invalidEntry{err}
+		}
+		d, err := tx.Dispute(res.Dispute.String())
+		if err != nil || d.Status != "open" || d.Asset != res.Asset.String() {
+			return invalidEntry{fmt.Errorf("resolution of dispute %s does not apply", res.Dispute)}
+		}
+		rec, err := tx.Asset(res.Asset)
+		if err != nil {
+			return invalidEntry{err}
+		}
+		if grant.Weight(rec.State, signers) < rec.State.Threshold {
+			return invalidEntry{asset.ErrThresholdNotMet}
+		}
+		if err := tx.ResolveDispute(d.ID, statusOf(res.Outcome), idx); err != nil {
+			return err
+		}
+		return tx.Trail(res.Asset, idx, auditlog.TypeDispute, fmt.Sprintf("dispute %s resolved: %s", d.ID, statusOf(res.Outcome)))
+	}
+	d, id, err := metering.OpenDispute(env)
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if _, err := tx.Asset(d.Asset); err != nil {
+		return invalidEntry{err}
+	}
+	if _, err := tx.Dispute(id.String()); err == nil {
+		return invalidEntry{fmt.Errorf("dispute %s opened twice", id)}
+	}
+	if err := tx.PutDispute(catsqlite.DisputeRecord{ID: id.String(), Asset: d.Asset.String(), Opener: d.Opener.String(), Reason: d.Reason, Envelope: payload, LogIndex: idx}); err != nil {
+		return err
+	}
+	return tx.Trail(d.Asset, idx, auditlog.TypeDispute, fmt.Sprintf("dispute %s opened by %s: %s", id, d.Opener, d.Reason))
+}
+
+// listDisputes handles GET /v1/disputes?asset=&status=.
+func (s *Server) listDisputes(w http.ResponseWriter, r *http.Request) error {
+	ds, err := s.cat.Disputes(r.Context(), r.URL.Query().Get("asset"), r.URL.Query().Get("status"))
+	if err != nil {
+		return err
+	}
+	if ds == nil {
+		ds = []*catsqlite.DisputeRecord{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"disputes": ds})
+	return nil
+}
