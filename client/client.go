@@ -32,6 +32,11 @@ type Client struct {
 	ChunkSize int64
 	// grant is sent with every request when set (see WithGrant).
 	grant string
+	// session names this client's download session (header
+	// Charter-Session, sent with every request under a grant); the
+	// server's receipts are per grant and session. See Session and
+	// CloseSession.
+	session string
 }
 
 // New returns a client for the server at addr (e.g. "http://127.0.0.1:7070").
@@ -49,7 +54,7 @@ func New(addr string) (*Client, error) {
 	tr.DisableCompression = true
 	tr.WriteBufferSize = 256 << 10
 	tr.ReadBufferSize = 256 << 10
-	return &Client{base: u, hc: &http.Client{Transport: tr}, Parallel: 4, ChunkSize: 8 << 20}, nil
+	return &Client{base: u, hc: &http.Client{Transport: tr}, Parallel: 4, ChunkSize: 8 << 20, session: newSessionID()}, nil
 }
 
 // Server returns the server's base URL.
@@ -103,6 +108,7 @@ func (c *Client) url(path string, q url.Values) string {
 func (c *Client) do(req *http.Request) (*http.Response, error) {
 	if c.grant != "" {
 		req.Header.Set(HeaderGrant, c.grant)
+		req.Header.Set(HeaderSession, c.session)
 	}
 	resp, err := c.hc.Do(req)
 	if err != nil {

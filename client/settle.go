@@ -1,0 +1,100 @@
+package client
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/url"
+
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/metering"
+)
+
+// HeaderSession names the download session of a data request.
+const HeaderSession = "Charter-Session"
+
+func newSessionID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// Session returns the id of the client's download session, sent with every
+// request made under a grant.
+func (c *Client) Session() string { return c.session }
+
+// CloseSession ends the client's download session: the server logs a
+// signed receipt for each grant used in it and returns them. Later
+// requests start a new session. Without it, the server closes a session
+// after 30 s of idleness.
+func (c *Client) CloseSession(ctx context.Context) (*metering.SessionAnswer, error) {
+	sid := c.session
+	c.session = newSessionID()
+	var a metering.SessionAnswer
+	return &a, c.postJSON(ctx, "/v1/sessions/"+url.PathEscape(sid)+"/close", struct{}{}, &a)
+}
+
+// ReportUsage sends a usage event signed by the licensee. Sending the same
+// event again is answered with the original record (Existed).
+func (c *Client) ReportUsage(ctx context.Context, env *identity.Envelope) (*metering.UsageAnswer, error) {
+	var a metering.UsageAnswer
+	return &a, c.postEnvelope(ctx, "/v1/usage", env, &a)
+}
+
+// Settle runs a settlement now.
+func (c *Client) Settle(ctx context.Context) (*metering.Settlement, error) {
+	var a metering.Settlement
+	return &a, c.postJSON(ctx, "/v1/settle", struct{}{}, &a)
+}
+
+// EarningsQuery selects a statement.
+type EarningsQuery struct {
+	DID      string
+	From, To string // RFC 3339 or YYYY-MM-DD; empty: unbounded
+	Period   string // "day" (default) or "month"
+}
+
+// Earnings fetches the earnings statement of a DID.
+func (c *Client) Earnings(ctx context.Context, q EarningsQuery) (*metering.Earnings, error) {
+	v := url.Values{"did": {q.DID}}
+	for k, x := range map[string]string{"from": q.From, "to": q.To, "period": q.Period} {
+		if x != "" {
+			v.Set(k, x)
+		}
+	}
+	var e metering.Earnings
+	return &e, c.getJSON(ctx, "/v1/earnings", v, &e)
+}
+
+// Accounts lists a DID's ledger accounts with their balances.
+func (c *Client) Accounts(ctx context.Context, did string) ([]metering.FundAnswer, error) {
+	var a struct {
+		Accounts []metering.FundAnswer `json:"accounts"`
+	}
+	return a.Accounts, c.getJSON(ctx, "/v1/accounts", url.Values{"did": {did}}, &a)
+}
+
+// Fund sends a deposit signed by the operator.
+func (c *Client) Fund(ctx context.Context, env *identity.Envelope) (*metering.FundAnswer, error) {
+	var a metering.FundAnswer
+	return &a, c.postEnvelope(ctx, "/v1/funds", env, &a)
+}
+
+// Withdraw sends a payout request signed by the contributor.
+func (c *Client) Withdraw(ctx context.Context, env *identity.Envelope) (*metering.FundAnswer, error) {
+	var a metering.FundAnswer
+	return &a, c.postEnvelope(ctx, "/v1/withdrawals", env, &a)
+}
+
+// OpenDispute sends a signed dispute.
+func (c *Client) OpenDispute(ctx context.Context, env *identity.Envelope) (*metering.DisputeAnswer, error) {
+	var a metering.DisputeAnswer
+	return &a, c.postEnvelope(ctx, "/v1/disputes", env, &a)
+}
+
+// ResolveDispute sends a resolution signed by the asset's owners.
+func (c *Client) ResolveDispute(ctx context.Context, id string, env *identity.Envelope) (*metering.DisputeAnswer, error) {
+	var a metering.DisputeAnswer
+	return &a, c.postEnvelope(ctx, "/v1/disputes/"+url.PathEscape(id)+"/resolve", env, &a)
+}
+
