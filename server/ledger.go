@@ -40,9 +40,11 @@ func splitCurrency(s string) (name, cur string) {
 	return s[:i], s[i+1:]
 }
 
-func licenseeAccount(did, cur string) string    { return ledger.LicenseeAccount(inCurrency(did, cur)) }
-func contributorAccount(did, cur string) string { return ledger.ContributorAccount(inCurrency(did, cur)) }
-func externalAccount(name, cur string) string   { return ledger.ExternalAccount(inCurrency(name, cur)) }
+func licenseeAccount(did, cur string) string { return ledger.LicenseeAccount(inCurrency(did, cur)) }
+func contributorAccount(did, cur string) string {
+	return ledger.ContributorAccount(inCurrency(did, cur))
+}
+func externalAccount(name, cur string) string { return ledger.ExternalAccount(inCurrency(name, cur)) }
 
 // openAccount opens an account unless it exists; an existing account is
 // accepted whatever its definition (credit lines are fixed when opened).

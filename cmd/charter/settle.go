@@ -1,0 +1,64 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/charter-dev/charter/metering"
+)
+
+func init() {
+	register("settle", "charge receipts and usage, split revenue up the lineage, log the ledger root", settleCmd{})
+}
+
+type settleCmd struct{}
+
+func (settleCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("settle", flag.ContinueOnError)
+	env.globalFlags(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return fmt.Errorf("settle takes no arguments")
+	}
+	c, err := env.Client()
+	if err != nil {
+		return err
+	}
+	s, err := c.Settle(ctx)
+	if err != nil {
+		return err
+	}
+	if env.JSON {
+		return env.printJSON(s)
+	}
+	if s.LogIndex == 0 {
+		fmt.Fprintln(env.Stdout, "nothing to settle")
+		return nil
+	}
+	var gross []string
+	for cur, v := range s.Gross {
+		gross = append(gross, metering.FormatAmount(v, cur)+" "+cur)
+	}
+	slices.Sort(gross)
+	if len(gross) == 0 {
+		gross = []string{"0"}
+	}
+	fmt.Fprintf(env.Stdout, "settled %d uses: %d charges (%s), %d split postings\n", s.Uses, s.Charged+s.Existed, strings.Join(gross, ", "), s.Postings)
+	if s.Released+s.Voided > 0 {
+		fmt.Fprintf(env.Stdout, "held splits released %d, voided %d\n", s.Released, s.Voided)
+	}
+	fmt.Fprintf(env.Stdout, "ledger journal root %s (%d entries) logged as settlement entry %d\n", s.JournalRoot, s.JournalSize, s.LogIndex)
+	for _, f := range s.Failed {
+		fmt.Fprintf(env.Stdout, "not charged: %s: %s\n", f.Use, f.Error)
+	}
+	if len(s.Failed) > 0 {
+		fmt.Fprintln(env.Stdout, "hint: uses that could not be charged stay unsettled; fund the licensees (charter fund) and settle again")
+	}
+	return nil
+}

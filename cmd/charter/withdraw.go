@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/metering"
+)
+
+func init() {
+	register("withdraw", "payout request: withdraw AMOUNT CURRENCY [--to ACCOUNT], a transfer of your earnings to an external account", withdrawCmd{})
+}
+
+type withdrawCmd struct{}
+
+func (withdrawCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("withdraw", flag.ContinueOnError)
+	env.globalFlags(fs)
+	to := fs.String("to", "bank", "external account the payout goes to")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("withdraw takes AMOUNT CURRENCY\nhint: charter withdraw 0.5 USD-4")
+	}
+	amount, err := metering.ParseAmount(pos[0], pos[1])
+	if err != nil {
+		return err
+	}
+	key, err := loadKey(env)
+	if err != nil {
+		return err
+	}
+	w := &metering.Withdrawal{Amount: amount, Contributor: key.DID(), Created: asset.NewTime(time.Now()), Currency: pos[1], Nonce: grant.NewNonce(), To: *to}
+	envl, err := w.Sign(key)
+	if err != nil {
+		return err
+	}
+	c, err := env.Client()
+	if err != nil {
+		return err
+	}
+	a, err := c.Withdraw(ctx, envl)
+	if err != nil {
+		return err
+	}
+	if env.JSON {
+		return env.printJSON(a)
+	}
+	fmt.Fprintf(env.Stdout, "paid out %s %s to %s; balance %s %s\n", metering.FormatAmount(amount, pos[1]), pos[1], *to, metering.FormatAmount(a.Balance, a.Currency), a.Currency)
+	return nil
+}
