@@ -154,15 +154,18 @@ export async function render(main, params) {
     const views = await Promise.all(owned.map((r) => api.asset(r.state.asset)));
     const pend = [];
     for (const v of views) for (const p of v.proposals || []) if (p.status === "pending" && !(p.approvers || []).includes(did)) pend.push({ v, p });
-    if (pend.length === 0) return [empty("Nothing waits for your approval.")];
     const details = await Promise.all(pend.map(({ p }) => api.getJSON(`/v1/proposals/${encodeURIComponent(p.id)}`).catch(() => null)));
+    const bodies = details.map((d) => (d && d.envelope ? envelopePayload(d.envelope) : null));
+    // The proposer's own signature counts as their approval.
+    const keep = pend.map((_, i) => !(bodies[i] && bodies[i].proposer === did));
+    if (!keep.includes(true)) return [empty("Nothing waits for your approval.")];
     return [
       el(
         "ul",
         { class: "cards" },
         pend.map(({ v, p }, i) => {
-          const d = details[i];
-          const body = d && d.envelope ? envelopePayload(d.envelope) : null;
+          if (!keep[i]) return null;
+          const body = bodies[i];
           const change = body && body.change ? body.change.kind : "change";
           return el(
             "li",

@@ -89,9 +89,11 @@ function parseDecimal(s, what) {
  */
 export async function parseVerifierKey(vkey) {
   const s = vkey.trim();
-  const parts = s.split("+");
-  if (parts.length !== 3) throw new VerifyError("key", "verifier key is not name+hash+key");
-  const [name, hash8, k64] = parts;
+  // The key's base64 may itself hold "+": split at the first two only.
+  const i = s.indexOf("+");
+  const j = s.indexOf("+", i + 1);
+  if (i < 0 || j < 0) throw new VerifyError("key", "verifier key is not name+hash+key");
+  const name = s.slice(0, i), hash8 = s.slice(i + 1, j), k64 = s.slice(j + 1);
   if (!name || /[\s+]/.test(name)) throw new VerifyError("key", "bad key name");
   if (!/^[0-9a-f]{8}$/.test(hash8)) throw new VerifyError("key", "bad key hash");
   let raw;

@@ -1,0 +1,499 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// chromium finds the browser: $CHARTER_CHROMIUM, else Debian's
+// /usr/bin/chromium, else one on $PATH.
+func chromium() string {
+	if p := os.Getenv("CHARTER_CHROMIUM"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, n := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(n); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// artifacts is where screenshots go: $CHARTER_ARTIFACTS, else a folder in
+// the system's temporary directory (never the source tree).
+func artifacts(t *testing.T) string {
+	dir := os.Getenv("CHARTER_ARTIFACTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "charter-console-artifacts")
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// browser starts a headless Chromium with a fresh profile. Messages the
+// page logs as errors, and uncaught exceptions, fail the test (a CSP
+// violation is one). Without Chromium the test is skipped, except in CI.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	path := chromium()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found: install it (apt-get install chromium) or set CHARTER_CHROMIUM")
+		}
+		t.Skip("chromium not found; set CHARTER_CHROMIUM or install chromium to run the browser tests")
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancelC := chromedp.NewContext(actx)
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	if err := chromedp.Do(ctx); err != nil {
+		cancelT()
+		cancelC()
+		cancelA()
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("starting chromium: %v", err)
+		}
+		t.Skipf("chromium does not start: %v", err)
+	}
+	var mu sync.Mutex
+	var problems []string
+	msgs := chromedp.Console(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			// A 404 the page expects (an endpoint not built yet) is logged
+			// by the network stack; the page itself handles it.
+			if m.Source == "network" {
+				continue
+			}
+			if m.IsException() || m.Type == "error" {
+				mu.Lock()
+				problems = append(problems, m.String())
+				mu.Unlock()
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		cancelT()
+		cancelC()
+		cancelA()
+		<-done
+		mu.Lock()
+		defer mu.Unlock()
+		for _, p := range problems {
+			t.Errorf("browser console: %s", p)
+		}
+	})
+	return ctx
+}
+
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// go navigates inside the single page and waits until it has rendered.
+func goTo(t *testing.T, ctx context.Context, hash string) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`delete document.body.dataset.ready; location.hash = %q`, hash)))
+	waitReady(t, ctx, hash)
+}
+
+// waitReady waits until the page has rendered the route hash.
+func waitReady(t *testing.T, ctx context.Context, hash string) {
+	t.Helper()
+	js := fmt.Sprintf(`document.body && (document.body.dataset.ready || "").startsWith(%q)`, hash)
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](js, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+		got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.body.dataset.ready || "") + " | " + document.getElementById("main").innerText.slice(0, 400)`))
+		t.Fatalf("page %s did not render: %v (page: %s)", hash, err, got)
+	}
+}
+
+func text(t *testing.T, ctx context.Context, sel string) string {
+	t.Helper()
+	return eval[string](t, ctx, fmt.Sprintf(`(document.querySelector(%q) || {innerText: "<missing>"}).innerText`, sel))
+}
+
+func count(t *testing.T, ctx context.Context, sel string) int {
+	t.Helper()
+	return eval[int](t, ctx, fmt.Sprintf(`document.querySelectorAll(%q).length`, sel))
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	b, err := chromedp.Run(ctx, chromedp.FullScreenshot(100) /* 100: PNG */)
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	p := filepath.Join(artifacts(t), name)
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s", p)
+}
+
+func setField(t *testing.T, ctx context.Context, id, v string) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const e = document.getElementById(%q); e.value = %q; e.dispatchEvent(new Event("input", {bubbles: true})); })()`, id, v)))
+}
+
+func contains(t *testing.T, what, got string, want ...string) {
+	t.Helper()
+	for _, w := range want {
+		if !strings.Contains(got, w) {
+			t.Errorf("%s: %q not found in:\n%s", what, w, got)
+		}
+	}
+}
+
+// TestBrowserClickThrough drives the console against a real server with
+// real data: catalog (search and every filter) → asset page → lineage
+// graph (by keyboard) → audit explorer verifying the entry in the
+// browser → owner view, then the asset page at phone width.
+func TestBrowserClickThrough(t *testing.T) {
+	ts, c := startServer(t, nil)
+	w := seed(t, c)
+	ctx := browser(t)
+
+	// Catalog.
+	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
+	waitReady(t, ctx, "#/")
+	rows := "#catalog-results tbody tr"
+	if n := count(t, ctx, rows); n != 4 {
+		t.Fatalf("catalog shows %d assets, want 4:\n%s", n, text(t, ctx, "main"))
+	}
+	for _, f := range []struct {
+		field, value string
+		want         []string
+	}{
+		{"q", "model", []string{"model", "model-chat"}},
+		{"q", "", []string{"corpus", "model", "model-chat", "stolen"}},
+		{"license", "commercial-training", []string{"model"}},
+		{"license", "-", []string{"model-chat", "stolen"}},
+		{"license", "", nil},
+		{"purpose", "research", []string{"corpus"}},
+		{"purpose", "train", []string{"corpus", "model"}},
+		{"purpose", "", nil},
+		{"price", "free", []string{"corpus"}},
+		{"price", "paid", []string{"model"}},
+		{"price", "none", []string{"model-chat", "stolen"}},
+		{"price", "", nil},
+		{"media", "application/vnd.charter.dataset+json", []string{"corpus"}},
+		{"media", "", []string{"corpus", "model", "model-chat", "stolen"}},
+	} {
+		setField(t, ctx, f.field, f.value)
+		if f.want == nil {
+			continue
+		}
+		got := eval[[]string](t, ctx, `[...document.querySelectorAll("#catalog-results tbody th a")].map(a => a.textContent).sort()`)
+		if strings.Join(got, ",") != strings.Join(f.want, ",") {
+			t.Errorf("filter %s=%q shows %v, want %v", f.field, f.value, got, f.want)
+		}
+	}
+	contains(t, "catalog status", text(t, ctx, "#catalog-status"), "4 of 4 assets")
+	contains(t, "conflict badge", text(t, ctx, fmt.Sprintf(`tr[data-asset=%q]`, w.stolen)), "conflicting claim")
+	screenshot(t, ctx, "catalog.png")
+
+	// Asset page of the dataset.
+	do(t, ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf(`#catalog-results a[href="#/asset/%s"]`, w.corpus))))
+	waitReady(t, ctx, "#/asset/"+w.corpus.String())
+	if h := text(t, ctx, "h1"); h != "corpus" {
+		t.Errorf("h1 = %q", h)
+	}
+	contains(t, "owners", text(t, ctx, "#owners"), "holding 2 of 2 weight")
+	for _, k := range []string{w.alice.DID().String(), w.bob.DID().String()} {
+		if count(t, ctx, fmt.Sprintf(`#owners code[title=%q]`, k)) != 1 {
+			t.Errorf("owner %s not shown", k)
+		}
+	}
+	contains(t, "contributors", text(t, ctx, "#contributors"), "60%", "40%")
+	contains(t, "licence", text(t, ctx, "#license"), "Terms approval-required, version 1", "Every grant waits for the owners' approval", "paying 10% of their revenue back")
+	contains(t, "proposals", text(t, ctx, "#proposals"), "pending", "charter approve "+w.proposal)
+	contains(t, "grants", text(t, ctx, "#grants"), "No grants yet.", "charter grant approve "+w.grantRequest)
+	contains(t, "trail", text(t, ctx, "#trail"), "asset.register", "asset.proposal")
+	nodes := eval[[]string](t, ctx, `[...document.querySelectorAll("svg.lineage a.node")].map(a => a.dataset.asset).sort()`)
+	want := []string{w.corpus.String(), w.model.String(), w.tuned.String()}
+	if strings.Join(nodes, " ") != strings.Join(sortStrings(want), " ") {
+		t.Errorf("lineage nodes %v, want %v", nodes, want)
+	}
+	screenshot(t, ctx, "asset-corpus.png")
+
+	// The lineage graph by keyboard: focus the model's node, press Enter.
+	focused := eval[string](t, ctx, fmt.Sprintf(`(() => { document.querySelector('svg.lineage a.node[data-asset=%q]').focus(); return document.activeElement.dataset.asset; })()`, w.model))
+	if focused != w.model.String() {
+		t.Fatalf("lineage node not focusable: focus on %q", focused)
+	}
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.ready`), chromedp.KeyEvent("\r"))
+	waitReady(t, ctx, "#/asset/"+w.model.String())
+	if h := text(t, ctx, "h1"); h != "model" {
+		t.Errorf("after Enter on the node, h1 = %q", h)
+	}
+	if tag := eval[string](t, ctx, `document.activeElement.tagName`); tag != "H1" {
+		t.Errorf("focus after navigation on %s, want the page heading", tag)
+	}
+	contains(t, "model conflicts", text(t, ctx, "#conflicts"), "also registered as")
+	if n := count(t, ctx, fmt.Sprintf(`#conflicts a[href="#/asset/%s"]`, w.stolen)); n != 1 {
+		t.Errorf("the conflicting claim is not linked")
+	}
+	contains(t, "model grants", text(t, ctx, "#grants"), "train", "active")
+	contains(t, "model lineage", text(t, ctx, "#lineage"), "Derived from corpus", "royalty 20%", "Used by model-chat")
+
+	// Audit explorer from the registration's log entry.
+	idx := eval[string](t, ctx, `document.querySelector("#manifest a.logidx").getAttribute("href")`)
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.ready`), chromedp.Click(chromedp.CSS("#manifest a.logidx")))
+	waitReady(t, ctx, idx)
+	contains(t, "verdict", text(t, ctx, "#verdict"), "is in the log: verified in this browser")
+	if ty := text(t, ctx, "#entry-type"); ty != "asset.register" {
+		t.Errorf("entry type %q", ty)
+	}
+	contains(t, "steps", text(t, ctx, "ol.steps"), "Checkpoint signature verified with Ed25519", "leads to the signed root hash")
+	contains(t, "checkpoint", text(t, ctx, "#checkpoint"), "Signature verified in this browser")
+	key, err := c.LogKey(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := text(t, ctx, "#log-key"); got != strings.TrimSpace(key) {
+		t.Errorf("pinned key %q, server %q", got, key)
+	}
+	// Another entry through the form.
+	setField(t, ctx, "entry-index", "0")
+	do(t, ctx, chromedp.Click(chromedp.CSS(`#entry button[type=submit]`)))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector("#verdict")||{}).innerText?.startsWith("Entry 0 is in the log")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("entry 0 through the form: %v: %s", err, text(t, ctx, "#entry-result"))
+	}
+	screenshot(t, ctx, "audit.png")
+
+	// Owner view: Alice has Bob's proposal and Carol's request to decide.
+	goTo(t, ctx, "#/owner?did="+w.alice.DID().String())
+	contains(t, "alice proposals", text(t, ctx, "#pending-proposals"), "set-owners", "charter approve "+w.proposal)
+	contains(t, "alice requests", text(t, ctx, "#pending-requests"), "research", "charter grant approve "+w.grantRequest)
+	earn := text(t, ctx, "#earnings")
+	if !strings.Contains(earn, "does not report earnings yet") && count(t, ctx, "#earnings svg.chart") == 0 {
+		t.Errorf("earnings: neither charts nor the empty state:\n%s", earn)
+	}
+	screenshot(t, ctx, "owner.png")
+	// Bob proposed, so his signature is already on it.
+	goTo(t, ctx, "#/owner?did="+w.bob.DID().String())
+	contains(t, "bob proposals", text(t, ctx, "#pending-proposals"), "Nothing waits for your approval.")
+	goTo(t, ctx, "#/owner?did=did:key:nope")
+	contains(t, "bad did", text(t, ctx, "main .error"), "Not a did:key")
+
+	// Phone width: nothing overflows the page sideways.
+	do(t, ctx, chromedp.EmulateViewport(390, 844))
+	goTo(t, ctx, "#/asset/"+w.corpus.String())
+	if over := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+		wide := eval[[]string](t, ctx, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && !(e.parentElement && e.parentElement.closest(".graph-scroll, .table-wrap"))).slice(0, 8).map(e => e.tagName + "." + e.className + "#" + e.id + " " + Math.round(e.getBoundingClientRect().right))`)
+		t.Errorf("asset page is %dpx wider than a phone: %v", over, wide)
+	}
+	screenshot(t, ctx, "asset-phone.png")
+	goTo(t, ctx, "#/")
+	if over := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+		t.Errorf("catalog is %dpx wider than a phone", over)
+	}
+	screenshot(t, ctx, "catalog-phone.png")
+}
+
+func sortStrings(s []string) []string {
+	out := append([]string(nil), s...)
+	for i := range out {
+		for j := i + 1; j < len(out); j++ {
+			if out[j] < out[i] {
+				out[i], out[j] = out[j], out[i]
+			}
+		}
+	}
+	return out
+}
+
+// liar sits between the browser and an honest server and lies in the way
+// mode says.
+type liar struct {
+	mode atomic.Value // string
+	next http.Handler
+}
+
+func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	mode, _ := l.mode.Load().(string)
+	// Never let the browser answer from its cache: every lie is served.
+	r.Header.Del("If-None-Match")
+	r.Header.Del("If-Modified-Since")
+	rec := httptest.NewRecorder()
+	l.next.ServeHTTP(rec, r)
+	body := rec.Body.Bytes()
+	switch {
+	case mode == "proof" && strings.HasPrefix(r.URL.Path, "/v1/log/proof/"):
+		// Alter one hash of the inclusion proof (still valid base64).
+		var b map[string]any
+		json.Unmarshal(body, &b)
+		lines := strings.Split(b["proof"].(string), "\n")
+		for i, ln := range lines {
+			if h, err := base64.StdEncoding.DecodeString(ln); err == nil && len(h) == 32 && i > 1 {
+				h[0] ^= 1
+				lines[i] = base64.StdEncoding.EncodeToString(h)
+				break
+			}
+		}
+		b["proof"] = strings.Join(lines, "\n")
+		body, _ = json.Marshal(b)
+	case mode == "entry" && strings.HasPrefix(r.URL.Path, "/v1/log/proof/"):
+		// Serve another statement under the same proof.
+		var b map[string]any
+		json.Unmarshal(body, &b)
+		e, _ := base64.StdEncoding.DecodeString(b["entry"].(string))
+		e = bytes.Replace(e, []byte("asset.register"), []byte("asset.approval"), 1)
+		b["entry"] = base64.StdEncoding.EncodeToString(e)
+		body, _ = json.Marshal(b)
+	case mode == "checkpoint" && r.URL.Path == "/log/checkpoint":
+		// Claim a different tree under the real signature.
+		lines := strings.Split(string(body), "\n")
+		if len(lines) < 3 {
+			t := "empty checkpoint"
+			panic(t)
+		}
+		lines[1] = "1000"
+		body = []byte(strings.Join(lines, "\n"))
+	case mode == "key" && r.URL.Path == "/log/key":
+		body = []byte("evil.example/log+01234567+AWCTql/kWHcKie+S1tOwiV/Bza5T/Kga4JQESZI2ErU2\n")
+	}
+	for k, v := range rec.Header() {
+		w.Header()[k] = v
+	}
+	w.Header().Del("Content-Length")
+	w.WriteHeader(rec.Code)
+	w.Write(body)
+}
+
+// TestBrowserCatchesLyingLog shows that the audit explorer believes
+// nothing the server says: an altered proof, a swapped entry, a forged
+// checkpoint and a changed log key are each caught in the browser.
+func TestBrowserCatchesLyingLog(t *testing.T) {
+	l := &liar{}
+	l.mode.Store("")
+	ts, c := startServer(t, func(h http.Handler) http.Handler { l.next = h; return l })
+	seed(t, c)
+	ctx := browser(t)
+
+	do(t, ctx, chromedp.Navigate(ts.URL+"/#/audit/1"))
+	waitReady(t, ctx, "#/audit/1")
+	contains(t, "honest", text(t, ctx, "#verdict"), "Entry 1 is in the log")
+
+	for _, tc := range []struct{ mode, sel, want string }{
+		{"proof", "#verdict", "Entry 1 did not verify"},
+		{"entry", "#verdict", "Entry 1 did not verify"},
+		{"checkpoint", "#checkpoint", "The checkpoint does not verify"},
+		{"key", "#logkey", "The server's log key changed"},
+	} {
+		l.mode.Store(tc.mode)
+		do(t, ctx, chromedp.Reload())
+		waitReady(t, ctx, "#/audit/1")
+		got := text(t, ctx, tc.sel)
+		contains(t, "lying "+tc.mode, got, tc.want)
+		if tc.mode == "key" {
+			// The pinned key still checks the honest proofs.
+			contains(t, "pinned key", text(t, ctx, "#verdict"), "Entry 1 is in the log")
+		}
+		screenshot(t, ctx, "lie-"+tc.mode+".png")
+	}
+}
+
+// TestBrowserEarningsView renders the owner's earnings charts from the
+// JSON shape docs/console.md proposes for GET /v1/earnings. The server
+// does not serve earnings yet; until it does, this test answers the
+// endpoint with testdata/earnings.json (and checks the 404 path in
+// TestBrowserClickThrough).
+func TestBrowserEarningsView(t *testing.T) {
+	fixture, err := os.ReadFile("testdata/earnings.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shape struct {
+		DID string `json:"did"`
+	}
+	if err := json.Unmarshal(fixture, &shape); err != nil {
+		t.Fatal(err)
+	}
+	ts, c := startServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/v1/earnings" {
+				// The real endpoint wins once the server has one.
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				if rec.Code != http.StatusNotFound {
+					for k, v := range rec.Header() {
+						w.Header()[k] = v
+					}
+					w.WriteHeader(rec.Code)
+					w.Write(rec.Body.Bytes())
+					return
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.Write(fixture)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	_ = c
+	ctx := browser(t)
+	do(t, ctx, chromedp.Navigate(ts.URL+"/#/owner?did="+shape.DID))
+	waitReady(t, ctx, "#/owner")
+	contains(t, "earnings", text(t, ctx, "#earnings"), "USD: 1234.56 in total", "Earnings by period (USD)", "Earnings by asset (USD)", "EUR: 0.90 in total")
+	if n := count(t, ctx, "#earn-period-1 rect"); n != 5 {
+		t.Errorf("period chart has %d bars, want 5 (3 periods, 2 with royalties): %s", n, eval[string](t, ctx, `document.querySelector("#earn-period-1").outerHTML`))
+	}
+	if n := count(t, ctx, "#earnings-table tbody tr"); n != 5 {
+		t.Errorf("earnings table has %d rows, want 5", n)
+	}
+	contains(t, "chart description", eval[string](t, ctx, `document.querySelector("#earn-period-1 desc").textContent`), "2026-10: own 300.00 USD, royalties 120.00 USD")
+	screenshot(t, ctx, "earnings.png")
+}

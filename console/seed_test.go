@@ -1,0 +1,210 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/console"
+	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/server"
+)
+
+// mount serves the API and the console on one origin, as charter serve
+// does: API paths go to the server, everything else to the console.
+func mount(apiH http.Handler) http.Handler {
+	ui := console.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p := r.URL.Path
+		if strings.HasPrefix(p, "/v1/") || strings.HasPrefix(p, "/log/") || p == "/openapi.json" || p == "/healthz" {
+			apiH.ServeHTTP(w, r)
+			return
+		}
+		ui.ServeHTTP(w, r)
+	})
+}
+
+// startServer runs a real Charter server on a temporary data folder.
+// wrap, when set, sits between the browser and the server.
+func startServer(t *testing.T, wrap func(http.Handler) http.Handler) (*httptest.Server, *client.Client) {
+	t.Helper()
+	ctx := context.Background()
+	s, err := server.New(ctx, server.Config{
+		DataDir:       t.TempDir(),
+		ScrubInterval: -1,
+		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	h := mount(s.Handler())
+	if wrap != nil {
+		h = wrap(h)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(ts.Close)
+	c, err := client.New(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts, c
+}
+
+// world is the seeded registry the browser tests click through.
+type world struct {
+	alice, bob, carol, mallory *identity.Key
+	corpus, model, tuned, stolen asset.ID
+	proposal                     string
+	grantRequest                 string
+}
+
+func putBytes(t *testing.T, c *client.Client, b []byte) string {
+	t.Helper()
+	info, err := c.Put(context.Background(), bytes.NewReader(b), int64(len(b)), client.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.ID
+}
+
+func putTerms(t *testing.T, c *client.Client, template string) string {
+	t.Helper()
+	terms, err := license.Template(template)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := terms.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return putBytes(t, c, b)
+}
+
+func register(t *testing.T, c *client.Client, m *asset.Manifest, signers ...*identity.Key) asset.ID {
+	t.Helper()
+	if m.Created.Time().IsZero() {
+		m.Created = asset.NewTime(time.Now())
+	}
+	env, err := m.Sign(signers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := c.Register(context.Background(), env)
+	if err != nil {
+		t.Fatalf("register %s: %v", m.Name, err)
+	}
+	id, err := asset.ParseID(ans.Asset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func newKey(t *testing.T) *identity.Key {
+	t.Helper()
+	k, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// seed registers, through the Go client: a dataset owned by Alice and Bob
+// (threshold 2, contributors 60/40) under approval-required terms; a model
+// trained on it (20% royalty) under commercial-training terms; a fine-tune
+// of the model (10%); Mallory's conflicting claim on the model's bytes; a
+// pending proposal by Bob; a granted request (Carol trains on the model)
+// and a pending one (Carol asks to research on the dataset).
+func seed(t *testing.T, c *client.Client) *world {
+	t.Helper()
+	ctx := context.Background()
+	w := &world{alice: newKey(t), bob: newKey(t), carol: newKey(t), mallory: newKey(t)}
+
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "b"), 0o755)
+	os.WriteFile(filepath.Join(dir, "a.txt"), []byte("alpha\n"), 0o644)
+	os.WriteFile(filepath.Join(dir, "b", "c.txt"), []byte("gamma\n"), 0o644)
+	ds, _, err := c.PutDir(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dsID, _ := content.ParseID(ds.ID)
+	w.corpus = register(t, c, &asset.Manifest{
+		Content: dsID, Name: "corpus", Description: "Two small text files.", MediaType: content.DatasetMediaType,
+		Owners:       []asset.Owner{{DID: w.alice.DID(), Weight: 1}, {DID: w.bob.DID(), Weight: 1}},
+		Threshold:    2,
+		Contributors: []asset.Contributor{{DID: w.alice.DID(), Share: 600000}, {DID: w.bob.DID(), Share: 400000}},
+		License:      putTerms(t, c, "approval-required"),
+	}, w.alice, w.bob)
+
+	modelBytes := []byte("weights of a small model\n")
+	mID, _ := content.ParseID(putBytes(t, c, modelBytes))
+	w.model = register(t, c, &asset.Manifest{
+		Content: mID, Name: "model", MediaType: "application/x-safetensors",
+		Owners: []asset.Owner{{DID: w.alice.DID(), Weight: 1}}, Threshold: 1,
+		Contributors: []asset.Contributor{{DID: w.alice.DID(), Share: asset.Whole}},
+		Parents:      []asset.Parent{{Asset: w.corpus, Royalty: 200000, Stacking: asset.Relative}},
+		License:      putTerms(t, c, "commercial-training"),
+	}, w.alice)
+
+	tID, _ := content.ParseID(putBytes(t, c, []byte("fine-tuned weights\n")))
+	w.tuned = register(t, c, &asset.Manifest{
+		Content: tID, Name: "model-chat", MediaType: "application/x-safetensors",
+		Owners: []asset.Owner{{DID: w.carol.DID(), Weight: 1}}, Threshold: 1,
+		Contributors: []asset.Contributor{{DID: w.carol.DID(), Share: asset.Whole}},
+		Parents:      []asset.Parent{{Asset: w.model, Royalty: 100000, Stacking: asset.Relative}},
+	}, w.carol)
+
+	w.stolen = register(t, c, &asset.Manifest{
+		Content: mID, Name: "stolen", MediaType: "application/x-safetensors",
+		Owners: []asset.Owner{{DID: w.mallory.DID(), Weight: 1}}, Threshold: 1,
+		Contributors: []asset.Contributor{{DID: w.mallory.DID(), Share: asset.Whole}},
+	}, w.mallory)
+
+	v, err := c.Asset(ctx, w.corpus)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &asset.Proposal{Asset: w.corpus, Change: asset.Change{Kind: asset.SetOwners,
+		Owners: []asset.Owner{{DID: w.alice.DID(), Weight: 1}, {DID: w.bob.DID(), Weight: 2}}, Threshold: 2},
+		Expires: asset.NewTime(time.Now().Add(72 * time.Hour)), Nonce: asset.NewNonce(), Proposer: w.bob.DID(), Version: v.State.Version}
+	env, err := p.Sign(w.bob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ans, err := c.Propose(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.proposal = ans.Proposal
+
+	g, err := c.RequestGrant(ctx, w.carol, w.model, "train", client.GrantOptions{Commercial: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Status != "granted" {
+		t.Fatalf("grant on the model: %s %v", g.Status, g.Reasons)
+	}
+	g, err = c.RequestGrant(ctx, w.carol, w.corpus, "research", client.GrantOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Status != "pending" {
+		t.Fatalf("grant on the corpus: %s %v", g.Status, g.Reasons)
+	}
+	w.grantRequest = g.Request
+	return w
+}
