@@ -14,6 +14,8 @@ import (
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/metering"
 )
 
 // Health is the answer of GET /healthz.
@@ -213,6 +215,16 @@ func mapDomainError(err error) (Problem, bool) {
 		errors.Is(err, asset.ErrOwners), errors.Is(err, asset.ErrThreshold), errors.Is(err, asset.ErrContributors), errors.Is(err, asset.ErrParents),
 		errors.Is(err, asset.ErrLineageTooLarge), errors.Is(err, asset.ErrCycle):
 		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
+	case errors.Is(err, metering.ErrGrantRevoked):
+		return Problem{Type: ProblemTypeBase + "revoked", Title: "Grant revoked", Status: http.StatusForbidden, Detail: err.Error()}, true
+	case errors.Is(err, metering.ErrGrantExpired):
+		return Problem{Type: ProblemTypeBase + "expired", Title: "Grant not valid for this usage", Status: http.StatusForbidden, Detail: err.Error(), Hint: "usage dated within the grant's validity is accepted until 7 days after it expires"}, true
+	case errors.Is(err, metering.ErrInvalid), errors.Is(err, metering.ErrMalformed), errors.Is(err, metering.ErrQuantity), errors.Is(err, metering.ErrOverflow), errors.Is(err, metering.ErrCurrency):
+		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
+	case errors.Is(err, ledger.ErrExceedsLimit):
+		return Problem{Type: ProblemTypeBase + "insufficient-funds", Title: "Insufficient funds", Status: http.StatusConflict, Detail: err.Error()}, true
+	case errors.Is(err, ledger.ErrIDConflict):
+		return Problem{Type: ProblemTypeBase + "conflict", Title: "Id already used", Status: http.StatusConflict, Detail: err.Error()}, true
 	}
 	return Problem{}, false
 }

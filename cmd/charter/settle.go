@@ -37,7 +37,7 @@ func (settleCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if env.JSON {
 		return env.printJSON(s)
 	}
-	if s.LogIndex == 0 {
+	if s.LogIndex == 0 && len(s.Failed) == 0 {
 		fmt.Fprintln(env.Stdout, "nothing to settle")
 		return nil
 	}
@@ -53,7 +53,9 @@ func (settleCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if s.Released+s.Voided > 0 {
 		fmt.Fprintf(env.Stdout, "held splits released %d, voided %d\n", s.Released, s.Voided)
 	}
-	fmt.Fprintf(env.Stdout, "ledger journal root %s (%d entries) logged as settlement entry %d\n", s.JournalRoot, s.JournalSize, s.LogIndex)
+	if s.LogIndex != 0 {
+		fmt.Fprintf(env.Stdout, "ledger journal root %s (%d entries) logged as settlement entry %d\n", s.JournalRoot, s.JournalSize, s.LogIndex)
+	}
 	for _, f := range s.Failed {
 		fmt.Fprintf(env.Stdout, "not charged: %s: %s\n", f.Use, f.Error)
 	}
