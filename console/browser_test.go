@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/metering"
 	"github.com/chromedp/chromedp"
 )
 
@@ -318,9 +320,7 @@ func TestBrowserClickThrough(t *testing.T) {
 	contains(t, "alice proposals", text(t, ctx, "#pending-proposals"), "set-owners", "charter approve "+w.proposal)
 	contains(t, "alice requests", text(t, ctx, "#pending-requests"), "research", "charter grant approve "+w.grantRequest)
 	earn := text(t, ctx, "#earnings")
-	if !strings.Contains(earn, "does not report earnings yet") && count(t, ctx, "#earnings svg.chart") == 0 {
-		t.Errorf("earnings: neither charts nor the empty state:\n%s", earn)
-	}
+	contains(t, "earnings before any settlement", earn, "No earnings yet for this DID.")
 	screenshot(t, ctx, "owner.png")
 	// Bob proposed, so his signature is already on it.
 	goTo(t, ctx, "#/owner?did="+w.bob.DID().String())
@@ -446,54 +446,69 @@ func TestBrowserCatchesLyingLog(t *testing.T) {
 	}
 }
 
-// TestBrowserEarningsView renders the owner's earnings charts from the
-// JSON shape docs/console.md proposes for GET /v1/earnings. The server
-// does not serve earnings yet; until it does, this test answers the
-// endpoint with testdata/earnings.json (and checks the 404 path in
-// TestBrowserClickThrough).
+// TestBrowserEarningsView settles real usage (a training run of the
+// model, paid by Carol) and checks Alice's earnings in the owner view:
+// totals equal to the server's statement, charts by period and by asset
+// with own revenue and royalties, where the money came from; then that the
+// view degrades to an empty state when the endpoint answers 404.
 func TestBrowserEarningsView(t *testing.T) {
-	fixture, err := os.ReadFile("testdata/earnings.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var shape struct {
-		DID string `json:"did"`
-	}
-	if err := json.Unmarshal(fixture, &shape); err != nil {
-		t.Fatal(err)
-	}
-	ts, c := startServer(t, func(h http.Handler) http.Handler {
+	var hide atomic.Bool
+	ts, c, dir := startServerDir(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.URL.Path == "/v1/earnings" {
-				// The real endpoint wins once the server has one.
-				rec := httptest.NewRecorder()
-				h.ServeHTTP(rec, r)
-				if rec.Code != http.StatusNotFound {
-					for k, v := range rec.Header() {
-						w.Header()[k] = v
-					}
-					w.WriteHeader(rec.Code)
-					w.Write(rec.Body.Bytes())
-					return
-				}
-				w.Header().Set("Content-Type", "application/json")
-				w.Write(fixture)
+			if hide.Load() && r.URL.Path == "/v1/earnings" {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusNotFound)
+				w.Write([]byte(`{"type":"https://charter.dev/problems/not-found","title":"Not found","status":404}`))
 				return
 			}
 			h.ServeHTTP(w, r)
 		})
 	})
-	_ = c
+	w := seed(t, c)
+	settleTraining(t, c, dir, w)
+	st, err := c.Earnings(context.Background(), client.EarningsQuery{DID: w.alice.DID().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Currencies) != 1 || st.Currencies[0].Own <= 0 || st.Currencies[0].Royalties <= 0 {
+		t.Fatalf("seeded statement has not both own revenue and royalties: %+v", st.Currencies)
+	}
+	cur := st.Currencies[0]
+	total := metering.FormatAmount(cur.Total, cur.Currency) + " USD"
+
 	ctx := browser(t)
-	do(t, ctx, chromedp.Navigate(ts.URL+"/#/owner?did="+shape.DID))
+	do(t, ctx, chromedp.Navigate(ts.URL+"/#/owner?did="+w.alice.DID().String()))
 	waitReady(t, ctx, "#/owner")
-	contains(t, "earnings", text(t, ctx, "#earnings"), "USD: 1234.56 in total", "Earnings by period (USD)", "Earnings by asset (USD)", "EUR: 0.90 in total")
-	if n := count(t, ctx, "#earn-period-1 rect"); n != 5 {
-		t.Errorf("period chart has %d bars, want 5 (3 periods, 2 with royalties): %s", n, eval[string](t, ctx, `document.querySelector("#earn-period-1").outerHTML`))
+	contains(t, "earnings", text(t, ctx, "#earnings"), "USD: "+total+" earned",
+		"Own revenue\n"+metering.FormatAmount(cur.Own, cur.Currency)+" USD",
+		"Royalties from descendants\n"+metering.FormatAmount(cur.Royalties, cur.Currency)+" USD",
+		"Earnings by day (USD)", "Earnings by asset (USD)", "Where the money came from", "model → corpus")
+	if n := count(t, ctx, "#earn-period-0 rect"); n != 2 {
+		t.Errorf("period chart has %d bars, want 2 (own and royalties today)", n)
 	}
-	if n := count(t, ctx, "#earnings-table tbody tr"); n != 5 {
-		t.Errorf("earnings table has %d rows, want 5", n)
+	if n := count(t, ctx, "#earn-asset-0 rect"); n != 2 {
+		t.Errorf("asset chart has %d bars, want 2 (model own, corpus royalties)", n)
 	}
-	contains(t, "chart description", eval[string](t, ctx, `document.querySelector("#earn-period-1 desc").textContent`), "2026-10: own 300.00 USD, royalties 120.00 USD")
+	contains(t, "chart description", eval[string](t, ctx, `document.querySelector("#earn-asset-0 desc").textContent`), "corpus: own 0.00, royalties "+metering.FormatAmount(cur.Royalties, cur.Currency))
 	screenshot(t, ctx, "earnings.png")
+
+	// Group by month.
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById("earn-group"); s.value = "month"; s.dispatchEvent(new Event("change", {bubbles: true})); })()`))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector("#earnings")||{}).innerText?.includes("Earnings by month (USD)")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Errorf("group by month: %v", err)
+	}
+	if got := eval[string](t, ctx, `location.hash`); !strings.Contains(got, "period=month") {
+		t.Errorf("the grouping is not in the address: %s", got)
+	}
+
+	// Bob earns 40% of the dataset's royalties and owns nothing that earns directly.
+	goTo(t, ctx, "#/owner?did="+w.bob.DID().String())
+	contains(t, "bob earnings", text(t, ctx, "#earnings"), "Own revenue\n0.00 USD")
+	// Mallory earns nothing.
+	goTo(t, ctx, "#/owner?did="+w.mallory.DID().String())
+	contains(t, "mallory earnings", text(t, ctx, "#earnings"), "No earnings yet for this DID.")
+
+	hide.Store(true)
+	goTo(t, ctx, "#/owner?did="+w.alice.DID().String()+"&x=1")
+	contains(t, "earnings 404", text(t, ctx, "#earnings"), "does not report earnings")
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/metering"
 	"github.com/charter-dev/charter/server"
 )
 
@@ -39,10 +40,18 @@ func mount(apiH http.Handler) http.Handler {
 // startServer runs a real Charter server on a temporary data folder.
 // wrap, when set, sits between the browser and the server.
 func startServer(t *testing.T, wrap func(http.Handler) http.Handler) (*httptest.Server, *client.Client) {
+	ts, c, _ := startServerDir(t, wrap)
+	return ts, c
+}
+
+// startServerDir is startServer that also returns the data folder (where
+// the operator's key is).
+func startServerDir(t *testing.T, wrap func(http.Handler) http.Handler) (*httptest.Server, *client.Client, string) {
 	t.Helper()
 	ctx := context.Background()
+	dataDir := t.TempDir()
 	s, err := server.New(ctx, server.Config{
-		DataDir:       t.TempDir(),
+		DataDir:       dataDir,
 		ScrubInterval: -1,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -60,7 +69,7 @@ func startServer(t *testing.T, wrap func(http.Handler) http.Handler) (*httptest.
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ts, c
+	return ts, c, dataDir
 }
 
 // world is the seeded registry the browser tests click through.
@@ -69,6 +78,7 @@ type world struct {
 	corpus, model, tuned, stolen asset.ID
 	proposal                     string
 	grantRequest                 string
+	modelGrant                   asset.ID
 }
 
 func putBytes(t *testing.T, c *client.Client, b []byte) string {
@@ -198,6 +208,7 @@ func seed(t *testing.T, c *client.Client) *world {
 	if g.Status != "granted" {
 		t.Fatalf("grant on the model: %s %v", g.Status, g.Reasons)
 	}
+	grantID := g.Grant.ID
 	g, err = c.RequestGrant(ctx, w.carol, w.corpus, "research", client.GrantOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -206,5 +217,41 @@ func seed(t *testing.T, c *client.Client) *world {
 		t.Fatalf("grant on the corpus: %s %v", g.Status, g.Reasons)
 	}
 	w.grantRequest = g.Request
+	w.modelGrant = grantID
 	return w
+}
+
+// settleTraining has Carol report one training run of the model under her
+// grant, the operator fund her account, and the server settle: Alice
+// earns the model's own revenue and, as the dataset's 60% contributor,
+// royalties from it.
+func settleTraining(t *testing.T, c *client.Client, dataDir string, w *world) {
+	t.Helper()
+	ctx := context.Background()
+	u := &metering.Usage{Grant: w.modelGrant, ID: "run-1", Licensee: w.carol.DID(), Runs: 1, Time: asset.NewTime(time.Now())}
+	env, err := u.Sign(w.carol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ReportUsage(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	op, err := identity.Load(filepath.Join(dataDir, "keys", "server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &metering.Fund{Amount: 100000, Created: asset.NewTime(time.Now()), Currency: "USD-2", From: "bank", Licensee: w.carol.DID(), Nonce: asset.NewNonce()}
+	if env, err = f.Sign(op); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Fund(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	st, err := c.Settle(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Charged != 1 || len(st.Failed) != 0 {
+		t.Fatalf("settlement charged %d, failed %v", st.Charged, st.Failed)
+	}
 }

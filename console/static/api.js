@@ -84,7 +84,8 @@ export async function assets() {
 export const asset = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}`);
 export const lineage = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}/lineage`);
 export const grants = (id) => optionalJSON(`/v1/assets/${encodeURIComponent(id)}/grants`);
-export const earnings = (did) => optionalJSON(`/v1/earnings?did=${encodeURIComponent(did)}`);
+export const earnings = (did, period) =>
+  optionalJSON(`/v1/earnings?did=${encodeURIComponent(did)}&period=${encodeURIComponent(period || "day")}`);
 export const proof = (index) => getJSON(`/v1/log/proof/${encodeURIComponent(index)}`);
 export const checkpoint = () => getText("/log/checkpoint");
 export const logKey = () => getText("/log/key");

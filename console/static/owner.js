@@ -4,7 +4,7 @@
 // docs/console.md for why.
 
 import * as api from "./api.js";
-import { el, errorBox, empty, assetLink, idText, logLink, section, loading } from "./ui.js";
+import { el, errorBox, empty, assetLink, idText, logLink, section, loading, short } from "./ui.js";
 import { percent, decimal } from "./terms.js";
 import { envelopePayload, cmd, approveCommand, voteCommand } from "./asset.js";
 import { byPeriod, byAsset } from "./charts.js";
@@ -12,67 +12,115 @@ import { byPeriod, byAsset } from "./charts.js";
 const STORE = "charter.did";
 const didRE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{20,80}$/;
 
-/** groupEarnings sums earnings rows of one currency by period and by asset. Pure. */
-export function groupEarnings(rows, currency) {
-  const per = new Map(), by = new Map();
-  let exp = 0;
-  for (const r of rows) {
-    if (r.currency !== currency) continue;
-    exp = r.exponent || 0;
-    const p = per.get(r.period) || { key: r.period, own: 0, royalties: 0 };
-    p.own += r.own || 0;
-    p.royalties += r.royalties || 0;
-    per.set(r.period, p);
-    const a = by.get(r.asset) || { key: r.asset, label: r.name || r.asset, own: 0, royalties: 0 };
-    a.own += r.own || 0;
-    a.royalties += r.royalties || 0;
-    by.set(r.asset, a);
-  }
-  return {
-    exp,
-    periods: [...per.values()].sort((a, b) => a.key.localeCompare(b.key)),
-    assets: [...by.values()].sort((a, b) => b.own + b.royalties - (a.own + a.royalties)),
-  };
+/** currencyUnit splits a ledger currency ("USD-2", "JPY") into its code and exponent. */
+export function currencyUnit(cur) {
+  const m = /^([A-Za-z0-9]+)(?:-([1-9][0-9]?))?$/.exec(cur || "");
+  return m ? { code: m[1], exp: m[2] ? Number(m[2]) : 0 } : { code: cur || "", exp: 0 };
 }
 
-function earningsView(e, did) {
+const PERIODS = [["day", "Day"], ["month", "Month"]];
+
+/**
+ * earningsView renders a statement of GET /v1/earnings (metering.Earnings:
+ * one entry per currency with totals, periods, assets with their sources,
+ * and the ledger lines). e is null when the server has no such endpoint.
+ */
+export function earningsView(e, did, names, period, onPeriod) {
   if (e === null) {
-    return [empty("This server does not report earnings yet (GET /v1/earnings answered 404). Settle usage with ", el("code", {}, "charter settle"), " and check ", el("code", {}, `charter earnings ${did}`), ".")];
+    return [empty("This server does not report earnings (GET /v1/earnings answered 404). ", el("code", {}, `charter earnings ${did}`), " reads them where it is supported.")];
   }
-  const rows = e.rows || [];
-  if (rows.length === 0) return [empty("No earnings yet for this DID.")];
-  const currencies = [...new Set(rows.map((r) => r.currency))].sort();
-  const out = [];
-  currencies.forEach((cur, i) => {
-    const g = groupEarnings(rows, cur);
-    const total = g.periods.reduce((a, p) => a + p.own + p.royalties, 0);
+  const sel = el("select", { id: "earn-group", name: "period" }, PERIODS.map(([v, t]) => el("option", { value: v, selected: v === period }, t)));
+  sel.addEventListener("change", () => onPeriod(sel.value));
+  const out = [el("div", { class: "field inline-field" }, el("label", { for: "earn-group" }, "Group by"), sel)];
+  const curs = (e.currencies || []).filter((c) => c.total || c.payouts || c.balance || c.held || (c.lines || []).length);
+  if (curs.length === 0) {
+    out.push(empty("No earnings yet for this DID. Revenue appears here once usage of your assets (or of assets derived from them) is settled."));
+    return out;
+  }
+  const nameOf = (id) => names.get(id) || short(id);
+  curs.forEach((c, i) => {
+    const { code, exp } = currencyUnit(c.currency);
+    const fmt = (v) => `${decimal(v || 0, exp)} ${code}`;
     out.push(
-      el("h3", {}, `${cur}: ${decimal(total, g.exp)} in total`),
-      byPeriod(`earn-period-${i}`, `Earnings by period (${cur})`, g.periods, g.exp, cur),
-      byAsset(`earn-asset-${i}`, `Earnings by asset (${cur})`, g.assets, g.exp, cur),
-    );
-  });
-  out.push(
-    el(
-      "details",
-      {},
-      el("summary", {}, "All earnings as a table"),
+      el("h3", { id: `earn-cur-${i}` }, `${code}: ${fmt(c.total)} earned`),
       el(
-        "div",
-        { class: "table-wrap" },
-        el(
-          "table",
-          { id: "earnings-table" },
-          el("thead", {}, el("tr", {}, ["Period", "Asset", "Own revenue", "Royalties", "Currency"].map((c) => el("th", { scope: "col" }, c)))),
+        "dl",
+        { class: "facts" },
+        [
+          ["Own revenue", fmt(c.own)],
+          ["Royalties from descendants", fmt(c.royalties)],
+          ["Paid out", fmt(c.payouts)],
+          ["Balance", fmt(c.balance)],
+          c.held ? ["Held by open disputes", fmt(c.held)] : null,
+          ["Ledger account", el("code", { class: "id" }, c.account || "")],
+        ]
+          .filter(Boolean)
+          .map(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]),
+      ),
+    );
+    const periods = (c.periods || []).map((p) => ({ key: p.period, own: p.own || 0, royalties: p.royalties || 0 }));
+    if (periods.length) out.push(byPeriod(`earn-period-${i}`, `Earnings by ${period} (${code})`, periods, exp, code));
+    const assets = (c.assets || []).map((a) => ({ key: a.asset, label: nameOf(a.asset), own: a.own || 0, royalties: a.royalties || 0 }));
+    if (assets.length) {
+      out.push(byAsset(`earn-asset-${i}`, `Earnings by asset (${code})`, assets, exp, code));
+      const rows = [];
+      for (const a of c.assets || []) {
+        for (const src of a.sources || []) {
+          rows.push(
+            el(
+              "tr",
+              {},
+              el("td", {}, assetLink(a.asset, nameOf(a.asset))),
+              el("td", {}, assetLink(src.used, nameOf(src.used))),
+              el("td", {}, (src.path || []).map((p) => nameOf(p)).join(" → ")),
+              el("td", { class: "num" }, String(src.uses || 0)),
+              el("td", { class: "num" }, fmt(src.amount)),
+            ),
+          );
+        }
+      }
+      if (rows.length) {
+        out.push(
+          el("h4", {}, "Where the money came from"),
           el(
-            "tbody",
-            {},
-            rows.map((r) => el("tr", {}, el("td", {}, r.period), el("td", {}, assetLink(r.asset, r.name)), el("td", { class: "num" }, decimal(r.own || 0, r.exponent || 0)), el("td", { class: "num" }, decimal(r.royalties || 0, r.exponent || 0)), el("td", {}, r.currency))),
+            "div",
+            { class: "table-wrap" },
+            el(
+              "table",
+              { id: `earn-sources-${i}` },
+              el("caption", { class: "sr-only" }, `Sources of ${code} earnings`),
+              el("thead", {}, el("tr", {}, ["Your asset", "Used asset", "Lineage path", "Uses", "Amount"].map((h) => el("th", { scope: "col" }, h)))),
+              el("tbody", {}, rows),
+            ),
+          ),
+        );
+      }
+    }
+    const lines = c.lines || [];
+    if (lines.length) {
+      out.push(
+        el(
+          "details",
+          {},
+          el("summary", {}, `Ledger postings (${lines.length}${c.truncated ? ", truncated" : ""})`),
+          el(
+            "div",
+            { class: "table-wrap" },
+            el(
+              "table",
+              { class: "earn-lines" },
+              el("thead", {}, el("tr", {}, ["Time", "Kind", "Asset", "Amount"].map((h) => el("th", { scope: "col" }, h)))),
+              el(
+                "tbody",
+                {},
+                lines.map((l) => el("tr", {}, el("td", {}, l.time), el("td", {}, l.kind + (l.held ? " (held)" : "")), el("td", {}, l.asset ? assetLink(l.asset, nameOf(l.asset)) : "—"), el("td", { class: "num" }, fmt(l.amount)))),
+              ),
+            ),
           ),
         ),
-      ),
-    ),
-  );
+      );
+    }
+  });
   return out;
 }
 
@@ -202,6 +250,17 @@ export async function render(main, params) {
       ),
     ];
   };
+  const names = new Map(recs.map((r) => [r.state.asset, r.state.manifest.name]));
+  const loadEarnings = (period) =>
+    fill(
+      earnSec,
+      api.earnings(did, period).then((e) => earningsView(e, did, names, period, (p) => {
+        history.replaceState(null, "", `#/owner?did=${encodeURIComponent(did)}&period=${p}`);
+        earnSec.setAttribute("aria-busy", "true");
+        loadEarnings(p).then(() => earnSec.removeAttribute("aria-busy"));
+      })),
+      "earnings",
+    );
   const fill = (sec, p, what) =>
     p.then(
       (nodes) => sec.replaceChildren(sec.firstChild, ...nodes),
@@ -210,7 +269,7 @@ export async function render(main, params) {
   await Promise.all([
     fill(propSec, owned.length ? props() : Promise.resolve([empty("You own no assets here, so nothing waits for your approval.")]), "proposals"),
     fill(reqSec, owned.length ? reqs() : Promise.resolve([empty("You own no assets here, so no access request waits for you.")]), "access requests"),
-    fill(earnSec, api.earnings(did).then((e) => earningsView(e, did)), "earnings"),
+    loadEarnings(params.get("period") || "day"),
   ]);
   return h1;
 }
