@@ -74,7 +74,7 @@ func startServerDir(t *testing.T, wrap func(http.Handler) http.Handler) (*httpte
 
 // world is the seeded registry the browser tests click through.
 type world struct {
-	alice, bob, carol, mallory *identity.Key
+	alice, bob, carol, mallory   *identity.Key
 	corpus, model, tuned, stolen asset.ID
 	proposal                     string
 	grantRequest                 string
