@@ -239,7 +239,15 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	out := &Settlement{Charged: rep.Charged, Existed: rep.Existed, Postings: rep.Postings, Gross: map[string]int64{}, Failed: []metering.FailedUse{}}
 	failedCharge := map[string]string{}
 	for _, f := range rep.Failed {
-		failedCharge[f.Charge.ID] = f.Charge.ID + ": " + f.Err.Error()
+		_, cur := splitCurrency(f.Charge.Asset)
+		switch {
+		case errors.Is(f.Err, ledger.ErrAccountNotFound):
+			failedCharge[f.Charge.ID] = fmt.Sprintf("licensee has no prepaid account in %s (charter fund)", cur)
+		case errors.Is(f.Err, ledger.ErrExceedsLimit):
+			failedCharge[f.Charge.ID] = fmt.Sprintf("insufficient funds: %s %s needed (charter fund)", metering.FormatAmount(f.Charge.Amount, cur), cur)
+		default:
+			failedCharge[f.Charge.ID] = f.Err.Error()
+		}
 	}
 	// A flat charge that failed fails every use of its grant.
 	for _, p := range uses {
