@@ -574,7 +574,7 @@ func mulDivUp(a, b, d int64) (int64, error) {
 	}
 	q, r := bits.Div64(hi, lo, uint64(d))
 	if r != 0 {
-		q++
+		q++ // cannot wrap: hi < d <= 2^63 bounds q below 2^64 - 1
 	}
 	if q > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: %d × %d / %d", ErrOverflow, a, b, d)
