@@ -573,8 +573,11 @@ func mulDivUp(a, b, d int64) (int64, error) {
 		return 0, fmt.Errorf("%w: %d × %d / %d", ErrOverflow, a, b, d)
 	}
 	q, r := bits.Div64(hi, lo, uint64(d))
+	if q > math.MaxInt64 {
+		return 0, fmt.Errorf("%w: %d × %d / %d", ErrOverflow, a, b, d)
+	}
 	if r != 0 {
-		q++ // cannot wrap: hi < d <= 2^63 bounds q below 2^64 - 1
+		q++ // at most 2^63: no wrap
 	}
 	if q > math.MaxInt64 {
 		return 0, fmt.Errorf("%w: %d × %d / %d", ErrOverflow, a, b, d)
