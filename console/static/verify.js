@@ -234,6 +234,78 @@ export async function verifyReceipt(entry, proofText, vkeyText) {
   return { index: p.index, checkpoint: cp, leaf, hashes: p.hashes };
 }
 
+/**
+ * parseConsistency reads a consistency proof in the body format of the
+ * C2SP tlog-witness add-checkpoint request: "old N", hashes, an empty
+ * line, the newer signed checkpoint.
+ */
+export function parseConsistency(text) {
+  const lines = text.split("\n");
+  const om = /^old (\S+)$/.exec(lines[0] ?? "");
+  if (!om) throw malformed("missing old line");
+  const old = parseDecimal(om[1], "old size");
+  const hashes = [];
+  let i = 1;
+  while (i < lines.length && lines[i] !== "") {
+    const h = b64decode(lines[i++]);
+    if (h.length !== 32) throw malformed("proof hash is not 32 bytes");
+    hashes.push(h);
+    if (hashes.length > 64) throw malformed("more than 64 proof hashes");
+  }
+  if (i >= lines.length) throw malformed("no checkpoint after the proof");
+  return { old, hashes, checkpoint: lines.slice(i + 1).join("\n") };
+}
+
+/**
+ * verifyConsistency checks an RFC 6962 consistency proof (RFC 9162
+ * §2.1.4.2): the tree of size oldSize and root oldRoot is a prefix of the
+ * tree of size newSize and root newRoot.
+ */
+export async function verifyConsistency(oldSize, oldRoot, newSize, newRoot, proof) {
+  const fail = (m) => new VerifyError("proof", m);
+  if (oldSize > newSize) throw fail(`the log shrank from ${oldSize} to ${newSize} entries`);
+  if (oldSize === newSize) {
+    if (proof.length !== 0) throw fail("a proof between equal sizes must be empty");
+    if (!equal(oldRoot, newRoot)) throw fail("same size, different root hash: the log forked");
+    return;
+  }
+  if (oldSize === 0n) {
+    if (proof.length !== 0) throw fail("a proof from the empty tree must be empty");
+    return;
+  }
+  if (proof.length === 0) throw fail("empty consistency proof");
+  let path = proof;
+  if ((oldSize & (oldSize - 1n)) === 0n) path = [oldRoot, ...proof];
+  let fn = oldSize - 1n;
+  let sn = newSize - 1n;
+  while ((fn & 1n) === 1n) {
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  let fr = path[0];
+  let sr = path[0];
+  for (const c of path.slice(1)) {
+    if (sn === 0n) throw fail("consistency proof is too long");
+    if ((fn & 1n) === 1n || fn === sn) {
+      fr = await nodeHash(c, fr);
+      sr = await nodeHash(c, sr);
+      if ((fn & 1n) === 0n) {
+        while ((fn & 1n) === 0n && fn !== 0n) {
+          fn >>= 1n;
+          sn >>= 1n;
+        }
+      }
+    } else {
+      sr = await nodeHash(sr, c);
+    }
+    fn >>= 1n;
+    sn >>= 1n;
+  }
+  if (sn !== 0n) throw fail("consistency proof is too short");
+  if (!equal(fr, oldRoot)) throw fail("the proof does not lead to the older root: the log forked");
+  if (!equal(sr, newRoot)) throw fail("the proof does not lead to the newer root");
+}
+
 /** decodeEntry splits an encoded log entry into its type and payload. */
 export function decodeEntry(entry) {
   const prefix = "charter/log-entry@v1 ";
