@@ -17,7 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/metering"
 	"github.com/chromedp/chromedp"
 )
@@ -299,6 +301,7 @@ func TestBrowserClickThrough(t *testing.T) {
 		t.Errorf("entry type %q", ty)
 	}
 	contains(t, "steps", text(t, ctx, "ol.steps"), "Checkpoint signature verified with Ed25519", "leads to the signed root hash")
+	contains(t, "statement signers", text(t, ctx, "#signers"), "valid Ed25519 signature by\n"+w.alice.DID().String())
 	contains(t, "checkpoint", text(t, ctx, "#checkpoint"), "Signature verified in this browser")
 	key, err := c.LogKey(context.Background())
 	if err != nil {
@@ -393,6 +396,17 @@ func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e = bytes.Replace(e, []byte("asset.register"), []byte("asset.approval"), 1)
 		b["entry"] = base64.StdEncoding.EncodeToString(e)
 		body, _ = json.Marshal(b)
+	case mode == "fork" && r.URL.Path == "/v1/log/consistency":
+		// Alter one hash of the consistency proof.
+		var b map[string]any
+		json.Unmarshal(body, &b)
+		lines := strings.Split(b["proof"].(string), "\n")
+		if h, err := base64.StdEncoding.DecodeString(lines[1]); err == nil && len(h) == 32 {
+			h[0] ^= 1
+			lines[1] = base64.StdEncoding.EncodeToString(h)
+		}
+		b["proof"] = strings.Join(lines, "\n")
+		body, _ = json.Marshal(b)
 	case mode == "checkpoint" && r.URL.Path == "/log/checkpoint":
 		// Claim a different tree under the real signature.
 		lines := strings.Split(string(body), "\n")
@@ -426,6 +440,30 @@ func TestBrowserCatchesLyingLog(t *testing.T) {
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/audit/1"))
 	waitReady(t, ctx, "#/audit/1")
 	contains(t, "honest", text(t, ctx, "#verdict"), "Entry 1 is in the log")
+	contains(t, "first visit", text(t, ctx, "#consistency"), "now remembers this checkpoint")
+	size := text(t, ctx, "#checkpoint-size")
+	// The log grows; an honest server proves it only grew.
+	extra := putBytes(t, c, []byte("more"))
+	eid, _ := content.ParseID(extra)
+	k := newKey(t)
+	register(t, c, &asset.Manifest{Content: eid, Name: "later", MediaType: "text/plain",
+		Owners: []asset.Owner{{DID: k.DID(), Weight: 1}}, Threshold: 1,
+		Contributors: []asset.Contributor{{DID: k.DID(), Share: asset.Whole}}}, k)
+	do(t, ctx, chromedp.Reload())
+	waitReady(t, ctx, "#/audit/1")
+	contains(t, "grown", text(t, ctx, "#consistency"), "the log grew from "+size+" to ")
+	// A forged consistency proof: the log grows again and the server lies
+	// about how.
+	k2 := newKey(t)
+	eid2, _ := content.ParseID(putBytes(t, c, []byte("even more")))
+	register(t, c, &asset.Manifest{Content: eid2, Name: "later2", MediaType: "text/plain",
+		Owners: []asset.Owner{{DID: k2.DID(), Weight: 1}}, Threshold: 1,
+		Contributors: []asset.Contributor{{DID: k2.DID(), Share: asset.Whole}}}, k2)
+	l.mode.Store("fork")
+	do(t, ctx, chromedp.Reload())
+	waitReady(t, ctx, "#/audit/1")
+	contains(t, "fork", text(t, ctx, "#consistency"), "The log is not consistent with what this browser saw before")
+	screenshot(t, ctx, "lie-fork.png")
 
 	for _, tc := range []struct{ mode, sel, want string }{
 		{"proof", "#verdict", "Entry 1 did not verify"},

@@ -96,6 +96,19 @@ const verifierCases = `(async (files) => {
     await expect(name + " from a forked older tree", "proof", () => v.verifyConsistency(oldCp.size, forged, newCp.size, newCp.root, c.hashes));
     await expect(name + " backwards", "proof", () => v.verifyConsistency(newCp.size, newCp.root, oldCp.size, oldCp.root, c.hashes));
   }
+  // DSSE: the vector of docs/spec/dsse.md, then altered.
+  const env = JSON.parse(files["dsse.json"]);
+  await expect("dsse vector", null, async () => {
+    const r = await v.verifyEnvelope(env);
+    if (r.signatures.length !== 1 || !r.signatures[0].ok) throw new Error("signature refused");
+    if (new TextDecoder().decode(r.payload) !== '{"hello":"world"}') throw new Error("payload");
+  });
+  const tampered = { ...env, payload: btoa('{"hello":"mallory"}') };
+  const r2 = await v.verifyEnvelope(tampered);
+  if (r2.signatures[0].ok) out.push("dsse with an altered payload: signature accepted");
+  const retyped = { ...env, payloadType: "application/vnd.charter.other+json" };
+  if ((await v.verifyEnvelope(retyped)).signatures[0].ok) out.push("dsse with another payload type: signature accepted");
+  if (v.utf8(v.pae("application/vnd.charter.test+json", enc.encode('{"hello":"world"}'))) !== 'DSSEv1 33 application/vnd.charter.test+json 17 {"hello":"world"}') out.push("pae differs from the spec");
   return { failures: out, receipts: n };
 })`
 
@@ -115,6 +128,8 @@ func TestBrowserVerifierVectors(t *testing.T) {
 		t.Fatal(err)
 	}
 	files["other.vkey"] = other
+	// The DSSE example of docs/spec/dsse.md (seed 00…00 key).
+	files["dsse.json"] = `{"payloadType":"application/vnd.charter.test+json","payload":"eyJoZWxsbyI6IndvcmxkIn0=","signatures":[{"keyid":"did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp","sig":"+WayoNJ86TtIsLozPfGmHVwrXs8Cxv+ZSROyUT1mH4LvP84rcfUo9EzxKqDCwPQ/mUJRZbZ/TGEa0Gess14TDA=="}]}`
 	arg, _ := json.Marshal(files)
 
 	ctx := browser(t)

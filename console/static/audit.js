@@ -50,28 +50,89 @@ async function trustedKey(note) {
 const step = (ok, text, detail) =>
   el("li", { class: ok ? "ok" : "bad" }, el("span", { class: "mark", "aria-hidden": "true" }, ok ? "✓" : "✗"), el("span", { class: "sr-only" }, ok ? "passed: " : "failed: "), text, detail ? el("code", { class: "detail" }, detail) : null);
 
-/** prettyPayload shows a log entry's payload: a DSSE envelope decoded, or text. */
-function prettyPayload(payload) {
+/**
+ * prettyPayload shows a log entry's payload: a DSSE envelope with each
+ * signature checked here against the key its did:key names, or text.
+ */
+async function prettyPayload(payload) {
   const text = v.utf8(payload);
+  let env = null;
   try {
-    const env = JSON.parse(text);
-    if (env && typeof env.payloadType === "string" && typeof env.payload === "string") {
-      let inner = v.utf8(v.b64decode(env.payload));
+    env = JSON.parse(text);
+  } catch {
+    env = null;
+  }
+  if (env && typeof env.payloadType === "string" && typeof env.payload === "string") {
+    try {
+      const r = await v.verifyEnvelope(env);
+      let inner = v.utf8(r.payload);
       try {
         inner = JSON.stringify(JSON.parse(inner), null, 2);
       } catch {
         /* not JSON */
       }
       return [
-        el("p", {}, "Signed statement of type ", el("code", {}, env.payloadType), ", signed by:"),
-        el("ul", {}, (env.signatures || []).map((s) => el("li", {}, el("code", { class: "id" }, s.keyid)))),
+        el("p", {}, "Signed statement (DSSE) of type ", el("code", {}, env.payloadType), ". Signatures checked in this browser:"),
+        el(
+          "ul",
+          { class: "steps", id: "signers" },
+          r.signatures.map((s) => step(s.ok, s.ok ? "valid Ed25519 signature by " : "signature does NOT verify for ", s.keyid)),
+        ),
         el("pre", { class: "payload", tabindex: "0", "aria-label": "Statement payload" }, inner),
       ];
+    } catch (e) {
+      return [errorBox({ title: "Malformed signed statement", detail: e.message }), el("pre", { class: "payload", tabindex: "0" }, text)];
     }
-  } catch {
-    /* not an envelope */
   }
   return [el("pre", { class: "payload", tabindex: "0" }, text)];
+}
+
+const SEEN = "charter.checkpoint";
+
+/**
+ * consistency checks that the log only grew since the last checkpoint this
+ * browser verified (remembered in localStorage), with an RFC 6962
+ * consistency proof checked here, and remembers the newest one.
+ */
+async function consistency(cp, key) {
+  let seen = null;
+  try {
+    seen = JSON.parse(localStorage.getItem(SEEN) || "null");
+  } catch {
+    seen = null;
+  }
+  const remember = (c) => {
+    try {
+      localStorage.setItem(SEEN, JSON.stringify({ key, size: String(c.size), root: c.rootText }));
+    } catch {
+      /* not remembered */
+    }
+  };
+  const box = (ok, title, detail) => el("div", { class: ok ? "verdict ok" : "error", role: ok ? "status" : "alert", id: "consistency" }, el("strong", {}, title), detail ? el("p", {}, detail) : null);
+  if (!seen || seen.key !== key) {
+    remember(cp);
+    return box(true, "This browser now remembers this checkpoint", "Later visits check that the log only grew from here.");
+  }
+  const oldSize = BigInt(seen.size);
+  const oldRoot = v.b64decode(seen.root);
+  try {
+    if (oldSize > cp.size) throw new v.VerifyError("proof", `this browser saw ${oldSize} entries before; the server now shows ${cp.size}`);
+    let newer = cp;
+    let hashes = [];
+    if (oldSize < cp.size && oldSize > 0n) {
+      const ans = await api.getJSON(`/v1/log/consistency?old=${oldSize}`);
+      const c = v.parseConsistency(ans.proof);
+      if (c.old !== oldSize) throw new v.VerifyError("proof", `the server proved from size ${c.old}, not ${oldSize}`);
+      newer = await v.verifyCheckpoint(c.checkpoint, key);
+      hashes = c.hashes;
+    }
+    await v.verifyConsistency(oldSize, oldRoot, newer.size, newer.root, hashes);
+    if (newer.size < cp.size) throw new v.VerifyError("proof", "the consistency proof is for an older tree than the checkpoint");
+    remember(newer);
+    return box(true, oldSize === newer.size ? `Same tree as this browser saw before (${oldSize} entries)` : `Consistent with the checkpoint this browser saw before: the log grew from ${oldSize} to ${newer.size} entries, nothing changed`);
+  } catch (e) {
+    return box(false, "The log is not consistent with what this browser saw before", `${e.message}. Hint: a log that rewrote its history is not to be trusted; tell the operator and keep the proof.`);
+  }
 }
 
 /** verifyEntry fetches entry idx's receipt bundle and checks it step by step. */
@@ -106,7 +167,7 @@ async function verifyEntry(out, idx, key) {
   );
   const body = [result, el("ol", { class: "steps", "aria-label": "Verification steps" }, steps)];
   if (res) {
-    body.push(el("h3", {}, "Entry"), el("p", {}, "Type ", el("code", { id: "entry-type" }, res.type)), ...prettyPayload(res.payload));
+    body.push(el("h3", {}, "Entry"), el("p", {}, "Type ", el("code", { id: "entry-type" }, res.type)), ...(await prettyPayload(res.payload)));
   }
   body.push(el("details", {}, el("summary", {}, "Raw receipt (C2SP tlog-proof)"), el("pre", { tabindex: "0" }, b.proof)));
   out.replaceChildren(...body);
@@ -158,6 +219,7 @@ export async function render(main, index) {
         el("dl", { class: "facts" }, el("dt", {}, "Origin"), el("dd", {}, cp.origin), el("dt", {}, "Entries"), el("dd", { id: "checkpoint-size" }, String(cp.size)), el("dt", {}, "Root hash"), el("dd", {}, el("code", { class: "id" }, cp.rootText))),
         el("details", {}, el("summary", {}, "Signed note"), el("pre", { tabindex: "0" }, text)),
       );
+      cpSec.append(await consistency(cp, key));
       if (cp.size > 0n) {
         const nav = el("p", { class: "recent" }, "Latest entries: ");
         for (let i = cp.size - 1n; i >= 0n && i >= cp.size - 10n; i--) nav.append(el("a", { href: `#/audit/${i}` }, `#${i}`), " ");

@@ -343,6 +343,74 @@ export async function verifyBundle(bundle, pinnedKey) {
   return { ...res, type: e.type, payload: e.payload, entry };
 }
 
+const B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz";
+
+/** base58btc decodes the Bitcoin base58 alphabet. */
+export function base58(s) {
+  let n = 0n;
+  for (const ch of s) {
+    const d = B58.indexOf(ch);
+    if (d < 0) throw malformed("not base58");
+    n = n * 58n + BigInt(d);
+  }
+  const out = [];
+  while (n > 0n) {
+    out.unshift(Number(n & 0xffn));
+    n >>= 8n;
+  }
+  for (const ch of s) {
+    if (ch !== "1") break;
+    out.unshift(0);
+  }
+  return Uint8Array.from(out);
+}
+
+/** didKeyPublic returns the Ed25519 public key a did:key names (multicodec 0xed 0x01). */
+export function didKeyPublic(did) {
+  if (typeof did !== "string" || !did.startsWith("did:key:z")) throw new VerifyError("key", "not a did:key");
+  const b = base58(did.slice("did:key:z".length));
+  if (b.length !== 34 || b[0] !== 0xed || b[1] !== 0x01) throw new VerifyError("key", "not an Ed25519 did:key");
+  return b.slice(2);
+}
+
+/** pae is the DSSE v1 pre-authentication encoding. */
+export function pae(payloadType, payload) {
+  const t = enc.encode(payloadType);
+  return concat(enc.encode(`DSSEv1 ${t.length} `), t, enc.encode(` ${payload.length} `), payload);
+}
+
+function b64any(s) {
+  return b64decode(s.replace(/-/g, "+").replace(/_/g, "/"));
+}
+
+/**
+ * verifyEnvelope checks every signature of a DSSE envelope (parsed JSON)
+ * against the Ed25519 key its did:key keyid names. It returns the payload
+ * and, per signature, whether it verified. Which signers are enough is the
+ * statement's own rule; this only says who really signed.
+ */
+export async function verifyEnvelope(env) {
+  if (!env || typeof env.payloadType !== "string" || typeof env.payload !== "string" || !Array.isArray(env.signatures)) {
+    throw malformed("not a DSSE envelope");
+  }
+  const payload = b64any(env.payload);
+  const msg = pae(env.payloadType, payload);
+  const sigs = [];
+  for (const s of env.signatures) {
+    let ok = false;
+    try {
+      const pub = didKeyPublic(s.keyid);
+      const key = await crypto.subtle.importKey("raw", pub, { name: "Ed25519" }, false, ["verify"]);
+      const sig = b64any(s.sig);
+      ok = sig.length === 64 && (await crypto.subtle.verify({ name: "Ed25519" }, key, sig, msg));
+    } catch {
+      ok = false;
+    }
+    sigs.push({ keyid: s.keyid, ok });
+  }
+  return { payload, payloadType: env.payloadType, signatures: sigs };
+}
+
 /** utf8 decodes bytes leniently, for display. */
 export function utf8(bytes) {
   return new TextDecoder().decode(bytes);
