@@ -212,6 +212,16 @@ func TestBrowserClickThrough(t *testing.T) {
 	// Catalog.
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
 	waitReady(t, ctx, "#/")
+	// The first Tab reaches the skip link; Enter moves focus to the
+	// content without changing the route.
+	do(t, ctx, chromedp.KeyEvent("\t"))
+	if cls := eval[string](t, ctx, `document.activeElement.className`); cls != "skip" {
+		t.Errorf("first Tab focuses %q, want the skip link", cls)
+	}
+	do(t, ctx, chromedp.KeyEvent("\r"))
+	if id := eval[string](t, ctx, `document.activeElement.id + " " + location.hash`); id != "main #/" {
+		t.Errorf("skip link: focus and route %q", id)
+	}
 	rows := "#catalog-results tbody tr"
 	if n := count(t, ctx, rows); n != 4 {
 		t.Fatalf("catalog shows %d assets, want 4:\n%s", n, text(t, ctx, "main"))
