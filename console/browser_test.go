@@ -272,7 +272,10 @@ func TestBrowserClickThrough(t *testing.T) {
 	}
 	contains(t, "contributors", text(t, ctx, "#contributors"), "60%", "40%")
 	contains(t, "licence", text(t, ctx, "#license"), "Terms approval-required, version 1", "Every grant waits for the owners' approval", "paying 10% of their revenue back")
-	contains(t, "proposals", text(t, ctx, "#proposals"), "pending", "charter approve "+w.proposal)
+	contains(t, "proposals", text(t, ctx, "#proposals"), "set-owners", "pending", "(proposer)", "charter approve "+w.proposal)
+	if n := count(t, ctx, fmt.Sprintf(`#proposals code[title=%q]`, w.bob.DID())); n != 1 {
+		t.Errorf("the proposer is not shown as a signer")
+	}
 	contains(t, "grants", text(t, ctx, "#grants"), "No grants yet.", "charter grant approve "+w.grantRequest)
 	contains(t, "trail", text(t, ctx, "#trail"), "asset.register", "asset.proposal")
 	nodes := eval[[]string](t, ctx, `[...document.querySelectorAll("svg.lineage a.node")].map(a => a.dataset.asset).sort()`)
@@ -340,6 +343,15 @@ func TestBrowserClickThrough(t *testing.T) {
 	contains(t, "bob proposals", text(t, ctx, "#pending-proposals"), "Nothing waits for your approval.")
 	goTo(t, ctx, "#/owner?did=did:key:nope")
 	contains(t, "bad did", text(t, ctx, "main .error"), "Not a did:key")
+
+	// An unknown asset and a malformed id: the API's problem, in words.
+	goTo(t, ctx, "#/asset/"+w.stolen.String()[:20])
+	contains(t, "malformed id", text(t, ctx, "main .error"), "Could not load the asset: Malformed asset id")
+	unknown := putBytes(t, c, []byte("never registered"))
+	goTo(t, ctx, "#/asset/"+unknown)
+	contains(t, "unknown asset", text(t, ctx, "main .error"), "Could not load the asset")
+	goTo(t, ctx, "#/nowhere")
+	contains(t, "unknown page", text(t, ctx, "h1"), "Page not found")
 
 	// Phone width: nothing overflows the page sideways.
 	do(t, ctx, chromedp.EmulateViewport(390, 844))

@@ -127,8 +127,16 @@ export async function render(main, id) {
   }
   main.append(section("conflicts", "Conflicting claims", conf.length ? conf : empty("No other registration of this content.")));
 
-  // Proposals.
+  // Proposals, with the change and proposer from the signed proposal.
   const props = v.proposals || [];
+  const bodies = await Promise.all(
+    props.map((p) =>
+      api.getJSON(`/v1/proposals/${encodeURIComponent(p.id)}`).then(
+        (d) => (d && d.envelope ? envelopePayload(d.envelope) : null),
+        () => null,
+      ),
+    ),
+  );
   const propSec = section(
     "proposals",
     "Proposals",
@@ -136,18 +144,21 @@ export async function render(main, id) {
       ? empty("No proposals.")
       : table(
           "Proposals",
-          ["Proposal", "Status", "Approved by", "Logged", "Approve with"],
-          props.map((p) =>
-            el(
+          ["Proposal", "Change", "Status", "Signed by", "Logged", "Approve with"],
+          props.map((p, i) => {
+            const b = bodies[i];
+            const signers = [...new Set([...(b && b.proposer ? [b.proposer] : []), ...(p.approvers || [])])];
+            return el(
               "tr",
-              {},
+              { "data-proposal": p.id },
               el("td", {}, idText(p.id, 10)),
+              el("td", {}, b && b.change ? b.change.kind : "—", b && b.expires && p.status === "pending" ? el("br") : null, b && b.expires && p.status === "pending" ? `until ${b.expires}` : null),
               el("td", {}, el("span", { class: `badge status-${p.status}` }, p.status)),
-              el("td", {}, (p.approvers || []).length ? (p.approvers || []).map((a) => idText(a, 10)) : "nobody yet"),
+              el("td", {}, signers.length ? signers.map((a) => el("div", {}, idText(a, 10), b && a === b.proposer ? " (proposer)" : "")) : "nobody yet"),
               el("td", {}, logLink(p.log_index)),
               el("td", {}, p.status === "pending" ? cmd(approveCommand(p.id)) : "—"),
-            ),
-          ),
+            );
+          }),
         ),
   );
   const grantSec = section("grants", "Grants", loading("grants"));
