@@ -281,6 +281,27 @@ func (l *Log) ProveInclusion(ctx context.Context, index uint64) (Receipt, error)
 	return l.receipt(ctx, pr, cp, index, entries[index%bundleWidth])
 }
 
+// ProveEntry is ProveInclusion for an entry whose type and payload the
+// caller holds, typically because it appended them: the inclusion proof is
+// checked against the leaf hash of those bytes, so the entry bundle need not
+// be read back and re-verified. Errors wrap ErrNotFound (no checkpoint
+// covers index yet) or ErrTampered (the tiles do not prove those bytes at
+// index).
+func (l *Log) ProveEntry(ctx context.Context, index uint64, typ string, payload []byte) (Receipt, error) {
+	entry, err := EncodeEntry(typ, payload)
+	if err != nil {
+		return Receipt{}, err
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if index >= cp.Size {
+		return Receipt{}, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
+	}
+	return l.receipt(ctx, newProver(ctx, l.reader, cp.Size), cp, index, entry)
+}
+
 // ConsistencyProof proves that the latest checkpoint extends the tree of
 // size oldSize. Errors wrap ErrNotFound when oldSize is beyond it.
 func (l *Log) ConsistencyProof(ctx context.Context, oldSize uint64) (Consistency, error) {

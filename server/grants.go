@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/api"
+	"github.com/charter-dev/charter/receipt"
 	"io"
 	"net/http"
 	"time"
@@ -40,23 +41,36 @@ func (s *Server) loadTerms(ctx context.Context, ref string) (*license.Terms, con
 	if err != nil {
 		return nil, id, errorf(http.StatusUnprocessableEntity, "bad-license", "Malformed licence reference", fmt.Sprintf("licence %q is not a content id", ref), "publish with --license TEMPLATE|FILE", err)
 	}
+	// Terms are content-addressed, so a parsed copy never goes stale.
+	if t, ok := s.termsCache.Load(id); ok {
+		return t.(*license.Terms), id, nil
+	}
+	t, err := s.readTerms(ctx, id)
+	if err != nil {
+		return nil, id, err
+	}
+	s.termsCache.Store(id, t)
+	return t, id, nil
+}
+
+func (s *Server) readTerms(ctx context.Context, id content.ID) (*license.Terms, error) {
 	v, err := blob.Get(ctx, s.blobs, id)
 	if err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
-			return nil, id, errorf(http.StatusUnprocessableEntity, "missing-license", "Licence terms not stored", fmt.Sprintf("terms %s are not stored on this server", id), "put the terms first", err)
+			return nil, errorf(http.StatusUnprocessableEntity, "missing-license", "Licence terms not stored", fmt.Sprintf("terms %s are not stored on this server", id), "put the terms first", err)
 		}
-		return nil, id, err
+		return nil, err
 	}
 	defer v.Close()
 	raw, err := io.ReadAll(io.LimitReader(v, license.MaxTermsSize+1))
 	if err != nil {
-		return nil, id, err
+		return nil, err
 	}
 	t, err := license.Parse(raw)
 	if err != nil {
-		return nil, id, errorf(http.StatusUnprocessableEntity, "bad-license", "Invalid licence terms", err.Error(), "", err)
+		return nil, errorf(http.StatusUnprocessableEntity, "bad-license", "Invalid licence terms", err.Error(), "", err)
 	}
-	return t, id, nil
+	return t, nil
 }
 
 func (s *Server) checkTermsRef(ctx context.Context, ref string) error {
@@ -142,9 +156,13 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	termsRaw, _ := terms.Encode()
 	lreqRaw, _ := lreq.Encode()
 	ans := GrantAnswer{Request: rid.String(), Decision: drec, Terms: termsRaw, PolicyRequest: lreqRaw, Reasons: dec.Reasons}
-	didx, _, err := s.signAndAppend(ctx, grant.KindDecision, auditlog.TypeDecision, drecRaw)
+	didx, decEnv, err := s.signAndAppend(ctx, grant.KindDecision, auditlog.TypeDecision, drecRaw)
 	if err != nil {
 		return err
+	}
+	proveDecision := func() (*receipt.Bundle, error) {
+		b, err := s.awaitReceiptOf(ctx, didx, auditlog.TypeDecision, decEnv)
+		return &b, err
 	}
 	if err := s.apply(ctx, didx, auditlog.Entry{Type: auditlog.TypeDecision}); err != nil {
 		return err
@@ -152,11 +170,9 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	switch dec.Effect {
 	case license.Deny:
 		ans.Status = "denied"
-		b, err := s.awaitReceipt(ctx, didx)
-		if err != nil {
+		if ans.DecisionReceipt, err = proveDecision(); err != nil {
 			return err
 		}
-		ans.DecisionReceipt = &b
 		writeJSON(w, http.StatusForbidden, ans)
 		return nil
 	case license.NeedsApproval:
@@ -169,17 +185,15 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		ans.Status = "pending"
-		b, err := s.awaitReceipt(ctx, didx)
-		if err != nil {
+		if ans.DecisionReceipt, err = proveDecision(); err != nil {
 			return err
 		}
-		ans.DecisionReceipt = &b
 		writeJSON(w, http.StatusAccepted, ans)
 		return nil
 	}
 	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: terms.Quotas, Terms: termsID}
-	return s.issue(w, ctx, g, &ans)
+	return s.issue(w, ctx, g, &ans, proveDecision)
 }
 
 // queuedEntry is the payload of a grant.request entry: the decision's log
@@ -201,7 +215,7 @@ func parseQueuedEntry(b []byte) (uint64, []byte, error) {
 }
 
 // issue signs, logs and applies a grant, then answers with its receipts.
-func (s *Server) issue(w http.ResponseWriter, ctx context.Context, g *grant.Grant, ans *GrantAnswer) error {
+func (s *Server) issue(w http.ResponseWriter, ctx context.Context, g *grant.Grant, ans *GrantAnswer, proveDecision func() (*receipt.Bundle, error)) error {
 	env, err := g.Sign(s.key)
 	if err != nil {
 		return err
@@ -217,12 +231,16 @@ func (s *Server) issue(w http.ResponseWriter, ctx context.Context, g *grant.Gran
 	if err := s.apply(ctx, gidx, auditlog.Entry{Type: auditlog.TypeGrant, Payload: raw}); err != nil {
 		return err
 	}
-	gb, err := s.awaitReceipt(ctx, gidx)
+	gb, err := s.awaitReceiptOf(ctx, gidx, auditlog.TypeGrant, raw)
 	if err != nil {
 		return err
 	}
 	ans.Status, ans.Grant, ans.GrantEnvelope, ans.GrantReceipt = "granted", g, raw, &gb
-	if ans.Decision != nil {
+	if proveDecision != nil {
+		if ans.DecisionReceipt, err = proveDecision(); err != nil {
+			return err
+		}
+	} else if ans.Decision != nil {
 		db, err := s.awaitReceipt(ctx, g.Decision)
 		if err != nil {
 			return err
@@ -406,7 +424,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	now := time.Now().UTC().Truncate(time.Second)
 	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: terms.Quotas, Terms: termsID}
-	return s.issue(w, ctx, g, &ans)
+	return s.issue(w, ctx, g, &ans, nil)
 }
 
 // revokeGrant handles POST /v1/grants/{id}/revoke: a revocation signed by

@@ -28,7 +28,7 @@ import (
 // Bea 40%) and a model trained on it (Max, passing 20% upstream) under
 // inference-metered terms, and a consumer holding a grant for the model.
 type market struct {
-	t                       *testing.T
+	t                       testing.TB
 	dir                     string
 	s                       *Server
 	hs                      *httptest.Server
@@ -40,7 +40,12 @@ type market struct {
 	modelSize               int
 }
 
-func newMarket(t *testing.T, cfg Config) *market {
+func newMarket(t testing.TB, cfg Config) *market { return newMarketLevels(t, cfg, 2) }
+
+// newMarketLevels makes a market whose model's lineage has 2 levels
+// (model -> corpus) or 3 (model -> finetune set, Bea's, -> corpus, 20%
+// royalty at each edge).
+func newMarketLevels(t testing.TB, cfg Config, levels int) *market {
 	t.Helper()
 	m := &market{t: t, dir: t.TempDir(), modelSize: 300 << 10}
 	for _, k := range []**identity.Key{&m.ann, &m.bea, &m.max, &m.consumer} {
@@ -76,6 +81,13 @@ func newMarket(t *testing.T, cfg Config) *market {
 	m.dataset = reg(&asset.Manifest{Content: put([]byte("the corpus")), Name: "corpus", MediaType: "application/octet-stream", Created: now, Threshold: 1,
 		Owners:       []asset.Owner{{DID: m.ann.DID(), Weight: 1}},
 		Contributors: []asset.Contributor{{DID: m.ann.DID(), Share: 600_000}, {DID: m.bea.DID(), Share: 400_000}}}, m.ann)
+	parent := m.dataset
+	if levels == 3 {
+		parent = reg(&asset.Manifest{Content: put([]byte("the finetune set")), Name: "finetune", MediaType: "application/octet-stream", Created: now, Threshold: 1,
+			Owners:       []asset.Owner{{DID: m.bea.DID(), Weight: 1}},
+			Contributors: []asset.Contributor{{DID: m.bea.DID(), Share: asset.Whole}},
+			Parents:      []asset.Parent{{Asset: m.dataset, Royalty: 200_000, Stacking: asset.Relative}}}, m.bea)
+	}
 	model := make([]byte, m.modelSize)
 	for i := range model {
 		model[i] = byte(i * 13)
@@ -84,7 +96,7 @@ func newMarket(t *testing.T, cfg Config) *market {
 	m.model = reg(&asset.Manifest{Content: m.modelContent, Name: "model", MediaType: "application/octet-stream", Created: now, Threshold: 1, License: tid.String(),
 		Owners:       []asset.Owner{{DID: m.max.DID(), Weight: 1}},
 		Contributors: []asset.Contributor{{DID: m.max.DID(), Share: asset.Whole}},
-		Parents:      []asset.Parent{{Asset: m.dataset, Royalty: 200_000, Stacking: asset.Relative}}}, m.max)
+		Parents:      []asset.Parent{{Asset: parent, Royalty: 200_000, Stacking: asset.Relative}}}, m.max)
 	ans, err := m.c.RequestGrant(ctx, m.consumer, m.model, "infer", client.GrantOptions{Commercial: true})
 	if err != nil || ans.Status != "granted" {
 		t.Fatalf("grant: %v %+v", err, ans)

@@ -7,6 +7,7 @@ import (
 	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -132,10 +133,28 @@ func (s *Server) answer(w http.ResponseWriter, ctx context.Context, status int, 
 	return nil
 }
 
+// awaitReceiptOf is awaitReceipt for an entry whose type and payload the
+// caller appended: the proof is checked against those bytes.
+func (s *Server) awaitReceiptOf(ctx context.Context, idx uint64, typ string, payload []byte) (receipt.Bundle, error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := s.cpw.await(ctx, idx); err != nil {
+		return receipt.Bundle{}, fmt.Errorf("waiting for a checkpoint covering entry %d: %w", idx, err)
+	}
+	rec, err := s.tlog.ProveEntry(ctx, idx, typ, payload)
+	if err != nil {
+		return receipt.Bundle{}, err
+	}
+	return s.bundle(rec)
+}
+
 // awaitReceipt returns the receipt of entry idx once a checkpoint covers it.
 func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if err := s.cpw.await(ctx, idx); err != nil {
+		return receipt.Bundle{}, fmt.Errorf("waiting for a checkpoint covering entry %d: %w", idx, err)
+	}
 	for {
 		rec, err := s.tlog.ProveInclusion(ctx, idx)
 		if err == nil {
@@ -148,6 +167,57 @@ func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, 
 		case <-ctx.Done():
 			return receipt.Bundle{}, fmt.Errorf("waiting for a checkpoint covering entry %d: %w", idx, ctx.Err())
 		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// checkpointWatch follows the log's checkpoint with one poller, so that
+// many requests waiting for their entries to be covered do not each poll.
+type checkpointWatch struct {
+	mu      sync.Mutex
+	size    uint64
+	changed chan struct{} // closed and replaced when size grows
+}
+
+func newCheckpointWatch() *checkpointWatch {
+	return &checkpointWatch{changed: make(chan struct{})}
+}
+
+// run polls the checkpoint until ctx ends.
+func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if cp, err := l.Checkpoint(ctx); err == nil {
+			w.mu.Lock()
+			if cp.Size > w.size {
+				w.size = cp.Size
+				close(w.changed)
+				w.changed = make(chan struct{})
+			}
+			w.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// await returns once a checkpoint covers entry idx.
+func (w *checkpointWatch) await(ctx context.Context, idx uint64) error {
+	for {
+		w.mu.Lock()
+		size, ch := w.size, w.changed
+		w.mu.Unlock()
+		if size > idx {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-ch:
 		}
 	}
 }

@@ -81,6 +81,10 @@ type Server struct {
 	licenseCheck func(ctx context.Context, ref string) error
 	// nonces remembers signed data requests to refuse replays.
 	nonces httpsig.NonceStore
+	// termsCache holds parsed licence terms by content id.
+	termsCache sync.Map
+	// cpw follows the log's checkpoint for requests awaiting receipts.
+	cpw *checkpointWatch
 
 	scrubMu   sync.Mutex
 	lastScrub scrubReport
@@ -147,6 +151,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
+	s.cpw = newCheckpointWatch()
 	s.appliers = map[string]applier{
 		auditlog.TypeGrant:      applyGrant,
 		TypeGrantRequest:        applyGrantRequest,
@@ -166,6 +171,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.cpw.run(bg, s.tlog, 5*time.Millisecond)
+	}()
 	if cfg.ScrubInterval > 0 {
 		s.wg.Add(1)
 		go func() {

@@ -29,18 +29,20 @@ import (
 // Config.SettleInterval is zero.
 const DefaultSettleInterval = time.Minute
 
-// maxFailedPerSettlement bounds the failed uses one settlement entry lists.
-const maxFailedPerSettlement = 1000
+// maxFailedPerSettlement bounds the failed uses one settlement entry lists,
+// so that the entry (at most 127 bytes per use, base64 in an envelope)
+// stays within the log's 64 KiB entry limit.
+const maxFailedPerSettlement = 300
 
 // Settlement is metering.Settlement.
 type Settlement = metering.Settlement
 
 // priced is what pricing needs to know of a grant.
 type priced struct {
-	asset    string
-	licensee string
-	price    license.Price
-	currency string
+	price     license.Price
+	currency  string
+	licAcct   string // the licensee's account in currency
+	assetName string // the settle asset name: asset@currency
 }
 
 // pricing prices the uses of grants under the terms each grant was made
@@ -62,27 +64,10 @@ func (p *pricing) grant(ctx context.Context, id string) (*priced, error) {
 	if err != nil {
 		return nil, fmt.Errorf("terms %s of grant %s: %w", g.Terms, id, err)
 	}
-	pr := &priced{asset: g.Asset.String(), licensee: g.Licensee.String(), price: t.Price, currency: metering.Currency(t.Price)}
+	cur := metering.Currency(t.Price)
+	pr := &priced{price: t.Price, currency: cur, licAcct: licenseeAccount(g.Licensee.String(), cur), assetName: inCurrency(g.Asset.String(), cur)}
 	p.grants[id] = pr
 	return pr, nil
-}
-
-// quantity is what a use counts in the units prices use: a download
-// session is one request.
-func quantity(u catsqlite.Use) metering.Quantity {
-	if u.Kind == "receipt" {
-		return metering.Quantity{Bytes: u.Bytes, Requests: 1}
-	}
-	return metering.Quantity{Tokens: u.Tokens, Requests: u.Calls, Runs: u.Runs}
-}
-
-// chargeID is the settle.Charge id of a use ("r:<receipt>", "u:<grant>/<id>")
-// or of a grant's flat price ("g:<grant>").
-func chargeID(u catsqlite.Use) string {
-	if u.Kind == "receipt" {
-		return "r:" + u.Key
-	}
-	return "u:" + u.Key
 }
 
 // lineageLoader reads split nodes from the catalog's asset states. A node
@@ -160,41 +145,51 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
+	empty := &Settlement{Gross: map[string]int64{}, Failed: []metering.FailedUse{}}
 	if next == 0 {
-		return &Settlement{Gross: map[string]int64{}, Failed: []metering.FailedUse{}}, nil
+		return empty, nil
 	}
 	through := next - 1
-	pr := &pricing{s: s, grants: map[string]*priced{}}
-	type pending struct {
-		use    catsqlite.Use
-		charge settle.Charge
+	watermark, err := s.cat.SettledThrough(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var uses []pending
-	var failed []catsqlite.Use
+	pr := &pricing{s: s, grants: map[string]*priced{}}
+	// Per use only its log index is kept (in scan order, parallel to
+	// nothing): a million uses cost 8 MB beside their charges.
+	var indexes []uint64
+	var failed []catsqlite.Use // priced uses that cannot be charged, and charges refused below
 	failMsg := map[string]string{}
-	flat := map[string]bool{}
+	flatUses := map[string][]catsqlite.Use{} // uses of flat-priced grants, by grant
 	var charges []settle.Charge
+	var chargeIdx []uint64 // log index of charges[i]
 	err = s.cat.Unsettled(ctx, through, func(u catsqlite.Use) error {
 		g, err := pr.grant(ctx, u.Grant)
 		if err != nil {
 			return err
 		}
-		uses = append(uses, pending{use: u})
+		indexes = append(indexes, u.LogIndex)
 		if g.price.Model == license.Flat {
-			if !flat[u.Grant] {
-				flat[u.Grant] = true
-				charges = append(charges, settle.Charge{ID: "g:" + u.Grant, Licensee: licenseeAccount(g.licensee, g.currency), Asset: inCurrency(g.asset, g.currency), Amount: g.price.Amount})
+			if flatUses[u.Grant] == nil {
+				charges = append(charges, settle.Charge{ID: "g:" + u.Grant, Licensee: g.licAcct, Asset: g.assetName, Amount: g.price.Amount})
+				chargeIdx = append(chargeIdx, u.LogIndex)
 			}
+			flatUses[u.Grant] = append(flatUses[u.Grant], u)
 			return nil
 		}
-		amount, err := metering.Price(g.price, quantity(u))
+		q := metering.Quantity{Tokens: u.Tokens, Requests: u.Calls, Runs: u.Runs}
+		if u.Receipt {
+			q = metering.Quantity{Bytes: u.Bytes, Requests: 1} // a download session is one request
+		}
+		amount, err := metering.Price(g.price, q)
 		if err != nil {
 			failed = append(failed, u)
 			failMsg[u.Key] = err.Error()
 			return nil
 		}
 		if amount > 0 {
-			charges = append(charges, settle.Charge{ID: chargeID(u), Licensee: licenseeAccount(g.licensee, g.currency), Asset: inCurrency(g.asset, g.currency), Amount: amount})
+			charges = append(charges, settle.Charge{ID: u.Key, Licensee: g.licAcct, Asset: g.assetName, Amount: amount})
+			chargeIdx = append(chargeIdx, u.LogIndex)
 		}
 		return nil
 	})
@@ -237,52 +232,64 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 		return nil, fmt.Errorf("server: settle: %w", err)
 	}
 	out := &Settlement{Charged: rep.Charged, Existed: rep.Existed, Postings: rep.Postings, Gross: map[string]int64{}, Failed: []metering.FailedUse{}}
-	failedCharge := map[string]string{}
-	for _, f := range rep.Failed {
-		_, cur := splitCurrency(f.Charge.Asset)
-		switch {
-		case errors.Is(f.Err, ledger.ErrAccountNotFound):
-			failedCharge[f.Charge.ID] = fmt.Sprintf("licensee has no prepaid account in %s (charter fund)", cur)
-		case errors.Is(f.Err, ledger.ErrExceedsLimit):
-			failedCharge[f.Charge.ID] = fmt.Sprintf("insufficient funds: %s %s needed (charter fund)", metering.FormatAmount(f.Charge.Amount, cur), cur)
-		default:
-			failedCharge[f.Charge.ID] = f.Err.Error()
+	refused := map[string]bool{}
+	if len(rep.Failed) > 0 {
+		pos := make(map[string]int, len(charges))
+		for i, c := range charges {
+			pos[c.ID] = i
+		}
+		for _, f := range rep.Failed {
+			refused[f.Charge.ID] = true
+			_, cur := splitCurrency(f.Charge.Asset)
+			msg := f.Err.Error()
+			switch {
+			case errors.Is(f.Err, ledger.ErrAccountNotFound):
+				msg = fmt.Sprintf("licensee has no prepaid account in %s (charter fund)", cur)
+			case errors.Is(f.Err, ledger.ErrExceedsLimit):
+				msg = fmt.Sprintf("insufficient funds: %s %s needed (charter fund)", metering.FormatAmount(f.Charge.Amount, cur), cur)
+			}
+			if g, ok := strings.CutPrefix(f.Charge.ID, "g:"); ok {
+				// A flat charge that failed leaves every use of its grant unsettled.
+				for _, u := range flatUses[g] {
+					failed = append(failed, u)
+					failMsg[u.Key] = msg
+				}
+				continue
+			}
+			failed = append(failed, catsqlite.Use{Key: f.Charge.ID, LogIndex: chargeIdx[pos[f.Charge.ID]]})
+			failMsg[f.Charge.ID] = msg
 		}
 	}
-	// A flat charge that failed fails every use of its grant.
-	for _, p := range uses {
-		u := p.use
-		if m, ok := failedCharge[chargeID(u)]; ok {
-			failed = append(failed, u)
-			failMsg[u.Key] = m
-		} else if m, ok := failedCharge["g:"+u.Grant]; ok {
-			failed = append(failed, u)
-			failMsg[u.Key] = m
-		}
-	}
+	// Uses left unsettled: the ones logged before the watermark (carried
+	// over, at most maxFailedPerSettlement by induction) all stay listed;
+	// new ones beyond the room left lower through instead, so the log
+	// entry stays small.
 	slices.SortFunc(failed, func(a, b catsqlite.Use) int { return cmpU64(a.LogIndex, b.LogIndex) })
-	if len(failed) > maxFailedPerSettlement {
-		through = failed[maxFailedPerSettlement].LogIndex - 1
-		failed = failed[:maxFailedPerSettlement]
+	old := 0
+	for old < len(failed) && failed[old].LogIndex <= watermark {
+		old++
+	}
+	if room := max(maxFailedPerSettlement-old, 0); len(failed)-old > room {
+		through = failed[old+room].LogIndex - 1
+		failed = failed[:old+room]
 	}
 	failedKeys := make([]string, 0, len(failed))
 	for _, u := range failed {
 		failedKeys = append(failedKeys, u.Key)
 		out.Failed = append(out.Failed, metering.FailedUse{Use: u.Key, Error: failMsg[u.Key]})
 	}
-	for _, p := range uses {
-		if p.use.LogIndex <= through {
+	for _, idx := range indexes {
+		if idx <= through {
 			out.Uses++
 		}
 	}
 	out.Uses -= len(failed)
 	// Gross of the charges this settlement covers, by currency.
 	for _, c := range charges {
-		if _, bad := failedCharge[c.ID]; bad {
-			continue
+		if !refused[c.ID] {
+			_, cur := splitCurrency(c.Asset)
+			out.Gross[cur] += c.Amount
 		}
-		_, cur := splitCurrency(c.Asset)
-		out.Gross[cur] += c.Amount
 	}
 	// Held splits of resolved disputes (a crash may have cut the
 	// resolution short).
@@ -291,7 +298,7 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	} else {
 		out.Released, out.Voided = r, v
 	}
-	if out.Uses == 0 && rep.Charged == 0 && out.Released == 0 && out.Voided == 0 {
+	if out.Uses == 0 && rep.Charged == 0 && out.Released == 0 && out.Voided == 0 && through <= watermark {
 		return out, nil // nothing to log
 	}
 	root, err := s.ledger.JournalRoot(ctx)
@@ -360,7 +367,10 @@ func (s *Server) applySettlement(ctx context.Context, tx *catsqlite.Tx, idx uint
 	if err := tx.PutSettlement(idx, body); err != nil {
 		return err
 	}
-	return tx.MarkSettled(idx, e.Through, e.Failed)
+	if err := tx.MarkSettled(e.Through, e.Failed); err != nil {
+		return invalidEntry{err}
+	}
+	return nil
 }
 
 func (s *Server) settleLoop(ctx context.Context, every time.Duration) {

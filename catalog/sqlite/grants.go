@@ -159,6 +159,8 @@ func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*GrantR
 // ChargeUsage adds one request of n bytes to a grant's usage if the quotas
 // (zero: unlimited) allow it, atomically, and reports whether they did.
 func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, maxRequests int64) (bool, error) {
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	res, err := c.db.ExecContext(ctx, `INSERT INTO grant_usage(grant, bytes, requests) VALUES(?, ?, 1)
 		ON CONFLICT(grant) DO UPDATE SET bytes = bytes + excluded.bytes, requests = requests + 1
 		WHERE (? = 0 OR bytes + excluded.bytes <= ?) AND (? = 0 OR requests + 1 <= ?)`,

@@ -79,6 +79,10 @@ type Tx struct {
 // applied. If index is already applied, fn is not run and Update returns
 // catalog.ErrApplied.
 func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
+	// One writer at a time, queued in Go: SQLite's own busy handler
+	// sleeps between retries, which wastes most of the time under load.
+	c.writeMu.Lock()
+	defer c.writeMu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("catalog: begin: %w", err)

@@ -3,7 +3,6 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -11,8 +10,10 @@ import (
 )
 
 // Metering and settlement tables. Every row is derived from a log entry
-// (receipt, usage, dispute, settlement) and is part of Dump; settled holds
-// the log index of the settlement entry that settled the use (0: not yet).
+// (receipt, usage, dispute, settlement) and is part of Dump. What is
+// settled is kept as a watermark and the short list of uses the last
+// settlement left unsettled, so marking a million uses settled writes a
+// handful of rows.
 const usageSchema = `
 CREATE TABLE IF NOT EXISTS receipts (
 	id        TEXT PRIMARY KEY,
@@ -23,10 +24,9 @@ CREATE TABLE IF NOT EXISTS receipts (
 	bytes     INTEGER NOT NULL,
 	requests  INTEGER NOT NULL,
 	envelope  TEXT NOT NULL,
-	log_index INTEGER NOT NULL,
-	settled   INTEGER NOT NULL DEFAULT 0
+	log_index INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS receipts_unsettled ON receipts(settled, log_index);
+CREATE INDEX IF NOT EXISTS receipts_index ON receipts(log_index);
 CREATE TABLE IF NOT EXISTS usage_events (
 	grant     TEXT NOT NULL,
 	id        TEXT NOT NULL,
@@ -39,10 +39,9 @@ CREATE TABLE IF NOT EXISTS usage_events (
 	time      TEXT NOT NULL,
 	envelope  TEXT NOT NULL,
 	log_index INTEGER NOT NULL,
-	settled   INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (grant, id)
 );
-CREATE INDEX IF NOT EXISTS usage_unsettled ON usage_events(settled, log_index);
+CREATE INDEX IF NOT EXISTS usage_index ON usage_events(log_index);
 CREATE TABLE IF NOT EXISTS disputes (
 	id        TEXT PRIMARY KEY,
 	asset     TEXT NOT NULL,
@@ -58,13 +57,24 @@ CREATE TABLE IF NOT EXISTS settlements (
 	log_index INTEGER PRIMARY KEY,
 	payload   TEXT NOT NULL
 );
+-- Every receipt and usage event logged at or below through is settled,
+-- except the ones in unsettled (uses the last settlement could not charge).
+CREATE TABLE IF NOT EXISTS settle_watermark (
+	id      INTEGER PRIMARY KEY CHECK (id = 0),
+	through INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS unsettled (
+	key TEXT PRIMARY KEY
+);
 `
 
 func init() {
 	extraSchema = append(extraSchema, usageSchema)
 	extraDumpQueries = append(extraDumpQueries,
-		`SELECT 'receipt ' || id || ' ' || grant || ' ' || asset || ' ' || licensee || ' ' || session || ' ' || bytes || ' ' || requests || ' ' || log_index || ' ' || settled || ' ' || envelope FROM receipts`,
-		`SELECT 'usage ' || grant || ' ' || id || ' ' || statement || ' ' || asset || ' ' || licensee || ' ' || tokens || ' ' || calls || ' ' || runs || ' ' || time || ' ' || log_index || ' ' || settled || ' ' || envelope FROM usage_events`,
+		`SELECT 'receipt ' || id || ' ' || grant || ' ' || asset || ' ' || licensee || ' ' || session || ' ' || bytes || ' ' || requests || ' ' || log_index || ' ' || envelope FROM receipts`,
+		`SELECT 'usage ' || grant || ' ' || id || ' ' || statement || ' ' || asset || ' ' || licensee || ' ' || tokens || ' ' || calls || ' ' || runs || ' ' || time || ' ' || log_index || ' ' || envelope FROM usage_events`,
+		`SELECT 'settled-through ' || through FROM settle_watermark`,
+		`SELECT 'unsettled ' || key FROM unsettled`,
 		`SELECT 'dispute ' || id || ' ' || asset || ' ' || opener || ' ' || status || ' ' || log_index || ' ' || resolved || ' ' || reason FROM disputes`,
 		`SELECT 'settlement ' || log_index || ' ' || payload FROM settlements`,
 	)
@@ -84,7 +94,6 @@ type ReceiptRecord struct {
 	Requests int64  `json:"requests"`
 	Envelope []byte `json:"envelope"`
 	LogIndex uint64 `json:"log_index"`
-	Settled  uint64 `json:"settled"`
 }
 
 // UsageRecord is a logged usage event.
@@ -100,7 +109,6 @@ type UsageRecord struct {
 	Time      string `json:"time"`
 	Envelope  []byte `json:"envelope"`
 	LogIndex  uint64 `json:"log_index"`
-	Settled   uint64 `json:"settled"`
 }
 
 // DisputeRecord is a logged dispute.
@@ -137,16 +145,16 @@ func (t *Tx) PutUsage(u UsageRecord) error {
 	return nil
 }
 
-const usageCols = `grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index, settled`
+const usageCols = `grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index`
 
 func scanUsage(row scanner) (*UsageRecord, error) {
 	var u UsageRecord
 	var env string
-	var idx, settled int64
-	if err := row.Scan(&u.Grant, &u.ID, &u.Statement, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &u.Time, &env, &idx, &settled); err != nil {
+	var idx int64
+	if err := row.Scan(&u.Grant, &u.ID, &u.Statement, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &u.Time, &env, &idx); err != nil {
 		return nil, err
 	}
-	u.Envelope, u.LogIndex, u.Settled = []byte(env), uint64(idx), uint64(settled)
+	u.Envelope, u.LogIndex = []byte(env), uint64(idx)
 	return &u, nil
 }
 
@@ -159,16 +167,16 @@ func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, er
 	return u, err
 }
 
-const receiptCols = `id, grant, asset, licensee, session, bytes, requests, envelope, log_index, settled`
+const receiptCols = `id, grant, asset, licensee, session, bytes, requests, envelope, log_index`
 
 func scanReceipt(row scanner) (*ReceiptRecord, error) {
 	var r ReceiptRecord
 	var env string
-	var idx, settled int64
-	if err := row.Scan(&r.ID, &r.Grant, &r.Asset, &r.Licensee, &r.Session, &r.Bytes, &r.Requests, &env, &idx, &settled); err != nil {
+	var idx int64
+	if err := row.Scan(&r.ID, &r.Grant, &r.Asset, &r.Licensee, &r.Session, &r.Bytes, &r.Requests, &env, &idx); err != nil {
 		return nil, err
 	}
-	r.Envelope, r.LogIndex, r.Settled = []byte(env), uint64(idx), uint64(settled)
+	r.Envelope, r.LogIndex = []byte(env), uint64(idx)
 	return &r, nil
 }
 
@@ -193,79 +201,111 @@ func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*Rec
 
 // Use is one unsettled receipt or usage event, with what pricing needs.
 type Use struct {
-	Kind     string // "receipt" or "usage"
-	Key      string // receipt id, or grant + "/" + usage id
-	Grant    string
-	Asset    string
-	Licensee string
+	// Key names the use: "r:<receipt id>" or "u:<grant>/<usage id>". It
+	// is the id of the use's charge.
+	Key      string
+	Receipt  bool
+	Grant    string // interned: uses of one grant share the string
 	Bytes    int64
-	Requests int64
 	Tokens   int64
 	Calls    int64
 	Runs     int64
 	LogIndex uint64
 }
 
-// Unsettled calls fn for every receipt and usage event logged at or
-// below through and not yet settled, receipts first, each in log order.
-func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) error) error {
-	rows, err := c.db.QueryContext(ctx, `SELECT id, grant, asset, licensee, bytes, requests, log_index FROM receipts WHERE settled = 0 AND log_index <= ? ORDER BY log_index`, int64(through))
-	if err != nil {
-		return err
+// SettledThrough returns the settlement watermark: every use logged at or
+// below it is settled except the ones Unsettled still lists.
+func (c *Catalog) SettledThrough(ctx context.Context) (uint64, error) {
+	var w int64
+	err := c.db.QueryRowContext(ctx, `SELECT through FROM settle_watermark WHERE id = 0`).Scan(&w)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
 	}
-	for rows.Next() {
-		u := Use{Kind: "receipt"}
-		var idx int64
-		if err := rows.Scan(&u.Key, &u.Grant, &u.Asset, &u.Licensee, &u.Bytes, &u.Requests, &idx); err != nil {
-			rows.Close()
-			return err
-		}
-		u.LogIndex = uint64(idx)
-		if err := fn(u); err != nil {
-			rows.Close()
-			return err
-		}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	rows, err = c.db.QueryContext(ctx, `SELECT grant, id, asset, licensee, tokens, calls, runs, log_index FROM usage_events WHERE settled = 0 AND log_index <= ? ORDER BY log_index`, int64(through))
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		u := Use{Kind: "usage"}
-		var id string
-		var idx int64
-		if err := rows.Scan(&u.Grant, &id, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &idx); err != nil {
-			return err
-		}
-		u.Key, u.LogIndex = u.Grant+"/"+id, uint64(idx)
-		if err := fn(u); err != nil {
-			return err
-		}
-	}
-	return rows.Err()
+	return uint64(w), err
 }
 
-// MarkSettled records that settlement entry idx settled every receipt and
-// usage event logged at or below through, except the ones whose Use.Key
-// is in failed (left for the next settlement).
-func (t *Tx) MarkSettled(idx, through uint64, failed []string) error {
-	f, err := json.Marshal(failed)
+// Unsettled calls fn for every receipt and usage event that is not
+// settled and logged at or below through: the ones left unsettled by the
+// last settlement, then the ones logged since it, receipts first, each in
+// log order.
+func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) error) error {
+	w, err := c.SettledThrough(ctx)
 	if err != nil {
 		return err
 	}
-	if failed == nil {
-		f = []byte("[]")
+	grants := map[string]string{}
+	intern := func(b sql.RawBytes) string {
+		if s, ok := grants[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		grants[s] = s
+		return s
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `UPDATE receipts SET settled = ? WHERE settled = 0 AND log_index <= ? AND id NOT IN (SELECT value FROM json_each(?))`, int64(idx), int64(through), string(f)); err != nil {
+	each := func(q string, receipt bool, args ...any) error {
+		rows, err := c.db.QueryContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u := Use{Receipt: receipt}
+			var grant, id sql.RawBytes
+			var idx int64
+			if err := rows.Scan(&grant, &id, &u.Bytes, &u.Tokens, &u.Calls, &u.Runs, &idx); err != nil {
+				return err
+			}
+			u.Grant, u.LogIndex = intern(grant), uint64(idx)
+			if receipt {
+				u.Key = "r:" + string(id)
+			} else {
+				u.Key = "u:" + u.Grant + "/" + string(id)
+			}
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	const rq = `SELECT grant, id, bytes, 0, 0, 0, log_index FROM receipts`
+	const uq = `SELECT grant, id, 0, tokens, calls, runs, log_index FROM usage_events`
+	if err := each(rq+` WHERE id IN (SELECT substr(key, 3) FROM unsettled WHERE key LIKE 'r:%') ORDER BY log_index`, true); err != nil {
 		return err
 	}
-	_, err = t.tx.ExecContext(t.ctx, `UPDATE usage_events SET settled = ? WHERE settled = 0 AND log_index <= ? AND (grant || '/' || id) NOT IN (SELECT value FROM json_each(?))`, int64(idx), int64(through), string(f))
-	return err
+	if err := each(uq+` WHERE 'u:' || grant || '/' || id IN (SELECT key FROM unsettled WHERE key LIKE 'u:%') ORDER BY log_index`, false); err != nil {
+		return err
+	}
+	if err := each(rq+` WHERE log_index > ? AND log_index <= ? ORDER BY log_index`, true, int64(w), int64(through)); err != nil {
+		return err
+	}
+	return each(uq+` WHERE log_index > ? AND log_index <= ? ORDER BY log_index`, false, int64(w), int64(through))
+}
+
+// MarkSettled records a settlement: every use logged at or below through
+// is settled except failed (Use.Key values), which replace the previous
+// list of unsettled uses. A through below the current watermark is
+// refused.
+func (t *Tx) MarkSettled(through uint64, failed []string) error {
+	var w int64
+	err := t.tx.QueryRowContext(t.ctx, `SELECT through FROM settle_watermark WHERE id = 0`).Scan(&w)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return err
+	}
+	if int64(through) < w {
+		return fmt.Errorf("catalog: settlement through %d is below the watermark %d", through, w)
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO settle_watermark(id, through) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET through = excluded.through`, int64(through)); err != nil {
+		return err
+	}
+	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM unsettled`); err != nil {
+		return err
+	}
+	for _, k := range failed {
+		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO unsettled(key) VALUES(?) ON CONFLICT DO NOTHING`, k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PutSettlement records a settlement entry's payload.
