@@ -298,8 +298,8 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	} else {
 		out.Released, out.Voided = r, v
 	}
-	if out.Uses == 0 && rep.Charged == 0 && out.Released == 0 && out.Voided == 0 && through <= watermark {
-		return out, nil // nothing to log
+	if out.Uses == 0 && rep.Charged == 0 && out.Released == 0 && out.Voided == 0 && len(failed) == old {
+		return out, nil // nothing new to log (a settlement entry per run would feed the next run)
 	}
 	root, err := s.ledger.JournalRoot(ctx)
 	if err != nil {

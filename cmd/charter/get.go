@@ -61,6 +61,10 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if c, err = licensedClient(ctx, env, c, info, *purpose, *gopt); err != nil {
 		return err
 	}
+	if len(info.Licensed) > 0 {
+		// End the download session: the server logs its receipt.
+		defer c.CloseSession(context.WithoutCancel(ctx))
+	}
 	path := *out
 	if path == "" {
 		path = id.String()
