@@ -98,7 +98,6 @@ func (c *Client) ResolveDispute(ctx context.Context, id string, env *identity.En
 	return &a, c.postEnvelope(ctx, "/v1/disputes/"+url.PathEscape(id)+"/resolve", env, &a)
 }
 
-
 // Disputes lists the disputes of an asset ("" for all).
 func (c *Client) Disputes(ctx context.Context, assetID string) ([]DisputeRecord, error) {
 	var a struct {
