@@ -205,9 +205,9 @@ func contains(t *testing.T, what, got string, want ...string) {
 // graph (by keyboard) → audit explorer verifying the entry in the
 // browser → owner view, then the asset page at phone width.
 func TestBrowserClickThrough(t *testing.T) {
+	ctx := browser(t) // first: skip before any work without a browser
 	ts, c := startServer(t, nil)
 	w := seed(t, c)
-	ctx := browser(t)
 
 	// Catalog.
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
@@ -453,11 +453,11 @@ func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // nothing the server says: an altered proof, a swapped entry, a forged
 // checkpoint and a changed log key are each caught in the browser.
 func TestBrowserCatchesLyingLog(t *testing.T) {
+	ctx := browser(t) // first: skip before any work without a browser
 	l := &liar{}
 	l.mode.Store("")
 	ts, c := startServer(t, func(h http.Handler) http.Handler { l.next = h; return l })
 	seed(t, c)
-	ctx := browser(t)
 
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/audit/1"))
 	waitReady(t, ctx, "#/audit/1")
@@ -512,6 +512,7 @@ func TestBrowserCatchesLyingLog(t *testing.T) {
 // with own revenue and royalties, where the money came from; then that the
 // view degrades to an empty state when the endpoint answers 404.
 func TestBrowserEarningsView(t *testing.T) {
+	ctx := browser(t) // first: skip before any work without a browser
 	var hide atomic.Bool
 	ts, c, dir := startServerDir(t, func(h http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -536,7 +537,6 @@ func TestBrowserEarningsView(t *testing.T) {
 	cur := st.Currencies[0]
 	total := metering.FormatAmount(cur.Total, cur.Currency) + " USD"
 
-	ctx := browser(t)
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/owner?did="+w.alice.DID().String()))
 	waitReady(t, ctx, "#/owner")
 	contains(t, "earnings", text(t, ctx, "#earnings"), "USD: "+total+" earned",

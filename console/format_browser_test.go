@@ -18,6 +18,7 @@ import (
 // (metering.FormatAmount, asset.Share), its licence wording against every
 // template, and the lineage layout on a diamond.
 func TestBrowserFormatting(t *testing.T) {
+	ctx := browser(t) // first: skip before any work without a browser
 	rng := rand.New(rand.NewPCG(1, 2))
 	type amt struct {
 		V    int64  `json:"v"`
@@ -64,7 +65,6 @@ func TestBrowserFormatting(t *testing.T) {
 	arg, _ := json.Marshal(map[string]any{"amounts": amounts, "shares": shares, "templates": templates})
 
 	ts, _ := startServer(t, nil)
-	ctx := browser(t)
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
 	waitReady(t, ctx, "#/")
 	fails := eval[[]string](t, ctx, fmt.Sprintf(`(async (d) => {

@@ -113,6 +113,7 @@ const verifierCases = `(async (files) => {
 })`
 
 func TestBrowserVerifierVectors(t *testing.T) {
+	ctx := browser(t) // first: skip before any work without a browser
 	ar, err := txtar.ParseFile("../auditlog/testdata/vectors.txtar")
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +133,6 @@ func TestBrowserVerifierVectors(t *testing.T) {
 	files["dsse.json"] = `{"payloadType":"application/vnd.charter.test+json","payload":"eyJoZWxsbyI6IndvcmxkIn0=","signatures":[{"keyid":"did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp","sig":"+WayoNJ86TtIsLozPfGmHVwrXs8Cxv+ZSROyUT1mH4LvP84rcfUo9EzxKqDCwPQ/mUJRZbZ/TGEa0Gess14TDA=="}]}`
 	arg, _ := json.Marshal(files)
 
-	ctx := browser(t)
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
 	waitReady(t, ctx, "#/")
 	var res struct {
