@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/console"
 	"io"
 	"net/http"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/charter-dev/charter/blob"
@@ -100,7 +102,13 @@ func (s *Server) routes() {
 			}
 		})
 	}
+	ui := console.Handler()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		api := strings.HasPrefix(r.URL.Path, "/v1/") || strings.HasPrefix(r.URL.Path, "/log/")
+		if !api && (r.Method == http.MethodGet || r.Method == http.MethodHead) {
+			ui.ServeHTTP(w, r) // the web console, embedded in the binary
+			return
+		}
 		s.writeProblem(w, r, errorf(http.StatusNotFound, "not-found", "Not found", "no such endpoint: "+r.Method+" "+r.URL.Path, "see /openapi.json for the API", nil))
 	})
 }
