@@ -341,6 +341,23 @@ func TestBrowserClickThrough(t *testing.T) {
 	// Bob proposed, so his signature is already on it.
 	goTo(t, ctx, "#/owner?did="+w.bob.DID().String())
 	contains(t, "bob proposals", text(t, ctx, "#pending-proposals"), "Nothing waits for your approval.")
+	// Load the DID from a file; a private key file is refused unread.
+	files := t.TempDir()
+	didFile, keyFile := filepath.Join(files, "me.did"), filepath.Join(files, "bob.key")
+	os.WriteFile(didFile, []byte(w.alice.DID().String()+"\n"), 0o644)
+	if err := w.bob.Save(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](`delete document.body.dataset.ready`), chromedp.SetUploadFiles(chromedp.CSS("#did-file"), []string{didFile}))
+	waitReady(t, ctx, "#/owner?did=")
+	contains(t, "did from file", text(t, ctx, "#pending-proposals"), "charter approve "+w.proposal)
+	do(t, ctx, chromedp.SetUploadFiles(chromedp.CSS("#did-file"), []string{keyFile}))
+	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](`(document.querySelector("#did-file-msg")||{}).innerText?.includes("That is a private key file")`, chromedp.WithPollingTimeout(5*time.Second))); err != nil {
+		t.Errorf("a private key file was not refused: %v", err)
+	}
+	if got := eval[string](t, ctx, `document.getElementById("did").value`); got != w.alice.DID().String() {
+		t.Errorf("after loading a key file the DID field holds %q", got)
+	}
 	goTo(t, ctx, "#/owner?did=did:key:nope")
 	contains(t, "bad did", text(t, ctx, "main .error"), "Not a did:key")
 

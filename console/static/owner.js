@@ -151,6 +151,33 @@ export async function render(main, params) {
     el("button", { type: "submit" }, "Show"),
     el("p", { id: "did-help", class: "help" }, "Paste the DID that ", el("code", {}, "charter key new"), " printed, or pick one of the owners and contributors this server knows. Your private key never enters this page."),
   );
+  // Load: a file holding the DID (`charter key show > me.did`). A private
+  // key file is recognised by its first line and never read further.
+  const file = el("input", { id: "did-file", type: "file", accept: ".did,.txt,text/plain", "aria-describedby": "did-file-help" });
+  const fileMsg = el("div", { id: "did-file-msg", "aria-live": "polite" });
+  file.addEventListener("change", async () => {
+    const f = file.files && file.files[0];
+    file.value = "";
+    if (!f) return;
+    const head = await f.slice(0, 64).text();
+    if (/PRIVATE KEY|PRIVATE\+KEY/.test(head)) {
+      fileMsg.replaceChildren(errorBox({ title: "That is a private key file", detail: "The console does not read private keys; nothing past its first line was read, kept or sent.", hint: "run `charter key show` and paste the DID it prints, or save it with `charter key show > me.did` and load that" }));
+      return;
+    }
+    const m = /did:key:z[1-9A-HJ-NP-Za-km-z]{20,80}/.exec(await f.slice(0, 4096).text());
+    if (!m) {
+      fileMsg.replaceChildren(errorBox({ title: "No DID in that file", detail: `${f.name} holds no did:key identifier`, hint: "`charter key show > me.did` writes one" }));
+      return;
+    }
+    fileMsg.replaceChildren();
+    input.value = m[0];
+    location.hash = `#/owner?did=${encodeURIComponent(m[0])}`;
+  });
+  form.append(
+    el("div", { class: "field" }, el("label", { for: "did-file" }, "…or load a file with your DID"), file),
+    el("p", { id: "did-file-help", class: "help" }, "A text file such as the output of ", el("code", {}, "charter key show > me.did"), ". Not your key file."),
+    fileMsg,
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const d = input.value.trim();
