@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -41,12 +42,18 @@ type market struct {
 	modelSize               int
 }
 
-func newMarket(t testing.TB, cfg Config) *market { return newMarketLevels(t, cfg, 2) }
+func newMarket(t testing.TB, cfg Config) *market { return newMarketTerms(t, cfg, 2, nil) }
+
+func newMarketLevels(t testing.TB, cfg Config, levels int) *market {
+	return newMarketTerms(t, cfg, levels, nil)
+}
 
 // newMarketLevels makes a market whose model's lineage has 2 levels
 // (model -> corpus) or 3 (model -> finetune set, Bea's, -> corpus, 20%
 // royalty at each edge).
-func newMarketLevels(t testing.TB, cfg Config, levels int) *market {
+// newMarketTerms is newMarketLevels with the model's terms changed by edit
+// (inference-metered when nil).
+func newMarketTerms(t testing.TB, cfg Config, levels int, edit func(*license.Terms)) *market {
 	t.Helper()
 	m := &market{t: t, dir: t.TempDir(), modelSize: 300 << 10}
 	for _, k := range []**identity.Key{&m.ann, &m.bea, &m.max, &m.consumer} {
@@ -67,6 +74,12 @@ func newMarketLevels(t testing.TB, cfg Config, levels int) *market {
 		return id
 	}
 	terms, _ := license.Template("inference-metered")
+	if edit != nil {
+		edit(terms)
+		if err := terms.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
 	tb, _ := terms.Encode()
 	tid := put(tb)
 	reg := func(man *asset.Manifest, k *identity.Key) asset.ID {
@@ -457,4 +470,89 @@ func TestSettlementRebuild(t *testing.T) {
 			t.Fatalf("%s changed on re-run: %+v -> %+v", id, b, now[id])
 		}
 	}
+}
+
+// TestPricingByGrantTerms prices receipts per GiB (rounded up per
+// receipt) and a flat price once per grant, by the terms of the grant.
+func TestPricingByGrantTerms(t *testing.T) {
+	ctx := context.Background()
+	m := newMarketTerms(t, Config{SessionIdle: time.Hour}, 2, func(tm *license.Terms) {
+		tm.Price = license.Price{Model: license.PerGiB, Currency: "USD", Amount: 1000, Exponent: 2} // 10.00 USD per GiB
+	})
+	f := &metering.Fund{Amount: 100_000, Created: asset.NewTime(time.Now()), Currency: "USD-2", From: "bank", Licensee: m.consumer.DID(), Nonce: grant.NewNonce()}
+	env, _ := f.Sign(m.s.key)
+	if _, err := m.c.Fund(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New(m.hs.URL)
+	for range 2 {
+		m.download(c)
+		if _, err := c.WithGrant(m.consumer, m.grant.ID.String()).CloseSession(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st := m.settleOK()
+	// 300 KiB at 1000 units per GiB: 0.286 units, rounded up per receipt.
+	if st.Gross["USD-2"] != 2 || st.Charged != 2 || st.Uses != 2 {
+		t.Fatalf("per-GiB settlement %+v, want 2 receipts of 1 unit", st)
+	}
+	e := m.earnings(m.max.DID())
+	if len(e.Currencies) != 1 || e.Currencies[0].Currency != "USD-2" || e.Currencies[0].Own != 2 || e.Currencies[0].Royalties != 0 {
+		t.Fatalf("max's earnings %+v", e)
+	}
+
+	// Flat: charged once per grant, however many uses.
+	m2 := newMarketTerms(t, Config{}, 2, func(tm *license.Terms) {
+		tm.Price = license.Price{Model: license.Flat, Currency: "USD", Amount: 500, Exponent: 2}
+	})
+	f.Licensee, f.Nonce = m2.consumer.DID(), grant.NewNonce()
+	env, _ = f.Sign(m2.s.key)
+	if _, err := m2.c.Fund(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		u := &metering.Usage{Grant: m2.grant.ID, ID: fmt.Sprintf("ev-%d", i), Licensee: m2.consumer.DID(), Time: asset.NewTime(time.Now()), Calls: 1}
+		if code, b := m2.report(m2.consumer, u); code != http.StatusCreated {
+			t.Fatalf("%d %s", code, b)
+		}
+		st := m2.settleOK()
+		if want := map[bool]int{true: 1, false: 0}[i == 0]; st.Charged != want {
+			t.Fatalf("flat settlement %d: %+v", i, st)
+		}
+	}
+	if b := m2.balance(licenseeAccount(m2.consumer.DID().String(), "USD-2")); b.Net() != 100_000-500 {
+		t.Fatalf("consumer balance %d after a flat price of 500", b.Net())
+	}
+}
+
+func (m *market) earnings(d identity.DID) *metering.Earnings {
+	e, err := m.c.Earnings(context.Background(), client.EarningsQuery{DID: d.String()})
+	if err != nil {
+		m.t.Fatal(err)
+	}
+	return e
+}
+
+// TestPeriodicSettlement: the server settles on its own.
+func TestPeriodicSettlement(t *testing.T) {
+	m := newMarket(t, Config{SettleInterval: 100 * time.Millisecond})
+	m.fund(m.consumer.DID(), 1_000_000)
+	u := &metering.Usage{Grant: m.grant.ID, ID: "ev-1", Licensee: m.consumer.DID(), Time: asset.NewTime(time.Now()), Tokens: 1_234_567}
+	if code, b := m.report(m.consumer, u); code != http.StatusCreated {
+		t.Fatalf("%d %s", code, b)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		if e := m.earnings(m.ann.DID()); len(e.Currencies) == 1 && e.Currencies[0].Royalties == 2963 {
+			ce := e.Currencies[0]
+			if len(ce.Assets) != 1 || ce.Assets[0].Asset != m.dataset.String() || len(ce.Assets[0].Sources) != 1 ||
+				ce.Assets[0].Sources[0].Used != m.model.String() || ce.Assets[0].Sources[0].Uses != 1 ||
+				len(ce.Periods) != 1 || ce.Periods[0].Royalties != 2963 || len(ce.Lines) != 1 || ce.Lines[0].Uses[0] != "u:"+m.grant.ID.String()+"/ev-1" {
+				t.Fatalf("ann's statement %+v", ce)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("usage not settled by the periodic run")
 }
