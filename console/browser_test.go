@@ -378,11 +378,17 @@ func TestBrowserClickThrough(t *testing.T) {
 		t.Errorf("asset page is %dpx wider than a phone: %v", over, wide)
 	}
 	screenshot(t, ctx, "asset-phone.png")
-	goTo(t, ctx, "#/")
-	if over := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
-		t.Errorf("catalog is %dpx wider than a phone", over)
+	for _, pg := range []struct{ hash, shot string }{
+		{"#/", "catalog-phone.png"},
+		{"#/owner?did=" + w.alice.DID().String(), "owner-phone.png"},
+		{"#/audit/1", "audit-phone.png"},
+	} {
+		goTo(t, ctx, pg.hash)
+		if over := eval[int](t, ctx, `document.documentElement.scrollWidth - window.innerWidth`); over > 0 {
+			t.Errorf("%s is %dpx wider than a phone", pg.hash, over)
+		}
+		screenshot(t, ctx, pg.shot)
 	}
-	screenshot(t, ctx, "catalog-phone.png")
 }
 
 func sortStrings(s []string) []string {

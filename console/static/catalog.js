@@ -112,11 +112,11 @@ export async function render(main, params) {
           r.claim === "conflict" ? el("span", { class: "badge warn", title: "another registration of the same content came first" }, "conflicting claim") : null,
           r.state.delisted ? el("span", { class: "badge" }, "delisted") : null,
         ),
-        el("td", {}, el("code", {}, m.mediaType)),
-        el("td", {}, lic),
-        el("td", {}, t ? (t.purposes || []).join(", ") : "—"),
-        el("td", {}, t ? priceText(t.price) : "—"),
-        el("td", {}, idText(r.state.asset, 8)),
+        el("td", { "data-label": "Media type" }, el("code", {}, m.mediaType)),
+        el("td", { "data-label": "Licence" }, lic),
+        el("td", { "data-label": "Purposes" }, t ? (t.purposes || []).join(", ") : "—"),
+        el("td", { "data-label": "Price" }, t ? priceText(t.price) : "—"),
+        el("td", { "data-label": "Asset id" }, idText(r.state.asset, 8)),
       );
     });
     results.append(
