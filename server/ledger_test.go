@@ -345,6 +345,9 @@ func TestDisputeHoldAndRelease(t *testing.T) {
 			t.Fatalf("%s while disputed: net %d pending %d, want 0 and %d", id, b.Net(), b.CreditsPending, v)
 		}
 	}
+	if e := m.earnings(m.ann.DID()); len(e.Currencies) != 1 || e.Currencies[0].Held != 2963 || e.Currencies[0].Total != 0 {
+		t.Fatalf("ann's statement while disputed: %+v", e)
+	}
 	// Not the owners: refused.
 	res := &metering.Resolution{Asset: m.model, Created: asset.NewTime(time.Now()), Dispute: mustID(t, da.Dispute), Outcome: metering.Release}
 	renv, _ := res.Sign(third)
@@ -372,6 +375,9 @@ func TestDisputeHoldAndRelease(t *testing.T) {
 	}
 	if _, err := ledger.Audit(ctx, m.s.ledger); err != nil {
 		t.Fatal(err)
+	}
+	if e := m.earnings(m.ann.DID()); len(e.Currencies) != 1 || e.Currencies[0].Held != 0 || e.Currencies[0].Royalties != 2963 || e.Currencies[0].Lines[0].Used != m.model.String() {
+		t.Fatalf("ann's statement after release: %+v", e)
 	}
 	// A second settlement resolves nothing twice.
 	if st := m.settleOK(); st.Released != 0 || st.Charged != 0 {
@@ -555,4 +561,40 @@ func TestPeriodicSettlement(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatal("usage not settled by the periodic run")
+}
+
+// TestDisputeVoid: a voided dispute leaves the held revenue with the asset.
+func TestDisputeVoid(t *testing.T) {
+	m := newMarket(t, Config{})
+	ctx := context.Background()
+	m.fund(m.consumer.DID(), 1_000_000)
+	d := &metering.Dispute{Asset: m.model, Created: asset.NewTime(time.Now()), Nonce: grant.NewNonce(), Opener: m.ann.DID(), Reason: "unpaid upstream"}
+	denv, _ := d.Sign(m.ann)
+	da, err := m.c.OpenDispute(ctx, denv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := &metering.Usage{Grant: m.grant.ID, ID: "ev-1", Licensee: m.consumer.DID(), Time: asset.NewTime(time.Now()), Tokens: 1_234_567}
+	if code, b := m.report(m.consumer, u); code != http.StatusCreated {
+		t.Fatalf("%d %s", code, b)
+	}
+	m.settleOK()
+	res := &metering.Resolution{Asset: m.model, Created: asset.NewTime(time.Now()), Dispute: mustID(t, da.Dispute), Outcome: metering.Void}
+	renv, _ := res.Sign(m.max)
+	ra, err := m.c.ResolveDispute(ctx, da.Dispute, renv)
+	if err != nil || ra.Voided != 3 || ra.Status != "voided" {
+		t.Fatalf("void: %+v %v", ra, err)
+	}
+	for _, k := range []*identity.Key{m.max, m.ann, m.bea} {
+		if b := m.balance(contributorAccount(k.DID().String(), "USD-4")); b.Net() != 0 || b.CreditsPending != 0 {
+			t.Fatalf("contributor after void: %+v", b)
+		}
+	}
+	if b := m.balance(ledger.AssetAccount(inCurrency(m.model.String(), "USD-4"))); b.Net() != 24692 || b.DebitsPending != 0 {
+		t.Fatalf("model revenue after void: net %d, pending %d; want 24692, 0", b.Net(), b.DebitsPending)
+	}
+	// Resolved: a second resolution is refused.
+	if _, err := m.c.ResolveDispute(ctx, da.Dispute, renv); client.StatusCode(err) != http.StatusConflict {
+		t.Fatalf("second resolution: %v", err)
+	}
 }
