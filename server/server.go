@@ -97,6 +97,9 @@ type Server struct {
 	settleMu sync.Mutex
 	usageMu  sync.Mutex
 	meters   meters
+	// heldDone remembers, per asset, the dispute resolution whose held
+	// splits were resolved (guarded by settleMu).
+	heldDone map[string]uint64
 
 	stop context.CancelFunc
 	wg   sync.WaitGroup

@@ -473,7 +473,9 @@ func (s *Server) resolveHeld(ctx context.Context, a, outcome string) (int, error
 }
 
 // resolveAllHeld resolves the held splits of every asset whose disputes
-// are all resolved; the last resolution decides.
+// are all resolved; the last resolution decides. Each resolution is
+// checked once per server run (settleMu held), so the journal scans of
+// HeldSplits do not repeat on every periodic settlement.
 func (s *Server) resolveAllHeld(ctx context.Context) (released, voided int, err error) {
 	ds, err := s.cat.Disputes(ctx, "", "")
 	if err != nil {
@@ -494,7 +496,7 @@ func (s *Server) resolveAllHeld(ctx context.Context) (released, voided int, err 
 	}
 	sort.Strings(assets)
 	for _, a := range assets {
-		if open[a] {
+		if open[a] || s.heldDone[a] == last[a].Resolved {
 			continue
 		}
 		outcome := metering.Release
@@ -510,6 +512,10 @@ func (s *Server) resolveAllHeld(ctx context.Context) (released, voided int, err 
 		} else {
 			released += n
 		}
+		if s.heldDone == nil {
+			s.heldDone = map[string]uint64{}
+		}
+		s.heldDone[a] = last[a].Resolved // checked: not scanned again while this server runs
 	}
 	return released, voided, nil
 }
