@@ -39,6 +39,7 @@ func Rebuild(ctx context.Context, cfg Config) (kept string, err error) {
 		}
 	}
 	cfg.ScrubInterval = -1
+	cfg.SettleInterval = -1 // nothing may be appended while rebuilding
 	s, err := New(ctx, cfg) // replays the whole log into the new catalog
 	if err != nil {
 		return kept, err
@@ -74,6 +75,7 @@ func CheckCatalog(ctx context.Context, cfg Config) (missing, extra []string, err
 	c2 := cfg
 	c2.DataDir = scratch
 	c2.ScrubInterval = -1
+	c2.SettleInterval = -1 // the scratch server must never append to the real log
 	s, err := New(ctx, c2)
 	if err != nil {
 		return nil, nil, err
