@@ -26,7 +26,8 @@ func (c *Client) Session() string { return c.session }
 // CloseSession ends the client's download session: the server logs a
 // signed receipt for each grant used in it and returns them. Later
 // requests start a new session. Without it, the server closes a session
-// after 30 s of idleness.
+// after 30 s of idleness. It changes the client's session id, so do not
+// call it while requests of the client are in flight.
 func (c *Client) CloseSession(ctx context.Context) (*metering.SessionAnswer, error) {
 	sid := c.session
 	c.session = newSessionID()

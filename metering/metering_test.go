@@ -264,6 +264,8 @@ func TestStrictParsing(t *testing.T) {
 	}
 }
 
+// FuzzOpenUsage feeds arbitrary payloads, signed, to every statement
+// parser of the package: accepted payloads are canonical and valid.
 func FuzzOpenUsage(f *testing.F) {
 	k := vectorKey(f)
 	for _, s := range vectorStatements(f) {
@@ -273,7 +275,7 @@ func FuzzOpenUsage(f *testing.F) {
 	}
 	f.Add([]byte(`{"calls":0,"grant":"x","id":"a","licensee":"y","runs":0,"time":"2026-01-01T00:00:00Z","tokens":-1}`))
 	f.Fuzz(func(t *testing.T, p []byte) {
-		for _, kind := range []string{KindUsage, KindReceipt, KindDispute} {
+		for _, kind := range []string{KindUsage, KindReceipt, KindDispute, KindResolution, KindFund, KindWithdrawal} {
 			env, err := identity.Sign(identity.PayloadType(kind), p, k)
 			if err != nil {
 				return
@@ -294,6 +296,21 @@ func FuzzOpenUsage(f *testing.F) {
 				var d *Dispute
 				if d, _, err = OpenDispute(env); err == nil {
 					v = d
+				}
+			case KindResolution:
+				var r *Resolution
+				if r, _, _, err = OpenResolution(env); err == nil {
+					v = r
+				}
+			case KindFund:
+				var x *Fund
+				if x, _, _, err = OpenFund(env); err == nil {
+					v = x
+				}
+			case KindWithdrawal:
+				var w *Withdrawal
+				if w, _, err = OpenWithdrawal(env); err == nil {
+					v = w
 				}
 			}
 			if err != nil {
