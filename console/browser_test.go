@@ -278,6 +278,8 @@ func TestBrowserClickThrough(t *testing.T) {
 	}
 	contains(t, "grants", text(t, ctx, "#grants"), "No grants yet.", "charter grant approve "+w.grantRequest)
 	contains(t, "trail", text(t, ctx, "#trail"), "asset.register", "asset.proposal")
+	contains(t, "log check", text(t, ctx, "#logcheck"), "this page matches the log", "Signed by every owner (weight 2 of 2)",
+		"The asset id is the BLAKE3 content id of the signed manifest", "The manifest shown is the signed one", "The licence terms shown are the ones the owners signed for")
 	nodes := eval[[]string](t, ctx, `[...document.querySelectorAll("svg.lineage a.node")].map(a => a.dataset.asset).sort()`)
 	want := []string{w.corpus.String(), w.model.String(), w.tuned.String()}
 	if strings.Join(nodes, " ") != strings.Join(sortStrings(want), " ") {
@@ -452,6 +454,12 @@ func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		b["proof"] = strings.Join(lines, "\n")
 		body, _ = json.Marshal(b)
+	case mode == "manifest" && strings.HasPrefix(r.URL.Path, "/v1/assets/") && strings.Count(r.URL.Path, "/") == 3:
+		// Rename the asset on its page.
+		body = bytes.Replace(body, []byte(`"name": "corpus"`), []byte(`"name": "corpus-renamed"`), 1)
+	case mode == "terms" && strings.HasPrefix(r.URL.Path, "/v1/blobs/") && bytes.HasPrefix(body, []byte(`{"approval":`)):
+		// Serve other licence terms under the terms' id.
+		body = bytes.Replace(body, []byte(`"commercial":true`), []byte(`"commercial":false`), 1)
 	case mode == "checkpoint" && r.URL.Path == "/log/checkpoint":
 		// Claim a different tree under the real signature.
 		lines := strings.Split(string(body), "\n")
@@ -480,7 +488,7 @@ func TestBrowserCatchesLyingLog(t *testing.T) {
 	l := &liar{}
 	l.mode.Store("")
 	ts, c := startServer(t, func(h http.Handler) http.Handler { l.next = h; return l })
-	seed(t, c)
+	w := seed(t, c)
 
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/audit/1"))
 	waitReady(t, ctx, "#/audit/1")
@@ -509,6 +517,28 @@ func TestBrowserCatchesLyingLog(t *testing.T) {
 	waitReady(t, ctx, "#/audit/1")
 	contains(t, "fork", text(t, ctx, "#consistency"), "The log is not consistent with what this browser saw before")
 	screenshot(t, ctx, "lie-fork.png")
+
+	// The asset page checks itself against the log.
+	l.mode.Store("")
+	goTo(t, ctx, "#/asset/"+w.corpus.String())
+	contains(t, "honest asset page", text(t, ctx, "#logcheck"), "this page matches the log")
+	for _, tc := range []struct{ mode, want string }{
+		{"manifest", "The manifest shown is the signed one"},
+		{"terms", "The licence terms shown are the ones the owners signed for"},
+		{"proof", "Could not check against the log"},
+	} {
+		l.mode.Store(tc.mode)
+		do(t, ctx, chromedp.Reload())
+		waitReady(t, ctx, "#/asset/")
+		got := text(t, ctx, "#logcheck")
+		contains(t, "asset page, lying "+tc.mode, got, "This page does NOT match the log")
+		if bad := eval[string](t, ctx, `[...document.querySelectorAll("#logcheck li.bad")].map(e => e.innerText).join("\n")`); !strings.Contains(bad, tc.want) {
+			t.Errorf("asset page, lying %s: failed steps %q, want %q", tc.mode, bad, tc.want)
+		}
+		screenshot(t, ctx, "lie-asset-"+tc.mode+".png")
+	}
+	l.mode.Store("")
+	goTo(t, ctx, "#/audit/1")
 
 	for _, tc := range []struct{ mode, sel, want string }{
 		{"proof", "#verdict", "Entry 1 did not verify"},

@@ -8,9 +8,11 @@ import (
 	"testing"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
 	"github.com/chromedp/chromedp"
+	"lukechampine.com/blake3"
 )
 
 // TestBrowserFormatting checks the console's exact money and share
@@ -62,13 +64,33 @@ func TestBrowserFormatting(t *testing.T) {
 		}
 		templates[n] = b
 	}
-	arg, _ := json.Marshal(map[string]any{"amounts": amounts, "shares": shares, "templates": templates})
+	// BLAKE3 and content ids against the Go implementation, on the lengths
+	// of the official BLAKE3 test vectors (input byte i is i % 251).
+	type hashCase struct {
+		N  int    `json:"n"`
+		ID string `json:"id"`
+	}
+	var hashes []hashCase
+	for _, n := range []int{0, 1, 63, 64, 65, 127, 128, 129, 1023, 1024, 1025, 2048, 2049, 3072, 3073, 4096, 4097, 5120, 5121, 6144, 6145, 7168, 7169, 8192, 8193, 16384, 31744, 102400} {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(i % 251)
+		}
+		hashes = append(hashes, hashCase{n, content.IDFromDigest(blake3.Sum256(b)).String()})
+	}
+	arg, _ := json.Marshal(map[string]any{"amounts": amounts, "shares": shares, "templates": templates, "hashes": hashes})
 
 	ts, _ := startServer(t, nil)
 	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
 	waitReady(t, ctx, "#/")
 	fails := eval[[]string](t, ctx, fmt.Sprintf(`(async (d) => {
   const terms = await import("/console/terms.js");
+  const b3 = await import("/console/blake3.js");
+  for (const h of d.hashes) {
+    const b = Uint8Array.from({length: h.n}, (_, i) => i %% 251);
+    const got = b3.contentID(b);
+    if (got !== h.id) out.push("contentID of " + h.n + " bytes = " + got + ", want " + h.id);
+  }
   const lineage = await import("/console/lineage.js");
   const out = [];
   for (const a of d.amounts) {

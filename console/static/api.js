@@ -89,3 +89,9 @@ export const earnings = (did, period) =>
 export const proof = (index) => getJSON(`/v1/log/proof/${encodeURIComponent(index)}`);
 export const checkpoint = () => getText("/log/checkpoint");
 export const logKey = () => getText("/log/key");
+
+/** blobBytes fetches a stored blob's raw bytes (small ones: terms). */
+export async function blobBytes(id) {
+  const resp = await request(`/v1/blobs/${encodeURIComponent(id)}`, "application/octet-stream");
+  return new Uint8Array(await resp.arrayBuffer());
+}

@@ -6,6 +6,72 @@ import * as api from "./api.js";
 import { el, errorBox, empty, assetLink, idText, logLink, section, loading } from "./ui.js";
 import { describe, percent } from "./terms.js";
 import { draw } from "./lineage.js";
+import * as vfy from "./verify.js";
+import { contentID } from "./blake3.js";
+import { trustedKey } from "./trust.js";
+
+/** stable writes JSON with sorted object keys, to compare documents. */
+export function stable(x) {
+  if (Array.isArray(x)) return `[${x.map(stable).join(",")}]`;
+  if (x && typeof x === "object") {
+    return `{${Object.keys(x)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${stable(x[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(x);
+}
+
+const check = (ok, text, detail) =>
+  el("li", { class: ok ? "ok" : "bad" }, el("span", { class: "mark", "aria-hidden": "true" }, ok ? "✓" : "✗"), el("span", { class: "sr-only" }, ok ? "passed: " : "failed: "), text, detail ? el("code", { class: "detail" }, detail) : null);
+
+/**
+ * logCheck checks what the page shows against the transparency log, in the
+ * browser: the registration entry's inclusion under the pinned log key, its
+ * owners' DSSE signatures, that the asset id is the BLAKE3 content id of
+ * the signed manifest, that the manifest shown is the signed one, and that
+ * the licence terms shown hash to the licence id.
+ */
+async function logCheck(v0, id) {
+  const st = v0.state;
+  const steps = [];
+  let ok = true;
+  const add = (good, text, detail) => {
+    ok = ok && good;
+    steps.push(check(good, text, detail));
+  };
+  try {
+    const key = await trustedKey([]);
+    const res = await vfy.verifyBundle(await api.proof(v0.log_index), key);
+    add(true, `Registration entry #${res.index} is in the log (inclusion proof and checkpoint signature checked under the pinned log key)`);
+    add(res.type === "asset.register", `The entry is an asset registration`, res.type);
+    const env = JSON.parse(vfy.utf8(res.payload));
+    const sig = await vfy.verifyEnvelope(env);
+    const good = new Set(sig.signatures.filter((s) => s.ok).map((s) => s.keyid));
+    const m = JSON.parse(vfy.utf8(sig.payload));
+    const owners = m.owners || [];
+    const weight = owners.filter((o) => good.has(o.did)).reduce((a, o) => a + o.weight, 0);
+    const total = owners.reduce((a, o) => a + o.weight, 0);
+    add(sig.signatures.every((s) => s.ok) && weight === total, `Signed by every owner (weight ${weight} of ${total}), each Ed25519 signature checked against its did:key`);
+    const cid = contentID(sig.payload);
+    add(cid === id, "The asset id is the BLAKE3 content id of the signed manifest", cid);
+    add(stable(m) === stable(st.manifest), "The manifest shown is the signed one");
+    if (st.version > 1) {
+      steps.push(el("li", { class: "note" }, `Version ${st.version}: the ${st.version - 1} change(s) applied by proposals since are not replayed here; their entries are in the audit trail below.`));
+    }
+    if (st.license) {
+      const bytes = await api.blobBytes(st.license);
+      const tid = contentID(bytes);
+      add(tid === st.license, st.license === m.license ? "The licence terms shown are the ones the owners signed for (their BLAKE3 content id is the manifest's licence id)" : "The licence terms shown hash to the current licence id (set by a later proposal)", tid);
+    }
+  } catch (e) {
+    add(false, `Could not check against the log: ${e.message}`);
+  }
+  return [
+    el("div", { class: ok ? "verdict ok" : "verdict bad", role: "status", id: "logcheck-verdict" }, el("strong", {}, ok ? "Checked in this browser: this page matches the log" : "This page does NOT match the log")),
+    el("ul", { class: "steps" }, steps),
+  ];
+}
 
 /** envelopePayload decodes the JSON payload of a DSSE envelope given as base64 of its JSON. */
 export function envelopePayload(b64) {
@@ -115,6 +181,8 @@ export async function render(main, id) {
           ),
     ),
   );
+  const checkSec = section("logcheck", "Checked against the log", loading("proofs"));
+  main.append(checkSec);
   const linSec = section("lineage", "Lineage", loading("lineage"));
   const licSec = section("license", "Licence", st.license ? loading("terms") : empty("No licence: the owners published this asset without terms."));
   main.append(linSec, licSec);
@@ -182,6 +250,7 @@ export async function render(main, id) {
 
   // Slower parts, filled in as they arrive.
   const jobs = [
+    logCheck(v, id).then((nodes) => checkSec.replaceChildren(checkSec.firstChild, ...nodes)),
     api.lineage(id).then(
       (lin) => {
         const up = (lin.up || []).length, down = (lin.down || []).length;
