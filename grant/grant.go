@@ -61,17 +61,31 @@ type Grant struct {
 	// Decision is the log index of the decision record that permitted
 	// the grant (for approval-required terms, the request's decision,
 	// completed by the owners' approvals).
-	Decision  uint64         `json:"decision"`
-	ID        asset.ID       `json:"id"` // the request's statement id
-	Issuer    identity.DID   `json:"issuer"`
-	Licensee  identity.DID   `json:"licensee"`
-	NotAfter  asset.Time     `json:"notAfter"`
-	NotBefore asset.Time     `json:"notBefore"`
-	Purpose   string         `json:"purpose"`
-	Quotas    license.Quotas `json:"quotas"`
+	Decision  uint64       `json:"decision"`
+	ID        asset.ID     `json:"id"` // the request's statement id
+	Issuer    identity.DID `json:"issuer"`
+	Licensee  identity.DID `json:"licensee"`
+	NotAfter  asset.Time   `json:"notAfter"`
+	NotBefore asset.Time   `json:"notBefore"`
+	Purpose   string       `json:"purpose"`
+	Quotas    Quotas       `json:"quotas"`
 	// Terms is the content id of the canonical terms the grant was made
 	// under; a later licence change does not alter it.
 	Terms content.ID `json:"terms"`
+}
+
+// Quotas bound a grant's use; zero means unlimited. They are copied from
+// the licence terms when the grant is made.
+type Quotas struct {
+	MaxBytes    int64 `json:"maxBytes"`
+	MaxRequests int64 `json:"maxRequests"`
+	MaxRuns     int64 `json:"maxRuns"`
+	MaxTokens   int64 `json:"maxTokens"`
+}
+
+// QuotasOf copies the quotas of licence terms.
+func QuotasOf(q license.Quotas) Quotas {
+	return Quotas{MaxBytes: q.MaxBytes, MaxRequests: q.MaxRequests, MaxRuns: q.MaxRuns, MaxTokens: q.MaxTokens}
 }
 
 // Approval is one owner's decision on a queued request.

@@ -192,7 +192,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
-		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: terms.Quotas, Terms: termsID}
+		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
 	return s.issue(w, ctx, g, &ans, proveDecision)
 }
 
@@ -423,7 +423,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
-		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: terms.Quotas, Terms: termsID}
+		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
 	return s.issue(w, ctx, g, &ans, nil)
 }
 
