@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"k8s.io/klog/v2"
 	"log/slog"
 	"net"
 	"net/http"
@@ -113,6 +114,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
+	// tessera logs through klog; keep its warnings and errors, in our log.
+	klog.SetSlogLogger(slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}))
 	if cfg.ScrubInterval == 0 {
 		cfg.ScrubInterval = 24 * time.Hour
 	}
@@ -306,3 +309,18 @@ func (s *Server) awaitIntegrated(ctx context.Context) error {
 	}
 	return nil
 }
+
+// minLevel drops records below a level.
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (m minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= m.min && m.Handler.Enabled(ctx, l)
+}
+
+func (m minLevel) WithAttrs(a []slog.Attr) slog.Handler {
+	return minLevel{m.Handler.WithAttrs(a), m.min}
+}
+func (m minLevel) WithGroup(n string) slog.Handler { return minLevel{m.Handler.WithGroup(n), m.min} }

@@ -26,6 +26,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	scrub := fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
 	verifyReads := fs.Bool("verify-reads", false, "verify every range on the server before sending it")
 	maxUpload := fs.Int64("max-upload", 0, "largest accepted upload in bytes (0: no limit)")
+	settle := fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -39,7 +40,11 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if si == 0 {
 		si = -1
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload})
+	st := *settle
+	if st == 0 {
+		st = -1
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, SettleInterval: st})
 	if err != nil {
 		return err
 	}
