@@ -21,6 +21,7 @@ import (
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/metering"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 )
 
@@ -380,6 +381,27 @@ func TestBrowserClickThrough(t *testing.T) {
 		t.Errorf("asset page is %dpx wider than a phone: %v", over, wide)
 	}
 	screenshot(t, ctx, "asset-phone.png")
+	// Colour contrast, light and dark.
+	do(t, ctx, chromedp.EmulateViewport(1280, 900))
+	for _, scheme := range []string{"light", "dark"} {
+		if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: scheme}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, pg := range []string{"#/asset/" + w.corpus.String(), "#/owner?did=" + w.alice.DID().String(), "#/audit/1", "#/?q=o"} {
+			do(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`delete document.body.dataset.ready; location.hash = %q`, pg+"&"+scheme)))
+			waitReady(t, ctx, pg)
+			if low := eval[[]string](t, ctx, lowContrast); len(low) > 0 {
+				t.Errorf("%s, %s: text under AA contrast: %v", pg, scheme, low)
+			}
+		}
+		screenshot(t, ctx, "catalog-"+scheme+".png")
+	}
+	// The contrast check itself finds faint text.
+	faint := eval[[]string](t, ctx, `(() => { const p = document.createElement("p"); p.id = "faint"; p.textContent = "faint text"; p.style.color = "#777"; p.style.background = "#888"; document.getElementById("main").append(p); return []; })()`)
+	if low := eval[[]string](t, ctx, lowContrast); len(low) != 1+len(faint) || !strings.Contains(low[0], "faint text") {
+		t.Errorf("the contrast check does not find faint text: %v", low)
+	}
+	do(t, ctx, chromedp.EmulateViewport(390, 844))
 	for _, pg := range []struct{ hash, shot string }{
 		{"#/", "catalog-phone.png"},
 		{"#/owner?did=" + w.alice.DID().String(), "owner-phone.png"},
@@ -392,6 +414,27 @@ func TestBrowserClickThrough(t *testing.T) {
 		screenshot(t, ctx, pg.shot)
 	}
 }
+
+// lowContrast lists text on the page whose contrast against its
+// background is under WCAG AA (4.5:1; 3:1 for large or bold large text).
+const lowContrast = `(() => {
+  const rgb = (c) => { const m = c.match(/[\d.]+/g); return m ? m.map(Number) : [0, 0, 0, 0]; };
+  const lum = ([r, g, b]) => { const f = (v) => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; }; return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+  const bg = (e) => { for (; e; e = e.parentElement) { const c = rgb(getComputedStyle(e).backgroundColor); if (c.length < 4 || c[3] > 0) return c; } return [255, 255, 255]; };
+  const out = [];
+  for (const e of document.querySelectorAll("body *:not(svg *):not(svg)")) {
+    if (![...e.childNodes].some((n) => n.nodeType === 3 && n.textContent.trim())) continue;
+    const r = e.getBoundingClientRect();
+    if (r.width === 0 || r.height === 0 || e.closest(".sr-only, .skip")) continue;
+    const st = getComputedStyle(e);
+    const a = lum(rgb(st.color)), b = lum(bg(e));
+    const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+    const size = parseFloat(st.fontSize), bold = Number(st.fontWeight) >= 700;
+    const need = size >= 24 || (bold && size >= 18.66) ? 3 : 4.5;
+    if (ratio < need) out.push(e.tagName + "." + e.className + " \"" + e.textContent.trim().slice(0, 30) + "\" " + ratio.toFixed(2));
+  }
+  return out;
+})()`
 
 func sortStrings(s []string) []string {
 	out := append([]string(nil), s...)
