@@ -131,6 +131,17 @@ func (c *Client) Info(ctx context.Context, id content.ID) (BlobInfo, error) {
 // that fails verification reaches w; the error then wraps
 // content.ErrCorrupt and names the bad range.
 func (c *Client) FetchRange(ctx context.Context, id content.ID, off, n int64, w io.Writer) error {
+	return c.fetch(ctx, id, off, n, w, -1)
+}
+
+// ErrWrongSize reports a server whose stated size of some content is not
+// the size its verified slices prove.
+var ErrWrongSize = errors.New("client: the content's proven size differs from the size the server stated")
+
+// fetch is FetchRange for content the server said has total bytes: when the
+// range reaches that end, the slice proves the real size, which must match,
+// so a server cannot cut a download short by understating the size.
+func (c *Client) fetch(ctx context.Context, id content.ID, off, n int64, w io.Writer, total int64) error {
 	q := url.Values{"offset": {strconv.FormatInt(off, 10)}, "length": {strconv.FormatInt(n, 10)}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/blobs/"+id.String()+"/slice", q), nil)
 	if err != nil {
@@ -141,11 +152,15 @@ func (c *Client) FetchRange(ctx context.Context, id content.ID, off, n int64, w 
 		return err
 	}
 	defer resp.Body.Close()
-	if _, err := content.VerifyRange(w, resp.Body, id, off, n); err != nil {
+	size, err := content.VerifyRange(w, resp.Body, id, off, n)
+	if err != nil {
 		if errors.Is(err, content.ErrCorrupt) {
 			c.report(id, off, n)
 		}
 		return fmt.Errorf("%s bytes %d-%d: %w", id, off, off+n, err)
+	}
+	if total >= 0 && off+n == total && size != total {
+		return fmt.Errorf("%w: %s: stated %d bytes, proven %d", ErrWrongSize, id, total, size)
 	}
 	return nil
 }
@@ -168,7 +183,7 @@ func (c *Client) Stream(ctx context.Context, id content.ID, w io.Writer, progres
 	chunk := c.chunkSize()
 	for off := int64(0); off < info.Size || (off == 0 && info.Size == 0); off += chunk {
 		n := min(chunk, info.Size-off)
-		if err := c.FetchRange(ctx, id, off, n, w); err != nil {
+		if err := c.fetch(ctx, id, off, n, w, info.Size); err != nil {
 			return done, err
 		}
 		done += n

@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"context"
 	"errors"
 	"io"
@@ -245,5 +246,52 @@ func TestDatasetRoundTripAndEscapes(t *testing.T) {
 	os.Symlink(outside, filepath.Join(root, "escape"))
 	if _, _, err := c.PutDir(context.Background(), root, nil); !errors.Is(err, client.ErrUnsafePath) {
 		t.Fatalf("link outside the folder: %v", err)
+	}
+}
+
+// A server that understates a content's size cannot cut a download short:
+// the last range proves the real size.
+func TestUnderstatedSizeRefused(t *testing.T) {
+	c := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/info") {
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, r)
+				var info client.BlobInfo
+				json.Unmarshal(rec.Body.Bytes(), &info)
+				info.Size = 16384 // the real content is longer
+				w.Header().Set("Content-Type", "application/json")
+				json.NewEncoder(w).Encode(info)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	id := put(t, c, randomBytes(100000, 5))
+	_, err := c.DownloadFile(context.Background(), id, filepath.Join(t.TempDir(), "out"), client.DownloadOptions{})
+	if !errors.Is(err, client.ErrWrongSize) {
+		t.Fatalf("understated size: %v", err)
+	}
+}
+
+// A link planted in an existing output folder does not lead a restore
+// outside it.
+func TestRestoreRefusesLinks(t *testing.T) {
+	c := newServer(t, nil)
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "sub"), 0o755)
+	os.WriteFile(filepath.Join(root, "sub", "f.txt"), []byte("data"), 0o644)
+	info, _, err := c.PutDir(context.Background(), root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, _ := content.ParseID(info.ID)
+	out, outside := t.TempDir(), t.TempDir()
+	os.Symlink(outside, filepath.Join(out, "sub"))
+	if _, err := c.GetDataset(context.Background(), id, out, client.DownloadOptions{}); !errors.Is(err, client.ErrUnsafePath) {
+		t.Fatalf("restore through a link: %v", err)
+	}
+	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+		t.Fatal("restore wrote outside the output folder")
 	}
 }

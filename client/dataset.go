@@ -159,6 +159,9 @@ func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt 
 		if err := os.MkdirAll(filepath.Dir(targets[i]), 0o755); err != nil {
 			return nil, err
 		}
+		if err := noLinks(dir, targets[i]); err != nil {
+			return nil, err
+		}
 		base := done
 		_, err := c.DownloadFile(ctx, f.ID, targets[i], DownloadOptions{Progress: func(n int64) {
 			if opt.Progress != nil {
@@ -171,4 +174,29 @@ func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt 
 		done += f.Size
 	}
 	return idx, nil
+}
+
+// noLinks refuses a target path under dir that passes through a symbolic
+// link: a link planted in an existing output folder must not lead a
+// restore outside it.
+func noLinks(dir, target string) error {
+	rel, err := filepath.Rel(dir, target)
+	if err != nil {
+		return err
+	}
+	p := dir
+	for _, part := range strings.Split(rel, string(filepath.Separator)) {
+		p = filepath.Join(p, part)
+		fi, err := os.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %s is a symbolic link; not restoring through it\nhint: restore into a new folder", ErrUnsafePath, p)
+		}
+	}
+	return nil
 }

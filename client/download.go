@@ -113,7 +113,7 @@ func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, o
 			// Verified bytes arrive one 16 KiB group at a time; write
 			// them in larger pieces.
 			bw := bufio.NewWriterSize(w, 1<<20)
-			if err := c.FetchRange(gctx, id, off, n, bw); err != nil {
+			if err := c.fetch(gctx, id, off, n, bw, info.Size); err != nil {
 				return err
 			}
 			if err := bw.Flush(); err != nil {
@@ -129,7 +129,7 @@ func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, o
 		return fail(err)
 	}
 	if info.Size == 0 {
-		if err := c.FetchRange(ctx, id, 0, 0, io.Discard); err != nil {
+		if err := c.fetch(ctx, id, 0, 0, io.Discard, 0); err != nil {
 			return fail(err)
 		}
 	}
