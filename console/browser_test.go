@@ -664,6 +664,20 @@ func TestBrowserEarningsView(t *testing.T) {
 	goTo(t, ctx, "#/owner?did="+w.mallory.DID().String())
 	contains(t, "mallory earnings", text(t, ctx, "#earnings"), "No earnings yet for this DID.")
 
+	// A dispute on the model shows on its page.
+	d := &metering.Dispute{Asset: w.model, Created: asset.NewTime(time.Now()), Nonce: asset.NewNonce(), Opener: w.mallory.DID(), Reason: "this model is mine"}
+	denv, err := d.Sign(w.mallory)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.OpenDispute(context.Background(), denv); err != nil {
+		t.Fatal(err)
+	}
+	goTo(t, ctx, "#/asset/"+w.model.String())
+	contains(t, "dispute", text(t, ctx, "#conflicts"), "Disputes", "open", "this model is mine")
+	goTo(t, ctx, "#/asset/"+w.corpus.String())
+	contains(t, "no dispute", text(t, ctx, "#conflicts"), "No disputes.")
+
 	hide.Store(true)
 	goTo(t, ctx, "#/owner?did="+w.alice.DID().String()+"&x=1")
 	contains(t, "earnings 404", text(t, ctx, "#earnings"), "does not report earnings")

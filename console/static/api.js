@@ -84,6 +84,7 @@ export async function assets() {
 export const asset = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}`);
 export const lineage = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}/lineage`);
 export const grants = (id) => optionalJSON(`/v1/assets/${encodeURIComponent(id)}/grants`);
+export const disputes = (id) => optionalJSON(`/v1/disputes?asset=${encodeURIComponent(id)}`);
 export const earnings = (did, period) =>
   optionalJSON(`/v1/earnings?did=${encodeURIComponent(did)}&period=${encodeURIComponent(period || "day")}`);
 export const proof = (index) => getJSON(`/v1/log/proof/${encodeURIComponent(index)}`);

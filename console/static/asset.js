@@ -193,7 +193,8 @@ export async function render(main, id) {
   if ((v.conflicts || []).length) {
     conf.push(el("p", {}, "The same content is also registered as:"), el("ul", {}, v.conflicts.map((c) => el("li", {}, assetLink(c)))));
   }
-  main.append(section("conflicts", "Conflicting claims", conf.length ? conf : empty("No other registration of this content.")));
+  const conflictSec = section("conflicts", "Conflicting claims and disputes", conf.length ? conf : empty("No other registration of this content."));
+  main.append(conflictSec);
 
   // Proposals, with the change and proposer from the signed proposal.
   const props = v.proposals || [];
@@ -258,6 +259,10 @@ export async function render(main, id) {
       },
       (e) => linSec.replaceChildren(linSec.firstChild, errorBox(e, "Could not load the lineage")),
     ),
+    api.disputes(id).then(
+      (d) => conflictSec.append(...disputesView(d)),
+      (e) => conflictSec.append(errorBox(e, "Could not load the disputes")),
+    ),
     api.grants(id).then(
       (g) => grantSec.replaceChildren(grantSec.firstChild, ...grantsView(g)),
       (e) => grantSec.replaceChildren(grantSec.firstChild, errorBox(e, "Could not load the grants")),
@@ -278,6 +283,31 @@ export async function render(main, id) {
   }
   await Promise.all(jobs);
   return h1;
+}
+
+function disputesView(d) {
+  if (d === null) return [];
+  const ds = d.disputes || [];
+  if (ds.length === 0) return [empty("No disputes.")];
+  return [
+    el("h3", {}, "Disputes"),
+    el("p", {}, "While a dispute is open, the revenue this asset would pay out is held in escrow."),
+    table(
+      "Disputes",
+      ["Status", "Opened by", "Reason", "Logged", "Resolved"],
+      ds.map((x) =>
+        el(
+          "tr",
+          { "data-dispute": x.id },
+          el("td", {}, el("span", { class: x.status === "open" ? "badge warn" : "badge" }, x.status)),
+          el("td", {}, idText(x.opener, 12)),
+          el("td", {}, x.reason || "—"),
+          el("td", {}, logLink(x.log_index)),
+          el("td", {}, x.resolved_index ? logLink(x.resolved_index) : "—"),
+        ),
+      ),
+    ),
+  ];
 }
 
 function grantsView(g) {
