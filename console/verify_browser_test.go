@@ -150,3 +150,101 @@ func TestBrowserVerifierVectors(t *testing.T) {
 		t.Errorf("verify.js against the vectors:\n%s", strings.Join(res.Failures, "\n"))
 	}
 }
+
+// mutationCases fuzzes verify.js's parsers in the browser: thousands of
+// seeded random edits (replace, delete, insert a character; flip an entry
+// byte) of every vector receipt, checkpoint and consistency proof. Each
+// must be refused with a VerifyError: never accepted, never another
+// exception (a TypeError would mean a parser trusted its input).
+const mutationCases = `(async (files, rounds) => {
+  const v = await import("/console/verify.js");
+  const enc = new TextEncoder();
+  let seed = 0x9e3779b9;
+  const rnd = (n) => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return (((t ^ (t >>> 14)) >>> 0) % n);
+  };
+  const alphabet = "AB+/=0123456789 \n\u2014abcxyz-.";
+  const mutate = (s) => {
+    const i = rnd(s.length + 1);
+    switch (rnd(3)) {
+      case 0: return s.slice(0, i) + alphabet[rnd(alphabet.length)] + s.slice(i + 1);
+      case 1: return s.slice(0, i) + s.slice(i + 1);
+      default: return s.slice(0, i) + alphabet[rnd(alphabet.length)] + s.slice(i);
+    }
+  };
+  const vkey = files["log.vkey"].trim();
+  const out = [];
+  let tried = 0;
+  const refuse = async (name, f) => {
+    tried++;
+    try {
+      await f();
+      out.push(name + ": accepted");
+    } catch (e) {
+      if (!(e instanceof v.VerifyError)) out.push(name + ": " + e.name + ": " + e.message);
+    }
+  };
+  for (let i = 0; files["entry-" + i] !== undefined; i++) {
+    const entry = enc.encode(files["entry-" + i]);
+    const proof = files["receipt-" + i + ".tlog-proof"];
+    for (let r = 0; r < rounds; r++) {
+      const p = mutate(proof);
+      if (p !== proof) await refuse("receipt " + i + " " + JSON.stringify(p), () => v.verifyReceipt(entry, p, vkey));
+      const e = entry.slice();
+      e[rnd(e.length)] ^= 1 << rnd(8);
+      await refuse("entry " + i + " flipped", () => v.verifyReceipt(e, proof, vkey));
+      const k = mutate(vkey);
+      // Surrounding white space is trimmed on purpose (/log/key ends in a newline).
+      if (k.trim() !== vkey) await refuse("key " + JSON.stringify(k), () => v.verifyReceipt(entry, proof, k));
+    }
+  }
+  for (const name of Object.keys(files).filter((f) => f.startsWith("consistency-"))) {
+    const a = Number(name.split("-")[1]);
+    const oldCp = await v.verifyCheckpoint(v.parseProof(files["receipt-" + (a - 1) + ".tlog-proof"]).checkpoint, vkey);
+    for (let r = 0; r < rounds; r++) {
+      const t = mutate(files[name]);
+      if (t === files[name]) continue;
+      await refuse(name + " " + JSON.stringify(t), async () => {
+        const c = v.parseConsistency(t);
+        const n = await v.verifyCheckpoint(c.checkpoint, vkey);
+        await v.verifyConsistency(c.old, oldCp.root, n.size, n.root, c.hashes);
+        if (c.old !== oldCp.size) throw new v.VerifyError("proof", "other size");
+      });
+    }
+  }
+  return { failures: out.slice(0, 20), tried };
+})`
+
+func TestBrowserVerifierMutations(t *testing.T) {
+	ctx := browser(t) // first: skip before any work without a browser
+	ar, err := txtar.ParseFile("../auditlog/testdata/vectors.txtar")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range ar.Files {
+		files[f.Name] = string(f.Data)
+	}
+	arg, _ := json.Marshal(files)
+	ts, _ := startServer(t, nil)
+	do(t, ctx, chromedp.Navigate(ts.URL+"/#/"))
+	waitReady(t, ctx, "#/")
+	rounds := 200
+	if testing.Short() {
+		rounds = 20
+	}
+	res := eval[struct {
+		Failures []string
+		Tried    int
+	}](t, ctx, fmt.Sprintf("%s(%s, %d)", mutationCases, arg, rounds))
+	t.Logf("%d mutated inputs refused", res.Tried)
+	if res.Tried < rounds*5 {
+		t.Errorf("only %d mutations tried", res.Tried)
+	}
+	if len(res.Failures) > 0 {
+		t.Errorf("verify.js on mutated vectors:\n%s", strings.Join(res.Failures, "\n"))
+	}
+}
