@@ -79,6 +79,9 @@ type Log struct {
 
 	mu     sync.RWMutex
 	closed bool
+
+	// tiles caches full tiles for ProveEntryUnder.
+	tiles tileCache
 }
 
 // Receipt is what AppendAndProve and ProveInclusion return: an entry, its
@@ -138,6 +141,7 @@ func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*L
 		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
 	}
 	l.appender, l.shutdown, l.reader, l.cancel = app, shutdown, reader, cancel
+	l.tiles.r = reader
 	l.awaiter = tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, opts.PollInterval)
 	return l, nil
 }
@@ -288,18 +292,71 @@ func (l *Log) ProveInclusion(ctx context.Context, index uint64) (Receipt, error)
 // covers index yet) or ErrTampered (the tiles do not prove those bytes at
 // index).
 func (l *Log) ProveEntry(ctx context.Context, index uint64, typ string, payload []byte) (Receipt, error) {
-	entry, err := EncodeEntry(typ, payload)
+	cp, err := l.Checkpoint(ctx)
 	if err != nil {
 		return Receipt{}, err
 	}
-	cp, err := l.Checkpoint(ctx)
+	return l.ProveEntryUnder(ctx, cp, index, typ, payload)
+}
+
+// ProveEntryUnder is ProveEntry under a checkpoint the caller already
+// verified (from Checkpoint). Full tiles, which never change, are read
+// through a small cache; every proof is still checked against cp.
+func (l *Log) ProveEntryUnder(ctx context.Context, cp Checkpoint, index uint64, typ string, payload []byte) (Receipt, error) {
+	entry, err := EncodeEntry(typ, payload)
 	if err != nil {
 		return Receipt{}, err
 	}
 	if index >= cp.Size {
 		return Receipt{}, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
 	}
-	return l.receipt(ctx, newProver(ctx, l.reader, cp.Size), cp, index, entry)
+	return l.receipt(ctx, newProver(ctx, &l.tiles, cp.Size), cp, index, entry)
+}
+
+// tileCache keeps recently read full tiles (immutable once written) for
+// proof building. Partial tiles and entry bundles are always read afresh.
+type tileCache struct {
+	r     TileReader
+	mu    sync.Mutex
+	tiles map[[2]uint64][]byte
+	order [][2]uint64
+}
+
+const tileCacheSize = 1024 // 8 MiB of hashes at most
+
+func (c *tileCache) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
+	if p != 0 {
+		return c.r.ReadTile(ctx, level, index, p)
+	}
+	k := [2]uint64{level, index}
+	c.mu.Lock()
+	b, ok := c.tiles[k]
+	c.mu.Unlock()
+	if ok {
+		return b, nil
+	}
+	b, err := c.r.ReadTile(ctx, level, index, p)
+	if err != nil || len(b) != bundleWidth*HashSize {
+		return b, err
+	}
+	c.mu.Lock()
+	if c.tiles == nil {
+		c.tiles = map[[2]uint64][]byte{}
+	}
+	if _, ok := c.tiles[k]; !ok {
+		c.tiles[k] = b
+		c.order = append(c.order, k)
+		if len(c.order) > tileCacheSize {
+			delete(c.tiles, c.order[0])
+			c.order = c.order[1:]
+		}
+	}
+	c.mu.Unlock()
+	return b, nil
+}
+
+func (c *tileCache) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error) {
+	return c.r.ReadEntryBundle(ctx, index, p)
 }
 
 // ConsistencyProof proves that the latest checkpoint extends the tree of

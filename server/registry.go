@@ -138,10 +138,11 @@ func (s *Server) answer(w http.ResponseWriter, ctx context.Context, status int, 
 func (s *Server) awaitReceiptOf(ctx context.Context, idx uint64, typ string, payload []byte) (receipt.Bundle, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := s.cpw.await(ctx, idx); err != nil {
+	cp, err := s.cpw.await(ctx, idx)
+	if err != nil {
 		return receipt.Bundle{}, fmt.Errorf("waiting for a checkpoint covering entry %d: %w", idx, err)
 	}
-	rec, err := s.tlog.ProveEntry(ctx, idx, typ, payload)
+	rec, err := s.tlog.ProveEntryUnder(ctx, cp, idx, typ, payload)
 	if err != nil {
 		return receipt.Bundle{}, err
 	}
@@ -152,7 +153,7 @@ func (s *Server) awaitReceiptOf(ctx context.Context, idx uint64, typ string, pay
 func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := s.cpw.await(ctx, idx); err != nil {
+	if _, err := s.cpw.await(ctx, idx); err != nil {
 		return receipt.Bundle{}, fmt.Errorf("waiting for a checkpoint covering entry %d: %w", idx, err)
 	}
 	for {
@@ -176,6 +177,7 @@ func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, 
 type checkpointWatch struct {
 	mu      sync.Mutex
 	size    uint64
+	cp      auditlog.Checkpoint // verified, of size
 	changed chan struct{} // closed and replaced when size grows
 }
 
@@ -191,7 +193,7 @@ func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.D
 		if cp, err := l.Checkpoint(ctx); err == nil {
 			w.mu.Lock()
 			if cp.Size > w.size {
-				w.size = cp.Size
+				w.size, w.cp = cp.Size, cp
 				close(w.changed)
 				w.changed = make(chan struct{})
 			}
@@ -205,18 +207,18 @@ func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.D
 	}
 }
 
-// await returns once a checkpoint covers entry idx.
-func (w *checkpointWatch) await(ctx context.Context, idx uint64) error {
+// await returns a verified checkpoint covering entry idx.
+func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Checkpoint, error) {
 	for {
 		w.mu.Lock()
-		size, ch := w.size, w.changed
+		size, cp, ch := w.size, w.cp, w.changed
 		w.mu.Unlock()
 		if size > idx {
-			return nil
+			return cp, nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return auditlog.Checkpoint{}, ctx.Err()
 		case <-ch:
 		}
 	}
