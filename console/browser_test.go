@@ -561,6 +561,22 @@ func TestBrowserCatchesLyingLog(t *testing.T) {
 	contains(t, "fork", text(t, ctx, "#consistency"), "The log is not consistent with what this browser saw before")
 	screenshot(t, ctx, "lie-fork.png")
 
+	// Names and descriptions are shown as text, never as markup.
+	hostile := `<img src=x onerror="document.body.dataset.owned=1">`
+	hk := newKey(t)
+	hid, _ := content.ParseID(putBytes(t, c, []byte("hostile")))
+	hostileID := register(t, c, &asset.Manifest{Content: hid, Name: hostile, Description: hostile, MediaType: "text/plain",
+		Owners: []asset.Owner{{DID: hk.DID(), Weight: 1}}, Threshold: 1,
+		Contributors: []asset.Contributor{{DID: hk.DID(), Share: asset.Whole}}}, hk)
+	goTo(t, ctx, "#/asset/"+hostileID.String())
+	if h := text(t, ctx, "h1"); h != hostile {
+		t.Errorf("hostile name shown as %q", h)
+	}
+	goTo(t, ctx, "#/")
+	if n := count(t, ctx, "main img"); n != 0 || eval[bool](t, ctx, `document.body.dataset.owned === "1"`) {
+		t.Errorf("an asset name became markup")
+	}
+
 	// The asset page checks itself against the log.
 	l.mode.Store("")
 	goTo(t, ctx, "#/asset/"+w.corpus.String())
