@@ -114,8 +114,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	// tessera logs through klog; keep its warnings and errors, in our log.
-	klog.SetSlogLogger(slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn}))
+	// tessera logs through klog, a process-wide logger: route its warnings
+	// and errors into the first server's log, once, before any log runs.
+	klogOnce.Do(func() { klog.SetSlogLogger(slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})) })
 	if cfg.ScrubInterval == 0 {
 		cfg.ScrubInterval = 24 * time.Hour
 	}
@@ -309,6 +310,8 @@ func (s *Server) awaitIntegrated(ctx context.Context) error {
 	}
 	return nil
 }
+
+var klogOnce sync.Once
 
 // minLevel drops records below a level.
 type minLevel struct {
