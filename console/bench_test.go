@@ -11,7 +11,7 @@ import (
 	"github.com/charter-dev/charter/console"
 )
 
-// BenchmarkHandler serves the console's largest module from memory and,
+// BenchmarkHandler serves one of the console's modules (owner.js, 14 KB) from memory and,
 // in the same run, the same file through http.FileServerFS over the
 // source folder (the baseline: what serving the files plainly costs). It
 // reports ns per request of both and their ratio (ours/baseline; below 1
