@@ -159,4 +159,3 @@ func seedDemo(ctx context.Context, parent *Env, data, url string) error {
 	}
 	return nil
 }
-

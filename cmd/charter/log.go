@@ -11,10 +11,11 @@ import (
 )
 
 func init() {
-	register("log", "audit the transparency log: log checkpoint | prove INDEX [-o FILE] | verify FILE", subcommands{
+	register("log", "audit the transparency log: log checkpoint | prove INDEX [-o FILE] | verify FILE | audit", subcommands{
 		"checkpoint": logCheckpointCmd{},
 		"prove":      logProveCmd{},
 		"verify":     verifyCmd{},
+		"audit":      logAuditCmd{},
 	})
 }
 

@@ -37,6 +37,7 @@ func TestScript(t *testing.T) {
 			"startserver":   cmdStartServer,
 			"flipbyte":      cmdFlipByte,
 			"corrupt":       cmdCorrupt,
+			"flipglob":      cmdFlipGlob,
 			"capture":       cmdCapture,
 			"capture-field": cmdCaptureField,
 			"capture-json":  cmdCaptureJSON,
@@ -127,6 +128,20 @@ func cmdCorrupt(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("stored blob %s not found (%d matches)", args[0], len(m))
 	}
 	cmdFlipByte(ts, neg, []string{m[0], args[1]})
+}
+
+// flipglob PATTERN OFFSET: flips a bit of the one file matching PATTERN
+// (relative to $WORK).
+func cmdFlipGlob(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: flipglob PATTERN OFFSET")
+	}
+	m, err := filepath.Glob(ts.MkAbs(args[0]))
+	ts.Check(err)
+	if len(m) == 0 {
+		ts.Fatalf("no file matches %s", args[0])
+	}
+	cmdFlipByte(ts, neg, []string{m[len(m)-1], args[1]})
 }
 
 // capture NAME: sets env NAME to the last command's stdout, trimmed.
