@@ -164,8 +164,12 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		b, err := s.awaitReceiptOf(ctx, didx, auditlog.TypeDecision, decEnv)
 		return &b, err
 	}
-	if err := s.apply(ctx, didx, auditlog.Entry{Type: auditlog.TypeDecision}); err != nil {
-		return err
+	if dec.Effect != license.Allow {
+		// An allowed decision is marked applied with its grant, in one
+		// catalog transaction.
+		if err := s.apply(ctx, didx, auditlog.Entry{Type: auditlog.TypeDecision}); err != nil {
+			return err
+		}
 	}
 	switch dec.Effect {
 	case license.Deny:
@@ -264,6 +268,13 @@ func applyGrant(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byt
 	}
 	if err := tx.PutGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx); err != nil {
 		return err
+	}
+	// The decision record the grant names has no catalog effect; it is
+	// applied with the grant.
+	if g.Decision < idx {
+		if err := tx.MarkApplied(g.Decision); err != nil {
+			return err
+		}
 	}
 	if err := tx.SetGrantRequestStatus(g.ID.String(), "granted"); err != nil {
 		return err

@@ -152,6 +152,14 @@ func (c *Catalog) Applied(ctx context.Context) (next uint64, above map[uint64]bo
 	return uint64(n), above, rows.Err()
 }
 
+// MarkApplied records another log entry as applied in this transaction: an
+// entry with no catalog effect of its own whose application rides along
+// with this one (a grant's decision record). Already applied is fine.
+func (t *Tx) MarkApplied(index uint64) error {
+	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO log_applied(idx) SELECT ? WHERE ? >= COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0) ON CONFLICT DO NOTHING`, int64(index), int64(index))
+	return err
+}
+
 // PutAsset records a newly registered asset and its lineage.
 func (t *Tx) PutAsset(r AssetRecord) error {
 	st, err := json.Marshal(r.State)
