@@ -80,8 +80,11 @@ type Log struct {
 	mu     sync.RWMutex
 	closed bool
 
-	// tiles caches full tiles for ProveEntryUnder.
-	tiles tileCache
+	// tiles caches tiles for ProveEntryUnder, and lastProver is the proof
+	// builder of the latest checkpoint it proved under.
+	tiles      tileCache
+	proverMu   sync.Mutex
+	lastProver *prover
 }
 
 // Receipt is what AppendAndProve and ProveInclusion return: an entry, its
@@ -300,8 +303,8 @@ func (l *Log) ProveEntry(ctx context.Context, index uint64, typ string, payload 
 }
 
 // ProveEntryUnder is ProveEntry under a checkpoint the caller already
-// verified (from Checkpoint). Full tiles, which never change, are read
-// through a small cache; every proof is still checked against cp.
+// verified (from Checkpoint). Tiles, which never change once written, are
+// read through a small cache; every proof is still checked against cp.
 func (l *Log) ProveEntryUnder(ctx context.Context, cp Checkpoint, index uint64, typ string, payload []byte) (Receipt, error) {
 	entry, err := EncodeEntry(typ, payload)
 	if err != nil {
@@ -310,25 +313,42 @@ func (l *Log) ProveEntryUnder(ctx context.Context, cp Checkpoint, index uint64, 
 	if index >= cp.Size {
 		return Receipt{}, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
 	}
-	return l.receipt(ctx, newProver(ctx, &l.tiles, cp.Size), cp, index, entry)
+	// Proofs under the same checkpoint share one proof builder, whose node
+	// cache then holds the tree's right edge, hashed once.
+	l.proverMu.Lock()
+	if l.lastProver == nil || l.lastProver.size != cp.Size {
+		l.lastProver = newProver(context.WithoutCancel(ctx), &l.tiles, cp.Size)
+	}
+	hashes, err := l.lastProver.inclusion(ctx, index)
+	if err != nil {
+		l.lastProver = nil
+	}
+	l.proverMu.Unlock()
+	if err != nil {
+		return Receipt{}, err
+	}
+	if err := verifyInclusion(index, LeafHash(entry), hashes, cp); err != nil {
+		return Receipt{}, fmt.Errorf("%w: tiles do not prove entry %d: %v", ErrTampered, index, err)
+	}
+	p := Proof{Index: index, Hashes: hashes, Checkpoint: cp.Raw}
+	return Receipt{Index: index, Entry: entry, Proof: p.Marshal(), Checkpoint: cp}, nil
 }
 
-// tileCache keeps recently read full tiles (immutable once written) for
-// proof building. Partial tiles and entry bundles are always read afresh.
+// tileCache keeps recently read tiles for proof building. Tiles, full or
+// partial, are immutable once written (a wider partial tile is another
+// path), so a cached tile never goes stale. Entry bundles are always read
+// afresh.
 type tileCache struct {
 	r     TileReader
 	mu    sync.Mutex
-	tiles map[[2]uint64][]byte
-	order [][2]uint64
+	tiles map[[3]uint64][]byte
+	order [][3]uint64
 }
 
 const tileCacheSize = 1024 // 8 MiB of hashes at most
 
 func (c *tileCache) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-	if p != 0 {
-		return c.r.ReadTile(ctx, level, index, p)
-	}
-	k := [2]uint64{level, index}
+	k := [3]uint64{level, index, uint64(p)}
 	c.mu.Lock()
 	b, ok := c.tiles[k]
 	c.mu.Unlock()
@@ -336,12 +356,16 @@ func (c *tileCache) ReadTile(ctx context.Context, level, index uint64, p uint8) 
 		return b, nil
 	}
 	b, err := c.r.ReadTile(ctx, level, index, p)
-	if err != nil || len(b) != bundleWidth*HashSize {
+	want := int(p)
+	if want == 0 {
+		want = bundleWidth
+	}
+	if err != nil || len(b) != want*HashSize {
 		return b, err
 	}
 	c.mu.Lock()
 	if c.tiles == nil {
-		c.tiles = map[[2]uint64][]byte{}
+		c.tiles = map[[3]uint64][]byte{}
 	}
 	if _, ok := c.tiles[k]; !ok {
 		c.tiles[k] = b

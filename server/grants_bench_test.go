@@ -67,7 +67,7 @@ func licensedFixture(tb testing.TB, size int, terms string) (*Server, *httptest.
 // The baseline in the same run is the policy decision alone.
 func BenchmarkGrants(b *testing.B) {
 	_, hs, _, aid, _, _ := licensedFixture(b, 1024, "research-only")
-	const clients = 256
+	const clients = 1024
 	keys := make([]*identity.Key, clients)
 	for i := range keys {
 		keys[i], _ = identity.Generate()

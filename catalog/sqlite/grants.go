@@ -75,7 +75,7 @@ type GrantRecord struct {
 // Guard records that content belongs to an asset (its own bytes, or a
 // file of its dataset).
 func (t *Tx) Guard(content, asset string) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO guards(content, asset) VALUES(?,?) ON CONFLICT DO NOTHING`, content, asset)
+	_, err := t.exec(`INSERT INTO guards(content, asset) VALUES(?,?) ON CONFLICT DO NOTHING`, content, asset)
 	return err
 }
 
@@ -99,13 +99,13 @@ func (c *Catalog) Guards(ctx context.Context, content string) ([]string, error) 
 
 // PutGrant records an issued grant.
 func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES(?,?,?,?,?)`, id, asset, licensee, string(envelope), int64(index))
+	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES(?,?,?,?,?)`, id, asset, licensee, string(envelope), int64(index))
 	return err
 }
 
 // RevokeGrant marks a grant revoked.
 func (t *Tx) RevokeGrant(id string) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE grants SET revoked = 1 WHERE id = ?`, id)
+	_, err := t.exec(`UPDATE grants SET revoked = 1 WHERE id = ?`, id)
 	return err
 }
 
@@ -116,7 +116,7 @@ func (c *Catalog) Grant(ctx context.Context, id string) (*GrantRecord, error) {
 
 // Grant is Catalog.Grant inside the transaction.
 func (t *Tx) Grant(id string) (*GrantRecord, error) {
-	return scanGrant(t.tx.QueryRowContext(t.ctx, grantQuery+` WHERE g.id = ?`, id), id)
+	return scanGrant(t.queryRow(grantQuery+` WHERE g.id = ?`, id), id)
 }
 
 const grantQuery = `SELECT g.id, g.asset, g.licensee, g.envelope, g.revoked, g.log_index, COALESCE(u.bytes, 0), COALESCE(u.requests, 0)
@@ -177,19 +177,19 @@ func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, ma
 
 // PutGrantRequest records a queued request.
 func (t *Tx) PutGrantRequest(id, asset string, envelope []byte, decision, index uint64) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES(?,?,?,?,'pending',?)`, id, asset, string(envelope), int64(decision), int64(index))
+	_, err := t.exec(`INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES(?,?,?,?,'pending',?)`, id, asset, string(envelope), int64(decision), int64(index))
 	return err
 }
 
 // SetGrantRequestStatus updates a queued request.
 func (t *Tx) SetGrantRequestStatus(id, status string) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE grant_requests SET status = ? WHERE id = ?`, status, id)
+	_, err := t.exec(`UPDATE grant_requests SET status = ? WHERE id = ?`, status, id)
 	return err
 }
 
 // AddGrantApproval records an owner's decision on a queued request.
 func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope []byte, index uint64) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES(?,?,?,?,?)`, request, approver, approve, string(envelope), int64(index))
+	_, err := t.exec(`INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES(?,?,?,?,?)`, request, approver, approve, string(envelope), int64(index))
 	return err
 }
 

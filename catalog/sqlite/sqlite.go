@@ -27,6 +27,9 @@ type Catalog struct {
 	extraDumps []string
 	// writeMu serialises write transactions.
 	writeMu sync.Mutex
+	// stmts holds prepared statements by query text.
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 const schema = `
@@ -70,7 +73,14 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 func (c *Catalog) DB() *sql.DB { return c.db }
 
 // Close closes the database.
-func (c *Catalog) Close() error { return c.db.Close() }
+func (c *Catalog) Close() error {
+	c.stmtMu.Lock()
+	for _, s := range c.stmts {
+		s.Close()
+	}
+	c.stmtMu.Unlock()
+	return c.db.Close()
+}
 
 // PutObject records a stored object. Recording the same id again keeps the
 // first record, except that a blob later declared a dataset becomes one.

@@ -125,7 +125,7 @@ type DisputeRecord struct {
 
 // PutReceipt records a receipt; recording the same id again is a no-op.
 func (t *Tx) PutReceipt(r ReceiptRecord) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO receipts(id, grant, asset, licensee, session, bytes, requests, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+	_, err := t.exec(`INSERT INTO receipts(id, grant, asset, licensee, session, bytes, requests, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		r.ID, r.Grant, r.Asset, r.Licensee, r.Session, r.Bytes, r.Requests, string(r.Envelope), int64(r.LogIndex))
 	return err
 }
@@ -134,7 +134,7 @@ func (t *Tx) PutReceipt(r ReceiptRecord) error {
 // already fails with ErrDuplicate and changes nothing: the check and the
 // insert are one statement of the entry's transaction.
 func (t *Tx) PutUsage(u UsageRecord) error {
-	res, err := t.tx.ExecContext(t.ctx, `INSERT INTO usage_events(grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
+	res, err := t.exec(`INSERT INTO usage_events(grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		u.Grant, u.ID, u.Statement, u.Asset, u.Licensee, u.Tokens, u.Calls, u.Runs, u.Time, string(u.Envelope), int64(u.LogIndex))
 	if err != nil {
 		return err
@@ -287,21 +287,21 @@ func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) er
 // refused.
 func (t *Tx) MarkSettled(through uint64, failed []string) error {
 	var w int64
-	err := t.tx.QueryRowContext(t.ctx, `SELECT through FROM settle_watermark WHERE id = 0`).Scan(&w)
+	err := t.queryRow(`SELECT through FROM settle_watermark WHERE id = 0`).Scan(&w)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return err
 	}
 	if int64(through) < w {
 		return fmt.Errorf("catalog: settlement through %d is below the watermark %d", through, w)
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO settle_watermark(id, through) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET through = excluded.through`, int64(through)); err != nil {
+	if _, err := t.exec(`INSERT INTO settle_watermark(id, through) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET through = excluded.through`, int64(through)); err != nil {
 		return err
 	}
-	if _, err := t.tx.ExecContext(t.ctx, `DELETE FROM unsettled`); err != nil {
+	if _, err := t.exec(`DELETE FROM unsettled`); err != nil {
 		return err
 	}
 	for _, k := range failed {
-		if _, err := t.tx.ExecContext(t.ctx, `INSERT INTO unsettled(key) VALUES(?) ON CONFLICT DO NOTHING`, k); err != nil {
+		if _, err := t.exec(`INSERT INTO unsettled(key) VALUES(?) ON CONFLICT DO NOTHING`, k); err != nil {
 			return err
 		}
 	}
@@ -310,7 +310,7 @@ func (t *Tx) MarkSettled(through uint64, failed []string) error {
 
 // PutSettlement records a settlement entry's payload.
 func (t *Tx) PutSettlement(idx uint64, payload []byte) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO settlements(log_index, payload) VALUES(?,?) ON CONFLICT DO NOTHING`, int64(idx), string(payload))
+	_, err := t.exec(`INSERT INTO settlements(log_index, payload) VALUES(?,?) ON CONFLICT DO NOTHING`, int64(idx), string(payload))
 	return err
 }
 
@@ -338,14 +338,14 @@ func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []
 
 // PutDispute records an open dispute.
 func (t *Tx) PutDispute(d DisputeRecord) error {
-	_, err := t.tx.ExecContext(t.ctx, `INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?)`,
+	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?)`,
 		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
 	return err
 }
 
 // ResolveDispute sets a dispute's status ("released" or "voided").
 func (t *Tx) ResolveDispute(id, status string, idx uint64) error {
-	_, err := t.tx.ExecContext(t.ctx, `UPDATE disputes SET status = ?, resolved = ? WHERE id = ? AND status = 'open'`, status, int64(idx), id)
+	_, err := t.exec(`UPDATE disputes SET status = ?, resolved = ? WHERE id = ? AND status = 'open'`, status, int64(idx), id)
 	return err
 }
 
@@ -373,7 +373,7 @@ func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error
 
 // Dispute is Catalog.Dispute inside the transaction.
 func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
-	d, err := scanDispute(t.tx.QueryRowContext(t.ctx, `SELECT `+disputeCols+` FROM disputes WHERE id = ?`, id))
+	d, err := scanDispute(t.queryRow(`SELECT `+disputeCols+` FROM disputes WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
 	}
