@@ -499,7 +499,9 @@ func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		body, _ = json.Marshal(b)
 	case mode == "manifest" && strings.HasPrefix(r.URL.Path, "/v1/assets/") && strings.Count(r.URL.Path, "/") == 3:
 		// Rename the asset on its page.
+		// The server may answer indented or compact JSON.
 		body = bytes.Replace(body, []byte(`"name": "corpus"`), []byte(`"name": "corpus-renamed"`), 1)
+		body = bytes.Replace(body, []byte(`"name":"corpus"`), []byte(`"name":"corpus-renamed"`), 1)
 	case mode == "terms" && strings.HasPrefix(r.URL.Path, "/v1/blobs/") && bytes.HasPrefix(body, []byte(`{"approval":`)):
 		// Serve other licence terms under the terms' id.
 		body = bytes.Replace(body, []byte(`"commercial":true`), []byte(`"commercial":false`), 1)
