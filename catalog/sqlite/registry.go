@@ -124,35 +124,111 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // applied. If index is already applied, fn is not run and Update returns
 // catalog.ErrApplied.
 func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
-	// One writer at a time, queued in Go: SQLite's own busy handler
-	// sleeps between retries, which wastes most of the time under load.
+	u := &update{ctx: context.WithoutCancel(ctx), index: index, fn: fn, done: make(chan struct{})}
+	c.pendMu.Lock()
+	c.pending = append(c.pending, u)
+	leader := !c.committing
+	c.committing = true
+	c.pendMu.Unlock()
+	if leader {
+		c.commitPending()
+	}
+	<-u.done
+	return u.err
+}
+
+// update is one caller's change waiting to be committed.
+type update struct {
+	ctx   context.Context
+	index uint64
+	fn    func(*Tx) error
+	err   error
+	ok    bool
+	done  chan struct{}
+}
+
+// commitPending commits the waiting updates, a batch per transaction,
+// until none wait (group commit: the first waiting caller leads). One
+// writer at a time, queued in Go: SQLite's own busy handler sleeps between
+// retries, which wastes most of the time under load. Each update runs in
+// a savepoint, so one that fails is undone alone.
+func (c *Catalog) commitPending() {
+	for {
+		c.pendMu.Lock()
+		batch := c.pending
+		c.pending = nil
+		if len(batch) == 0 {
+			c.committing = false
+			c.pendMu.Unlock()
+			return
+		}
+		c.pendMu.Unlock()
+		c.commitBatch(batch)
+		for _, u := range batch {
+			close(u.done)
+		}
+	}
+}
+
+func (c *Catalog) commitBatch(batch []*update) {
+	fail := func(err error) {
+		for _, u := range batch {
+			if u.err == nil {
+				u.err = err
+			}
+		}
+	}
+	ctx := context.Background()
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("catalog: begin: %w", err)
+		fail(fmt.Errorf("catalog: begin: %w", err))
+		return
 	}
 	defer tx.Rollback()
 	t0 := &Tx{tx: tx, ctx: ctx, c: c}
 	var next int64
 	if err := t0.queryRow(`SELECT next FROM log_watermark WHERE id = 0`).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return fmt.Errorf("catalog: watermark: %w", err)
+		fail(fmt.Errorf("catalog: watermark: %w", err))
+		return
 	}
-	if int64(index) < next {
-		return catalog.ErrApplied
-	}
-	res, err := t0.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, int64(index))
-	if err != nil {
-		return fmt.Errorf("catalog: mark applied: %w", err)
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return catalog.ErrApplied
-	}
-	t := &Tx{tx: tx, ctx: ctx, c: c}
-	if err := fn(t); err != nil {
-		return err
+	for _, u := range batch {
+		if int64(u.index) < next {
+			u.err = catalog.ErrApplied
+			continue
+		}
+		if _, err := t0.exec(`SAVEPOINT upd`); err != nil {
+			fail(fmt.Errorf("catalog: savepoint: %w", err))
+			return
+		}
+		res, err := t0.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, int64(u.index))
+		if err == nil {
+			if n, _ := res.RowsAffected(); n == 0 {
+				err = catalog.ErrApplied
+			}
+		} else {
+			err = fmt.Errorf("catalog: mark applied: %w", err)
+		}
+		if err == nil {
+			err = u.fn(&Tx{tx: tx, ctx: u.ctx, c: c})
+		}
+		if err != nil {
+			u.err = err
+			if _, rerr := t0.exec(`ROLLBACK TO upd`); rerr != nil {
+				fail(fmt.Errorf("catalog: rollback to savepoint: %w", rerr))
+				return
+			}
+		} else {
+			u.ok = true
+		}
+		if _, err := t0.exec(`RELEASE upd`); err != nil {
+			fail(fmt.Errorf("catalog: release savepoint: %w", err))
+			return
+		}
 	}
 	// Advance the watermark over the contiguous applied prefix.
+	t := t0
 	for {
 		var ok int
 		err := t.queryRow(`SELECT 1 FROM log_applied WHERE idx = ?`, next).Scan(&ok)
@@ -160,20 +236,26 @@ func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) 
 			break
 		}
 		if err != nil {
-			return err
+			fail(err)
+			return
 		}
 		if _, err := t.exec(`DELETE FROM log_applied WHERE idx = ?`, next); err != nil {
-			return err
+			fail(err)
+			return
 		}
 		next++
 	}
 	if _, err := t.exec(`INSERT INTO log_watermark(id, next) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET next = excluded.next`, next); err != nil {
-		return err
+		fail(err)
+		return
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("catalog: commit: %w", err)
+		for _, u := range batch {
+			if u.ok {
+				u.err = fmt.Errorf("catalog: commit: %w", err)
+			}
+		}
 	}
-	return nil
 }
 
 // Applied reports where replay must start (every entry below is applied)

@@ -27,6 +27,10 @@ type Catalog struct {
 	extraDumps []string
 	// writeMu serialises write transactions.
 	writeMu sync.Mutex
+	// pending updates wait for the committing caller (group commit).
+	pendMu     sync.Mutex
+	pending    []*update
+	committing bool
 	// stmts holds prepared statements by query text.
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
