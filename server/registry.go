@@ -178,7 +178,7 @@ type checkpointWatch struct {
 	mu      sync.Mutex
 	size    uint64
 	cp      auditlog.Checkpoint // verified, of size
-	changed chan struct{} // closed and replaced when size grows
+	changed chan struct{}       // closed and replaced when size grows
 }
 
 func newCheckpointWatch() *checkpointWatch {

@@ -84,6 +84,9 @@ type Server struct {
 	nonces httpsig.NonceStore
 	// termsCache holds parsed licence terms by content id.
 	termsCache sync.Map
+	// issued holds grants this server signed and is logging, by envelope,
+	// so applying them need not verify its own signature again.
+	issued sync.Map
 	// cpw follows the log's checkpoint for requests awaiting receipts.
 	cpw *checkpointWatch
 
@@ -160,7 +163,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
 	s.cpw = newCheckpointWatch()
 	s.appliers = map[string]applier{
-		auditlog.TypeGrant:      applyGrant,
+		auditlog.TypeGrant:      s.applyGrant,
 		TypeGrantRequest:        applyGrantRequest,
 		TypeGrantApproval:       applyGrantApproval,
 		auditlog.TypeRevocation: applyRevocation,
