@@ -184,7 +184,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
-		s.cpw.run(bg, s.tlog, 5*time.Millisecond)
+		s.cpw.run(bg, s.tlog, 10*time.Millisecond)
 	}()
 	if cfg.ScrubInterval > 0 {
 		s.wg.Add(1)

@@ -81,7 +81,7 @@ func (t *Tx) Guard(content, asset string) error {
 
 // Guards returns the assets that content belongs to.
 func (c *Catalog) Guards(ctx context.Context, content string) ([]string, error) {
-	rows, err := c.db.QueryContext(ctx, `SELECT asset FROM guards WHERE content = ? ORDER BY asset`, content)
+	rows, err := c.query(ctx, `SELECT asset FROM guards WHERE content = ? ORDER BY asset`, content)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (t *Tx) RevokeGrant(id string) error {
 
 // Grant returns a grant.
 func (c *Catalog) Grant(ctx context.Context, id string) (*GrantRecord, error) {
-	return scanGrant(c.db.QueryRowContext(ctx, grantQuery+` WHERE g.id = ?`, id), id)
+	return scanGrant(c.queryRow(ctx, grantQuery+` WHERE g.id = ?`, id), id)
 }
 
 // Grant is Catalog.Grant inside the transaction.

@@ -96,6 +96,25 @@ func (c *Catalog) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
 	return s, nil
 }
 
+// queryRow runs a one-row query outside a transaction through the
+// statement cache.
+func (c *Catalog) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	s, err := c.stmt(ctx, query)
+	if err != nil {
+		return c.db.QueryRowContext(ctx, query, args...)
+	}
+	return s.QueryRowContext(ctx, args...)
+}
+
+// query runs a query outside a transaction through the statement cache.
+func (c *Catalog) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	s, err := c.stmt(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return s.QueryContext(ctx, args...)
+}
+
 func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
 	s, err := t.c.stmt(t.ctx, query)
 	if err != nil {
@@ -355,7 +374,7 @@ func (t *Tx) AddApproval(proposal asset.ID, approver string, envelope []byte, in
 // Asset returns the record of an asset, or an error wrapping
 // catalog.ErrNotFound.
 func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*AssetRecord, error) {
-	return scanAsset(c.db.QueryRowContext(ctx, `SELECT state, claim, priority, log_index FROM assets WHERE asset = ?`, id.String()), id.String())
+	return scanAsset(c.queryRow(ctx, `SELECT state, claim, priority, log_index FROM assets WHERE asset = ?`, id.String()), id.String())
 }
 
 // Asset is Catalog.Asset inside the transaction.

@@ -105,7 +105,7 @@ func (c *Catalog) Object(ctx context.Context, id content.ID) (catalog.Object, er
 	var o catalog.Object
 	var kind string
 	var created int64
-	err := c.db.QueryRowContext(ctx, `SELECT size, kind, created FROM objects WHERE id = ?`, id.String()).Scan(&o.Size, &kind, &created)
+	err := c.queryRow(ctx, `SELECT size, kind, created FROM objects WHERE id = ?`, id.String()).Scan(&o.Size, &kind, &created)
 	if errors.Is(err, sql.ErrNoRows) {
 		return o, fmt.Errorf("object %s: %w", id, catalog.ErrNotFound)
 	}
