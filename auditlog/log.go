@@ -80,11 +80,10 @@ type Log struct {
 	mu     sync.RWMutex
 	closed bool
 
-	// tiles caches tiles for ProveEntryUnder, and lastProver is the proof
-	// builder of the latest checkpoint it proved under.
-	tiles      tileCache
-	proverMu   sync.Mutex
-	lastProver *prover
+	// tiles caches tiles for ProveEntryUnder, and trees their hashed
+	// subtrees.
+	tiles tileCache
+	trees tileTrees
 }
 
 // Receipt is what AppendAndProve and ProveInclusion return: an entry, its
@@ -145,6 +144,7 @@ func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*L
 	}
 	l.appender, l.shutdown, l.reader, l.cancel = app, shutdown, reader, cancel
 	l.tiles.r = reader
+	l.trees.tiles = &l.tiles
 	l.awaiter = tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, opts.PollInterval)
 	return l, nil
 }
@@ -313,17 +313,7 @@ func (l *Log) ProveEntryUnder(ctx context.Context, cp Checkpoint, index uint64, 
 	if index >= cp.Size {
 		return Receipt{}, fmt.Errorf("%w: index %d, checkpoint size %d", ErrNotFound, index, cp.Size)
 	}
-	// Proofs under the same checkpoint share one proof builder, whose node
-	// cache then holds the tree's right edge, hashed once.
-	l.proverMu.Lock()
-	if l.lastProver == nil || l.lastProver.size != cp.Size {
-		l.lastProver = newProver(context.WithoutCancel(ctx), &l.tiles, cp.Size)
-	}
-	hashes, err := l.lastProver.inclusion(ctx, index)
-	if err != nil {
-		l.lastProver = nil
-	}
-	l.proverMu.Unlock()
+	hashes, err := l.trees.inclusion(ctx, index, cp.Size)
 	if err != nil {
 		return Receipt{}, err
 	}
