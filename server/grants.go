@@ -120,7 +120,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	if age := time.Since(req.Created.Time()); age > 10*time.Minute || age < -time.Minute {
 		return errorf(http.StatusUnprocessableEntity, "stale-request", "Request too old or from the future", fmt.Sprintf("created %s", req.Created.Time().Format(time.RFC3339)), "sign a new request; check your clock", nil)
 	}
-	rec, err := s.cat.Asset(ctx, aid)
+	rec, err := s.assetRecord(ctx, aid)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", aid), "", err)
@@ -568,7 +568,7 @@ func (s *Server) licensedBy(ctx context.Context, id content.ID) ([]string, error
 		if err != nil {
 			return nil, err
 		}
-		rec, err := s.cat.Asset(ctx, aid)
+		rec, err := s.assetRecord(ctx, aid)
 		if err != nil {
 			return nil, err
 		}
@@ -681,4 +681,30 @@ func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, g)
 	return nil
+}
+
+// assetRecord is s.cat.Asset through a cache for the hot paths (grant
+// requests, enforcement). Registry entries change asset state only through
+// apply, which bumps assetGen; a record read while the generation moved is
+// not kept, so the cache never holds a stale state.
+func (s *Server) assetRecord(ctx context.Context, id asset.ID) (*catsqlite.AssetRecord, error) {
+	if v, ok := s.assetCache.Load(id); ok {
+		return v.(*catsqlite.AssetRecord), nil
+	}
+	gen := s.assetGen.Load()
+	rec, err := s.cat.Asset(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.assetGen.Load() == gen {
+		s.assetCache.Store(id, rec)
+	}
+	return rec, nil
+}
+
+// forgetAssets drops the asset cache; apply calls it after every registry
+// change.
+func (s *Server) forgetAssets() {
+	s.assetGen.Add(1)
+	s.assetCache.Range(func(k, _ any) bool { s.assetCache.Delete(k); return true })
 }

@@ -250,6 +250,10 @@ func (s *Server) apply(ctx context.Context, idx uint64, e auditlog.Entry) error 
 		}
 		return err
 	})
+	switch e.Type {
+	case auditlog.TypeAssetRegister, auditlog.TypeAssetProposal, auditlog.TypeAssetApproval:
+		s.forgetAssets()
+	}
 	if errors.Is(err, catalog.ErrApplied) {
 		return nil
 	}

@@ -19,6 +19,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charter-dev/charter/auditlog"
@@ -84,6 +85,10 @@ type Server struct {
 	nonces httpsig.NonceStore
 	// termsCache holds parsed licence terms by content id.
 	termsCache sync.Map
+	// assetCache holds asset records for hot paths; assetGen counts
+	// registry changes (see assetRecord).
+	assetCache sync.Map
+	assetGen   atomic.Uint64
 	// issued holds grants this server signed and is logging, by envelope,
 	// so applying them need not verify its own signature again.
 	issued sync.Map
