@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/charter-dev/charter/internal/strictjson"
 	"mime"
 	"strings"
 
@@ -189,7 +190,7 @@ func parseCanonical(b []byte, v any, canonical func(any) ([]byte, error)) error 
 	if len(b) > MaxStatement {
 		return fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxStatement)
 	}
-	if err := unmarshalStrict(b, v); err != nil {
+	if err := strictjson.Unmarshal(b, v); err != nil {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	c, err := canonical(v)

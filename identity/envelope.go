@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/strictjson"
 	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
@@ -215,7 +216,7 @@ func ParseEnvelope(b []byte) (*Envelope, error) {
 			Sig   *string `json:"sig"`
 		} `json:"signatures"`
 	}
-	if err := unmarshalStrict(b, &raw); err != nil {
+	if err := strictjson.Unmarshal(b, &raw); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEnvelope, err)
 	}
 	if raw.PayloadType == nil || *raw.PayloadType == "" {

@@ -1,4 +1,4 @@
-package identity
+package strictjson
 
 import (
 	"encoding/json"
@@ -29,14 +29,14 @@ func TestUnmarshalStrict(t *testing.T) {
 		`[` + strings.Repeat(`{"in":[`, 20) + `]`: false,
 	} {
 		var v outer
-		err := unmarshalStrict([]byte(in), &v)
+		err := Unmarshal([]byte(in), &v)
 		if (err == nil) != ok {
 			t.Errorf("%s: err %v, want ok=%v", in, err, ok)
 		}
 	}
 }
 
-// tokenKeys is the slow reference for objectKeys: every object key, in
+// tokenKeys is the slow reference for ObjectKeys: every object key, in
 // order, found by walking json.Decoder tokens.
 func tokenKeys(b []byte) []string {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
@@ -84,7 +84,7 @@ func FuzzObjectKeys(f *testing.F) {
 			return
 		}
 		want := tokenKeys(b)
-		keys, err := objectKeys(b)
+		keys, err := ObjectKeys(b)
 		if err != nil {
 			if !strings.Contains(err.Error(), "escape") && !strings.Contains(err.Error(), "duplicate") && !strings.Contains(err.Error(), "deep") && !strings.Contains(err.Error(), "UTF-8") {
 				t.Fatalf("unexpected refusal: %v", err)

@@ -1,4 +1,8 @@
-package asset
+// Package strictjson decodes untrusted JSON strictly: one value, no
+// duplicate, case-folded or escaped keys, no unknown fields, bounded
+// nesting, no trailing data. The identity and asset packages parse signed
+// statements with it, so that one statement has one meaning.
+package strictjson
 
 import (
 	"bytes"
@@ -13,12 +17,11 @@ import (
 // maxJSONDepth bounds nesting in untrusted JSON.
 const maxJSONDepth = 32
 
-// unmarshalStrict decodes exactly one JSON value from b into v, rejecting
+// Unmarshal decodes exactly one JSON value from b into v, rejecting
 // what encoding/json silently accepts: duplicate object keys, keys that match
 // a field only case-insensitively, keys written with escapes, unknown
 // fields, nesting deeper than maxJSONDepth, and trailing data.
-// (A copy of identity/strictjson.go, which has its tests and fuzzer.)
-func unmarshalStrict(b []byte, v any) error {
+func Unmarshal(b []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
@@ -30,7 +33,7 @@ func unmarshalStrict(b []byte, v any) error {
 	}
 	// The decoder has checked that b[:end] is valid JSON; now check its
 	// keys, which encoding/json matches case-insensitively and lets repeat.
-	keys, err := objectKeys(b[:end])
+	keys, err := ObjectKeys(b[:end])
 	if err != nil {
 		return err
 	}
@@ -44,12 +47,12 @@ func unmarshalStrict(b []byte, v any) error {
 	return nil
 }
 
-// objectKeys returns every object key in b, which must be valid JSON. It
+// ObjectKeys returns every object key in b, which must be valid JSON. It
 // refuses a key repeated in one object, a key containing an escape (so
 // that "\u0070ayload" cannot stand in for "payload") or invalid UTF-8, and
 // nesting deeper than maxJSONDepth. It is a byte scanner, several times faster than
 // walking json.Decoder tokens.
-func objectKeys(b []byte) ([]string, error) {
+func ObjectKeys(b []byte) ([]string, error) {
 	type frame struct {
 		obj  bool
 		keys []string
