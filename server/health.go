@@ -62,16 +62,11 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) corrupt(ctx context.Context, id content.ID) (catalog.Corruption, bool) {
-	all, err := s.cat.Corruptions(ctx)
+	c, bad, err := s.cat.Corruption(ctx, id)
 	if err != nil {
-		return catalog.Corruption{}, false
+		s.log.Warn("reading corruption records", "id", id, "err", err)
 	}
-	for _, c := range all {
-		if c.ID == id {
-			return c, true
-		}
-	}
-	return catalog.Corruption{}, false
+	return c, bad
 }
 
 // recordCorruption logs and records a blob that failed verification.

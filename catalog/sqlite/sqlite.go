@@ -137,6 +137,22 @@ func (c *Catalog) ClearCorrupt(ctx context.Context, id content.ID) error {
 	return err
 }
 
+// Corruption returns the corruption record of id, if any. It is on the
+// path of every read, so it looks up one row.
+func (c *Catalog) Corruption(ctx context.Context, id content.ID) (catalog.Corruption, bool, error) {
+	k := catalog.Corruption{ID: id}
+	var found int64
+	err := c.queryRow(ctx, `SELECT off, len, detail, found FROM corruptions WHERE id = ?`, id.String()).Scan(&k.Offset, &k.Length, &k.Detail, &found)
+	if errors.Is(err, sql.ErrNoRows) {
+		return k, false, nil
+	}
+	if err != nil {
+		return k, false, fmt.Errorf("catalog: corruption of %s: %w", id, err)
+	}
+	k.Found = time.Unix(0, found).UTC()
+	return k, true, nil
+}
+
 // Corruptions lists every blob known to be corrupt.
 func (c *Catalog) Corruptions(ctx context.Context) ([]catalog.Corruption, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT id, off, len, detail, found FROM corruptions ORDER BY id`)
