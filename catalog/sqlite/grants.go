@@ -159,6 +159,11 @@ func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*GrantR
 // ChargeUsage adds one request of n bytes to a grant's usage if the quotas
 // (zero: unlimited) allow it, atomically, and reports whether they did.
 func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, maxRequests int64) (bool, error) {
+	if maxBytes > 0 && n > maxBytes {
+		// Over the quota on its own: refused without counting anything
+		// (the upsert's WHERE only guards the update, not a first insert).
+		return false, nil
+	}
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	res, err := c.db.ExecContext(ctx, `INSERT INTO grant_usage(grant, bytes, requests) VALUES(?, ?, 1)
@@ -169,9 +174,6 @@ func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, ma
 		return false, err
 	}
 	k, _ := res.RowsAffected()
-	if k == 1 && (maxBytes > 0 && n > maxBytes || maxRequests > 0 && maxRequests < 1) {
-		return false, nil
-	}
 	return k == 1, nil
 }
 
