@@ -72,18 +72,27 @@ func (c *Client) Grants(ctx context.Context, assetID, licensee string) (*GrantLi
 	return &v, c.getJSON(ctx, "/v1/grants", q, &v)
 }
 
+// GrantRecord is a grant as the server holds it.
+type GrantRecord struct {
+	ID       string `json:"id"`
+	Asset    string `json:"asset"`
+	Licensee string `json:"licensee"`
+	Revoked  bool   `json:"revoked"`
+	LogIndex uint64 `json:"log_index"`
+	Bytes    int64  `json:"bytes_served"`
+	Requests int64  `json:"requests_served"`
+	Envelope []byte `json:"envelope"`
+}
+
+// Grant returns one grant.
+func (c *Client) Grant(ctx context.Context, id string) (*GrantRecord, error) {
+	var g GrantRecord
+	return &g, c.getJSON(ctx, "/v1/grants/"+url.PathEscape(id), nil, &g)
+}
+
 // GrantList is the answer of GET /v1/grants.
 type GrantList struct {
-	Grants []struct {
-		ID       string `json:"id"`
-		Asset    string `json:"asset"`
-		Licensee string `json:"licensee"`
-		Revoked  bool   `json:"revoked"`
-		LogIndex uint64 `json:"log_index"`
-		Bytes    int64  `json:"bytes_served"`
-		Requests int64  `json:"requests_served"`
-		Envelope []byte `json:"envelope"`
-	} `json:"grants"`
+	Grants  []GrantRecord `json:"grants"`
 	Pending []struct {
 		ID       string          `json:"id"`
 		Asset    string          `json:"asset"`

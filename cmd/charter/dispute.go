@@ -8,7 +8,6 @@ import (
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/grant"
-	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
 )
 
@@ -84,17 +83,9 @@ func (disputeResolveCmd) Run(ctx context.Context, env *Env, args []string) error
 	if err != nil {
 		return err
 	}
-	key, err := loadKey(env)
+	keys, err := loadSigners(env, cosign)
 	if err != nil {
 		return err
-	}
-	keys := []*identity.Key{key}
-	for _, f := range cosign {
-		k, err := identity.Load(f)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, k)
 	}
 	ds, err := c.Disputes(ctx, "")
 	if err != nil {

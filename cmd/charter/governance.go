@@ -4,11 +4,9 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
-	"github.com/charter-dev/charter/identity"
 )
 
 func init() {
@@ -66,21 +64,8 @@ func (proposeCmd) Run(ctx context.Context, env *Env, args []string) error {
 		n++
 		ch.Kind = asset.SetOwners
 		var total int64
-		for _, o := range owners {
-			k, val, err := splitPair("set-owners", o)
-			if err != nil {
-				return err
-			}
-			d, err := identity.ParseDID(k)
-			if err != nil {
-				return err
-			}
-			w, err := strconv.ParseInt(val, 10, 64)
-			if err != nil {
-				return fmt.Errorf("--set-owners %s: weight %q is not an integer", k, val)
-			}
-			ch.Owners = append(ch.Owners, asset.Owner{DID: d, Weight: w})
-			total += w
+		if ch.Owners, total, err = parseOwners("set-owners", owners); err != nil {
+			return err
 		}
 		ch.Threshold = *threshold
 		if ch.Threshold == 0 {
@@ -90,20 +75,8 @@ func (proposeCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if len(contributors) > 0 {
 		n++
 		ch.Kind = asset.SetContributors
-		for _, ct := range contributors {
-			k, val, err := splitPair("set-contributors", ct)
-			if err != nil {
-				return err
-			}
-			d, err := identity.ParseDID(k)
-			if err != nil {
-				return err
-			}
-			sh, err := parsePercent(val)
-			if err != nil {
-				return err
-			}
-			ch.Contributors = append(ch.Contributors, asset.Contributor{DID: d, Share: sh})
+		if ch.Contributors, err = parseContributors("set-contributors", contributors); err != nil {
+			return err
 		}
 	}
 	if *lic != "" {

@@ -222,34 +222,21 @@ func (grantRevokeCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	key, err := loadKey(env)
+	keys, err := loadSigners(env, cosign)
 	if err != nil {
 		return err
-	}
-	keys := []*identity.Key{key}
-	for _, f := range cosign {
-		k, err := identity.Load(f)
-		if err != nil {
-			return err
-		}
-		keys = append(keys, k)
 	}
 	c, err := env.Client()
 	if err != nil {
 		return err
 	}
-	l, err := c.Grants(ctx, "", "")
+	g, err := c.Grant(ctx, gid.String())
 	if err != nil {
 		return err
 	}
-	var assetID asset.ID
-	for _, g := range l.Grants {
-		if g.ID == gid.String() {
-			assetID, _ = asset.ParseID(g.Asset)
-		}
-	}
-	if assetID.IsZero() {
-		return fmt.Errorf("no grant %s on this server", gid)
+	assetID, err := asset.ParseID(g.Asset)
+	if err != nil {
+		return err
 	}
 	rv := &grant.Revocation{Asset: assetID, Created: asset.NewTime(time.Now()), Grant: gid, Reason: *reason}
 	envl, err := rv.Sign(keys...)

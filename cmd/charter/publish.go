@@ -6,14 +6,12 @@ import (
 	"fmt"
 	"math/big"
 	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/content"
-	"github.com/charter-dev/charter/identity"
 )
 
 func init() {
@@ -89,18 +87,11 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if len(pos) != 1 {
 		return fmt.Errorf("publish takes one PATH\nhint: charter publish ./dataset --license research-only")
 	}
-	key, err := loadKey(env)
+	signers, err := loadSigners(env, cosign)
 	if err != nil {
 		return err
 	}
-	signers := []*identity.Key{key}
-	for _, f := range cosign {
-		k, err := identity.Load(f)
-		if err != nil {
-			return err
-		}
-		signers = append(signers, k)
-	}
+	key := signers[0]
 	put, err := putPath(ctx, env, pos[0])
 	if err != nil {
 		return err
@@ -119,48 +110,24 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 			m.MediaType = content.DatasetMediaType
 		}
 	}
-	var total int64
+	owns, total, err := parseOwners("owner", owners)
+	if err != nil {
+		return err
+	}
+	m.Owners = owns
 	if len(owners) == 0 {
 		m.Owners = []asset.Owner{{DID: key.DID(), Weight: 1}}
 		total = 1
-	}
-	for _, o := range owners {
-		k, v, err := splitPair("owner", o)
-		if err != nil {
-			return err
-		}
-		d, err := identity.ParseDID(k)
-		if err != nil {
-			return err
-		}
-		w, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return fmt.Errorf("--owner %s: weight %q is not an integer", k, v)
-		}
-		m.Owners = append(m.Owners, asset.Owner{DID: d, Weight: w})
-		total += w
 	}
 	m.Threshold = *threshold
 	if m.Threshold == 0 {
 		m.Threshold = total
 	}
+	if m.Contributors, err = parseContributors("contributor", contributors); err != nil {
+		return err
+	}
 	if len(contributors) == 0 {
 		m.Contributors = []asset.Contributor{{DID: key.DID(), Share: asset.Whole}}
-	}
-	for _, c := range contributors {
-		k, v, err := splitPair("contributor", c)
-		if err != nil {
-			return err
-		}
-		d, err := identity.ParseDID(k)
-		if err != nil {
-			return err
-		}
-		sh, err := parsePercent(v)
-		if err != nil {
-			return fmt.Errorf("--contributor %s: %w", k, err)
-		}
-		m.Contributors = append(m.Contributors, asset.Contributor{DID: d, Share: sh})
 	}
 	for _, p := range parents {
 		k, v, err := splitPair("parent", p)
