@@ -254,6 +254,17 @@ func (s *Server) readIndex(ctx context.Context, body io.Reader) (*content.Index,
 	return idx, raw, nil
 }
 
+// pathObject returns the blob the request's {id} names, refusing
+// malformed ids, unknown blobs and blobs known corrupt.
+func (s *Server) pathObject(r *http.Request) (content.ID, catalog.Object, error) {
+	id, err := pathID(r)
+	if err != nil {
+		return id, catalog.Object{}, err
+	}
+	obj, err := s.lookup(r.Context(), id)
+	return id, obj, err
+}
+
 // lookup returns the catalog record of id, refusing blobs known corrupt.
 func (s *Server) lookup(ctx context.Context, id content.ID) (catalog.Object, error) {
 	obj, err := s.cat.Object(ctx, id)
@@ -279,11 +290,7 @@ func setBlobHeaders(w http.ResponseWriter, obj catalog.Object) {
 }
 
 func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	obj, err := s.lookup(r.Context(), id)
+	id, obj, err := s.pathObject(r)
 	if err != nil {
 		return err
 	}
@@ -299,11 +306,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 // download serves the raw bytes with HTTP Range support. The bytes are not
 // proven here; clients that verify use /slice.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	obj, err := s.lookup(r.Context(), id)
+	id, obj, err := s.pathObject(r)
 	if err != nil {
 		return err
 	}
@@ -354,11 +357,7 @@ func parseRange(r *http.Request, size int64) (off, n int64, err error) {
 // slice serves a verified range: the Bao slice of [offset, offset+length),
 // which holds the data widened to 16 KiB groups plus the proof nodes.
 func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	obj, err := s.lookup(r.Context(), id)
+	id, obj, err := s.pathObject(r)
 	if err != nil {
 		return err
 	}
@@ -425,11 +424,7 @@ func (s *Server) lookupErr(ctx context.Context, id content.ID) error {
 }
 
 func (s *Server) outboard(w http.ResponseWriter, r *http.Request) error {
-	id, err := pathID(r)
-	if err != nil {
-		return err
-	}
-	obj, err := s.lookup(r.Context(), id)
+	id, obj, err := s.pathObject(r)
 	if err != nil {
 		return err
 	}

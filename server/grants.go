@@ -102,9 +102,9 @@ func (s *Server) signAndAppend(ctx context.Context, kind, typ string, payload []
 // for the owners.
 func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	aid, err := asset.ParseID(r.PathValue("id"))
+	aid, err := pathAsset(r, "asset")
 	if err != nil {
-		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+		return err
 	}
 	env, canon, err := readEnvelope(r)
 	if err != nil {

@@ -24,6 +24,16 @@ import (
 // the one function that changes registry state, used both live and when
 // replaying the log, so a catalog rebuilt from the log equals the live one.
 
+// pathAsset parses the request's {id} as the id of an asset or of another
+// statement (what names it in the error).
+func pathAsset(r *http.Request, what string) (asset.ID, error) {
+	id, err := asset.ParseID(r.PathValue("id"))
+	if err != nil {
+		return id, errorf(http.StatusBadRequest, "bad-id", "Malformed "+what+" id", err.Error(), "", err)
+	}
+	return id, nil
+}
+
 // readEnvelope reads a DSSE envelope request body.
 func readEnvelope(r *http.Request) (*identity.Envelope, []byte, error) {
 	raw, err := io.ReadAll(io.LimitReader(r.Body, identity.MaxEnvelopeSize+1))
@@ -408,9 +418,9 @@ func applyApproval(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 // propose handles POST /v1/assets/{id}/proposals.
 func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	aid, err := asset.ParseID(r.PathValue("id"))
+	aid, err := pathAsset(r, "asset")
 	if err != nil {
-		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+		return err
 	}
 	env, canon, err := readEnvelope(r)
 	if err != nil {
@@ -449,9 +459,9 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 // approve handles POST /v1/proposals/{id}/approvals.
 func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	pid, err := asset.ParseID(r.PathValue("id"))
+	pid, err := pathAsset(r, "proposal")
 	if err != nil {
-		return errorf(http.StatusBadRequest, "bad-id", "Malformed proposal id", err.Error(), "", err)
+		return err
 	}
 	env, canon, err := readEnvelope(r)
 	if err != nil {
@@ -538,9 +548,9 @@ func (s *Server) assetView(ctx context.Context, id asset.ID) (*AssetView, error)
 }
 
 func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) error {
-	id, err := asset.ParseID(r.PathValue("id"))
+	id, err := pathAsset(r, "asset")
 	if err != nil {
-		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+		return err
 	}
 	v, err := s.assetView(r.Context(), id)
 	if err != nil {
@@ -570,9 +580,9 @@ type Lineage = api.Lineage
 
 func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	id, err := asset.ParseID(r.PathValue("id"))
+	id, err := pathAsset(r, "asset")
 	if err != nil {
-		return errorf(http.StatusBadRequest, "bad-id", "Malformed asset id", err.Error(), "", err)
+		return err
 	}
 	root, err := s.cat.Asset(ctx, id)
 	if err != nil {
@@ -632,9 +642,9 @@ func (s *Server) lineage(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) getProposal(w http.ResponseWriter, r *http.Request) error {
-	pid, err := asset.ParseID(r.PathValue("id"))
+	pid, err := pathAsset(r, "proposal")
 	if err != nil {
-		return errorf(http.StatusBadRequest, "bad-id", "Malformed proposal id", err.Error(), "", err)
+		return err
 	}
 	p, err := s.cat.Proposal(r.Context(), pid)
 	if err != nil {
