@@ -34,15 +34,7 @@ func (logCheckpointCmd) Run(ctx context.Context, env *Env, args []string) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := env.Client()
-	if err != nil {
-		return err
-	}
-	key, w, err := trustedLog(ctx, env, c)
-	if err != nil {
-		return err
-	}
-	cp, err := advance(ctx, c, w)
+	_, key, cp, err := latestCheckpoint(ctx, env)
 	if err != nil {
 		return err
 	}
@@ -71,15 +63,8 @@ func (logProveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a log index", pos[0])
 	}
-	c, err := env.Client()
+	c, key, _, err := latestCheckpoint(ctx, env)
 	if err != nil {
-		return err
-	}
-	key, w, err := trustedLog(ctx, env, c)
-	if err != nil {
-		return err
-	}
-	if _, err := advance(ctx, c, w); err != nil {
 		return err
 	}
 	b, err := c.LogProof(ctx, idx)

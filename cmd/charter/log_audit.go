@@ -24,15 +24,7 @@ func (logAuditCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	c, err := env.Client()
-	if err != nil {
-		return err
-	}
-	_, w, err := trustedLog(ctx, env, c)
-	if err != nil {
-		return err
-	}
-	cp, err := advance(ctx, c, w)
+	c, _, cp, err := latestCheckpoint(ctx, env)
 	if err != nil {
 		return err
 	}

@@ -86,3 +86,19 @@ func advance(ctx context.Context, c *client.Client, w *auditlog.Witness) (auditl
 	}
 	return cp, nil
 }
+
+// latestCheckpoint connects to the server, pins or checks its log key, and
+// returns the latest checkpoint once it is shown to extend the last one
+// this user saw.
+func latestCheckpoint(ctx context.Context, env *Env) (*client.Client, string, auditlog.Checkpoint, error) {
+	c, err := env.Client()
+	if err != nil {
+		return nil, "", auditlog.Checkpoint{}, err
+	}
+	key, w, err := trustedLog(ctx, env, c)
+	if err != nil {
+		return nil, "", auditlog.Checkpoint{}, err
+	}
+	cp, err := advance(ctx, c, w)
+	return c, key, cp, err
+}
