@@ -275,23 +275,62 @@ func TestUnderstatedSizeRefused(t *testing.T) {
 }
 
 // A link planted in an existing output folder does not lead a restore
-// outside it.
+// outside it, and nothing is created at the link's target: not the folders
+// below it, not a partial file.
 func TestRestoreRefusesLinks(t *testing.T) {
 	c := newServer(t, nil)
 	root := t.TempDir()
-	os.MkdirAll(filepath.Join(root, "sub"), 0o755)
-	os.WriteFile(filepath.Join(root, "sub", "f.txt"), []byte("data"), 0o644)
+	os.MkdirAll(filepath.Join(root, "sub", "deeper"), 0o755)
+	os.WriteFile(filepath.Join(root, "sub", "deeper", "f.txt"), []byte("data"), 0o644)
+	os.WriteFile(filepath.Join(root, "top.txt"), []byte("top"), 0o644)
 	info, _, err := c.PutDir(context.Background(), root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	id, _ := content.ParseID(info.ID)
-	out, outside := t.TempDir(), t.TempDir()
-	os.Symlink(outside, filepath.Join(out, "sub"))
-	if _, err := c.GetDataset(context.Background(), id, out, client.DownloadOptions{}); !errors.Is(err, client.ErrUnsafePath) {
-		t.Fatalf("restore through a link: %v", err)
+	for _, tc := range []struct{ name, link string }{
+		{"folder", "sub"}, // sub -> outside: MkdirAll would make outside/deeper
+		{"partial file", "top.txt" + client.PartSuffix}, // the partial file's name -> outside/x
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, outside := t.TempDir(), t.TempDir()
+			target := outside
+			if tc.name == "partial file" {
+				target = filepath.Join(outside, "x")
+			}
+			if err := os.Symlink(target, filepath.Join(out, tc.link)); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.GetDataset(context.Background(), id, out, client.DownloadOptions{}); !errors.Is(err, client.ErrUnsafePath) {
+				t.Fatalf("restore through a link: %v", err)
+			}
+			if ents, _ := os.ReadDir(outside); len(ents) != 0 {
+				t.Fatalf("restore created %s outside the output folder", ents[0].Name())
+			}
+		})
 	}
-	if ents, _ := os.ReadDir(outside); len(ents) != 0 {
-		t.Fatal("restore wrote outside the output folder")
+}
+
+// A download the server refuses before any byte is verified leaves no
+// partial file behind.
+func TestRefusedDownloadLeavesNothing(t *testing.T) {
+	c := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodGet && !strings.HasSuffix(r.URL.Path, "/info") && strings.HasPrefix(r.URL.Path, "/v1/blobs/") {
+				w.Header().Set("Content-Type", "application/problem+json")
+				w.WriteHeader(http.StatusForbidden)
+				w.Write([]byte(`{"type":"about:blank","title":"Forbidden","status":403}`))
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	id := put(t, c, randomBytes(100000, 7))
+	dir := t.TempDir()
+	if _, err := c.DownloadFile(context.Background(), id, filepath.Join(dir, "out"), client.DownloadOptions{}); err == nil {
+		t.Fatal("refused download succeeded")
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("refused download left %s behind", ents[0].Name())
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 
@@ -137,16 +138,18 @@ func (c *Client) FetchIndex(ctx context.Context, id content.ID) (*content.Index,
 
 // GetDataset restores dataset id under dir, verifying every file. Paths
 // are checked again on the way out: an index naming a path that escapes
-// dir is refused before anything is written.
+// dir is refused before anything is written. Every write goes through an
+// os.Root opened on dir, and no folder is created in, and no file written
+// through, a symbolic link found under dir: a link planted in an existing
+// output folder is refused before anything is created at its target.
 func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt DownloadOptions) (*content.Index, error) {
 	idx, err := c.FetchIndex(ctx, id)
 	if err != nil {
 		return nil, err
 	}
 	var total int64
-	targets := make([]string, len(idx.Files))
-	for i, f := range idx.Files {
-		if targets[i], err = content.SafeJoin(dir, f.Path); err != nil {
+	for _, f := range idx.Files {
+		if _, err := content.SafeJoin(dir, f.Path); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrUnsafePath, err)
 		}
 		total += f.Size
@@ -154,16 +157,21 @@ func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt 
 	if opt.Total != nil {
 		opt.Total(total)
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
 	var done int64
-	for i, f := range idx.Files {
-		if err := os.MkdirAll(filepath.Dir(targets[i]), 0o755); err != nil {
-			return nil, err
-		}
-		if err := noLinks(dir, targets[i]); err != nil {
+	for _, f := range idx.Files {
+		if err := mkdirNoLinks(root, path.Dir(f.Path)); err != nil {
 			return nil, err
 		}
 		base := done
-		_, err := c.DownloadFile(ctx, f.ID, targets[i], DownloadOptions{Progress: func(n int64) {
+		_, err := c.downloadIn(ctx, root, filepath.FromSlash(f.Path), f.ID, DownloadOptions{Progress: func(n int64) {
 			if opt.Progress != nil {
 				opt.Progress(base + n)
 			}
@@ -176,26 +184,34 @@ func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt 
 	return idx, nil
 }
 
-// noLinks refuses a target path under dir that passes through a symbolic
-// link: a link planted in an existing output folder must not lead a
-// restore outside it.
-func noLinks(dir, target string) error {
-	rel, err := filepath.Rel(dir, target)
-	if err != nil {
-		return err
+// mkdirNoLinks creates the folder rel (a valid dataset path, or ".") inside
+// root one component at a time, refusing any component that exists as a
+// symbolic link or as something other than a folder. Each component is
+// checked before anything below it is created, so a planted link never has
+// a folder made at its target.
+func mkdirNoLinks(root *os.Root, rel string) error {
+	if rel == "." {
+		return nil
 	}
-	p := dir
-	for _, part := range strings.Split(rel, string(filepath.Separator)) {
-		p = filepath.Join(p, part)
-		fi, err := os.Lstat(p)
+	p := ""
+	for part := range strings.SplitSeq(rel, "/") {
+		p = path.Join(p, part)
+		local := filepath.FromSlash(p)
+		fi, err := root.Lstat(local)
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil
+			if err := root.Mkdir(local, 0o755); err != nil {
+				return err
+			}
+			continue
 		}
 		if err != nil {
 			return err
 		}
-		if fi.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%w: %s is a symbolic link; not restoring through it\nhint: restore into a new folder", ErrUnsafePath, p)
+		switch {
+		case fi.Mode()&fs.ModeSymlink != 0:
+			return fmt.Errorf("%w: %s is a symbolic link; not restoring through it\nhint: restore into a new folder", ErrUnsafePath, filepath.Join(root.Name(), local))
+		case !fi.IsDir():
+			return fmt.Errorf("%w: %s exists and is not a folder\nhint: restore into a new folder", ErrUnsafePath, filepath.Join(root.Name(), local))
 		}
 	}
 	return nil

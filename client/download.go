@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 
@@ -44,7 +45,22 @@ const (
 // resumes from its partial file. The file appears at path only once
 // complete; if verification fails, the partial file is removed and the
 // error names the bad range.
+//
+// The partial file, its resume state and the file itself are written
+// through an os.Root opened on path's folder, so a symbolic link planted
+// beside path cannot lead the writes out of that folder. A download refused
+// before any byte was verified leaves nothing behind.
 func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, opt DownloadOptions) (int64, error) {
+	root, err := os.OpenRoot(filepath.Dir(path))
+	if err != nil {
+		return 0, fmt.Errorf("cannot write %s: %w", path, err)
+	}
+	defer root.Close()
+	return c.downloadIn(ctx, root, filepath.Base(path), id, opt)
+}
+
+// downloadIn is DownloadFile for the file name inside root.
+func (c *Client) downloadIn(ctx context.Context, root *os.Root, name string, id content.ID, opt DownloadOptions) (int64, error) {
 	info, err := c.Info(ctx, id)
 	if err != nil {
 		return 0, err
@@ -52,34 +68,40 @@ func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, o
 	if opt.Total != nil {
 		opt.Total(info.Size)
 	}
-	part, statePath := path+PartSuffix, path+StateSuffix
+	part, statePath := name+PartSuffix, name+StateSuffix
 	chunk := c.chunkSize()
 	nchunks := int((info.Size + chunk - 1) / chunk)
 	st := partState{ID: id.String(), Size: info.Size, Chunk: chunk, Done: make([]bool, nchunks)}
-	if b, err := os.ReadFile(statePath); err == nil {
+	resumed := false
+	if b, err := root.ReadFile(statePath); err == nil {
 		var old partState
 		if json.Unmarshal(b, &old) == nil && old.ID == st.ID && old.Size == st.Size && old.Chunk == st.Chunk && len(old.Done) == nchunks {
-			if fi, err := os.Stat(part); err == nil && fi.Size() == info.Size {
-				st = old // resume
+			if fi, err := root.Lstat(part); err == nil && fi.Mode().IsRegular() && fi.Size() == info.Size {
+				st, resumed = old, true
 			}
 		}
 	}
-	f, err := os.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		return 0, fmt.Errorf("cannot write %s: %w", part, err)
+	if fi, err := root.Lstat(part); err == nil && !fi.Mode().IsRegular() {
+		return 0, fmt.Errorf("%w: %s is not a regular file; not writing through it\nhint: remove it, or download into a new folder", ErrUnsafePath, filepath.Join(root.Name(), part))
 	}
+	f, err := root.OpenFile(part, os.O_RDWR|os.O_CREATE, 0o644)
+	if err != nil {
+		return 0, fmt.Errorf("cannot write %s: %w", filepath.Join(root.Name(), part), err)
+	}
+	var done atomic.Int64
 	fail := func(err error) (int64, error) {
 		f.Close()
-		if errors.Is(err, content.ErrCorrupt) {
-			os.Remove(part)
-			os.Remove(statePath)
+		// Keep a partial file only when it holds verified bytes to
+		// resume from.
+		if errors.Is(err, content.ErrCorrupt) || (!resumed && done.Load() == 0) {
+			root.Remove(part)
+			root.Remove(statePath)
 		}
 		return 0, err
 	}
 	if err := f.Truncate(info.Size); err != nil {
 		return fail(err)
 	}
-	var done atomic.Int64
 	for i, d := range st.Done {
 		if d {
 			done.Add(min(chunk, info.Size-int64(i)*chunk))
@@ -93,7 +115,7 @@ func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, o
 		mu.Lock()
 		defer mu.Unlock()
 		b, _ := json.Marshal(st)
-		return writeFileAtomic(statePath, b)
+		return writeFileAtomic(root, statePath, b)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(max(1, c.Parallel))
@@ -139,10 +161,10 @@ func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, o
 	if err := f.Close(); err != nil {
 		return 0, err
 	}
-	if err := os.Rename(part, path); err != nil {
+	if err := root.Rename(part, name); err != nil {
 		return 0, err
 	}
-	os.Remove(statePath)
+	root.Remove(statePath)
 	return info.Size, nil
 }
 
@@ -159,10 +181,10 @@ func (p *progressWriter) Write(b []byte) (int, error) {
 	return n, err
 }
 
-func writeFileAtomic(path string, b []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+func writeFileAtomic(root *os.Root, name string, b []byte) error {
+	tmp := name + ".tmp"
+	if err := root.WriteFile(tmp, b, 0o644); err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	return root.Rename(tmp, name)
 }
