@@ -296,6 +296,25 @@ func makeVectors(t *testing.T) []vector {
 		t.Fatal(err)
 	}
 	add("approval of that proposal", KindApproval, b, env)
+
+	// A fine-tune of the model that cites its grant on the parent (the
+	// grant id here is an example; registration looks it up).
+	tune := &Manifest{
+		Content:      contentOf("fine-tuned weights"),
+		Name:         "tiny-tune",
+		MediaType:    "application/octet-stream",
+		Owners:       []Owner{{key(t, 3).DID(), 1}},
+		Threshold:    1,
+		Contributors: []Contributor{{key(t, 3).DID(), Whole}},
+		Parents:      []Parent{{Asset: modelID, Grant: idOf([]byte("example grant")), Royalty: 50_000, Stacking: Relative}},
+		Created:      NewTime(t0.Add(2 * time.Hour)),
+	}
+	b, _ = tune.Canonical()
+	env, err = tune.Sign(key(t, 3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	add("derived asset citing its grant on the parent", KindAsset, b, env)
 	return out
 }
 

@@ -153,7 +153,11 @@ const (
 
 // Parent is an asset this one was derived from or trained on.
 type Parent struct {
-	Asset    ID       `json:"asset"`
+	Asset ID `json:"asset"`
+	// Grant cites the grant on the parent that gives the owners the right
+	// to derive (see CheckDerivation); it is left out of the canonical
+	// form when zero, and registration refuses a parent without one.
+	Grant    ID       `json:"grant,omitzero"`
 	Royalty  Share    `json:"royalty"`
 	Stacking Stacking `json:"stacking"`
 }

@@ -61,14 +61,19 @@ type Grant struct {
 	// Decision is the log index of the decision record that permitted
 	// the grant (for approval-required terms, the request's decision,
 	// completed by the owners' approvals).
-	Decision  uint64       `json:"decision"`
-	ID        asset.ID     `json:"id"` // the request's statement id
-	Issuer    identity.DID `json:"issuer"`
-	Licensee  identity.DID `json:"licensee"`
-	NotAfter  asset.Time   `json:"notAfter"`
-	NotBefore asset.Time   `json:"notBefore"`
-	Purpose   string       `json:"purpose"`
-	Quotas    Quotas       `json:"quotas"`
+	Decision uint64 `json:"decision"`
+	// Derivative: the decision allowed a derivative use (the request
+	// asked for one and the terms allow derivatives), so the licensee may
+	// register assets derived from this one (asset.CheckDerivation). Left
+	// out of the canonical form when false.
+	Derivative bool         `json:"derivative,omitempty"`
+	ID         asset.ID     `json:"id"` // the request's statement id
+	Issuer     identity.DID `json:"issuer"`
+	Licensee   identity.DID `json:"licensee"`
+	NotAfter   asset.Time   `json:"notAfter"`
+	NotBefore  asset.Time   `json:"notBefore"`
+	Purpose    string       `json:"purpose"`
+	Quotas     Quotas       `json:"quotas"`
 	// Terms is the content id of the canonical terms the grant was made
 	// under; a later licence change does not alter it.
 	Terms content.ID `json:"terms"`
@@ -255,6 +260,14 @@ func OpenGrant(env *identity.Envelope) (*Grant, error) {
 		return nil, fmt.Errorf("%w: empty validity window", ErrInvalid)
 	}
 	return &g, nil
+}
+
+// Right is the grant as asset.CheckDerivation sees it: revoked says
+// whether it was revoked before the registration being checked, terms are
+// the terms it was made under (g.Terms).
+func (g *Grant) Right(revoked bool, terms *license.Terms) *asset.Right {
+	return &asset.Right{Grant: g.ID, Asset: g.Asset, Licensee: g.Licensee, Derivative: g.Derivative, Commercial: g.Commercial,
+		NotBefore: g.NotBefore.Time(), NotAfter: g.NotAfter.Time(), Revoked: revoked, Terms: terms}
 }
 
 // ValidAt reports whether the grant's window contains t.
