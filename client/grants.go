@@ -123,10 +123,12 @@ func (c *Client) Vote(ctx context.Context, env *identity.Envelope) (*api.GrantAn
 }
 
 // WithGrant returns a client whose requests carry the grant id and are
-// signed with the licensee's key (RFC 9421), as licensed content needs.
+// signed with the licensee's key (RFC 9421), as licensed content needs. The
+// signature covers Charter-Grant and, when sent, Charter-Session and
+// Range, so nobody on the way can change what is served or billed.
 func (c *Client) WithGrant(key *identity.Key, grantID string) *Client {
 	c2 := *c
 	c2.grant = grantID
-	c2.hc = &http.Client{Transport: &httpsig.Transport{Key: key, Base: c.hc.Transport, Options: []httpsig.SignOption{httpsig.WithHeaders("charter-grant")}}}
+	c2.hc = &http.Client{Transport: &httpsig.Transport{Key: key, Base: c.hc.Transport, Options: []httpsig.SignOption{httpsig.WithHeaders("charter-grant"), httpsig.WithHeadersIfPresent("charter-session", "range")}}}
 	return &c2
 }

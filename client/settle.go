@@ -24,7 +24,9 @@ func newSessionID() string {
 func (c *Client) Session() string { return c.session }
 
 // CloseSession ends the client's download session: the server logs a
-// signed receipt for each grant used in it and returns them. Later
+// signed receipt for each grant used in it and returns them. The request
+// is signed, so the client must hold a grant (WithGrant): only the
+// licensee can close its own session. Later
 // requests start a new session. Without it, the server closes a session
 // after 30 s of idleness. It changes the client's session id, so do not
 // call it while requests of the client are in flight.

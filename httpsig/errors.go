@@ -31,7 +31,8 @@ var (
 	// ErrBodyTooLarge: Verify would have to buffer more than
 	// VerifyOptions.MaxBodyBytes to check the body's digest.
 	ErrBodyTooLarge = errors.New("httpsig: body too large to verify in memory")
-	// ErrNonceStoreFull: the nonce store cannot take another nonce now.
+	// ErrNonceStoreFull: the nonce store cannot take another nonce of this
+	// key id now (each key has its own bound).
 	ErrNonceStoreFull = errors.New("httpsig: nonce store full")
 	// ErrBodyNotReplayable: Sign cannot read the body to digest it without
 	// consuming it (no GetBody) and no Content-Digest was set.

@@ -545,7 +545,7 @@ func TestVerifyBodyLimits(t *testing.T) {
 
 func TestMemoryNonceStore(t *testing.T) {
 	now := t0
-	s := NewMemoryNonceStore(3, func() time.Time { return now })
+	s := NewMemoryNonceStore(2, func() time.Time { return now })
 	ctx := context.Background()
 	seen := func(key, nonce string, until time.Time) bool {
 		t.Helper()
@@ -562,7 +562,11 @@ func TestMemoryNonceStore(t *testing.T) {
 		t.Fatal("distinct key or nonce reported seen")
 	}
 	if _, err := s.Seen(ctx, "k", "n3", t0.Add(time.Minute)); !errors.Is(err, ErrNonceStoreFull) {
-		t.Fatalf("full store: %v", err)
+		t.Fatalf("full key: %v", err)
+	}
+	// The bound is per key: k at its limit does not stop k2.
+	if seen("k2", "n2", t0.Add(time.Minute)) {
+		t.Fatal("k2 n2 seen")
 	}
 	// Still refuses replays while full.
 	if !seen("k", "n2", t0.Add(2*time.Minute)) {

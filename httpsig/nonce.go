@@ -18,28 +18,31 @@ type NonceStore interface {
 	Seen(ctx context.Context, keyID, nonce string, until time.Time) (bool, error)
 }
 
-// MemoryNonceStore is a NonceStore for one process. It forgets an entry once
-// its time has passed and holds at most a fixed number of entries: when full
-// it refuses new nonces with ErrNonceStoreFull rather than forget one early
-// (which would let that request be replayed). An entry costs about 200
-// bytes.
+// MemoryNonceStore is a NonceStore for one process (tests, examples, single
+// process tools; a server keeps its nonces in its database so that replay
+// protection survives restarts). It forgets an entry once its time has
+// passed and holds at most a fixed number of live entries per key id: a key
+// at its limit has its new nonces refused with ErrNonceStoreFull rather
+// than one forgotten early (which would let that request be replayed), and
+// no other key is affected. An entry costs about 200 bytes.
 type MemoryNonceStore struct {
 	now   func() time.Time
 	limit int
 
 	mu      sync.Mutex
 	entries map[string]time.Time
+	perKey  map[string]int
 	expiry  expiryHeap
 }
 
-// DefaultNonceLimit is the capacity NewMemoryNonceStore uses when given 0:
-// with the default five-minute window it sustains about 800 signed requests
-// a second in about 50 MB.
-const DefaultNonceLimit = 1 << 18
+// DefaultNonceLimit is the per-key capacity NewMemoryNonceStore uses when
+// given 0: with the default 90-second life of a nonce it sustains about 700
+// signed requests a second from one key.
+const DefaultNonceLimit = 1 << 16
 
 // NewMemoryNonceStore returns an empty store holding at most limit nonces
-// (DefaultNonceLimit if limit <= 0). now is its clock, time.Now if nil; pass
-// the same clock that gives Verify its now.
+// per key id (DefaultNonceLimit if limit <= 0). now is its clock, time.Now
+// if nil; pass the same clock that gives Verify its now.
 func NewMemoryNonceStore(limit int, now func() time.Time) *MemoryNonceStore {
 	if limit <= 0 {
 		limit = DefaultNonceLimit
@@ -47,7 +50,7 @@ func NewMemoryNonceStore(limit int, now func() time.Time) *MemoryNonceStore {
 	if now == nil {
 		now = time.Now
 	}
-	return &MemoryNonceStore{now: now, limit: limit, entries: make(map[string]time.Time)}
+	return &MemoryNonceStore{now: now, limit: limit, entries: make(map[string]time.Time), perKey: make(map[string]int)}
 }
 
 // Seen implements NonceStore.
@@ -63,16 +66,20 @@ func (s *MemoryNonceStore) Seen(ctx context.Context, keyID, nonce string, until 
 		e := heap.Pop(&s.expiry).(expiryEntry)
 		if t, ok := s.entries[e.key]; ok && t.Equal(e.until) {
 			delete(s.entries, e.key)
+			if s.perKey[e.keyID]--; s.perKey[e.keyID] <= 0 {
+				delete(s.perKey, e.keyID)
+			}
 		}
 	}
 	if t, ok := s.entries[k]; ok && t.After(now) {
 		return true, nil
 	}
-	if len(s.entries) >= s.limit {
-		return false, fmt.Errorf("%w: %d nonces held\nhint: retry shortly, or raise the store's limit", ErrNonceStoreFull, len(s.entries))
+	if s.perKey[keyID] >= s.limit {
+		return false, fmt.Errorf("%w: key %s holds %d live nonces\nhint: retry shortly; each signed request uses a nonce for the signature's validity", ErrNonceStoreFull, keyID, s.perKey[keyID])
 	}
 	s.entries[k] = until
-	heap.Push(&s.expiry, expiryEntry{until: until, key: k})
+	s.perKey[keyID]++
+	heap.Push(&s.expiry, expiryEntry{until: until, key: k, keyID: keyID})
 	return false, nil
 }
 
@@ -87,6 +94,7 @@ func (s *MemoryNonceStore) Len() int {
 type expiryEntry struct {
 	until time.Time
 	key   string
+	keyID string
 }
 
 type expiryHeap []expiryEntry

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -45,9 +46,10 @@ const (
 var RequiredComponents = []string{"@method", "@authority", "@path", "@query"}
 
 type signConfig struct {
-	expiry  time.Duration
-	nonce   string
-	headers []string
+	expiry    time.Duration
+	nonce     string
+	headers   []string
+	ifPresent []string
 }
 
 // SignOption changes what Sign does.
@@ -70,6 +72,17 @@ func WithHeaders(names ...string) SignOption {
 	return func(c *signConfig) {
 		for _, n := range names {
 			c.headers = append(c.headers, strings.ToLower(n))
+		}
+	}
+}
+
+// WithHeadersIfPresent adds header fields to the covered components when
+// the request carries them, such as Range or a session id: fields that
+// change what is served or billed and are sent only sometimes.
+func WithHeadersIfPresent(names ...string) SignOption {
+	return func(c *signConfig) {
+		for _, n := range names {
+			c.ifPresent = append(c.ifPresent, strings.ToLower(n))
 		}
 	}
 }
@@ -109,6 +122,11 @@ func Sign(req *http.Request, key *identity.Key, now time.Time, opts ...SignOptio
 	}
 	for _, h := range cfg.headers {
 		covered = append(covered, item{val: bareItem{kind: kindString, s: h}})
+	}
+	for _, h := range cfg.ifPresent {
+		if len(req.Header.Values(h)) > 0 && !slices.Contains(cfg.headers, h) {
+			covered = append(covered, item{val: bareItem{kind: kindString, s: h}})
+		}
 	}
 	if hasBody(req) || req.Header.Get(ContentDigestHeader) != "" {
 		if err := setContentDigest(req); err != nil {

@@ -35,6 +35,19 @@ type VerifyOptions struct {
 	// RequiredHeaders are header fields (lower case) the signature must
 	// cover besides RequiredComponents.
 	RequiredHeaders []string
+	// CoveredIfPresent are header fields (lower case) the signature must
+	// cover whenever the request carries them, such as Range: a header
+	// that changes what is served or billed and that a client sends only
+	// sometimes. A request carrying one the signature leaves out is
+	// refused with ErrMissingComponent.
+	CoveredIfPresent []string
+	// Authorize, when set, is called with the verified signer after the
+	// signature and body checks and before the nonce is recorded; an error
+	// it returns is returned by Verify as is and records nothing. Use it to
+	// check that the signer may make the request at all (holds a grant, owns
+	// the session), so that a key with no standing never consumes nonce
+	// space.
+	Authorize func(signer identity.DID) error
 	// Authority and Scheme, when set, are used for "@authority" and
 	// "@scheme" instead of the Host header and the connection's TLS state:
 	// set them to the server's public name behind a proxy.
@@ -105,6 +118,12 @@ func Verify(req *http.Request, now time.Time, opts VerifyOptions) (identity.DID,
 			return identity.DID{}, fmt.Errorf("%w: %q", ErrMissingComponent, strings.ToLower(name))
 		}
 	}
+	for _, name := range opts.CoveredIfPresent {
+		name = strings.ToLower(name)
+		if len(req.Header.Values(name)) > 0 && !sig.covers(name) {
+			return identity.DID{}, fmt.Errorf("%w: the request has a %s field the signature does not cover\nhint: sign %q too", ErrMissingComponent, name, name)
+		}
+	}
 	coversDigest := sig.covers("content-digest")
 	if body && !coversDigest {
 		return identity.DID{}, fmt.Errorf("%w: the request has a body but \"content-digest\" is not covered", ErrMissingComponent)
@@ -128,6 +147,11 @@ func Verify(req *http.Request, now time.Time, opts VerifyOptions) (identity.DID,
 			return identity.DID{}, err
 		}
 		if err := checkBody(req, dc, opts); err != nil {
+			return identity.DID{}, err
+		}
+	}
+	if opts.Authorize != nil {
+		if err := opts.Authorize(sig.signer); err != nil {
 			return identity.DID{}, err
 		}
 	}

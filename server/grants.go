@@ -9,6 +9,7 @@ import (
 	"github.com/charter-dev/charter/receipt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -590,23 +591,72 @@ func (s *Server) licensedBy(ctx context.Context, id content.ID) ([]string, error
 	return needing, nil
 }
 
+// signedIfPresent are the request headers that change what is served or
+// billed and that a data request carries only sometimes: a signature must
+// cover each one the request has.
+var signedIfPresent = []string{"range", "charter-session"}
+
+// checkGrant verifies the request's signature and that its signer holds
+// the grant it names, valid now and covering one of the assets needing a
+// grant, then charges the quota. The grant is resolved before the nonce is
+// recorded, so a key without a grant never consumes nonce space.
 func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []string) (*grant.Grant, error) {
 	ctx := r.Context()
 	gid := r.Header.Get(HeaderGrant)
 	if gid == "" {
 		return nil, errorf(http.StatusUnauthorized, "grant-required", "A grant is required", fmt.Sprintf("%s is licensed content of asset %s", id, needing[0]), fmt.Sprintf("request a grant: charter get %s --purpose PURPOSE", id), nil)
 	}
-	who, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, RequiredHeaders: []string{"charter-grant"}})
-	if err != nil {
-		if errors.Is(err, httpsig.ErrNonceStoreFull) {
-			return nil, errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
-		}
-		status := http.StatusUnauthorized
-		return nil, errorf(status, "bad-request-signature", "Request signature refused", err.Error(), "sign data requests with the grant's licensee key (RFC 9421)", err)
+	var gr *grant.Grant
+	authorize := func(who identity.DID) error {
+		var err error
+		gr, err = s.grantFor(ctx, gid, who, needing)
+		return err
 	}
+	if _, err := s.verifySigned(r, []string{"charter-grant"}, authorize); err != nil {
+		return nil, err
+	}
+	ok, err := s.cat.ChargeUsage(ctx, gid, n, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errorf(http.StatusForbidden, "quota-exhausted", "Grant quota exhausted", fmt.Sprintf("grant %s allows %d bytes and %d requests (0: unlimited)", gid, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests), "request a new grant", nil)
+	}
+	return gr, nil
+}
+
+// verifySigned checks a request's RFC 9421 signature (covering required
+// besides the standard components, and every header of signedIfPresent
+// the request has), calls authorize with the signer before the nonce is
+// recorded, and maps refusals to problems: 401 for the signature, 503 when
+// the signer's own nonce bound is reached, authorize's errors as they are.
+func (s *Server) verifySigned(r *http.Request, required []string, authorize func(identity.DID) error) (identity.DID, error) {
+	var authErr error
+	who, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, RequiredHeaders: required, CoveredIfPresent: signedIfPresent,
+		Authorize: func(d identity.DID) error {
+			authErr = authorize(d)
+			return authErr
+		}})
+	switch {
+	case err == nil:
+		return who, nil
+	case authErr != nil:
+		return who, authErr
+	case errors.Is(err, httpsig.ErrNonceStoreFull):
+		return who, errorf(http.StatusServiceUnavailable, "busy", "Too many signed requests from this key", err.Error(), "retry shortly", err)
+	}
+	return who, errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign data requests with the grant's licensee key (RFC 9421), covering Charter-Grant, and Range and Charter-Session when sent", err)
+}
+
+// grantFor returns grant gid if who is its licensee and it is unrevoked,
+// valid now and for one of the assets in needing.
+func (s *Server) grantFor(ctx context.Context, gid string, who identity.DID, needing []string) (*grant.Grant, error) {
 	g, err := s.cat.Grant(ctx, gid)
 	if err != nil {
-		return nil, errorf(http.StatusForbidden, "unknown-grant", "Unknown grant", fmt.Sprintf("no grant %q on this server", gid), "", err)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, errorf(http.StatusForbidden, "unknown-grant", "Unknown grant", fmt.Sprintf("no grant %q on this server", gid), "", err)
+		}
+		return nil, err
 	}
 	genv, err := identity.ParseEnvelope(g.Envelope)
 	if err != nil {
@@ -624,21 +674,8 @@ func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []s
 	case !gr.ValidAt(time.Now()):
 		return nil, errorf(http.StatusForbidden, "expired", "Grant not valid now", fmt.Sprintf("grant %s is valid from %s until %s", gid, gr.NotBefore.Time().Format(time.RFC3339), gr.NotAfter.Time().Format(time.RFC3339)), "request a new grant", nil)
 	}
-	covers := false
-	for _, a := range needing {
-		if a == gr.Asset.String() {
-			covers = true
-		}
-	}
-	if !covers {
+	if needing != nil && !slices.Contains(needing, gr.Asset.String()) {
 		return nil, errorf(http.StatusForbidden, "wrong-grant", "Grant does not cover this content", fmt.Sprintf("grant %s is for asset %s", gid, gr.Asset), "", nil)
-	}
-	ok, err := s.cat.ChargeUsage(ctx, gid, n, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errorf(http.StatusForbidden, "quota-exhausted", "Grant quota exhausted", fmt.Sprintf("grant %s allows %d bytes and %d requests (0: unlimited)", gid, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests), "request a new grant", nil)
 	}
 	return gr, nil
 }

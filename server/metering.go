@@ -219,14 +219,37 @@ func (s *Server) sessionLoop(ctx context.Context, idle time.Duration) {
 	}
 }
 
-// closeSession handles POST /v1/sessions/{id}/close: the client's end of
-// a download. Each grant's part of the session gets its receipt, logged.
+// errNoSession: the signer has no open session of the id it closes.
+var errNoSession = errors.New("no open session of this licensee")
+
+// closeSession handles POST /v1/sessions/{id}/close: the licensee's end of
+// a download, signed (RFC 9421) by the licensee. Each of the signer's
+// grants used in the session gets its receipt, logged; sessions of the
+// same id under other licensees' grants are left alone.
 func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	sid := r.PathValue("id")
 	if !validSession(sid) {
 		return errorf(http.StatusBadRequest, "bad-session", "Malformed session id", fmt.Sprintf("%q is not a session id", sid), "", nil)
 	}
-	ss := s.takeSessions(func(_ string, x *session) bool { return x.id == sid })
+	mine := func(who identity.DID) func(string, *session) bool {
+		return func(_ string, x *session) bool { return x.id == sid && x.grant.Licensee == who }
+	}
+	who, err := s.verifySigned(r, nil, func(who identity.DID) error {
+		if !s.hasSessions(mine(who)) {
+			return errNoSession
+		}
+		return nil
+	})
+	if errors.Is(err, errNoSession) {
+		// Nothing of the signer's to close (closed already, or never
+		// opened): an empty answer, and no nonce spent.
+		writeJSON(w, http.StatusOK, metering.SessionAnswer{Session: sid, Receipts: []metering.ReceiptInfo{}})
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	ss := s.takeSessions(mine(who))
 	rs, err := s.closeSessions(r.Context(), ss)
 	if err != nil {
 		return err
@@ -236,6 +259,18 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, metering.SessionAnswer{Session: sid, Receipts: rs})
 	return nil
+}
+
+// hasSessions reports whether an open session matches.
+func (s *Server) hasSessions(match func(key string, ss *session) bool) bool {
+	s.meters.mu.Lock()
+	defer s.meters.mu.Unlock()
+	for k, ss := range s.meters.open {
+		if match(k, ss) {
+			return true
+		}
+	}
+	return false
 }
 
 // applyReceipt applies a receipt entry.

@@ -58,6 +58,10 @@ type Config struct {
 	// SessionIdle is how long a download session may stay idle before its
 	// receipt is logged. Zero means DefaultSessionIdle.
 	SessionIdle time.Duration
+	// NonceLimit bounds the live request-signature nonces one key may
+	// hold (zero: catsqlite.DefaultNonceLimit); a key at its bound gets
+	// 503 and no other key is affected.
+	NonceLimit int
 }
 
 // DefaultLogOrigin is the origin line of a new log's checkpoints.
@@ -178,7 +182,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		auditlog.TypeSettlement: s.applySettlement,
 	}
 	s.licenseCheck = s.checkTermsRef
-	s.nonces = httpsig.NewMemoryNonceStore(httpsig.DefaultNonceLimit, time.Now)
+	s.nonces = cat.Nonces(cfg.NonceLimit, time.Now) // in the database: replays stay refused across restarts
 	s.routes()
 	if err := s.replay(ctx); err != nil {
 		s.Close()
