@@ -3,11 +3,14 @@ package server
 import (
 	"bufio"
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/charter-dev/charter/blob"
@@ -22,75 +25,253 @@ func catalogFiles(dir string) []string {
 	return []string{p, p + "-wal", p + "-shm"}
 }
 
+// RebuildReport says what Rebuild did.
+type RebuildReport struct {
+	// Kept is the old catalog, kept beside the new one ("" if there was
+	// none).
+	Kept string `json:"old_catalog,omitempty"`
+	// Carried counts the operational rows (quota counters, corruption
+	// records) copied from the old catalog, by table.
+	Carried map[string]int64 `json:"carried,omitempty"`
+	// OldUnreadable is why the old catalog could not be read, if it could
+	// not: quota counters then come from the log's receipts alone.
+	OldUnreadable string `json:"old_catalog_unreadable,omitempty"`
+	// Raised counts quota counters raised to what the log's receipts show.
+	Raised int64 `json:"quota_counters_raised"`
+}
+
 // Rebuild recreates the catalog of the data folder from the transparency
-// log and the blob store alone. The old catalog is kept beside it as
-// catalog.db.old-<time>. The server must not be running.
-func Rebuild(ctx context.Context, cfg Config) (kept string, err error) {
-	stamp := time.Now().UTC().Format("20060102T150405Z")
-	for _, f := range catalogFiles(cfg.DataDir) {
+// log and the blob store, and carries over from the old catalog what the
+// log does not hold (quota counters, corruption records; see
+// catsqlite.OperationalTables). Quota counters are then raised to at least
+// what the log's receipts show was served.
+//
+// The new catalog is built in a scratch folder inside the data folder and
+// replaces the old one by one rename, only once it is complete: a rebuild
+// that fails, or is killed, leaves the folder as it found it. The old
+// catalog is kept as catalog.db.old-<time>.
+//
+// The caller must own the data folder (cmd/charter holds its lock): no
+// server may run on it.
+func Rebuild(ctx context.Context, cfg Config) (rep RebuildReport, err error) {
+	dir := cfg.DataDir
+	live := filepath.Join(dir, "catalog.db")
+	// Leftovers of a rebuild that was killed are ours to remove.
+	if old, _ := filepath.Glob(filepath.Join(dir, ".rebuild-*")); len(old) > 0 {
+		for _, o := range old {
+			os.RemoveAll(o)
+		}
+	}
+	_, statErr := os.Stat(live)
+	haveOld := statErr == nil
+	if haveOld {
+		// Fold the old catalog's WAL into its file, so the file alone is
+		// the old catalog (kept, and read for carrying over).
+		if err := checkpointSQLite(ctx, live); err != nil {
+			rep.OldUnreadable = err.Error()
+		}
+	}
+	scratch, err := os.MkdirTemp(dir, ".rebuild-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(scratch)
+	fresh := filepath.Join(scratch, "catalog.db")
+	if err := buildCatalog(ctx, cfg, scratch); err != nil {
+		return rep, fmt.Errorf("rebuilding the catalog: %w\nhint: the data folder is unchanged; the old catalog is still in use", err)
+	}
+	cat, err := catsqlite.Open(ctx, fresh)
+	if err != nil {
+		return rep, err
+	}
+	if haveOld && rep.OldUnreadable == "" {
+		rep.Carried, err = cat.CarryOver(ctx, live)
+		if err != nil {
+			rep.OldUnreadable = err.Error()
+			err = nil
+		}
+	}
+	if err == nil {
+		rep.Raised, err = cat.RaiseQuotaFloor(ctx)
+	}
+	if cerr := cat.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return rep, fmt.Errorf("rebuilding the catalog: %w\nhint: the data folder is unchanged", err)
+	}
+	for _, f := range catalogFiles(scratch)[1:] {
 		if _, err := os.Stat(f); err == nil {
-			dst := f + ".old-" + stamp
-			if err := os.Rename(f, dst); err != nil {
-				return "", err
-			}
-			if kept == "" {
-				kept = dst
+			return rep, fmt.Errorf("rebuilding the catalog: %s was not folded into the new catalog\nhint: the data folder is unchanged", filepath.Base(f))
+		}
+	}
+	// Keep the old catalog under a new name (a hard link: the live name
+	// still works until the swap), move its WAL and shared-memory files
+	// aside (a WAL left beside the new file would be applied to it), and
+	// swap the new file in with one rename.
+	if haveOld {
+		rep.Kept, err = keepOld(live)
+		if err != nil {
+			return rep, fmt.Errorf("keeping the old catalog: %w\nhint: the data folder is unchanged", err)
+		}
+		for _, f := range catalogFiles(dir)[1:] {
+			if _, err := os.Stat(f); err == nil {
+				if err := os.Rename(f, rep.Kept+strings.TrimPrefix(f, live)); err != nil {
+					return rep, err
+				}
 			}
 		}
 	}
-	cfg.ScrubInterval = -1
-	cfg.SettleInterval = -1 // nothing may be appended while rebuilding
-	s, err := New(ctx, cfg) // replays the whole log into the new catalog
-	if err != nil {
-		return kept, err
+	if err := os.Rename(fresh, live); err != nil {
+		return rep, err
 	}
-	defer s.Close()
-	return kept, s.rebuildObjects(ctx)
+	return rep, syncDir(dir)
 }
 
-// CheckCatalog rebuilds the catalog into a scratch folder from the log and
-// blobs, and compares it with the live one: a catalog row edited by hand,
-// or lost, shows up as a difference. The server must not be running.
-func CheckCatalog(ctx context.Context, cfg Config) (missing, extra []string, err error) {
-	live, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
-	if err != nil {
-		return nil, nil, err
+// keepOld links (or copies) the catalog file to a free name
+// catalog.db.old-<time>[-n] and returns it.
+func keepOld(live string) (string, error) {
+	stamp := live + ".old-" + time.Now().UTC().Format("20060102T150405Z")
+	for n := 1; ; n++ {
+		name := stamp
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d", stamp, n)
+		}
+		err := os.Link(live, name)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		}
+		if err != nil {
+			err = copyFile(live, name)
+			if errors.Is(err, fs.ErrExist) {
+				continue
+			}
+		}
+		return name, err
 	}
-	have, err := live.Dump(ctx)
-	live.Close()
-	if err != nil {
-		return nil, nil, err
-	}
-	scratch, err := os.MkdirTemp("", "charter-check-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.RemoveAll(scratch)
-	// The scratch server reads the real log and blobs through links.
+}
+
+// buildCatalog builds a catalog into scratch/catalog.db from the data
+// folder's log and blobs, which the scratch folder links to. Nothing is
+// appended to the log meanwhile.
+func buildCatalog(ctx context.Context, cfg Config, scratch string) error {
 	for _, d := range []string{"log", "blobs", "keys"} {
 		if err := os.Symlink(filepath.Join(absDir(cfg.DataDir), d), filepath.Join(scratch, d)); err != nil {
-			return nil, nil, err
+			return err
 		}
 	}
 	c2 := cfg
 	c2.DataDir = scratch
 	c2.ScrubInterval = -1
 	c2.SettleInterval = -1 // the scratch server must never append to the real log
-	s, err := New(ctx, c2)
+	s, err := New(ctx, c2) // replays the whole log into the new catalog
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
 	err = s.rebuildObjects(ctx)
-	var want []string
-	if err == nil {
-		want, err = s.cat.Dump(ctx)
-	}
-	s.Close()
+	return errors.Join(err, s.Close())
+}
+
+// checkpointSQLite folds the WAL of the SQLite file at path into the file.
+func checkpointSQLite(ctx context.Context, path string) error {
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)")
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	missing, extra = diffSorted(want, have)
-	return missing, extra, nil
+	defer db.Close()
+	var busy, logged, done int
+	if err := db.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &logged, &done); err != nil {
+		return fmt.Errorf("reading %s: %w", path, err)
+	}
+	if busy != 0 {
+		return fmt.Errorf("%s is in use by another process", path)
+	}
+	return nil
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// CheckReport is what CheckCatalog found. A clean folder has every list
+// empty.
+type CheckReport struct {
+	// Missing are rows the log and blobs imply that the catalog lacks (or
+	// holds changed); Extra are catalog rows they do not back.
+	Missing []string `json:"missing"`
+	Extra   []string `json:"unexpected"`
+	// Quota lists quota counters below what the log's receipts show was
+	// served, or counters of grants the log does not hold.
+	Quota []string `json:"quota"`
+}
+
+// Clean reports whether nothing drifted.
+func (r *CheckReport) Clean() bool { return len(r.Missing)+len(r.Extra)+len(r.Quota) == 0 }
+
+// CheckCatalog rebuilds the catalog into a scratch folder from the log and
+// blobs, and compares it with the live one: a catalog row edited by hand,
+// or lost, shows up as a difference; so does a quota counter that was
+// reset or lowered below what the log's receipts show. The caller must own
+// the data folder (no server running on it).
+func CheckCatalog(ctx context.Context, cfg Config) (*CheckReport, error) {
+	live, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	have, err := live.Dump(ctx)
+	rep := &CheckReport{}
+	if err == nil {
+		rep.Quota, err = live.QuotaDrift(ctx)
+	}
+	live.Close()
+	if err != nil {
+		return nil, err
+	}
+	scratch, err := os.MkdirTemp("", "charter-check-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	if err := buildCatalog(ctx, cfg, scratch); err != nil {
+		return nil, err
+	}
+	built, err := catsqlite.Open(ctx, filepath.Join(scratch, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	want, err := built.Dump(ctx)
+	built.Close()
+	if err != nil {
+		return nil, err
+	}
+	rep.Missing, rep.Extra = diffSorted(want, have)
+	return rep, nil
 }
 
 func absDir(d string) string {

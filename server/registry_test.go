@@ -224,10 +224,11 @@ func TestRegistryFlowAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	db.Close()
-	missing, extra, err := CheckCatalog(ctx, Config{DataDir: f.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	rep, err := CheckCatalog(ctx, Config{DataDir: f.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
+	missing, extra := rep.Missing, rep.Extra
 	if len(missing) != 1 || len(extra) != 1 {
 		t.Fatalf("edited row not detected: missing %d, extra %d", len(missing), len(extra))
 	}

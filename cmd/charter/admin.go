@@ -5,14 +5,21 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/charter-dev/charter/internal/dirlock"
 	"github.com/charter-dev/charter/server"
 )
 
 func init() {
-	register("admin", "operate a data folder (server stopped): admin rebuild [--data DIR] | admin check [--data DIR]", subcommands{
+	register("admin", "operate a data folder: admin rebuild | admin check (server stopped) | admin backup DIR (server running or not)", subcommands{
 		"rebuild": adminRebuildCmd{},
 		"check":   adminCheckCmd{},
 	})
+}
+
+// lockData takes the data folder's lock for command: one owner at a time
+// (serve, demo, admin).
+func lockData(dir, command string) (*dirlock.Lock, error) {
+	return dirlock.Acquire(dir, command+" --data "+dir)
 }
 
 type adminRebuildCmd struct{}
@@ -24,16 +31,33 @@ func (adminRebuildCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	kept, err := server.Rebuild(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
+	lock, err := lockData(*data, "charter admin rebuild")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	rep, err := server.Rebuild(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
 	if err != nil {
 		return err
 	}
 	if env.JSON {
-		return env.printJSON(map[string]string{"data": *data, "old_catalog": kept})
+		return env.printJSON(struct {
+			Data string `json:"data"`
+			server.RebuildReport
+		}{*data, rep})
 	}
 	fmt.Fprintf(env.Stdout, "catalog rebuilt from the log and blobs in %s\n", *data)
-	if kept != "" {
-		fmt.Fprintf(env.Stdout, "the old catalog is kept as %s\n", kept)
+	for t, n := range rep.Carried {
+		fmt.Fprintf(env.Stdout, "carried over from the old catalog: %d rows of %s\n", n, t)
+	}
+	if rep.OldUnreadable != "" {
+		fmt.Fprintf(env.Stdout, "the old catalog could not be read (%s): quota counters come from the log's receipts alone\n", rep.OldUnreadable)
+	}
+	if rep.Raised > 0 {
+		fmt.Fprintf(env.Stdout, "%d quota counters raised to what the log's receipts show was served\n", rep.Raised)
+	}
+	if rep.Kept != "" {
+		fmt.Fprintf(env.Stdout, "the old catalog is kept as %s\n", rep.Kept)
 	}
 	return nil
 }
@@ -47,25 +71,39 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	missing, extra, err := server.CheckCatalog(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
+	lock, err := lockData(*data, "charter admin check")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
+	rep, err := server.CheckCatalog(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
 	if err != nil {
 		return err
 	}
 	if env.JSON {
-		env.printJSON(map[string]any{"ok": len(missing)+len(extra) == 0, "missing": missing, "unexpected": extra})
+		env.printJSON(struct {
+			OK bool `json:"ok"`
+			*server.CheckReport
+		}{rep.Clean(), rep})
 	} else {
-		for _, l := range missing {
+		for _, l := range rep.Missing {
 			fmt.Fprintf(env.Stdout, "missing or changed: %.200s\n", l)
 		}
-		for _, l := range extra {
+		for _, l := range rep.Extra {
 			fmt.Fprintf(env.Stdout, "not backed by the log: %.200s\n", l)
 		}
+		for _, l := range rep.Quota {
+			fmt.Fprintf(env.Stdout, "quota counter drift: %.200s\n", l)
+		}
 	}
-	if len(missing)+len(extra) > 0 {
-		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `charter admin rebuild` recreates it from the log", len(missing)+len(extra))
+	if n := len(rep.Missing) + len(rep.Extra); n > 0 {
+		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `charter admin rebuild` recreates it from the log, keeping quota counters", n)
+	}
+	if len(rep.Quota) > 0 {
+		return fmt.Errorf("%d quota counters are below what the log's receipts show was served\nhint: `charter admin rebuild` raises them to the log's figures", len(rep.Quota))
 	}
 	if !env.JSON {
-		fmt.Fprintln(env.Stdout, "catalog matches the log")
+		fmt.Fprintln(env.Stdout, "catalog matches the log; quota counters cover every logged receipt")
 	}
 	return nil
 }

@@ -36,6 +36,11 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	lock, err := lockData(*data, "charter demo")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	fresh := true
 	if _, err := os.Stat(filepath.Join(*data, "catalog.db")); err == nil {
 		fresh = false

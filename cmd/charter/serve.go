@@ -35,6 +35,11 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if *debug {
 		level = slog.LevelDebug
 	}
+	lock, err := lockData(*data, "charter serve")
+	if err != nil {
+		return err
+	}
+	defer lock.Release()
 	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
 	si := *scrub
 	if si == 0 {
