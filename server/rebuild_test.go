@@ -50,7 +50,7 @@ func TestRebuildKeepsQuotaCounters(t *testing.T) {
 	reopen := func() { m.start(quietConfig(m.dir)) }
 	reopen()
 	ops, err := m.s.cat.DumpOperational(ctx)
-	if err != nil || len(ops) != 2 {
+	if err != nil || len(ops) < 2 {
 		t.Fatalf("operational rows before: %q %v", ops, err)
 	}
 	derived, _ := m.s.cat.Dump(ctx)

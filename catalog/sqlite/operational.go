@@ -19,7 +19,7 @@ import (
 // Every table belongs to one list; TestTablesClassified fails when a new
 // table is in neither.
 var (
-	OperationalTables = []string{"grant_usage", "corruptions"}
+	OperationalTables = []string{"grant_usage", "corruptions", "nonces"}
 	DerivedTables     = []string{
 		"objects", "log_applied", "log_watermark",
 		"assets", "lineage", "proposals", "approvals", "trail",
