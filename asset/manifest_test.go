@@ -12,6 +12,7 @@ import (
 
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/visible"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata vectors")
@@ -78,6 +79,17 @@ func TestManifestValidate(t *testing.T) {
 		{"newline in description ok", func(m *Manifest) { m.Description = "line 1\nline 2\ttab" }, nil},
 		{"line separator", func(m *Manifest) { m.Description = "a\u2028b" }, ErrField},
 		{"bad utf8", func(m *Manifest) { m.Name = "a\xffb" }, ErrField},
+		{"RLO in name", func(m *Manifest) { m.Name = "invoice\u202efdp.exe" }, ErrField},
+		{"LRI in name", func(m *Manifest) { m.Name = "a\u2066b\u2069" }, ErrField},
+		{"RLM in name", func(m *Manifest) { m.Name = "a\u200fb" }, ErrField},
+		{"ALM in name", func(m *Manifest) { m.Name = "a\u061cb" }, ErrField},
+		{"zero-width space in name", func(m *Manifest) { m.Name = "ad\u200bmin" }, ErrField},
+		{"ZWJ in ascii name", func(m *Manifest) { m.Name = "ad\u200dmin" }, ErrField},
+		{"ZWNJ in persian name ok", func(m *Manifest) { m.Name = "می\u200cخواهم" }, nil},
+		{"hebrew name ok", func(m *Manifest) { m.Name = "שלום.txt" }, nil},
+		{"RLO in description", func(m *Manifest) { m.Description = "safe\u202e" }, ErrField},
+		{"RLO in license", func(m *Manifest) { m.License = "open\u202e" }, ErrField},
+		{"BOM in media type", func(m *Manifest) { m.MediaType = "\ufefftext/plain" }, ErrField},
 		{"bad media type", func(m *Manifest) { m.MediaType = "csv" }, ErrField},
 		{"media type case", func(m *Manifest) { m.MediaType = "Text/CSV" }, ErrField},
 		{"media type params ok", func(m *Manifest) { m.MediaType = "text/csv; charset=utf-8" }, nil},
@@ -398,6 +410,14 @@ func FuzzParseManifest(f *testing.F) {
 		}
 		if err := m.Validate(); err != nil {
 			t.Fatalf("accepted invalid manifest: %v", err)
+		}
+		for _, s := range []string{m.Name, m.License, m.MediaType} {
+			if err := visible.Check(s, false); err != nil {
+				t.Fatalf("accepted text that does not display as itself: %v", err)
+			}
+		}
+		if err := visible.Check(m.Description, true); err != nil {
+			t.Fatalf("accepted a description that does not display as itself: %v", err)
 		}
 	})
 }

@@ -5,11 +5,10 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/visible"
 	"lukechampine.com/blake3"
 )
 
@@ -162,23 +161,17 @@ type Parent struct {
 	Stacking Stacking `json:"stacking"`
 }
 
-// checkText rejects invalid UTF-8, the line separators JSON encoders
-// disagree on, and control characters (newline and tab allowed where
-// multiline is true), so that canonical JSON is the same in every encoder.
+// checkText applies Charter's rule for displayed text (visible.Check):
+// valid UTF-8 without control characters (newline and tab allowed where
+// multiline is true), line separators, bidirectional controls or invisible
+// characters. Besides keeping names from disguising themselves, this keeps
+// canonical JSON the same in every encoder.
 func checkText(field, s string, max int, multiline bool) error {
 	if len(s) > max {
 		return invalid(ErrField, "%s is %d bytes, limit %d", field, len(s), max)
 	}
-	if !utf8.ValidString(s) {
-		return invalid(ErrField, "%s is not valid UTF-8", field)
-	}
-	for _, r := range s {
-		if multiline && (r == '\n' || r == '\t') {
-			continue
-		}
-		if unicode.IsControl(r) || r == '\u2028' || r == '\u2029' {
-			return invalid(ErrField, "%s contains control character %U", field, r)
-		}
+	if err := visible.Check(s, multiline); err != nil {
+		return invalid(ErrField, "%s %q: %v", field, s, err)
 	}
 	return nil
 }

@@ -48,6 +48,10 @@ func WalkDir(root string) ([]content.File, map[string]string, error) {
 		if d.IsDir() {
 			return nil
 		}
+		// Check the name first: the messages below print it.
+		if err := content.ValidatePath(rel); err != nil {
+			return fmt.Errorf("%w: %w", ErrUnsafePath, err)
+		}
 		target := p
 		if d.Type()&fs.ModeSymlink != 0 {
 			t, err := filepath.EvalSymlinks(p)
@@ -65,9 +69,6 @@ func WalkDir(root string) ([]content.File, map[string]string, error) {
 		}
 		if !fi.Mode().IsRegular() {
 			return fmt.Errorf("%w: %s is not a regular file (%s)", ErrUnsafePath, rel, fi.Mode().Type())
-		}
-		if err := content.ValidatePath(rel); err != nil {
-			return fmt.Errorf("%w: %s: %v", ErrUnsafePath, rel, err)
 		}
 		files = append(files, content.File{Path: rel, Size: fi.Size()})
 		local[rel] = target

@@ -5,6 +5,8 @@ import (
 	"context"
 	"io"
 	"testing"
+
+	"github.com/charter-dev/charter/internal/visible"
 )
 
 func FuzzParseID(f *testing.F) {
@@ -37,6 +39,8 @@ func FuzzParseIndex(f *testing.F) {
 	f.Add(empty)
 	f.Add([]byte(`{"mediaType":"application/vnd.charter.dataset+json","version":1,"files":[{"path":"../x","size":-1,"id":"b"}]}`))
 	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"mediaType":"application/vnd.charter.dataset+json","version":1,"files":[{"path":"a\u202eb","size":1,"id":"` + idOf("x").String() + `"}]}`))
+	f.Add([]byte(`{"mediaType":"application/vnd.charter.dataset+json","version":1,"files":[{"path":"a` + "\u200d" + `b","size":1,"id":"` + idOf("x").String() + `"}]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		x, err := ParseIndex(b)
 		if err != nil {
@@ -52,6 +56,9 @@ func FuzzParseIndex(f *testing.F) {
 		for _, fl := range x.Files {
 			if err := ValidatePath(fl.Path); err != nil {
 				t.Fatalf("accepted bad path: %v", err)
+			}
+			if err := visible.Check(fl.Path, false); err != nil {
+				t.Fatalf("accepted a path that does not display as itself: %v", err)
 			}
 			if _, err := SafeJoin("/root", fl.Path); err != nil {
 				t.Fatalf("valid path %q refused by SafeJoin: %v", fl.Path, err)

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
+
+	"github.com/charter-dev/charter/internal/visible"
 )
 
 // DatasetMediaType is the media type of a dataset index.
@@ -202,8 +204,11 @@ func ParseIndex(b []byte) (*Index, error) {
 
 // ValidatePath reports whether p is a valid dataset path: 1 to MaxPathBytes
 // bytes of valid UTF-8, relative (no leading '/'), slash-separated, with no
-// empty, "." or ".." segment, no segment over MaxSegmentBytes, and no
-// backslash, NUL or other control character (C0, DEL or C1).
+// empty, "." or ".." segment, no segment over MaxSegmentBytes, no
+// backslash, and nothing Charter's rule for displayed text refuses
+// (visible.Check: control characters, bidirectional controls such as
+// U+202E, invisible characters). The error names the refused character and
+// its position. Dataset parsers call it for every path.
 func ValidatePath(p string) error {
 	bad := func(why string) error { return fmt.Errorf("%w: %q: %s", ErrBadPath, p, why) }
 	switch {
@@ -216,13 +221,11 @@ func ValidatePath(p string) error {
 	case p[0] == '/':
 		return bad("absolute")
 	}
-	for _, r := range p {
-		switch {
-		case r == '\\':
-			return bad("backslash")
-		case r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f):
-			return bad("control character")
-		}
+	if i := strings.IndexByte(p, '\\'); i >= 0 {
+		return bad(fmt.Sprintf("backslash at character %d", utf8.RuneCountInString(p[:i])+1))
+	}
+	if err := visible.Check(p, false); err != nil {
+		return fmt.Errorf("%w: %q: %w", ErrBadPath, p, err)
 	}
 	for seg := range strings.SplitSeq(p, "/") {
 		switch {

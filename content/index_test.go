@@ -76,6 +76,13 @@ func TestParseIndexRejects(t *testing.T) {
 		"NUL":                doc(file(`"a\u0000b"`, "1", id)),
 		"newline":            doc(file(`"a\nb"`, "1", id)),
 		"C1 control":         doc(file(`"a`+"\u0085"+`b"`, "1", id)),
+		"RLO":                doc(file(`"invoice`+"\u202e"+`fdp.exe"`, "1", id)),
+		"RLI":                doc(file(`"a`+"\u2067"+`b"`, "1", id)),
+		"RLM":                doc(file(`"a`+"\u200f"+`b"`, "1", id)),
+		"ALM":                doc(file(`"a`+"\u061c"+`b"`, "1", id)),
+		"zero-width space":   doc(file(`"a`+"\u200b"+`b"`, "1", id)),
+		"ZWJ in ascii":       doc(file(`"a`+"\u200d"+`b"`, "1", id)),
+		"BOM":                doc(file(`"`+"\ufeff"+`a"`, "1", id)),
 		"duplicate":          doc(file(`"a"`, "1", id), file(`"a"`, "1", id)),
 		"file and directory": doc(file(`"a"`, "1", id), file(`"a/b"`, "1", id)),
 		"file and deep dir":  doc(file(`"a/b"`, "1", id), file(`"a/b/c/d"`, "1", id)),
@@ -122,16 +129,27 @@ func TestParseIndexRejects(t *testing.T) {
 }
 
 func TestValidatePath(t *testing.T) {
-	for _, p := range []string{"a", "a/b/c", "a.b", "...", "a..b", ".hidden", "ü/名前", "a b", `q"uote`, strings.Repeat("x", MaxSegmentBytes)} {
+	for _, p := range []string{"a", "a/b/c", "a.b", "...", "a..b", ".hidden", "ü/名前", "a b", `q"uote`, strings.Repeat("x", MaxSegmentBytes),
+		"שלום/מסמך.txt", "می\u200cخواهم.txt", "👨\u200d👩.png"} {
 		if err := ValidatePath(p); err != nil {
 			t.Errorf("ValidatePath(%q) = %v", p, err)
 		}
 	}
 	for _, p := range []string{"", "/", "/a", "a/", "a//b", ".", "..", "a/.", "a/..", "../a", `a\b`, "a\x00", "a\tb", "a\x7f", "a\u009f", "\xff",
+		"invoice\u202efdp.exe", "a/\u202db", "\u2066a\u2069", "a\u200eb", "a\u200fb", "a\u061cb", "ad\u200bmin", "ad\u200dmin", "\ufeffa", "a\u2060b",
 		strings.Repeat("x", MaxSegmentBytes+1), strings.Repeat("x/", MaxPathBytes/2) + "x"} {
 		if err := ValidatePath(p); !errors.Is(err, ErrBadPath) {
 			t.Errorf("ValidatePath(%q) = %v, want ErrBadPath", p, err)
 		}
+	}
+}
+
+// A refused path names the character and its position, so the user can
+// find it in a file name that looks harmless on screen.
+func TestValidatePathNamesCharacter(t *testing.T) {
+	err := ValidatePath("docs/invoice\u202efdp.exe")
+	if !errors.Is(err, ErrBadPath) || !strings.Contains(err.Error(), "U+202E RIGHT-TO-LEFT OVERRIDE at character 13") {
+		t.Fatalf("ValidatePath = %v", err)
 	}
 }
 

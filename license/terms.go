@@ -9,13 +9,13 @@ import (
 	"slices"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/multiformats/go-multibase"
 	"github.com/zeebo/blake3"
+
+	"github.com/charter-dev/charter/internal/visible"
 )
 
 // Profile is the value of the "profile" member of every terms document this
@@ -444,8 +444,9 @@ func (t *Terms) Validate() error {
 		return termsErr("attribution.text", "set but attribution is not required", `add "required": true`)
 	case len(t.AttributionText) > MaxTextLen:
 		return termsErr("attribution.text", fmt.Sprintf("longer than %d bytes", MaxTextLen), "")
-	case !printable(t.AttributionText):
-		return termsErr("attribution.text", "holds control characters or invalid UTF-8", "")
+	}
+	if err := visible.Check(t.AttributionText, false); err != nil {
+		return termsErr("attribution.text", err.Error(), "write the line as plain text: no control, bidirectional or invisible characters")
 	}
 	d := t.Derivatives
 	if !d.Allowed && (d.Reciprocal || d.Royalty != 0 || d.Stacking != "") {
@@ -509,18 +510,6 @@ func sortUnique[T ~string](field string, s []T) error {
 		}
 	}
 	return nil
-}
-
-func printable(s string) bool {
-	if !utf8.ValidString(s) {
-		return false
-	}
-	for _, r := range s {
-		if unicode.IsControl(r) {
-			return false
-		}
-	}
-	return true
 }
 
 func isHex32(s string) bool {

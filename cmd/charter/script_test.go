@@ -43,6 +43,7 @@ func TestScript(t *testing.T) {
 			"capture-json":  cmdCaptureJSON,
 			"capture-grant": cmdCaptureGrant,
 			"mkfile":        cmdMkfile,
+			"setquoted":     cmdSetQuoted,
 		},
 	})
 }
@@ -86,6 +87,18 @@ func cmdFlipByte(ts *testscript.TestScript, neg bool, args []string) {
 	b[0] ^= 0x01
 	_, err = f.WriteAt(b, off)
 	ts.Check(err)
+}
+
+// setquoted NAME QUOTED: sets env NAME to the Go string literal QUOTED, so a
+// script can hold characters (bidi controls) that must not appear raw in
+// its text.
+func cmdSetQuoted(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: setquoted NAME QUOTED")
+	}
+	s, err := strconv.Unquote(args[1])
+	ts.Check(err)
+	ts.Setenv(args[0], s)
 }
 
 // mkfile FILE SIZE: writes SIZE bytes of a fixed pseudo-random pattern.
