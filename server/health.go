@@ -210,6 +210,8 @@ func mapDomainError(err error) (Problem, bool) {
 		errors.Is(err, asset.ErrOwners), errors.Is(err, asset.ErrThreshold), errors.Is(err, asset.ErrContributors), errors.Is(err, asset.ErrParents),
 		errors.Is(err, asset.ErrLineageTooLarge), errors.Is(err, asset.ErrCycle):
 		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
+	case errors.Is(err, asset.ErrRoyalties):
+		return Problem{Type: ProblemTypeBase + "lineage-limit", Title: "Lineage could not be settled", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
 	case errors.Is(err, metering.ErrGrantRevoked):
 		return Problem{Type: ProblemTypeBase + "revoked", Title: "Grant revoked", Status: http.StatusForbidden, Detail: err.Error()}, true
 	case errors.Is(err, metering.ErrGrantExpired):

@@ -350,6 +350,9 @@ func applyProposal(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 		return err
 	}
 	if status == asset.Applied {
+		if err := asset.CheckChange(rec.State, p.Change, lookupState(tx.Asset), tx.Children); err != nil {
+			return invalidEntry{err}
+		}
 		return tx.SetState(st)
 	}
 	return nil
@@ -400,6 +403,11 @@ func applyApproval(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	if err != nil {
 		return invalidEntry{err}
 	}
+	if status == asset.Applied {
+		if err := asset.CheckChange(rec.State, p.Change, lookupState(tx.Asset), tx.Children); err != nil {
+			return invalidEntry{err}
+		}
+	}
 	if err := tx.AddApproval(a.Proposal, a.Approver.String(), payload, idx); err != nil {
 		return err
 	}
@@ -444,6 +452,11 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "replay", "Proposal already submitted", fmt.Sprintf("proposal %s is logged already", pid), "make a new proposal (a new nonce) to propose the change again", nil)
 	}
 	st, status, err := asset.Apply(rec.State, env, nil, time.Now())
+	if err == nil {
+		// Refused now, not when the last approval comes in: a change that
+		// would leave a lineage unsettleable (its own or a descendant's).
+		err = s.checkChange(ctx, rec.State, p.Change)
+	}
 	if err != nil {
 		s.regMu.Unlock()
 		return err
@@ -454,6 +467,12 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: aid.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+}
+
+// checkChange runs asset.CheckChange against the catalog.
+func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Change) error {
+	return asset.CheckChange(st, c, lookupState(func(id asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
+		func(id asset.ID) ([]asset.ID, error) { return s.cat.Children(ctx, id) })
 }
 
 // approve handles POST /v1/proposals/{id}/approvals.
@@ -497,6 +516,12 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	}
 	approvals = append(approvals, env)
 	st, status, err := asset.Apply(rec.State, penv, approvals, time.Now())
+	if err == nil && status == asset.Applied {
+		// Descendants registered since the proposal count too.
+		if p, _, perr := asset.OpenProposal(penv); perr == nil {
+			err = s.checkChange(ctx, rec.State, p.Change)
+		}
+	}
 	if err != nil {
 		s.regMu.Unlock()
 		return err

@@ -72,8 +72,8 @@ func (p *pricing) grant(ctx context.Context, id string) (*priced, error) {
 
 // lineageLoader reads split nodes from the catalog's asset states. A node
 // name is "<asset>@<currency>"; contributors get their per-currency
-// accounts, parents their royalty and stacking. It remembers every account
-// it named, so they can be opened before the settler runs.
+// accounts, parents their royalty and stacking. accounts collects the
+// accounts of the lineages that compiled, to open before the settler runs.
 type lineageLoader struct {
 	ctx      context.Context
 	cat      *catsqlite.Catalog
@@ -98,7 +98,6 @@ func (l *lineageLoader) load(name string) (split.Node, error) {
 	for _, c := range rec.State.Contributors {
 		acct := contributorAccount(c.DID.String(), cur)
 		n.Contributors = append(n.Contributors, split.Contributor{Account: acct, Share: int64(c.Share)})
-		l.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindContributor, Currency: cur}
 	}
 	if len(n.Contributors) == 0 {
 		// An asset without contributors pays its owners by weight.
@@ -117,7 +116,6 @@ func (l *lineageLoader) load(name string) (split.Node, error) {
 		for i, o := range rec.State.Owners {
 			acct := contributorAccount(o.DID.String(), cur)
 			n.Contributors = append(n.Contributors, split.Contributor{Account: acct, Share: shares[i]})
-			l.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindContributor, Currency: cur}
 		}
 	}
 	for _, p := range rec.State.Manifest.Parents {
@@ -127,8 +125,6 @@ func (l *lineageLoader) load(name string) (split.Node, error) {
 		}
 		n.Parents = append(n.Parents, split.Parent{Asset: inCurrency(p.Asset.String(), cur), Share: int64(p.Royalty), Stacking: st})
 	}
-	acct := ledger.AssetAccount(name)
-	l.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindAssetRevenue, Currency: cur}
 	l.nodes[name] = n
 	return n, nil
 }
@@ -164,11 +160,17 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	var charges []settle.Charge
 	var chargeIdx []uint64 // log index of charges[i]
 	err = s.cat.Unsettled(ctx, through, func(u catsqlite.Use) error {
+		indexes = append(indexes, u.LogIndex)
 		g, err := pr.grant(ctx, u.Grant)
 		if err != nil {
-			return err
+			if ctx.Err() != nil {
+				return err
+			}
+			// This use cannot be priced; it stays unsettled, the rest go on.
+			failed = append(failed, u)
+			failMsg[u.Key] = fmt.Sprintf("cannot price the use of grant %s: %v", u.Grant, err)
+			return nil
 		}
-		indexes = append(indexes, u.LogIndex)
 		if g.price.Model == license.Flat {
 			if flatUses[u.Grant] == nil {
 				charges = append(charges, settle.Charge{ID: "g:" + u.Grant, Licensee: g.licAcct, Asset: g.assetName, Amount: g.price.Amount})
@@ -196,14 +198,30 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server: settle: reading uses: %w", err)
 	}
-	// Open the accounts of every lineage the charges reach.
+	// Open the accounts of every lineage the charges reach. A lineage that
+	// cannot be split fails its own charges only (the settler reports
+	// them); its accounts are not opened.
 	ll := &lineageLoader{ctx: ctx, cat: s.cat, nodes: map[string]split.Node{}, accounts: map[string]ledger.Account{}}
 	leaves := map[string]bool{}
 	for _, c := range charges {
 		if !leaves[c.Asset] {
 			leaves[c.Asset] = true
-			if _, err := split.Compile(c.Asset, ll.load); err != nil {
-				return nil, fmt.Errorf("server: settle: %w: %w", settle.ErrLineage, err)
+			plan, err := split.Compile(c.Asset, ll.load)
+			if err != nil {
+				if ctx.Err() != nil {
+					return nil, err
+				}
+				continue
+			}
+			_, cur := splitCurrency(c.Asset)
+			acct := ledger.AssetAccount(c.Asset)
+			ll.accounts[acct] = ledger.Account{ID: acct, Kind: ledger.KindAssetRevenue, Currency: cur}
+			for _, sl := range plan.Slots {
+				ll.accounts[sl.Account] = ledger.Account{ID: sl.Account, Kind: ledger.KindContributor, Currency: cur}
+				for _, a := range sl.Path {
+					id := ledger.AssetAccount(a)
+					ll.accounts[id] = ledger.Account{ID: id, Kind: ledger.KindAssetRevenue, Currency: cur}
+				}
 			}
 		}
 	}
@@ -247,6 +265,9 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 				msg = fmt.Sprintf("licensee has no prepaid account in %s (charter fund)", cur)
 			case errors.Is(f.Err, ledger.ErrExceedsLimit):
 				msg = fmt.Sprintf("insufficient funds: %s %s needed (charter fund)", metering.FormatAmount(f.Charge.Amount, cur), cur)
+			case errors.Is(f.Err, settle.ErrLineage):
+				name, _ := splitCurrency(f.Charge.Asset)
+				msg = fmt.Sprintf("the lineage of asset %s cannot be split (%s); its owners must fix contributors or royalties with a proposal", name, firstLine(f.Err.Error()))
 			}
 			if g, ok := strings.CutPrefix(f.Charge.ID, "g:"); ok {
 				// A flat charge that failed leaves every use of its grant unsettled.
@@ -320,6 +341,14 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	out.LogIndex = idx
 	s.log.Info("settled", "uses", out.Uses, "charged", out.Charged, "postings", out.Postings, "failed", len(out.Failed), "journal", out.JournalSize, "index", idx)
 	return out, nil
+}
+
+// firstLine returns s up to its first newline (errors carry hints after it).
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
 }
 
 func cmpU64(a, b uint64) int {

@@ -465,6 +465,19 @@ func (c *Catalog) Children(ctx context.Context, id asset.ID) ([]asset.ID, error)
 	if err != nil {
 		return nil, err
 	}
+	return scanChildren(rows)
+}
+
+// Children is Catalog.Children inside the transaction.
+func (t *Tx) Children(id asset.ID) ([]asset.ID, error) {
+	rows, err := t.query(`SELECT child FROM lineage WHERE parent = ? ORDER BY child`, id.String())
+	if err != nil {
+		return nil, err
+	}
+	return scanChildren(rows)
+}
+
+func scanChildren(rows *sql.Rows) ([]asset.ID, error) {
 	defer rows.Close()
 	var out []asset.ID
 	for rows.Next() {

@@ -79,8 +79,9 @@ type Report struct {
 	Root ledger.Root
 }
 
-// ErrLineage wraps a lineage that cannot be split; nothing of the chunk
-// holding the asset's charges was applied.
+// ErrLineage wraps a lineage that cannot be split. A charge of such an
+// asset is reported in Report.Failed and not applied; it does not stop the
+// charges of other assets.
 var ErrLineage = errors.New("settle: lineage cannot be split")
 
 // BatchKey is the state key under which the ids of the charges split under
@@ -120,7 +121,9 @@ func (s *Settler) plan(asset string) (*split.Plan, error) {
 func (s *Settler) Forget() { s.plans = nil }
 
 // Settle charges and splits cs. It is idempotent: running it again with the
-// same charges applies nothing new.
+// same charges applies nothing new. Failures are per charge (Report.Failed):
+// insufficient funds, or a lineage that cannot be split; the returned
+// error is reserved for storage failures.
 func (s *Settler) Settle(ctx context.Context, cs []Charge) (Report, error) {
 	var rep Report
 	size := s.ChunkSize
@@ -146,6 +149,20 @@ func (s *Settler) Settle(ctx context.Context, cs []Charge) (Report, error) {
 }
 
 func (s *Settler) chunk(ctx context.Context, cs []Charge, rep *Report) error {
+	// A charge whose lineage cannot be split fails on its own (ErrLineage)
+	// and is not applied; the other charges of the chunk settle.
+	ok := cs[:0:0]
+	for _, c := range cs {
+		if _, err := s.plan(c.Asset); err != nil {
+			rep.Failed = append(rep.Failed, Failed{Charge: c, Err: err})
+			continue
+		}
+		ok = append(ok, c)
+	}
+	cs = ok
+	if len(cs) == 0 {
+		return nil
+	}
 	ts := make([]ledger.Transfer, len(cs))
 	for i, c := range cs {
 		ts[i] = ledger.Transfer{ID: "charge:" + c.ID, Debit: c.Licensee, Credit: s.assetAccount(c.Asset), Amount: c.Amount, Code: CodeCharge, Ref: "use:" + c.ID}

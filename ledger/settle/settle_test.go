@@ -234,19 +234,41 @@ func TestCarryNoDrift(t *testing.T) {
 	ledgertest.CheckInvariants(t, ctx, many)
 }
 
-func TestBadLineageRejectsChunk(t *testing.T) {
+// TestBadLineageIsolated: a charge whose lineage cannot be split fails on
+// its own, reported with ErrLineage and left out of the journal; the other
+// charges of the same chunk (and of later chunks) settle.
+func TestBadLineageIsolated(t *testing.T) {
 	l := openLedger(t, filepath.Join(t.TempDir(), "l.db"))
-	s := &settle.Settler{Ledger: l, Lineage: func(a string) (split.Node, error) {
-		return split.Node{Asset: a, Contributors: []split.Contributor{{Account: "contributor:max", Share: 900000}}}, nil
+	good := readme()
+	s := &settle.Settler{Ledger: l, ChunkSize: 2, Lineage: func(a string) (split.Node, error) {
+		if a == "other" {
+			// shares under 100%: cannot be split
+			return split.Node{Asset: a, Contributors: []split.Contributor{{Account: "contributor:ann", Share: 900000}}}, nil
+		}
+		return good(a)
 	}}
-	root, _ := l.JournalRoot(ctx)
-	_, err := s.Settle(ctx, []settle.Charge{{ID: "u", Licensee: "licensee:dora", Asset: "model", Amount: 5}})
-	if !errors.Is(err, settle.ErrLineage) || !errors.Is(err, split.ErrShares) {
-		t.Fatalf("shares under 100%%: %v", err)
+	rep, err := s.Settle(ctx, []settle.Charge{
+		{ID: "u1", Licensee: "licensee:dora", Asset: "other", Amount: 5},
+		{ID: "u2", Licensee: "licensee:dora", Asset: "model", Amount: 7},
+		{ID: "u3", Licensee: "licensee:dora", Asset: "model", Amount: 3},
+	})
+	if err != nil {
+		t.Fatalf("one bad lineage stopped the settlement: %v", err)
 	}
-	if again, _ := l.JournalRoot(ctx); again != root {
-		t.Fatal("a rejected chunk left its charges in the journal")
+	if len(rep.Failed) != 1 || rep.Failed[0].Charge.ID != "u1" || !errors.Is(rep.Failed[0].Err, settle.ErrLineage) || !errors.Is(rep.Failed[0].Err, split.ErrShares) {
+		t.Fatalf("failed = %+v, want u1 with ErrLineage", rep.Failed)
 	}
+	if rep.Charged != 2 || rep.Gross != 10 {
+		t.Fatalf("charged %d (gross %d), want the two model uses (10)", rep.Charged, rep.Gross)
+	}
+	if _, err := l.LookupTransfer(ctx, "charge:u1"); !errors.Is(err, ledger.ErrTransferNotFound) {
+		t.Fatalf("the refused charge is in the journal: %v", err)
+	}
+	n := nets(t, l)
+	if n["contributor:max"]+n["contributor:ann"]+n["contributor:bea"] != 10 || n["licensee:dora"] != -10 {
+		t.Fatalf("balances %v", n)
+	}
+	ledgertest.CheckInvariants(t, ctx, l)
 }
 
 // crashCharges is the workload of the crash test.
