@@ -149,6 +149,9 @@ func licensedClient(ctx context.Context, env *Env, c *client.Client, info client
 	if len(info.Licensed) == 0 {
 		return c, nil
 	}
+	if _, err := pinnedLogKey(ctx, env, c); err != nil {
+		return nil, err // a grant is only as good as the log that vouches for it
+	}
 	if purpose == "" {
 		return nil, fmt.Errorf("%s is licensed content of asset %s\nhint: say what you will use it for: --purpose train|fine-tune|infer|evaluate|embed|synthesize|research", info.ID, info.Licensed[0])
 	}

@@ -121,12 +121,16 @@ func requestGrant(ctx context.Context, env *Env, a asset.ID, purpose string, opt
 	if err != nil {
 		return nil, err
 	}
+	logKey, err := pinnedLogKey(ctx, env, c)
+	if err != nil {
+		return nil, err
+	}
 	ans, err := c.RequestGrant(ctx, key, a, purpose, opt)
 	if err != nil {
 		return nil, err
 	}
 	if ans.Status == "granted" {
-		if _, err := verifyGrantAnswer(ans, ""); err != nil {
+		if _, err := verifyGrantAnswer(ans, logKey); err != nil {
 			return nil, fmt.Errorf("the server's grant does not verify: %w", err)
 		}
 		if _, err := saveGrant(env, ans); err != nil {

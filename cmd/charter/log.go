@@ -11,11 +11,12 @@ import (
 )
 
 func init() {
-	register("log", "audit the transparency log: log checkpoint | prove INDEX [-o FILE] | verify FILE | audit", subcommands{
+	register("log", "audit the transparency log: log checkpoint | prove INDEX [-o FILE] | verify FILE | audit | trust [--reset]", subcommands{
 		"checkpoint": logCheckpointCmd{},
 		"prove":      logProveCmd{},
 		"verify":     verifyCmd{},
 		"audit":      logAuditCmd{},
+		"trust":      logTrustCmd{},
 	})
 }
 
@@ -24,6 +25,9 @@ type checkpointResult struct {
 	Size   uint64 `json:"size"`
 	Root   string `json:"root"`
 	LogKey string `json:"log_key"`
+	// First is true when no earlier checkpoint of this log was remembered:
+	// consistency could not be checked.
+	First bool `json:"first_contact,omitempty"`
 }
 
 type logCheckpointCmd struct{}
@@ -34,15 +38,20 @@ func (logCheckpointCmd) Run(ctx context.Context, env *Env, args []string) error 
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	_, key, cp, err := latestCheckpoint(ctx, env)
+	_, key, cp, first, err := latestCheckpointSeen(ctx, env)
 	if err != nil {
 		return err
 	}
-	res := checkpointResult{Origin: cp.Origin, Size: cp.Size, Root: hex.EncodeToString(cp.Hash[:]), LogKey: key}
+	res := checkpointResult{Origin: cp.Origin, Size: cp.Size, Root: hex.EncodeToString(cp.Hash[:]), LogKey: key, First: first}
 	if env.JSON {
 		return env.printJSON(res)
 	}
-	fmt.Fprintf(env.Stdout, "log %s\nsize %d\nroot %s\nverified: signature, and consistency with the last checkpoint you saw\n", res.Origin, res.Size, res.Root)
+	fmt.Fprintf(env.Stdout, "log %s\nsize %d\nroot %s\n", res.Origin, res.Size, res.Root)
+	if first {
+		fmt.Fprintln(env.Stdout, "verified: signature by the pinned key; this is the first checkpoint you saw of this log, remembered so that later ones must extend it")
+	} else {
+		fmt.Fprintln(env.Stdout, "verified: signature by the pinned key, and consistency with the last checkpoint you saw")
+	}
 	return nil
 }
 

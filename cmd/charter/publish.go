@@ -92,6 +92,10 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	key := signers[0]
+	logKey, err := serverLogKey(ctx, env)
+	if err != nil {
+		return err
+	}
 	put, err := putPath(ctx, env, pos[0])
 	if err != nil {
 		return err
@@ -170,7 +174,7 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 	res := publishResult{Asset: ans.Asset, Content: put.ID, Kind: put.Kind, Claim: ans.Claim, Priority: ans.Priority, License: m.License, Answer: ans}
 	if ans.Receipt != nil {
 		res.LogIndex = ans.Receipt.Index
-		if _, err := verifyBundle(ans.Receipt, ""); err != nil {
+		if _, err := verifyBundle(ans.Receipt, logKey); err != nil {
 			return fmt.Errorf("the server's receipt does not verify: %w", err)
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"github.com/charter-dev/charter/api"
@@ -49,9 +50,19 @@ func (verifyCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	res, err := verifyDocument(raw, *logKey)
+	key, pinned, err := offlineLogKey(env, *logKey)
 	if err != nil {
 		return err
+	}
+	res, err := verifyDocument(raw, key)
+	if err != nil {
+		if pinned && errors.Is(err, receipt.ErrUntrustedLog) {
+			return fmt.Errorf("%w; the log key you pinned for %s is %q\nhint: check it against another log with --log-key or --server; if this server's operator moved to a new log on purpose, re-pin with `charter log trust --reset`", err, env.Server, key)
+		}
+		return err
+	}
+	if pinned && res.Kind != "envelope" {
+		res.Checks = append(res.Checks, "log key is the one you pinned for "+env.Server)
 	}
 	if env.JSON {
 		return env.printJSON(res)
