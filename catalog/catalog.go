@@ -21,6 +21,12 @@ var ErrNotFound = errors.New("catalog: not found")
 // ErrApplied reports a log entry that the catalog has applied already.
 var ErrApplied = errors.New("catalog: log entry already applied")
 
+// ErrNoEffect marks an applier's error for a log entry that applies with
+// no effect: a duplicate of a statement applied before, or a statement
+// that breaks the rules at its position in the log. Its changes are undone
+// but the entry is recorded as applied, so replay never stops on it.
+var ErrNoEffect = errors.New("catalog: log entry has no effect")
+
 // Kind says what a stored blob is.
 type Kind string
 

@@ -79,7 +79,8 @@ func (s *Server) checkTermsRef(ctx context.Context, ref string) error {
 	return err
 }
 
-// signAndAppend signs payload with the server key and appends it.
+// signAndAppend signs payload with the server key, appends it and waits
+// until it is applied (commit).
 func (s *Server) signAndAppend(ctx context.Context, kind, typ string, payload []byte) (uint64, []byte, error) {
 	env, err := identity.Sign(identity.PayloadType(kind), payload, s.key)
 	if err != nil {
@@ -89,9 +90,9 @@ func (s *Server) signAndAppend(ctx context.Context, kind, typ string, payload []
 	if err != nil {
 		return 0, nil, err
 	}
-	idx, err := s.tlog.Append(ctx, typ, raw)
+	idx, err := s.commit(ctx, typ, raw)
 	if err != nil {
-		return 0, nil, fmt.Errorf("log append: %w", err)
+		return idx, nil, err
 	}
 	return idx, raw, nil
 }
@@ -138,6 +139,10 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Copies of one request run one at a time: the first is decided and
+	// logged, the others find it granted or queued.
+	unlock := s.inflight.lock("request:" + rid.String())
+	defer unlock()
 	if _, err := s.cat.Grant(ctx, rid.String()); err == nil {
 		return errorf(http.StatusConflict, "replay", "Request already used", fmt.Sprintf("request %s was granted already", rid), "sign a new request (a new nonce)", nil)
 	}
@@ -165,15 +170,9 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		b, err := s.awaitReceiptOf(ctx, didx, auditlog.TypeDecision, decEnv)
 		return &b, err
 	}
-	if dec.Effect != license.Allow {
-		// An allowed decision is marked applied with its grant, in one
-		// catalog transaction.
-		if err := s.apply(ctx, didx, auditlog.Entry{Type: auditlog.TypeDecision}); err != nil {
-			return err
-		}
-	}
 	switch dec.Effect {
 	case license.Deny:
+		unlock()
 		ans.Status = "denied"
 		if ans.DecisionReceipt, err = proveDecision(); err != nil {
 			return err
@@ -182,12 +181,10 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case license.NeedsApproval:
 		// Queue the licensee's own signed request, bound to its decision.
-		qidx, err := s.tlog.Append(ctx, TypeGrantRequest, queuedEntry(canon, didx))
+		qidx, err := s.commit(ctx, TypeGrantRequest, queuedEntry(canon, didx))
+		unlock()
 		if err != nil {
-			return err
-		}
-		if err := s.apply(ctx, qidx, auditlog.Entry{Type: TypeGrantRequest, Payload: queuedEntry(canon, didx)}); err != nil {
-			return err
+			return notApplied(qidx, err)
 		}
 		ans.Status = "pending"
 		if ans.DecisionReceipt, err = proveDecision(); err != nil {
@@ -198,7 +195,12 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
-	return s.issue(w, ctx, g, &ans, proveDecision)
+	gidx, graw, err := s.issue(ctx, g)
+	unlock()
+	if err != nil {
+		return err
+	}
+	return s.answerGrant(w, ctx, g, gidx, graw, &ans, proveDecision)
 }
 
 // queuedEntry is the payload of a grant.request entry: the decision's log
@@ -219,25 +221,28 @@ func parseQueuedEntry(b []byte) (uint64, []byte, error) {
 	return d, b[i+1:], nil
 }
 
-// issue signs, logs and applies a grant, then answers with its receipts.
-func (s *Server) issue(w http.ResponseWriter, ctx context.Context, g *grant.Grant, ans *GrantAnswer, proveDecision func() (*receipt.Bundle, error)) error {
+// issue signs, logs and applies a grant. The caller holds the lock of its
+// request.
+func (s *Server) issue(ctx context.Context, g *grant.Grant) (uint64, []byte, error) {
 	env, err := g.Sign(s.key)
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	raw, err := env.Marshal()
 	if err != nil {
-		return err
+		return 0, nil, err
 	}
 	s.issued.Store(string(raw), g)
-	gidx, err := s.tlog.Append(ctx, auditlog.TypeGrant, raw)
+	gidx, err := s.commit(ctx, auditlog.TypeGrant, raw)
+	s.issued.Delete(string(raw)) // applied, or never to be applied from here
 	if err != nil {
-		s.issued.Delete(string(raw))
-		return fmt.Errorf("log append: %w", err)
+		return gidx, nil, notApplied(gidx, err)
 	}
-	if err := s.apply(ctx, gidx, auditlog.Entry{Type: auditlog.TypeGrant, Payload: raw}); err != nil {
-		return err
-	}
+	return gidx, raw, nil
+}
+
+// answerGrant answers with an issued grant and its receipts.
+func (s *Server) answerGrant(w http.ResponseWriter, ctx context.Context, g *grant.Grant, gidx uint64, raw []byte, ans *GrantAnswer, proveDecision func() (*receipt.Bundle, error)) error {
 	gb, err := s.awaitReceiptOf(ctx, gidx, auditlog.TypeGrant, raw)
 	if err != nil {
 		return err
@@ -274,6 +279,9 @@ func (s *Server) applyGrant(ctx context.Context, tx *catsqlite.Tx, idx uint64, p
 			return invalidEntry{err}
 		}
 	}
+	if _, err := tx.Grant(g.ID.String()); err == nil {
+		return duplicate("grant %s is logged", g.ID)
+	}
 	if err := tx.PutGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx); err != nil {
 		return err
 	}
@@ -302,6 +310,12 @@ func applyGrantRequest(ctx context.Context, tx *catsqlite.Tx, idx uint64, payloa
 	req, rid, err := grant.OpenRequest(env)
 	if err != nil {
 		return invalidEntry{err}
+	}
+	if _, err := tx.GrantRequest(rid.String()); err == nil {
+		return duplicate("request %s is queued", rid)
+	}
+	if _, err := tx.Grant(rid.String()); err == nil {
+		return duplicate("request %s is granted", rid)
 	}
 	if err := tx.PutGrantRequest(rid.String(), req.Asset.String(), envRaw, didx, idx); err != nil {
 		return err
@@ -340,11 +354,11 @@ func applyGrantApproval(ctx context.Context, tx *catsqlite.Tx, idx uint64, paylo
 	if err != nil {
 		return invalidEntry{err}
 	}
+	if _, dup := q.Votes[a.Approver.String()]; dup {
+		return duplicate("%s voted on request %s", a.Approver, a.Request)
+	}
 	if q.Status != "pending" {
 		return invalidEntry{fmt.Errorf("request %s is %s", a.Request, q.Status)}
-	}
-	if _, dup := q.Votes[a.Approver.String()]; dup {
-		return invalidEntry{fmt.Errorf("%s voted twice", a.Approver)}
 	}
 	if err := tx.AddGrantApproval(a.Request.String(), a.Approver.String(), a.Approve, payload, idx); err != nil {
 		return err
@@ -388,33 +402,30 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	if a.Request.String() != qid {
 		return errorf(http.StatusUnprocessableEntity, "wrong-request", "Approval of another request", "", "", nil)
 	}
-	s.regMu.Lock()
+	// Votes on one request run one at a time, so exactly one of them sees
+	// the threshold reached and issues the grant.
+	unlock := s.inflight.lock("request:" + qid)
+	defer unlock()
 	q, err := s.cat.GrantRequest(ctx, qid)
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
 	rec, err := s.cat.Asset(ctx, a.Asset)
 	if err != nil || q.Asset != a.Asset.String() {
-		s.regMu.Unlock()
 		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Approval names another asset", "", "", err)
 	}
 	switch {
 	case q.Status != "pending":
-		s.regMu.Unlock()
 		return errorf(http.StatusConflict, "request-closed", "Request is not pending", fmt.Sprintf("request %s is %s", qid, q.Status), "", nil)
 	case !rec.State.IsOwner(a.Approver):
-		s.regMu.Unlock()
 		return fmt.Errorf("%w: %s", asset.ErrNotOwner, a.Approver)
 	}
 	if _, dup := q.Votes[a.Approver.String()]; dup {
-		s.regMu.Unlock()
 		return fmt.Errorf("%w: %s", asset.ErrDuplicateApproval, a.Approver)
 	}
-	idx, err := s.appendLocked(ctx, TypeGrantApproval, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, TypeGrantApproval, canon)
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	q, err = s.cat.GrantRequest(ctx, qid)
 	if err != nil {
@@ -422,6 +433,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	}
 	ans := GrantAnswer{Request: qid, Status: q.Status}
 	if q.Status != "approved" {
+		unlock()
 		b, err := s.awaitReceipt(ctx, idx)
 		if err != nil {
 			return err
@@ -443,7 +455,12 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	now := time.Now().UTC().Truncate(time.Second)
 	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
-	return s.issue(w, ctx, g, &ans, nil)
+	gidx, graw, err := s.issue(ctx, g)
+	unlock()
+	if err != nil {
+		return err
+	}
+	return s.answerGrant(w, ctx, g, gidx, graw, &ans, nil)
 }
 
 // revokeGrant handles POST /v1/grants/{id}/revoke: a revocation signed by
@@ -462,7 +479,9 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if rv.Grant.String() != r.PathValue("id") {
 		return errorf(http.StatusUnprocessableEntity, "wrong-grant", "Revocation of another grant", "", "", nil)
 	}
-	s.regMu.Lock()
+	// Revocations of one grant run one at a time.
+	unlock := s.inflight.lock("grant:" + rv.Grant.String())
+	defer unlock()
 	g, err := s.cat.Grant(ctx, rv.Grant.String())
 	if err == nil && g.Asset != rv.Asset.String() {
 		err = errorf(http.StatusUnprocessableEntity, "wrong-asset", "Revocation names another asset", "", "", nil)
@@ -478,13 +497,12 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 		err = fmt.Errorf("%w: revocation signed with weight %d, threshold %d", asset.ErrThresholdNotMet, grant.Weight(rec.State, signers), rec.State.Threshold)
 	}
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
-	idx, err := s.appendLocked(ctx, auditlog.TypeRevocation, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, auditlog.TypeRevocation, canon)
+	unlock()
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	s.log.Info("grant revoked", "grant", rv.Grant, "reason", rv.Reason)
 	b, err := s.awaitReceipt(ctx, idx)
@@ -503,6 +521,16 @@ func applyRevocation(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload 
 	rv, signers, err := grant.OpenRevocation(env)
 	if err != nil {
 		return invalidEntry{err}
+	}
+	g, err := tx.Grant(rv.Grant.String())
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if g.Revoked {
+		return duplicate("grant %s is revoked", rv.Grant)
+	}
+	if g.Asset != rv.Asset.String() {
+		return invalidEntry{fmt.Errorf("grant %s is for asset %s, not %s", rv.Grant, g.Asset, rv.Asset)}
 	}
 	rec, err := tx.Asset(rv.Asset)
 	if err != nil {
@@ -735,6 +763,11 @@ func (s *Server) assetRecord(ctx context.Context, id asset.ID) (*catsqlite.Asset
 	}
 	if s.assetGen.Load() == gen {
 		s.assetCache.Store(id, rec)
+		// A change applied between the check and the store would be
+		// missed by its forgetAssets: check again.
+		if s.assetGen.Load() != gen {
+			s.assetCache.Delete(id)
+		}
 	}
 	return rec, nil
 }

@@ -187,12 +187,9 @@ func (s *Server) logReceipt(ctx context.Context, x *session) (metering.ReceiptIn
 	if err != nil {
 		return metering.ReceiptInfo{}, err
 	}
-	idx, err := s.tlog.Append(ctx, auditlog.TypeReceipt, raw)
+	idx, err := s.commit(ctx, auditlog.TypeReceipt, raw)
 	if err != nil {
-		return metering.ReceiptInfo{}, fmt.Errorf("log append: %w", err)
-	}
-	if err := s.apply(ctx, idx, auditlog.Entry{Type: auditlog.TypeReceipt, Payload: raw}); err != nil {
-		return metering.ReceiptInfo{}, err
+		return metering.ReceiptInfo{}, notApplied(idx, err)
 	}
 	s.log.Info("download receipt", "receipt", id, "grant", x.grant.ID, "session", x.id, "bytes", x.bytes, "requests", x.requests, "index", idx)
 	return metering.ReceiptInfo{ID: id.String(), Grant: x.grant.ID.String(), Asset: x.grant.Asset.String(), Bytes: x.bytes, Requests: x.requests, LogIndex: idx, Envelope: raw}, nil
@@ -327,8 +324,10 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	s.usageMu.Lock()
-	defer s.usageMu.Unlock()
+	// Reports of one usage id run one at a time (duplicate check, append,
+	// apply); others proceed in parallel.
+	unlock := s.inflight.lock("usage:" + u.Grant.String() + "/" + u.ID)
+	defer unlock()
 	if old, err := s.cat.Usage(ctx, u.Grant.String(), u.ID); err == nil {
 		if old.Statement != sid.String() {
 			return errorf(http.StatusConflict, "duplicate-usage", "Usage id already used", fmt.Sprintf("usage %s under grant %s was recorded with other content (entry %d)", u.ID, u.Grant, old.LogIndex), "report new usage under a new --id", catsqlite.ErrDuplicate)
@@ -341,12 +340,9 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	if err := metering.Accept(u, g, revoked, time.Now()); err != nil {
 		return err
 	}
-	idx, err := s.tlog.Append(ctx, auditlog.TypeUsage, canon)
+	idx, err := s.commit(ctx, auditlog.TypeUsage, canon)
 	if err != nil {
-		return fmt.Errorf("log append: %w", err)
-	}
-	if err := s.apply(ctx, idx, auditlog.Entry{Type: auditlog.TypeUsage, Payload: canon}); err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	writeJSON(w, http.StatusCreated, metering.UsageAnswer{Grant: u.Grant.String(), ID: u.ID, Statement: sid.String(), LogIndex: idx})
 	return nil
@@ -373,7 +369,7 @@ func (s *Server) applyUsage(ctx context.Context, tx *catsqlite.Tx, idx uint64, p
 	err = tx.PutUsage(catsqlite.UsageRecord{Grant: g.ID, ID: u.ID, Statement: sid.String(), Asset: g.Asset, Licensee: g.Licensee,
 		Tokens: u.Tokens, Calls: u.Calls, Runs: u.Runs, Time: u.Time.Time().Format(time.RFC3339), Envelope: payload, LogIndex: idx})
 	if errors.Is(err, catsqlite.ErrDuplicate) {
-		return invalidEntry{err}
+		return duplicate("%v", err)
 	}
 	return err
 }

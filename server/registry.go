@@ -7,6 +7,7 @@ import (
 	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -92,21 +93,23 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkLicenseRef(ctx, m.License); err != nil {
 		return err
 	}
-	s.regMu.Lock()
+	// Copies of one registration run one at a time: the first appends it,
+	// the others find it registered.
+	unlock := s.inflight.lock("asset:" + id.String())
 	if rec, err := s.cat.Asset(ctx, id); err == nil {
-		s.regMu.Unlock()
+		unlock()
 		// Registering the same manifest again is answered with the
 		// original registration.
 		return s.answer(w, ctx, http.StatusOK, rec.LogIndex, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
 	}
 	if err := asset.CheckRegistration(m, signers, lookupState(func(a asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
-		s.regMu.Unlock()
+		unlock()
 		return err
 	}
-	idx, err := s.appendLocked(ctx, auditlog.TypeAssetRegister, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
+	unlock()
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	rec, err := s.cat.Asset(ctx, id)
 	if err != nil {
@@ -114,21 +117,6 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Info("registered asset", "asset", id, "content", m.Content, "claim", rec.Claim, "index", idx)
 	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String(), Version: rec.State.Version})
-}
-
-// appendLocked appends a statement and applies it; the caller holds regMu.
-func (s *Server) appendLocked(ctx context.Context, typ string, canon []byte) (uint64, error) {
-	idx, err := s.tlog.Append(ctx, typ, canon)
-	if err != nil {
-		if errors.Is(err, auditlog.ErrTooLarge) {
-			return 0, errorf(http.StatusRequestEntityTooLarge, "too-large", "Statement too large for the log", err.Error(), "", err)
-		}
-		return 0, fmt.Errorf("log append: %w", err)
-	}
-	if err := s.apply(ctx, idx, auditlog.Entry{Type: typ, Payload: canon}); err != nil {
-		return idx, fmt.Errorf("applying log entry %d: %w", idx, err)
-	}
-	return idx, nil
 }
 
 // answer waits until a checkpoint covers entry idx and sends a with the
@@ -234,46 +222,55 @@ func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Check
 	}
 }
 
-// apply applies one log entry to the catalog. It is deterministic given
-// the catalog state before it: replay runs it on every entry in log order.
-// An entry that breaks the registry's rules (which the live path never
-// appends) is recorded as applied and otherwise ignored.
-func (s *Server) apply(ctx context.Context, idx uint64, e auditlog.Entry) error {
-	err := s.cat.Update(ctx, idx, func(tx *catsqlite.Tx) error {
-		var err error
-		switch e.Type {
-		case auditlog.TypeAssetRegister:
-			err = s.applyRegister(ctx, tx, idx, e.Payload)
-		case auditlog.TypeAssetProposal:
-			err = applyProposal(tx, idx, e.Payload)
-		case auditlog.TypeAssetApproval:
-			err = applyApproval(tx, idx, e.Payload)
-		default:
-			if f := s.appliers[e.Type]; f != nil {
-				err = f(ctx, tx, idx, e.Payload)
-			}
-		}
-		var ie invalidEntry
-		if errors.As(err, &ie) {
-			s.log.Warn("log entry not applied: it breaks the registry rules", "index", idx, "type", e.Type, "err", err)
-			return nil
-		}
-		return err
-	})
+// applyEntry applies one log entry inside a catalog transaction. It is
+// deterministic given the catalog state before it: entries are applied in
+// log order, live (through the ordered applier, see sequence.go) and on
+// replay alike. An entry that repeats a statement applied before, or that
+// breaks the registry's rules at its position (which the live path avoids
+// appending), returns an invalidEntry: it is recorded as applied and has
+// no effect.
+func (s *Server) applyEntry(ctx context.Context, tx *catsqlite.Tx, idx uint64, e auditlog.Entry) error {
 	switch e.Type {
-	case auditlog.TypeAssetRegister, auditlog.TypeAssetProposal, auditlog.TypeAssetApproval:
-		s.forgetAssets()
+	case auditlog.TypeAssetRegister:
+		return s.applyRegister(ctx, tx, idx, e.Payload)
+	case auditlog.TypeAssetProposal:
+		return applyProposal(tx, idx, e.Payload)
+	case auditlog.TypeAssetApproval:
+		return applyApproval(tx, idx, e.Payload)
 	}
-	if errors.Is(err, catalog.ErrApplied) {
-		return nil
+	if f := s.appliers[e.Type]; f != nil {
+		return f(ctx, tx, idx, e.Payload)
 	}
-	return err
+	return nil // no catalog effect (a decision record, an unknown type)
 }
 
-// invalidEntry marks a log entry that does not apply.
+// changesAssets reports whether entries of type typ change asset records.
+func changesAssets(typ string) bool {
+	switch typ {
+	case auditlog.TypeAssetRegister, auditlog.TypeAssetProposal, auditlog.TypeAssetApproval:
+		return true
+	}
+	return false
+}
+
+// invalidEntry marks a log entry that applies with no effect: it breaks
+// the rules at its position in the log, or repeats a statement applied
+// before (then it wraps errDuplicate).
 type invalidEntry struct{ error }
 
 func (e invalidEntry) Unwrap() error { return e.error }
+
+// Is makes every invalidEntry match catalog.ErrNoEffect, so the catalog
+// undoes its changes and records it as applied.
+func (e invalidEntry) Is(target error) bool { return target == catalog.ErrNoEffect }
+
+// errDuplicate marks a statement that was applied before.
+var errDuplicate = errors.New("duplicate of a statement applied before")
+
+// duplicate is the invalidEntry of a repeated statement.
+func duplicate(format string, args ...any) error {
+	return invalidEntry{fmt.Errorf("%w: %s", errDuplicate, fmt.Sprintf(format, args...))}
+}
 
 func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
@@ -285,7 +282,7 @@ func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64
 		return invalidEntry{err}
 	}
 	if _, err := tx.Asset(id); err == nil {
-		return invalidEntry{fmt.Errorf("asset %s registered twice", id)}
+		return duplicate("asset %s is registered", id)
 	}
 	if err := asset.CheckRegistration(m, signers, lookupState(tx.Asset)); err != nil {
 		return invalidEntry{err}
@@ -335,7 +332,7 @@ func applyProposal(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 		return invalidEntry{err}
 	}
 	if _, err := tx.Proposal(pid); err == nil {
-		return invalidEntry{fmt.Errorf("proposal %s logged twice", pid)}
+		return duplicate("proposal %s is logged", pid)
 	}
 	// Expiry was checked when the entry was accepted; replay evaluates
 	// the rules at a time before expiry.
@@ -374,6 +371,9 @@ func applyApproval(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	prec, err := tx.Proposal(a.Proposal)
 	if err != nil {
 		return invalidEntry{err}
+	}
+	if slices.Contains(prec.Approvers, a.Approver.String()) {
+		return duplicate("approval of %s by %s is logged", a.Proposal, a.Approver)
 	}
 	if prec.Status != asset.Pending.String() {
 		return invalidEntry{fmt.Errorf("proposal %s is %s", a.Proposal, prec.Status)}
@@ -441,14 +441,14 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	if p.Asset != aid {
 		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Proposal for another asset", fmt.Sprintf("the proposal changes %s, not %s", p.Asset, aid), "", nil)
 	}
-	s.regMu.Lock()
+	// Changes of one asset are validated against its state one at a time.
+	unlock := s.inflight.lock("asset:" + aid.String())
+	defer unlock()
 	rec, err := s.cat.Asset(ctx, aid)
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
 	if _, err := s.cat.Proposal(ctx, pid); err == nil {
-		s.regMu.Unlock()
 		return errorf(http.StatusConflict, "replay", "Proposal already submitted", fmt.Sprintf("proposal %s is logged already", pid), "make a new proposal (a new nonce) to propose the change again", nil)
 	}
 	st, status, err := asset.Apply(rec.State, env, nil, time.Now())
@@ -458,13 +458,12 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 		err = s.checkChange(ctx, rec.State, p.Change)
 	}
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
-	idx, err := s.appendLocked(ctx, auditlog.TypeAssetProposal, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, auditlog.TypeAssetProposal, canon)
+	unlock()
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: aid.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
@@ -493,19 +492,22 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	if a.Proposal != pid {
 		return errorf(http.StatusUnprocessableEntity, "wrong-proposal", "Approval of another proposal", fmt.Sprintf("the approval is for %s, not %s", a.Proposal, pid), "", nil)
 	}
-	s.regMu.Lock()
 	prec, err := s.cat.Proposal(ctx, pid)
 	if err != nil {
-		s.regMu.Unlock()
+		return err
+	}
+	// Changes of one asset are validated against its state one at a time:
+	// read the proposal again under the asset's lock.
+	unlock := s.inflight.lock("asset:" + prec.Asset.String())
+	defer unlock()
+	if prec, err = s.cat.Proposal(ctx, pid); err != nil {
 		return err
 	}
 	if prec.Status != asset.Pending.String() {
-		s.regMu.Unlock()
 		return errorf(http.StatusConflict, "proposal-closed", "Proposal is not pending", fmt.Sprintf("proposal %s is %s", pid, prec.Status), "", nil)
 	}
 	rec, err := s.cat.Asset(ctx, prec.Asset)
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
 	penv, _ := identity.ParseEnvelope(prec.Envelope)
@@ -523,13 +525,12 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
-	idx, err := s.appendLocked(ctx, auditlog.TypeAssetApproval, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, auditlog.TypeAssetApproval, canon)
+	unlock()
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	s.log.Info("approval", "proposal", pid, "approver", a.Approver, "status", status)
 	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})

@@ -25,6 +25,7 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/blob/localfs"
+	"github.com/charter-dev/charter/catalog"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
@@ -79,8 +80,10 @@ type Server struct {
 	key *identity.Key
 	mux *http.ServeMux
 
-	// regMu serialises registry changes: validate, append, apply.
-	regMu sync.Mutex
+	// seq applies log entries to the catalog in log order; inflight
+	// serialises validate-append-apply per statement key (sequence.go).
+	seq      *sequencer
+	inflight keyLocks
 	// appliers apply log entry types beyond the registry's own.
 	appliers map[string]applier
 	// licenseCheck checks an asset's licence reference, when set.
@@ -103,12 +106,10 @@ type Server struct {
 	lastScrub scrubReport
 
 	// ledger holds the money (ledger.db); ledgerMu serialises writers that
-	// check before they write, settleMu whole settlement runs, usageMu
-	// usage reports (duplicate check, append, apply).
+	// check before they write, settleMu whole settlement runs.
 	ledger   *ledgersqlite.Ledger
 	ledgerMu sync.Mutex
 	settleMu sync.Mutex
-	usageMu  sync.Mutex
 	meters   meters
 	// heldDone remembers, per asset, the dispute resolution whose held
 	// splits were resolved (guarded by settleMu).
@@ -171,25 +172,17 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
 	s.cpw = newCheckpointWatch()
-	s.appliers = map[string]applier{
-		auditlog.TypeGrant:      s.applyGrant,
-		TypeGrantRequest:        applyGrantRequest,
-		TypeGrantApproval:       applyGrantApproval,
-		auditlog.TypeRevocation: applyRevocation,
-		auditlog.TypeReceipt:    s.applyReceipt,
-		auditlog.TypeUsage:      s.applyUsage,
-		auditlog.TypeDispute:    s.applyDispute,
-		auditlog.TypeSettlement: s.applySettlement,
-	}
+	s.appliers = s.entryAppliers()
 	s.licenseCheck = s.checkTermsRef
 	s.nonces = cat.Nonces(cfg.NonceLimit, time.Now) // in the database: replays stay refused across restarts
 	s.routes()
+	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
+	s.stop = stop
+	s.seq = newSequencer(s, bg)
 	if err := s.replay(ctx); err != nil {
 		s.Close()
 		return nil, err
 	}
-	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
-	s.stop = stop
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -232,6 +225,9 @@ func (s *Server) Close() error {
 	if s.stop != nil {
 		s.stop()
 	}
+	if s.seq != nil {
+		s.seq.stop()
+	}
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -264,9 +260,32 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // applier applies one type of log entry inside a catalog transaction.
 type applier func(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error
 
+// entryAppliers returns the appliers of the log entry types beyond the
+// registry's own.
+func (s *Server) entryAppliers() map[string]applier {
+	return map[string]applier{
+		auditlog.TypeGrant:      s.applyGrant,
+		TypeGrantRequest:        applyGrantRequest,
+		TypeGrantApproval:       applyGrantApproval,
+		auditlog.TypeRevocation: applyRevocation,
+		auditlog.TypeReceipt:    s.applyReceipt,
+		auditlog.TypeUsage:      s.applyUsage,
+		auditlog.TypeDispute:    s.applyDispute,
+		auditlog.TypeSettlement: s.applySettlement,
+	}
+}
+
+// replayBatch is how many log entries replay applies per catalog
+// transaction.
+const replayBatch = 512
+
 // replay applies every log entry the catalog has not applied yet, in log
 // order: the catalog catches up with the log after a crash, and a deleted
-// catalog is rebuilt from the log alone.
+// catalog is rebuilt from the log alone. Every entry applies: a duplicate
+// or an entry that breaks the rules applies with no effect, and a
+// malformed one is skipped as applied. Only a failure of the catalog
+// itself stops replay. The ordered applier then starts after the last
+// entry.
 func (s *Server) replay(ctx context.Context) error {
 	next, done, err := s.cat.Applied(ctx)
 	if err != nil {
@@ -276,27 +295,78 @@ func (s *Server) replay(ctx context.Context) error {
 	if err := s.awaitIntegrated(ctx); err != nil {
 		return err
 	}
-	n := 0
+	end, n := next, 0
+	var batch []catsqlite.Change
+	flush := func() error {
+		if len(batch) == 0 {
+			return nil
+		}
+		errs := s.applySeq(ctx, batch)
+		batch = batch[:0]
+		return errors.Join(errs...)
+	}
 	for rec, err := range s.tlog.Entries(ctx, next) {
 		if err != nil {
-			if errors.Is(err, auditlog.ErrMalformed) {
-				s.log.Warn("replay: skipping malformed log entry", "index", rec.Index, "err", err)
-				continue
+			if !errors.Is(err, auditlog.ErrMalformed) {
+				return fmt.Errorf("server: replay: %w", err)
 			}
-			return fmt.Errorf("server: replay: %w", err)
+			s.log.Warn("replay: skipping malformed log entry", "index", rec.Index, "err", err)
+			rec.Entry = auditlog.Entry{} // applies with no effect
 		}
+		end = rec.Index + 1
 		if done[rec.Index] {
 			continue
 		}
-		if err := s.apply(ctx, rec.Index, rec.Entry); err != nil {
-			return fmt.Errorf("server: replay entry %d: %w", rec.Index, err)
-		}
+		batch = append(batch, catsqlite.Change{Index: rec.Index, Fn: func(tx *catsqlite.Tx) error { return s.applyEntry(ctx, tx, rec.Index, rec.Entry) }})
 		n++
+		if len(batch) == replayBatch {
+			if err := flush(); err != nil {
+				return err
+			}
+		}
 	}
+	if err := flush(); err != nil {
+		return err
+	}
+	s.forgetAssets()
+	s.seq.start(end)
 	if n > 0 {
 		s.log.Info("replayed log entries into the catalog", "entries", n)
 	}
 	return nil
+}
+
+// applySeq applies entries in log order for replay and returns the
+// failures of the catalog itself: an entry without effect is applied.
+// After a failure the rest of the batch is not applied, so a restart
+// resumes from the first entry that failed.
+func (s *Server) applySeq(ctx context.Context, batch []catsqlite.Change) []error {
+	var failed error
+	for i, c := range batch {
+		fn := c.Fn
+		batch[i].Fn = func(tx *catsqlite.Tx) error {
+			if failed != nil {
+				return fmt.Errorf("not applied after entry %d failed", c.Index)
+			}
+			err := fn(tx)
+			if err != nil && !errors.Is(err, catalog.ErrNoEffect) {
+				failed = err
+			}
+			return err
+		}
+	}
+	var out []error
+	for i, err := range s.cat.UpdateSeq(ctx, batch) {
+		switch {
+		case err == nil, errors.Is(err, catalog.ErrApplied):
+		case errors.Is(err, catalog.ErrNoEffect):
+			s.logOutcome(batch[i].Index, "", err)
+		default:
+			out = append(out, fmt.Errorf("server: replay entry %d: %w", batch[i].Index, err))
+			return out
+		}
+	}
+	return out
 }
 
 // awaitIntegrated waits briefly for the checkpoint to stop growing, so that

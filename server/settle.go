@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -331,11 +332,8 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	if err != nil {
 		return nil, err
 	}
-	idx, raw, err := s.signAndAppend(ctx, "settlement", auditlog.TypeSettlement, payload)
+	idx, _, err := s.signAndAppend(ctx, "settlement", auditlog.TypeSettlement, payload)
 	if err != nil {
-		return nil, err
-	}
-	if err := s.apply(ctx, idx, auditlog.Entry{Type: auditlog.TypeSettlement, Payload: raw}); err != nil {
 		return nil, err
 	}
 	out.LogIndex = idx
@@ -392,6 +390,11 @@ func (s *Server) applySettlement(ctx context.Context, tx *catsqlite.Tx, idx uint
 	}
 	if e.Through >= idx {
 		return invalidEntry{fmt.Errorf("settlement %d covers entries up to %d", idx, e.Through)}
+	}
+	if last, err := tx.LastSettlement(); err != nil {
+		return err
+	} else if bytes.Equal(last, body) {
+		return duplicate("settlement through %d is logged", e.Through)
 	}
 	if err := tx.PutSettlement(idx, body); err != nil {
 		return err
@@ -571,16 +574,17 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	s.regMu.Lock()
+	// Copies of one dispute run one at a time.
+	unlock := s.inflight.lock("dispute:" + id.String())
+	defer unlock()
 	if old, err := s.cat.Dispute(ctx, id.String()); err == nil {
-		s.regMu.Unlock()
 		writeJSON(w, http.StatusOK, metering.DisputeAnswer{Dispute: old.ID, Asset: old.Asset, Status: old.Status, LogIndex: old.LogIndex})
 		return nil
 	}
-	idx, err := s.appendLocked(ctx, auditlog.TypeDispute, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, auditlog.TypeDispute, canon)
+	unlock()
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	s.log.Info("dispute opened", "dispute", id, "asset", d.Asset, "by", d.Opener)
 	writeJSON(w, http.StatusCreated, metering.DisputeAnswer{Dispute: id.String(), Asset: d.Asset.String(), Status: "open", LogIndex: idx})
@@ -603,7 +607,9 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	if res.Dispute.String() != r.PathValue("id") {
 		return errorf(http.StatusUnprocessableEntity, "wrong-dispute", "Resolution of another dispute", "", "", nil)
 	}
-	s.regMu.Lock()
+	// Resolutions of one dispute run one at a time.
+	unlock := s.inflight.lock("dispute:" + res.Dispute.String())
+	defer unlock()
 	d, err := s.cat.Dispute(ctx, res.Dispute.String())
 	var rec *catsqlite.AssetRecord
 	switch {
@@ -619,13 +625,12 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 		err = fmt.Errorf("%w: resolution signed with weight %d, threshold %d", asset.ErrThresholdNotMet, grant.Weight(rec.State, signers), rec.State.Threshold)
 	}
 	if err != nil {
-		s.regMu.Unlock()
 		return err
 	}
-	idx, err := s.appendLocked(ctx, auditlog.TypeDispute, canon)
-	s.regMu.Unlock()
+	idx, err := s.commit(ctx, auditlog.TypeDispute, canon)
+	unlock()
 	if err != nil {
-		return err
+		return notApplied(idx, err)
 	}
 	ans := metering.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: statusOf(res.Outcome), LogIndex: idx}
 	open, err := s.cat.Disputes(ctx, d.Asset, "open")
@@ -691,7 +696,7 @@ func (s *Server) applyDispute(ctx context.Context, tx *catsqlite.Tx, idx uint64,
 		return invalidEntry{err}
 	}
 	if _, err := tx.Dispute(id.String()); err == nil {
-		return invalidEntry{fmt.Errorf("dispute %s opened twice", id)}
+		return duplicate("dispute %s is logged", id)
 	}
 	if err := tx.PutDispute(catsqlite.DisputeRecord{ID: id.String(), Asset: d.Asset.String(), Opener: d.Opener.String(), Reason: d.Reason, Envelope: payload, LogIndex: idx}); err != nil {
 		return err

@@ -97,9 +97,10 @@ func (c *Catalog) Guards(ctx context.Context, content string) ([]string, error) 
 	return out, rows.Err()
 }
 
-// PutGrant records an issued grant.
+// PutGrant records an issued grant; a grant id recorded already keeps its
+// first grant.
 func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
-	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES(?,?,?,?,?)`, id, asset, licensee, string(envelope), int64(index))
+	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index))
 	return err
 }
 
@@ -177,9 +178,9 @@ func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, ma
 	return k == 1, nil
 }
 
-// PutGrantRequest records a queued request.
+// PutGrantRequest records a queued request; one recorded already is kept.
 func (t *Tx) PutGrantRequest(id, asset string, envelope []byte, decision, index uint64) error {
-	_, err := t.exec(`INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES(?,?,?,?,'pending',?)`, id, asset, string(envelope), int64(decision), int64(index))
+	_, err := t.exec(`INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES(?,?,?,?,'pending',?) ON CONFLICT DO NOTHING`, id, asset, string(envelope), int64(decision), int64(index))
 	return err
 }
 
@@ -189,9 +190,10 @@ func (t *Tx) SetGrantRequestStatus(id, status string) error {
 	return err
 }
 
-// AddGrantApproval records an owner's decision on a queued request.
+// AddGrantApproval records an owner's decision on a queued request; an
+// owner's first decision stands.
 func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope []byte, index uint64) error {
-	_, err := t.exec(`INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES(?,?,?,?,?)`, request, approver, approve, string(envelope), int64(index))
+	_, err := t.exec(`INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`, request, approver, approve, string(envelope), int64(index))
 	return err
 }
 

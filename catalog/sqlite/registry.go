@@ -141,19 +141,43 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 
 // Update runs fn in a transaction that also records log entry index as
 // applied. If index is already applied, fn is not run and Update returns
-// catalog.ErrApplied.
+// catalog.ErrApplied. If fn fails with an error wrapping
+// catalog.ErrNoEffect, its changes are undone, the entry is still recorded
+// as applied and Update returns that error.
 func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
-	u := &update{ctx: context.WithoutCancel(ctx), index: index, fn: fn, done: make(chan struct{})}
+	return c.UpdateSeq(ctx, []Change{{Index: index, Fn: fn}})[0]
+}
+
+// Change is one log entry's catalog change for UpdateSeq.
+type Change struct {
+	Index uint64
+	Fn    func(*Tx) error
+}
+
+// UpdateSeq is Update for several entries, applied in the order given (each
+// in its own savepoint, sharing transactions with other callers), so that a
+// caller feeding entries in log order gets them applied in log order. It
+// returns one error per change.
+func (c *Catalog) UpdateSeq(ctx context.Context, changes []Change) []error {
+	ctx = context.WithoutCancel(ctx)
+	us := make([]*update, len(changes))
+	for i, ch := range changes {
+		us[i] = &update{ctx: ctx, index: ch.Index, fn: ch.Fn, done: make(chan struct{})}
+	}
 	c.pendMu.Lock()
-	c.pending = append(c.pending, u)
+	c.pending = append(c.pending, us...)
 	leader := !c.committing
 	c.committing = true
 	c.pendMu.Unlock()
 	if leader {
 		c.commitPending()
 	}
-	<-u.done
-	return u.err
+	errs := make([]error, len(us))
+	for i, u := range us {
+		<-u.done
+		errs[i] = u.err
+	}
+	return errs
 }
 
 // update is one caller's change waiting to be committed.
@@ -238,6 +262,14 @@ func (c *Catalog) commitBatch(batch []*update) {
 				fail(fmt.Errorf("catalog: rollback to savepoint: %w", rerr))
 				return
 			}
+			if errors.Is(err, catalog.ErrNoEffect) {
+				// Undone, but applied: replay must not stop on it.
+				if _, merr := t0.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, int64(u.index)); merr != nil {
+					fail(fmt.Errorf("catalog: mark applied: %w", merr))
+					return
+				}
+				u.ok = true
+			}
 		} else {
 			u.ok = true
 		}
@@ -308,20 +340,21 @@ func (t *Tx) MarkApplied(index uint64) error {
 	return err
 }
 
-// PutAsset records a newly registered asset and its lineage.
+// PutAsset records a newly registered asset and its lineage. An asset
+// recorded already is kept as it is (a duplicate registration is a no-op).
 func (t *Tx) PutAsset(r AssetRecord) error {
 	st, err := json.Marshal(r.State)
 	if err != nil {
 		return err
 	}
 	m := r.State.Manifest
-	_, err = t.exec(`INSERT INTO assets(asset, content, state, claim, priority, log_index, name, media) VALUES(?,?,?,?,?,?,?,?)`,
+	_, err = t.exec(`INSERT INTO assets(asset, content, state, claim, priority, log_index, name, media) VALUES(?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		r.State.Asset.String(), m.Content.String(), string(st), r.Claim, r.Priority.String(), int64(r.LogIndex), m.Name, m.MediaType)
 	if err != nil {
 		return fmt.Errorf("catalog: put asset %s: %w", r.State.Asset, err)
 	}
 	for _, p := range m.Parents {
-		if _, err := t.exec(`INSERT INTO lineage(child, parent, royalty, stacking) VALUES(?,?,?,?)`,
+		if _, err := t.exec(`INSERT INTO lineage(child, parent, royalty, stacking) VALUES(?,?,?,?) ON CONFLICT DO NOTHING`,
 			r.State.Asset.String(), p.Asset.String(), int64(p.Royalty), string(p.Stacking)); err != nil {
 			return fmt.Errorf("catalog: lineage of %s: %w", r.State.Asset, err)
 		}
@@ -351,9 +384,9 @@ func (t *Tx) Trail(a asset.ID, index uint64, typ, summary string) error {
 	return err
 }
 
-// PutProposal records a proposal envelope.
+// PutProposal records a proposal envelope; one recorded already is kept.
 func (t *Tx) PutProposal(id, a asset.ID, envelope []byte, status string, index uint64) error {
-	_, err := t.exec(`INSERT INTO proposals(proposal, asset, envelope, status, log_index) VALUES(?,?,?,?,?)`,
+	_, err := t.exec(`INSERT INTO proposals(proposal, asset, envelope, status, log_index) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		id.String(), a.String(), string(envelope), status, int64(index))
 	return err
 }
@@ -364,9 +397,10 @@ func (t *Tx) SetProposalStatus(id asset.ID, status string) error {
 	return err
 }
 
-// AddApproval records an approval envelope.
+// AddApproval records an approval envelope; a second approval by the same
+// approver is not recorded.
 func (t *Tx) AddApproval(proposal asset.ID, approver string, envelope []byte, index uint64) error {
-	_, err := t.exec(`INSERT INTO approvals(proposal, approver, envelope, log_index) VALUES(?,?,?,?)`,
+	_, err := t.exec(`INSERT INTO approvals(proposal, approver, envelope, log_index) VALUES(?,?,?,?) ON CONFLICT DO NOTHING`,
 		proposal.String(), approver, string(envelope), int64(index))
 	return err
 }

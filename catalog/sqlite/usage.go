@@ -314,6 +314,18 @@ func (t *Tx) PutSettlement(idx uint64, payload []byte) error {
 	return err
 }
 
+// LastSettlement returns the payload of the settlement logged last, or
+// nil. A settlement repeating it is a duplicate; an older one cannot apply
+// again (MarkSettled refuses a watermark going back).
+func (t *Tx) LastSettlement() ([]byte, error) {
+	var p string
+	err := t.queryRow(`SELECT payload FROM settlements ORDER BY log_index DESC LIMIT 1`).Scan(&p)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	return []byte(p), err
+}
+
 // Settlements returns the payloads of the last n settlement entries by
 // log index, newest first.
 func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []uint64, error) {
@@ -336,9 +348,9 @@ func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []
 	return out, order, rows.Err()
 }
 
-// PutDispute records an open dispute.
+// PutDispute records an open dispute; one recorded already is kept.
 func (t *Tx) PutDispute(d DisputeRecord) error {
-	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?)`,
+	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?) ON CONFLICT DO NOTHING`,
 		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
 	return err
 }
