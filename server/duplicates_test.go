@@ -192,10 +192,20 @@ func TestConcurrentDuplicatesReplay(t *testing.T) {
 	resenv, _ := res.Sign(m.max)
 	m.burstEnv("/v1/disputes/"+da.Dispute+"/resolve", resenv, 1)
 
-	// Receipts: a download session closed by several copies at once.
+	// Receipts: a download session closed by its licensee while the idle
+	// closer runs several times at once.
 	dc, _ := client.New(m.hs.URL)
 	m.download(dc)
-	m.burst("/v1/sessions/"+dc.Session()+"/close", []byte("{}"))
+	var cw sync.WaitGroup
+	cw.Go(func() {
+		if _, err := dc.WithGrant(m.consumer, m.grant.ID.String()).CloseSession(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	for range copies - 1 {
+		cw.Go(func() { m.s.closeIdle(ctx, 0) })
+	}
+	cw.Wait()
 	if rs, _ := m.s.cat.Receipts(ctx, m.grant.ID.String(), 10); len(rs) != 1 {
 		t.Fatalf("%d receipts for one session, want 1", len(rs))
 	}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,20 +12,6 @@ import (
 
 func (s *Server) bundle(r auditlog.Receipt) (receipt.Bundle, error) {
 	return receipt.New(r, s.tlog.VerifierKey())
-}
-
-// logAppend appends a signed statement, waits for a checkpoint covering it
-// and returns its receipt. The caller applies the statement to the catalog
-// only after this returns.
-func (s *Server) logAppend(ctx context.Context, typ string, envelope []byte) (auditlog.Receipt, error) {
-	r, err := s.tlog.AppendAndProve(ctx, typ, envelope)
-	if err != nil {
-		if errors.Is(err, auditlog.ErrTooLarge) {
-			return r, errorf(http.StatusRequestEntityTooLarge, "too-large", "Statement too large for the log", err.Error(), "", err)
-		}
-		return r, fmt.Errorf("log append: %w", err)
-	}
-	return r, nil
 }
 
 func (s *Server) logProof(w http.ResponseWriter, r *http.Request) error {
