@@ -22,7 +22,11 @@
 // reported as ErrTampered.
 package auditlog
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+)
 
 // Sentinel errors. Match them with errors.Is; the wrapping error says more.
 var (
@@ -52,3 +56,56 @@ var (
 	// ErrClosed: the Log was closed.
 	ErrClosed = errors.New("auditlog: log closed")
 )
+
+// TamperedError locates data in the log's storage that disagrees with the
+// signed checkpoint. It matches ErrTampered (errors.Is); errors.As gives
+// the file and entry so that a caller can tell an operator which file was
+// changed.
+type TamperedError struct {
+	// File is the resource inside the log folder, in the C2SP tlog-tiles
+	// layout ("checkpoint", "tile/entries/000.p/1", "tile/0/000"), or ""
+	// when no single file is to blame.
+	File string
+	// Entry is the first log entry affected, or -1 when none is known.
+	Entry int64
+	// Problem says what is wrong with File or Entry, as a predicate:
+	// "does not match the signed checkpoint: ...", "is missing, ...".
+	Problem string
+
+	cause error // the error behind Problem, if any (e.g. ErrBadSignature)
+}
+
+func (e *TamperedError) Error() string {
+	return ErrTampered.Error() + ": " + e.Subject("") + " " + e.Problem
+}
+
+// Subject names what is wrong: "entry 3 in FILE", "entry 3", "FILE" or
+// "the log's storage", with FILE under logDir (as it is when logDir is "").
+func (e *TamperedError) Subject(logDir string) string {
+	file := e.File
+	if logDir != "" && file != "" {
+		file = filepath.Join(logDir, filepath.FromSlash(file))
+	}
+	switch {
+	case e.Entry >= 0 && file != "":
+		return fmt.Sprintf("entry %d in %s", e.Entry, file)
+	case e.Entry >= 0:
+		return fmt.Sprintf("entry %d", e.Entry)
+	case file != "":
+		return file
+	}
+	return "the log's storage"
+}
+
+// Unwrap returns ErrTampered and the underlying cause, if any.
+func (e *TamperedError) Unwrap() []error {
+	if e.cause != nil {
+		return []error{ErrTampered, e.cause}
+	}
+	return []error{ErrTampered}
+}
+
+// tampered returns a *TamperedError.
+func tampered(file string, entry int64, format string, args ...any) error {
+	return &TamperedError{File: file, Entry: entry, Problem: fmt.Sprintf(format, args...)}
+}

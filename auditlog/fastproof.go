@@ -8,6 +8,7 @@ import (
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera/api/layout"
 )
 
 // tileTrees builds inclusion proofs from tiles whose internal subtrees are
@@ -75,10 +76,10 @@ func (t *tileTrees) tree(ctx context.Context, level, index uint64, p uint8, widt
 	}
 	raw, err := t.tiles.ReadTile(ctx, level, index, p)
 	if err != nil {
-		return nil, readErr(fmt.Sprintf("tile %d/%d", level, index), err)
+		return nil, readErr(layout.TilePath(level, index, p), -1, err)
 	}
 	if len(raw) != width*HashSize {
-		return nil, fmt.Errorf("%w: tile %d/%d holds %d bytes, want %d hashes", ErrTampered, level, index, len(raw), width)
+		return nil, tampered(layout.TilePath(level, index, p), -1, "holds %d bytes, the tree needs %d hashes", len(raw), width)
 	}
 	row := make([][]byte, width)
 	for i := range row {

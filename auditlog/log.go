@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
@@ -126,7 +127,8 @@ func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*L
 	// An existing log must carry our signature: a log is bound to its key.
 	if raw, err := readCheckpointFile(dir); err == nil {
 		if _, err := OpenCheckpoint(raw, v); err != nil {
-			return nil, fmt.Errorf("auditlog: open %s: existing checkpoint: %w\nhint: a log keeps the key it was created with", dir, err)
+			return nil, fmt.Errorf("auditlog: open %s: %w\nhint: a log keeps the key it was created with", dir,
+				&TamperedError{File: layout.CheckpointPath, Entry: -1, Problem: "does not verify with the log's key: " + err.Error(), cause: err})
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
@@ -245,7 +247,7 @@ func (l *Log) receipt(ctx context.Context, pr *prover, cp Checkpoint, index uint
 		return Receipt{}, err
 	}
 	if err := verifyInclusion(index, LeafHash(entry), hashes, cp); err != nil {
-		return Receipt{}, fmt.Errorf("%w: tiles do not prove entry %d: %v", ErrTampered, index, err)
+		return Receipt{}, tampered("", int64(index), "is not proved by the tiles: %s", rootMismatch(err))
 	}
 	p := Proof{Index: index, Hashes: hashes, Checkpoint: cp.Raw}
 	return Receipt{Index: index, Entry: entry, Proof: p.Marshal(), Checkpoint: cp}, nil
@@ -255,7 +257,7 @@ func (l *Log) receipt(ctx context.Context, pr *prover, cp Checkpoint, index uint
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	raw, err := l.reader.ReadCheckpoint(ctx)
 	if err != nil {
-		return Checkpoint{}, readErr("checkpoint", err)
+		return Checkpoint{}, readErr(layout.CheckpointPath, -1, err)
 	}
 	return l.openOwnCheckpoint(raw)
 }
@@ -265,7 +267,7 @@ func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 func (l *Log) openOwnCheckpoint(raw []byte) (Checkpoint, error) {
 	cp, err := OpenCheckpoint(raw, l.verifier)
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("%w: published checkpoint: %w", ErrTampered, err)
+		return Checkpoint{}, &TamperedError{File: layout.CheckpointPath, Entry: -1, Problem: "does not verify: " + err.Error(), cause: err}
 	}
 	return cp, nil
 }
@@ -318,7 +320,7 @@ func (l *Log) ProveEntryUnder(ctx context.Context, cp Checkpoint, index uint64, 
 		return Receipt{}, err
 	}
 	if err := verifyInclusion(index, LeafHash(entry), hashes, cp); err != nil {
-		return Receipt{}, fmt.Errorf("%w: tiles do not prove entry %d: %v", ErrTampered, index, err)
+		return Receipt{}, tampered("", int64(index), "is not proved by the tiles: %s", rootMismatch(err))
 	}
 	p := Proof{Index: index, Hashes: hashes, Checkpoint: cp.Raw}
 	return Receipt{Index: index, Entry: entry, Proof: p.Marshal(), Checkpoint: cp}, nil
@@ -396,11 +398,11 @@ func (l *Log) ConsistencyProof(ctx context.Context, oldSize uint64) (Consistency
 
 // readErr wraps an error from reading the log's storage: a resource that
 // the checkpoint says exists and is missing means tampering.
-func readErr(what string, err error) error {
+func readErr(file string, entry int64, err error) error {
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("%w: %s missing: %w", ErrTampered, what, err)
+		return tampered(file, entry, "is missing, though the signed checkpoint covers it")
 	}
-	return fmt.Errorf("auditlog: %s: %w", what, err)
+	return fmt.Errorf("auditlog: %s: %w", file, err)
 }
 
 // prover builds proofs from the log's tiles for one tree size. It is not
@@ -417,7 +419,7 @@ func newProver(ctx context.Context, r TileReader, size uint64) *prover {
 		b, err := r.ReadTile(ctx, level, index, p)
 		if err != nil {
 			if pr.err == nil {
-				pr.err = readErr(fmt.Sprintf("tile %d/%d", level, index), err)
+				pr.err = readErr(layout.TilePath(level, index, p), -1, err)
 			}
 			return nil, err
 		}
@@ -426,7 +428,7 @@ func newProver(ctx context.Context, r TileReader, size uint64) *prover {
 			want = bundleWidth
 		}
 		if len(b)%HashSize != 0 || len(b)/HashSize < want {
-			err := fmt.Errorf("%w: tile %d/%d holds %d bytes, want %d hashes", ErrTampered, level, index, len(b), want)
+			err := tampered(layout.TilePath(level, index, p), -1, "holds %d bytes, the tree needs %d hashes", len(b), want)
 			if pr.err == nil {
 				pr.err = err
 			}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -323,6 +324,15 @@ func TestTamperedEntryBundleDetected(t *testing.T) {
 	}
 	if !errors.Is(err, ErrTampered) {
 		t.Fatalf("Entries: %v", err)
+	}
+	// The error locates the damage for an operator: file and entry, hashes
+	// in base64 rather than byte arrays.
+	var te *TamperedError
+	if !errors.As(err, &te) || te.File != "tile/entries/000" || te.Entry != 0 {
+		t.Fatalf("Entries: want a *TamperedError for entry 0 in tile/entries/000, got %#v", err)
+	}
+	if msg := err.Error(); strings.Contains(msg, "[") || !strings.Contains(msg, "entry 0 in tile/entries/000 does not match the signed checkpoint") {
+		t.Fatalf("Entries: %s", msg)
 	}
 	// The untouched partial bundle still reads.
 	if _, err := l.Entry(ctx, 299); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -142,9 +143,32 @@ func verifyInclusion(index uint64, leaf [HashSize]byte, hashes [][]byte, cp Chec
 		return fmt.Errorf("%w: index %d is not in a tree of size %d", ErrBadProof, index, cp.Size)
 	}
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, index, cp.Size, leaf[:], hashes, cp.Hash[:]); err != nil {
-		return fmt.Errorf("%w: inclusion of entry %d in %s: %v", ErrBadProof, index, cp, err)
+		var rm proof.RootMismatchError
+		if errors.As(err, &rm) {
+			err = rootError{rm.CalculatedRoot, rm.ExpectedRoot}
+		}
+		return fmt.Errorf("%w: inclusion of entry %d in %s: %w", ErrBadProof, index, cp, err)
 	}
 	return nil
+}
+
+// rootError is a failed inclusion proof in words, with hashes in base64 as
+// checkpoints write them (the merkle package prints byte arrays).
+type rootError struct{ calculated, signed []byte }
+
+func (e rootError) Error() string {
+	return fmt.Sprintf("the entry and its proof lead to root %s, the checkpoint signs root %s",
+		base64.StdEncoding.EncodeToString(e.calculated), base64.StdEncoding.EncodeToString(e.signed))
+}
+
+// rootMismatch returns the words of a failed inclusion proof from
+// verifyInclusion, without the checkpoint text.
+func rootMismatch(err error) string {
+	var re rootError
+	if errors.As(err, &re) {
+		return re.Error()
+	}
+	return err.Error()
 }
 
 // Consistency is a proof that a checkpoint extends an older tree of size

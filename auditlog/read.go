@@ -3,6 +3,7 @@ package auditlog
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"iter"
@@ -41,16 +42,18 @@ func readCheckpointFile(dir string) ([]byte, error) {
 // readBundle reads the first n entries of entry bundle k for a tree of size
 // treeSize, without verifying them.
 func readBundle(ctx context.Context, r TileReader, k, treeSize uint64, n int) ([][]byte, error) {
-	raw, err := r.ReadEntryBundle(ctx, k, layout.PartialTileSize(0, k, treeSize))
+	p := layout.PartialTileSize(0, k, treeSize)
+	file := layout.EntriesPath(k, p)
+	raw, err := r.ReadEntryBundle(ctx, k, p)
 	if err != nil {
-		return nil, readErr(fmt.Sprintf("entry bundle %d", k), err)
+		return nil, readErr(file, int64(k*bundleWidth), err)
 	}
 	var b api.EntryBundle
 	if err := b.UnmarshalText(raw); err != nil {
-		return nil, fmt.Errorf("%w: entry bundle %d: %v", ErrTampered, k, err)
+		return nil, tampered(file, int64(k*bundleWidth), "is not an entry bundle: %v", err)
 	}
 	if len(b.Entries) < n {
-		return nil, fmt.Errorf("%w: entry bundle %d holds %d entries, want %d", ErrTampered, k, len(b.Entries), n)
+		return nil, tampered(file, int64(k*bundleWidth), "holds %d entries, the signed checkpoint says %d", len(b.Entries), n)
 	}
 	return b.Entries[:n], nil
 }
@@ -88,6 +91,7 @@ func verifiedBundle(ctx context.Context, r TileReader, pr *prover, cp Checkpoint
 // checkBundle proves entries, the entries of bundle k, against cp.
 func checkBundle(ctx context.Context, pr *prover, cp Checkpoint, k uint64, entries [][]byte) error {
 	first := k * bundleWidth
+	file := layout.EntriesPath(k, layout.PartialTileSize(0, k, cp.Size))
 	leaves := make([][]byte, len(entries))
 	for i, e := range entries {
 		leaves[i] = rfc6962.DefaultHasher.HashLeaf(e)
@@ -99,13 +103,13 @@ func checkBundle(ctx context.Context, pr *prover, cp Checkpoint, k uint64, entri
 	var leaf [HashSize]byte
 	copy(leaf[:], leaves[0])
 	if err := verifyInclusion(first, leaf, hashes, cp); err != nil {
-		return fmt.Errorf("%w: entry %d: %v", ErrTampered, first, err)
+		return tampered(file, int64(first), "does not match the signed checkpoint: %s", rootMismatch(err))
 	}
 	j := 0
 	for lo := 1; lo < len(leaves); lo *= 2 {
 		hi := min(2*lo, len(leaves))
 		if j >= len(hashes) || !bytes.Equal(hashes[j], treeHash(leaves[lo:hi])) {
-			return fmt.Errorf("%w: entries %d to %d do not match the tree", ErrTampered, first+uint64(lo), first+uint64(hi)-1)
+			return tampered(file, int64(first+uint64(lo)), "does not match the signed checkpoint: entries %d to %d hash to another tree", first+uint64(lo), first+uint64(hi)-1)
 		}
 		j++
 	}
@@ -260,7 +264,7 @@ func Audit(ctx context.Context, r TileReader, cp Checkpoint) error {
 		}
 	}
 	if !bytes.Equal(root, cp.Hash[:]) {
-		return fmt.Errorf("%w: entries hash to %x, checkpoint %s says otherwise", ErrTampered, root, cp)
+		return tampered("", -1, "does not match the signed checkpoint: the entries hash to root %s, the checkpoint (size %d) signs root %s", base64.StdEncoding.EncodeToString(root), cp.Size, base64.StdEncoding.EncodeToString(cp.Hash[:]))
 	}
 	if badEntry != nil {
 		return fmt.Errorf("auditlog: audit: %w", badEntry)
@@ -271,16 +275,18 @@ func Audit(ctx context.Context, r TileReader, cp Checkpoint) error {
 // checkTile compares tile (level, k) of a tree of size treeSize with the
 // hashes recomputed from the entries.
 func checkTile(ctx context.Context, r TileReader, level, k, treeSize uint64, want [][]byte) error {
-	raw, err := r.ReadTile(ctx, level, k, layout.PartialTileSize(level, k, treeSize))
+	p := layout.PartialTileSize(level, k, treeSize)
+	file := layout.TilePath(level, k, p)
+	raw, err := r.ReadTile(ctx, level, k, p)
 	if err != nil {
-		return readErr(fmt.Sprintf("tile %d/%d", level, k), err)
+		return readErr(file, -1, err)
 	}
 	if len(raw)%HashSize != 0 || len(raw)/HashSize < len(want) {
-		return fmt.Errorf("%w: tile %d/%d holds %d bytes, want %d hashes", ErrTampered, level, k, len(raw), len(want))
+		return tampered(file, -1, "holds %d bytes, the tree needs %d hashes", len(raw), len(want))
 	}
 	for i, h := range want {
 		if !bytes.Equal(raw[i*HashSize:(i+1)*HashSize], h) {
-			return fmt.Errorf("%w: tile %d/%d hash %d does not match the entries", ErrTampered, level, k, i)
+			return tampered(file, -1, "does not match the entries: hash %d differs", i)
 		}
 	}
 	return nil

@@ -157,7 +157,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	tlog, err := auditlog.Open(ctx, filepath.Join(cfg.DataDir, "log"), logKey, cfg.LogOptions)
 	if err != nil {
-		return nil, fmt.Errorf("server: transparency log: %w", err)
+		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), fmt.Errorf("server: transparency log: %w", err))
 	}
 	cat, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
 	if err != nil {
@@ -181,7 +181,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.seq = newSequencer(s, bg)
 	if err := s.replay(ctx); err != nil {
 		s.Close()
-		return nil, err
+		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), err)
 	}
 	s.wg.Add(1)
 	go func() {
