@@ -12,63 +12,16 @@ import (
 // and their order: the stored balances a backend keeps are a cache that
 // Replay can check.
 func Replay(rows iter.Seq2[JournalRow, error]) (map[string]Balance, Root, error) {
-	bal := make(map[string]Balance)
-	pending := make(map[string]Transfer)
-	resolved := make(map[string]bool)
-	var root Root
+	b := NewBooks()
 	for r, err := range rows {
 		if err != nil {
-			return nil, root, err
+			return nil, b.root, err
 		}
-		if r.Seq != root.Size+1 {
-			return nil, root, fmt.Errorf("row %d follows row %d: %w", r.Seq, root.Size, ErrChainBroken)
+		if err := b.Add(r); err != nil {
+			return nil, b.root, err
 		}
-		if h := ChainHash(root.Hash, r.Entry.Canonical()); h != r.Hash {
-			return nil, root, fmt.Errorf("row %d (%q): hash mismatch: %w", r.Seq, r.Entry.ID(), ErrChainBroken)
-		}
-		root = Root{Size: r.Seq, Hash: r.Hash}
-		e := r.Entry
-		if e.Kind == EntryAccount {
-			if _, ok := bal[e.Account.ID]; ok {
-				return nil, root, fmt.Errorf("row %d: account %q opened twice: %w", r.Seq, e.Account.ID, ErrChainBroken)
-			}
-			bal[e.Account.ID] = Balance{}
-			continue
-		}
-		t := e.Transfer
-		d, okd := bal[t.Debit]
-		c, okc := bal[t.Credit]
-		if !okd || !okc {
-			return nil, root, fmt.Errorf("row %d: transfer %q names an account not yet opened: %w", r.Seq, t.ID, ErrChainBroken)
-		}
-		var err error
-		switch t.mode() {
-		case 0:
-			d.DebitsPosted, err = addOK(d.DebitsPosted, t.Amount, err)
-			c.CreditsPosted, err = addOK(c.CreditsPosted, t.Amount, err)
-		case Pending:
-			d.DebitsPending, err = addOK(d.DebitsPending, t.Amount, err)
-			c.CreditsPending, err = addOK(c.CreditsPending, t.Amount, err)
-			pending[t.ID] = t
-		case PostPending, VoidPending:
-			p, ok := pending[t.PendingID]
-			if !ok || resolved[t.PendingID] || p.Debit != t.Debit || p.Credit != t.Credit || t.Amount > p.Amount {
-				return nil, root, fmt.Errorf("row %d: transfer %q resolves %q inconsistently: %w", r.Seq, t.ID, t.PendingID, ErrChainBroken)
-			}
-			resolved[t.PendingID] = true
-			d.DebitsPending -= p.Amount
-			c.CreditsPending -= p.Amount
-			if t.mode() == PostPending {
-				d.DebitsPosted, err = addOK(d.DebitsPosted, t.Amount, err)
-				c.CreditsPosted, err = addOK(c.CreditsPosted, t.Amount, err)
-			}
-		}
-		if err != nil {
-			return nil, root, fmt.Errorf("row %d: transfer %q: %w", r.Seq, t.ID, err)
-		}
-		bal[t.Debit], bal[t.Credit] = d, c
 	}
-	return bal, root, nil
+	return b.bal, b.root, nil
 }
 
 func addOK(a, b int64, err error) (int64, error) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
@@ -26,6 +28,111 @@ func openLedger(ctx context.Context, dir string) (*ledgersqlite.Ledger, error) {
 		return nil, fmt.Errorf("server: ledger: %w", err)
 	}
 	return l, nil
+}
+
+// ErrLedgerTampered reports a ledger that fails verification against its
+// own journal or the settlement roots in the transparency log.
+var ErrLedgerTampered = errors.New("the ledger does not match its journal or the log")
+
+// ledgerAnchors returns the journal roots the log's settlement entries
+// recorded.
+func ledgerAnchors(ctx context.Context, cat *catsqlite.Catalog) ([]ledger.Anchor, error) {
+	roots, err := cat.JournalRoots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("server: reading settlement roots: %w", err)
+	}
+	out := make([]ledger.Anchor, 0, len(roots))
+	for _, r := range roots {
+		a := ledger.Anchor{Root: ledger.Root{Size: r.Size}, LogIndex: r.LogIndex}
+		if b, err := hex.DecodeString(r.Hash); err != nil || len(b) != 32 {
+			if r.Size == 0 {
+				continue // an empty journal's root
+			}
+			return nil, fmt.Errorf("server: settlement at log entry %d: malformed journal root %q", r.LogIndex, r.Hash)
+		} else {
+			copy(a.Root.Hash[:], b)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// verifyLedger verifies the ledger journal of the data folder dir: its
+// hash chain, every journal root the log's settlement entries recorded,
+// and the stored balances against the replayed journal. It returns the
+// journal-backed books, or an error that says which file, which entry and
+// what to do.
+func verifyLedger(ctx context.Context, dir string, cat *catsqlite.Catalog, l *ledgersqlite.Ledger) (*ledger.Books, int, error) {
+	anchors, err := ledgerAnchors(ctx, cat)
+	if err != nil {
+		return nil, 0, err
+	}
+	b, err := ledger.Verify(ctx, l, anchors)
+	if err != nil {
+		var je *ledger.JournalError
+		if !errors.As(err, &je) {
+			return nil, 0, fmt.Errorf("server: verifying the ledger: %w", err)
+		}
+		return nil, 0, fmt.Errorf("%w: %s: %w\nhint: the ledger was changed outside Charter (or lost writes the log recorded); do not pay anything out. Stop the server, keep the folder as evidence, restore %s (with its -wal file) from a backup taken after the last settlement, and start again; `charter admin check --data %s` repeats this check",
+			ErrLedgerTampered, filepath.Join(dir, "ledger.db"), err, filepath.Join(dir, "ledger.db"), dir)
+	}
+	return b, len(anchors), nil
+}
+
+// LedgerCheck is what CheckLedger verified.
+type LedgerCheck struct {
+	JournalSize uint64 `json:"journalSize"` // rows verified
+	JournalRoot string `json:"journalRoot"`
+	Anchors     int    `json:"settlementRoots"` // settlement roots from the log matched
+	Accounts    int    `json:"accounts"`        // balances recomputed and compared
+}
+
+// CheckLedger verifies the ledger of the data folder against its journal
+// and the settlement roots in the log (see verifyLedger). It reads the
+// catalog for the roots, so check the catalog against the log first. The
+// server must not be running.
+func CheckLedger(ctx context.Context, cfg Config) (*LedgerCheck, error) {
+	cat, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer cat.Close()
+	l, err := openLedger(ctx, cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Close()
+	b, n, err := verifyLedger(ctx, cfg.DataDir, cat, l)
+	if err != nil {
+		return nil, err
+	}
+	r := b.Root()
+	return &LedgerCheck{JournalSize: r.Size, JournalRoot: hex.EncodeToString(r.Hash[:]), Anchors: n, Accounts: len(b.Balances())}, nil
+}
+
+// backed refuses to act on an account whose stored balance the journal
+// does not back: it verifies the rows appended since the last check and
+// compares the account's stored balance with the journal's. Call it with
+// ledgerMu held.
+func (s *Server) backed(ctx context.Context, acct string) error {
+	if s.books == nil {
+		return errorf(http.StatusServiceUnavailable, "ledger-unverified", "Ledger not verified", "this server did not verify its ledger at start", "restart the server", nil)
+	}
+	refuse := func(err error) error {
+		s.log.Error("ledger verification failed; payouts refused", "err", err)
+		return errorf(http.StatusServiceUnavailable, "ledger-tampered", "Ledger failed verification", "the ledger does not match its journal; payouts are stopped until the operator restores it", "ask the operator; `charter admin check` reports the details", fmt.Errorf("%w: %w", ErrLedgerTampered, err))
+	}
+	if err := s.books.CatchUp(s.ledger.Entries(ctx, s.books.Root().Size)); err != nil {
+		return refuse(err)
+	}
+	a, err := s.ledger.LookupAccount(ctx, acct)
+	if err != nil {
+		return err
+	}
+	if b, ok := s.books.Balance(acct); !ok || b != a.Balance {
+		return refuse(&ledger.JournalError{Account: acct, Problem: fmt.Sprintf("stored balance %+v, the journal gives %+v", a.Balance, b), Err: ledger.ErrBalanceMismatch})
+	}
+	return nil
 }
 
 // inCurrency names the per-currency variant of a principal or asset.
@@ -162,6 +269,10 @@ func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) error {
 		if errors.Is(err, ledger.ErrAccountNotFound) {
 			return errorf(http.StatusNotFound, "no-earnings", "No earnings in this currency", fmt.Sprintf("%s has no account %s", wd.Contributor, acct), "see `charter earnings` for your balances", err)
 		}
+		return err
+	}
+	// Pay only what the verified journal backs.
+	if err := s.backed(ctx, acct); err != nil {
 		return err
 	}
 	if err := s.openAccount(ctx, ledger.Account{ID: ext, Kind: ledger.KindExternal, Flags: ledger.AllowNegative, Currency: wd.Currency}); err != nil {

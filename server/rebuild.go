@@ -164,6 +164,7 @@ func buildCatalog(ctx context.Context, cfg Config, scratch string) error {
 	c2.DataDir = scratch
 	c2.ScrubInterval = -1
 	c2.SettleInterval = -1 // the scratch server must never append to the real log
+	c2.noLedger = true     // it has no ledger; CheckLedger verifies the real one
 	s, err := New(ctx, c2) // replays the whole log into the new catalog
 	if err != nil {
 		return err

@@ -29,6 +29,7 @@ import (
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 )
 
@@ -59,6 +60,10 @@ type Config struct {
 	// SessionIdle is how long a download session may stay idle before its
 	// receipt is logged. Zero means DefaultSessionIdle.
 	SessionIdle time.Duration
+
+	// noLedger skips the ledger verification at start: set for scratch
+	// servers that rebuild a catalog without the folder's ledger.
+	noLedger bool
 	// NonceLimit bounds the live request-signature nonces one key may
 	// hold (zero: catsqlite.DefaultNonceLimit); a key at its bound gets
 	// 503 and no other key is affected.
@@ -111,6 +116,9 @@ type Server struct {
 	ledgerMu sync.Mutex
 	settleMu sync.Mutex
 	meters   meters
+	// books is the journal-backed view of every balance, verified at
+	// start and caught up before payouts (guarded by ledgerMu).
+	books *ledger.Books
 	// heldDone remembers, per asset, the dispute resolution whose held
 	// splits were resolved (guarded by settleMu).
 	heldDone map[string]uint64
@@ -182,6 +190,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := s.replay(ctx); err != nil {
 		s.Close()
 		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), err)
+	}
+	if !cfg.noLedger {
+		// A ledger edited outside Charter is refused before it pays out.
+		if s.books, _, err = verifyLedger(ctx, cfg.DataDir, cat, ldg); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	s.wg.Add(1)
 	go func() {

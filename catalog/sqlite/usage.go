@@ -348,6 +348,34 @@ func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []
 	return out, order, rows.Err()
 }
 
+// JournalRoot is the ledger journal root a settlement entry logged.
+type JournalRoot struct {
+	LogIndex uint64
+	Size     uint64
+	Hash     string // hex
+}
+
+// JournalRoots returns the ledger journal root of every settlement entry,
+// in log order.
+func (c *Catalog) JournalRoots(ctx context.Context) ([]JournalRoot, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT log_index, json_extract(payload, '$.journalSize'), json_extract(payload, '$.journalRoot') FROM settlements ORDER BY log_index`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JournalRoot
+	for rows.Next() {
+		var r JournalRoot
+		var idx, size int64
+		if err := rows.Scan(&idx, &size, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.LogIndex, r.Size = uint64(idx), uint64(size)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
 // PutDispute records an open dispute; one recorded already is kept.
 func (t *Tx) PutDispute(d DisputeRecord) error {
 	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?) ON CONFLICT DO NOTHING`,

@@ -80,11 +80,14 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
+	// The ledger against its journal and the log's settlement roots.
+	lc, lerr := server.CheckLedger(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
 	if env.JSON {
 		env.printJSON(struct {
 			OK bool `json:"ok"`
 			*server.CheckReport
-		}{rep.Clean(), rep})
+			Ledger *server.LedgerCheck `json:"ledger"`
+		}{rep.Clean() && lerr == nil, rep, lc})
 	} else {
 		for _, l := range rep.Missing {
 			fmt.Fprintf(env.Stdout, "missing or changed: %.200s\n", l)
@@ -96,6 +99,9 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 			fmt.Fprintf(env.Stdout, "quota counter drift: %.200s\n", l)
 		}
 	}
+	if lerr != nil {
+		return lerr
+	}
 	if n := len(rep.Missing) + len(rep.Extra); n > 0 {
 		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `charter admin rebuild` recreates it from the log, keeping quota counters", n)
 	}
@@ -104,6 +110,7 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	if !env.JSON {
 		fmt.Fprintln(env.Stdout, "catalog matches the log; quota counters cover every logged receipt")
+		fmt.Fprintf(env.Stdout, "ledger: %d journal entries verified against %d settlement roots in the log; %d balances match the journal\n", lc.JournalSize, lc.Anchors, lc.Accounts)
 	}
 	return nil
 }
