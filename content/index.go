@@ -2,9 +2,9 @@ package content
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -152,54 +152,24 @@ func (x *Index) Encode() ([]byte, error) {
 // fields, the media type and version this package knows, valid paths (see
 // ValidatePath) in strictly increasing byte order, no path that is both a
 // file and a directory, non-negative sizes, valid content IDs, and within
-// MaxIndexBytes and MaxIndexEntries.
+// MaxIndexBytes and MaxIndexEntries. It holds the whole index in memory;
+// IndexReader reads one file at a time.
 func ParseIndex(b []byte) (*Index, error) {
 	if len(b) > MaxIndexBytes {
 		return nil, fmt.Errorf("%w: %d bytes, at most %d allowed", ErrBadIndex, len(b), MaxIndexBytes)
 	}
-	var doc struct {
-		MediaType *string `json:"mediaType"`
-		Version   *int    `json:"version"`
-		Files     *[]struct {
-			Path *string `json:"path"`
-			Size *int64  `json:"size"`
-			ID   *string `json:"id"`
-		} `json:"files"`
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrBadIndex, err)
-	}
-	switch {
-	case doc.MediaType == nil || doc.Version == nil || doc.Files == nil:
-		return nil, fmt.Errorf("%w: mediaType, version and files are required", ErrBadIndex)
-	case *doc.MediaType != DatasetMediaType:
-		return nil, fmt.Errorf("%w: media type %q, want %q", ErrBadIndex, *doc.MediaType, DatasetMediaType)
-	case *doc.Version != IndexVersion:
-		return nil, fmt.Errorf("%w: unsupported version %d\nhint: this build reads version %d indexes", ErrBadIndex, *doc.Version, IndexVersion)
-	case len(*doc.Files) > MaxIndexEntries:
-		return nil, fmt.Errorf("%w: %d files, at most %d allowed", ErrBadIndex, len(*doc.Files), MaxIndexEntries)
-	}
-	x := &Index{Files: make([]File, len(*doc.Files))}
-	for i, f := range *doc.Files {
-		if f.Path == nil || f.Size == nil || f.ID == nil {
-			return nil, fmt.Errorf("%w: file %d: path, size and id are required", ErrBadIndex, i)
+	r := NewIndexReader(bytes.NewReader(b))
+	x := &Index{Files: []File{}}
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			return x, nil
 		}
-		id, err := ParseID(*f.ID)
 		if err != nil {
-			return nil, fmt.Errorf("%w: file %d (%q): %w", ErrBadIndex, i, *f.Path, err)
+			return nil, err
 		}
-		x.Files[i] = File{Path: *f.Path, Size: *f.Size, ID: id}
+		x.Files = append(x.Files, f)
 	}
-	enc, err := x.Encode()
-	if err != nil {
-		return nil, err
-	}
-	if !bytes.Equal(enc, b) {
-		return nil, fmt.Errorf("%w: not in canonical form\nhint: re-encode it with Index.Encode", ErrBadIndex)
-	}
-	return x, nil
 }
 
 // ValidatePath reports whether p is a valid dataset path: 1 to MaxPathBytes
