@@ -8,9 +8,13 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"os"
 	"strings"
+	"time"
 
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
 	"github.com/zeebo/blake3"
 )
 
@@ -46,9 +50,11 @@ type PutOptions struct {
 // one the client computed over the bytes it sent.
 var ErrServerLied = errors.New("client: server's content id differs from the id of the bytes sent")
 
-// Put streams r to the server (size may be -1 when unknown). The client
-// hashes the bytes as it sends them and checks the server's answer against
-// its own hash, so a put needs one pass over the input.
+// Put stores r on the server (size may be -1 when unknown), signed with
+// the client's key (WithKey). The client reads a seekable input twice
+// (once for the signed Content-Digest, once to send it; other input is
+// spooled to a temporary file), hashes the bytes as it sends them and
+// checks the server's answer against its own hash.
 func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOptions) (BlobInfo, error) {
 	info, local, err := c.put(ctx, r, size, opt)
 	var e *Error
@@ -66,7 +72,24 @@ func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOption
 	return info, err
 }
 
+// ErrNoKey reports an upload by a client that has no key to sign it with.
+var ErrNoKey = errors.New("client: uploads are signed, and this client has no key\nhint: make one with `charter key new`; in Go, call Client.WithKey")
+
+// WithKey returns a client that signs uploads with key (RFC 9421): the
+// server stores only signed uploads and charges them to the key's quota.
+func (c *Client) WithKey(key *identity.Key) *Client {
+	c2 := *c
+	c2.key = key
+	return &c2
+}
+
+// Key returns the key the client signs uploads with, or nil.
+func (c *Client) Key() *identity.Key { return c.key }
+
 func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOptions) (BlobInfo, content.ID, error) {
+	if c.key == nil {
+		return BlobInfo{}, content.ID{}, ErrNoKey
+	}
 	q := url.Values{}
 	if opt.Kind != "" {
 		q.Set("kind", opt.Kind)
@@ -74,14 +97,56 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 	if opt.Want != nil {
 		q.Set("id", opt.Want.String())
 	}
+	// The signature covers the body's SHA-256 (Content-Digest), which must
+	// be known before the body is sent: read the input once to digest it,
+	// then again to send it. Input that cannot be re-read is spooled to a
+	// temporary file first.
+	rs, ok := r.(io.ReadSeeker)
+	if !ok || size < 0 {
+		f, err := os.CreateTemp("", "charter-put-*")
+		if err != nil {
+			return BlobInfo{}, content.ID{}, err
+		}
+		defer os.Remove(f.Name())
+		defer f.Close()
+		if size, err = io.Copy(f, r); err != nil {
+			return BlobInfo{}, content.ID{}, err
+		}
+		rs = f
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return BlobInfo{}, content.ID{}, err
+		}
+	}
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return BlobInfo{}, content.ID{}, err
+	}
+	counted := &countingReader{r: io.LimitReader(rs, size+1)}
+	digest, err := httpsig.ContentDigest(counted)
+	if err != nil {
+		return BlobInfo{}, content.ID{}, err
+	}
+	if counted.n != size {
+		return BlobInfo{}, content.ID{}, fmt.Errorf("client: the input changed while it was read: %d bytes, expected %d", counted.n, size)
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return BlobInfo{}, content.ID{}, err
+	}
 	h := blake3.New()
-	body := &progressReader{r: io.TeeReader(r, h), fn: opt.Progress}
+	body := &progressReader{r: io.TeeReader(io.LimitReader(rs, size), h), fn: opt.Progress}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/blobs", q), body)
 	if err != nil {
 		return BlobInfo{}, content.ID{}, err
 	}
 	req.ContentLength = size
+	if size == 0 {
+		req.Body = http.NoBody // else net/http sends an empty body chunked, without a length
+	}
 	req.Header.Set("Content-Type", "application/octet-stream")
+	req.Header.Set(httpsig.ContentDigestHeader, digest)
+	if err := httpsig.Sign(req, c.key, time.Now()); err != nil {
+		return BlobInfo{}, content.ID{}, err
+	}
 	resp, err := c.do(req)
 	var d [32]byte
 	h.Sum(d[:0])
@@ -103,6 +168,17 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 		return info, local, fmt.Errorf("%w: server says %s, sent bytes hash to %s", ErrServerLied, info.ID, local)
 	}
 	return info, local, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 type progressReader struct {

@@ -16,6 +16,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/charter-dev/charter/identity"
 )
 
 // DefaultServer is the server address used when none is given.
@@ -30,6 +32,8 @@ type Client struct {
 	// ChunkSize is the size of each range of a parallel download; a
 	// multiple of content.GroupSize.
 	ChunkSize int64
+	// key signs uploads (see WithKey).
+	key *identity.Key
 	// grant is sent with every request when set (see WithGrant).
 	grant string
 	// session names this client's download session (header

@@ -17,6 +17,7 @@ import (
 	"testing"
 
 	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/server"
 )
@@ -39,6 +40,11 @@ func newServer(t *testing.T, wrap func(http.Handler) http.Handler) *client.Clien
 	if err != nil {
 		t.Fatal(err)
 	}
+	uk, err := identity.Generate() // signs uploads
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.WithKey(uk)
 	return c
 }
 

@@ -125,7 +125,30 @@ func (c *Client) PutDir(ctx context.Context, root string, progress func(done, to
 		return BlobInfo{}, nil, err
 	}
 	info, err := c.Put(ctx, strings.NewReader(string(raw)), int64(len(raw)), PutOptions{Kind: KindDataset})
+	// The server checked the index; it calls it a dataset only once a
+	// registration in the log does, but this client built one.
+	info.Kind = KindDataset
 	return info, idx, err
+}
+
+// indexHead is how every dataset index begins.
+const indexHead = `{"mediaType":"` + content.DatasetMediaType + `",`
+
+// IsDataset reports whether stored content id, of size bytes, is a valid
+// dataset index, judging by its verified bytes: a server says "dataset"
+// only for a registered dataset (info.Kind), but an index stored and not
+// registered is a dataset too, and no one can change what bytes an id
+// names. Only content that begins like an index is fetched whole.
+func (c *Client) IsDataset(ctx context.Context, id content.ID, size int64) bool {
+	if size < int64(len(indexHead)) || size > content.MaxIndexBytes {
+		return false
+	}
+	var head strings.Builder
+	if err := c.FetchRange(ctx, id, 0, int64(len(indexHead)), &head); err != nil || head.String() != indexHead {
+		return false
+	}
+	_, err := c.FetchIndex(ctx, id)
+	return err == nil
 }
 
 // FetchIndex downloads and parses the verified dataset index id.

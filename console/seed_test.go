@@ -69,6 +69,11 @@ func startServerDir(t *testing.T, wrap func(http.Handler) http.Handler) (*httpte
 	if err != nil {
 		t.Fatal(err)
 	}
+	uk, err := identity.Generate() // signs uploads
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = c.WithKey(uk)
 	return ts, c, dataDir
 }
 

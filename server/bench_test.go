@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"io"
 	"log/slog"
@@ -58,7 +59,8 @@ func benchServerCfg(b *testing.B, size int64, cfg Config) (*client.Client, conte
 	if err != nil {
 		b.Fatal(err)
 	}
-	info, err := c.Put(context.Background(), f, size, client.PutOptions{})
+	uk, _ := identity.Generate()
+	info, err := c.WithKey(uk).Put(context.Background(), f, size, client.PutOptions{})
 	f.Close()
 	if err != nil {
 		b.Fatal(err)
@@ -220,7 +222,11 @@ func BenchmarkRegister(b *testing.B) {
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	k, _ := identity.Generate()
-	resp, err := http.Post(hs.URL+"/v1/blobs", "application/octet-stream", strings.NewReader("benchmark content"))
+	req, _ := http.NewRequest(http.MethodPost, hs.URL+"/v1/blobs", strings.NewReader("benchmark content"))
+	if err := httpsig.Sign(req, k, time.Now()); err != nil {
+		b.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		b.Fatal(err)
 	}

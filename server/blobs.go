@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,8 @@ import (
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
 )
 
 // Media types of the data plane.
@@ -121,10 +122,14 @@ func pathID(r *http.Request) (content.ID, error) {
 	return id, nil
 }
 
-// upload stores the request body. The body is streamed through blob.Put,
-// which hashes it; a declared id (?id=) that does not match keeps nothing.
-// With ?kind=dataset the body must be a valid dataset index whose files are
-// all stored already.
+// upload stores the request body. The request must be signed (RFC 9421)
+// by a key, which is charged the bytes against the operator's quotas. The
+// body is streamed through blob.Put, which hashes it; a declared id (?id=)
+// that does not match, or a body that does not match its signed
+// Content-Digest, keeps nothing. With ?kind=dataset the stored body is
+// also checked to be a valid dataset index whose files are all stored;
+// the kind the server reports comes only from the log (a registered
+// dataset), never from this parameter.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
 	var want *content.ID
@@ -135,32 +140,23 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 		want = &id
 	}
-	kind := catalog.Kind(r.URL.Query().Get("kind"))
-	if kind == "" {
-		kind = catalog.KindBlob
-	}
-	body := io.Reader(r.Body)
-	if r.ContentLength >= 0 && s.cfg.MaxUpload > 0 && r.ContentLength > s.cfg.MaxUpload {
-		return errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("%d bytes is over this server's limit of %d", r.ContentLength, s.cfg.MaxUpload), "", nil)
-	}
-	if s.cfg.MaxUpload > 0 {
-		body = http.MaxBytesReader(w, r.Body, s.cfg.MaxUpload)
-	}
-	switch kind {
-	case catalog.KindBlob:
+	checkIndex := false
+	switch kind := catalog.Kind(r.URL.Query().Get("kind")); kind {
+	case "", catalog.KindBlob:
 	case catalog.KindDataset:
-		idx, raw, err := s.readIndex(ctx, body)
-		if err != nil {
-			return err
-		}
-		_ = idx
-		body = bytes.NewReader(raw)
+		checkIndex = true
 	default:
 		return errorf(http.StatusBadRequest, "bad-kind", "Unknown object kind", fmt.Sprintf("kind %q is neither blob nor dataset", kind), "", nil)
 	}
-	if r.ContentLength >= 0 {
-		body = &exactReader{r: body, want: r.ContentLength}
+	who, err := s.uploader(w, r)
+	if err != nil {
+		return err
 	}
+	body := io.Reader(r.Body)
+	if max := s.maxUpload(); max > 0 {
+		body = http.MaxBytesReader(w, r.Body, max)
+	}
+	body = &exactReader{r: body, want: r.ContentLength}
 	repair := false
 	if want != nil {
 		if _, bad := s.corrupt(ctx, *want); bad {
@@ -177,9 +173,11 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.As(err, &mbe):
-			return errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("the upload is over this server's limit of %d bytes; nothing was kept", s.cfg.MaxUpload), "", err)
+			return errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("the upload is over this server's limit of %d bytes; nothing was kept", s.maxUpload()), "", err)
 		case errors.Is(err, blob.ErrMismatch):
 			return errorf(http.StatusUnprocessableEntity, "id-mismatch", "Content does not match the declared id", fmt.Sprintf("the uploaded bytes do not hash to %s; nothing was kept", want), "check that the file did not change while it was uploaded", err)
+		case errors.Is(err, httpsig.ErrDigestMismatch):
+			return errorf(http.StatusBadRequest, "digest-mismatch", "Content does not match the signed digest", "the uploaded bytes do not match the request's Content-Digest; nothing was kept", "check that the file did not change while it was uploaded", err)
 		case errors.Is(err, errTruncated), errors.Is(err, io.ErrUnexpectedEOF):
 			return errorf(http.StatusBadRequest, "truncated", "Upload truncated", "the upload ended before its declared length; nothing was kept", "retry the upload", err)
 		}
@@ -194,16 +192,91 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 		s.log.Info("repaired corrupt blob", "id", info.ID)
 	}
-	obj := catalog.Object{ID: info.ID, Size: info.Size, Kind: kind, Created: time.Now()}
+	obj := catalog.Object{ID: info.ID, Size: info.Size, Kind: catalog.KindBlob, Created: time.Now()}
 	if err := s.cat.PutObject(ctx, obj); err != nil {
 		return err
 	}
-	if stored, err := s.cat.Object(ctx, info.ID); err == nil {
-		obj = stored
+	if err := s.reindex(ctx, info.ID); err != nil {
+		s.log.Warn("re-reading a restored dataset index", "id", info.ID, "err", err)
 	}
-	s.log.Info("stored", "id", info.ID, "size", info.Size, "kind", obj.Kind)
-	writeJSON(w, http.StatusCreated, BlobInfo{ID: info.ID.String(), Size: info.Size, Kind: obj.Kind, Created: true})
+	if checkIndex {
+		if err := s.checkIndex(ctx, info.ID); err != nil {
+			return err
+		}
+	}
+	kind, err := s.kindOf(ctx, info.ID)
+	if err != nil {
+		return err
+	}
+	s.log.Info("stored", "id", info.ID, "size", info.Size, "kind", kind, "by", who)
+	writeJSON(w, http.StatusCreated, BlobInfo{ID: info.ID.String(), Size: info.Size, Kind: kind, Created: true})
 	return nil
+}
+
+// Upload limits when Config leaves them zero.
+const (
+	DefaultMaxUpload        = 4 << 30  // one upload
+	DefaultUploadQuotaDay   = 64 << 30 // per key per UTC day
+	DefaultUploadQuotaTotal = 1 << 40  // per key, all time
+)
+
+func (s *Server) maxUpload() int64 { return limit(s.cfg.MaxUpload, DefaultMaxUpload) }
+
+// limit is v, or def when v is zero; negative means no limit (0).
+func limit(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// uploader verifies the upload's signature and charges its declared
+// length to the signing key's quotas.
+func (s *Server) uploader(w http.ResponseWriter, r *http.Request) (identity.DID, error) {
+	if r.Header.Get(httpsig.SignatureInputHeader) == "" {
+		return identity.DID{}, errorf(http.StatusUnauthorized, "signature-required", "Uploads must be signed", "this server stores only uploads signed by a key (RFC 9421 HTTP Message Signatures)", "use `charter put` with your key (`charter key new` makes one), or sign with the Go client's Client.WithKey", nil)
+	}
+	if r.ContentLength < 0 {
+		return identity.DID{}, errorf(http.StatusLengthRequired, "length-required", "Upload length required", "an upload must declare its Content-Length, which is charged to the signing key before the body is read", "", nil)
+	}
+	if max := s.maxUpload(); max > 0 && r.ContentLength > max {
+		return identity.DID{}, errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("%d bytes is over this server's limit of %d", r.ContentLength, max), "", nil)
+	}
+	who, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, StreamBody: true})
+	if err != nil {
+		if errors.Is(err, httpsig.ErrNonceStoreFull) {
+			return who, errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
+		}
+		return who, errorf(http.StatusUnauthorized, "bad-request-signature", "Upload signature refused", err.Error(), "sign uploads with your key (RFC 9421), including a Content-Digest of the body", err)
+	}
+	day := time.Now().UTC().Format(time.DateOnly)
+	maxDay, maxTotal := limit(s.cfg.UploadQuotaDay, DefaultUploadQuotaDay), limit(s.cfg.UploadQuotaTotal, DefaultUploadQuotaTotal)
+	ok, usedDay, usedTotal, err := s.cat.ChargeUpload(r.Context(), who.String(), day, r.ContentLength, maxDay, maxTotal)
+	if err != nil {
+		return who, err
+	}
+	if !ok {
+		return who, errorf(http.StatusTooManyRequests, "upload-quota", "Upload quota exhausted",
+			fmt.Sprintf("%s has uploaded %d bytes today (limit %d) and %d in total (limit %d; 0: none); this upload of %d bytes would pass a limit", who, usedDay, maxDay, usedTotal, maxTotal, r.ContentLength),
+			"the daily quota resets at 00:00 UTC; the operator sets quotas with `charter serve --upload-quota-day/--upload-quota-total`", nil)
+	}
+	return who, nil
+}
+
+// kindOf is what a stored blob is, as the log says: a dataset when a
+// registered dataset manifest names it and its index was read, else a blob.
+func (s *Server) kindOf(ctx context.Context, id content.ID) (catalog.Kind, error) {
+	ds, err := s.cat.IndexedDataset(ctx, id.String())
+	if err != nil {
+		return "", err
+	}
+	if ds {
+		return catalog.KindDataset, nil
+	}
+	return catalog.KindBlob, nil
 }
 
 var errTruncated = errors.New("body shorter than Content-Length")
@@ -226,32 +299,27 @@ func (e *exactReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// readIndex reads and validates a dataset index upload.
-func (s *Server) readIndex(ctx context.Context, body io.Reader) (*content.Index, []byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(body, content.MaxIndexBytes+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(raw) > content.MaxIndexBytes {
-		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "too-large", "Dataset index too large", fmt.Sprintf("a dataset index may hold at most %d bytes", content.MaxIndexBytes), "split the dataset", nil)
-	}
-	idx, err := content.ParseIndex(raw)
-	if err != nil {
-		return nil, nil, errorf(http.StatusUnprocessableEntity, "bad-index", "Malformed dataset index", err.Error(), "", err)
-	}
-	for _, f := range idx.Files {
+// checkIndex checks that stored blob id is a valid dataset index whose
+// files are all stored with the sizes it says, reading it one file at a
+// time.
+func (s *Server) checkIndex(ctx context.Context, id content.ID) error {
+	_, err := s.claimIndex(ctx, id, func(f content.File) error {
 		size, err := s.blobs.Stat(ctx, blob.Key{ID: f.ID, Part: blob.Data})
 		if err != nil {
 			if errors.Is(err, blob.ErrNotFound) {
-				return nil, nil, errorf(http.StatusUnprocessableEntity, "missing-file", "Dataset names a file that is not stored", fmt.Sprintf("%s (%s) is not on this server", f.Path, f.ID), "upload every file before the index", err)
+				return errorf(http.StatusUnprocessableEntity, "missing-file", "Dataset names a file that is not stored", fmt.Sprintf("%s (%s) is not on this server", f.Path, f.ID), "upload every file before the index", err)
 			}
-			return nil, nil, err
+			return err
 		}
 		if size != f.Size {
-			return nil, nil, errorf(http.StatusUnprocessableEntity, "bad-index", "Dataset index has a wrong size", fmt.Sprintf("%s: index says %d bytes, stored blob %s has %d", f.Path, f.Size, f.ID, size), "", nil)
+			return errorf(http.StatusUnprocessableEntity, "bad-index", "Dataset index has a wrong size", fmt.Sprintf("%s: index says %d bytes, stored blob %s has %d", f.Path, f.Size, f.ID, size), "", nil)
 		}
+		return nil
+	})
+	if errors.Is(err, errIndexUnreadable) {
+		return errorf(http.StatusUnprocessableEntity, "bad-index", "Not a valid dataset index", fmt.Sprintf("%s is stored, but not as a dataset index: %v", id, errors.Unwrap(err)), "build indexes with content.NewIndex and Encode (the CLI does: `charter put FOLDER`)", err)
 	}
-	return idx, raw, nil
+	return err
 }
 
 // pathObject returns the blob the request's {id} names, refusing
@@ -272,6 +340,9 @@ func (s *Server) lookup(ctx context.Context, id content.ID) (catalog.Object, err
 		if errors.Is(err, catalog.ErrNotFound) {
 			return obj, errorf(http.StatusNotFound, "not-found", "No such blob", fmt.Sprintf("%s is not stored on this server", id), "", err)
 		}
+		return obj, err
+	}
+	if obj.Kind, err = s.kindOf(ctx, id); err != nil {
 		return obj, err
 	}
 	if c, bad := s.corrupt(ctx, id); bad {

@@ -584,37 +584,56 @@ func (s *Server) enforce(r *http.Request, id content.ID, n int64) (*grant.Grant,
 	return s.checkGrant(r, id, n, needing)
 }
 
-// licensedBy returns the assets whose terms require a grant to read
-// content id, or nothing when the content is free to read.
+// licensedBy returns the assets a grant may name to read content id, or
+// nothing when the content is free to read. Who governs the content is
+// asset.ContentAccess's rule (docs/spec/content-governance.md): no later
+// registration by others changes it. Content whose governance an unindexed
+// dataset could change is refused: guards fail closed.
 func (s *Server) licensedBy(ctx context.Context, id content.ID) ([]string, error) {
-	assets, err := s.cat.Guards(ctx, id.String())
+	claims, err := s.cat.ContentClaims(ctx, id.String())
 	if err != nil {
 		return nil, err
 	}
-	var needing []string
-	for _, a := range assets {
-		aid, err := asset.ParseID(a)
+	un, err := s.cat.Unindexed(ctx)
+	if err != nil {
+		return nil, err
+	}
+	unindexed := make([]asset.Unindexed, len(un))
+	for i, u := range un {
+		unindexed[i] = asset.Unindexed{Asset: u.Asset, LogIndex: u.LogIndex}
+	}
+	lookup := func(a asset.ID) (*asset.State, error) {
+		rec, err := s.assetRecord(ctx, a)
+		if errors.Is(err, catalog.ErrNotFound) {
+			return nil, asset.ErrUnknownAsset
+		}
 		if err != nil {
 			return nil, err
 		}
-		rec, err := s.assetRecord(ctx, aid)
+		return rec.State, nil
+	}
+	needsGrant := func(st *asset.State) (bool, error) {
+		if st.License == "" {
+			return false, nil // the rightful owners published it without a licence
+		}
+		t, _, err := s.loadTerms(ctx, st.License)
 		if err != nil {
-			return nil, err
+			return false, err
 		}
-		if rec.Claim == asset.ClaimConflict.String() {
-			continue // a conflicting claim does not govern the content
-		}
-		if rec.State.License == "" {
-			return nil, nil // the rightful owners published it without a licence
-		}
-		t, _, err := s.loadTerms(ctx, rec.State.License)
-		if err != nil {
-			return nil, err
-		}
-		if !grant.NeedsGrant(t) {
-			return nil, nil
-		}
-		needing = append(needing, a)
+		return grant.NeedsGrant(t), nil
+	}
+	acc, err := asset.ContentAccess(claims, unindexed, lookup, needsGrant)
+	if errors.Is(err, asset.ErrUnindexed) {
+		return nil, errorf(http.StatusServiceUnavailable, "unindexed-dataset", "Who governs this content is unknown",
+			fmt.Sprintf("%s cannot be served: the index of a registered dataset (%s) is missing or unreadable on this server, and that dataset may govern this content", id, un[0].Content),
+			"the operator restores it by putting the dataset index again (`charter put`); GET /healthz lists missing indexes", err)
+	}
+	if err != nil || acc.Free {
+		return nil, err
+	}
+	needing := make([]string, len(acc.Needing))
+	for i, a := range acc.Needing {
+		needing[i] = a.String()
 	}
 	return needing, nil
 }
@@ -708,35 +727,85 @@ func (s *Server) grantFor(ctx context.Context, gid string, who identity.DID, nee
 	return gr, nil
 }
 
-// guardAsset records which content an asset governs: its own bytes and,
-// for a dataset, every file of the index.
-func (s *Server) guardAsset(ctx context.Context, tx *catsqlite.Tx, st *asset.State) error {
+// guardAsset records which content a newly registered asset claims: its
+// own bytes and, for a dataset, every file of the index, read from the
+// blob store one file at a time. A dataset whose index is missing or does
+// not read is recorded unindexed, which makes licensedBy refuse content it
+// might govern until the index is stored again (reindex); it never guards
+// nothing silently. A conflicting claim governs nothing, so its index does
+// not matter.
+func (s *Server) guardAsset(ctx context.Context, tx *catsqlite.Tx, idx uint64, st *asset.State, signers []identity.DID, claim asset.ClaimStatus) error {
 	c := st.Manifest.Content
-	if err := tx.Guard(c.String(), st.Asset.String()); err != nil {
-		return err
-	}
+	k := catsqlite.Claimant{Asset: st.Asset, Content: c.String(), LogIndex: idx, Signers: signers, Conflict: claim == asset.ClaimConflict}
 	if st.Manifest.MediaType != content.DatasetMediaType {
-		return nil
+		return tx.PutClaimant(k)
 	}
-	v, err := blob.Get(ctx, s.blobs, c)
-	if err != nil {
-		return nil // not stored here: nothing to guard
-	}
-	defer v.Close()
-	raw, err := io.ReadAll(io.LimitReader(v, content.MaxIndexBytes+1))
-	if err != nil {
-		return err
-	}
-	idx, err := content.ParseIndex(raw)
-	if err != nil {
-		return nil
-	}
-	for _, f := range idx.Files {
-		if err := tx.Guard(f.ID.String(), st.Asset.String()); err != nil {
+	n, err := s.claimIndex(ctx, c, func(f content.File) error { return tx.Claim(f.ID.String(), st.Asset.String()) })
+	switch {
+	case err == nil:
+		k.Dataset = true
+	case errors.Is(err, errIndexUnreadable):
+		if err := tx.DropFileClaims(st.Asset, c.String()); err != nil {
 			return err
 		}
+		k.Unindexed = !k.Conflict
+		if k.Unindexed {
+			s.log.Error("dataset index missing or unreadable: content it may govern is refused until the index is put again", "asset", st.Asset, "index", c, "err", err)
+		}
+	default:
+		return err
+	}
+	if err := tx.PutClaimant(k); err != nil {
+		return err
+	}
+	if k.Dataset {
+		s.log.Debug("dataset claims", "asset", st.Asset, "files", n)
 	}
 	return nil
+}
+
+// errIndexUnreadable marks a stored dataset index that is missing, corrupt
+// or not a valid index.
+var errIndexUnreadable = errors.New("dataset index unreadable")
+
+// claimIndex reads the stored index id (verified against its id, one file
+// at a time) and calls each for every file. A missing, corrupt or invalid
+// index is errIndexUnreadable; errors of each are returned as they are.
+func (s *Server) claimIndex(ctx context.Context, id content.ID, each func(content.File) error) (int, error) {
+	v, err := blob.Get(ctx, s.blobs, id)
+	if err != nil {
+		if errors.Is(err, blob.ErrNotFound) {
+			return 0, fmt.Errorf("%w: %s is not stored: %w", errIndexUnreadable, id, err)
+		}
+		return 0, err
+	}
+	defer v.Close()
+	r := content.NewIndexReader(v)
+	for {
+		f, err := r.Next()
+		if err == io.EOF {
+			return r.Files(), nil
+		}
+		if err != nil {
+			return r.Files(), fmt.Errorf("%w: %s: %w", errIndexUnreadable, id, err)
+		}
+		if err := each(f); err != nil {
+			return r.Files(), err
+		}
+	}
+}
+
+// reindex records the file claims of unindexed datasets whose index id
+// names, after the index was stored again.
+func (s *Server) reindex(ctx context.Context, id content.ID) error {
+	done, err := s.cat.Reindex(ctx, id.String(), func(add func(string) error) error {
+		_, err := s.claimIndex(ctx, id, func(f content.File) error { return add(f.ID.String()) })
+		return err
+	})
+	for _, a := range done {
+		s.log.Info("dataset index restored: its content is guarded again", "asset", a, "index", id)
+	}
+	return err
 }
 
 func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {

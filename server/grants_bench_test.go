@@ -33,6 +33,8 @@ func licensedFixture(tb testing.TB, size int, terms string) (*Server, *httptest.
 	hs := httptest.NewServer(s.Handler())
 	tb.Cleanup(hs.Close)
 	c, _ := client.New(hs.URL)
+	uk, _ := identity.Generate()
+	c = c.WithKey(uk)
 	ctx := context.Background()
 	data := make([]byte, size)
 	for i := range data {

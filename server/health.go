@@ -23,8 +23,19 @@ type Health struct {
 	// Status is "ok", or "degraded" when any stored blob is corrupt.
 	Status  string               `json:"status"`
 	Corrupt []catalog.Corruption `json:"corrupt"`
+	// Unindexed lists registered datasets whose index is missing or
+	// unreadable; content they may govern is refused until the index is
+	// put again (status "degraded").
+	Unindexed []UnindexedDataset `json:"unindexed,omitempty"`
 	// LastScrub describes the most recent full verification of the store.
 	LastScrub *scrubReport `json:"last_scrub,omitempty"`
+}
+
+// UnindexedDataset is a registered dataset whose index is missing.
+type UnindexedDataset struct {
+	Asset    string `json:"asset"`
+	Index    string `json:"index"`
+	LogIndex uint64 `json:"log_index"`
 }
 
 type scrubReport struct {
@@ -44,7 +55,14 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	if h.Corrupt == nil {
 		h.Corrupt = []catalog.Corruption{}
 	}
-	if len(bad) > 0 {
+	un, err := s.cat.Unindexed(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, u := range un {
+		h.Unindexed = append(h.Unindexed, UnindexedDataset{Asset: u.Asset.String(), Index: u.Content, LogIndex: u.LogIndex})
+	}
+	if len(bad) > 0 || len(un) > 0 {
 		h.Status = "degraded"
 	}
 	s.scrubMu.Lock()
@@ -54,7 +72,7 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.scrubMu.Unlock()
 	status := http.StatusOK
-	if len(bad) > 0 {
+	if len(bad) > 0 || len(un) > 0 {
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, h)

@@ -66,7 +66,7 @@ func newMarketTerms(t testing.TB, cfg Config, levels int, edit func(*license.Ter
 	m.start(cfg)
 	ctx := context.Background()
 	put := func(b []byte) content.ID {
-		info, err := m.c.Put(ctx, bytes.NewReader(b), int64(len(b)), client.PutOptions{})
+		info, err := m.c.WithKey(m.ann).Put(ctx, bytes.NewReader(b), int64(len(b)), client.PutOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
@@ -92,6 +93,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := s.checkLicenseRef(ctx, m.License); err != nil {
 		return err
+	}
+	if m.MediaType == content.DatasetMediaType {
+		if err := s.checkIndex(ctx, m.Content); err != nil {
+			return err // a dataset's index must read, or its guards would be unknown
+		}
 	}
 	// Copies of one registration run one at a time: the first appends it,
 	// the others find it registered.
@@ -306,7 +312,7 @@ func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64
 	if err := tx.PutAsset(catsqlite.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
 		return err
 	}
-	if err := s.guardAsset(ctx, tx, st); err != nil {
+	if err := s.guardAsset(ctx, tx, idx, st, signers, claim); err != nil {
 		return err
 	}
 	if err := tx.Trail(id, idx, auditlog.TypeAssetRegister, fmt.Sprintf("registered %q (%s claim)", m.Name, claim)); err != nil {

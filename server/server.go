@@ -46,8 +46,13 @@ type Config struct {
 	// VerifyReads makes the server verify every range it serves before
 	// sending it. Clients verify every byte anyway; see docs/design/corruption.md.
 	VerifyReads bool
-	// MaxUpload limits one upload in bytes; zero means no limit.
+	// MaxUpload limits one upload in bytes; zero means DefaultMaxUpload,
+	// negative no limit.
 	MaxUpload int64
+	// UploadQuotaDay and UploadQuotaTotal limit the bytes one key may
+	// upload per UTC day and in all; zero means DefaultUploadQuotaDay and
+	// DefaultUploadQuotaTotal, negative no limit.
+	UploadQuotaDay, UploadQuotaTotal int64
 	// LogOrigin names the transparency log in its checkpoints when the log
 	// key is first made; default DefaultLogOrigin.
 	LogOrigin string

@@ -18,6 +18,8 @@ import (
 
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
 )
 
 func newTestServer(t *testing.T) (*Server, *httptest.Server) {
@@ -32,9 +34,30 @@ func newTestServer(t *testing.T) (*Server, *httptest.Server) {
 	return s, hs
 }
 
+// uploaderKey signs the uploads of upload.
+var uploaderKey, _ = identity.Generate()
+
+// upload stores body signed by uploaderKey.
 func upload(t *testing.T, hs *httptest.Server, query string, body []byte) (*http.Response, []byte) {
 	t.Helper()
-	resp, err := http.Post(hs.URL+"/v1/blobs"+query, "application/octet-stream", bytes.NewReader(body))
+	return uploadAs(t, hs, uploaderKey, query, body)
+}
+
+// uploadAs stores body signed by key (RFC 9421 with a Content-Digest, as
+// the client signs), or unsigned when key is nil.
+func uploadAs(t *testing.T, hs *httptest.Server, key *identity.Key, query string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, hs.URL+"/v1/blobs"+query, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if key != nil {
+		if err := httpsig.Sign(req, key, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func (exportCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	var src car.Source
-	if info.Kind == client.KindDataset {
+	if info.Kind == client.KindDataset || (len(info.Licensed) == 0 && c.IsDataset(ctx, id, info.Size)) {
 		idx, err := c.FetchIndex(ctx, id)
 		if err != nil {
 			return err

@@ -69,6 +69,9 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if path == "" {
 		path = id.String()
 	}
+	if info.Kind != client.KindDataset && len(info.Licensed) == 0 && c.IsDataset(ctx, id, info.Size) {
+		info.Kind = client.KindDataset // an index put and not registered
+	}
 	res := getResult{ID: id.String(), Path: path, Kind: info.Kind}
 	bar := newProgress(env, "get "+path, info.Size)
 	opt := client.DownloadOptions{Progress: bar.set, Total: bar.total}

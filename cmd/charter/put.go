@@ -46,7 +46,7 @@ func (putCmd) Run(ctx context.Context, env *Env, args []string) error {
 
 // putPath stores a file or a folder and says what it stored.
 func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
-	c, err := env.Client()
+	c, err := env.UploadClient()
 	if err != nil {
 		return putResult{}, err
 	}
@@ -68,7 +68,9 @@ func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
 		for _, f := range idx.Files {
 			size += f.Size
 		}
-		return putResult{ID: info.ID, Size: size, Kind: info.Kind, Files: len(idx.Files)}, nil
+		// The client built a dataset index; the server calls it a dataset
+		// only once a registration in the log says so.
+		return putResult{ID: info.ID, Size: size, Kind: client.KindDataset, Files: len(idx.Files)}, nil
 	}
 	if !fi.Mode().IsRegular() {
 		return putResult{}, fmt.Errorf("%s is not a regular file or folder", path)

@@ -34,7 +34,7 @@ func storeTerms(ctx context.Context, env *Env, arg string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	c, err := env.Client()
+	c, err := env.UploadClient()
 	if err != nil {
 		return "", err
 	}
