@@ -126,6 +126,7 @@ func (m *market) start(cfg Config) {
 	}
 	m.s, m.hs = s, httptest.NewServer(s.Handler())
 	m.c, _ = client.New(m.hs.URL)
+	m.c = m.c.WithKey(uploaderKey) // signs uploads
 	m.t.Cleanup(func() { m.hs.Close(); m.s.Close() })
 }
 

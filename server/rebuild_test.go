@@ -35,6 +35,7 @@ func TestRebuildKeepsQuotaCounters(t *testing.T) {
 	m := newMarket(t, Config{SessionIdle: time.Hour})
 	ctx := context.Background()
 	c, _ := client.New(m.hs.URL)
+	c = c.WithKey(uploaderKey)
 	c.ChunkSize = 64 << 10
 	m.download(c)
 	if _, err := c.WithGrant(m.consumer, m.grant.ID.String()).CloseSession(ctx); err != nil {
@@ -121,6 +122,7 @@ func TestRebuildFailureLeavesFolder(t *testing.T) {
 	hs := httptest.NewServer(s.Handler())
 	defer hs.Close()
 	c, _ := client.New(hs.URL)
+	c = c.WithKey(uploaderKey)
 	src := t.TempDir()
 	for i, name := range []string{"a.txt", "b.txt"} {
 		os.WriteFile(filepath.Join(src, name), bytes.Repeat([]byte{byte('a' + i)}, 100), 0o644)
