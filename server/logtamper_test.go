@@ -32,6 +32,7 @@ func TestTamperedLogRefusalSaysWhereAndWhat(t *testing.T) {
 	hs := httptest.NewServer(s.Handler())
 	c, _ := client.New(hs.URL)
 	owner, _ := identity.Generate()
+	c = c.WithKey(owner)
 	body := bytes.Repeat([]byte("charter"), 100)
 	info, err := c.Put(ctx, bytes.NewReader(body), int64(len(body)), client.PutOptions{})
 	if err != nil {
