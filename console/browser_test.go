@@ -683,8 +683,8 @@ func TestBrowserEarningsView(t *testing.T) {
 	contains(t, "mallory earnings", text(t, ctx, "#earnings"), "No earnings yet for this DID.")
 
 	// A dispute on the model shows on its page.
-	d := &metering.Dispute{Asset: w.model, Created: asset.NewTime(time.Now()), Nonce: asset.NewNonce(), Opener: w.mallory.DID(), Reason: "this model is mine"}
-	denv, err := d.Sign(w.mallory)
+	d := &metering.Dispute{Asset: w.model, Created: asset.NewTime(time.Now()), Nonce: asset.NewNonce(), Opener: w.carol.DID(), Reason: "this model is mine"} // Carol licenses it: standing
+	denv, err := d.Sign(w.carol)
 	if err != nil {
 		t.Fatal(err)
 	}

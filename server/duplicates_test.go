@@ -183,9 +183,8 @@ func TestConcurrentDuplicatesReplay(t *testing.T) {
 	m.burstEnv("/v1/usage", uenv, copies) // the same event again is answered with the original
 
 	// Dispute and its resolution.
-	third, _ := identity.Generate()
-	d := &metering.Dispute{Asset: m.model, Created: now(), Nonce: grant.NewNonce(), Opener: third.DID(), Reason: "mine"}
-	denv, _ := d.Sign(third)
+	d := &metering.Dispute{Asset: m.model, Created: now(), Nonce: grant.NewNonce(), Opener: m.consumer.DID(), Reason: "mine"} // a licensee has standing
+	denv, _ := d.Sign(m.consumer)
 	var da metering.DisputeAnswer
 	json.Unmarshal(m.burstEnv("/v1/disputes", denv, copies), &da)
 	res := &metering.Resolution{Asset: m.model, Created: now(), Dispute: mustID(t, da.Dispute), Outcome: metering.Release}

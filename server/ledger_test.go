@@ -320,10 +320,10 @@ func TestDisputeHoldAndRelease(t *testing.T) {
 	m := newMarket(t, Config{})
 	ctx := context.Background()
 	m.fund(m.consumer.DID(), 1_000_000)
-	// A third party disputes the model.
+	// A licensee disputes the model.
 	third, _ := identity.Generate()
-	d := &metering.Dispute{Asset: m.model, Created: asset.NewTime(time.Now()), Nonce: grant.NewNonce(), Opener: third.DID(), Reason: "my data is in it"}
-	denv, _ := d.Sign(third)
+	d := &metering.Dispute{Asset: m.model, Created: asset.NewTime(time.Now()), Nonce: grant.NewNonce(), Opener: m.consumer.DID(), Reason: "it reproduces my data"}
+	denv, _ := d.Sign(m.consumer)
 	da, err := m.c.OpenDispute(ctx, denv)
 	if err != nil {
 		t.Fatal(err)

@@ -568,7 +568,8 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 	if err := statementFresh(d.Created.Time()); err != nil {
 		return err
 	}
-	if _, err := s.cat.Asset(ctx, d.Asset); err != nil {
+	rec, err := s.cat.Asset(ctx, d.Asset)
+	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", d.Asset), "", err)
 		}
@@ -580,6 +581,32 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 	if old, err := s.cat.Dispute(ctx, id.String()); err == nil {
 		writeJSON(w, http.StatusOK, metering.DisputeAnswer{Dispute: old.ID, Asset: old.Asset, Status: old.Status, LogIndex: old.LogIndex})
 		return nil
+	}
+	// Standing, and one open dispute per opener and asset (applyDispute
+	// enforces the same rule in log order).
+	gs, err := s.cat.Grants(ctx, d.Asset.String(), d.Opener.String())
+	if err != nil {
+		return err
+	}
+	open, err := s.cat.Disputes(ctx, d.Asset.String(), "open")
+	if err != nil {
+		return err
+	}
+	mine := ""
+	for _, o := range open {
+		if o.Opener == d.Opener.String() {
+			mine = o.ID
+		}
+	}
+	lin, err := metering.Lineage(rec.State, lookupState(func(id asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, id) }))
+	if err != nil {
+		return err
+	}
+	if err := metering.CheckStanding(lin, d.Opener, len(gs) > 0, d.Opener == s.key.DID(), mine); err != nil {
+		if errors.Is(err, metering.ErrDisputeOpen) {
+			return errorf(http.StatusConflict, "dispute-open", "You have an open dispute on this asset", err.Error(), "", err)
+		}
+		return errorf(http.StatusForbidden, "no-standing", "No standing to dispute this asset", err.Error(), "only owners, contributors and licensees of an asset, and the operator, may open disputes on it", err)
 	}
 	idx, err := s.commit(ctx, auditlog.TypeDispute, canon)
 	unlock()
@@ -692,11 +719,27 @@ func (s *Server) applyDispute(ctx context.Context, tx *catsqlite.Tx, idx uint64,
 	if err != nil {
 		return invalidEntry{err}
 	}
-	if _, err := tx.Asset(d.Asset); err != nil {
+	rec, err := tx.Asset(d.Asset)
+	if err != nil {
 		return invalidEntry{err}
 	}
 	if _, err := tx.Dispute(id.String()); err == nil {
 		return duplicate("dispute %s is logged", id)
+	}
+	licensee, err := tx.HasGrant(d.Asset.String(), d.Opener.String())
+	if err != nil {
+		return err
+	}
+	mine, err := tx.OpenDisputeBy(d.Asset.String(), d.Opener.String())
+	if err != nil {
+		return err
+	}
+	lin, err := metering.Lineage(rec.State, lookupState(tx.Asset))
+	if err != nil {
+		return invalidEntry{err}
+	}
+	if err := metering.CheckStanding(lin, d.Opener, licensee, d.Opener == s.key.DID(), mine); err != nil {
+		return invalidEntry{err}
 	}
 	if err := tx.PutDispute(catsqlite.DisputeRecord{ID: id.String(), Asset: d.Asset.String(), Opener: d.Opener.String(), Reason: d.Reason, Envelope: payload, LogIndex: idx}); err != nil {
 		return err

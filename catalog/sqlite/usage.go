@@ -438,3 +438,23 @@ func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*Disput
 	}
 	return out, rows.Err()
 }
+
+// HasGrant reports whether licensee holds or held a grant on asset.
+func (t *Tx) HasGrant(asset, licensee string) (bool, error) {
+	var one int
+	err := t.queryRow(`SELECT 1 FROM grants WHERE licensee = ? AND asset = ? LIMIT 1`, licensee, asset).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// OpenDisputeBy returns the id of opener's open dispute on asset, or "".
+func (t *Tx) OpenDisputeBy(asset, opener string) (string, error) {
+	var id string
+	err := t.queryRow(`SELECT id FROM disputes WHERE asset = ? AND opener = ? AND status = 'open' LIMIT 1`, asset, opener).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
