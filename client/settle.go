@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"net/url"
+	"time"
 
+	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
 )
@@ -44,10 +47,33 @@ func (c *Client) ReportUsage(ctx context.Context, env *identity.Envelope) (*mete
 	return &a, c.postEnvelope(ctx, "/v1/usage", env, &a)
 }
 
-// Settle runs a settlement now.
+// Settle runs a settlement now. Only the operator may: the client's key
+// (WithKey) must be the server's key.
 func (c *Client) Settle(ctx context.Context) (*metering.Settlement, error) {
 	var a metering.Settlement
-	return &a, c.postJSON(ctx, "/v1/settle", struct{}{}, &a)
+	return &a, c.signedJSON(ctx, http.MethodPost, "/v1/settle", nil, &a)
+}
+
+// signedJSON sends a bodiless request signed with the client's key (RFC
+// 9421) when it has one, and decodes the JSON answer. Money is visible to
+// its owner and the operator only: earnings, accounts and settlement are
+// read this way.
+func (c *Client) signedJSON(ctx context.Context, method, path string, q url.Values, v any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.url(path, q), nil)
+	if err != nil {
+		return err
+	}
+	if c.key != nil {
+		if err := httpsig.Sign(req, c.key, time.Now()); err != nil {
+			return err
+		}
+	}
+	resp, err := c.do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	return decodeJSON(resp.Body, v)
 }
 
 // EarningsQuery selects a statement.
@@ -57,7 +83,8 @@ type EarningsQuery struct {
 	Period   string // "day" (default) or "month"
 }
 
-// Earnings fetches the earnings statement of a DID.
+// Earnings fetches the earnings statement of a DID, signed with the
+// client's key: the server shows it to that DID and the operator only.
 func (c *Client) Earnings(ctx context.Context, q EarningsQuery) (*metering.Earnings, error) {
 	v := url.Values{"did": {q.DID}}
 	for k, x := range map[string]string{"from": q.From, "to": q.To, "period": q.Period} {
@@ -66,15 +93,16 @@ func (c *Client) Earnings(ctx context.Context, q EarningsQuery) (*metering.Earni
 		}
 	}
 	var e metering.Earnings
-	return &e, c.getJSON(ctx, "/v1/earnings", v, &e)
+	return &e, c.signedJSON(ctx, http.MethodGet, "/v1/earnings", v, &e)
 }
 
-// Accounts lists a DID's ledger accounts with their balances.
+// Accounts lists a DID's ledger accounts with their balances (signed like
+// Earnings).
 func (c *Client) Accounts(ctx context.Context, did string) ([]metering.FundAnswer, error) {
 	var a struct {
 		Accounts []metering.FundAnswer `json:"accounts"`
 	}
-	return a.Accounts, c.getJSON(ctx, "/v1/accounts", url.Values{"did": {did}}, &a)
+	return a.Accounts, c.signedJSON(ctx, http.MethodGet, "/v1/accounts", url.Values{"did": {did}}, &a)
 }
 
 // Fund sends a deposit signed by the operator.

@@ -20,6 +20,7 @@ import (
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
@@ -335,11 +336,18 @@ func TestBrowserClickThrough(t *testing.T) {
 	screenshot(t, ctx, "audit.png")
 
 	// Owner view: Alice has Bob's proposal and Carol's request to decide.
+	// Without a view token her earnings are not shown, only how to see them.
 	goTo(t, ctx, "#/owner?did="+w.alice.DID().String())
 	contains(t, "alice proposals", text(t, ctx, "#pending-proposals"), "set-owners", "charter approve "+w.proposal)
 	contains(t, "alice requests", text(t, ctx, "#pending-requests"), "research", "charter grant approve "+w.grantRequest)
+	contains(t, "earnings without a token", text(t, ctx, "#earnings"), "shown only to their owner", "charter earnings --console", "charter earnings "+w.alice.DID().String())
+	// With the link `charter earnings --console` prints.
+	goToView(t, ctx, w.alice, w.alice)
 	earn := text(t, ctx, "#earnings")
 	contains(t, "earnings before any settlement", earn, "No earnings yet for this DID.")
+	if got := eval[string](t, ctx, `location.hash`); strings.Contains(got, "view=") {
+		t.Errorf("the view token stays in the address bar: %s", got)
+	}
 	screenshot(t, ctx, "owner.png")
 	// Bob proposed, so his signature is already on it.
 	goTo(t, ctx, "#/owner?did="+w.bob.DID().String())
@@ -641,7 +649,7 @@ func TestBrowserEarningsView(t *testing.T) {
 	})
 	w := seed(t, c)
 	settleTraining(t, c, dir, w)
-	st, err := c.Earnings(context.Background(), client.EarningsQuery{DID: w.alice.DID().String()})
+	st, err := c.WithKey(w.alice).Earnings(context.Background(), client.EarningsQuery{DID: w.alice.DID().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -651,8 +659,8 @@ func TestBrowserEarningsView(t *testing.T) {
 	cur := st.Currencies[0]
 	total := metering.FormatAmount(cur.Total, cur.Currency) + " USD"
 
-	do(t, ctx, chromedp.Navigate(ts.URL+"/#/owner?did="+w.alice.DID().String()))
-	waitReady(t, ctx, "#/owner")
+	do(t, ctx, chromedp.Navigate(ts.URL+"/"+viewLink(t, w.alice, w.alice)))
+	waitReady(t, ctx, "#/owner?did="+w.alice.DID().String())
 	contains(t, "earnings", text(t, ctx, "#earnings"), "USD: "+total+" earned",
 		"Own revenue\n"+metering.FormatAmount(cur.Own, cur.Currency)+" USD",
 		"Royalties from descendants\n"+metering.FormatAmount(cur.Royalties, cur.Currency)+" USD",
@@ -676,11 +684,14 @@ func TestBrowserEarningsView(t *testing.T) {
 	}
 
 	// Bob earns 40% of the dataset's royalties and owns nothing that earns directly.
-	goTo(t, ctx, "#/owner?did="+w.bob.DID().String())
+	goToView(t, ctx, w.bob, w.bob)
 	contains(t, "bob earnings", text(t, ctx, "#earnings"), "Own revenue\n0.00 USD")
 	// Mallory earns nothing.
-	goTo(t, ctx, "#/owner?did="+w.mallory.DID().String())
+	goToView(t, ctx, w.mallory, w.mallory)
 	contains(t, "mallory earnings", text(t, ctx, "#earnings"), "No earnings yet for this DID.")
+	// Mallory's token does not open Carol's earnings.
+	goToView(t, ctx, w.carol, w.mallory)
+	contains(t, "carol with mallory's token", text(t, ctx, "#earnings"), "for another DID", "charter earnings --console")
 
 	// A dispute on the model shows on its page.
 	d := &metering.Dispute{Asset: w.model, Created: asset.NewTime(time.Now()), Nonce: asset.NewNonce(), Opener: w.carol.DID(), Reason: "this model is mine"} // Carol licenses it: standing
@@ -699,4 +710,23 @@ func TestBrowserEarningsView(t *testing.T) {
 	hide.Store(true)
 	goTo(t, ctx, "#/owner?did="+w.alice.DID().String()+"&x=1")
 	contains(t, "earnings 404", text(t, ctx, "#earnings"), "does not report earnings")
+}
+
+// viewLink is the console address `charter earnings --console` prints for
+// the owner view of who, with a view token signed by signer.
+func viewLink(t *testing.T, who, signer *identity.Key) string {
+	t.Helper()
+	tok, err := metering.NewView(who.DID(), time.Now(), 15*time.Minute).Token(signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return "#/owner?did=" + who.DID().String() + "&view=" + tok
+}
+
+// goToView opens the owner view of who through a view link signed by
+// signer; the page drops the token from the address once it has read it.
+func goToView(t *testing.T, ctx context.Context, who, signer *identity.Key) {
+	t.Helper()
+	do(t, ctx, chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`delete document.body.dataset.ready; location.hash = %q`, viewLink(t, who, signer))))
+	waitReady(t, ctx, "#/owner?did="+who.DID().String())
 }

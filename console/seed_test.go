@@ -252,7 +252,7 @@ func settleTraining(t *testing.T, c *client.Client, dataDir string, w *world) {
 	if _, err := c.Fund(ctx, env); err != nil {
 		t.Fatal(err)
 	}
-	st, err := c.Settle(ctx)
+	st, err := c.WithKey(op).Settle(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -210,7 +210,16 @@ func TestConcurrentDuplicatesReplay(t *testing.T) {
 	}
 	// Settlement, run by several requests at once.
 	m.fund(m.consumer.DID(), 1_000_000)
-	m.burst("/v1/settle", []byte("{}"))
+	oc := m.c.WithKey(m.s.key) // settling on demand is the operator's
+	var sw sync.WaitGroup
+	for range copies {
+		sw.Go(func() {
+			if _, err := oc.Settle(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	sw.Wait()
 
 	// Old logs hold duplicates: append a copy of every entry so far
 	// straight to the log. Each applies live as a no-op.

@@ -30,6 +30,9 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusBadRequest, "bad-did", "Malformed DID", err.Error(), "pass ?did=did:key:...", err)
 	}
+	if err := s.mayReadMoney(r, did); err != nil {
+		return err
+	}
 	out := Earnings{DID: did.String(), Period: q.Get("period"), Currencies: []metering.CurrencyEarnings{}}
 	if out.Period == "" {
 		out.Period = "day"
@@ -181,6 +184,9 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) error {
 	did, err := identity.ParseDID(r.URL.Query().Get("did"))
 	if err != nil {
 		return errorf(http.StatusBadRequest, "bad-did", "Malformed DID", err.Error(), "pass ?did=did:key:...", err)
+	}
+	if err := s.mayReadMoney(r, did); err != nil {
+		return err
 	}
 	bs, err := s.ledger.Balances(ctx)
 	if err != nil {

@@ -422,6 +422,10 @@ func (s *Server) settleLoop(ctx context.Context, every time.Duration) {
 
 // settleHandler handles POST /v1/settle.
 func (s *Server) settleHandler(w http.ResponseWriter, r *http.Request) error {
+	// The answer lists every licensee's failed charges: the operator's.
+	if err := s.operatorOnly(r, "settle on demand"); err != nil {
+		return err
+	}
 	out, err := s.Settle(r.Context())
 	if err != nil {
 		if errors.Is(err, settle.ErrLineage) {

@@ -5,7 +5,9 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
 )
 
@@ -22,6 +24,7 @@ func (earningsCmd) Run(ctx context.Context, env *Env, args []string) error {
 	to := fs.String("to", "", "end (RFC 3339 or YYYY-MM-DD, exclusive)")
 	period := fs.String("period", "day", "period of the totals: day or month")
 	lines := fs.Bool("lines", false, "list every posting")
+	console := fs.Bool("console", false, "print a link that opens the web console's owner view of your earnings for 15 minutes, then exit")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -29,21 +32,24 @@ func (earningsCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if len(pos) > 1 {
 		return fmt.Errorf("earnings takes at most one DID")
 	}
-	did := ""
+	// Earnings are visible to their DID and the operator only: the
+	// request is signed with --key.
+	key, err := loadKey(env)
+	if err != nil {
+		return fmt.Errorf("%w\nhint: earnings are shown only to their DID's key and the operator's", err)
+	}
+	did := key.DID().String()
 	if len(pos) == 1 {
 		did = pos[0]
-	} else {
-		key, err := loadKey(env)
-		if err != nil {
-			return err
-		}
-		did = key.DID().String()
 	}
 	c, err := env.Client()
 	if err != nil {
 		return err
 	}
-	e, err := c.Earnings(ctx, clientEarningsQuery(did, *from, *to, *period))
+	if *console {
+		return consoleLink(env, c.Server(), did, key)
+	}
+	e, err := c.WithKey(key).Earnings(ctx, clientEarningsQuery(did, *from, *to, *period))
 	if err != nil {
 		return err
 	}
@@ -77,5 +83,37 @@ func (earningsCmd) Run(ctx context.Context, env *Env, args []string) error {
 		}
 		fmt.Fprintf(env.Stdout, "total %s: own %s, royalties %s, payouts %s, held %s, balance %s\n", f(ce.Total), f(ce.Own), f(ce.Royalties), f(ce.Payouts), f(ce.Held), f(ce.Balance))
 	}
+	return nil
+}
+
+// consoleViewLifetime is how long a console link made by `earnings
+// --console` lets a browser read the DID's money.
+const consoleViewLifetime = 15 * time.Minute
+
+// consoleLink prints the address of the console's owner view of did with a
+// view token signed by key. The token rides in the URL fragment, which
+// browsers do not send to servers or proxies; the page sends it in the
+// Charter-View header of its money reads. Whoever holds the link can read
+// the DID's money until it expires.
+func consoleLink(env *Env, server, did string, key *identity.Key) error {
+	d, err := identity.ParseDID(did)
+	if err != nil {
+		return fmt.Errorf("%q is not a DID: %w", did, err)
+	}
+	now := time.Now()
+	v := metering.NewView(d, now, consoleViewLifetime)
+	tok, err := v.Token(key)
+	if err != nil {
+		return err
+	}
+	link := strings.TrimSuffix(server, "/") + "/#/owner?did=" + d.String() + "&view=" + tok // a did:key needs no escaping
+	if env.JSON {
+		return env.printJSON(struct {
+			URL     string `json:"url"`
+			Expires string `json:"expires"`
+		}{link, v.Expires.Time().UTC().Format(time.RFC3339)})
+	}
+	fmt.Fprintf(env.Stdout, "%s\n", link)
+	fmt.Fprintf(env.Stderr, "open this link in your browser; it shows the earnings of %s until %s (keep it private: whoever has it can read them until then)\n", did, v.Expires.Time().Local().Format(time.Kitchen))
 	return nil
 }

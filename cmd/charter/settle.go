@@ -26,11 +26,17 @@ func (settleCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if len(pos) != 0 {
 		return fmt.Errorf("settle takes no arguments")
 	}
+	// Settling on demand is the operator's: the answer lists every
+	// licensee's failed charges. The server settles on its own anyway.
+	key, err := loadKey(env)
+	if err != nil {
+		return fmt.Errorf("%w\nhint: settle on demand is the operator's: pass --key DATA/keys/server.key", err)
+	}
 	c, err := env.Client()
 	if err != nil {
 		return err
 	}
-	s, err := c.Settle(ctx)
+	s, err := c.WithKey(key).Settle(ctx)
 	if err != nil {
 		return err
 	}

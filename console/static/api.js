@@ -13,10 +13,10 @@ export class ApiError extends Error {
   }
 }
 
-async function request(path, accept) {
+async function request(path, accept, headers) {
   let resp;
   try {
-    resp = await fetch(path, { headers: { Accept: accept }, cache: "no-cache" });
+    resp = await fetch(path, { headers: { Accept: accept, ...(headers || {}) }, cache: "no-cache" });
   } catch (e) {
     throw new ApiError(0, "Server unreachable", String(e.message || e), "check that `charter serve` is running");
   }
@@ -35,9 +35,9 @@ async function request(path, accept) {
   return resp;
 }
 
-/** getJSON fetches and decodes a JSON answer. */
-export async function getJSON(path) {
-  const resp = await request(path, "application/json");
+/** getJSON fetches and decodes a JSON answer; headers are sent with the request. */
+export async function getJSON(path, headers) {
+  const resp = await request(path, "application/json", headers);
   try {
     return await resp.json();
   } catch {
@@ -51,9 +51,9 @@ export async function getText(path) {
 }
 
 /** optionalJSON is getJSON that answers null when the endpoint is missing (404). */
-export async function optionalJSON(path) {
+export async function optionalJSON(path, headers) {
   try {
-    return await getJSON(path);
+    return await getJSON(path, headers);
   } catch (e) {
     if (e instanceof ApiError && e.status === 404) return null;
     throw e;
@@ -85,8 +85,13 @@ export const asset = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}`);
 export const lineage = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}/lineage`);
 export const grants = (id) => optionalJSON(`/v1/assets/${encodeURIComponent(id)}/grants`);
 export const disputes = (id) => optionalJSON(`/v1/disputes?asset=${encodeURIComponent(id)}`);
-export const earnings = (did, period) =>
-  optionalJSON(`/v1/earnings?did=${encodeURIComponent(did)}&period=${encodeURIComponent(period || "day")}`);
+/**
+ * earnings reads a DID's statement. Money is visible to its owner only: view
+ * is the token `charter earnings --console` signed with the DID's key, sent
+ * as the Charter-View header (docs/console.md).
+ */
+export const earnings = (did, period, view) =>
+  optionalJSON(`/v1/earnings?did=${encodeURIComponent(did)}&period=${encodeURIComponent(period || "day")}`, view ? { "Charter-View": view } : undefined);
 export const proof = (index) => getJSON(`/v1/log/proof/${encodeURIComponent(index)}`);
 export const checkpoint = () => getText("/log/checkpoint");
 export const logKey = () => getText("/log/key");

@@ -10,6 +10,49 @@ import { envelopePayload, cmd, approveCommand, voteCommand } from "./asset.js";
 import { byPeriod, byAsset } from "./charts.js";
 
 const STORE = "charter.did";
+const VIEWS = "charter.views"; // sessionStorage: view tokens by DID, for this tab only
+
+/**
+ * viewToken returns the view token for did: from the address (a link that
+ * `charter earnings --console` printed), which it then removes from the
+ * address bar and history, or from this tab's session storage.
+ */
+function viewToken(did, params) {
+  let views = {};
+  try {
+    views = JSON.parse(sessionStorage.getItem(VIEWS) || "{}");
+  } catch {
+    views = {};
+  }
+  const fresh = params.get("view");
+  if (fresh) {
+    views[did] = fresh;
+    try {
+      sessionStorage.setItem(VIEWS, JSON.stringify(views));
+    } catch {
+      /* kept for this render only */
+    }
+    params.delete("view");
+    const h = location.hash.replace(/[?&]view=[^&]*/, "").replace(/^#\/owner&/, "#/owner?");
+    history.replaceState(null, "", h);
+  }
+  return views[did] || "";
+}
+
+/** lockedView explains how an owner sees their earnings without a key in the page. */
+export function lockedView(did, e) {
+  const why = e && e.status === 403 ? "The view link you opened is for another DID or was not signed by this one. " : e && e.detail && /view token/i.test(e.title || "") ? "The view link has expired. " : "";
+  return [
+    empty(
+      why,
+      "Earnings are shown only to their owner (and the server's operator). To see yours here, run ",
+      el("code", {}, "charter earnings --console"),
+      " with your key: it prints a link that opens this view with your earnings for 15 minutes. Or read them in a terminal: ",
+      el("code", {}, `charter earnings ${did}`),
+      ".",
+    ),
+  ];
+}
 const didRE = /^did:key:z[1-9A-HJ-NP-Za-km-z]{20,80}$/;
 
 /** currencyUnit splits a ledger currency ("USD-2", "JPY") into its code and exponent. */
@@ -278,14 +321,18 @@ export async function render(main, params) {
     ];
   };
   const names = new Map(recs.map((r) => [r.state.asset, r.state.manifest.name]));
+  const view = viewToken(did, params);
   const loadEarnings = (period) =>
     fill(
       earnSec,
-      api.earnings(did, period).then((e) => earningsView(e, did, names, period, (p) => {
+      api.earnings(did, period, view).then((e) => earningsView(e, did, names, period, (p) => {
         history.replaceState(null, "", `#/owner?did=${encodeURIComponent(did)}&period=${p}`);
         earnSec.setAttribute("aria-busy", "true");
         loadEarnings(p).then(() => earnSec.removeAttribute("aria-busy"));
-      })),
+      }), (e) => {
+        if (e instanceof api.ApiError && (e.status === 401 || e.status === 403)) return lockedView(did, e);
+        throw e;
+      }),
       "earnings",
     );
   const fill = (sec, p, what) =>

@@ -1,0 +1,86 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/metering"
+)
+
+// HeaderView carries a view token (metering.View): a browser's short-lived
+// right, signed by a DID's key, to read that DID's money.
+const HeaderView = "Charter-View"
+
+// Money is visible to its owner and the operator only
+// (docs/spec/http-api.md, "Who may read"). A request reads the money of a
+// DID when it is
+//   - signed (RFC 9421) by that DID's key or by the operator's (the
+//     server's) key, or
+//   - carries a view token signed by that DID's key or the operator's
+//     (Charter-View), which `charter earnings --console` makes for the
+//     web console.
+//
+// mayReadMoney answers nil or the problem to send.
+func (s *Server) mayReadMoney(r *http.Request, did identity.DID) error {
+	allowed := func(who identity.DID) bool { return who == did || who == s.key.DID() }
+	if r.Header.Get(httpsig.SignatureInputHeader) != "" {
+		var refused error
+		_, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, Authorize: func(who identity.DID) error {
+			if !allowed(who) {
+				refused = errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the request is signed by %s, not by %s or the operator", who, did), fmt.Sprintf("sign with the key of %s", did), nil)
+				return refused
+			}
+			return nil
+		}})
+		switch {
+		case refused != nil:
+			return refused
+		case errors.Is(err, httpsig.ErrNonceStoreFull):
+			return errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
+		case err != nil:
+			return errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign the request with your key (RFC 9421); `charter earnings` does", err)
+		}
+		return nil
+	}
+	if tok := r.Header.Get(HeaderView); tok != "" {
+		v, signer, err := metering.OpenView(tok, time.Now())
+		if err != nil {
+			return errorf(http.StatusUnauthorized, "bad-view-token", "View token refused", err.Error(), "make a new one with `charter earnings --console`", err)
+		}
+		if v.DID != did || !allowed(signer) {
+			return errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the view token is for %s, signed by %s; this request reads %s", v.DID, signer, did), "open the console with `charter earnings --console` and the key of the DID you want to see", nil)
+		}
+		return nil
+	}
+	return errorf(http.StatusUnauthorized, "signature-required", "Money is visible to its owner only",
+		fmt.Sprintf("reading the earnings and accounts of %s needs a request signed by its key or the operator's", did),
+		fmt.Sprintf("run `charter earnings %s` with that key, or `charter earnings --console` to open the web console's owner view", did), nil)
+}
+
+// operatorOnly admits requests signed (RFC 9421) by the operator's key.
+func (s *Server) operatorOnly(r *http.Request, what string) error {
+	if r.Header.Get(httpsig.SignatureInputHeader) == "" {
+		return errorf(http.StatusUnauthorized, "signature-required", "Only the operator may "+what, "the request must be signed by the operator's key (the server's key)", "run it with --key DATA/keys/server.key on the server's machine; the server also settles on its own every minute", nil)
+	}
+	var refused error
+	_, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, Authorize: func(who identity.DID) error {
+		if who != s.key.DID() {
+			refused = errorf(http.StatusForbidden, "not-operator", "Only the operator may "+what, fmt.Sprintf("the request is signed by %s, not by the operator", who), "run it with --key DATA/keys/server.key on the server's machine", nil)
+			return refused
+		}
+		return nil
+	}})
+	switch {
+	case refused != nil:
+		return refused
+	case errors.Is(err, httpsig.ErrNonceStoreFull):
+		return errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
+	case err != nil:
+		return errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign the request with the operator's key (RFC 9421)", err)
+	}
+	return nil
+}
