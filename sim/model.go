@@ -23,19 +23,19 @@ import (
 // catalog: the terms and datasets it made, and what the log says, read in
 // log order.
 type model struct {
-	terms   map[string]*license.Terms      // by terms content id
-	members map[content.ID][]content.ID    // dataset index -> its files
-	data    map[content.ID][]byte          // content bytes the simulation uploaded
-	kind    map[content.ID]string          // the kind each upload was made as (honest ones)
-	pubs    []*pub                         // honest registrations
-	advPubs []*pub                         // the adversary's registrations
-	entries map[string]int                 // log entries read, by type
-	assets  map[asset.ID]*assetInfo        // registrations, in log order
-	gov     map[content.ID]asset.ID        // content -> the first registration covering it
-	grants  map[string]*grantInfo          // by grant id
-	rcptBy  map[string]int64               // receipt bytes by grant/session
-	rcptIDs map[string]string              // receipt id -> grant id
-	settled []settlementEntry              // settlement entries, in log order
+	terms              map[string]*license.Terms   // by terms content id
+	members            map[content.ID][]content.ID // dataset index -> its files
+	data               map[content.ID][]byte       // content bytes the simulation uploaded
+	kind               map[content.ID]string       // the kind each upload was made as (honest ones)
+	pubs               []*pub                      // honest registrations
+	advPubs            []*pub                      // the adversary's registrations
+	entries            map[string]int              // log entries read, by type
+	assets             map[asset.ID]*assetInfo     // registrations, in log order
+	gov                map[content.ID]asset.ID     // content -> the first registration covering it
+	grants             map[string]*grantInfo       // by grant id
+	rcptBy             map[string]int64            // receipt bytes by grant/session
+	rcptIDs            map[string]string           // receipt id -> grant id
+	settled            []settlementEntry           // settlement entries, in log order
 	checkedSettlements int
 
 	next     uint64 // next log index to read

@@ -213,8 +213,8 @@ func registerDup(ctx context.Context, c *client.Client, env *identity.Envelope, 
 
 func (w *world) manifest(owner *identity.Key, c content.ID, name, mediaType, terms string) *asset.Manifest {
 	return &asset.Manifest{Content: c, Name: name, MediaType: mediaType, Created: asset.NewTime(time.Now()), Threshold: 1,
-		License: w.termsRef[terms],
-		Owners:  []asset.Owner{{DID: owner.DID(), Weight: 1}},
+		License:      w.termsRef[terms],
+		Owners:       []asset.Owner{{DID: owner.DID(), Weight: 1}},
 		Contributors: []asset.Contributor{{DID: owner.DID(), Share: 600_000}, {DID: w.contributor.key().DID(), Share: 400_000}}}
 }
 

@@ -163,7 +163,7 @@ type world struct {
 	obs        []*observation
 	checkedObs int
 	inflight   atomic.Int64 // observed requests still being served
-	smu        sync.Mutex // guards the model's lists and the actors' grants during concurrent steps
+	smu        sync.Mutex   // guards the model's lists and the actors' grants during concurrent steps
 
 	backend backend
 	handler atomic.Pointer[http.Handler]
