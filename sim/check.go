@@ -109,7 +109,10 @@ func (w *world) checkMetering() {
 	w.mu.Lock()
 	for _, o := range w.obs {
 		gi := m.grants[o.grant]
-		if o.grant == "" || gi == nil || !gi.metered {
+		if o.grant == "" || gi == nil || !gi.metered || gi.g.Licensee.String() != o.keyid {
+			continue // not use under the grant (what went out anyway is an ungranted read)
+		}
+		if gov, ok := m.gov[o.content]; !ok || gov != gi.g.Asset {
 			continue
 		}
 		k := o.grant + "/" + o.session
@@ -141,13 +144,13 @@ func (w *world) checkMetering() {
 // the replay of the log, and the ledger the replay of its journal.
 func (w *world) checkStopped(ctx context.Context, catalog bool) {
 	if catalog {
-		missing, extra, err := server.CheckCatalog(ctx, serverConfig(w.dir))
+		rep, err := server.CheckCatalog(ctx, serverConfig(w.dir))
 		switch {
 		case err != nil:
 			w.violate(InvCatalog, "admin check failed: %v", err)
-		case len(missing)+len(extra) > 0:
-			w.violate(InvCatalog, "catalog differs from the replay of the log: %d rows missing or changed (first: %.200s), %d not backed by the log (first: %.200s)",
-				len(missing), first(missing), len(extra), first(extra))
+		case !rep.Clean():
+			w.violate(InvCatalog, "catalog differs from the replay of the log: %d rows missing or changed (first: %.200s), %d not backed by the log (first: %.200s), %d quota counters off (first: %.200s)",
+				len(rep.Missing), first(rep.Missing), len(rep.Extra), first(rep.Extra), len(rep.Quota), first(rep.Quota))
 		}
 	}
 	w.checkLedger(ctx)

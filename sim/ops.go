@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -67,7 +68,8 @@ func (w *world) table() []op {
 	return []op{
 		{name: "publish", weight: 6, plan: w.planPublish},
 		{name: "publish-dataset", weight: 4, plan: w.planPublishDataset},
-		{name: "grant", weight: 8, plan: w.planGrant},
+		{name: "grant", weight: 6, plan: func(ctx context.Context) func() { return w.planGrant(ctx, false) }},
+		{name: "grant-retry", weight: 3, plan: func(ctx context.Context) func() { return w.planGrant(ctx, true) }},
 		{name: "download", weight: 14, plan: w.planDownload},
 		{name: "free-download", weight: 6, plan: w.planFreeDownload},
 		{name: "close-session", weight: 3, plan: w.planCloseSession},
@@ -92,11 +94,15 @@ func (w *world) table() []op {
 // pick chooses the next step.
 func (w *world) pick() picked {
 	if w.ops == nil {
-		w.ops = w.table()
+		for _, o := range w.table() {
+			if !slices.Contains(w.cfg.Skip, o.name) {
+				w.ops = append(w.ops, o)
+			}
+		}
 	}
 	if w.step <= 3 {
 		// Start with something to govern.
-		return w.planned(w.ops[w.step%2]) // publish, publish-dataset
+		return w.planned(w.table()[w.step%2]) // publish, publish-dataset
 	}
 	for {
 		total := 0
@@ -146,6 +152,7 @@ func (w *world) planBurst(ctx context.Context) func() {
 		for _, n := range names {
 			w.res.Ops["burst:"+n]++
 		}
+		w.op = "burst(" + strings.Join(names, "+") + ")"
 		var wg sync.WaitGroup
 		for _, e := range execs {
 			wg.Add(1)
@@ -328,11 +335,11 @@ func (w *world) pickPub(ok func(*pub) bool) *pub {
 func (p *pub) contents() []content.ID { return append([]content.ID{p.content}, p.members...) }
 
 // planGrant: a licensee asks for a grant on an honest asset whose terms
-// need one, for a purpose the terms allow. A third of the time the one
-// signed request is sent several times at once (an HTTP client retrying).
+// need one, for a purpose the terms allow. With retry, the one signed
+// request is sent two to eight times at once (an HTTP client retrying).
 // A request that needs approval is approved by the owner (the approval,
 // too, sent up to twice at once).
-func (w *world) planGrant(ctx context.Context) func() {
+func (w *world) planGrant(ctx context.Context, retry bool) func() {
 	p := w.pickPub(func(p *pub) bool { return p.terms != termsOpen })
 	if p == nil {
 		return nil
@@ -341,7 +348,7 @@ func (w *world) planGrant(ctx context.Context) func() {
 	t, _ := simTerms(p.terms)
 	purpose := string(t.Purposes[w.rng.IntN(len(t.Purposes))])
 	dups := 1
-	if w.rng.IntN(3) == 0 {
+	if retry {
 		dups = 2 + w.rng.IntN(7)
 	}
 	votes := 1 + w.rng.IntN(2)

@@ -90,6 +90,8 @@ type Config struct {
 	Logf func(format string, args ...any)
 	// Deadline, when set, ends the run early (between steps).
 	Deadline time.Time
+	// Skip names operations not to run (see the table in ops.go).
+	Skip []string
 }
 
 // Result is what a run did and found.

@@ -21,7 +21,15 @@ var (
 	flagKill     = flag.Int("sim.kill", 6, "steps of the kill -9 loop against a built charter binary (0 skips it)")
 	flagStrict   = flag.Bool("sim.strict", false, "fail on known failures too")
 	flagVerbose  = flag.Bool("sim.v", false, "log every violation as it is found")
+	flagSkip     = flag.String("sim.skip", "", "comma-separated operations not to run (e.g. grant-retry,adv-dup-grant)")
 )
+
+func skipped() []string {
+	if *flagSkip == "" {
+		return nil
+	}
+	return strings.Split(*flagSkip, ",")
+}
 
 // TestSimulation runs the in-process simulation over a fixed budget of
 // seeds (CI), or for -sim.duration, or one -sim.seed.
@@ -51,7 +59,7 @@ func TestSimulation(t *testing.T) {
 			t.Logf("simulation: %d seeds, %d steps in all", ran, steps)
 			return
 		}
-		res := runSeed(t, Config{Seed: seed, Steps: *flagSteps, Deadline: deadline}, knownInProcess)
+		res := runSeed(t, Config{Seed: seed, Steps: *flagSteps, Deadline: deadline, Skip: skipped()}, knownInProcess)
 		ran++
 		steps += res.Steps
 	}
@@ -76,7 +84,7 @@ func TestKill9(t *testing.T) {
 	if *flagSeed != 0 {
 		seed = *flagSeed
 	}
-	res := runSeed(t, Config{Seed: seed, Steps: *flagKill, Binary: bin}, knownKill)
+	res := runSeed(t, Config{Seed: seed, Steps: *flagKill, Binary: bin, Skip: skipped()}, knownKill)
 	t.Logf("kill -9 loop: seed %d, %d steps, %d kills", seed, res.Steps, res.Restarts-1)
 }
 
