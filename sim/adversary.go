@@ -78,7 +78,7 @@ func (w *world) wrap(ctx context.Context, k *identity.Key, ids []content.ID, ter
 	w.smu.Lock()
 	w.model.members[content.IDFromDigest(blake3Sum(raw))] = members
 	w.smu.Unlock()
-	iid, err := put(ctx, w.adv.c, raw, client.PutOptions{Kind: client.KindDataset})
+	iid, err := put(ctx, w.adv.c.WithKey(k), raw, client.PutOptions{Kind: client.KindDataset})
 	if err != nil {
 		return
 	}

@@ -243,7 +243,7 @@ func (w *world) setup(ctx context.Context) error {
 		hs := httptest.NewServer(w.observe(name, http.HandlerFunc(w.serve)))
 		w.fronts = append(w.fronts, hs)
 		a.base = hs.URL
-		a.c = w.newClient(hs.URL)
+		a.c = w.newClient(hs.URL).WithKey(a.keys[0]) // uploads are signed
 		return a
 	}
 	w.owners = []*actor{mk("owner-olga", true, 1), mk("owner-omar", true, 1)}
@@ -259,6 +259,7 @@ func (w *world) setup(ctx context.Context) error {
 	if err := w.model.init(ctx, w); err != nil {
 		return err
 	}
+	w.audit = w.audit.WithKey(w.operator)
 	w.termsRef = map[string]string{}
 	for _, name := range termsNames {
 		t, err := simTerms(name)
