@@ -25,7 +25,9 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:7070", "address to listen on")
 	scrub := fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
 	verifyReads := fs.Bool("verify-reads", false, "verify every range on the server before sending it")
-	maxUpload := fs.Int64("max-upload", 0, "largest accepted upload in bytes (0: no limit)")
+	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest accepted upload in bytes (-1: no limit)")
+	quotaDay := fs.Int64("upload-quota-day", server.DefaultUploadQuotaDay, "bytes one key may upload per UTC day (-1: no limit)")
+	quotaTotal := fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
 	settle := fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if _, err := parse(fs, args); err != nil {
@@ -49,7 +51,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, SettleInterval: st})
+	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, SettleInterval: st})
 	if err != nil {
 		return err
 	}
