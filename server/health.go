@@ -13,6 +13,7 @@ import (
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/metering"
@@ -227,6 +228,8 @@ func mapDomainError(err error) (Problem, bool) {
 	case errors.Is(err, asset.ErrInvalid), errors.Is(err, asset.ErrMalformed), errors.Is(err, asset.ErrNotCanonical), errors.Is(err, asset.ErrField),
 		errors.Is(err, asset.ErrOwners), errors.Is(err, asset.ErrThreshold), errors.Is(err, asset.ErrContributors), errors.Is(err, asset.ErrParents),
 		errors.Is(err, asset.ErrLineageTooLarge), errors.Is(err, asset.ErrCycle):
+		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
+	case errors.Is(err, grant.ErrInvalid), errors.Is(err, grant.ErrMalformed):
 		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
 	case errors.Is(err, asset.ErrRoyalties):
 		return Problem{Type: ProblemTypeBase + "lineage-limit", Title: "Lineage could not be settled", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
