@@ -26,6 +26,14 @@ func newSessionID() string {
 // request made under a grant.
 func (c *Client) Session() string { return c.session }
 
+// WithSession returns a client that sends its requests in download session
+// id: to continue, or close, a session begun by an earlier process.
+func (c *Client) WithSession(id string) *Client {
+	c2 := *c
+	c2.session = id
+	return &c2
+}
+
 // CloseSession ends the client's download session: the server logs a
 // signed receipt for each grant used in it and returns them. The request
 // is signed, so the client must hold a grant (WithGrant): only the

@@ -374,17 +374,32 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// download serves the raw bytes with HTTP Range support. The bytes are not
-// proven here; clients that verify use /slice.
+// download serves the raw bytes, with HTTP Range support for one range
+// (RFC 9110 section 14). The bytes are not proven here; clients that verify
+// use /slice. Under a grant the bytes written are metered, whether or not
+// the client stays to the end.
 func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	id, obj, err := s.pathObject(r)
 	if err != nil {
 		return err
 	}
-	gr, err := s.enforce(r, id, obj.Size)
+	off, n, partial, err := parseByteRange(r.Header.Get("Range"), obj.Size)
 	if err != nil {
 		return err
 	}
+	want := n
+	if r.Method == http.MethodHead {
+		want = 0
+	}
+	m, err := s.enforce(r, id, want)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		m.start = off
+	}
+	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 { return k }}
+	defer mw.finish()
 	f, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
 	if err != nil {
 		return err
@@ -396,11 +411,89 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 		ct = MediaDataset
 	}
 	w.Header().Set("Content-Type", ct)
-	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(f, 0, f.Size()))
-	if gr != nil && r.Method == http.MethodGet {
-		s.meter(r, gr, id, 0, obj.Size)
+	if !partial {
+		r.Header.Del("Range") // a unit other than bytes: ignored (RFC 9110)
+		http.ServeContent(countingResponse{w, mw}, r, "", time.Time{}, io.NewSectionReader(f, 0, f.Size()))
+		return nil
+	}
+	w.Header().Set("Content-Range", fmt.Sprintf("bytes %d-%d/%d", off, off+n-1, obj.Size))
+	w.Header().Set("Content-Length", strconv.FormatInt(n, 10))
+	w.Header().Set("Accept-Ranges", "bytes")
+	w.WriteHeader(http.StatusPartialContent)
+	if r.Method != http.MethodHead {
+		io.Copy(mw, io.NewSectionReader(f, off, n))
 	}
 	return nil
+}
+
+// countingResponse sends a response's body through a meterWriter.
+type countingResponse struct {
+	http.ResponseWriter
+	mw *meterWriter
+}
+
+func (c countingResponse) Write(p []byte) (int, error) { return c.mw.Write(p) }
+
+// parseByteRange reads an HTTP Range header for a body of size bytes. It
+// serves one range: "bytes=a-b", "bytes=a-" or "bytes=-n" (the last n
+// bytes). No header, or a unit other than bytes, means the whole body
+// (partial false). A malformed or unsatisfiable bytes range, or more than
+// one, is a 416 problem.
+func parseByteRange(h string, size int64) (off, n int64, partial bool, err error) {
+	unsat := func(detail string) (int64, int64, bool, error) {
+		return 0, 0, false, errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", detail+fmt.Sprintf("; the content has %d bytes", size), "ask for one range, e.g. Range: bytes=0-1023", nil)
+	}
+	if h == "" {
+		return 0, size, false, nil
+	}
+	spec, ok := strings.CutPrefix(h, "bytes=")
+	if !ok {
+		return 0, size, false, nil
+	}
+	if strings.Contains(spec, ",") {
+		return unsat("one range per request is served")
+	}
+	first, last, ok := strings.Cut(strings.TrimSpace(spec), "-")
+	if !ok {
+		return unsat(fmt.Sprintf("%q is not a byte range", h))
+	}
+	num := func(v string) (int64, bool) {
+		if v == "" || len(v) > 19 {
+			return 0, false
+		}
+		for _, c := range v {
+			if c < '0' || c > '9' {
+				return 0, false
+			}
+		}
+		x, err := strconv.ParseInt(v, 10, 64)
+		return x, err == nil
+	}
+	switch {
+	case first == "":
+		k, ok := num(last)
+		if !ok || k == 0 || size == 0 {
+			return unsat(fmt.Sprintf("%q is not a satisfiable suffix range", h))
+		}
+		k = min(k, size)
+		return size - k, k, true, nil
+	default:
+		a, ok := num(first)
+		if !ok {
+			return unsat(fmt.Sprintf("%q is not a byte range", h))
+		}
+		b := size - 1
+		if last != "" {
+			if b, ok = num(last); !ok || b < a {
+				return unsat(fmt.Sprintf("%q is not a byte range", h))
+			}
+		}
+		if a >= size {
+			return unsat(fmt.Sprintf("range %q starts past the end", h))
+		}
+		b = min(b, size-1)
+		return a, b - a + 1, true, nil
+	}
 }
 
 // parseRange reads ?offset=&length= and checks them against size.
@@ -426,7 +519,9 @@ func parseRange(r *http.Request, size int64) (off, n int64, err error) {
 }
 
 // slice serves a verified range: the Bao slice of [offset, offset+length),
-// which holds the data widened to 16 KiB groups plus the proof nodes.
+// which holds the data widened to 16 KiB groups plus the proof nodes. Under
+// a grant, the data bytes the slice carries (the widened groups, as far as
+// they were written) are metered.
 func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	id, obj, err := s.pathObject(r)
 	if err != nil {
@@ -436,10 +531,26 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	gr, err := s.enforce(r, id, n)
+	ws, we, err := content.WidenRange(obj.Size, off, n)
+	if err != nil {
+		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)
+	}
+	want := we - ws
+	if r.Method == http.MethodHead {
+		want = 0
+	}
+	m, err := s.enforce(r, id, want)
 	if err != nil {
 		return err
 	}
+	if m != nil {
+		m.start = ws
+	}
+	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 {
+		d, _ := content.SliceData(obj.Size, off, n, k)
+		return d
+	}}
+	defer mw.finish()
 	data, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
 	if err != nil {
 		return err
@@ -466,12 +577,8 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	if r.Method == http.MethodHead {
 		return nil
 	}
-	if err := content.ExtractRange(w, data, ob, obj.Size, off, n); err != nil {
-		s.log.Warn("extracting slice", "id", id, "offset", off, "length", n, "err", err)
-		return nil
-	}
-	if gr != nil {
-		s.meter(r, gr, id, off, n)
+	if err := content.ExtractRange(mw, data, ob, obj.Size, off, n); err != nil {
+		s.log.Warn("extracting slice", "id", id, "offset", off, "length", n, "written", mw.written, "err", err)
 	}
 	return nil
 }
@@ -499,9 +606,11 @@ func (s *Server) outboard(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.enforce(r, id, 0); err != nil {
+	m, err := s.enforce(r, id, 0)
+	if err != nil {
 		return err
 	}
+	defer m.record(r.Context(), 0, true) // a request, no content bytes
 	ob, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Outboard})
 	if err != nil {
 		return err

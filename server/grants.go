@@ -575,7 +575,10 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 // Otherwise the request must be signed (RFC 9421) by the licensee of a
 // valid, unrevoked grant for one of the content's assets, named in the
 // Charter-Grant header, within its quotas. n is the bytes to be served.
-func (s *Server) enforce(r *http.Request, id content.ID, n int64) (*grant.Grant, error) {
+//
+// A request served under a grant comes back as a *metered: the handler
+// records through it the bytes it actually wrote (nil for free content).
+func (s *Server) enforce(r *http.Request, id content.ID, n int64) (*metered, error) {
 	ctx := r.Context()
 	needing, err := s.licensedBy(ctx, id)
 	if err != nil || len(needing) == 0 {
@@ -645,9 +648,10 @@ var signedIfPresent = []string{"range", "charter-session"}
 
 // checkGrant verifies the request's signature and that its signer holds
 // the grant it names, valid now and covering one of the assets needing a
-// grant, then charges the quota. The grant is resolved before the nonce is
-// recorded, so a key without a grant never consumes nonce space.
-func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []string) (*grant.Grant, error) {
+// grant, then reserves n bytes and one request against the quota. The
+// grant is resolved before the nonce is recorded, so a key without a grant
+// never consumes nonce space.
+func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []string) (*metered, error) {
 	ctx := r.Context()
 	gid := r.Header.Get(HeaderGrant)
 	if gid == "" {
@@ -662,14 +666,7 @@ func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []s
 	if _, err := s.verifySigned(r, []string{"charter-grant"}, authorize); err != nil {
 		return nil, err
 	}
-	ok, err := s.cat.ChargeUsage(ctx, gid, n, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, errorf(http.StatusForbidden, "quota-exhausted", "Grant quota exhausted", fmt.Sprintf("grant %s allows %d bytes and %d requests (0: unlimited)", gid, gr.Quotas.MaxBytes, gr.Quotas.MaxRequests), "request a new grant", nil)
-	}
-	return gr, nil
+	return s.reserve(r, gr, id, n)
 }
 
 // verifySigned checks a request's RFC 9421 signature (covering required

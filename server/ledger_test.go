@@ -54,8 +54,13 @@ func newMarketLevels(t testing.TB, cfg Config, levels int) *market {
 // newMarketTerms is newMarketLevels with the model's terms changed by edit
 // (inference-metered when nil).
 func newMarketTerms(t testing.TB, cfg Config, levels int, edit func(*license.Terms)) *market {
+	return newMarketSized(t, cfg, levels, edit, 300<<10)
+}
+
+// newMarketSized is newMarketTerms with a model of size bytes.
+func newMarketSized(t testing.TB, cfg Config, levels int, edit func(*license.Terms), size int) *market {
 	t.Helper()
-	m := &market{t: t, dir: t.TempDir(), modelSize: 300 << 10}
+	m := &market{t: t, dir: t.TempDir(), modelSize: size}
 	for _, k := range []**identity.Key{&m.ann, &m.bea, &m.max, &m.consumer} {
 		*k, _ = identity.Generate()
 	}

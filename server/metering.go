@@ -4,10 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
-	"slices"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -28,29 +26,10 @@ const HeaderSession = "Charter-Session"
 // the server closes it and logs its receipt.
 const DefaultSessionIdle = 30 * time.Second
 
-// maxRangesPerContent bounds the ranges a session keeps per content; past
-// it the ranges collapse to their hull (bytes stay exact).
-const maxRangesPerContent = 256
-
-// session aggregates what one download session served under one grant.
-type session struct {
-	grant    *grant.Grant
-	id       string
-	bytes    int64
-	requests int64
-	ranges   map[content.ID][][2]int64 // merged [start, end), sorted
-	started  time.Time
-	last     time.Time
-}
-
-// meters holds the open sessions.
-type meters struct {
-	mu    sync.Mutex
-	open  map[string]*session // grant id + "/" + session id
-	parts map[string]int64    // receipts logged per key, for Receipt.Part
-}
-
-func sessionKey(g, sid string) string { return g + "/" + sid }
+// checkpointBytes is how much a response writes between two records of
+// what it served: a crash of the server loses the record of at most this
+// much of each response in flight (never bills a byte it did not write).
+const checkpointBytes = 4 << 20
 
 // validSession reports whether a client-sent session id may be used.
 func validSession(s string) bool {
@@ -65,80 +44,165 @@ func validSession(s string) bool {
 	return true
 }
 
-// addRange merges [a, b) into the sorted, disjoint list rs.
-func addRange(rs [][2]int64, a, b int64) [][2]int64 {
-	i, _ := slices.BinarySearchFunc(rs, a, func(r [2]int64, a int64) int {
-		switch {
-		case r[1] < a:
-			return -1
-		case r[0] > a:
-			return 1
-		}
-		return 0
-	})
-	// rs[i] is the first range that ends at or after a.
-	j := i
-	for j < len(rs) && rs[j][0] <= b {
-		a, b = min(a, rs[j][0]), max(b, rs[j][1])
-		j++
-	}
-	rs = slices.Replace(rs, i, j, [2]int64{a, b})
-	if len(rs) > maxRangesPerContent {
-		rs = [][2]int64{{rs[0][0], rs[len(rs)-1][1]}}
-	}
-	return rs
+// quotaKey names the counters a grant's use counts against: quotas bound
+// what one licensee uses of one asset under one set of terms, over all its
+// grants (docs/spec/license-terms.md), so a fresh grant does not reset them.
+func quotaKey(g *grant.Grant) string {
+	return g.Licensee.String() + " " + g.Asset.String() + " " + g.Terms.String()
 }
 
-// meter records that bytes [off, off+n) of content id were served under
-// grant g, for the session's receipt.
-func (s *Server) meter(r *http.Request, g *grant.Grant, id content.ID, off, n int64) {
+// metered is one data request under a grant: the bytes it reserved
+// against the quota and the data bytes it has recorded as served. Every
+// byte written to the client is recorded in the session's state in the
+// catalog (MeterServed), so neither a client that goes away nor a restart
+// loses it; what was reserved and not sent is released.
+type metered struct {
+	s        *Server
+	g        *grant.Grant
+	key      catsqlite.MeterKey
+	id       content.ID
+	start    int64 // offset of the first data byte the response carries
+	reserved int64
+	sent     int64 // data bytes recorded
+}
+
+// reserve charges one request that will serve n data bytes to the quota
+// of grant g and opens (or continues) the request's session.
+func (s *Server) reserve(r *http.Request, g *grant.Grant, id content.ID, n int64) (*metered, error) {
 	sid := r.Header.Get(HeaderSession)
 	if !validSession(sid) {
 		sid = "anonymous"
 	}
-	now := time.Now()
-	key := sessionKey(g.ID.String(), sid)
-	s.meters.mu.Lock()
-	defer s.meters.mu.Unlock()
-	if s.meters.open == nil {
-		s.meters.open, s.meters.parts = map[string]*session{}, map[string]int64{}
+	m := &metered{s: s, g: g, id: id, reserved: n, key: catsqlite.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: quotaKey(g)}}
+	ok, err := s.cat.MeterReserve(r.Context(), m.key, n, catsqlite.Quota{MaxBytes: g.Quotas.MaxBytes, MaxRequests: g.Quotas.MaxRequests}, time.Now())
+	if err != nil {
+		return nil, err
 	}
-	ss := s.meters.open[key]
-	if ss == nil {
-		ss = &session{grant: g, id: sid, ranges: map[content.ID][][2]int64{}, started: now}
-		s.meters.open[key] = ss
+	if !ok {
+		return nil, errorf(http.StatusForbidden, "quota-exhausted", "Quota exhausted",
+			fmt.Sprintf("the terms of asset %s allow licensee %s %d bytes and %d requests (0: unlimited), counted over all its grants under these terms; this request of %d bytes is over", g.Asset, g.Licensee, g.Quotas.MaxBytes, g.Quotas.MaxRequests, n),
+			"a new grant does not reset the quota; ask the owners for other terms", nil)
 	}
-	ss.requests++
-	ss.last = now
-	if n > 0 {
-		ss.bytes += n
-		ss.ranges[id] = addRange(ss.ranges[id], off, off+n)
-	}
+	return m, nil
 }
 
-// takeSessions removes and returns the open sessions that match.
-func (s *Server) takeSessions(match func(key string, ss *session) bool) []*session {
-	s.meters.mu.Lock()
-	defer s.meters.mu.Unlock()
-	var out []*session
-	for k, ss := range s.meters.open {
-		if match(k, ss) {
-			out = append(out, ss)
-			delete(s.meters.open, k)
+// record notes that the response has now carried total data bytes from
+// m.start. Errors are logged: the client has the bytes either way.
+func (m *metered) record(ctx context.Context, total int64, last bool) {
+	if m == nil {
+		return
+	}
+	delta := max(0, total-m.sent)
+	release := delta
+	if last {
+		release = m.reserved
+	}
+	if delta == 0 && release == 0 && !last {
+		return
+	}
+	err := m.s.cat.MeterServed(context.WithoutCancel(ctx), m.key.Grant, m.key.Session, m.id.String(), m.start+m.sent, delta, release, time.Now())
+	if err != nil {
+		m.s.log.Error("metering served bytes", "grant", m.key.Grant, "session", m.key.Session, "bytes", delta, "err", err)
+		return
+	}
+	m.sent += delta
+	m.reserved = max(0, m.reserved-release)
+}
+
+// meterWriter counts what a handler writes to the client and records the
+// data it carried every checkpointBytes; dataOf maps the bytes written to
+// the data bytes they carry.
+type meterWriter struct {
+	w        io.Writer
+	ctx      context.Context
+	m        *metered
+	dataOf   func(written int64) int64
+	written  int64
+	recorded int64
+}
+
+func (mw *meterWriter) Write(p []byte) (int, error) {
+	n, err := mw.w.Write(p)
+	mw.written += int64(n)
+	if mw.written-mw.recorded >= checkpointBytes {
+		mw.recorded = mw.written
+		mw.m.record(mw.ctx, mw.dataOf(mw.written), false)
+	}
+	return n, err
+}
+
+// finish records what the response carried in the end and releases the
+// rest of the reservation.
+func (mw *meterWriter) finish() { mw.m.record(mw.ctx, mw.dataOf(mw.written), true) }
+
+// receiptOf builds the receipt of a session being sealed.
+func (s *Server) receiptOf(x *catsqlite.OpenSession) (*metering.Receipt, error) {
+	gid, err := asset.ParseID(x.Grant)
+	if err != nil {
+		return nil, err
+	}
+	aid, err := asset.ParseID(x.Asset)
+	if err != nil {
+		return nil, err
+	}
+	lic, err := identity.ParseDID(x.Licensee)
+	if err != nil {
+		return nil, err
+	}
+	rc := &metering.Receipt{Asset: aid, Bytes: x.Bytes, Ended: asset.NewTime(x.Last), Grant: gid, Issuer: s.key.DID(),
+		Licensee: lic, Part: x.Part, Requests: x.Requests, Session: x.Session, Started: asset.NewTime(x.Started), Ranges: []metering.Range{}}
+	// Ranges come sorted by content, then offset; past the receipt's
+	// limit a content's ranges collapse to their hull.
+	for i := 0; i < len(x.Ranges); {
+		j := i
+		for j < len(x.Ranges) && x.Ranges[j].Content == x.Ranges[i].Content {
+			j++
 		}
+		cid, err := content.ParseID(x.Ranges[i].Content)
+		if err != nil {
+			return nil, err
+		}
+		rs := x.Ranges[i:j]
+		if len(rc.Ranges)+len(rs) > metering.MaxRanges {
+			rs = []catsqlite.MeterRange{{Start: rs[0].Start, End: rs[len(rs)-1].End}}
+		}
+		for _, r := range rs {
+			rc.Ranges = append(rc.Ranges, metering.Range{Content: cid, Offset: r.Start, Length: r.End - r.Start})
+		}
+		i = j
 	}
-	slices.SortFunc(out, func(a, b *session) int { return a.started.Compare(b.started) })
-	return out
+	return rc, nil
 }
 
-// closeSessions logs a receipt for every session given.
-func (s *Server) closeSessions(ctx context.Context, ss []*session) ([]metering.ReceiptInfo, error) {
+// closeSessions seals the sessions f selects into signed receipts and logs
+// them.
+func (s *Server) closeSessions(ctx context.Context, f catsqlite.SessionFilter) ([]metering.ReceiptInfo, error) {
+	sealed, err := s.cat.SealSessions(ctx, f, func(x *catsqlite.OpenSession) ([]byte, error) {
+		rc, err := s.receiptOf(x)
+		if err != nil {
+			return nil, err
+		}
+		env, err := rc.Sign(s.key)
+		if err != nil {
+			return nil, err
+		}
+		return env.Marshal()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.logSealed(ctx, sealed)
+}
+
+// logSealed appends sealed receipts to the log and applies them. One that
+// fails stays sealed and is logged at the next start.
+func (s *Server) logSealed(ctx context.Context, sealed []catsqlite.SealedReceipt) ([]metering.ReceiptInfo, error) {
 	var out []metering.ReceiptInfo
 	var errs []error
-	for _, x := range ss {
-		ri, err := s.logReceipt(ctx, x)
+	for _, x := range sealed {
+		ri, err := s.logReceipt(ctx, x.Envelope)
 		if err != nil {
-			s.log.Error("logging a download receipt", "grant", x.grant.ID, "session", x.id, "err", err)
+			s.log.Error("logging a download receipt", "grant", x.Grant, "session", x.Session, "part", x.Part, "err", err)
 			errs = append(errs, err)
 			continue
 		}
@@ -147,43 +211,12 @@ func (s *Server) closeSessions(ctx context.Context, ss []*session) ([]metering.R
 	return out, errors.Join(errs...)
 }
 
-// receiptOf builds the receipt of a closed session.
-func (s *Server) receiptOf(x *session, part int64) *metering.Receipt {
-	rc := &metering.Receipt{Asset: x.grant.Asset, Bytes: x.bytes, Ended: asset.NewTime(x.last), Grant: x.grant.ID, Issuer: s.key.DID(),
-		Licensee: x.grant.Licensee, Part: part, Requests: x.requests, Session: x.id, Started: asset.NewTime(x.started)}
-	ids := make([]content.ID, 0, len(x.ranges))
-	for id := range x.ranges {
-		ids = append(ids, id)
-	}
-	slices.SortFunc(ids, func(a, b content.ID) int { return strings.Compare(a.String(), b.String()) })
-	for _, id := range ids {
-		rs := x.ranges[id]
-		if len(rc.Ranges)+len(rs) > metering.MaxRanges {
-			rs = [][2]int64{{rs[0][0], rs[len(rs)-1][1]}}
-		}
-		for _, r := range rs {
-			rc.Ranges = append(rc.Ranges, metering.Range{Content: id, Offset: r[0], Length: r[1] - r[0]})
-		}
-	}
-	return rc
-}
-
-func (s *Server) logReceipt(ctx context.Context, x *session) (metering.ReceiptInfo, error) {
-	key := sessionKey(x.grant.ID.String(), x.id)
-	s.meters.mu.Lock()
-	s.meters.parts[key]++
-	part := s.meters.parts[key]
-	s.meters.mu.Unlock()
-	rc := s.receiptOf(x, part)
-	env, err := rc.Sign(s.key)
+func (s *Server) logReceipt(ctx context.Context, raw []byte) (metering.ReceiptInfo, error) {
+	env, err := identity.ParseEnvelope(raw)
 	if err != nil {
 		return metering.ReceiptInfo{}, err
 	}
-	raw, err := env.Marshal()
-	if err != nil {
-		return metering.ReceiptInfo{}, err
-	}
-	_, id, err := metering.OpenReceipt(env)
+	rc, id, err := metering.OpenReceipt(env)
 	if err != nil {
 		return metering.ReceiptInfo{}, err
 	}
@@ -191,16 +224,33 @@ func (s *Server) logReceipt(ctx context.Context, x *session) (metering.ReceiptIn
 	if err != nil {
 		return metering.ReceiptInfo{}, notApplied(idx, err)
 	}
-	s.log.Info("download receipt", "receipt", id, "grant", x.grant.ID, "session", x.id, "bytes", x.bytes, "requests", x.requests, "index", idx)
-	return metering.ReceiptInfo{ID: id.String(), Grant: x.grant.ID.String(), Asset: x.grant.Asset.String(), Bytes: x.bytes, Requests: x.requests, LogIndex: idx, Envelope: raw}, nil
+	s.log.Info("download receipt", "receipt", id, "grant", rc.Grant, "session", rc.Session, "part", rc.Part, "bytes", rc.Bytes, "requests", rc.Requests, "index", idx)
+	return metering.ReceiptInfo{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Bytes: rc.Bytes, Requests: rc.Requests, LogIndex: idx, Envelope: raw}, nil
 }
 
-// closeIdle logs receipts of sessions idle for at least idle (all of them
-// when idle is 0).
+// finishSessions runs at start, after replay: reservations of requests
+// that were in flight are released (what they wrote was recorded), and
+// receipts sealed but never logged are logged. Sessions left open are
+// closed by the idle loop like any other.
+func (s *Server) finishSessions(ctx context.Context) error {
+	if err := s.cat.ReleaseReservations(ctx); err != nil {
+		return err
+	}
+	sealed, err := s.cat.SealedReceipts(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := s.logSealed(ctx, sealed); err != nil {
+		s.log.Error("logging receipts sealed before the restart; they stay sealed for the next start", "err", err)
+	}
+	return nil
+}
+
+// closeIdle logs receipts of sessions idle for at least idle.
 func (s *Server) closeIdle(ctx context.Context, idle time.Duration) {
-	now := time.Now()
-	ss := s.takeSessions(func(_ string, x *session) bool { return now.Sub(x.last) >= idle })
-	s.closeSessions(ctx, ss)
+	if _, err := s.closeSessions(ctx, catsqlite.SessionFilter{IdleBefore: time.Now().Add(-idle)}); err != nil {
+		s.log.Error("closing idle download sessions", "err", err)
+	}
 }
 
 func (s *Server) sessionLoop(ctx context.Context, idle time.Duration) {
@@ -228,14 +278,12 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	if !validSession(sid) {
 		return errorf(http.StatusBadRequest, "bad-session", "Malformed session id", fmt.Sprintf("%q is not a session id", sid), "", nil)
 	}
-	mine := func(who identity.DID) func(string, *session) bool {
-		return func(_ string, x *session) bool { return x.id == sid && x.grant.Licensee == who }
-	}
 	who, err := s.verifySigned(r, nil, func(who identity.DID) error {
-		if !s.hasSessions(mine(who)) {
-			return errNoSession
+		ok, err := s.cat.HasSession(r.Context(), sid, who.String())
+		if err == nil && !ok {
+			err = errNoSession
 		}
-		return nil
+		return err
 	})
 	if errors.Is(err, errNoSession) {
 		// Nothing of the signer's to close (closed already, or never
@@ -246,8 +294,7 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	ss := s.takeSessions(mine(who))
-	rs, err := s.closeSessions(r.Context(), ss)
+	rs, err := s.closeSessions(context.WithoutCancel(r.Context()), catsqlite.SessionFilter{Session: sid, Licensee: who.String()})
 	if err != nil {
 		return err
 	}
@@ -256,18 +303,6 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, metering.SessionAnswer{Session: sid, Receipts: rs})
 	return nil
-}
-
-// hasSessions reports whether an open session matches.
-func (s *Server) hasSessions(match func(key string, ss *session) bool) bool {
-	s.meters.mu.Lock()
-	defer s.meters.mu.Unlock()
-	for k, ss := range s.meters.open {
-		if match(k, ss) {
-			return true
-		}
-	}
-	return false
 }
 
 // applyReceipt applies a receipt entry.
@@ -280,8 +315,22 @@ func (s *Server) applyReceipt(ctx context.Context, tx *catsqlite.Tx, idx uint64,
 	if err != nil {
 		return invalidEntry{err}
 	}
-	if _, err := tx.Grant(rc.Grant.String()); err != nil {
+	grec, err := tx.Grant(rc.Grant.String())
+	if err != nil {
 		return invalidEntry{fmt.Errorf("receipt for unknown grant %s: %w", rc.Grant, err)}
+	}
+	genv, err := identity.ParseEnvelope(grec.Envelope)
+	if err != nil {
+		return err
+	}
+	g, err := grant.OpenGrant(genv)
+	if err != nil {
+		return err
+	}
+	// The sealed copy goes and the quota counters grow in this entry's
+	// transaction: a receipt is counted once, live and on replay.
+	if err := tx.ApplyReceipt(id.String(), rc.Grant.String(), rc.Session, rc.Part, quotaKey(g), rc.Bytes, rc.Requests); err != nil {
+		return err
 	}
 	return tx.PutReceipt(catsqlite.ReceiptRecord{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Licensee: rc.Licensee.String(),
 		Session: rc.Session, Bytes: rc.Bytes, Requests: rc.Requests, Envelope: payload, LogIndex: idx})

@@ -1,61 +1,10 @@
 package server
 
 import (
-	"math/rand/v2"
+	"errors"
+	"net/http"
 	"testing"
 )
-
-// TestAddRangeMatchesBitmap merges random ranges and compares the result
-// with a bitmap of the bytes covered: sorted, disjoint, not touching, and
-// covering exactly the bytes served (below the collapse limit).
-func TestAddRangeMatchesBitmap(t *testing.T) {
-	r := rand.New(rand.NewPCG(1, 2))
-	for trial := range 2000 {
-		const size = 512
-		var rs [][2]int64
-		var bits [size]bool
-		for range r.IntN(40) + 1 {
-			a := r.Int64N(size)
-			b := a + r.Int64N(min(size-a, 48)+1)
-			if a == b {
-				continue
-			}
-			rs = addRange(rs, a, b)
-			for i := a; i < b; i++ {
-				bits[i] = true
-			}
-		}
-		var want [][2]int64
-		for i := int64(0); i < size; i++ {
-			if bits[i] && (i == 0 || !bits[i-1]) {
-				want = append(want, [2]int64{i, i})
-			}
-			if bits[i] {
-				want[len(want)-1][1] = i + 1
-			}
-		}
-		if len(rs) != len(want) {
-			t.Fatalf("trial %d: got %v, want %v", trial, rs, want)
-		}
-		for i := range rs {
-			if rs[i] != want[i] {
-				t.Fatalf("trial %d: got %v, want %v", trial, rs, want)
-			}
-		}
-	}
-}
-
-// TestAddRangeCollapses: past the per-content limit the ranges become
-// their hull, so a hostile client cannot grow a session without bound.
-func TestAddRangeCollapses(t *testing.T) {
-	var rs [][2]int64
-	for i := range int64(maxRangesPerContent + 1) {
-		rs = addRange(rs, i*10, i*10+1)
-	}
-	if len(rs) != 1 || rs[0] != [2]int64{0, maxRangesPerContent*10 + 1} {
-		t.Fatalf("got %d ranges, first %v", len(rs), rs[0])
-	}
-}
 
 func FuzzSessionID(f *testing.F) {
 	for _, s := range []string{"0123456789abcdef", "", "a b", "anonymous", "x/../y"} {
@@ -72,6 +21,36 @@ func FuzzSessionID(f *testing.F) {
 			if c == '/' || c == ' ' || c > 0x7e {
 				t.Fatalf("accepted %q", s)
 			}
+		}
+	})
+}
+
+// FuzzByteRange: whatever the Range header, a served range lies inside
+// the content and is not empty; refusals are 416 problems.
+func FuzzByteRange(f *testing.F) {
+	for _, s := range []string{"", "bytes=0-99", "bytes=-5", "bytes=10-", "bytes=5-2", "bytes=0-1,3-4", "items=0-1", "bytes=-0", "bytes= 1-2", "bytes=99999999999999999999-"} {
+		f.Add(s, int64(100))
+	}
+	f.Fuzz(func(t *testing.T, h string, size int64) {
+		if size < 0 {
+			return
+		}
+		off, n, partial, err := parseByteRange(h, size)
+		if err != nil {
+			var he *httpError
+			if !errors.As(err, &he) || he.status != http.StatusRequestedRangeNotSatisfiable {
+				t.Fatalf("%q: %v", h, err)
+			}
+			return
+		}
+		if !partial {
+			if off != 0 || n != size {
+				t.Fatalf("%q: whole body as %d+%d of %d", h, off, n, size)
+			}
+			return
+		}
+		if off < 0 || n < 1 || off > size-n {
+			t.Fatalf("%q: range %d+%d of %d", h, off, n, size)
 		}
 	})
 }

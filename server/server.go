@@ -120,7 +120,6 @@ type Server struct {
 	ledger   *ledgersqlite.Ledger
 	ledgerMu sync.Mutex
 	settleMu sync.Mutex
-	meters   meters
 	// books is the journal-backed view of every balance, verified at
 	// start and caught up before payouts (guarded by ledgerMu).
 	books *ledger.Books
@@ -196,6 +195,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), err)
 	}
+	if err := s.finishSessions(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if !cfg.noLedger {
 		// A ledger edited outside Charter is refused before it pays out.
 		if s.books, _, err = verifyLedger(ctx, cfg.DataDir, cat, ldg); err != nil {
@@ -251,8 +254,8 @@ func (s *Server) Close() error {
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	// Open download sessions end with the server: log their receipts.
-	s.closeIdle(ctx, 0)
+	// Open download sessions stay in the catalog: the next start (or
+	// another replica) closes them when they go idle.
 	lerr := s.tlog.Close(ctx)
 	return errors.Join(lerr, s.cat.Close(), s.ledger.Close())
 }
