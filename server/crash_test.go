@@ -72,8 +72,9 @@ func TestCrashKeepsSession(t *testing.T) {
 	ctx := context.Background()
 	dir := filepath.Join(t.TempDir(), "data")
 	url, cmd := child(t, dir)
-	c, _ := client.New(url)
 	owner, consumer := mustKey(t), mustKey(t)
+	c0, _ := client.New(url)
+	c := c0.WithKey(owner)
 	put := func(b []byte) content.ID {
 		info, err := c.Put(ctx, bytes.NewReader(b), int64(len(b)), client.PutOptions{})
 		if err != nil {

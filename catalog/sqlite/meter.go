@@ -19,8 +19,9 @@ import (
 // again (the same envelope), and one already logged was applied by replay.
 //
 // meter_sessions, meter_ranges and meter_sealed are operational state, not
-// derived from the log and not part of Dump (see CopyOperational for
-// rebuilds). quota_usage is derived from receipts and is part of Dump.
+// derived from the log and not part of Dump; a rebuild carries them over
+// (OperationalTables, CarryOver). quota_usage is derived from receipts and
+// is part of Dump.
 const meterSchema = `
 CREATE TABLE IF NOT EXISTS meter_sessions (
 	grant    TEXT NOT NULL,
@@ -69,10 +70,6 @@ func init() {
 	extraDumpQueries = append(extraDumpQueries,
 		`SELECT 'quota-usage ' || quota || ' ' || bytes || ' ' || requests FROM quota_usage`)
 }
-
-// operationalTables are kept by CopyOperational: state that is not in the
-// log and must survive a rebuild of the catalog.
-var operationalTables = []string{"meter_sessions", "meter_ranges", "meter_sealed", "nonces", "grant_usage"}
 
 // MaxRangesPerContent bounds the ranges a session keeps per content; past
 // it they collapse to their hull (the byte count stays exact).
@@ -408,37 +405,4 @@ func (t *Tx) ApplyReceipt(id, grant, session string, part int64, quota string, b
 	_, err := t.exec(`INSERT INTO quota_usage(quota, bytes, requests) VALUES(?,?,?)
 		ON CONFLICT(quota) DO UPDATE SET bytes = bytes + excluded.bytes, requests = requests + excluded.requests`, quota, bytes, requests)
 	return err
-}
-
-// CopyOperational copies the operational state that is not in the log
-// (open download sessions and their ranges, sealed receipts awaiting the
-// log, nonces, per-grant counters) from the catalog file at oldPath into
-// c. A rebuild calls it so that a rebuilt catalog still finishes the
-// sessions, refuses the replays and counts the quotas the old one did.
-func (c *Catalog) CopyOperational(ctx context.Context, oldPath string) error {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	conn, err := c.db.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, `ATTACH DATABASE ? AS old`, "file:"+oldPath+"?mode=ro"); err != nil {
-		return fmt.Errorf("catalog: opening %s: %w", oldPath, err)
-	}
-	defer conn.ExecContext(context.WithoutCancel(ctx), `DETACH DATABASE old`)
-	for _, tbl := range operationalTables {
-		var n int
-		err := conn.QueryRowContext(ctx, `SELECT count(*) FROM old.sqlite_master WHERE type = 'table' AND name = ?`, tbl).Scan(&n)
-		if err != nil {
-			return err
-		}
-		if n == 0 {
-			continue // an older catalog without this table
-		}
-		if _, err := conn.ExecContext(ctx, `INSERT OR REPLACE INTO main.`+tbl+` SELECT * FROM old.`+tbl); err != nil {
-			return fmt.Errorf("catalog: copying %s: %w", tbl, err)
-		}
-	}
-	return nil
 }

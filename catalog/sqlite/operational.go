@@ -19,13 +19,13 @@ import (
 // Every table belongs to one list; TestTablesClassified fails when a new
 // table is in neither.
 var (
-	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage"}
+	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed"}
 	DerivedTables     = []string{
 		"objects", "log_applied", "log_watermark",
 		"assets", "lineage", "proposals", "approvals", "trail",
 		"guards", "grants", "grant_requests", "grant_approvals",
 		"receipts", "usage_events", "disputes", "settlements", "settle_watermark", "unsettled",
-		"claimants", "content_claims",
+		"claimants", "content_claims", "quota_usage",
 	}
 )
 
