@@ -98,7 +98,7 @@ func (t *Terms) Describe() string {
 		unit string
 	}{{q.MaxBytes, "bytes"}, {q.MaxRequests, "requests"}, {q.MaxTokens, "tokens"}, {q.MaxRuns, "runs"}} {
 		if qu.v > 0 {
-			line("Quota: at most %d %s per grant", qu.v, qu.unit)
+			line("Quota: at most %d %s per licensee under these terms", qu.v, qu.unit)
 		}
 	}
 	return b.String()

@@ -23,7 +23,7 @@ func TestDescribe(t *testing.T) {
 		"Derivatives: allowed, under these same terms, paying 2.5% of their revenue (absolute stacking)\n",
 		"Obligation: delete copies when the grant ends\n",
 		"Price: 1.50 EUR per GiB\n",
-		"Quota: at most 3 runs per grant\n",
+		"Quota: at most 3 runs per licensee under these terms\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("Describe lacks %q:\n%s", want, got)
