@@ -65,6 +65,10 @@ type picked struct {
 }
 
 func (w *world) table() []op {
+	kills := 2 // restarts per ~100 steps in process
+	if w.cfg.Binary != "" {
+		kills = 12 // the kill -9 loop is short: kill often
+	}
 	return []op{
 		{name: "publish", weight: 6, plan: w.planPublish},
 		{name: "publish-dataset", weight: 4, plan: w.planPublishDataset},
@@ -86,8 +90,9 @@ func (w *world) table() []op {
 		{name: "adv-close-session", weight: 2, plan: w.planAdvCloseSession},
 		{name: "adv-dispute", weight: 1, plan: w.planAdvDispute},
 		{name: "settle", weight: 3, solo: true, plan: func(ctx context.Context) func() { return func() { w.opSettle(ctx) } }},
-		{name: "restart", weight: 2, solo: true, plan: w.planRestart},
+		{name: "restart", weight: kills, solo: true, plan: w.planRestart},
 		{name: "burst", weight: 5, solo: true, plan: w.planBurst},
+		{name: "restart-mid-burst", weight: kills, solo: true, plan: w.planRestartMidBurst},
 	}
 }
 
@@ -162,6 +167,30 @@ func (w *world) planBurst(ctx context.Context) func() {
 	}
 }
 
+// planRestartMidBurst starts a burst and restarts the server while its
+// requests are in flight (Close and New in process; SIGKILL for the
+// process), after a delay drawn from the seed. The burst's honest steps
+// may fail (the server went away under them); everything else is checked
+// as usual, and the in-flight steps' effects must replay.
+func (w *world) planRestartMidBurst(ctx context.Context) func() {
+	burst := w.planBurst(ctx)
+	if burst == nil {
+		return nil
+	}
+	delay := time.Duration(w.rng.IntN(200)) * time.Millisecond
+	crash := w.cfg.Binary != ""
+	return func() {
+		w.crashing.Store(true)
+		done := make(chan struct{})
+		go func() { defer close(done); burst() }()
+		time.Sleep(delay)
+		w.op = "restart-mid-" + w.op
+		w.restart(ctx, crash)
+		<-done
+		w.crashing.Store(false)
+	}
+}
+
 func (w *world) planRestart(ctx context.Context) func() {
 	crash := w.cfg.Binary != "" // a process is killed; in process, Close and New
 	return func() { w.restart(ctx, crash) }
@@ -169,6 +198,9 @@ func (w *world) planRestart(ctx context.Context) func() {
 
 // honestFail records an honest operation that failed.
 func (w *world) honestFail(a *actor, what string, err error) {
+	if w.crashing.Load() {
+		return // the server was restarted under the step
+	}
 	w.violate(InvHonestBlocked, "%s: %s: %v", a.name, what, err)
 }
 

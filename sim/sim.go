@@ -101,6 +101,10 @@ type Result struct {
 	Restarts   int
 	Ops        map[string]int
 	Violations []Violation
+	// LogEntries counts the log entries read, by type; SettlementRoots
+	// the settlement entries whose journal root was checked.
+	LogEntries      map[string]int
+	SettlementRoots int
 	// Fatal is set when the run could not go on (the server did not
 	// start again); it is also recorded as a violation.
 	Fatal error
@@ -148,6 +152,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if w.res.Fatal == nil {
 		w.checkOnline(ctx)
 	}
+	w.res.LogEntries, w.res.SettlementRoots = w.model.entries, w.model.checkedSettlements
 	return w.res, nil
 }
 
@@ -165,6 +170,7 @@ type world struct {
 	obs        []*observation
 	checkedObs int
 	inflight   atomic.Int64 // observed requests still being served
+	crashing   atomic.Bool  // a restart runs under in-flight steps
 	smu        sync.Mutex   // guards the model's lists and the actors' grants during concurrent steps
 
 	backend backend

@@ -18,7 +18,7 @@ var (
 	flagFirst    = flag.Uint64("sim.first", 1, "first seed when running sim.seeds seeds")
 	flagSteps    = flag.Int("sim.steps", 40, "steps per seed")
 	flagDuration = flag.Duration("sim.duration", 0, "run seeds one after another for this long (overrides sim.seeds)")
-	flagKill     = flag.Int("sim.kill", 6, "steps of the kill -9 loop against a built charter binary (0 skips it)")
+	flagKill     = flag.Int("sim.kill", 12, "steps of the kill -9 loop against a built charter binary (0 skips it)")
 	flagStrict   = flag.Bool("sim.strict", false, "fail on known failures too")
 	flagVerbose  = flag.Bool("sim.v", false, "log every violation as it is found")
 	flagSkip     = flag.String("sim.skip", "", "comma-separated operations not to run (e.g. grant-retry,adv-dup-grant)")
@@ -115,6 +115,7 @@ func runSeed(t *testing.T, cfg Config, known []knownFailure) *Result {
 	for inv, n := range seen {
 		counts = append(counts, string(inv)+"="+strconv.Itoa(n))
 	}
-	t.Logf("seed %d: %d steps, %d restarts, violations {%s}; ops: %s", cfg.Seed, res.Steps, res.Restarts, strings.Join(counts, " "), res.Summary())
+	t.Logf("seed %d: %d steps, %d restarts, violations {%s}; log entries %v, settlement roots checked %d; ops: %s",
+		cfg.Seed, res.Steps, res.Restarts, strings.Join(counts, " "), res.LogEntries, res.SettlementRoots, res.Summary())
 	return res
 }
