@@ -193,7 +193,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, ans)
 		return nil
 	}
-	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
+	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, Derivative: req.Derivative, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
 	gidx, graw, err := s.issue(ctx, g)
 	unlock()
@@ -453,7 +453,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	now := time.Now().UTC().Truncate(time.Second)
-	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
+	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, Derivative: req.Derivative, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
 	gidx, graw, err := s.issue(ctx, g)
 	unlock()

@@ -97,15 +97,16 @@ func newMarketSized(t testing.TB, cfg Config, levels int, edit func(*license.Ter
 		return id
 	}
 	now := asset.NewTime(time.Now())
-	m.dataset = reg(&asset.Manifest{Content: put([]byte("the corpus")), Name: "corpus", MediaType: "application/octet-stream", Created: now, Threshold: 1,
+	open := openTerms(t, put)
+	m.dataset = reg(&asset.Manifest{Content: put([]byte("the corpus")), Name: "corpus", MediaType: "application/octet-stream", Created: now, Threshold: 1, License: open,
 		Owners:       []asset.Owner{{DID: m.ann.DID(), Weight: 1}},
 		Contributors: []asset.Contributor{{DID: m.ann.DID(), Share: 600_000}, {DID: m.bea.DID(), Share: 400_000}}}, m.ann)
 	parent := m.dataset
 	if levels == 3 {
-		parent = reg(&asset.Manifest{Content: put([]byte("the finetune set")), Name: "finetune", MediaType: "application/octet-stream", Created: now, Threshold: 1,
+		parent = reg(&asset.Manifest{Content: put([]byte("the finetune set")), Name: "finetune", MediaType: "application/octet-stream", Created: now, Threshold: 1, License: open,
 			Owners:       []asset.Owner{{DID: m.bea.DID(), Weight: 1}},
 			Contributors: []asset.Contributor{{DID: m.bea.DID(), Share: asset.Whole}},
-			Parents:      []asset.Parent{{Asset: m.dataset, Royalty: 200_000, Stacking: asset.Relative}}}, m.bea)
+			Parents:      []asset.Parent{{Asset: m.dataset, Grant: rightTo(t, m.hs.URL, m.bea, m.dataset), Royalty: 200_000, Stacking: asset.Relative}}}, m.bea)
 	}
 	model := make([]byte, m.modelSize)
 	for i := range model {
@@ -115,7 +116,7 @@ func newMarketSized(t testing.TB, cfg Config, levels int, edit func(*license.Ter
 	m.model = reg(&asset.Manifest{Content: m.modelContent, Name: "model", MediaType: "application/octet-stream", Created: now, Threshold: 1, License: tid.String(),
 		Owners:       []asset.Owner{{DID: m.max.DID(), Weight: 1}},
 		Contributors: []asset.Contributor{{DID: m.max.DID(), Share: asset.Whole}},
-		Parents:      []asset.Parent{{Asset: parent, Royalty: 200_000, Stacking: asset.Relative}}}, m.max)
+		Parents:      []asset.Parent{{Asset: parent, Grant: rightTo(t, m.hs.URL, m.max, parent), Royalty: 200_000, Stacking: asset.Relative}}}, m.max)
 	ans, err := m.c.RequestGrant(ctx, m.consumer, m.model, "infer", client.GrantOptions{Commercial: true})
 	if err != nil || ans.Status != "granted" {
 		t.Fatalf("grant: %v %+v", err, ans)

@@ -112,6 +112,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		unlock()
 		return err
 	}
+	if err := s.checkDerivation(ctx, m, time.Now()); err != nil {
+		unlock()
+		return err
+	}
 	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
 	unlock()
 	if err != nil {
@@ -292,6 +296,9 @@ func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64
 	}
 	if err := asset.CheckRegistration(m, signers, lookupState(tx.Asset)); err != nil {
 		return invalidEntry{err}
+	}
+	if err := s.applyDerivation(ctx, tx, m); err != nil {
+		return err
 	}
 	st, err := asset.NewState(m)
 	if err != nil {

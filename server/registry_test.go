@@ -110,7 +110,9 @@ func TestRegistryFlowAndRebuild(t *testing.T) {
 	f := newRegFixture(t)
 	alice, bob, mallory := f.keys[0], f.keys[1], f.keys[2]
 	data := f.put([]byte("a dataset"))
-	ds := f.register(f.manifest(data, "data", []*identity.Key{alice, bob}), alice, bob)
+	dsm := f.manifest(data, "data", []*identity.Key{alice, bob})
+	dsm.License = openTerms(t, f.put)
+	ds := f.register(dsm, alice, bob)
 	if ds.Claim != "priority" || ds.Receipt == nil {
 		t.Fatalf("answer: %+v", ds)
 	}
@@ -121,7 +123,9 @@ func TestRegistryFlowAndRebuild(t *testing.T) {
 	}
 	dsID, _ := asset.ParseID(ds.Asset)
 	model := f.put([]byte("model weights"))
-	f.register(f.manifest(model, "model", []*identity.Key{alice}, asset.Parent{Asset: dsID, Royalty: 200_000, Stacking: asset.Relative}), alice)
+	mm := f.manifest(model, "model", []*identity.Key{alice}, asset.Parent{Asset: dsID, Grant: rightTo(t, f.hs.URL, alice, dsID), Royalty: 200_000, Stacking: asset.Relative})
+	mm.Created = asset.NewTime(time.Now())
+	f.register(mm, alice)
 
 	// Below threshold: refused. A non-owner signer: refused.
 	env, _ := f.manifest(f.put([]byte("x")), "x", []*identity.Key{alice, bob}).Sign(alice)
