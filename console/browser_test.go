@@ -273,12 +273,12 @@ func TestBrowserClickThrough(t *testing.T) {
 		}
 	}
 	contains(t, "contributors", text(t, ctx, "#contributors"), "60%", "40%")
-	contains(t, "licence", text(t, ctx, "#license"), "Terms approval-required, version 1", "Every grant waits for the owners' approval", "paying 10% of their revenue back")
+	contains(t, "licence", text(t, ctx, "#license"), "Terms curated, version 1", "Every grant waits for the owners' approval", "paying 10% of their revenue back")
 	contains(t, "proposals", text(t, ctx, "#proposals"), "set-owners", "pending", "(proposer)", "charter approve "+w.proposal)
 	if n := count(t, ctx, fmt.Sprintf(`#proposals code[title=%q]`, w.bob.DID())); n != 1 {
 		t.Errorf("the proposer is not shown as a signer")
 	}
-	contains(t, "grants", text(t, ctx, "#grants"), "No grants yet.", "charter grant approve "+w.grantRequest)
+	contains(t, "grants", text(t, ctx, "#grants"), "train", "active", "charter grant approve "+w.grantRequest)
 	contains(t, "trail", text(t, ctx, "#trail"), "asset.register", "asset.proposal")
 	contains(t, "log check", text(t, ctx, "#logcheck"), "this page matches the log", "Signed by every owner (weight 2 of 2)",
 		"The asset id is the BLAKE3 content id of the signed manifest", "The manifest shown is the signed one", "The licence terms shown are the ones the owners signed for")
@@ -307,7 +307,7 @@ func TestBrowserClickThrough(t *testing.T) {
 		t.Errorf("the conflicting claim is not linked")
 	}
 	contains(t, "model grants", text(t, ctx, "#grants"), "train", "active")
-	contains(t, "model lineage", text(t, ctx, "#lineage"), "Derived from corpus", "royalty 20%", "Used by model-chat")
+	contains(t, "model lineage", text(t, ctx, "#lineage"), "Derived from corpus", "royalty 10%", "Used by model-chat")
 
 	// Audit explorer from the registration's log entry.
 	idx := eval[string](t, ctx, `document.querySelector("#manifest a.logidx").getAttribute("href")`)

@@ -13,10 +13,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/console"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
@@ -137,12 +139,16 @@ func newKey(t *testing.T) *identity.Key {
 	return k
 }
 
-// seed registers, through the Go client: a dataset owned by Alice and Bob
-// (threshold 2, contributors 60/40) under approval-required terms; a model
-// trained on it (20% royalty) under commercial-training terms; a fine-tune
-// of the model (10%); Mallory's conflicting claim on the model's bytes; a
-// pending proposal by Bob; a granted request (Carol trains on the model)
-// and a pending one (Carol asks to research on the dataset).
+// seed registers, through the Go client, a story that holds under the
+// licence rules: a dataset owned by Alice and Bob (threshold 2,
+// contributors 60/40) under terms that need the owners' approval and ask
+// derivatives for 10% absolute; Alice's approved derivative grant and the
+// model she trained on it (10% absolute) under commercial-training terms
+// (5% relative); Carol's grant to train on the model and publish a
+// fine-tune, and the fine-tune (10% relative) under inference-metered
+// terms; Mallory's conflicting claim on the model's bytes; a pending
+// proposal by Bob; and a pending request (Carol asks to research on the
+// dataset).
 func seed(t *testing.T, c *client.Client) *world {
 	t.Helper()
 	ctx := context.Background()
@@ -157,13 +163,46 @@ func seed(t *testing.T, c *client.Client) *world {
 		t.Fatal(err)
 	}
 	dsID, _ := content.ParseID(ds.ID)
+	// The corpus's terms: every grant waits for the owners, derivatives
+	// are allowed and pay 10% of the gross back (approval-required without
+	// reciprocity, so the model may carry its own commercial terms).
+	curated, err := license.Template("approval-required")
+	if err != nil {
+		t.Fatal(err)
+	}
+	curated.Name, curated.Derivatives.Reciprocal = "curated", false
+	cb, err := curated.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
 	w.corpus = register(t, c, &asset.Manifest{
 		Content: dsID, Name: "corpus", Description: "Two small text files.", MediaType: content.DatasetMediaType,
 		Owners:       []asset.Owner{{DID: w.alice.DID(), Weight: 1}, {DID: w.bob.DID(), Weight: 1}},
 		Threshold:    2,
 		Contributors: []asset.Contributor{{DID: w.alice.DID(), Share: 600000}, {DID: w.bob.DID(), Share: 400000}},
-		License:      putTerms(t, c, "approval-required"),
+		License:      putBytes(t, c, cb),
 	}, w.alice, w.bob)
+
+	// Alice asks for the right to train a model on the corpus; both owners
+	// approve.
+	rq, err := c.RequestGrant(ctx, w.alice, w.corpus, "train", client.GrantOptions{Commercial: true, Derivative: true})
+	if err != nil || rq.Status != "pending" {
+		t.Fatalf("derivative request on the corpus: %v %+v", err, rq)
+	}
+	var right *api.GrantAnswer
+	for _, k := range []*identity.Key{w.alice, w.bob} {
+		rid, _ := asset.ParseID(rq.Request)
+		env, err := (&grant.Approval{Approve: true, Approver: k.DID(), Asset: w.corpus, Request: rid}).Sign(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if right, err = c.Vote(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if right.Grant == nil || !right.Grant.Derivative {
+		t.Fatalf("derivative grant on the corpus: %+v", right)
+	}
 
 	modelBytes := []byte("weights of a small model\n")
 	mID, _ := content.ParseID(putBytes(t, c, modelBytes))
@@ -171,16 +210,28 @@ func seed(t *testing.T, c *client.Client) *world {
 		Content: mID, Name: "model", MediaType: "application/x-safetensors",
 		Owners: []asset.Owner{{DID: w.alice.DID(), Weight: 1}}, Threshold: 1,
 		Contributors: []asset.Contributor{{DID: w.alice.DID(), Share: asset.Whole}},
-		Parents:      []asset.Parent{{Asset: w.corpus, Royalty: 200000, Stacking: asset.Relative}},
+		Parents:      []asset.Parent{{Asset: w.corpus, Grant: right.Grant.ID, Royalty: 100000, Stacking: asset.Absolute}},
 		License:      putTerms(t, c, "commercial-training"),
 	}, w.alice)
+
+	// Carol's grant on the model: to train on it, commercially, and
+	// publish the fine-tune.
+	g, err := c.RequestGrant(ctx, w.carol, w.model, "train", client.GrantOptions{Commercial: true, Derivative: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g.Status != "granted" {
+		t.Fatalf("grant on the model: %s %v", g.Status, g.Reasons)
+	}
+	w.modelGrant = g.Grant.ID
 
 	tID, _ := content.ParseID(putBytes(t, c, []byte("fine-tuned weights\n")))
 	w.tuned = register(t, c, &asset.Manifest{
 		Content: tID, Name: "model-chat", MediaType: "application/x-safetensors",
 		Owners: []asset.Owner{{DID: w.carol.DID(), Weight: 1}}, Threshold: 1,
 		Contributors: []asset.Contributor{{DID: w.carol.DID(), Share: asset.Whole}},
-		Parents:      []asset.Parent{{Asset: w.model, Royalty: 100000, Stacking: asset.Relative}},
+		Parents:      []asset.Parent{{Asset: w.model, Grant: w.modelGrant, Royalty: 100000, Stacking: asset.Relative}},
+		License:      putTerms(t, c, "inference-metered"),
 	}, w.carol)
 
 	w.stolen = register(t, c, &asset.Manifest{
@@ -206,14 +257,6 @@ func seed(t *testing.T, c *client.Client) *world {
 	}
 	w.proposal = ans.Proposal
 
-	g, err := c.RequestGrant(ctx, w.carol, w.model, "train", client.GrantOptions{Commercial: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.Status != "granted" {
-		t.Fatalf("grant on the model: %s %v", g.Status, g.Reasons)
-	}
-	grantID := g.Grant.ID
 	g, err = c.RequestGrant(ctx, w.carol, w.corpus, "research", client.GrantOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -222,7 +265,6 @@ func seed(t *testing.T, c *client.Client) *world {
 		t.Fatalf("grant on the corpus: %s %v", g.Status, g.Reasons)
 	}
 	w.grantRequest = g.Request
-	w.modelGrant = grantID
 	return w
 }
 
@@ -258,5 +300,59 @@ func settleTraining(t *testing.T, c *client.Client, dataDir string, w *world) {
 	}
 	if st.Charged != 1 || len(st.Failed) != 0 {
 		t.Fatalf("settlement charged %d, failed %v", st.Charged, st.Failed)
+	}
+}
+
+// TestSeedStoryHolds seeds the console's story without a browser and
+// checks that it tells no contradiction: every derived asset's licence and
+// declared royalty are what its parent's terms allow, and settling a use
+// of the model pays the corpus.
+func TestSeedStoryHolds(t *testing.T) {
+	_, c, dir := startServerDir(t, nil)
+	w := seed(t, c)
+	ctx := context.Background()
+	termsOf := func(ref string) *license.Terms {
+		if ref == "" {
+			return nil
+		}
+		id, err := content.ParseID(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		if _, err := c.Stream(ctx, id, &buf, nil); err != nil {
+			t.Fatal(err)
+		}
+		tm, err := license.Parse(buf.Bytes())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tm
+	}
+	for _, id := range []asset.ID{w.model, w.tuned} {
+		v, err := c.Asset(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range v.State.Manifest.Parents {
+			pv, err := c.Asset(ctx, p.Asset)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = license.CheckDerivative(termsOf(pv.State.License), license.Derived{Royalty: int64(p.Royalty), Stacking: license.Stacking(p.Stacking), Terms: termsOf(v.State.License)})
+			if err != nil {
+				t.Errorf("%s under %s contradicts its parent %s: %v", v.State.Manifest.Name, v.State.License, pv.State.Manifest.Name, err)
+			}
+		}
+	}
+	settleTraining(t, c, dir, w)
+	// One training run of the model: 500.00 USD; the corpus is owed 10%
+	// of it (absolute), 40% of which is Bob's: 20.00 USD.
+	st, err := c.Earnings(ctx, client.EarningsQuery{DID: w.bob.DID().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Currencies) != 1 || st.Currencies[0].Royalties != 2000 || st.Currencies[0].Own != 0 {
+		t.Fatalf("bob's earnings: %+v", st.Currencies)
 	}
 }

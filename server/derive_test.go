@@ -220,3 +220,18 @@ func rightTo(t testing.TB, url string, k *identity.Key, parent asset.ID) asset.I
 	}
 	return ans.Grant.ID
 }
+
+// TestUnpayableLineageIsRefusedClearly: a lineage whose royalties cannot
+// be settled (an absolute royalty reached through a smaller relative one)
+// is refused as an invalid statement, not as an internal error.
+func TestUnpayableLineageIsRefusedClearly(t *testing.T) {
+	f := newDeriveFixture(t)
+	alice, bob, carol := f.keys[0], f.keys[1], f.keys[2]
+	corpus := f.parent(alice, "corpus", "open")
+	mm := f.child(bob, "model", "open", asset.Parent{Asset: corpus, Grant: rightTo(t, f.hs.URL, bob, corpus), Royalty: 100_000, Stacking: asset.Absolute})
+	model, _ := asset.ParseID(f.register(mm, bob).Asset)
+	tune := f.child(carol, "tune", "open", asset.Parent{Asset: model, Grant: rightTo(t, f.hs.URL, carol, model), Royalty: 50_000, Stacking: asset.Relative})
+	if p := f.refused(tune, carol, 422, ""); p.Type != ProblemTypeBase+"invalid-statement" || !strings.Contains(p.Detail, "royalties") {
+		t.Fatalf("problem: %+v", p)
+	}
+}

@@ -68,9 +68,10 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 }
 
 // seedDemo runs, through the CLI and the HTTP API a user would use, the
-// scenario of the README: a dataset with two contributors, a model trained
-// on it passing 20% upstream, a consumer who downloads the model under a
-// grant and reports tokens, and a settlement.
+// scenario of the README: a dataset with two contributors under
+// commercial-training terms, a model trained on it under a derivative grant
+// and passing upstream the 5% those terms ask, a consumer who downloads the
+// model under a grant and reports tokens, and a settlement.
 func seedDemo(ctx context.Context, parent *Env, data, url string) error {
 	dir := filepath.Join(data, "demo")
 	keys := filepath.Join(dir, "keys")
@@ -131,8 +132,14 @@ func seedDemo(ctx context.Context, parent *Env, data, url string) error {
 		return err
 	}
 	vars["DS"] = field(out, "asset")
+	// Max trains a model on the corpus: he asks for the right to derive
+	// (a derivative grant), and the model pays the 5% the corpus's
+	// commercial-training terms ask.
+	if _, err := run("max", "grant", "request", "$DS", "--purpose", "train", "--derivative", "--commercial"); err != nil {
+		return err
+	}
 	out, err = run("max", "publish", filepath.Join(dir, "model"), "--name", "demo-model", "--description", "A model trained on demo-corpus",
-		"--parent", "$DS=20", "--license", "inference-metered")
+		"--parent", "$DS", "--license", "inference-metered")
 	if err != nil {
 		return err
 	}

@@ -12,10 +12,11 @@ import (
 	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/license"
 )
 
 func init() {
-	register("publish", "put + register (+ license) in one step: publish PATH [--owner DID=W]... [--contributor DID=PCT]... [--parent ID=PCT]... [--license T]", publishCmd{})
+	register("publish", "put + register (+ license) in one step: publish PATH [--owner DID=W]... [--contributor DID=PCT]... [--parent ID[=PCT]]... [--license T]", publishCmd{})
 }
 
 type publishCmd struct{}
@@ -71,10 +72,12 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 	var owners, contributors, parents, cosign multiFlag
 	fs.Var(&owners, "owner", "owner DID=WEIGHT (repeat; default: your key, weight 1)")
 	fs.Var(&contributors, "contributor", "contributor DID=PERCENT of revenue (repeat; default: you, 100)")
-	fs.Var(&parents, "parent", "parent asset ID=ROYALTY-PERCENT (repeat): what this was derived from or trained on")
+	fs.Var(&parents, "parent", "parent asset ID[=ROYALTY-PERCENT] (repeat): what this was derived from or trained on; the royalty defaults to what the parent's terms ask, and an owner's derivative grant on it is cited")
+	var grants multiFlag
+	fs.Var(&grants, "grant", "grant ID to cite as the right to derive (repeat; default: the newest valid derivative grant an owner holds on each parent)")
 	fs.Var(&cosign, "cosign", "another owner's key FILE to sign with (repeat)")
 	threshold := fs.Int64("threshold", 0, "owner weight needed to change the asset (default: total weight)")
-	absolute := fs.Bool("absolute", false, "parents' royalties stack absolutely (share of the gross) instead of relatively")
+	absolute := fs.Bool("absolute", false, "parents' royalties stack absolutely (share of the gross) instead of relatively (default: as the parent's terms ask)")
 	name := fs.String("name", "", "asset name (default: the file or folder name)")
 	desc := fs.String("description", "", "description")
 	media := fs.String("media-type", "", "media type (default: application/octet-stream, or the dataset type)")
@@ -133,37 +136,71 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if len(contributors) == 0 {
 		m.Contributors = []asset.Contributor{{DID: key.DID(), Share: asset.Whole}}
 	}
-	for _, p := range parents {
-		k, v, err := splitPair("parent", p)
-		if err != nil {
-			return err
-		}
-		a, err := asset.ParseID(k)
-		if err != nil {
-			return err
-		}
-		sh, err := parsePercent(v)
-		if err != nil {
-			return fmt.Errorf("--parent %s: %w", k, err)
-		}
-		st := asset.Relative
-		if *absolute {
-			st = asset.Absolute
-		}
-		m.Parents = append(m.Parents, asset.Parent{Asset: a, Royalty: sh, Stacking: st})
-	}
+	var childTerms *license.Terms
+	var childRaw []byte
 	if *lic != "" {
+		if childTerms, err = loadTerms(*lic); err != nil {
+			return err
+		}
+		if childRaw, err = childTerms.Encode(); err != nil {
+			return err
+		}
 		ref, err := storeTerms(ctx, env, *lic)
 		if err != nil {
 			return err
 		}
 		m.License = ref
 	}
-	envl, err := m.Sign(signers...)
+	c, err := env.Client()
 	if err != nil {
 		return err
 	}
-	c, err := env.Client()
+	cited := map[asset.ID]asset.ID{} // parent -> grant named by --grant
+	for _, g := range grants {
+		gid, err := asset.ParseID(g)
+		if err != nil {
+			return fmt.Errorf("--grant %s: %w", g, err)
+		}
+		rec, err := c.Grant(ctx, g)
+		if err != nil {
+			return fmt.Errorf("--grant %s: %w", g, err)
+		}
+		pa, err := asset.ParseID(rec.Asset)
+		if err != nil {
+			return err
+		}
+		cited[pa] = gid
+	}
+	rights := map[asset.ID]*heldRight{}
+	for _, p := range parents {
+		k, v, hasPct := strings.Cut(p, "=")
+		a, err := asset.ParseID(k)
+		if err != nil {
+			return fmt.Errorf("--parent %s: %w", p, err)
+		}
+		r, err := findRight(ctx, c, a, m.Owners, license.AllowsCommercial(childTerms), cited[a])
+		if err != nil {
+			return fmt.Errorf("--parent %s: %w", k, err)
+		}
+		par := asset.Parent{Asset: a, Stacking: asset.Relative}
+		if r != nil {
+			rights[a] = r
+			par.Grant = r.grant.ID
+			if d := r.terms.Derivatives; d.Royalty > 0 {
+				par.Royalty, par.Stacking = asset.Share(d.Royalty), asset.Stacking(d.Stacking)
+			}
+		}
+		if hasPct {
+			if par.Royalty, err = parsePercent(v); err != nil {
+				return fmt.Errorf("--parent %s: %w", k, err)
+			}
+		}
+		if *absolute {
+			par.Stacking = asset.Absolute
+		}
+		m.Parents = append(m.Parents, par)
+	}
+	envl, err := m.Sign(signers...)
 	if err != nil {
 		return err
 	}
@@ -179,7 +216,15 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 		}
 	}
 	if *receiptOut != "" {
-		if err := writeJSONFile(*receiptOut, ans.Receipt); err != nil {
+		var doc any = ans.Receipt
+		if len(m.Parents) > 0 {
+			// A derived asset's receipt carries the evidence of its right
+			// to derive, so that verify can re-check it offline.
+			if doc, err = registrationDocument(ctx, c, ans.Receipt, rights, m, childRaw); err != nil {
+				return err
+			}
+		}
+		if err := writeJSONFile(*receiptOut, doc); err != nil {
 			return err
 		}
 		res.Receipt = *receiptOut
@@ -188,6 +233,9 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return env.printJSON(res)
 	}
 	fmt.Fprintf(env.Stdout, "asset   %s\ncontent %s (%s)\nclaim   %s\nlogged  entry %d, receipt verified\n", res.Asset, res.Content, res.Kind, res.Claim, res.LogIndex)
+	for _, p := range m.Parents {
+		fmt.Fprintf(env.Stdout, "parent  %s: royalty %s %s, under grant %s\n", p.Asset, p.Royalty, p.Stacking, p.Grant)
+	}
 	if res.Claim == "conflict" {
 		fmt.Fprintf(env.Stdout, "warning: this content was registered first by others as %s; your registration is recorded as a conflicting claim\n", res.Priority)
 	}

@@ -87,6 +87,12 @@ func verifyDocument(raw []byte, logKey string) (*verifyResult, error) {
 			return nil, err
 		}
 		return verifyGrantAnswer(&ans, logKey)
+	case string(probe["format"]) == `"`+RegistrationFormat+`"`:
+		var doc registrationDoc
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("not a registration document: %w", err)
+		}
+		return verifyRegistration(&doc, logKey)
 	case probe["format"] != nil:
 		b, err := receipt.Parse(raw)
 		if err != nil {
