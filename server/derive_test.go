@@ -160,9 +160,9 @@ func TestDeriveNeedsRight(t *testing.T) {
 	// Replay decides as the live path did: the catalog rebuilt from the
 	// log holds exactly the same rows, the two children included.
 	f.stop()
-	missing, extra, err := CheckCatalog(context.Background(), Config{DataDir: f.dir, ScrubInterval: -1})
-	if err != nil || len(missing)+len(extra) != 0 {
-		t.Fatalf("replay differs: %v missing %v extra %v", err, missing, extra)
+	rep, err := CheckCatalog(context.Background(), Config{DataDir: f.dir, ScrubInterval: -1})
+	if err != nil || !rep.Clean() {
+		t.Fatalf("replay differs: %v %+v", err, rep)
 	}
 	f.start()
 	f.c, _ = client.New(f.hs.URL)
@@ -231,7 +231,7 @@ func TestUnpayableLineageIsRefusedClearly(t *testing.T) {
 	mm := f.child(bob, "model", "open", asset.Parent{Asset: corpus, Grant: rightTo(t, f.hs.URL, bob, corpus), Royalty: 100_000, Stacking: asset.Absolute})
 	model, _ := asset.ParseID(f.register(mm, bob).Asset)
 	tune := f.child(carol, "tune", "open", asset.Parent{Asset: model, Grant: rightTo(t, f.hs.URL, carol, model), Royalty: 50_000, Stacking: asset.Relative})
-	if p := f.refused(tune, carol, 422, ""); p.Type != ProblemTypeBase+"invalid-statement" || !strings.Contains(p.Detail, "royalties") {
+	if p := f.refused(tune, carol, 422, ""); p.Type != ProblemTypeBase+"lineage-limit" || !strings.Contains(p.Detail, "royalties") {
 		t.Fatalf("problem: %+v", p)
 	}
 }

@@ -227,7 +227,7 @@ func mapDomainError(err error) (Problem, bool) {
 		return Problem{Type: ProblemTypeBase + "unknown-asset", Title: "Unknown asset", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
 	case errors.Is(err, asset.ErrInvalid), errors.Is(err, asset.ErrMalformed), errors.Is(err, asset.ErrNotCanonical), errors.Is(err, asset.ErrField),
 		errors.Is(err, asset.ErrOwners), errors.Is(err, asset.ErrThreshold), errors.Is(err, asset.ErrContributors), errors.Is(err, asset.ErrParents),
-		errors.Is(err, asset.ErrLineageTooLarge), errors.Is(err, asset.ErrCycle), errors.Is(err, asset.ErrRoyalties):
+		errors.Is(err, asset.ErrLineageTooLarge), errors.Is(err, asset.ErrCycle):
 		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true
 	case errors.Is(err, grant.ErrInvalid), errors.Is(err, grant.ErrMalformed):
 		return Problem{Type: ProblemTypeBase + "invalid-statement", Title: "Invalid statement", Status: http.StatusUnprocessableEntity, Detail: err.Error()}, true

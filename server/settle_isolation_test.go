@@ -126,13 +126,17 @@ func TestContributorChangeCheckedAgainstDescendants(t *testing.T) {
 		}
 		return mustID(t, a.Asset), nil
 	}
-	now := asset.NewTime(time.Now())
+	open := openTerms(t, func(b []byte) content.ID { return put(string(b)) })
+	rights := map[asset.ID]asset.ID{} // parent -> k1's derivative grant
 	man := func(name string, parents ...asset.ID) *asset.Manifest {
-		mm := &asset.Manifest{Content: put(name), Name: name, MediaType: "text/plain", Created: now, Threshold: 1,
+		mm := &asset.Manifest{Content: put(name), Name: name, MediaType: "text/plain", Created: asset.NewTime(time.Now()), Threshold: 1, License: open,
 			Owners:       []asset.Owner{{DID: k1.DID(), Weight: 1}},
 			Contributors: []asset.Contributor{{DID: k1.DID(), Share: asset.Whole}}}
 		for _, p := range parents {
-			mm.Parents = append(mm.Parents, asset.Parent{Asset: p, Royalty: 1000})
+			if rights[p].IsZero() {
+				rights[p] = rightTo(t, m.hs.URL, k1, p)
+			}
+			mm.Parents = append(mm.Parents, asset.Parent{Asset: p, Grant: rights[p], Royalty: 1000})
 		}
 		return mm
 	}
