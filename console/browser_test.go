@@ -235,14 +235,14 @@ func TestBrowserClickThrough(t *testing.T) {
 		{"q", "model", []string{"model", "model-chat"}},
 		{"q", "", []string{"corpus", "model", "model-chat", "stolen"}},
 		{"license", "commercial-training", []string{"model"}},
-		{"license", "-", []string{"model-chat", "stolen"}},
+		{"license", "-", []string{"stolen"}},
 		{"license", "", nil},
 		{"purpose", "research", []string{"corpus"}},
 		{"purpose", "train", []string{"corpus", "model"}},
 		{"purpose", "", nil},
 		{"price", "free", []string{"corpus"}},
-		{"price", "paid", []string{"model"}},
-		{"price", "none", []string{"model-chat", "stolen"}},
+		{"price", "paid", []string{"model", "model-chat"}},
+		{"price", "none", []string{"stolen"}},
 		{"price", "", nil},
 		{"media", "application/vnd.charter.dataset+json", []string{"corpus"}},
 		{"media", "", []string{"corpus", "model", "model-chat", "stolen"}},
@@ -492,6 +492,7 @@ func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		json.Unmarshal(body, &b)
 		e, _ := base64.StdEncoding.DecodeString(b["entry"].(string))
 		e = bytes.Replace(e, []byte("asset.register"), []byte("asset.approval"), 1)
+		e = bytes.Replace(e, []byte("charter.decision+json"), []byte("charter.decisiom+json"), 1) // entry 1 may be a decision record
 		b["entry"] = base64.StdEncoding.EncodeToString(e)
 		body, _ = json.Marshal(b)
 	case mode == "fork" && r.URL.Path == "/v1/log/consistency":

@@ -348,7 +348,7 @@ func TestSeedStoryHolds(t *testing.T) {
 	settleTraining(t, c, dir, w)
 	// One training run of the model: 500.00 USD; the corpus is owed 10%
 	// of it (absolute), 40% of which is Bob's: 20.00 USD.
-	st, err := c.Earnings(ctx, client.EarningsQuery{DID: w.bob.DID().String()})
+	st, err := c.WithKey(w.bob).Earnings(ctx, client.EarningsQuery{DID: w.bob.DID().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
