@@ -94,27 +94,59 @@ func ParseID(s string) (ID, error) {
 	}
 	c, err := cid.Decode(s)
 	if err != nil {
-		return ID{}, fmt.Errorf("%w: %q: %v", ErrBadID, s, err)
+		// go-cid's reasons ("encoding/hex: invalid byte", "selected
+		// encoding not supported") speak of its internals, not of ids.
+		return ID{}, fmt.Errorf("%w: %q is not a CID; Charter ids look like bafkr4i... (59 characters)", ErrBadID, s)
 	}
-	return FromCID(c)
+	id, why := fromCID(c)
+	if why != "" {
+		return ID{}, fmt.Errorf("%w: %q %s", ErrBadID, s, why)
+	}
+	return id, nil
 }
 
 // FromCID converts a go-cid value to an ID.
 func FromCID(c cid.Cid) (ID, error) {
-	if c.Version() != 1 || c.Type() != cid.Raw {
-		return ID{}, fmt.Errorf("%w: want CIDv1 with codec raw", ErrBadID)
+	id, why := fromCID(c)
+	if why != "" {
+		return ID{}, fmt.Errorf("%w: the CID %s", ErrBadID, why)
+	}
+	return id, nil
+}
+
+// fromCID converts c, or says in words why it is not a Charter id.
+func fromCID(c cid.Cid) (ID, string) {
+	if c.Version() != 1 {
+		return ID{}, fmt.Sprintf("is a CIDv%d (an IPFS id); Charter ids are CIDv1 with codec raw and a BLAKE3 hash, bafkr4i...", c.Version())
+	}
+	if c.Type() != cid.Raw {
+		return ID{}, fmt.Sprintf("has codec %s; Charter ids have codec raw and a BLAKE3 hash, bafkr4i...", codecName(c.Type()))
 	}
 	d, err := mh.Decode(c.Hash())
 	if err != nil {
-		return ID{}, fmt.Errorf("%w: %v", ErrBadID, err)
+		return ID{}, "has a malformed multihash"
 	}
 	if d.Code != mh.BLAKE3 || len(d.Digest) != 32 {
-		return ID{}, fmt.Errorf("%w: want a 32-byte blake3 multihash", ErrBadID)
+		return ID{}, fmt.Sprintf("is hashed with %s; Charter ids use a 32-byte BLAKE3 hash, bafkr4i...", hashName(d.Code, len(d.Digest)))
 	}
 	var id ID
 	copy(id.digest[:], d.Digest)
 	if id.IsZero() {
-		return ID{}, fmt.Errorf("%w: all-zero digest", ErrBadID)
+		return ID{}, "has an all-zero digest"
 	}
-	return id, nil
+	return id, ""
+}
+
+func codecName(code uint64) string {
+	if n, ok := map[uint64]string{0x70: "dag-pb", 0x71: "dag-cbor", 0x0129: "dag-json", 0x0200: "json"}[code]; ok {
+		return n
+	}
+	return fmt.Sprintf("0x%x", code)
+}
+
+func hashName(code uint64, n int) string {
+	if name, ok := mh.Codes[code]; ok {
+		return fmt.Sprintf("%s (%d bytes)", name, n)
+	}
+	return fmt.Sprintf("multihash 0x%x", code)
 }

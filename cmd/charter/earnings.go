@@ -40,6 +40,9 @@ func (earningsCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	did := key.DID().String()
 	if len(pos) == 1 {
+		if _, err := identity.ParseDID(pos[0]); err != nil {
+			return err
+		}
 		did = pos[0]
 	}
 	c, err := env.Client()

@@ -149,7 +149,7 @@ func runArgs(ctx context.Context, env *Env, args []string) int {
 				fmt.Fprint(env.Stderr, err)
 				return 2
 			}
-			fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, err)
+			fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, explain(err))
 			return 1
 		}
 	}

@@ -78,7 +78,11 @@ func (verifyCmd) Run(ctx context.Context, env *Env, args []string) error {
 func verifyDocument(raw []byte, logKey string) (*verifyResult, error) {
 	var probe map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &probe); err != nil {
-		return nil, fmt.Errorf("not a Charter document (JSON expected): %w", err)
+		where := ""
+		if se := (*json.SyntaxError)(nil); errors.As(err, &se) {
+			where = fmt.Sprintf(" (not valid JSON at byte %d)", se.Offset)
+		}
+		return nil, fmt.Errorf("not a Charter document: the file is not a JSON object%s\nhint: verify reads receipt bundles (`charter log prove INDEX -o FILE`, `charter publish --receipt FILE`), grant answers and signed statements", where)
 	}
 	switch {
 	case probe["decision_receipt"] != nil:
