@@ -158,3 +158,13 @@ type DisputeRecord struct {
 	Status   string `json:"status"`
 	LogIndex uint64 `json:"log_index"`
 }
+
+// Unsettled lists the uses of an asset the server's last settlement could
+// not charge, with the reason. Only the asset's owners and the operator may
+// read it: the client's key (WithKey) signs the request.
+func (c *Client) Unsettled(ctx context.Context, assetID string) ([]metering.FailedUse, error) {
+	var a struct {
+		Failed []metering.FailedUse `json:"failed"`
+	}
+	return a.Failed, c.signedJSON(ctx, http.MethodGet, "/v1/assets/"+url.PathEscape(assetID)+"/unsettled", nil, &a)
+}

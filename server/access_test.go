@@ -403,6 +403,23 @@ func TestWhoMayCall(t *testing.T) {
 		},
 		"GET /v1/earnings": moneyRow(m, "/v1/earnings", m.max, stranger, viewOf),
 		"GET /v1/accounts": moneyRow(m, "/v1/accounts", m.consumer, stranger, viewOf),
+		"GET /v1/assets/{id}/unsettled": {
+			allowed: func(t *testing.T) int {
+				for _, k := range []*identity.Key{m.max, op} {
+					if code, _ := m.call("GET", "/v1/assets/"+m.model.String()+"/unsettled", nil, k); code != http.StatusOK {
+						return code
+					}
+				}
+				return http.StatusOK
+			},
+			refused: func(t *testing.T) int {
+				if code, _ := m.call("GET", "/v1/assets/"+m.model.String()+"/unsettled", nil, nil); code != http.StatusUnauthorized {
+					return code
+				}
+				code, _ := m.call("GET", "/v1/assets/"+m.model.String()+"/unsettled", nil, m.consumer)
+				return code
+			},
+		},
 		"POST /v1/funds": {
 			allowed: func(t *testing.T) int { m.fund(m.consumer.DID(), 1); return http.StatusOK },
 			refused: func(t *testing.T) int {

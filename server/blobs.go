@@ -86,6 +86,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/settle", s.settleHandler},
 		{"GET", "/v1/earnings", s.earnings},
 		{"GET", "/v1/accounts", s.accounts},
+		{"GET", "/v1/assets/{id}/unsettled", s.unsettled},
 		{"POST", "/v1/funds", s.fund},
 		{"POST", "/v1/withdrawals", s.withdraw},
 		{"POST", "/v1/disputes", s.openDispute},

@@ -84,3 +84,28 @@ func (s *Server) operatorOnly(r *http.Request, what string) error {
 	}
 	return nil
 }
+
+// maySign admits requests signed (RFC 9421) by a key ok accepts; who
+// names those keys in the refusal.
+func (s *Server) maySign(r *http.Request, what string, ok func(identity.DID) bool, who string) error {
+	if r.Header.Get(httpsig.SignatureInputHeader) == "" {
+		return errorf(http.StatusUnauthorized, "signature-required", "Money is visible to its owner only", fmt.Sprintf("reading %s needs a request signed by %s", what, who), "sign the request with your key (RFC 9421); the Go client's WithKey does", nil)
+	}
+	var refused error
+	_, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, Authorize: func(d identity.DID) error {
+		if !ok(d) {
+			refused = errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the request is signed by %s, not by %s", d, who), "", nil)
+			return refused
+		}
+		return nil
+	}})
+	switch {
+	case refused != nil:
+		return refused
+	case errors.Is(err, httpsig.ErrNonceStoreFull):
+		return errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
+	case err != nil:
+		return errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign the request with your key (RFC 9421)", err)
+	}
+	return nil
+}

@@ -30,6 +30,7 @@ import (
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/metering"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 )
 
@@ -120,6 +121,9 @@ type Server struct {
 	ledger   *ledgersqlite.Ledger
 	ledgerMu sync.Mutex
 	settleMu sync.Mutex
+	// lastFailed holds, by asset, the uses the last settlement run could
+	// not charge, with the reason (GET /v1/assets/{id}/unsettled).
+	lastFailed atomic.Pointer[map[string][]metering.FailedUse]
 	// books is the journal-backed view of every balance, verified at
 	// start and caught up before payouts (guarded by ledgerMu).
 	books *ledger.Books

@@ -158,10 +158,14 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	var failed []catsqlite.Use // priced uses that cannot be charged, and charges refused below
 	failMsg := map[string]string{}
 	flatUses := map[string][]catsqlite.Use{} // uses of flat-priced grants, by grant
+	assetOf := map[string]string{}           // use key -> asset id, for owners' view of failures
 	var charges []settle.Charge
 	var chargeIdx []uint64 // log index of charges[i]
 	err = s.cat.Unsettled(ctx, through, func(u catsqlite.Use) error {
 		indexes = append(indexes, u.LogIndex)
+		if rec, err := s.cat.Grant(ctx, u.Grant); err == nil {
+			assetOf[u.Key] = rec.Asset
+		}
 		g, err := pr.grant(ctx, u.Grant)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -296,10 +300,14 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 		failed = failed[:old+room]
 	}
 	failedKeys := make([]string, 0, len(failed))
+	byAsset := map[string][]metering.FailedUse{}
 	for _, u := range failed {
 		failedKeys = append(failedKeys, u.Key)
-		out.Failed = append(out.Failed, metering.FailedUse{Use: u.Key, Error: failMsg[u.Key]})
+		f := metering.FailedUse{Use: u.Key, Error: failMsg[u.Key]}
+		out.Failed = append(out.Failed, f)
+		byAsset[assetOf[u.Key]] = append(byAsset[assetOf[u.Key]], f)
 	}
+	s.lastFailed.Store(&byAsset)
 	for _, idx := range indexes {
 		if idx <= through {
 			out.Uses++
@@ -761,5 +769,33 @@ func (s *Server) listDisputes(w http.ResponseWriter, r *http.Request) error {
 		ds = []*catsqlite.DisputeRecord{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"disputes": ds})
+	return nil
+}
+
+// unsettled handles GET /v1/assets/{id}/unsettled: the uses of the asset
+// the last settlement run could not charge, with the reason (no funds, a
+// lineage that cannot be split). Like all money, only the asset's owners
+// and the operator may read it (a signed request). The list is the last
+// run's, refreshed by every run (every minute by default).
+func (s *Server) unsettled(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathAsset(r, "asset")
+	if err != nil {
+		return err
+	}
+	rec, err := s.cat.Asset(r.Context(), id)
+	if err != nil {
+		if errors.Is(err, catalog.ErrNotFound) {
+			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", id), "", err)
+		}
+		return err
+	}
+	if err := s.maySign(r, "the unsettled uses of "+id.String(), func(d identity.DID) bool { return rec.State.IsOwner(d) || d == s.key.DID() }, "an owner of the asset or the operator"); err != nil {
+		return err
+	}
+	out := []metering.FailedUse{}
+	if m := s.lastFailed.Load(); m != nil {
+		out = append(out, (*m)[id.String()]...)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"asset": id.String(), "failed": out})
 	return nil
 }

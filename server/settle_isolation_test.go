@@ -63,6 +63,18 @@ func TestBadLineageDoesNotHaltSettlement(t *testing.T) {
 	if b := m.balance(contributorAccount(m.max.DID().String(), "USD-4")); b.Net() != 20 {
 		t.Fatalf("max earned %d from the honest use, want 20", b.Net())
 	}
+	// The model's owner sees the failure and its reason; the other asset's
+	// owner view lists nothing; a stranger may not look.
+	fs, err := m.c.WithKey(m.max).Unsettled(ctx, m.model.String())
+	if err != nil || len(fs) != 1 || fs[0].Error != out.Failed[0].Error {
+		t.Fatalf("owner's view of the failure: %+v %v", fs, err)
+	}
+	if fs, err := m.c.WithKey(m.max).Unsettled(ctx, other.String()); err != nil || len(fs) != 0 {
+		t.Fatalf("the honest asset lists failures: %+v %v", fs, err)
+	}
+	if _, err := m.c.WithKey(m.consumer).Unsettled(ctx, m.model.String()); client.StatusCode(err) != http.StatusForbidden {
+		t.Fatalf("a non-owner read the failures: %v", err)
+	}
 	// The failed use stays unsettled and is listed again next time.
 	again, err := m.s.Settle(ctx)
 	if err != nil || len(again.Failed) != 1 || again.Charged != 0 {
