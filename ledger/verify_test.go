@@ -3,8 +3,10 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/ledger/sqlite"
@@ -178,4 +180,49 @@ func forge(t *testing.T, l *sqlite.Ledger, seq uint64, edit func(*ledger.Entry))
 			t.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkVerify measures the start-up check (chain, anchors, balances)
+// against its baseline in the same run, a bare Replay of the same journal,
+// and reports the ratio and the rows verified per second.
+func BenchmarkVerify(b *testing.B) {
+	ctx := context.Background()
+	l, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "ledger.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	const accounts, transfers = 1000, 100_000
+	as := []ledger.Account{{ID: "external:bank", Kind: ledger.KindExternal, Flags: ledger.AllowNegative, Currency: "USD"}}
+	for i := range accounts {
+		as = append(as, ledger.Account{ID: fmt.Sprintf("contributor:%04d", i), Kind: ledger.KindContributor, Currency: "USD"})
+	}
+	if err := l.CreateAccounts(ctx, as...); err != nil {
+		b.Fatal(err)
+	}
+	for start := 0; start < transfers; start += 5000 {
+		ts := make([]ledger.Transfer, 5000)
+		for i := range ts {
+			ts[i] = ledger.Transfer{ID: fmt.Sprintf("t%06d", start+i), Debit: "external:bank", Credit: fmt.Sprintf("contributor:%04d", (start+i)%accounts), Amount: 7}
+		}
+		if _, err := l.CreateTransfers(ctx, ts); err != nil {
+			b.Fatal(err)
+		}
+	}
+	root, _ := l.JournalRoot(ctx)
+	anchors := []ledger.Anchor{{Root: root, LogIndex: 1}}
+	var base, verify time.Duration
+	for b.Loop() {
+		t0 := time.Now()
+		if _, _, err := ledger.Replay(l.Entries(ctx, 1)); err != nil {
+			b.Fatal(err)
+		}
+		t1 := time.Now()
+		if _, err := ledger.Verify(ctx, l, anchors); err != nil {
+			b.Fatal(err)
+		}
+		base, verify = base+t1.Sub(t0), verify+time.Since(t1)
+	}
+	b.ReportMetric(float64(verify)/float64(base), "verify/replay")
+	b.ReportMetric(float64(root.Size)*float64(b.N)/verify.Seconds(), "rows/s")
 }
