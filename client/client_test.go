@@ -17,8 +17,8 @@ import (
 	"testing"
 
 	"github.com/charter-dev/charter/client"
-	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/server"
 )
 
