@@ -29,6 +29,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/visible"
 	"github.com/charter-dev/charter/license"
 )
 
@@ -349,6 +350,10 @@ func (d *Dispute) Validate() error {
 		return fmt.Errorf("%w: dispute nonce must be 16 to 64 characters", ErrInvalid)
 	case strings.TrimSpace(d.Reason) == "" || len(d.Reason) > MaxReason:
 		return fmt.Errorf("%w: a dispute needs a reason of at most %d bytes", ErrInvalid, MaxReason)
+	}
+	// Owners and the operator read the reason before they act on it.
+	if err := visible.Check(d.Reason, true); err != nil {
+		return fmt.Errorf("%w: reason %q: %w", ErrInvalid, d.Reason, err)
 	}
 	return nil
 }

@@ -350,3 +350,26 @@ func FuzzParseAmount(f *testing.F) {
 		}
 	})
 }
+
+// A dispute reason is read by owners and the operator: it may not carry
+// bidirectional controls or invisible characters.
+func TestDisputeReasonDisplaysAsItself(t *testing.T) {
+	at := asset.NewTime(time.Unix(1_800_000_000, 0))
+	k := vectorKey(t)
+	aid := grant.StatementID([]byte("example asset"))
+	for _, tc := range []struct {
+		reason string
+		ok     bool
+	}{
+		{"contributor missing", true},
+		{"line one\nline two", true},
+		{"paid \u202e001 EUR", false},
+		{"ok\u200b", false},
+	} {
+		d := &Dispute{Asset: aid, Created: at, Nonce: "00112233445566778899aabbccddeeff", Opener: k.DID(), Reason: tc.reason}
+		err := d.Validate()
+		if (err == nil) != tc.ok || (err != nil && !errors.Is(err, ErrInvalid)) {
+			t.Errorf("reason %q: %v, want ok=%v", tc.reason, err, tc.ok)
+		}
+	}
+}
