@@ -181,8 +181,11 @@ func (c *Client) GetDataset(ctx context.Context, id content.ID, dir string, opt 
 	if opt.Total != nil {
 		opt.Total(total)
 	}
+	if fi, err := os.Stat(dir); err == nil && !fi.IsDir() {
+		return nil, fmt.Errorf("%s exists and is not a folder; a dataset is restored into a folder\nhint: pass -o NEWFOLDER", dir)
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("cannot create folder %s: %w", dir, err)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {

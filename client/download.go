@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,6 +53,9 @@ const (
 // before any byte was verified leaves nothing behind.
 func (c *Client) DownloadFile(ctx context.Context, id content.ID, path string, opt DownloadOptions) (int64, error) {
 	root, err := os.OpenRoot(filepath.Dir(path))
+	if errors.Is(err, fs.ErrNotExist) {
+		return 0, fmt.Errorf("cannot write %s: folder %s does not exist\nhint: create it first, or write somewhere else", path, filepath.Dir(path))
+	}
 	if err != nil {
 		return 0, fmt.Errorf("cannot write %s: %w", path, err)
 	}

@@ -78,7 +78,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, usageError{fs}
 			}
-			return nil, fmt.Errorf("%v\nhint: run `charter %s -h` for its flags", err, fs.Name())
+			// The flag package says "parse error" for a value that is not a
+			// number (strconv's words); say it in the user's.
+			msg := strings.Replace(strings.Replace(err.Error(), ": parse error", ": not a whole number", 1), ": value out of range", ": number too large", 1)
+			return nil, fmt.Errorf("%s\nhint: run `charter %s -h` for its flags", msg, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
