@@ -100,14 +100,29 @@ func (m *metered) record(ctx context.Context, total int64, last bool) {
 	if delta == 0 && release == 0 && !last {
 		return
 	}
-	err := m.s.cat.MeterServed(context.WithoutCancel(ctx), m.key.Grant, m.key.Session, m.id.String(), m.start+m.sent, delta, release, time.Now())
+	ctx = context.WithoutCancel(ctx)
+	ranges, err := m.s.cat.MeterServed(ctx, m.key.Grant, m.key.Session, m.id.String(), m.start+m.sent, delta, release, time.Now())
 	if err != nil {
 		m.s.log.Error("metering served bytes", "grant", m.key.Grant, "session", m.key.Session, "bytes", delta, "err", err)
 		return
 	}
 	m.sent += delta
 	m.reserved = max(0, m.reserved-release)
+	if ranges >= sealRanges {
+		// A receipt lists at most metering.MaxRanges ranges: a session
+		// reading many files (a dataset) gets its receipt now and
+		// continues under the next part.
+		if _, err := m.s.closeSessions(ctx, catsqlite.SessionFilter{Grant: m.key.Grant, Session: m.key.Session, Licensee: m.key.Licensee}); err != nil {
+			m.s.log.Error("sealing a full download session", "grant", m.key.Grant, "session", m.key.Session, "err", err)
+		}
+	}
 }
+
+// sealRanges is how many merged ranges a session holds before it is sealed
+// early: a receipt of 256 ranges is about 35 KB as a log entry, under the
+// log's 64 KiB entry limit with room for requests in flight (the receipt
+// format's own limit, metering.MaxRanges, does not fit in one entry).
+const sealRanges = 256
 
 // meterWriter counts what a handler writes to the client and records the
 // data it carried every checkpointBytes; dataOf maps the bytes written to
@@ -188,10 +203,8 @@ func (s *Server) closeSessions(ctx context.Context, f catsqlite.SessionFilter) (
 		}
 		return env.Marshal()
 	})
-	if err != nil {
-		return nil, err
-	}
-	return s.logSealed(ctx, sealed)
+	rs, lerr := s.logSealed(ctx, sealed)
+	return rs, errors.Join(err, lerr)
 }
 
 // logSealed appends sealed receipts to the log and applies them. One that

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -162,8 +163,11 @@ func (c *Catalog) MeterReserve(ctx context.Context, k MeterKey, n int64, q Quota
 
 // MeterServed records that session (grant, session) served bytes
 // [off, off+n) of content and releases release bytes of its reservation
-// (n, and at the end of a request also what it did not send).
-func (c *Catalog) MeterServed(ctx context.Context, grant, session, content string, off, n, release int64, now time.Time) error {
+// (n, and at the end of a request also what it did not send). It returns
+// how many merged ranges the session now holds, so that the caller can
+// seal a session before its receipt would list too many.
+func (c *Catalog) MeterServed(ctx context.Context, grant, session, content string, off, n, release int64, now time.Time) (int, error) {
+	ranges := 0
 	err := c.writeTx(ctx, func(tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE meter_sessions SET bytes = bytes + ?, reserved = max(0, reserved - ?), last = ?,
 			started = CASE WHEN started = 0 THEN ? ELSE started END WHERE grant = ? AND session = ?`,
@@ -176,12 +180,15 @@ func (c *Catalog) MeterServed(ctx context.Context, grant, session, content strin
 		if _, err := tx.ExecContext(ctx, `UPDATE grant_usage SET bytes = bytes + ? WHERE grant = ?`, n, grant); err != nil {
 			return err
 		}
-		return addMeterRange(ctx, tx, grant, session, content, off, off+n)
+		if err := addMeterRange(ctx, tx, grant, session, content, off, off+n); err != nil {
+			return err
+		}
+		return tx.QueryRowContext(ctx, `SELECT count(*) FROM meter_ranges WHERE grant = ? AND session = ?`, grant, session).Scan(&ranges)
 	})
 	if err != nil {
-		return fmt.Errorf("catalog: metering served bytes: %w", err)
+		return 0, fmt.Errorf("catalog: metering served bytes: %w", err)
 	}
-	return nil
+	return ranges, nil
 }
 
 // addMeterRange merges [a, b) into the session's ranges of content.
@@ -257,10 +264,12 @@ type SealedReceipt struct {
 }
 
 // SessionFilter selects sessions to seal: those idle since before
-// IdleBefore (when not zero), or the sessions named Session of Licensee.
+// IdleBefore (when not zero), or the sessions named Session of Licensee
+// (only the one under Grant, when set).
 type SessionFilter struct {
 	IdleBefore        time.Time
 	Session, Licensee string
+	Grant             string
 }
 
 // HasSession reports whether licensee has a session named session with
@@ -275,9 +284,12 @@ func (c *Catalog) HasSession(ctx context.Context, session, licensee string) (boo
 // receipt: sign builds and signs it from the session's state, the signed
 // envelope is kept in meter_sealed, and the session starts over (what it
 // has in flight stays reserved and goes to its next receipt), all in one
-// transaction. It returns the sealed receipts, oldest session first.
+// transaction. It returns the sealed receipts, oldest session first. A
+// session sign fails for is left open and its error returned with the
+// others sealed: one bad session does not hold up the rest.
 func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*OpenSession) ([]byte, error)) ([]SealedReceipt, error) {
 	var out []SealedReceipt
+	var signErrs []error
 	err := c.writeTx(ctx, func(tx *sql.Tx) error {
 		var rows *sql.Rows
 		var err error
@@ -285,7 +297,7 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 		if !f.IdleBefore.IsZero() {
 			rows, err = tx.QueryContext(ctx, cols+` WHERE requests > 0 AND last < ? ORDER BY started`, f.IdleBefore.UnixNano())
 		} else {
-			rows, err = tx.QueryContext(ctx, cols+` WHERE requests > 0 AND session = ? AND licensee = ? ORDER BY started`, f.Session, f.Licensee)
+			rows, err = tx.QueryContext(ctx, cols+` WHERE requests > 0 AND session = ? AND licensee = ? AND (? = '' OR grant = ?) ORDER BY started`, f.Session, f.Licensee, f.Grant, f.Grant)
 		}
 		if err != nil {
 			return err
@@ -324,7 +336,8 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 			}
 			env, err := sign(s)
 			if err != nil {
-				return err
+				signErrs = append(signErrs, fmt.Errorf("session %s under grant %s: %w", s.Session, s.Grant, err))
+				continue
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO meter_sealed(grant, session, part, quota, bytes, requests, envelope) VALUES(?,?,?,?,?,?,?)`,
 				s.Grant, s.Session, s.Part, s.Quota, s.Bytes, s.Requests, string(env)); err != nil {
@@ -347,7 +360,7 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 	if err != nil {
 		return nil, fmt.Errorf("catalog: sealing sessions: %w", err)
 	}
-	return out, nil
+	return out, errors.Join(signErrs...)
 }
 
 // SealedReceipts returns the sealed receipts whose log entries were not

@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"errors"
 	"math/rand/v2"
 	"path/filepath"
 	"testing"
@@ -37,7 +38,7 @@ func TestMeterRangesMatchBitmap(t *testing.T) {
 			if ok, err := c.MeterReserve(ctx, k, n, Quota{}, time.Now()); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
-			if err := c.MeterServed(ctx, "g", "s", "c1", a, n, n, time.Now()); err != nil {
+			if _, err := c.MeterServed(ctx, "g", "s", "c1", a, n, n, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 			total += n
@@ -84,7 +85,7 @@ func TestMeterRangesCollapse(t *testing.T) {
 	k := MeterKey{Grant: "g", Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
 	for i := range int64(MaxRangesPerContent + 1) {
 		c.MeterReserve(ctx, k, 1, Quota{}, time.Now())
-		if err := c.MeterServed(ctx, "g", "s", "c", i*10, 1, 1, time.Now()); err != nil {
+		if _, err := c.MeterServed(ctx, "g", "s", "c", i*10, 1, 1, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -126,7 +127,7 @@ func TestQuotaCountsEverything(t *testing.T) {
 		t.Fatal("a second grant of the same licensee, asset and terms got a fresh quota")
 	}
 	// The client went away after 10 bytes: 50 are released.
-	if err := c.MeterServed(ctx, "g1", "s", "c", 0, 10, 60, time.Now()); err != nil {
+	if _, err := c.MeterServed(ctx, "g1", "s", "c", 0, 10, 60, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	if !reserve(k2, 50) {
@@ -135,7 +136,7 @@ func TestQuotaCountsEverything(t *testing.T) {
 	if b, _, _ := c.QuotaUse(ctx, "l a t"); b != 60 {
 		t.Fatalf("use %d, want 60 (10 served + 50 reserved)", b)
 	}
-	if err := c.MeterServed(ctx, "g2", "s", "c", 0, 50, 50, time.Now()); err != nil {
+	if _, err := c.MeterServed(ctx, "g2", "s", "c", 0, 50, 50, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	// Sealed, then logged: still counted, once.
@@ -162,5 +163,31 @@ func TestQuotaCountsEverything(t *testing.T) {
 	}
 	if reserve(k1, 41) || !reserve(k1, 40) {
 		t.Fatal("quota edge")
+	}
+}
+
+// TestSealIsolated: a session whose receipt cannot be made stays open and
+// does not stop the others from being sealed.
+func TestSealIsolated(t *testing.T) {
+	ctx := context.Background()
+	c := openTest(t)
+	for _, g := range []string{"bad", "good"} {
+		k := MeterKey{Grant: g, Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
+		c.MeterReserve(ctx, k, 5, Quota{}, time.Now())
+		if _, err := c.MeterServed(ctx, g, "s", "c", 0, 5, 5, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sealed, err := c.SealSessions(ctx, SessionFilter{Session: "s", Licensee: "l"}, func(s *OpenSession) ([]byte, error) {
+		if s.Grant == "bad" {
+			return nil, errors.New("cannot sign")
+		}
+		return []byte("env"), nil
+	})
+	if err == nil || len(sealed) != 1 || sealed[0].Grant != "good" {
+		t.Fatalf("sealed %+v, err %v", sealed, err)
+	}
+	if ok, _ := c.HasSession(ctx, "s", "l"); !ok {
+		t.Fatal("the failed session was lost")
 	}
 }
