@@ -434,7 +434,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	ans := GrantAnswer{Request: qid, Status: q.Status}
 	if q.Status != "approved" {
 		unlock()
-		b, err := s.awaitReceipt(ctx, idx)
+		b, err := s.awaitReceiptOf(ctx, idx, TypeGrantApproval, canon)
 		if err != nil {
 			return err
 		}
@@ -505,7 +505,7 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 		return notApplied(idx, err)
 	}
 	s.log.Info("grant revoked", "grant", rv.Grant, "reason", rv.Reason)
-	b, err := s.awaitReceipt(ctx, idx)
+	b, err := s.awaitReceiptOf(ctx, idx, auditlog.TypeRevocation, canon)
 	if err != nil {
 		return err
 	}

@@ -116,7 +116,11 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		unlock()
 		return err
 	}
+	// The applier takes the manifest as verified here, instead of
+	// verifying its signatures again in the one ordered goroutine.
+	s.opened.Store(string(canon), openedManifest{m, id, signers})
 	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
+	s.opened.Delete(string(canon))
 	unlock()
 	if err != nil {
 		return notApplied(idx, err)
@@ -126,13 +130,25 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("registered asset", "asset", id, "content", m.Content, "claim", rec.Claim, "index", idx)
-	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String(), Version: rec.State.Version})
+	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetRegister, canon, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String(), Version: rec.State.Version})
 }
 
 // answer waits until a checkpoint covers entry idx and sends a with the
 // entry's receipt.
 func (s *Server) answer(w http.ResponseWriter, ctx context.Context, status int, idx uint64, a RegisterAnswer) error {
 	b, err := s.awaitReceipt(ctx, idx)
+	if err != nil {
+		return err
+	}
+	a.Receipt = &b
+	writeJSON(w, status, a)
+	return nil
+}
+
+// answerOf is answer for an entry whose type and payload the caller
+// appended (awaitReceiptOf).
+func (s *Server) answerOf(w http.ResponseWriter, ctx context.Context, status int, idx uint64, typ string, payload []byte, a RegisterAnswer) error {
+	b, err := s.awaitReceiptOf(ctx, idx, typ, payload)
 	if err != nil {
 		return err
 	}
@@ -282,15 +298,27 @@ func duplicate(format string, args ...any) error {
 	return invalidEntry{fmt.Errorf("%w: %s", errDuplicate, fmt.Sprintf(format, args...))}
 }
 
+// openedManifest is a manifest the live path verified, for its applier.
+type openedManifest struct {
+	m       *asset.Manifest
+	id      asset.ID
+	signers []identity.DID
+}
+
 func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
+	var om openedManifest
+	if v, ok := s.opened.Load(string(payload)); ok {
+		om = v.(openedManifest)
+	} else {
+		env, err := identity.ParseEnvelope(payload)
+		if err != nil {
+			return invalidEntry{err}
+		}
+		if om.m, om.id, om.signers, err = asset.OpenManifest(env); err != nil {
+			return invalidEntry{err}
+		}
 	}
-	m, id, signers, err := asset.OpenManifest(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
+	m, id, signers := om.m, om.id, om.signers
 	if _, err := tx.Asset(id); err == nil {
 		return duplicate("asset %s is registered", id)
 	}
@@ -478,7 +506,7 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notApplied(idx, err)
 	}
-	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: aid.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetProposal, canon, RegisterAnswer{Asset: aid.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
 
 // checkChange runs asset.CheckChange against the catalog.
@@ -546,7 +574,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 		return notApplied(idx, err)
 	}
 	s.log.Info("approval", "proposal", pid, "approver", a.Approver, "status", status)
-	return s.answer(w, ctx, http.StatusCreated, idx, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetApproval, canon, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
 
 // AssetView is api.AssetView.

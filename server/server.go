@@ -110,6 +110,9 @@ type Server struct {
 	// issued holds grants this server signed and is logging, by envelope,
 	// so applying them need not verify its own signature again.
 	issued sync.Map
+	// opened holds statements the live path verified and is logging, by
+	// payload, for their appliers (registrations).
+	opened sync.Map
 	// cpw follows the log's checkpoint for requests awaiting receipts.
 	cpw *checkpointWatch
 
