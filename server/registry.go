@@ -15,8 +15,8 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
-	"github.com/charter-dev/charter/content"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
 )
