@@ -305,21 +305,27 @@ func diffSorted(want, have []string) (missing, extra []string) {
 // rebuildObjects records every stored blob in the catalog, recognising
 // dataset indexes by parsing them.
 func (s *Server) rebuildObjects(ctx context.Context) error {
-	return s.blobs.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
+	return recordObjects(ctx, s.blobs, s.cat)
+}
+
+// recordObjects records every blob of store in cat; a blob already
+// recorded keeps its record.
+func recordObjects(ctx context.Context, store blob.Store, cat *catsqlite.Catalog) error {
+	return store.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
 		kind := catalog.KindBlob
 		if size <= content.MaxIndexBytes && size > 0 {
-			if isIndex, err := s.looksLikeIndex(ctx, id); err != nil {
+			if isIndex, err := looksLikeIndex(ctx, store, id); err != nil {
 				return err
 			} else if isIndex {
 				kind = catalog.KindDataset
 			}
 		}
-		return s.cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: kind, Created: time.Now()})
+		return cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: kind, Created: time.Now()})
 	})
 }
 
-func (s *Server) looksLikeIndex(ctx context.Context, id content.ID) (bool, error) {
-	f, err := s.blobs.Open(ctx, blob.Key{ID: id, Part: blob.Data})
+func looksLikeIndex(ctx context.Context, store blob.Opener, id content.ID) (bool, error) {
+	f, err := store.Open(ctx, blob.Key{ID: id, Part: blob.Data})
 	if err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
 			return false, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"strings"
 
 	"github.com/charter-dev/charter/internal/dirlock"
 	"github.com/charter-dev/charter/server"
@@ -13,6 +14,7 @@ func init() {
 	register("admin", "operate a data folder: admin rebuild | admin check (server stopped) | admin backup DIR (server running or not)", subcommands{
 		"rebuild": adminRebuildCmd{},
 		"check":   adminCheckCmd{},
+		"backup":  adminBackupCmd{},
 	})
 }
 
@@ -111,6 +113,63 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if !env.JSON {
 		fmt.Fprintln(env.Stdout, "catalog matches the log; quota counters cover every logged receipt")
 		fmt.Fprintf(env.Stdout, "ledger: %d journal entries verified against %d settlement roots in the log; %d balances match the journal\n", lc.JournalSize, lc.Anchors, lc.Accounts)
+	}
+	return nil
+}
+
+type adminBackupCmd struct{}
+
+// Run copies the data folder into a new folder, consistently, whether a
+// server runs on it or not (server.Backup says how). It refuses while
+// another admin command owns the folder.
+func (adminBackupCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet("admin backup", flag.ContinueOnError)
+	env.globalFlags(fs)
+	data := fs.String("data", "./charter-data", "data folder to back up")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("admin backup takes the new folder to write\nhint: charter admin backup /backups/charter-$(date +%%F) --data ./charter-data")
+	}
+	dst := pos[0]
+	h, held, err := dirlock.Held(*data)
+	if err != nil {
+		return err
+	}
+	switch {
+	case held && strings.HasPrefix(h.Command, "charter admin"):
+		return fmt.Errorf("data folder %s is in use by process %d (%s)\nhint: back up once it has finished", *data, h.PID, h.Command)
+	case !held:
+		// No server: hold the folder so nothing starts meanwhile.
+		lock, err := lockData(*data, "charter admin backup")
+		if err != nil {
+			return err
+		}
+		defer lock.Release()
+	}
+	out, err := dirlock.Acquire(dst, "charter admin backup (destination)")
+	if err != nil {
+		return err
+	}
+	defer out.Release()
+	rep, err := server.Backup(ctx, *data, dst)
+	if err != nil {
+		return err
+	}
+	if env.JSON {
+		env.printJSON(struct {
+			Data   string `json:"data"`
+			Backup string `json:"backup"`
+			*server.BackupReport
+		}{*data, dst, rep})
+	} else {
+		fmt.Fprintf(env.Stdout, "backed up %s into %s: log %d entries (audited), catalog, ledger, keys, %d blobs (%d bytes, each re-hashed)\n", *data, dst, rep.LogSize, rep.Blobs, rep.Bytes)
+		fmt.Fprintf(env.Stdout, "restore: copy %s to the new data folder and run `charter serve --data` on it\n", dst)
+	}
+	if len(rep.Corrupt) > 0 {
+		return fmt.Errorf("%d blobs are corrupt in %s and are not in the backup: %s\nhint: put their content again (charter put), then back up again", len(rep.Corrupt), *data, strings.Join(rep.Corrupt, ", "))
 	}
 	return nil
 }

@@ -57,11 +57,21 @@ func TestDataFolderOneOwner(t *testing.T) {
 			t.Errorf("charter %s while serve runs: exit %d, stderr %q", strings.Join(args, " "), code, stderr)
 		}
 	}
+	// A backup runs beside the server.
+	if code, out, stderr := runCLI(context.Background(), "admin", "backup", filepath.Join(filepath.Dir(data), "live-backup"), "--data", data); code != 0 || !strings.Contains(out, "backed up") {
+		t.Fatalf("admin backup while serve runs: %d %s %s", code, out, stderr)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Fatalf("serve exited %d", code)
 	}
 	if code, out, stderr := runCLI(context.Background(), "admin", "check", "--data", data); code != 0 {
 		t.Fatalf("admin check after the server stopped: %d %s %s", code, out, stderr)
+	}
+	if code, out, stderr := runCLI(context.Background(), "admin", "check", "--data", filepath.Join(filepath.Dir(data), "live-backup")); code != 0 {
+		t.Fatalf("admin check of the backup: %d %s %s", code, out, stderr)
+	}
+	if code, _, stderr := runCLI(context.Background(), "admin", "backup", filepath.Join(filepath.Dir(data), "live-backup"), "--data", data); code == 0 || !strings.Contains(stderr, "not empty") {
+		t.Fatalf("backup into a used folder: %d %s", code, stderr)
 	}
 }
