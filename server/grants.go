@@ -737,7 +737,12 @@ func (s *Server) guardAsset(ctx context.Context, tx *catsqlite.Tx, idx uint64, s
 	if st.Manifest.MediaType != content.DatasetMediaType {
 		return tx.PutClaimant(k)
 	}
-	n, err := s.claimIndex(ctx, c, func(f content.File) error { return tx.Claim(f.ID.String(), st.Asset.String()) })
+	var n int
+	err := tx.Claims(st.Asset.String(), func(add func(string) error) error {
+		var err error
+		n, err = s.claimIndex(ctx, c, func(f content.File) error { return add(f.ID.String()) })
+		return err
+	})
 	switch {
 	case err == nil:
 		k.Dataset = true
