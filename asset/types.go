@@ -171,6 +171,9 @@ func checkText(field, s string, max int, multiline bool) error {
 		return invalid(ErrField, "%s is %d bytes, limit %d", field, len(s), max)
 	}
 	if err := visible.Check(s, multiline); err != nil {
+		if len(s) > 80 { // the position finds it; do not echo a whole description
+			return invalid(ErrField, "%s: %v", field, err)
+		}
 		return invalid(ErrField, "%s %q: %v", field, s, err)
 	}
 	return nil
