@@ -5,6 +5,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/charter-dev/charter/car"
 	"github.com/charter-dev/charter/client"
@@ -37,6 +39,10 @@ func (exportCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	if !*asCAR {
 		return fmt.Errorf("choose an export format\nhint: pass --car")
+	}
+	if dir := filepath.Dir(*out); !isDir(dir) {
+		// Else the CAR writer's temporary file name would show in the error.
+		return fmt.Errorf("cannot write %s: folder %s does not exist\nhint: create it first, or write somewhere else", *out, dir)
 	}
 	id, err := content.ParseID(pos[0])
 	if err != nil {
@@ -87,4 +93,10 @@ func verifiedOpener(c *client.Client, id content.ID) car.OpenFunc {
 		}()
 		return pr, nil
 	}
+}
+
+// isDir reports whether path is an existing folder.
+func isDir(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }
