@@ -166,7 +166,7 @@ func seedDemo(ctx context.Context, parent *Env, data, url string) error {
 		return err
 	}
 	time.Sleep(100 * time.Millisecond)
-	if _, err := run("consumer", "settle"); err != nil {
+	if _, err := run("consumer", "settle", "--key", serverKey); err != nil {
 		return err
 	}
 	return nil
