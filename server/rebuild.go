@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"errors"
@@ -302,45 +301,17 @@ func diffSorted(want, have []string) (missing, extra []string) {
 	return missing, extra
 }
 
-// rebuildObjects records every stored blob in the catalog, recognising
-// dataset indexes by parsing them.
+// rebuildObjects records every stored blob in the catalog.
 func (s *Server) rebuildObjects(ctx context.Context) error {
 	return recordObjects(ctx, s.blobs, s.cat)
 }
 
-// recordObjects records every blob of store in cat; a blob already
-// recorded keeps its record.
+// recordObjects records every blob of store in cat as a plain blob, as an
+// upload does: whether content is a dataset is answered from what the log
+// backs (a registered dataset manifest), never from the stored bytes. A
+// blob already recorded keeps its record.
 func recordObjects(ctx context.Context, store blob.Store, cat *catsqlite.Catalog) error {
 	return store.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
-		kind := catalog.KindBlob
-		if size <= content.MaxIndexBytes && size > 0 {
-			if isIndex, err := looksLikeIndex(ctx, store, id); err != nil {
-				return err
-			} else if isIndex {
-				kind = catalog.KindDataset
-			}
-		}
-		return cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: kind, Created: time.Now()})
+		return cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: catalog.KindBlob, Created: time.Now()})
 	})
-}
-
-func looksLikeIndex(ctx context.Context, store blob.Opener, id content.ID) (bool, error) {
-	f, err := store.Open(ctx, blob.Key{ID: id, Part: blob.Data})
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return false, nil
-		}
-		return false, err
-	}
-	defer f.Close()
-	br := bufio.NewReader(f)
-	if b, err := br.Peek(1); err != nil || b[0] != '{' {
-		return false, nil
-	}
-	raw, err := io.ReadAll(br)
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", id, err)
-	}
-	_, err = content.ParseIndex(raw)
-	return err == nil, nil
 }

@@ -20,7 +20,6 @@ func (k knownFailure) matches(v Violation) bool {
 
 // knownInProcess lists the known failures of the in-process simulation.
 var knownInProcess = []knownFailure{
-	{InvCatalog, "", "not backed by the log (first: object", "hole 6: an object's kind in the live catalog differs from the kind replay derives from the log (a registered dataset index is \"blob\" live, \"dataset\" replayed)"},
 	{InvMetering, "", "receipts record", "hole 4: a Range request is metered at the object's full size; a dropped download is charged to the quota but not receipted"},
 }
 
