@@ -87,36 +87,6 @@ func (t logTrust) pin(key string) error {
 	return os.Rename(tmp, t.keyFile())
 }
 
-// legacyTrust is where earlier versions kept the pin: beside the key file.
-// A pin found there is moved into the state folder once.
-func legacyTrust(env *Env, server string) string {
-	sum := sha256.Sum256([]byte(server))
-	return filepath.Join(filepath.Dir(env.Key), "logs", hex.EncodeToString(sum[:8]))
-}
-
-func (t logTrust) migrate(env *Env) {
-	if os.Getenv("CHARTER_STATE") != "" {
-		return
-	}
-	old := legacyTrust(env, t.server)
-	if old == t.dir {
-		return
-	}
-	key, err := os.ReadFile(filepath.Join(old, "log.vkey"))
-	if err != nil {
-		return
-	}
-	if k, _ := t.pinned(); k != "" {
-		return
-	}
-	if t.pin(strings.TrimSpace(string(key))) != nil {
-		return
-	}
-	if cp, err := os.ReadFile(filepath.Join(old, "checkpoint")); err == nil {
-		os.WriteFile(t.checkpointFile(), cp, 0o600)
-	}
-}
-
 // errLogKeyChanged is wrapped by every refusal of a changed log key.
 var errLogKeyChanged = errors.New("the server's log key changed")
 
@@ -129,7 +99,6 @@ func changedKeyError(server, pinned, served string) error {
 // later, a different served key is refused.
 func pinnedLogKey(ctx context.Context, env *Env, c *client.Client) (string, error) {
 	t := trustFor(env, c.Server())
-	t.migrate(env)
 	served, err := c.LogKey(ctx)
 	if err != nil {
 		return "", err
@@ -166,11 +135,6 @@ func offlineLogKey(env *Env, given string) (key string, pinned bool, err error) 
 		return given, false, nil
 	}
 	k, err := trustFor(env, env.Server).pinned()
-	if err == nil && k == "" {
-		// A pin kept beside the key file by an earlier version.
-		trustFor(env, env.Server).migrate(env)
-		k, err = trustFor(env, env.Server).pinned()
-	}
 	return k, k != "", err
 }
 
@@ -257,7 +221,6 @@ func (logTrustCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	t := trustFor(env, c.Server())
-	t.migrate(env)
 	old, err := t.pinned()
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
 	"net"
@@ -188,10 +190,21 @@ func TestTrustStateLocation(t *testing.T) {
 	work := filepath.Join(dir, "work")
 	os.MkdirAll(work, 0o755)
 	t.Chdir(work)
+	// Pins planted where earlier versions kept them (beside the key file)
+	// or in the working directory decide nothing.
+	sum := sha256.Sum256([]byte(url))
+	for _, d := range []string{keyDir, work} {
+		planted := filepath.Join(d, "logs", hex.EncodeToString(sum[:8]))
+		os.MkdirAll(planted, 0o700)
+		os.WriteFile(filepath.Join(planted, "log.vkey"), []byte("evil+12345678+AQ==\n"), 0o600)
+	}
 	var out, errb bytes.Buffer
 	env := &Env{Server: url, Key: filepath.Join(keyDir, "k"), Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
-	if code := runArgs(context.Background(), env, []string{"log", "checkpoint"}); code != 0 {
-		t.Fatalf("%s%s", out.String(), errb.String())
+	if code := runArgs(context.Background(), env, []string{"log", "checkpoint"}); code != 0 || !strings.Contains(errb.String(), "first contact") {
+		t.Fatalf("planted pins were read: %s%s", out.String(), errb.String())
+	}
+	for _, d := range []string{keyDir, work} {
+		os.RemoveAll(filepath.Join(d, "logs"))
 	}
 	if _, ok, _ := env.pinAt(filepath.Join(state, "charter"), url); !ok {
 		t.Fatal("no pin under $XDG_STATE_HOME/charter")
