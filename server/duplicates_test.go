@@ -351,3 +351,25 @@ func diffLines(want, got []string) string {
 	}
 	return b.String()
 }
+
+// TestApplierFillsGap appends an entry without handing it to the ordered
+// applier (its writer died between append and hand-over): the entries
+// after it still apply, once the applier has read the missing one from
+// the log, and replay has nothing left to do.
+func TestApplierFillsGap(t *testing.T) {
+	f := newRegFixture(t)
+	defer f.stop()
+	ctx := context.Background()
+	lost, err := f.s.tlog.Append(ctx, "test.lost", []byte("appended, never handed over"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := f.s.commit(ctx, "test.after", []byte("the next entry"))
+	if err != nil || idx != lost+1 {
+		t.Fatalf("commit after a gap: index %d, %v", idx, err)
+	}
+	next, above, err := f.s.cat.Applied(ctx)
+	if err != nil || next != idx+1 || len(above) != 0 {
+		t.Fatalf("catalog applied through %d (above: %v), want %d: %v", next, above, idx+1, err)
+	}
+}
