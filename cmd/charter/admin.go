@@ -108,7 +108,7 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `charter admin rebuild` recreates it from the log, keeping quota counters", n)
 	}
 	if len(rep.Quota) > 0 {
-		return fmt.Errorf("%d quota counters are below what the log's receipts show was served\nhint: `charter admin rebuild` raises them to the log's figures", len(rep.Quota))
+		return fmt.Errorf("%d per-grant quota counters disagree with the log (below what its receipts show was served, or of a grant it does not hold)\nhint: `charter admin rebuild` raises them to the log's figures", len(rep.Quota))
 	}
 	if !env.JSON {
 		fmt.Fprintln(env.Stdout, "catalog matches the log; quota counters cover every logged receipt")
