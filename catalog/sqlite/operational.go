@@ -140,7 +140,8 @@ func (c *Catalog) CarryOver(ctx context.Context, oldPath string) (map[string]int
 const quotaFloor = `SELECT grant, SUM(bytes) AS bytes, SUM(requests) AS requests FROM receipts GROUP BY grant`
 
 // RaiseQuotaFloor raises every quota counter to at least what the log's
-// receipts prove was served under it, and reports how many it changed. A
+// receipts prove was served under it, drops counters of grants the log
+// does not hold, and reports how many counters it changed. A
 // rebuild whose old catalog was unreadable still keeps quotas this way.
 func (c *Catalog) RaiseQuotaFloor(ctx context.Context) (int64, error) {
 	c.writeMu.Lock()
@@ -151,7 +152,14 @@ func (c *Catalog) RaiseQuotaFloor(ctx context.Context) (int64, error) {
 	if err != nil {
 		return 0, fmt.Errorf("catalog: quota floor: %w", err)
 	}
-	return res.RowsAffected()
+	n, _ := res.RowsAffected()
+	// Counters of grants the log does not hold count nothing real.
+	res, err = c.db.ExecContext(ctx, `DELETE FROM grant_usage WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.id = grant_usage.grant)`)
+	if err != nil {
+		return 0, fmt.Errorf("catalog: quota floor: %w", err)
+	}
+	k, _ := res.RowsAffected()
+	return n + k, nil
 }
 
 // QuotaDrift lists quota counters that disagree with the log: a counter

@@ -83,4 +83,10 @@ func TestCarryOverAndFloor(t *testing.T) {
 	if drift, _ := c.QuotaDrift(ctx); len(drift) != 1 {
 		t.Fatalf("ghost counter not reported: %q", drift)
 	}
+	if k, err := c.RaiseQuotaFloor(ctx); err != nil || k != 1 {
+		t.Fatalf("ghost counter not dropped: %d %v", k, err)
+	}
+	if drift, _ := c.QuotaDrift(ctx); len(drift) != 0 {
+		t.Fatalf("drift after dropping the ghost: %q", drift)
+	}
 }
