@@ -198,18 +198,22 @@ func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, 
 
 // checkpointWatch follows the log's checkpoint with one poller, so that
 // many requests waiting for their entries to be covered do not each poll.
+// It polls only while someone waits: an idle server does not wake up.
 type checkpointWatch struct {
 	mu      sync.Mutex
 	size    uint64
 	cp      auditlog.Checkpoint // verified, of size
 	changed chan struct{}       // closed and replaced when size grows
+	waiting int                 // callers in await
+	wake    chan struct{}       // signalled when the first caller waits
 }
 
 func newCheckpointWatch() *checkpointWatch {
-	return &checkpointWatch{changed: make(chan struct{})}
+	return &checkpointWatch{changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 }
 
-// run polls the checkpoint until ctx ends.
+// run polls the checkpoint every interval while callers wait, until ctx
+// ends.
 func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -223,6 +227,17 @@ func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.D
 			}
 			w.mu.Unlock()
 		}
+		w.mu.Lock()
+		idle := w.waiting == 0
+		w.mu.Unlock()
+		if idle {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.wake:
+			}
+			continue
+		}
 		select {
 		case <-ctx.Done():
 			return
@@ -233,6 +248,18 @@ func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.D
 
 // await returns a verified checkpoint covering entry idx.
 func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Checkpoint, error) {
+	w.mu.Lock()
+	w.waiting++
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+	defer func() {
+		w.mu.Lock()
+		w.waiting--
+		w.mu.Unlock()
+	}()
 	for {
 		w.mu.Lock()
 		size, cp, ch := w.size, w.cp, w.changed
