@@ -35,8 +35,9 @@ func (o *observation) complete() bool {
 }
 
 // dataBounds returns the least and most bytes of content the response
-// delivered. A complete slice delivered its range; a cut one at least
-// what it wrote beyond its proof nodes. Raw bytes are what was written.
+// delivered. A complete slice delivered at least its range and at most
+// the range widened to whole groups; a cut one at least what it wrote
+// beyond its proof nodes. Raw bytes are what was written.
 func (o *observation) dataBounds() (lo, hi int64) {
 	if o.status/100 != 2 || o.written == 0 {
 		return 0, 0
@@ -47,14 +48,22 @@ func (o *observation) dataBounds() (lo, hi int64) {
 		}
 		return 0, o.written
 	}
+	// A slice carries whole 16 KiB groups: the data it sends is the
+	// range widened to group boundaries (docs/spec/verified-ranges.md).
+	wide := o.n
+	if o.n > 0 {
+		g := int64(content.GroupSize)
+		start, end := o.off/g*g, min(o.size, (o.off+o.n+g-1)/g*g)
+		wide = end - start
+	}
 	if o.complete() {
-		return o.n, o.n
+		return o.n, wide
 	}
 	overhead := int64(0)
-	if o.clen > o.n {
-		overhead = o.clen - o.n
+	if o.clen > wide {
+		overhead = o.clen - wide
 	}
-	return max(0, min(o.n, o.written-overhead)), o.n
+	return max(0, min(o.n, o.written-overhead)), wide
 }
 
 var keyidRE = regexp.MustCompile(`keyid="([^"]+)"`)

@@ -147,6 +147,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	w.step++
 	w.stepNo.Store(int64(w.step))
 	w.op = "final"
+	w.closeAllSessions(ctx)
 	w.opSettle(ctx)
 	w.restart(ctx, false)
 	if w.res.Fatal == nil {
@@ -469,4 +470,17 @@ func (r *Result) Summary() string {
 		fmt.Fprintf(&b, "%s=%d ", n, r.Ops[n])
 	}
 	return strings.TrimSpace(b.String())
+}
+
+// closeAllSessions has every licensee (the adversary too) close the
+// download session of every grant it holds, so that every byte served is
+// receipted before the final checks.
+func (w *world) closeAllSessions(ctx context.Context) {
+	for _, a := range append(append([]*actor{}, w.licensees...), w.adv) {
+		for _, gc := range a.held {
+			if _, err := gc.CloseSession(ctx); err != nil && a.honest {
+				w.honestFail(a, "closing a session at the end", err)
+			}
+		}
+	}
 }
