@@ -307,6 +307,15 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// A client closes right after its last response, which the server may
+	// still be recording: wait a moment for requests in flight, so that
+	// their bytes go to this receipt (later ones go to the next part).
+	for range 40 {
+		if n, err := s.cat.InFlight(r.Context(), sid, who.String()); err != nil || n == 0 {
+			break
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
 	rs, err := s.closeSessions(context.WithoutCancel(r.Context()), catsqlite.SessionFilter{Session: sid, Licensee: who.String()})
 	if err != nil {
 		return err

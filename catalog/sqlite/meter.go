@@ -263,6 +263,14 @@ type SealedReceipt struct {
 	Envelope       []byte
 }
 
+// InFlight returns the bytes reserved by requests of licensee's sessions
+// named session that have not finished.
+func (c *Catalog) InFlight(ctx context.Context, session, licensee string) (int64, error) {
+	var n int64
+	err := c.queryRow(ctx, `SELECT COALESCE(SUM(reserved), 0) FROM meter_sessions WHERE session = ? AND licensee = ?`, session, licensee).Scan(&n)
+	return n, err
+}
+
 // SessionFilter selects sessions to seal: those idle since before
 // IdleBefore (when not zero), or the sessions named Session of Licensee
 // (only the one under Grant, when set).
