@@ -30,8 +30,8 @@ import (
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
-	"github.com/charter-dev/charter/metering"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
+	"github.com/charter-dev/charter/metering"
 )
 
 // Config configures a Server. The zero value of every field but DataDir
