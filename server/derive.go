@@ -62,7 +62,12 @@ func (s *Server) checkDerivation(ctx context.Context, m *asset.Manifest, now tim
 	if err := asset.CheckFresh(m, now); err != nil {
 		return err
 	}
-	err := asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catsqlite.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx))
+	return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catsqlite.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
+}
+
+// derivationProblem turns a refusal of the right to derive into a problem
+// naming the parent and the term, with the command that asks for the right.
+func (s *Server) derivationProblem(err error) error {
 	var de *asset.DerivationError
 	if errors.As(err, &de) {
 		return errorf(http.StatusForbidden, "no-right-to-derive", "No right to derive from the parent",

@@ -236,3 +236,46 @@ func TestUnpayableLineageIsRefusedClearly(t *testing.T) {
 		t.Fatalf("problem: %+v", p)
 	}
 }
+
+// TestRelicenseDerivedChecked: governance cannot give a derived asset a
+// licence its right to derive does not cover (a commercial licence, or
+// none, on a derivative made under a non-commercial grant); a licence the
+// right covers is still accepted, and replay decides the same.
+func TestRelicenseDerivedChecked(t *testing.T) {
+	f := newDeriveFixture(t)
+	alice, stranger := f.keys[0], f.keys[2]
+	ctx := context.Background()
+	corpus := f.parent(alice, "corpus", "commercial-training")
+	nc := f.grantOn(stranger, corpus, client.GrantOptions{Derivative: true})
+	right := asset.Parent{Asset: corpus, Grant: nc.Grant.ID, Royalty: 50_000, Stacking: asset.Relative}
+	child := f.register(f.child(stranger, "nc-model", "research-only", right), stranger)
+	cid, _ := asset.ParseID(child.Asset)
+	propose := func(ref string) (*api.RegisterAnswer, error) {
+		v, err := f.c.Asset(ctx, cid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := &asset.Proposal{Asset: cid, Change: asset.Change{Kind: asset.SetLicense, License: &ref},
+			Expires: asset.NewTime(time.Now().Add(time.Hour)), Nonce: asset.NewNonce(), Proposer: stranger.DID(), Version: v.State.Version}
+		env, _ := pr.Sign(stranger)
+		return f.c.Propose(ctx, env)
+	}
+	for _, ref := range []string{f.terms("inference-metered"), ""} {
+		if a, err := propose(ref); err == nil || !strings.Contains(err.Error(), "grant.commercial") {
+			t.Fatalf("relicense to %q: %v %+v, want a refusal naming grant.commercial", ref, err, a)
+		}
+	}
+	research := f.terms("research-only")
+	if a, err := propose(research); err != nil || a.Status != "applied" {
+		t.Fatalf("relicense within the right: %v %+v", err, a)
+	}
+	if rec, _ := f.s.cat.Asset(ctx, cid); rec.State.License != research {
+		t.Fatalf("licence after the changes: %q", rec.State.License)
+	}
+	f.stop()
+	rep, err := CheckCatalog(ctx, Config{DataDir: f.dir, ScrubInterval: -1})
+	if err != nil || !rep.Clean() {
+		t.Fatalf("replay differs: %v %+v", err, rep)
+	}
+	f.start()
+}

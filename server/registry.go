@@ -287,9 +287,9 @@ func (s *Server) applyEntry(ctx context.Context, tx *catsqlite.Tx, idx uint64, e
 	case auditlog.TypeAssetRegister:
 		return s.applyRegister(ctx, tx, idx, e.Payload)
 	case auditlog.TypeAssetProposal:
-		return applyProposal(tx, idx, e.Payload)
+		return s.applyProposal(ctx, tx, idx, e.Payload)
 	case auditlog.TypeAssetApproval:
-		return applyApproval(tx, idx, e.Payload)
+		return s.applyApproval(ctx, tx, idx, e.Payload)
 	}
 	if f := s.appliers[e.Type]; f != nil {
 		return f(ctx, tx, idx, e.Payload)
@@ -386,7 +386,7 @@ func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64
 	return nil
 }
 
-func applyProposal(tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyProposal(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -418,6 +418,9 @@ func applyProposal(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 		if err := asset.CheckChange(rec.State, p.Change, lookupState(tx.Asset), tx.Children); err != nil {
 			return invalidEntry{err}
 		}
+		if err := s.applyRelicense(ctx, tx, rec.State, p.Change); err != nil {
+			return err
+		}
 		return tx.SetState(st)
 	}
 	return nil
@@ -427,7 +430,7 @@ func applyProposal(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 // time before its expiry, since the live path logged it only then.
 func acceptedAt(p *asset.Proposal) time.Time { return p.Expires.Time().Add(-time.Second) }
 
-func applyApproval(tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyApproval(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -474,6 +477,9 @@ func applyApproval(tx *catsqlite.Tx, idx uint64, payload []byte) error {
 	if status == asset.Applied {
 		if err := asset.CheckChange(rec.State, p.Change, lookupState(tx.Asset), tx.Children); err != nil {
 			return invalidEntry{err}
+		}
+		if err := s.applyRelicense(ctx, tx, rec.State, p.Change); err != nil {
+			return err
 		}
 	}
 	if err := tx.AddApproval(a.Proposal, a.Approver.String(), payload, idx); err != nil {
@@ -538,8 +544,38 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 
 // checkChange runs asset.CheckChange against the catalog.
 func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Change) error {
-	return asset.CheckChange(st, c, lookupState(func(id asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
-		func(id asset.ID) ([]asset.ID, error) { return s.cat.Children(ctx, id) })
+	if err := asset.CheckChange(st, c, lookupState(func(id asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
+		func(id asset.ID) ([]asset.ID, error) { return s.cat.Children(ctx, id) }); err != nil {
+		return err
+	}
+	if m := relicensed(st, c); m != nil {
+		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catsqlite.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
+	}
+	return nil
+}
+
+// relicensed is the manifest of a derived asset as it would read under the
+// licence change c, or nil when c sets no licence or the asset has no
+// parents. A derived asset may take only a licence its parents' terms
+// allow, under the grants its manifest cites: the same rule as at
+// registration (asset.CheckDerivation), so governance cannot relicense a
+// derivative past what the right to derive gave.
+func relicensed(st *asset.State, c asset.Change) *asset.Manifest {
+	if c.Kind != asset.SetLicense || c.License == nil || len(st.Manifest.Parents) == 0 {
+		return nil
+	}
+	m := st.Manifest
+	m.License = *c.License
+	return &m
+}
+
+// applyRelicense is replay's check of relicensed: a licence change the
+// parents' terms forbid applies without effect.
+func (s *Server) applyRelicense(ctx context.Context, tx *catsqlite.Tx, st *asset.State, c asset.Change) error {
+	if m := relicensed(st, c); m != nil {
+		return s.applyDerivation(ctx, tx, m)
+	}
+	return nil
 }
 
 // approve handles POST /v1/proposals/{id}/approvals.
