@@ -246,12 +246,9 @@ func (s *Server) uploader(w http.ResponseWriter, r *http.Request) (identity.DID,
 	if max := s.maxUpload(); max > 0 && r.ContentLength > max {
 		return identity.DID{}, errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("%d bytes is over this server's limit of %d", r.ContentLength, max), "", nil)
 	}
-	who, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, StreamBody: true})
+	who, err := s.signedWith(r, httpsig.VerifyOptions{StreamBody: true}, nil, "sign uploads with your key (RFC 9421), including a Content-Digest of the body")
 	if err != nil {
-		if errors.Is(err, httpsig.ErrNonceStoreFull) {
-			return who, errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
-		}
-		return who, errorf(http.StatusUnauthorized, "bad-request-signature", "Upload signature refused", err.Error(), "sign uploads with your key (RFC 9421), including a Content-Digest of the body", err)
+		return who, err
 	}
 	day := time.Now().UTC().Format(time.DateOnly)
 	maxDay, maxTotal := limit(s.cfg.UploadQuotaDay, DefaultUploadQuotaDay), limit(s.cfg.UploadQuotaTotal, DefaultUploadQuotaTotal)

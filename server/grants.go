@@ -669,18 +669,29 @@ func (s *Server) checkGrant(r *http.Request, id content.ID, n int64, needing []s
 	return s.reserve(r, gr, id, n)
 }
 
-// verifySigned checks a request's RFC 9421 signature (covering required
-// besides the standard components, and every header of signedIfPresent
-// the request has), calls authorize with the signer before the nonce is
-// recorded, and maps refusals to problems: 401 for the signature, 503 when
-// the signer's own nonce bound is reached, authorize's errors as they are.
+// verifySigned checks a data request's RFC 9421 signature (covering
+// required besides the standard components, and every header of
+// signedIfPresent the request has); see signedWith.
 func (s *Server) verifySigned(r *http.Request, required []string, authorize func(identity.DID) error) (identity.DID, error) {
+	return s.signedWith(r, httpsig.VerifyOptions{RequiredHeaders: required, CoveredIfPresent: signedIfPresent}, authorize,
+		"sign data requests with the grant's licensee key (RFC 9421), covering Charter-Grant, and Range and Charter-Session when sent")
+}
+
+// signedWith checks a request's RFC 9421 signature under opts, calls
+// authorize (when not nil) with the signer before the nonce is recorded (so a refused
+// signer uses no nonce space), and maps refusals to problems: 401 for the
+// signature (with hint), 503 when the signer's own nonce bound is reached,
+// authorize's errors as they are.
+func (s *Server) signedWith(r *http.Request, opts httpsig.VerifyOptions, authorize func(identity.DID) error, hint string) (identity.DID, error) {
 	var authErr error
-	who, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, RequiredHeaders: required, CoveredIfPresent: signedIfPresent,
-		Authorize: func(d identity.DID) error {
+	opts.Nonces = s.nonces
+	if authorize != nil {
+		opts.Authorize = func(d identity.DID) error {
 			authErr = authorize(d)
 			return authErr
-		}})
+		}
+	}
+	who, err := httpsig.Verify(r, time.Now(), opts)
 	switch {
 	case err == nil:
 		return who, nil
@@ -689,7 +700,7 @@ func (s *Server) verifySigned(r *http.Request, required []string, authorize func
 	case errors.Is(err, httpsig.ErrNonceStoreFull):
 		return who, errorf(http.StatusServiceUnavailable, "busy", "Too many signed requests from this key", err.Error(), "retry shortly", err)
 	}
-	return who, errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign data requests with the grant's licensee key (RFC 9421), covering Charter-Grant, and Range and Charter-Session when sent", err)
+	return who, errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), hint, err)
 }
 
 // grantFor returns grant gid if who is its licensee and it is unrevoked,

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -28,23 +27,12 @@ const HeaderView = "Charter-View"
 func (s *Server) mayReadMoney(r *http.Request, did identity.DID) error {
 	allowed := func(who identity.DID) bool { return who == did || who == s.key.DID() }
 	if r.Header.Get(httpsig.SignatureInputHeader) != "" {
-		var refused error
-		_, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, Authorize: func(who identity.DID) error {
+		return s.signedBy(r, func(who identity.DID) error {
 			if !allowed(who) {
-				refused = errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the request is signed by %s, not by %s or the operator", who, did), fmt.Sprintf("sign with the key of %s", did), nil)
-				return refused
+				return errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the request is signed by %s, not by %s or the operator", who, did), fmt.Sprintf("sign with the key of %s", did), nil)
 			}
 			return nil
-		}})
-		switch {
-		case refused != nil:
-			return refused
-		case errors.Is(err, httpsig.ErrNonceStoreFull):
-			return errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
-		case err != nil:
-			return errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign the request with your key (RFC 9421); `charter earnings` does", err)
-		}
-		return nil
+		}, "sign the request with your key (RFC 9421); `charter earnings` does")
 	}
 	if tok := r.Header.Get(HeaderView); tok != "" {
 		v, signer, err := metering.OpenView(tok, time.Now())
@@ -66,23 +54,12 @@ func (s *Server) operatorOnly(r *http.Request, what string) error {
 	if r.Header.Get(httpsig.SignatureInputHeader) == "" {
 		return errorf(http.StatusUnauthorized, "signature-required", "Only the operator may "+what, "the request must be signed by the operator's key (the server's key)", "run it with --key DATA/keys/server.key on the server's machine; the server also settles on its own every minute", nil)
 	}
-	var refused error
-	_, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, Authorize: func(who identity.DID) error {
+	return s.signedBy(r, func(who identity.DID) error {
 		if who != s.key.DID() {
-			refused = errorf(http.StatusForbidden, "not-operator", "Only the operator may "+what, fmt.Sprintf("the request is signed by %s, not by the operator", who), "run it with --key DATA/keys/server.key on the server's machine", nil)
-			return refused
+			return errorf(http.StatusForbidden, "not-operator", "Only the operator may "+what, fmt.Sprintf("the request is signed by %s, not by the operator", who), "run it with --key DATA/keys/server.key on the server's machine", nil)
 		}
 		return nil
-	}})
-	switch {
-	case refused != nil:
-		return refused
-	case errors.Is(err, httpsig.ErrNonceStoreFull):
-		return errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
-	case err != nil:
-		return errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign the request with the operator's key (RFC 9421)", err)
-	}
-	return nil
+	}, "sign the request with the operator's key (RFC 9421)")
 }
 
 // maySign admits requests signed (RFC 9421) by a key ok accepts; who
@@ -91,21 +68,17 @@ func (s *Server) maySign(r *http.Request, what string, ok func(identity.DID) boo
 	if r.Header.Get(httpsig.SignatureInputHeader) == "" {
 		return errorf(http.StatusUnauthorized, "signature-required", "Money is visible to its owner only", fmt.Sprintf("reading %s needs a request signed by %s", what, who), "sign the request with your key (RFC 9421); the Go client's WithKey does", nil)
 	}
-	var refused error
-	_, err := httpsig.Verify(r, time.Now(), httpsig.VerifyOptions{Nonces: s.nonces, Authorize: func(d identity.DID) error {
+	return s.signedBy(r, func(d identity.DID) error {
 		if !ok(d) {
-			refused = errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the request is signed by %s, not by %s", d, who), "", nil)
-			return refused
+			return errorf(http.StatusForbidden, "not-yours", "Money is visible to its owner only", fmt.Sprintf("the request is signed by %s, not by %s", d, who), "", nil)
 		}
 		return nil
-	}})
-	switch {
-	case refused != nil:
-		return refused
-	case errors.Is(err, httpsig.ErrNonceStoreFull):
-		return errorf(http.StatusServiceUnavailable, "busy", "Server busy", err.Error(), "retry shortly", err)
-	case err != nil:
-		return errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), "sign the request with your key (RFC 9421)", err)
-	}
-	return nil
+	}, "sign the request with your key (RFC 9421)")
+}
+
+// signedBy checks a request's RFC 9421 signature and admits its signer
+// when admit answers nil (signedWith); hint says how to sign.
+func (s *Server) signedBy(r *http.Request, admit func(identity.DID) error, hint string) error {
+	_, err := s.signedWith(r, httpsig.VerifyOptions{}, admit, hint)
+	return err
 }

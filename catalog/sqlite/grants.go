@@ -10,6 +10,8 @@ import (
 )
 
 const grantSchema = `
+-- guards is no longer written (who may read content is decided from claims,
+-- asset.ContentAccess); it stays so that older catalog files keep a known table.
 CREATE TABLE IF NOT EXISTS guards (
 	content TEXT NOT NULL,
 	asset   TEXT NOT NULL,
@@ -70,31 +72,6 @@ type GrantRecord struct {
 	LogIndex uint64 `json:"log_index"`
 	Bytes    int64  `json:"bytes_served"`
 	Requests int64  `json:"requests_served"`
-}
-
-// Guard records that content belongs to an asset (its own bytes, or a
-// file of its dataset).
-func (t *Tx) Guard(content, asset string) error {
-	_, err := t.exec(`INSERT INTO guards(content, asset) VALUES(?,?) ON CONFLICT DO NOTHING`, content, asset)
-	return err
-}
-
-// Guards returns the assets that content belongs to.
-func (c *Catalog) Guards(ctx context.Context, content string) ([]string, error) {
-	rows, err := c.query(ctx, `SELECT asset FROM guards WHERE content = ? ORDER BY asset`, content)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
 }
 
 // PutGrant records an issued grant; a grant id recorded already keeps its

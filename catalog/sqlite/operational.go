@@ -43,6 +43,11 @@ func tableNames(ctx context.Context, q queryer, schema string) ([]string, error)
 	if err != nil {
 		return nil, err
 	}
+	return scanStrings(rows)
+}
+
+// scanStrings reads the one text column of every row and closes rows.
+func scanStrings(rows *sql.Rows) ([]string, error) {
 	defer rows.Close()
 	var out []string
 	for rows.Next() {
@@ -60,16 +65,7 @@ func columns(ctx context.Context, q queryer, schema, table string) ([]string, er
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return scanStrings(rows)
 }
 
 // CarryOver copies the operational tables of the catalog file at oldPath
@@ -178,16 +174,7 @@ func (c *Catalog) QuotaDrift(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: quota drift: %w", err)
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return scanStrings(rows)
 }
 
 // DumpOperational lists every row of the operational tables as text,
