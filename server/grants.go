@@ -30,6 +30,10 @@ const (
 	TypeGrantApproval = "grant.approval"
 )
 
+// DefaultGrantRequestsDay is how many grant requests one licensee key may
+// have evaluated per UTC day when Config leaves it zero.
+const DefaultGrantRequestsDay = 10_000
+
 // HeaderGrant names the grant a signed data-plane request uses.
 const HeaderGrant = "Charter-Grant"
 
@@ -150,6 +154,18 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "replay", "Request already queued", fmt.Sprintf("request %s is queued already", rid), "", nil)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
+	// Every evaluated request logs a decision record: a key pays for the
+	// log space it uses out of its own daily allowance.
+	maxDay := limit(s.cfg.GrantRequestsDay, DefaultGrantRequestsDay)
+	ok, used, err := s.cat.ChargeGrantRequest(ctx, req.Licensee.String(), now.Format(time.DateOnly), maxDay)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return errorf(http.StatusTooManyRequests, "grant-request-quota", "Too many grant requests today",
+			fmt.Sprintf("%s has made %d grant requests today (limit %d)", req.Licensee, used, maxDay),
+			"reuse a grant you hold (`charter grant list`); the allowance resets at 00:00 UTC; the operator sets it with `charter serve --grant-requests-day`", nil)
+	}
 	lreq := req.LicenseRequest(now)
 	drec, dec, err := license.Record(terms, lreq)
 	if err != nil {

@@ -54,6 +54,10 @@ type Config struct {
 	// upload per UTC day and in all; zero means DefaultUploadQuotaDay and
 	// DefaultUploadQuotaTotal, negative no limit.
 	UploadQuotaDay, UploadQuotaTotal int64
+	// GrantRequestsDay limits the grant requests one licensee key may have
+	// evaluated per UTC day (each logs a decision record); zero means
+	// DefaultGrantRequestsDay, negative no limit.
+	GrantRequestsDay int64
 	// LogOrigin names the transparency log in its checkpoints when the log
 	// key is first made; default DefaultLogOrigin.
 	LogOrigin string

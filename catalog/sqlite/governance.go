@@ -33,8 +33,9 @@ CREATE TABLE IF NOT EXISTS content_claims (
 	PRIMARY KEY (content, asset)
 );
 CREATE INDEX IF NOT EXISTS content_claims_asset ON content_claims(asset);
--- Bytes uploaded per key and UTC day ('total': all days). Operational
--- state for quotas, not derived from the log, and not part of Dump.
+-- Per-key counters by UTC day ('total': all days): bytes uploaded (key:
+-- the DID) and grant requests evaluated (key: 'grant-requests ' + DID).
+-- Operational state for quotas, not derived from the log, not in Dump.
 CREATE TABLE IF NOT EXISTS upload_usage (
 	key   TEXT NOT NULL,
 	day   TEXT NOT NULL,
@@ -228,6 +229,20 @@ func (c *Catalog) Reindex(ctx context.Context, content string, claims func(add f
 // that stays within maxDay and maxTotal (0: no limit), and reports whether
 // it did. It returns the bytes used so far today and in total.
 func (c *Catalog) ChargeUpload(ctx context.Context, key, day string, n, maxDay, maxTotal int64) (ok bool, usedDay, usedTotal int64, err error) {
+	return c.charge(ctx, key, day, n, maxDay, maxTotal)
+}
+
+// ChargeGrantRequest counts one grant request by licensee on day if that
+// stays within maxDay (0: no limit), and reports whether it did and how
+// many the licensee made that day before it.
+func (c *Catalog) ChargeGrantRequest(ctx context.Context, licensee, day string, maxDay int64) (ok bool, usedDay int64, err error) {
+	ok, usedDay, _, err = c.charge(ctx, "grant-requests "+licensee, day, 1, maxDay, 0)
+	return ok, usedDay, err
+}
+
+// charge adds n to key's counter of day and of all days when both stay
+// within their limits (0: none).
+func (c *Catalog) charge(ctx context.Context, key, day string, n, maxDay, maxTotal int64) (ok bool, usedDay, usedTotal int64, err error) {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	tx, err := c.db.BeginTx(ctx, nil)
