@@ -102,3 +102,46 @@ type GrantAnswer struct {
 	PolicyRequest   []byte                  `json:"policy_request,omitempty"` // canonical license.Request
 	Reasons         []string                `json:"reasons,omitempty"`
 }
+
+// GrantRecord is an issued grant as GET /v1/grants and /v1/grants/{id}
+// list it, with what was served under it.
+type GrantRecord struct {
+	ID       string `json:"id"`
+	Asset    string `json:"asset"`
+	Licensee string `json:"licensee"`
+	Envelope []byte `json:"envelope"` // the signed grant, base64 in JSON
+	Revoked  bool   `json:"revoked"`
+	LogIndex uint64 `json:"log_index"`
+	Bytes    int64  `json:"bytes_served"`
+	Requests int64  `json:"requests_served"`
+}
+
+// GrantRequestRecord is a grant request queued for the owners' votes, as
+// GET /v1/grants lists it under pending_requests.
+type GrantRequestRecord struct {
+	ID       string          `json:"id"`
+	Asset    string          `json:"asset"`
+	Envelope []byte          `json:"envelope"` // the signed request
+	Decision uint64          `json:"decision_index"`
+	Status   string          `json:"status"`
+	LogIndex uint64          `json:"log_index"`
+	Votes    map[string]bool `json:"votes"` // owner → approve
+}
+
+// GrantList is the answer of GET /v1/grants and /v1/assets/{id}/grants.
+type GrantList struct {
+	Grants  []GrantRecord        `json:"grants"`
+	Pending []GrantRequestRecord `json:"pending_requests"`
+}
+
+// DisputeRecord is a dispute as GET /v1/disputes lists it.
+type DisputeRecord struct {
+	ID       string `json:"id"`
+	Asset    string `json:"asset"`
+	Opener   string `json:"opener"`
+	Reason   string `json:"reason"`
+	Status   string `json:"status"` // "open", "released" or "voided"
+	Envelope []byte `json:"envelope"`
+	LogIndex uint64 `json:"log_index"`
+	Resolved uint64 `json:"resolved_index,omitempty"`
+}

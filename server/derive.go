@@ -9,7 +9,6 @@ import (
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
@@ -21,7 +20,7 @@ import (
 
 // rightLookup is the asset.RightLookup over grant records read by get
 // (the catalog, or a transaction).
-func (s *Server) rightLookup(ctx context.Context, get func(string) (*catsqlite.GrantRecord, error)) asset.RightLookup {
+func (s *Server) rightLookup(ctx context.Context, get func(string) (*catalog.GrantRecord, error)) asset.RightLookup {
 	return func(id asset.ID) (*asset.Right, error) {
 		rec, err := get(id.String())
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -62,7 +61,7 @@ func (s *Server) checkDerivation(ctx context.Context, m *asset.Manifest, now tim
 	if err := asset.CheckFresh(m, now); err != nil {
 		return err
 	}
-	return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catsqlite.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
+	return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catalog.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
 }
 
 // derivationProblem turns a refusal of the right to derive into a problem
@@ -80,7 +79,7 @@ func (s *Server) derivationProblem(err error) error {
 // rule at the registration's log position. A refusal, or a licence or
 // grant that can never be read, marks the entry as not applying; any other
 // error (I/O) is returned.
-func (s *Server) applyDerivation(ctx context.Context, tx *catsqlite.Tx, m *asset.Manifest) error {
+func (s *Server) applyDerivation(ctx context.Context, tx catalog.Tx, m *asset.Manifest) error {
 	err := asset.CheckDerivation(m, s.rightLookup(ctx, tx.Grant), s.termsLookup(ctx))
 	var he *httpError
 	if errors.Is(err, asset.ErrNoRight) || errors.As(err, &he) || errors.Is(err, identity.ErrBadEnvelope) || errors.Is(err, identity.ErrBadSignature) || errors.Is(err, grant.ErrMalformed) || errors.Is(err, grant.ErrInvalid) {

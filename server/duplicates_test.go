@@ -300,7 +300,7 @@ func replayEveryPrefix(t *testing.T, s *Server, want []string) int {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err := cat.Update(ctx, rec.Index, func(tx *catsqlite.Tx) error { return r.applyEntry(ctx, tx, rec.Index, rec.Entry) })
+		err := cat.Update(ctx, rec.Index, func(tx catalog.Tx) error { return r.applyEntry(ctx, tx, rec.Index, rec.Entry) })
 		if err != nil && !errors.Is(err, catalog.ErrNoEffect) {
 			t.Fatalf("replay of the log prefix of %d entries: entry %d (%s): %v", rec.Index+1, rec.Index, rec.Entry.Type, err)
 		}

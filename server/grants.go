@@ -16,7 +16,6 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/httpsig"
@@ -282,7 +281,7 @@ func (s *Server) answerGrant(w http.ResponseWriter, ctx context.Context, g *gran
 
 // applyGrant applies a grant entry. A grant this server just signed and
 // logged is taken as issued; one read back from the log is verified.
-func (s *Server) applyGrant(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyGrant(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	var g *grant.Grant
 	if v, ok := s.issued.LoadAndDelete(string(payload)); ok {
 		g = v.(*grant.Grant)
@@ -314,7 +313,7 @@ func (s *Server) applyGrant(ctx context.Context, tx *catsqlite.Tx, idx uint64, p
 	return tx.Trail(g.Asset, idx, auditlog.TypeGrant, fmt.Sprintf("grant %s to %s for %s until %s", g.ID, g.Licensee, g.Purpose, g.NotAfter.Time().Format(time.RFC3339)))
 }
 
-func applyGrantRequest(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func applyGrantRequest(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	didx, envRaw, err := parseQueuedEntry(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -357,7 +356,7 @@ func tally(st *asset.State, votes map[string]bool) (yes, no int64) {
 	return yes, no
 }
 
-func applyGrantApproval(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func applyGrantApproval(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -502,7 +501,7 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err == nil && g.Asset != rv.Asset.String() {
 		err = errorf(http.StatusUnprocessableEntity, "wrong-asset", "Revocation names another asset", "", "", nil)
 	}
-	var rec *catsqlite.AssetRecord
+	var rec *catalog.AssetRecord
 	if err == nil {
 		rec, err = s.cat.Asset(ctx, rv.Asset)
 	}
@@ -529,7 +528,7 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func applyRevocation(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func applyRevocation(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -572,17 +571,11 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if gs == nil {
-		gs = []*catsqlite.GrantRecord{}
-	}
 	reqs, err := s.cat.GrantRequests(r.Context(), a, "pending")
 	if err != nil {
 		return err
 	}
-	if reqs == nil {
-		reqs = []*catsqlite.GrantRequestRecord{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"grants": gs, "pending_requests": reqs})
+	writeJSON(w, http.StatusOK, api.GrantList{Grants: wireAll(gs, grantWire), Pending: wireAll(reqs, grantRequestWire)})
 	return nil
 }
 
@@ -758,9 +751,9 @@ func (s *Server) grantFor(ctx context.Context, gid string, who identity.DID, nee
 // might govern until the index is stored again (reindex); it never guards
 // nothing silently. A conflicting claim governs nothing, so its index does
 // not matter.
-func (s *Server) guardAsset(ctx context.Context, tx *catsqlite.Tx, idx uint64, st *asset.State, signers []identity.DID, claim asset.ClaimStatus) error {
+func (s *Server) guardAsset(ctx context.Context, tx catalog.Tx, idx uint64, st *asset.State, signers []identity.DID, claim asset.ClaimStatus) error {
 	c := st.Manifest.Content
-	k := catsqlite.Claimant{Asset: st.Asset, Content: c.String(), LogIndex: idx, Signers: signers, Conflict: claim == asset.ClaimConflict}
+	k := catalog.Claimant{Asset: st.Asset, Content: c.String(), LogIndex: idx, Signers: signers, Conflict: claim == asset.ClaimConflict}
 	if st.Manifest.MediaType != content.DatasetMediaType {
 		return tx.PutClaimant(k)
 	}
@@ -842,7 +835,7 @@ func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, g)
+	writeJSON(w, http.StatusOK, grantWire(g))
 	return nil
 }
 
@@ -850,9 +843,9 @@ func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {
 // requests, enforcement). Registry entries change asset state only through
 // apply, which bumps assetGen; a record read while the generation moved is
 // not kept, so the cache never holds a stale state.
-func (s *Server) assetRecord(ctx context.Context, id asset.ID) (*catsqlite.AssetRecord, error) {
+func (s *Server) assetRecord(ctx context.Context, id asset.ID) (*catalog.AssetRecord, error) {
 	if v, ok := s.assetCache.Load(id); ok {
-		return v.(*catsqlite.AssetRecord), nil
+		return v.(*catalog.AssetRecord), nil
 	}
 	gen := s.assetGen.Load()
 	rec, err := s.cat.Asset(ctx, id)

@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/asset"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
@@ -437,7 +437,7 @@ func TestSettlementRebuild(t *testing.T) {
 		t.Fatalf("settlement %+v", st)
 	}
 	unsettled := 0
-	m.s.cat.Unsettled(ctx, 1<<62, func(catsqlite.Use) error { unsettled++; return nil })
+	m.s.cat.Unsettled(ctx, 1<<62, func(catalog.Use) error { unsettled++; return nil })
 	if unsettled != 0 {
 		t.Fatalf("%d uses unsettled after settlement", unsettled)
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
@@ -59,7 +58,7 @@ func quotaKey(g *grant.Grant) string {
 type metered struct {
 	s        *Server
 	g        *grant.Grant
-	key      catsqlite.MeterKey
+	key      catalog.MeterKey
 	id       content.ID
 	start    int64 // offset of the first data byte the response carries
 	reserved int64
@@ -73,8 +72,8 @@ func (s *Server) reserve(r *http.Request, g *grant.Grant, id content.ID, n int64
 	if !validSession(sid) {
 		sid = "anonymous"
 	}
-	m := &metered{s: s, g: g, id: id, reserved: n, key: catsqlite.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: quotaKey(g)}}
-	ok, err := s.cat.MeterReserve(r.Context(), m.key, n, catsqlite.Quota{MaxBytes: g.Quotas.MaxBytes, MaxRequests: g.Quotas.MaxRequests}, time.Now())
+	m := &metered{s: s, g: g, id: id, reserved: n, key: catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: quotaKey(g)}}
+	ok, err := s.cat.MeterReserve(r.Context(), m.key, n, catalog.Quota{MaxBytes: g.Quotas.MaxBytes, MaxRequests: g.Quotas.MaxRequests}, time.Now())
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +111,7 @@ func (m *metered) record(ctx context.Context, total int64, last bool) {
 		// A receipt lists at most metering.MaxRanges ranges: a session
 		// reading many files (a dataset) gets its receipt now and
 		// continues under the next part.
-		if _, err := m.s.closeSessions(ctx, catsqlite.SessionFilter{Grant: m.key.Grant, Session: m.key.Session, Licensee: m.key.Licensee}); err != nil {
+		if _, err := m.s.closeSessions(ctx, catalog.SessionFilter{Grant: m.key.Grant, Session: m.key.Session, Licensee: m.key.Licensee}); err != nil {
 			m.s.log.Error("sealing a full download session", "grant", m.key.Grant, "session", m.key.Session, "err", err)
 		}
 	}
@@ -151,7 +150,7 @@ func (mw *meterWriter) Write(p []byte) (int, error) {
 func (mw *meterWriter) finish() { mw.m.record(mw.ctx, mw.dataOf(mw.written), true) }
 
 // receiptOf builds the receipt of a session being sealed.
-func (s *Server) receiptOf(x *catsqlite.OpenSession) (*metering.Receipt, error) {
+func (s *Server) receiptOf(x *catalog.OpenSession) (*metering.Receipt, error) {
 	gid, err := asset.ParseID(x.Grant)
 	if err != nil {
 		return nil, err
@@ -179,7 +178,7 @@ func (s *Server) receiptOf(x *catsqlite.OpenSession) (*metering.Receipt, error) 
 		}
 		rs := x.Ranges[i:j]
 		if len(rc.Ranges)+len(rs) > metering.MaxRanges {
-			rs = []catsqlite.MeterRange{{Start: rs[0].Start, End: rs[len(rs)-1].End}}
+			rs = []catalog.MeterRange{{Start: rs[0].Start, End: rs[len(rs)-1].End}}
 		}
 		for _, r := range rs {
 			rc.Ranges = append(rc.Ranges, metering.Range{Content: cid, Offset: r.Start, Length: r.End - r.Start})
@@ -191,8 +190,8 @@ func (s *Server) receiptOf(x *catsqlite.OpenSession) (*metering.Receipt, error) 
 
 // closeSessions seals the sessions f selects into signed receipts and logs
 // them.
-func (s *Server) closeSessions(ctx context.Context, f catsqlite.SessionFilter) ([]metering.ReceiptInfo, error) {
-	sealed, err := s.cat.SealSessions(ctx, f, func(x *catsqlite.OpenSession) ([]byte, error) {
+func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]metering.ReceiptInfo, error) {
+	sealed, err := s.cat.SealSessions(ctx, f, func(x *catalog.OpenSession) ([]byte, error) {
 		rc, err := s.receiptOf(x)
 		if err != nil {
 			return nil, err
@@ -209,7 +208,7 @@ func (s *Server) closeSessions(ctx context.Context, f catsqlite.SessionFilter) (
 
 // logSealed appends sealed receipts to the log and applies them. One that
 // fails stays sealed and is logged at the next start.
-func (s *Server) logSealed(ctx context.Context, sealed []catsqlite.SealedReceipt) ([]metering.ReceiptInfo, error) {
+func (s *Server) logSealed(ctx context.Context, sealed []catalog.SealedReceipt) ([]metering.ReceiptInfo, error) {
 	var out []metering.ReceiptInfo
 	var errs []error
 	for _, x := range sealed {
@@ -261,7 +260,7 @@ func (s *Server) finishSessions(ctx context.Context) error {
 
 // closeIdle logs receipts of sessions idle for at least idle.
 func (s *Server) closeIdle(ctx context.Context, idle time.Duration) {
-	if _, err := s.closeSessions(ctx, catsqlite.SessionFilter{IdleBefore: time.Now().Add(-idle)}); err != nil {
+	if _, err := s.closeSessions(ctx, catalog.SessionFilter{IdleBefore: time.Now().Add(-idle)}); err != nil {
 		s.log.Error("closing idle download sessions", "err", err)
 	}
 }
@@ -316,7 +315,7 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
-	rs, err := s.closeSessions(context.WithoutCancel(r.Context()), catsqlite.SessionFilter{Session: sid, Licensee: who.String()})
+	rs, err := s.closeSessions(context.WithoutCancel(r.Context()), catalog.SessionFilter{Session: sid, Licensee: who.String()})
 	if err != nil {
 		return err
 	}
@@ -328,7 +327,7 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 }
 
 // applyReceipt applies a receipt entry.
-func (s *Server) applyReceipt(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyReceipt(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -354,7 +353,7 @@ func (s *Server) applyReceipt(ctx context.Context, tx *catsqlite.Tx, idx uint64,
 	if err := tx.ApplyReceipt(id.String(), rc.Grant.String(), rc.Session, rc.Part, quotaKey(g), rc.Bytes, rc.Requests); err != nil {
 		return err
 	}
-	return tx.PutReceipt(catsqlite.ReceiptRecord{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Licensee: rc.Licensee.String(),
+	return tx.PutReceipt(catalog.ReceiptRecord{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Licensee: rc.Licensee.String(),
 		Session: rc.Session, Bytes: rc.Bytes, Requests: rc.Requests, Envelope: payload, LogIndex: idx})
 }
 
@@ -401,7 +400,7 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	defer unlock()
 	if old, err := s.cat.Usage(ctx, u.Grant.String(), u.ID); err == nil {
 		if old.Statement != sid.String() {
-			return errorf(http.StatusConflict, "duplicate-usage", "Usage id already used", fmt.Sprintf("usage %s under grant %s was recorded with other content (entry %d)", u.ID, u.Grant, old.LogIndex), "report new usage under a new --id", catsqlite.ErrDuplicate)
+			return errorf(http.StatusConflict, "duplicate-usage", "Usage id already used", fmt.Sprintf("usage %s under grant %s was recorded with other content (entry %d)", u.ID, u.Grant, old.LogIndex), "report new usage under a new --id", catalog.ErrDuplicate)
 		}
 		writeJSON(w, http.StatusOK, metering.UsageAnswer{Grant: old.Grant, ID: old.ID, Statement: old.Statement, LogIndex: old.LogIndex, Existed: true})
 		return nil
@@ -421,7 +420,7 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 
 // applyUsage applies a usage entry. A duplicate (grant, id) is refused by
 // the insert itself, inside the entry's transaction.
-func (s *Server) applyUsage(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyUsage(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -437,9 +436,9 @@ func (s *Server) applyUsage(ctx context.Context, tx *catsqlite.Tx, idx uint64, p
 	if g.Licensee != u.Licensee.String() {
 		return invalidEntry{fmt.Errorf("usage by %s under grant of %s", u.Licensee, g.Licensee)}
 	}
-	err = tx.PutUsage(catsqlite.UsageRecord{Grant: g.ID, ID: u.ID, Statement: sid.String(), Asset: g.Asset, Licensee: g.Licensee,
+	err = tx.PutUsage(catalog.UsageRecord{Grant: g.ID, ID: u.ID, Statement: sid.String(), Asset: g.Asset, Licensee: g.Licensee,
 		Tokens: u.Tokens, Calls: u.Calls, Runs: u.Runs, Time: u.Time.Time().Format(time.RFC3339), Envelope: payload, LogIndex: idx})
-	if errors.Is(err, catsqlite.ErrDuplicate) {
+	if errors.Is(err, catalog.ErrDuplicate) {
 		return duplicate("%v", err)
 	}
 	return err

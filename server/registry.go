@@ -15,7 +15,6 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
@@ -58,7 +57,7 @@ func readEnvelope(r *http.Request) (*identity.Envelope, []byte, error) {
 }
 
 // lookupState is the asset.Lookup over the catalog (or a transaction).
-func lookupState(get func(asset.ID) (*catsqlite.AssetRecord, error)) asset.Lookup {
+func lookupState(get func(asset.ID) (*catalog.AssetRecord, error)) asset.Lookup {
 	return func(id asset.ID) (*asset.State, error) {
 		r, err := get(id)
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -108,7 +107,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		// original registration.
 		return s.answer(w, ctx, http.StatusOK, rec.LogIndex, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
 	}
-	if err := asset.CheckRegistration(m, signers, lookupState(func(a asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
+	if err := asset.CheckRegistration(m, signers, lookupState(func(a asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
 		unlock()
 		return err
 	}
@@ -282,7 +281,7 @@ func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Check
 // breaks the registry's rules at its position (which the live path avoids
 // appending), returns an invalidEntry: it is recorded as applied and has
 // no effect.
-func (s *Server) applyEntry(ctx context.Context, tx *catsqlite.Tx, idx uint64, e auditlog.Entry) error {
+func (s *Server) applyEntry(ctx context.Context, tx catalog.Tx, idx uint64, e auditlog.Entry) error {
 	switch e.Type {
 	case auditlog.TypeAssetRegister:
 		return s.applyRegister(ctx, tx, idx, e.Payload)
@@ -332,7 +331,7 @@ type openedManifest struct {
 	signers []identity.DID
 }
 
-func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyRegister(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	var om openedManifest
 	if v, ok := s.opened.Load(string(payload)); ok {
 		om = v.(openedManifest)
@@ -371,7 +370,7 @@ func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64
 	if claim == asset.ClaimPriority {
 		prio = id
 	}
-	if err := tx.PutAsset(catsqlite.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
+	if err := tx.PutAsset(catalog.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
 		return err
 	}
 	if err := s.guardAsset(ctx, tx, idx, st, signers, claim); err != nil {
@@ -386,7 +385,7 @@ func (s *Server) applyRegister(ctx context.Context, tx *catsqlite.Tx, idx uint64
 	return nil
 }
 
-func (s *Server) applyProposal(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyProposal(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -430,7 +429,7 @@ func (s *Server) applyProposal(ctx context.Context, tx *catsqlite.Tx, idx uint64
 // time before its expiry, since the live path logged it only then.
 func acceptedAt(p *asset.Proposal) time.Time { return p.Expires.Time().Add(-time.Second) }
 
-func (s *Server) applyApproval(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyApproval(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -544,12 +543,12 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 
 // checkChange runs asset.CheckChange against the catalog.
 func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Change) error {
-	if err := asset.CheckChange(st, c, lookupState(func(id asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
+	if err := asset.CheckChange(st, c, lookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
 		func(id asset.ID) ([]asset.ID, error) { return s.cat.Children(ctx, id) }); err != nil {
 		return err
 	}
 	if m := relicensed(st, c); m != nil {
-		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catsqlite.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
+		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catalog.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
 	}
 	return nil
 }
@@ -571,7 +570,7 @@ func relicensed(st *asset.State, c asset.Change) *asset.Manifest {
 
 // applyRelicense is replay's check of relicensed: a licence change the
 // parents' terms forbid applies without effect.
-func (s *Server) applyRelicense(ctx context.Context, tx *catsqlite.Tx, st *asset.State, c asset.Change) error {
+func (s *Server) applyRelicense(ctx context.Context, tx catalog.Tx, st *asset.State, c asset.Change) error {
 	if m := relicensed(st, c); m != nil {
 		return s.applyDerivation(ctx, tx, m)
 	}
@@ -651,7 +650,7 @@ func (s *Server) assetView(ctx context.Context, id asset.ID) (*AssetView, error)
 		}
 		return nil, err
 	}
-	v := &AssetView{AssetRecord: *rec, Conflicts: []string{}, Children: []string{}}
+	v := &AssetView{AssetRecord: assetWire(rec), Conflicts: []string{}, Children: []string{}}
 	same, err := s.cat.AssetsByContent(ctx, rec.State.Manifest.Content)
 	if err != nil {
 		return nil, err
@@ -668,12 +667,16 @@ func (s *Server) assetView(ctx context.Context, id asset.ID) (*AssetView, error)
 	for _, k := range kids {
 		v.Children = append(v.Children, k.String())
 	}
-	if v.Proposals, err = s.cat.Proposals(ctx, id); err != nil {
+	ps, err := s.cat.Proposals(ctx, id)
+	if err != nil {
 		return nil, err
 	}
-	if v.Trail, err = s.cat.Trail(ctx, id); err != nil {
+	v.Proposals = wireAll(ps, proposalWire)
+	trail, err := s.cat.Trail(ctx, id)
+	if err != nil {
 		return nil, err
 	}
+	v.Trail = wireAll(trail, trailWire)
 	return v, nil
 }
 
@@ -695,10 +698,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if all == nil {
-		all = []*catsqlite.AssetRecord{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"assets": all})
+	writeJSON(w, http.StatusOK, map[string]any{"assets": wireAll(all, assetWire)})
 	return nil
 }
 
@@ -780,7 +780,7 @@ func (s *Server) getProposal(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.ProposalView{Proposal: p, Envelope: p.Envelope})
+	writeJSON(w, http.StatusOK, api.ProposalView{Proposal: proposalWire(p), Envelope: p.Envelope})
 	return nil
 }
 

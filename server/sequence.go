@@ -11,7 +11,6 @@ import (
 
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 )
 
 // How statements reach the catalog (docs/design/decisions.md, "Ordered
@@ -194,10 +193,10 @@ func (q *sequencer) drain() {
 func (q *sequencer) applyRun(run []*seqEntry) {
 	s := q.s
 	ctx := context.WithoutCancel(q.ctx)
-	changes := make([]catsqlite.Change, len(run))
+	changes := make([]catalog.Change, len(run))
 	assets := false
 	for i, x := range run {
-		changes[i] = catsqlite.Change{Index: x.idx, Fn: func(tx *catsqlite.Tx) error { return s.applyEntry(ctx, tx, x.idx, x.e) }}
+		changes[i] = catalog.Change{Index: x.idx, Fn: func(tx catalog.Tx) error { return s.applyEntry(ctx, tx, x.idx, x.e) }}
 		assets = assets || changesAssets(x.e.Type)
 	}
 	errs := s.cat.UpdateSeq(ctx, changes)

@@ -292,7 +292,7 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 }
 
 // applier applies one type of log entry inside a catalog transaction.
-type applier func(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error
+type applier func(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error
 
 // entryAppliers returns the appliers of the log entry types beyond the
 // registry's own.
@@ -330,7 +330,7 @@ func (s *Server) replay(ctx context.Context) error {
 		return err
 	}
 	end, n := next, 0
-	var batch []catsqlite.Change
+	var batch []catalog.Change
 	flush := func() error {
 		if len(batch) == 0 {
 			return nil
@@ -351,7 +351,7 @@ func (s *Server) replay(ctx context.Context) error {
 		if done[rec.Index] {
 			continue
 		}
-		batch = append(batch, catsqlite.Change{Index: rec.Index, Fn: func(tx *catsqlite.Tx) error { return s.applyEntry(ctx, tx, rec.Index, rec.Entry) }})
+		batch = append(batch, catalog.Change{Index: rec.Index, Fn: func(tx catalog.Tx) error { return s.applyEntry(ctx, tx, rec.Index, rec.Entry) }})
 		n++
 		if len(batch) == replayBatch {
 			if err := flush(); err != nil {
@@ -374,11 +374,11 @@ func (s *Server) replay(ctx context.Context) error {
 // failures of the catalog itself: an entry without effect is applied.
 // After a failure the rest of the batch is not applied, so a restart
 // resumes from the first entry that failed.
-func (s *Server) applySeq(ctx context.Context, batch []catsqlite.Change) []error {
+func (s *Server) applySeq(ctx context.Context, batch []catalog.Change) []error {
 	var failed error
 	for i, c := range batch {
 		fn := c.Fn
-		batch[i].Fn = func(tx *catsqlite.Tx) error {
+		batch[i].Fn = func(tx catalog.Tx) error {
 			if failed != nil {
 				return fmt.Errorf("not applied after entry %d failed", c.Index)
 			}

@@ -155,13 +155,13 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	// Per use only its log index is kept (in scan order, parallel to
 	// nothing): a million uses cost 8 MB beside their charges.
 	var indexes []uint64
-	var failed []catsqlite.Use // priced uses that cannot be charged, and charges refused below
+	var failed []catalog.Use // priced uses that cannot be charged, and charges refused below
 	failMsg := map[string]string{}
-	flatUses := map[string][]catsqlite.Use{} // uses of flat-priced grants, by grant
-	assetOf := map[string]string{}           // use key -> asset id, for owners' view of failures
+	flatUses := map[string][]catalog.Use{} // uses of flat-priced grants, by grant
+	assetOf := map[string]string{}         // use key -> asset id, for owners' view of failures
 	var charges []settle.Charge
 	var chargeIdx []uint64 // log index of charges[i]
-	err = s.cat.Unsettled(ctx, through, func(u catsqlite.Use) error {
+	err = s.cat.Unsettled(ctx, through, func(u catalog.Use) error {
 		indexes = append(indexes, u.LogIndex)
 		if rec, err := s.cat.Grant(ctx, u.Grant); err == nil {
 			assetOf[u.Key] = rec.Asset
@@ -282,7 +282,7 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 				}
 				continue
 			}
-			failed = append(failed, catsqlite.Use{Key: f.Charge.ID, LogIndex: chargeIdx[pos[f.Charge.ID]]})
+			failed = append(failed, catalog.Use{Key: f.Charge.ID, LogIndex: chargeIdx[pos[f.Charge.ID]]})
 			failMsg[f.Charge.ID] = msg
 		}
 	}
@@ -290,7 +290,7 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	// over, at most maxFailedPerSettlement by induction) all stay listed;
 	// new ones beyond the room left lower through instead, so the log
 	// entry stays small.
-	slices.SortFunc(failed, func(a, b catsqlite.Use) int { return cmpU64(a.LogIndex, b.LogIndex) })
+	slices.SortFunc(failed, func(a, b catalog.Use) int { return cmpU64(a.LogIndex, b.LogIndex) })
 	old := 0
 	for old < len(failed) && failed[old].LogIndex <= watermark {
 		old++
@@ -380,7 +380,7 @@ type settlementEntry struct {
 
 // applySettlement applies a settlement entry: it marks the uses it covers
 // settled.
-func (s *Server) applySettlement(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applySettlement(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -526,7 +526,7 @@ func (s *Server) resolveAllHeld(ctx context.Context) (released, voided int, err 
 		return 0, 0, err
 	}
 	open := map[string]bool{}
-	last := map[string]*catsqlite.DisputeRecord{}
+	last := map[string]*catalog.DisputeRecord{}
 	for _, d := range ds {
 		if d.Status == "open" {
 			open[d.Asset] = true
@@ -610,7 +610,7 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 			mine = o.ID
 		}
 	}
-	lin, err := metering.Lineage(rec.State, lookupState(func(id asset.ID) (*catsqlite.AssetRecord, error) { return s.cat.Asset(ctx, id) }))
+	lin, err := metering.Lineage(rec.State, lookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }))
 	if err != nil {
 		return err
 	}
@@ -650,7 +650,7 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	unlock := s.inflight.lock("dispute:" + res.Dispute.String())
 	defer unlock()
 	d, err := s.cat.Dispute(ctx, res.Dispute.String())
-	var rec *catsqlite.AssetRecord
+	var rec *catalog.AssetRecord
 	switch {
 	case err != nil:
 	case d.Asset != res.Asset.String():
@@ -700,7 +700,7 @@ func statusOf(outcome string) string {
 }
 
 // applyDispute applies a dispute entry: an opened dispute or a resolution.
-func (s *Server) applyDispute(ctx context.Context, tx *catsqlite.Tx, idx uint64, payload []byte) error {
+func (s *Server) applyDispute(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
 	env, err := identity.ParseEnvelope(payload)
 	if err != nil {
 		return invalidEntry{err}
@@ -753,7 +753,7 @@ func (s *Server) applyDispute(ctx context.Context, tx *catsqlite.Tx, idx uint64,
 	if err := metering.CheckStanding(lin, d.Opener, licensee, d.Opener == s.key.DID(), mine); err != nil {
 		return invalidEntry{err}
 	}
-	if err := tx.PutDispute(catsqlite.DisputeRecord{ID: id.String(), Asset: d.Asset.String(), Opener: d.Opener.String(), Reason: d.Reason, Envelope: payload, LogIndex: idx}); err != nil {
+	if err := tx.PutDispute(catalog.DisputeRecord{ID: id.String(), Asset: d.Asset.String(), Opener: d.Opener.String(), Reason: d.Reason, Envelope: payload, LogIndex: idx}); err != nil {
 		return err
 	}
 	return tx.Trail(d.Asset, idx, auditlog.TypeDispute, fmt.Sprintf("dispute %s opened by %s: %s", id, d.Opener, d.Reason))
@@ -765,10 +765,7 @@ func (s *Server) listDisputes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if ds == nil {
-		ds = []*catsqlite.DisputeRecord{}
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"disputes": ds})
+	writeJSON(w, http.StatusOK, map[string]any{"disputes": wireAll(ds, disputeWire)})
 	return nil
 }
 

@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/charter-dev/charter/asset"
-	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/catalog"
 )
 
 // Content governance (docs/spec/content-governance.md): which registered
@@ -52,22 +52,9 @@ func init() {
 	)
 }
 
-// Claimant is a registered asset as content governance needs it.
-type Claimant struct {
-	Asset    asset.ID
-	Content  string // the asset's own content id
-	LogIndex uint64
-	Signers  []identity.DID
-	Conflict bool
-	// Dataset: a dataset whose index was read, so its files are claimed.
-	Dataset bool
-	// Unindexed: a dataset whose index was missing or did not parse.
-	Unindexed bool
-}
-
 // PutClaimant records a registered asset's claimant row and its claim on
 // its own content.
-func (t *Tx) PutClaimant(c Claimant) error {
+func (t *Tx) PutClaimant(c catalog.Claimant) error {
 	signers, err := json.Marshal(c.Signers)
 	if err != nil {
 		return err
@@ -140,16 +127,16 @@ func (c *Catalog) ContentClaims(ctx context.Context, content string) ([]asset.Co
 
 // Unindexed returns the registered datasets whose index is missing, in
 // log order.
-func (c *Catalog) Unindexed(ctx context.Context) ([]Claimant, error) {
+func (c *Catalog) Unindexed(ctx context.Context) ([]catalog.Claimant, error) {
 	rows, err := c.query(ctx, `SELECT asset, content, log_index FROM claimants WHERE unindexed = 1 ORDER BY log_index`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Claimant
+	var out []catalog.Claimant
 	for rows.Next() {
 		var a string
-		k := Claimant{Unindexed: true}
+		k := catalog.Claimant{Unindexed: true}
 		var idx int64
 		if err := rows.Scan(&a, &k.Content, &idx); err != nil {
 			return nil, err

@@ -62,18 +62,6 @@ func init() {
 	)
 }
 
-// GrantRecord is a grant as the catalog holds it.
-type GrantRecord struct {
-	ID       string `json:"id"`
-	Asset    string `json:"asset"`
-	Licensee string `json:"licensee"`
-	Envelope []byte `json:"envelope"`
-	Revoked  bool   `json:"revoked"`
-	LogIndex uint64 `json:"log_index"`
-	Bytes    int64  `json:"bytes_served"`
-	Requests int64  `json:"requests_served"`
-}
-
 // PutGrant records an issued grant; a grant id recorded already keeps its
 // first grant.
 func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
@@ -88,20 +76,20 @@ func (t *Tx) RevokeGrant(id string) error {
 }
 
 // Grant returns a grant.
-func (c *Catalog) Grant(ctx context.Context, id string) (*GrantRecord, error) {
+func (c *Catalog) Grant(ctx context.Context, id string) (*catalog.GrantRecord, error) {
 	return scanGrant(c.queryRow(ctx, grantQuery+` WHERE g.id = ?`, id), id)
 }
 
 // Grant is Catalog.Grant inside the transaction.
-func (t *Tx) Grant(id string) (*GrantRecord, error) {
+func (t *Tx) Grant(id string) (*catalog.GrantRecord, error) {
 	return scanGrant(t.queryRow(grantQuery+` WHERE g.id = ?`, id), id)
 }
 
 const grantQuery = `SELECT g.id, g.asset, g.licensee, g.envelope, g.revoked, g.log_index, COALESCE(u.bytes, 0), COALESCE(u.requests, 0)
 	FROM grants g LEFT JOIN grant_usage u ON u.grant = g.id`
 
-func scanGrant(row scanner, id string) (*GrantRecord, error) {
-	var g GrantRecord
+func scanGrant(row scanner, id string) (*catalog.GrantRecord, error) {
+	var g catalog.GrantRecord
 	var env string
 	var idx int64
 	err := row.Scan(&g.ID, &g.Asset, &g.Licensee, &env, &g.Revoked, &idx, &g.Bytes, &g.Requests)
@@ -117,13 +105,13 @@ func scanGrant(row scanner, id string) (*GrantRecord, error) {
 
 // Grants lists grants of an asset ("" for all) or of a licensee ("" for
 // all), newest first.
-func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*GrantRecord, error) {
+func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*catalog.GrantRecord, error) {
 	rows, err := c.db.QueryContext(ctx, grantQuery+` WHERE (? = '' OR g.asset = ?) AND (? = '' OR g.licensee = ?) ORDER BY g.log_index DESC LIMIT 1000`, asset, asset, licensee, licensee)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*GrantRecord
+	var out []*catalog.GrantRecord
 	for rows.Next() {
 		g, err := scanGrant(rows, "")
 		if err != nil {
@@ -174,29 +162,18 @@ func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope [
 	return err
 }
 
-// GrantRequestRecord is a queued request with the owners' decisions.
-type GrantRequestRecord struct {
-	ID       string          `json:"id"`
-	Asset    string          `json:"asset"`
-	Envelope []byte          `json:"envelope"`
-	Decision uint64          `json:"decision_index"`
-	Status   string          `json:"status"`
-	LogIndex uint64          `json:"log_index"`
-	Votes    map[string]bool `json:"votes"`
-}
-
 // GrantRequest returns a queued request.
-func (c *Catalog) GrantRequest(ctx context.Context, id string) (*GrantRequestRecord, error) {
+func (c *Catalog) GrantRequest(ctx context.Context, id string) (*catalog.GrantRequestRecord, error) {
 	return grantRequest(ctx, c.db, id)
 }
 
 // GrantRequest is Catalog.GrantRequest inside the transaction.
-func (t *Tx) GrantRequest(id string) (*GrantRequestRecord, error) {
+func (t *Tx) GrantRequest(id string) (*catalog.GrantRequestRecord, error) {
 	return grantRequest(t.ctx, t.tx, id)
 }
 
-func grantRequest(ctx context.Context, q querier, id string) (*GrantRequestRecord, error) {
-	r := &GrantRequestRecord{ID: id, Votes: map[string]bool{}}
+func grantRequest(ctx context.Context, q querier, id string) (*catalog.GrantRequestRecord, error) {
+	r := &catalog.GrantRequestRecord{ID: id, Votes: map[string]bool{}}
 	var env string
 	var dec, idx int64
 	err := q.QueryRowContext(ctx, `SELECT asset, envelope, decision, status, log_index FROM grant_requests WHERE id = ?`, id).Scan(&r.Asset, &env, &dec, &r.Status, &idx)
@@ -225,7 +202,7 @@ func grantRequest(ctx context.Context, q querier, id string) (*GrantRequestRecor
 
 // GrantRequests lists queued requests for an asset ("" for all) with a
 // status ("" for any).
-func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*GrantRequestRecord, error) {
+func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*catalog.GrantRequestRecord, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT id FROM grant_requests WHERE (? = '' OR asset = ?) AND (? = '' OR status = ?) ORDER BY log_index`, asset, asset, status, status)
 	if err != nil {
 		return nil, err
@@ -237,7 +214,7 @@ func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*G
 		ids = append(ids, s)
 	}
 	rows.Close()
-	var out []*GrantRequestRecord
+	var out []*catalog.GrantRequestRecord
 	for _, id := range ids {
 		r, err := c.GrantRequest(ctx, id)
 		if err != nil {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/charter-dev/charter/catalog"
 )
 
 // Download metering. A data request under a grant first reserves its bytes
@@ -76,21 +78,6 @@ func init() {
 // it they collapse to their hull (the byte count stays exact).
 const MaxRangesPerContent = 256
 
-// MeterKey names a session under one grant and what it counts against.
-type MeterKey struct {
-	Grant, Session string
-	Asset          string
-	Licensee       string
-	// Quota is the key of the quota counters the session's use counts
-	// against (the server uses licensee, asset and terms).
-	Quota string
-}
-
-// Quota bounds use; zero means unlimited.
-type Quota struct {
-	MaxBytes, MaxRequests int64
-}
-
 // QuotaUse is what counts against a quota key: logged receipts, sealed
 // receipts awaiting the log, open sessions and reservations in flight.
 func quotaUse(ctx context.Context, q querier, key string) (bytes, requests int64, err error) {
@@ -128,7 +115,7 @@ func (c *Catalog) writeTx(ctx context.Context, fn func(*sql.Tx) error) error {
 // MeterReserve records one request of session k that will serve n bytes,
 // if the quota allows it, and reports whether it did. The n bytes count
 // against the quota until MeterServed releases what was not sent.
-func (c *Catalog) MeterReserve(ctx context.Context, k MeterKey, n int64, q Quota, now time.Time) (bool, error) {
+func (c *Catalog) MeterReserve(ctx context.Context, k catalog.MeterKey, n int64, q catalog.Quota, now time.Time) (bool, error) {
 	if q.MaxBytes > 0 && n > q.MaxBytes {
 		return false, nil
 	}
@@ -241,43 +228,12 @@ func addMeterRange(ctx context.Context, tx *sql.Tx, grant, session, content stri
 	return nil
 }
 
-// MeterRange is a merged range of content a session served.
-type MeterRange struct {
-	Content    string
-	Start, End int64
-}
-
-// OpenSession is the state of a session being sealed into a receipt.
-type OpenSession struct {
-	MeterKey
-	Bytes, Requests int64
-	Started, Last   time.Time
-	Part            int64 // the receipt's part: 1 for the session's first
-	Ranges          []MeterRange
-}
-
-// SealedReceipt is a signed receipt awaiting its log entry.
-type SealedReceipt struct {
-	Grant, Session string
-	Part           int64
-	Envelope       []byte
-}
-
 // InFlight returns the bytes reserved by requests of licensee's sessions
 // named session that have not finished.
 func (c *Catalog) InFlight(ctx context.Context, session, licensee string) (int64, error) {
 	var n int64
 	err := c.queryRow(ctx, `SELECT COALESCE(SUM(reserved), 0) FROM meter_sessions WHERE session = ? AND licensee = ?`, session, licensee).Scan(&n)
 	return n, err
-}
-
-// SessionFilter selects sessions to seal: those idle since before
-// IdleBefore (when not zero), or the sessions named Session of Licensee
-// (only the one under Grant, when set).
-type SessionFilter struct {
-	IdleBefore        time.Time
-	Session, Licensee string
-	Grant             string
 }
 
 // HasSession reports whether licensee has a session named session with
@@ -295,8 +251,8 @@ func (c *Catalog) HasSession(ctx context.Context, session, licensee string) (boo
 // transaction. It returns the sealed receipts, oldest session first. A
 // session sign fails for is left open and its error returned with the
 // others sealed: one bad session does not hold up the rest.
-func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*OpenSession) ([]byte, error)) ([]SealedReceipt, error) {
-	var out []SealedReceipt
+func (c *Catalog) SealSessions(ctx context.Context, f catalog.SessionFilter, sign func(*catalog.OpenSession) ([]byte, error)) ([]catalog.SealedReceipt, error) {
+	var out []catalog.SealedReceipt
 	var signErrs []error
 	err := c.writeTx(ctx, func(tx *sql.Tx) error {
 		var rows *sql.Rows
@@ -310,9 +266,9 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 		if err != nil {
 			return err
 		}
-		var open []*OpenSession
+		var open []*catalog.OpenSession
 		for rows.Next() {
-			s := &OpenSession{}
+			s := &catalog.OpenSession{}
 			var started, last int64
 			if err := rows.Scan(&s.Grant, &s.Session, &s.Asset, &s.Licensee, &s.Quota, &s.Bytes, &s.Requests, &started, &last, &s.Part); err != nil {
 				rows.Close()
@@ -331,7 +287,7 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 				return err
 			}
 			for rr.Next() {
-				var r MeterRange
+				var r catalog.MeterRange
 				if err := rr.Scan(&r.Content, &r.Start, &r.End); err != nil {
 					rr.Close()
 					return err
@@ -357,7 +313,7 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 			if _, err := tx.ExecContext(ctx, `DELETE FROM meter_ranges WHERE grant = ? AND session = ?`, s.Grant, s.Session); err != nil {
 				return err
 			}
-			out = append(out, SealedReceipt{Grant: s.Grant, Session: s.Session, Part: s.Part, Envelope: env})
+			out = append(out, catalog.SealedReceipt{Grant: s.Grant, Session: s.Session, Part: s.Part, Envelope: env})
 		}
 		// Sessions with nothing to seal and nothing in flight, idle for a
 		// day, are forgotten (their next receipt restarts at part 1, with
@@ -373,15 +329,15 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 
 // SealedReceipts returns the sealed receipts whose log entries were not
 // applied: after a restart (and replay), the ones never logged.
-func (c *Catalog) SealedReceipts(ctx context.Context) ([]SealedReceipt, error) {
+func (c *Catalog) SealedReceipts(ctx context.Context) ([]catalog.SealedReceipt, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT grant, session, part, envelope FROM meter_sealed ORDER BY rowid`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []SealedReceipt
+	var out []catalog.SealedReceipt
 	for rows.Next() {
-		var s SealedReceipt
+		var s catalog.SealedReceipt
 		var env string
 		if err := rows.Scan(&s.Grant, &s.Session, &s.Part, &env); err != nil {
 			return nil, err

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/charter-dev/charter/catalog"
 )
 
 func openTest(t *testing.T) *Catalog {
@@ -29,13 +31,13 @@ func TestMeterRangesMatchBitmap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for trial := range 40 {
 		const size = 512
-		k := MeterKey{Grant: "g", Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
+		k := catalog.MeterKey{Grant: "g", Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
 		var bits [size]bool
 		var total int64
 		for range r.IntN(40) + 1 {
 			a := r.Int64N(size)
 			n := r.Int64N(min(size-a, 48) + 1)
-			if ok, err := c.MeterReserve(ctx, k, n, Quota{}, time.Now()); err != nil || !ok {
+			if ok, err := c.MeterReserve(ctx, k, n, catalog.Quota{}, time.Now()); err != nil || !ok {
 				t.Fatal(ok, err)
 			}
 			if _, err := c.MeterServed(ctx, "g", "s", "c1", a, n, n, time.Now()); err != nil {
@@ -46,17 +48,17 @@ func TestMeterRangesMatchBitmap(t *testing.T) {
 				bits[i] = true
 			}
 		}
-		var want []MeterRange
+		var want []catalog.MeterRange
 		for i := int64(0); i < size; i++ {
 			if bits[i] && (i == 0 || !bits[i-1]) {
-				want = append(want, MeterRange{Content: "c1", Start: i, End: i})
+				want = append(want, catalog.MeterRange{Content: "c1", Start: i, End: i})
 			}
 			if bits[i] {
 				want[len(want)-1].End = i + 1
 			}
 		}
-		var got *OpenSession
-		_, err := c.SealSessions(ctx, SessionFilter{Session: "s", Licensee: "l"}, func(s *OpenSession) ([]byte, error) {
+		var got *catalog.OpenSession
+		_, err := c.SealSessions(ctx, catalog.SessionFilter{Session: "s", Licensee: "l"}, func(s *catalog.OpenSession) ([]byte, error) {
 			got = s
 			return []byte("env"), nil
 		})
@@ -82,9 +84,9 @@ func TestMeterRangesMatchBitmap(t *testing.T) {
 func TestMeterRangesCollapse(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t)
-	k := MeterKey{Grant: "g", Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
+	k := catalog.MeterKey{Grant: "g", Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
 	for i := range int64(MaxRangesPerContent + 1) {
-		c.MeterReserve(ctx, k, 1, Quota{}, time.Now())
+		c.MeterReserve(ctx, k, 1, catalog.Quota{}, time.Now())
 		if _, err := c.MeterServed(ctx, "g", "s", "c", i*10, 1, 1, time.Now()); err != nil {
 			t.Fatal(err)
 		}
@@ -107,10 +109,10 @@ func TestMeterRangesCollapse(t *testing.T) {
 func TestQuotaCountsEverything(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t)
-	q := Quota{MaxBytes: 100}
-	k1 := MeterKey{Grant: "g1", Session: "s", Asset: "a", Licensee: "l", Quota: "l a t"}
-	k2 := MeterKey{Grant: "g2", Session: "s", Asset: "a", Licensee: "l", Quota: "l a t"}
-	reserve := func(k MeterKey, n int64) bool {
+	q := catalog.Quota{MaxBytes: 100}
+	k1 := catalog.MeterKey{Grant: "g1", Session: "s", Asset: "a", Licensee: "l", Quota: "l a t"}
+	k2 := catalog.MeterKey{Grant: "g2", Session: "s", Asset: "a", Licensee: "l", Quota: "l a t"}
+	reserve := func(k catalog.MeterKey, n int64) bool {
 		ok, err := c.MeterReserve(ctx, k, n, q, time.Now())
 		if err != nil {
 			t.Fatal(err)
@@ -140,7 +142,7 @@ func TestQuotaCountsEverything(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Sealed, then logged: still counted, once.
-	sealed, err := c.SealSessions(ctx, SessionFilter{Session: "s", Licensee: "l"}, func(*OpenSession) ([]byte, error) { return []byte("env"), nil })
+	sealed, err := c.SealSessions(ctx, catalog.SessionFilter{Session: "s", Licensee: "l"}, func(*catalog.OpenSession) ([]byte, error) { return []byte("env"), nil })
 	if err != nil || len(sealed) != 2 {
 		t.Fatal(sealed, err)
 	}
@@ -148,7 +150,7 @@ func TestQuotaCountsEverything(t *testing.T) {
 		t.Fatalf("use after sealing %d, want 60", b)
 	}
 	for i, s := range sealed {
-		err := c.Update(ctx, uint64(i), func(tx *Tx) error {
+		err := c.Update(ctx, uint64(i), func(tx catalog.Tx) error {
 			return tx.ApplyReceipt("r"+s.Grant, s.Grant, s.Session, s.Part, "l a t", map[string]int64{"g1": 10, "g2": 50}[s.Grant], 1)
 		})
 		if err != nil {
@@ -172,13 +174,13 @@ func TestSealIsolated(t *testing.T) {
 	ctx := context.Background()
 	c := openTest(t)
 	for _, g := range []string{"bad", "good"} {
-		k := MeterKey{Grant: g, Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
-		c.MeterReserve(ctx, k, 5, Quota{}, time.Now())
+		k := catalog.MeterKey{Grant: g, Session: "s", Asset: "a", Licensee: "l", Quota: "q"}
+		c.MeterReserve(ctx, k, 5, catalog.Quota{}, time.Now())
 		if _, err := c.MeterServed(ctx, g, "s", "c", 0, 5, 5, time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	sealed, err := c.SealSessions(ctx, SessionFilter{Session: "s", Licensee: "l"}, func(s *OpenSession) ([]byte, error) {
+	sealed, err := c.SealSessions(ctx, catalog.SessionFilter{Session: "s", Licensee: "l"}, func(s *catalog.OpenSession) ([]byte, error) {
 		if s.Grant == "bad" {
 			return nil, errors.New("cannot sign")
 		}

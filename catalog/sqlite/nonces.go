@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/httpsig"
 )
 
@@ -47,7 +48,7 @@ type NonceStore struct {
 // Nonces returns the catalog's nonce store, holding at most limit live
 // nonces per key id (DefaultNonceLimit if limit <= 0). now is its clock,
 // time.Now if nil.
-func (c *Catalog) Nonces(limit int, now func() time.Time) *NonceStore {
+func (c *Catalog) Nonces(limit int, now func() time.Time) catalog.NonceStore {
 	if limit <= 0 {
 		limit = DefaultNonceLimit
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/httpsig"
 )
 
@@ -25,7 +26,7 @@ func TestNonceStorePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := c.Nonces(2, clock)
-	seen := func(s *NonceStore, k, n string, until time.Time) bool {
+	seen := func(s catalog.NonceStore, k, n string, until time.Time) bool {
 		t.Helper()
 		ok, err := s.Seen(ctx, k, n, until)
 		if err != nil {

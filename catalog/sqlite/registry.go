@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/charter-dev/charter/api"
 	"slices"
 
 	"github.com/charter-dev/charter/asset"
@@ -64,9 +63,6 @@ CREATE TABLE IF NOT EXISTS trail (
 	PRIMARY KEY (asset, log_index)
 );
 `
-
-// AssetRecord is api.AssetRecord.
-type AssetRecord = api.AssetRecord
 
 // Tx is one catalog transaction: everything an applied log entry changes,
 // together with the record that the entry is applied.
@@ -144,21 +140,15 @@ func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
 // catalog.ErrApplied. If fn fails with an error wrapping
 // catalog.ErrNoEffect, its changes are undone, the entry is still recorded
 // as applied and Update returns that error.
-func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
-	return c.UpdateSeq(ctx, []Change{{Index: index, Fn: fn}})[0]
-}
-
-// Change is one log entry's catalog change for UpdateSeq.
-type Change struct {
-	Index uint64
-	Fn    func(*Tx) error
+func (c *Catalog) Update(ctx context.Context, index uint64, fn func(catalog.Tx) error) error {
+	return c.UpdateSeq(ctx, []catalog.Change{{Index: index, Fn: fn}})[0]
 }
 
 // UpdateSeq is Update for several entries, applied in the order given (each
 // in its own savepoint, sharing transactions with other callers), so that a
 // caller feeding entries in log order gets them applied in log order. It
 // returns one error per change.
-func (c *Catalog) UpdateSeq(ctx context.Context, changes []Change) []error {
+func (c *Catalog) UpdateSeq(ctx context.Context, changes []catalog.Change) []error {
 	ctx = context.WithoutCancel(ctx)
 	us := make([]*update, len(changes))
 	for i, ch := range changes {
@@ -184,7 +174,7 @@ func (c *Catalog) UpdateSeq(ctx context.Context, changes []Change) []error {
 type update struct {
 	ctx   context.Context
 	index uint64
-	fn    func(*Tx) error
+	fn    func(catalog.Tx) error
 	err   error
 	ok    bool
 	done  chan struct{}
@@ -342,7 +332,7 @@ func (t *Tx) MarkApplied(index uint64) error {
 
 // PutAsset records a newly registered asset and its lineage. An asset
 // recorded already is kept as it is (a duplicate registration is a no-op).
-func (t *Tx) PutAsset(r AssetRecord) error {
+func (t *Tx) PutAsset(r catalog.AssetRecord) error {
 	st, err := json.Marshal(r.State)
 	if err != nil {
 		return err
@@ -407,18 +397,18 @@ func (t *Tx) AddApproval(proposal asset.ID, approver string, envelope []byte, in
 
 // Asset returns the record of an asset, or an error wrapping
 // catalog.ErrNotFound.
-func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*AssetRecord, error) {
+func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*catalog.AssetRecord, error) {
 	return scanAsset(c.queryRow(ctx, `SELECT state, claim, priority, log_index FROM assets WHERE asset = ?`, id.String()), id.String())
 }
 
 // Asset is Catalog.Asset inside the transaction.
-func (t *Tx) Asset(id asset.ID) (*AssetRecord, error) {
+func (t *Tx) Asset(id asset.ID) (*catalog.AssetRecord, error) {
 	return scanAsset(t.queryRow(`SELECT state, claim, priority, log_index FROM assets WHERE asset = ?`, id.String()), id.String())
 }
 
 type scanner interface{ Scan(...any) error }
 
-func scanAsset(row scanner, id string) (*AssetRecord, error) {
+func scanAsset(row scanner, id string) (*catalog.AssetRecord, error) {
 	var st, claim, prio string
 	var idx int64
 	err := row.Scan(&st, &claim, &prio, &idx)
@@ -428,7 +418,7 @@ func scanAsset(row scanner, id string) (*AssetRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: asset %s: %w", id, err)
 	}
-	r := &AssetRecord{Claim: claim, LogIndex: uint64(idx)}
+	r := &catalog.AssetRecord{Claim: claim, LogIndex: uint64(idx)}
 	if err := json.Unmarshal([]byte(st), &r.State); err != nil {
 		return nil, fmt.Errorf("catalog: asset %s state: %w", id, err)
 	}
@@ -439,12 +429,12 @@ func scanAsset(row scanner, id string) (*AssetRecord, error) {
 }
 
 // AssetsByContent returns the registrations of a content id in log order.
-func (c *Catalog) AssetsByContent(ctx context.Context, id content.ID) ([]*AssetRecord, error) {
+func (c *Catalog) AssetsByContent(ctx context.Context, id content.ID) ([]*catalog.AssetRecord, error) {
 	return c.assetList(ctx, `SELECT state, claim, priority, log_index, asset FROM assets WHERE content = ? ORDER BY log_index`, id.String())
 }
 
 // AssetsByContent is Catalog.AssetsByContent inside the transaction.
-func (t *Tx) AssetsByContent(id content.ID) ([]*AssetRecord, error) {
+func (t *Tx) AssetsByContent(id content.ID) ([]*catalog.AssetRecord, error) {
 	rows, err := t.query(`SELECT state, claim, priority, log_index, asset FROM assets WHERE content = ? ORDER BY log_index`, id.String())
 	if err != nil {
 		return nil, err
@@ -452,7 +442,7 @@ func (t *Tx) AssetsByContent(id content.ID) ([]*AssetRecord, error) {
 	return scanAssets(rows)
 }
 
-func (c *Catalog) assetList(ctx context.Context, q string, args ...any) ([]*AssetRecord, error) {
+func (c *Catalog) assetList(ctx context.Context, q string, args ...any) ([]*catalog.AssetRecord, error) {
 	rows, err := c.db.QueryContext(ctx, q, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
@@ -460,9 +450,9 @@ func (c *Catalog) assetList(ctx context.Context, q string, args ...any) ([]*Asse
 	return scanAssets(rows)
 }
 
-func scanAssets(rows *sql.Rows) ([]*AssetRecord, error) {
+func scanAssets(rows *sql.Rows) ([]*catalog.AssetRecord, error) {
 	defer rows.Close()
-	var out []*AssetRecord
+	var out []*catalog.AssetRecord
 	for rows.Next() {
 		var st, claim, prio, id string
 		var idx int64
@@ -489,7 +479,7 @@ func (f fixedRow) Scan(dst ...any) error {
 }
 
 // ListAssets returns every asset in log order.
-func (c *Catalog) ListAssets(ctx context.Context) ([]*AssetRecord, error) {
+func (c *Catalog) ListAssets(ctx context.Context) ([]*catalog.AssetRecord, error) {
 	return c.assetList(ctx, `SELECT state, claim, priority, log_index, asset FROM assets ORDER BY log_index`)
 }
 
@@ -528,24 +518,21 @@ func scanChildren(rows *sql.Rows) ([]asset.ID, error) {
 	return out, rows.Err()
 }
 
-// ProposalRecord is api.ProposalRecord.
-type ProposalRecord = api.ProposalRecord
-
 // Proposal returns a proposal and its approvals.
-func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*ProposalRecord, error) {
+func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*catalog.ProposalRecord, error) {
 	return proposal(ctx, c.db, id)
 }
 
 // Proposal is Catalog.Proposal inside the transaction.
-func (t *Tx) Proposal(id asset.ID) (*ProposalRecord, error) { return proposal(t.ctx, t.tx, id) }
+func (t *Tx) Proposal(id asset.ID) (*catalog.ProposalRecord, error) { return proposal(t.ctx, t.tx, id) }
 
 type querier interface {
 	QueryRowContext(context.Context, string, ...any) *sql.Row
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
 
-func proposal(ctx context.Context, q querier, id asset.ID) (*ProposalRecord, error) {
-	p := &ProposalRecord{ID: id}
+func proposal(ctx context.Context, q querier, id asset.ID) (*catalog.ProposalRecord, error) {
+	p := &catalog.ProposalRecord{ID: id}
 	var a, env string
 	var idx int64
 	err := q.QueryRowContext(ctx, `SELECT asset, envelope, status, log_index FROM proposals WHERE proposal = ?`, id.String()).Scan(&a, &env, &p.Status, &idx)
@@ -576,7 +563,7 @@ func proposal(ctx context.Context, q querier, id asset.ID) (*ProposalRecord, err
 }
 
 // Proposals lists the proposals of an asset, newest first.
-func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord, error) {
+func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*catalog.ProposalRecord, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT proposal FROM proposals WHERE asset = ? ORDER BY log_index DESC`, a.String())
 	if err != nil {
 		return nil, err
@@ -596,7 +583,7 @@ func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord,
 		ids = append(ids, id)
 	}
 	rows.Close()
-	var out []*ProposalRecord
+	var out []*catalog.ProposalRecord
 	for _, id := range ids {
 		p, err := c.Proposal(ctx, id)
 		if err != nil {
@@ -607,19 +594,16 @@ func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord,
 	return out, nil
 }
 
-// TrailEntry is api.TrailEntry.
-type TrailEntry = api.TrailEntry
-
 // Trail returns an asset's audit trail in log order.
-func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error) {
+func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]catalog.TrailEntry, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT log_index, type, summary FROM trail WHERE asset = ? ORDER BY log_index`, a.String())
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []TrailEntry
+	var out []catalog.TrailEntry
 	for rows.Next() {
-		var e TrailEntry
+		var e catalog.TrailEntry
 		var idx int64
 		if err := rows.Scan(&idx, &e.Type, &e.Summary); err != nil {
 			return nil, err

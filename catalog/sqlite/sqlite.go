@@ -181,3 +181,9 @@ func (c *Catalog) Corruptions(ctx context.Context) ([]catalog.Corruption, error)
 	}
 	return out, rows.Err()
 }
+
+// The catalog implements every role of package catalog.
+var (
+	_ catalog.Catalog = (*Catalog)(nil)
+	_ catalog.Tx      = (*Tx)(nil)
+)

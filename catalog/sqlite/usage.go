@@ -80,51 +80,8 @@ func init() {
 	)
 }
 
-// ErrDuplicate reports a usage event id already recorded under its grant.
-var ErrDuplicate = errors.New("catalog: usage id already recorded")
-
-// ReceiptRecord is a logged download receipt.
-type ReceiptRecord struct {
-	ID       string `json:"id"`
-	Grant    string `json:"grant"`
-	Asset    string `json:"asset"`
-	Licensee string `json:"licensee"`
-	Session  string `json:"session"`
-	Bytes    int64  `json:"bytes"`
-	Requests int64  `json:"requests"`
-	Envelope []byte `json:"envelope"`
-	LogIndex uint64 `json:"log_index"`
-}
-
-// UsageRecord is a logged usage event.
-type UsageRecord struct {
-	Grant     string `json:"grant"`
-	ID        string `json:"id"`
-	Statement string `json:"statement"`
-	Asset     string `json:"asset"`
-	Licensee  string `json:"licensee"`
-	Tokens    int64  `json:"tokens"`
-	Calls     int64  `json:"calls"`
-	Runs      int64  `json:"runs"`
-	Time      string `json:"time"`
-	Envelope  []byte `json:"envelope"`
-	LogIndex  uint64 `json:"log_index"`
-}
-
-// DisputeRecord is a logged dispute.
-type DisputeRecord struct {
-	ID       string `json:"id"`
-	Asset    string `json:"asset"`
-	Opener   string `json:"opener"`
-	Reason   string `json:"reason"`
-	Status   string `json:"status"` // "open", "released" or "voided"
-	Envelope []byte `json:"envelope"`
-	LogIndex uint64 `json:"log_index"`
-	Resolved uint64 `json:"resolved_index,omitempty"`
-}
-
 // PutReceipt records a receipt; recording the same id again is a no-op.
-func (t *Tx) PutReceipt(r ReceiptRecord) error {
+func (t *Tx) PutReceipt(r catalog.ReceiptRecord) error {
 	_, err := t.exec(`INSERT INTO receipts(id, grant, asset, licensee, session, bytes, requests, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		r.ID, r.Grant, r.Asset, r.Licensee, r.Session, r.Bytes, r.Requests, string(r.Envelope), int64(r.LogIndex))
 	return err
@@ -133,22 +90,22 @@ func (t *Tx) PutReceipt(r ReceiptRecord) error {
 // PutUsage records a usage event. An event whose (grant, id) is recorded
 // already fails with ErrDuplicate and changes nothing: the check and the
 // insert are one statement of the entry's transaction.
-func (t *Tx) PutUsage(u UsageRecord) error {
+func (t *Tx) PutUsage(u catalog.UsageRecord) error {
 	res, err := t.exec(`INSERT INTO usage_events(grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES(?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT DO NOTHING`,
 		u.Grant, u.ID, u.Statement, u.Asset, u.Licensee, u.Tokens, u.Calls, u.Runs, u.Time, string(u.Envelope), int64(u.LogIndex))
 	if err != nil {
 		return err
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return fmt.Errorf("%w: %s under grant %s", ErrDuplicate, u.ID, u.Grant)
+		return fmt.Errorf("%w: %s under grant %s", catalog.ErrDuplicate, u.ID, u.Grant)
 	}
 	return nil
 }
 
 const usageCols = `grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index`
 
-func scanUsage(row scanner) (*UsageRecord, error) {
-	var u UsageRecord
+func scanUsage(row scanner) (*catalog.UsageRecord, error) {
+	var u catalog.UsageRecord
 	var env string
 	var idx int64
 	if err := row.Scan(&u.Grant, &u.ID, &u.Statement, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &u.Time, &env, &idx); err != nil {
@@ -159,7 +116,7 @@ func scanUsage(row scanner) (*UsageRecord, error) {
 }
 
 // Usage returns the usage event id recorded under grant.
-func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, error) {
+func (c *Catalog) Usage(ctx context.Context, grant, id string) (*catalog.UsageRecord, error) {
 	u, err := scanUsage(c.db.QueryRowContext(ctx, `SELECT `+usageCols+` FROM usage_events WHERE grant = ? AND id = ?`, grant, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("usage %s of grant %s: %w", id, grant, catalog.ErrNotFound)
@@ -169,8 +126,8 @@ func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, er
 
 const receiptCols = `id, grant, asset, licensee, session, bytes, requests, envelope, log_index`
 
-func scanReceipt(row scanner) (*ReceiptRecord, error) {
-	var r ReceiptRecord
+func scanReceipt(row scanner) (*catalog.ReceiptRecord, error) {
+	var r catalog.ReceiptRecord
 	var env string
 	var idx int64
 	if err := row.Scan(&r.ID, &r.Grant, &r.Asset, &r.Licensee, &r.Session, &r.Bytes, &r.Requests, &env, &idx); err != nil {
@@ -182,13 +139,13 @@ func scanReceipt(row scanner) (*ReceiptRecord, error) {
 
 // Receipts lists the receipts of a grant ("" for all), oldest first, at
 // most limit of them.
-func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*ReceiptRecord, error) {
+func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*catalog.ReceiptRecord, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT `+receiptCols+` FROM receipts WHERE (? = '' OR grant = ?) ORDER BY log_index LIMIT ?`, grant, grant, limit)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*ReceiptRecord
+	var out []*catalog.ReceiptRecord
 	for rows.Next() {
 		r, err := scanReceipt(rows)
 		if err != nil {
@@ -197,20 +154,6 @@ func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*Rec
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-// Use is one unsettled receipt or usage event, with what pricing needs.
-type Use struct {
-	// Key names the use: "r:<receipt id>" or "u:<grant>/<usage id>". It
-	// is the id of the use's charge.
-	Key      string
-	Receipt  bool
-	Grant    string // interned: uses of one grant share the string
-	Bytes    int64
-	Tokens   int64
-	Calls    int64
-	Runs     int64
-	LogIndex uint64
 }
 
 // SettledThrough returns the settlement watermark: every use logged at or
@@ -228,7 +171,7 @@ func (c *Catalog) SettledThrough(ctx context.Context) (uint64, error) {
 // settled and logged at or below through: the ones left unsettled by the
 // last settlement, then the ones logged since it, receipts first, each in
 // log order.
-func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) error) error {
+func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(catalog.Use) error) error {
 	w, err := c.SettledThrough(ctx)
 	if err != nil {
 		return err
@@ -249,7 +192,7 @@ func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) er
 		}
 		defer rows.Close()
 		for rows.Next() {
-			u := Use{Receipt: receipt}
+			u := catalog.Use{Receipt: receipt}
 			var grant, id sql.RawBytes
 			var idx int64
 			if err := rows.Scan(&grant, &id, &u.Bytes, &u.Tokens, &u.Calls, &u.Runs, &idx); err != nil {
@@ -348,24 +291,17 @@ func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []
 	return out, order, rows.Err()
 }
 
-// JournalRoot is the ledger journal root a settlement entry logged.
-type JournalRoot struct {
-	LogIndex uint64
-	Size     uint64
-	Hash     string // hex
-}
-
 // JournalRoots returns the ledger journal root of every settlement entry,
 // in log order.
-func (c *Catalog) JournalRoots(ctx context.Context) ([]JournalRoot, error) {
+func (c *Catalog) JournalRoots(ctx context.Context) ([]catalog.JournalRoot, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT log_index, json_extract(payload, '$.journalSize'), json_extract(payload, '$.journalRoot') FROM settlements ORDER BY log_index`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []JournalRoot
+	var out []catalog.JournalRoot
 	for rows.Next() {
-		var r JournalRoot
+		var r catalog.JournalRoot
 		var idx, size int64
 		if err := rows.Scan(&idx, &size, &r.Hash); err != nil {
 			return nil, err
@@ -377,7 +313,7 @@ func (c *Catalog) JournalRoots(ctx context.Context) ([]JournalRoot, error) {
 }
 
 // PutDispute records an open dispute; one recorded already is kept.
-func (t *Tx) PutDispute(d DisputeRecord) error {
+func (t *Tx) PutDispute(d catalog.DisputeRecord) error {
 	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?) ON CONFLICT DO NOTHING`,
 		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
 	return err
@@ -391,8 +327,8 @@ func (t *Tx) ResolveDispute(id, status string, idx uint64) error {
 
 const disputeCols = `id, asset, opener, reason, status, envelope, log_index, resolved`
 
-func scanDispute(row scanner) (*DisputeRecord, error) {
-	var d DisputeRecord
+func scanDispute(row scanner) (*catalog.DisputeRecord, error) {
+	var d catalog.DisputeRecord
 	var env string
 	var idx, res int64
 	if err := row.Scan(&d.ID, &d.Asset, &d.Opener, &d.Reason, &d.Status, &env, &idx, &res); err != nil {
@@ -403,7 +339,7 @@ func scanDispute(row scanner) (*DisputeRecord, error) {
 }
 
 // Dispute returns a dispute.
-func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error) {
+func (c *Catalog) Dispute(ctx context.Context, id string) (*catalog.DisputeRecord, error) {
 	d, err := scanDispute(c.db.QueryRowContext(ctx, `SELECT `+disputeCols+` FROM disputes WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
@@ -412,7 +348,7 @@ func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error
 }
 
 // Dispute is Catalog.Dispute inside the transaction.
-func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
+func (t *Tx) Dispute(id string) (*catalog.DisputeRecord, error) {
 	d, err := scanDispute(t.queryRow(`SELECT `+disputeCols+` FROM disputes WHERE id = ?`, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
@@ -422,13 +358,13 @@ func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
 
 // Disputes lists the disputes of an asset ("" for all) with status
 // ("" for any), oldest first.
-func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*DisputeRecord, error) {
+func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*catalog.DisputeRecord, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT `+disputeCols+` FROM disputes WHERE (? = '' OR asset = ?) AND (? = '' OR status = ?) ORDER BY log_index LIMIT 10000`, asset, asset, status, status)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*DisputeRecord
+	var out []*catalog.DisputeRecord
 	for rows.Next() {
 		d, err := scanDispute(rows)
 		if err != nil {

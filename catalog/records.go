@@ -1,0 +1,197 @@
+package catalog
+
+import (
+	"errors"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/identity"
+)
+
+// The records below are the catalog's rows as Go values. They are not the
+// HTTP wire types (those are in package api, and the server converts):
+// a column can be added here without changing what clients see.
+
+// ErrDuplicate reports a usage event whose (grant, id) is recorded
+// already: Tx.PutUsage changes nothing and returns it.
+var ErrDuplicate = errors.New("catalog: usage id already recorded")
+
+// AssetRecord is a registered asset with what the registry knows of it.
+type AssetRecord struct {
+	State *asset.State
+	// Claim is "priority", "same-owners" or "conflict" (asset.ClaimStatus).
+	Claim string
+	// Priority is the priority claim on the same content (itself when
+	// Claim is "priority").
+	Priority asset.ID
+	LogIndex uint64
+}
+
+// ProposalRecord is a governance proposal with its approvals.
+type ProposalRecord struct {
+	ID        asset.ID
+	Asset     asset.ID
+	Envelope  []byte // the signed proposal
+	Status    string // the proposal status (asset.ProposalStatus)
+	LogIndex  uint64
+	Approvals [][]byte // the signed approvals, by approver
+	Approvers []string // the approvers, in the order of Approvals
+}
+
+// TrailEntry is one logged statement about an asset.
+type TrailEntry struct {
+	LogIndex uint64
+	Type     string // the log entry type (auditlog.Type*)
+	Summary  string
+}
+
+// Claimant is a registered asset as content governance sees it: who
+// signed its registration and which content it claims.
+type Claimant struct {
+	Asset    asset.ID
+	Content  string // the asset's own content id
+	LogIndex uint64
+	Signers  []identity.DID
+	Conflict bool
+	// Dataset: a dataset whose index was read, so its files are claimed.
+	Dataset bool
+	// Unindexed: a dataset whose index was missing or did not parse.
+	Unindexed bool
+}
+
+// GrantRecord is an issued grant with what was served under it.
+type GrantRecord struct {
+	ID       string
+	Asset    string
+	Licensee string
+	Envelope []byte // the signed grant
+	Revoked  bool
+	LogIndex uint64
+	Bytes    int64 // bytes served (logged receipts)
+	Requests int64 // requests served (logged receipts)
+}
+
+// GrantRequestRecord is a grant request queued for the owners' votes.
+type GrantRequestRecord struct {
+	ID       string
+	Asset    string
+	Envelope []byte // the signed request
+	Decision uint64 // the log index of the decision that queued it
+	Status   string // "pending", "approved", "denied" or "granted"
+	LogIndex uint64
+	Votes    map[string]bool // approver → approve
+}
+
+// MeterKey names a metered download session and what its use counts
+// against.
+type MeterKey struct {
+	Grant, Session string
+	Asset          string
+	Licensee       string
+	// Quota is the key of the quota counters the session's use counts
+	// against (the server uses licensee, asset and terms).
+	Quota string
+}
+
+// Quota bounds use; zero means unlimited.
+type Quota struct {
+	MaxBytes, MaxRequests int64
+}
+
+// MeterRange is a byte range of one content served in a session.
+type MeterRange struct {
+	Content    string
+	Start, End int64
+}
+
+// OpenSession is the state of a session being sealed into a receipt.
+type OpenSession struct {
+	MeterKey
+	Bytes, Requests int64
+	Started, Last   time.Time
+	Part            int64 // the receipt's part: 1 for the session's first
+	Ranges          []MeterRange
+}
+
+// SealedReceipt is a signed receipt awaiting its log entry.
+type SealedReceipt struct {
+	Grant, Session string
+	Part           int64
+	Envelope       []byte
+}
+
+// SessionFilter selects sessions to seal: those idle since before
+// IdleBefore (when not zero), or the sessions named Session of Licensee
+// (only the one under Grant, when set).
+type SessionFilter struct {
+	IdleBefore        time.Time
+	Session, Licensee string
+	Grant             string
+}
+
+// ReceiptRecord is a logged download receipt.
+type ReceiptRecord struct {
+	ID       string
+	Grant    string
+	Asset    string
+	Licensee string
+	Session  string
+	Bytes    int64
+	Requests int64
+	Envelope []byte
+	LogIndex uint64
+}
+
+// UsageRecord is a logged usage event.
+type UsageRecord struct {
+	Grant     string
+	ID        string
+	Statement string // the statement id of the signed usage
+	Asset     string
+	Licensee  string
+	Tokens    int64
+	Calls     int64
+	Runs      int64
+	Time      string // RFC 3339, as signed
+	Envelope  []byte
+	LogIndex  uint64
+}
+
+// DisputeRecord is a logged dispute.
+type DisputeRecord struct {
+	ID       string
+	Asset    string
+	Opener   string
+	Reason   string
+	Status   string // "open", "released" or "voided"
+	Envelope []byte
+	LogIndex uint64
+	Resolved uint64 // the log index of the resolution; 0 while open
+}
+
+// Use is one unsettled receipt or usage event, with what pricing needs.
+type Use struct {
+	// Key names the use: "r:<receipt id>" or "u:<grant>/<usage id>". It
+	// is the id of the use's charge.
+	Key      string
+	Receipt  bool
+	Grant    string // interned: uses of one grant share the string
+	Bytes    int64
+	Tokens   int64
+	Calls    int64
+	Runs     int64
+	LogIndex uint64
+}
+
+// JournalRoot is the ledger journal root a settlement entry logged.
+type JournalRoot struct {
+	LogIndex uint64
+	Size     uint64
+	Hash     string // hex
+}
+
+// Change is one log entry's catalog change for Applier.UpdateSeq.
+type Change struct {
+	Index uint64
+	Fn    func(Tx) error
+}
