@@ -34,7 +34,7 @@ type ProposalRecord struct {
 	Envelope  []byte // the signed proposal
 	Status    string // the proposal status (asset.ProposalStatus)
 	LogIndex  uint64
-	Approvals [][]byte // the signed approvals, by approver
+	Approvals [][]byte // the signed approvals, in log order
 	Approvers []string // the approvers, in the order of Approvals
 }
 
@@ -67,8 +67,10 @@ type GrantRecord struct {
 	Envelope []byte // the signed grant
 	Revoked  bool
 	LogIndex uint64
-	Bytes    int64 // bytes served (logged receipts)
-	Requests int64 // requests served (logged receipts)
+	// Bytes and Requests are what was served under the grant, counted as
+	// it is served (operational counters, see Checker.RaiseQuotaFloor).
+	Bytes    int64
+	Requests int64
 }
 
 // GrantRequestRecord is a grant request queued for the owners' votes.
@@ -97,6 +99,11 @@ type MeterKey struct {
 type Quota struct {
 	MaxBytes, MaxRequests int64
 }
+
+// MaxRangesPerContent bounds the byte ranges of one content a metering
+// session keeps: past it they become their hull, so a hostile client
+// cannot grow a session (and its receipt) without bound.
+const MaxRangesPerContent = 256
 
 // MeterRange is a byte range of one content served in a session.
 type MeterRange struct {

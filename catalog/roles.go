@@ -179,7 +179,7 @@ type RegistryReader interface {
 	// Children lists the assets that name id as a parent, by id.
 	Children(ctx context.Context, id asset.ID) ([]asset.ID, error)
 	Proposal(ctx context.Context, id asset.ID) (*ProposalRecord, error)
-	// Proposals lists an asset's proposals in log order.
+	// Proposals lists an asset's proposals, newest first.
 	Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord, error)
 	// Trail returns an asset's trail in log order.
 	Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error)

@@ -74,9 +74,8 @@ func init() {
 		`SELECT 'quota-usage ' || quota || ' ' || bytes || ' ' || requests FROM quota_usage`)
 }
 
-// MaxRangesPerContent bounds the ranges a session keeps per content; past
-// it they collapse to their hull (the byte count stays exact).
-const MaxRangesPerContent = 256
+// MaxRangesPerContent is catalog.MaxRangesPerContent.
+const MaxRangesPerContent = catalog.MaxRangesPerContent
 
 // QuotaUse is what counts against a quota key: logged receipts, sealed
 // receipts awaiting the log, open sessions and reservations in flight.
