@@ -152,8 +152,7 @@ func TestNonceFloodIsolated(t *testing.T) {
 	const limit = 16
 	m := newMarket(t, Config{SessionIdle: time.Hour, NonceLimit: limit})
 	ctx := context.Background()
-	var before int // the market's setup uploads are signed too
-	m.s.cat.DB().QueryRow(`SELECT count(*) FROM nonces`).Scan(&before)
+	before := operationalCount(t, m.s.cat, "nonces ") // the market's setup uploads are signed too
 	var wg sync.WaitGroup
 	for range 4 {
 		wg.Go(func() {
@@ -167,9 +166,7 @@ func TestNonceFloodIsolated(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	var n int
-	m.s.cat.DB().QueryRow(`SELECT count(*) FROM nonces`).Scan(&n)
-	if n -= before; n != 0 {
+	if n := operationalCount(t, m.s.cat, "nonces ") - before; n != 0 {
 		t.Fatalf("%d nonces stored for keys without a grant", n)
 	}
 	// A licensee with its own grant floods up to its bound and past it.

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/ledger/settle"
 	"github.com/charter-dev/charter/ledger/split"
@@ -67,23 +68,16 @@ func seedUsage(tb testing.TB, m *market, n int) {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tx, err := m.s.cat.DB().BeginTx(ctx, nil)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	st, err := tx.PrepareContext(ctx, `INSERT INTO usage_events(grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES(?,?,?,?,?,1000,0,0,'2026-11-26T09:00:00Z','',?)`)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for i := range n {
-		if _, err := st.ExecContext(ctx, g.ID, fmt.Sprintf("ev-%07d", i), fmt.Sprintf("s%d", i), g.Asset, g.Licensee, int64(g.LogIndex)); err != nil {
-			tb.Fatal(err)
+	inject(tb, m.s.cat, func(tx catalog.Tx) error {
+		for i := range n {
+			err := tx.PutUsage(catalog.UsageRecord{Grant: g.ID, ID: fmt.Sprintf("ev-%07d", i), Statement: fmt.Sprintf("s%d", i), Asset: g.Asset, Licensee: g.Licensee,
+				Tokens: 1000, Time: "2026-11-26T09:00:00Z", LogIndex: g.LogIndex})
+			if err != nil {
+				return err
+			}
 		}
-	}
-	st.Close()
-	if err := tx.Commit(); err != nil {
-		tb.Fatal(err)
-	}
+		return nil
+	})
 }
 
 // baselineSettle runs settle.Settler alone on the same charges and

@@ -243,9 +243,7 @@ func TestUsageRules(t *testing.T) {
 		t.Fatalf("usage under a revoked grant: %d %s", code, b)
 	}
 	// Exactly one event recorded.
-	var n int
-	m.s.cat.DB().QueryRow(`SELECT count(*) FROM usage_events`).Scan(&n)
-	if n != 1 {
+	if n := dumpCount(t, m.s.cat, "usage "); n != 1 {
 		t.Fatalf("%d usage events recorded, want 1", n)
 	}
 }
@@ -470,7 +468,7 @@ func TestSettlementRebuild(t *testing.T) {
 	}
 	// The catalog forgets the settlement (as if the entry was never
 	// logged): a re-run charges nothing twice.
-	if _, err := m.s.cat.DB().Exec(`UPDATE settle_watermark SET through = 0`); err != nil {
+	if err := m.s.cat.ForgetSettled(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st = m.settleOK()

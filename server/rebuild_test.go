@@ -76,7 +76,7 @@ func TestRebuildKeepsQuotaCounters(t *testing.T) {
 		t.Fatal("derived state changed by rebuild")
 	}
 	// Simulate the old rebuild: counters reset.
-	if _, err := m.s.cat.DB().Exec(`DELETE FROM grant_usage`); err != nil {
+	if err := m.s.cat.ResetQuotaCounters(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m.hs.Close()

@@ -274,9 +274,7 @@ func BenchmarkRegistryLoad(b *testing.B) {
 		}
 	}
 	// Every distinct statement took effect exactly once.
-	var assets, granted int
-	s.cat.DB().QueryRow(`SELECT count(*) FROM assets`).Scan(&assets)
-	s.cat.DB().QueryRow(`SELECT count(*) FROM grants`).Scan(&granted)
+	assets, granted := dumpCount(b, s.cat, "asset "), dumpCount(b, s.cat, "grant ")
 	if assets != nreg+1 || granted != n1024 {
 		b.Fatalf("%d assets and %d grants in the catalog, want %d and %d", assets, granted, nreg+1, n1024)
 	}

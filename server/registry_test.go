@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,10 +15,11 @@ import (
 
 	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/catalog"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
-	_ "modernc.org/sqlite"
 )
 
 type regFixture struct {
@@ -220,14 +220,18 @@ func TestRegistryFlowAndRebuild(t *testing.T) {
 	}
 
 	// An edited catalog row is detected by the check.
-	db, err := sql.Open("sqlite", filepath.Join(f.dir, "catalog.db"))
+	cat, err := catsqlite.Open(ctx, filepath.Join(f.dir, "catalog.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Exec(`UPDATE assets SET claim = 'priority' WHERE claim = 'conflict'`); err != nil {
-		t.Fatal(err)
+	all, err := cat.ListAssets(ctx)
+	if err != nil || len(all) == 0 {
+		t.Fatal(all, err)
 	}
-	db.Close()
+	edited := *all[0].State
+	edited.License = "edited outside the log"
+	inject(t, cat, func(tx catalog.Tx) error { return tx.SetState(&edited) })
+	cat.Close()
 	rep, err := CheckCatalog(ctx, Config{DataDir: f.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

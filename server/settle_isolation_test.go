@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
@@ -46,10 +46,7 @@ func TestBadLineageDoesNotHaltSettlement(t *testing.T) {
 	}
 	st := *rec.State
 	st.Contributors = []asset.Contributor{{DID: m.ann.DID(), Share: 600_000}}
-	raw, _ := json.Marshal(&st)
-	if _, err := m.s.cat.DB().Exec(`UPDATE assets SET state = ? WHERE asset = ?`, string(raw), m.dataset.String()); err != nil {
-		t.Fatal(err)
-	}
+	inject(t, m.s.cat, func(tx catalog.Tx) error { return tx.SetState(&st) })
 	out, err := m.s.Settle(ctx)
 	if err != nil {
 		t.Fatalf("one bad lineage halted settlement for everyone: %v", err)

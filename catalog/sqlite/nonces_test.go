@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -70,34 +69,3 @@ func TestNonceStorePersists(t *testing.T) {
 	}
 }
 
-// TestNonceStoreConcurrent: of many concurrent uses of one nonce exactly
-// one is fresh.
-func TestNonceStoreConcurrent(t *testing.T) {
-	ctx := context.Background()
-	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	s := c.Nonces(0, nil)
-	var mu sync.Mutex
-	fresh := 0
-	var wg sync.WaitGroup
-	for range 16 {
-		wg.Go(func() {
-			ok, err := s.Seen(ctx, "k", "same", time.Now().Add(time.Minute))
-			if err != nil {
-				t.Error(err)
-			}
-			if !ok {
-				mu.Lock()
-				fresh++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if fresh != 1 {
-		t.Fatalf("%d fresh, want 1", fresh)
-	}
-}
