@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/charter-dev/charter/catalog"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 )
 
 // Tests read and change the catalog through its roles, never its SQL, so
@@ -56,4 +57,15 @@ func inject(tb testing.TB, c catalog.Applier, fn func(catalog.Tx) error) {
 	if err := c.Update(context.Background(), 1<<40+injected.Add(1), fn); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// sqliteCatalog is the server's catalog as the SQLite backend, for the
+// tests that damage it in ways only that backend offers.
+func sqliteCatalog(tb testing.TB, c catalog.Catalog) *catsqlite.Catalog {
+	tb.Helper()
+	s, ok := c.(*catsqlite.Catalog)
+	if !ok {
+		tb.Fatalf("this test damages a SQLite catalog; the server's is a %T", c)
+	}
+	return s
 }

@@ -331,7 +331,7 @@ func waitCovered(t *testing.T, s *Server) {
 	}
 }
 
-func dump(t *testing.T, c *catsqlite.Catalog) []string {
+func dump(t *testing.T, c catalog.Checker) []string {
 	t.Helper()
 	d, err := c.Dump(context.Background())
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charter-dev/charter/catalog"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
@@ -36,7 +37,7 @@ var ErrLedgerTampered = errors.New("the ledger does not match its journal or the
 
 // ledgerAnchors returns the journal roots the log's settlement entries
 // recorded.
-func ledgerAnchors(ctx context.Context, cat *catsqlite.Catalog) ([]ledger.Anchor, error) {
+func ledgerAnchors(ctx context.Context, cat catalog.UsageReader) ([]ledger.Anchor, error) {
 	roots, err := cat.JournalRoots(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("server: reading settlement roots: %w", err)
@@ -62,7 +63,7 @@ func ledgerAnchors(ctx context.Context, cat *catsqlite.Catalog) ([]ledger.Anchor
 // and the stored balances against the replayed journal. It returns the
 // journal-backed books, or an error that says which file, which entry and
 // what to do.
-func verifyLedger(ctx context.Context, dir string, cat *catsqlite.Catalog, l *ledgersqlite.Ledger) (*ledger.Books, int, error) {
+func verifyLedger(ctx context.Context, dir string, cat catalog.UsageReader, l *ledgersqlite.Ledger) (*ledger.Books, int, error) {
 	anchors, err := ledgerAnchors(ctx, cat)
 	if err != nil {
 		return nil, 0, err

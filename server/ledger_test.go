@@ -468,7 +468,7 @@ func TestSettlementRebuild(t *testing.T) {
 	}
 	// The catalog forgets the settlement (as if the entry was never
 	// logged): a re-run charges nothing twice.
-	if err := m.s.cat.ForgetSettled(ctx); err != nil {
+	if err := sqliteCatalog(t, m.s.cat).ForgetSettled(ctx); err != nil {
 		t.Fatal(err)
 	}
 	st = m.settleOK()

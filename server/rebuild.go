@@ -310,7 +310,7 @@ func (s *Server) rebuildObjects(ctx context.Context) error {
 // upload does: whether content is a dataset is answered from what the log
 // backs (a registered dataset manifest), never from the stored bytes. A
 // blob already recorded keeps its record.
-func recordObjects(ctx context.Context, store blob.Store, cat *catsqlite.Catalog) error {
+func recordObjects(ctx context.Context, store blob.Store, cat catalog.Objects) error {
 	return store.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
 		return cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: catalog.KindBlob, Created: time.Now()})
 	})

@@ -76,7 +76,7 @@ func TestRebuildKeepsQuotaCounters(t *testing.T) {
 		t.Fatal("derived state changed by rebuild")
 	}
 	// Simulate the old rebuild: counters reset.
-	if err := m.s.cat.ResetQuotaCounters(ctx); err != nil {
+	if err := sqliteCatalog(t, m.s.cat).ResetQuotaCounters(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m.hs.Close()

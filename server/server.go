@@ -89,7 +89,7 @@ type Server struct {
 	cfg   Config
 	log   *slog.Logger
 	blobs blob.Store
-	cat   *catsqlite.Catalog
+	cat   catalog.Catalog
 	tlog  *auditlog.Log
 	// key is the server's own identity; it signs grants and receipts.
 	key *identity.Key

@@ -16,7 +16,6 @@ import (
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
@@ -77,7 +76,7 @@ func (p *pricing) grant(ctx context.Context, id string) (*priced, error) {
 // accounts of the lineages that compiled, to open before the settler runs.
 type lineageLoader struct {
 	ctx      context.Context
-	cat      *catsqlite.Catalog
+	cat      catalog.RegistryReader
 	nodes    map[string]split.Node
 	accounts map[string]ledger.Account
 }
