@@ -81,7 +81,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 		m.hs.Close()
 		m.s.Close()
 		editLedger(t, m.dir, func(l *ledgersqlite.Ledger) {
-			if _, err := l.DB().Exec(`UPDATE accounts SET cp = cp + 10000000 WHERE id = ?`, maxAcct(m)); err != nil {
+			if err := l.ForgeCredit(ctx, maxAcct(m), 10000000); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -138,7 +138,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 
 	t.Run("raised while running", func(t *testing.T) {
 		m := settledMarket(t)
-		if _, err := m.s.ledger.DB().Exec(`UPDATE accounts SET cp = cp + 10000000 WHERE id = ?`, maxAcct(m)); err != nil {
+		if err := m.s.ledger.ForgeCredit(ctx, maxAcct(m), 10000000); err != nil {
 			t.Fatal(err)
 		}
 		_, err := m.withdraw(m.max, 1_000_000) // far more than the 19,754 earned

@@ -40,7 +40,7 @@ func TestAdminCheckLedger(t *testing.T) {
 	if code, out, stderr := runCLI(ctx, "admin", "check", "--data", data); code != 0 || !strings.Contains(out, "ledger: 3 journal entries verified") {
 		t.Fatalf("clean folder: exit %d\n%s\n%s", code, out, stderr)
 	}
-	if _, err := l.DB().Exec(`UPDATE accounts SET cp = cp + 1000000 WHERE id = 'contributor:x@USD'`); err != nil {
+	if err := l.ForgeCredit(ctx, "contributor:x@USD", 1000000); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
