@@ -105,6 +105,7 @@ type Ledger interface {
 	AccountCreator
 	Poster
 	Reader
+	PostingReader
 	Journal
 	Committer
 	Close() error

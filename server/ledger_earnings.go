@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -59,26 +58,23 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 		}
 		*p.dst, *p.out = t.UnixNano(), t.UTC().Format(time.RFC3339)
 	}
-	bs, err := s.ledger.Balances(ctx)
+	// The contributor's accounts and their postings only, through the
+	// ledger's (account, time) index: the cost follows this account's
+	// history, not the whole journal's.
+	prefix := ledger.ContributorAccount(did.String()) + "@"
+	accts, err := s.ledger.Accounts(ctx, prefix)
 	if err != nil {
 		return err
 	}
-	prefix := ledger.ContributorAccount(did.String()) + "@"
-	var accts []string
-	for id := range bs {
-		if strings.HasPrefix(id, prefix) {
-			accts = append(accts, id)
-		}
-	}
-	slices.Sort(accts)
 	uses := map[string][]string{} // batch tag -> charge ids
-	for _, acct := range accts {
+	for _, a := range accts {
+		acct := a.ID
 		cur := strings.TrimPrefix(acct, prefix)
-		lines, err := ledger.Statement(s.ledger.Entries(ctx, 1), acct, from, to)
+		lines, err := s.ledger.Postings(ctx, acct, ledger.PostingQuery{From: from, To: to, Only: ledger.Posted})
 		if err != nil {
 			return err
 		}
-		b := bs[acct]
+		b := a.Balance
 		ce := metering.CurrencyEarnings{Currency: cur, Account: acct, Balance: b.Net(), Held: b.CreditsPending, Assets: []metering.AssetEarnings{}, Periods: []metering.PeriodEarnings{}, Lines: []metering.EarningLine{}}
 		byAsset := map[string]*metering.AssetEarnings{}
 		type srcKey struct{ asset, path string }
@@ -188,24 +184,14 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayReadMoney(r, did); err != nil {
 		return err
 	}
-	bs, err := s.ledger.Balances(ctx)
-	if err != nil {
-		return err
-	}
 	out := []metering.FundAnswer{}
 	for _, p := range []string{ledger.LicenseeAccount(did.String()) + "@", ledger.ContributorAccount(did.String()) + "@"} {
-		for id := range bs {
-			if !strings.HasPrefix(id, p) {
-				continue
-			}
-			a, err := s.ledger.LookupAccount(ctx, id)
-			if errors.Is(err, ledger.ErrAccountNotFound) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
-			out = append(out, metering.FundAnswer{Account: id, Currency: a.Currency, Balance: a.Net(), CreditLimit: a.CreditLimit})
+		as, err := s.ledger.Accounts(ctx, p)
+		if err != nil {
+			return err
+		}
+		for _, a := range as {
+			out = append(out, metering.FundAnswer{Account: a.ID, Currency: a.Currency, Balance: a.Net(), CreditLimit: a.CreditLimit})
 		}
 	}
 	slices.SortFunc(out, func(a, b metering.FundAnswer) int { return strings.Compare(a.Account, b.Account) })

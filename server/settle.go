@@ -457,20 +457,17 @@ func (s *Server) heldAssets(ctx context.Context) (map[string]bool, error) {
 	return out, nil
 }
 
-// assetAccounts returns an asset's revenue accounts, one per currency.
+// assetAccounts returns an asset's revenue accounts, one per currency,
+// sorted.
 func (s *Server) assetAccounts(ctx context.Context, a string) ([]string, error) {
-	bs, err := s.ledger.Balances(ctx)
+	as, err := s.ledger.Accounts(ctx, ledger.AssetAccount(a)+"@")
 	if err != nil {
 		return nil, err
 	}
-	var out []string
-	prefix := ledger.AssetAccount(a) + "@"
-	for id := range bs {
-		if strings.HasPrefix(id, prefix) {
-			out = append(out, id)
-		}
+	out := make([]string, len(as))
+	for i, acct := range as {
+		out[i] = acct.ID
 	}
-	slices.Sort(out)
 	return out, nil
 }
 
@@ -484,7 +481,7 @@ func (s *Server) resolveHeld(ctx context.Context, a, outcome string) (int, error
 	defer s.ledgerMu.Unlock()
 	n := 0
 	for _, acct := range accts {
-		hs, err := settle.HeldSplits(s.ledger.Entries(ctx, 1), acct)
+		hs, err := settle.Held(ctx, s.ledger, acct)
 		if err != nil {
 			return n, err
 		}
@@ -517,8 +514,9 @@ func (s *Server) resolveHeld(ctx context.Context, a, outcome string) (int, error
 
 // resolveAllHeld resolves the held splits of every asset whose disputes
 // are all resolved; the last resolution decides. Each resolution is
-// checked once per server run (settleMu held), so the journal scans of
-// HeldSplits do not repeat on every periodic settlement.
+// checked once per server run (settleMu held), so the reads of the asset
+// accounts' open pending postings do not repeat on every periodic
+// settlement.
 func (s *Server) resolveAllHeld(ctx context.Context) (released, voided int, err error) {
 	ds, err := s.cat.Disputes(ctx, "", "")
 	if err != nil {

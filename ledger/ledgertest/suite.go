@@ -49,6 +49,7 @@ func Class(err error) error {
 func Test(t *testing.T, open Factory) {
 	t.Run("Scenarios", func(t *testing.T) { TestScenarios(t, open) })
 	t.Run("Properties", func(t *testing.T) { TestProperties(t, open) })
+	t.Run("Postings", func(t *testing.T) { TestPostings(t, open) })
 }
 
 // Accounts used by the scenarios.
@@ -182,6 +183,7 @@ func CheckInvariants(t testing.TB, ctx context.Context, l ledger.Ledger) ledger.
 		}
 		seen[r.Entry.Transfer.ID] = true
 	}
+	CheckPostings(t, ctx, l)
 	return root
 }
 

@@ -4,8 +4,17 @@
 // The layout and the flow are those of ledger/sqlite: the journal table is
 // the ledger, the other tables are derived from it in the same transaction,
 // and a batch is loaded into a ledger.Snapshot, run through the pure
-// ledger.Apply and written back. Writers take a transaction-scoped advisory
-// lock, so any number of processes append to one hash chain in order.
+// ledger.Apply and written back.
+//
+// A Ledger holds a pgx connection pool. Readers run concurrently, each on
+// its own pooled connection and MVCC snapshot. Writers run at READ
+// COMMITTED and take one transaction-scoped advisory lock per schema
+// before they read the journal head: the hash chain makes the journal one
+// sequence, so every write conflicts with every other on its head, and a
+// lock queue orders them without the aborts and retries SERIALIZABLE would
+// give every concurrent pair (see docs/design/ledger.md). The lock holds
+// across processes, so any number of servers append to one chain in order;
+// account rows are also locked (FOR UPDATE) while a batch reads them.
 package postgres
 
 import (
@@ -14,11 +23,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"iter"
-	"sync"
 	"time"
 
 	"github.com/charter-dev/charter/ledger"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 const schema = `
@@ -36,7 +45,7 @@ CREATE TABLE IF NOT EXISTS resolved(
 	by     TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS accounts(
-	id           TEXT PRIMARY KEY,
+	id           TEXT COLLATE "C" PRIMARY KEY,
 	seq          BIGINT NOT NULL,
 	kind         SMALLINT NOT NULL,
 	flags        BIGINT NOT NULL,
@@ -51,6 +60,14 @@ CREATE TABLE IF NOT EXISTS state(
 	key   TEXT PRIMARY KEY,
 	value BYTEA NOT NULL
 );
+CREATE TABLE IF NOT EXISTS postings(
+	account TEXT COLLATE "C" NOT NULL,
+	time    BIGINT NOT NULL,
+	seq     BIGINT NOT NULL,
+	mode    SMALLINT NOT NULL,
+	pending TEXT,
+	PRIMARY KEY(account, time, seq)
+);
 `
 
 // Options tune a Ledger.
@@ -60,14 +77,14 @@ type Options struct {
 	// Schema is the PostgreSQL schema holding the tables ("charter_ledger"
 	// when empty); it is created if missing.
 	Schema string
+	// MaxConns caps the pool (pgx's default, the larger of 4 and the
+	// number of CPUs, when 0; a pool_max_conns in the DSN also works).
+	MaxConns int32
 }
 
-// Ledger is a ledger.Ledger on PostgreSQL. It is safe for concurrent use:
-// it holds one connection and serializes calls on it (a connection pool is
-// the next step; writers are serialized by the advisory lock anyway).
+// Ledger is a ledger.Ledger on PostgreSQL. It is safe for concurrent use.
 type Ledger struct {
-	mu   sync.Mutex
-	conn *pgx.Conn
+	pool *pgxpool.Pool
 	now  func() time.Time
 	lock int64 // advisory lock key serializing writers of this schema
 }
@@ -84,45 +101,65 @@ func Open(ctx context.Context, dsn string, opts *Options) (*Ledger, error) {
 	if sch == "" {
 		sch = "charter_ledger"
 	}
-	cfg, err := pgx.ParseConfig(dsn)
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: %w\nhint: pass a URL such as postgres://user@host:5432/db", err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = sch
+	if opts.MaxConns > 0 {
+		cfg.MaxConns = opts.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: %w", err)
 	}
-	cfg.RuntimeParams["search_path"] = sch
-	conn, err := pgx.ConnectConfig(ctx, cfg)
-	if err != nil {
-		return nil, fmt.Errorf("ledger/postgres: connect: %w", err)
-	}
-	if _, err := conn.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{sch}.Sanitize()); err != nil {
-		conn.Close(ctx)
-		return nil, fmt.Errorf("ledger/postgres: create schema: %w", err)
-	}
-	if _, err := conn.Exec(ctx, schema); err != nil {
-		conn.Close(ctx)
-		return nil, fmt.Errorf("ledger/postgres: create tables: %w", err)
-	}
+	// The schema's tables are created under the writers' lock, so that
+	// servers starting together do not race on CREATE TABLE IF NOT EXISTS.
 	h := fnv.New64a()
 	h.Write([]byte("charter-ledger:" + sch))
-	now := opts.Now
-	if now == nil {
-		now = time.Now
+	l := &Ledger{pool: pool, now: opts.Now, lock: int64(h.Sum64())}
+	if l.now == nil {
+		l.now = time.Now
 	}
-	return &Ledger{conn: conn, now: now, lock: int64(h.Sum64())}, nil
+	if err := l.create(ctx, sch); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ledger/postgres: create schema %s: %w", sch, err)
+	}
+	if err := l.indexPostings(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("ledger/postgres: index the postings of schema %s: %w", sch, err)
+	}
+	return l, nil
 }
 
-// Close closes the connection.
+func (l *Ledger) create(ctx context.Context, sch string) error {
+	t, err := l.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer t.Rollback(ctx)
+	if _, err := t.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, l.lock); err != nil {
+		return err
+	}
+	if _, err := t.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{sch}.Sanitize()); err != nil {
+		return err
+	}
+	if _, err := t.Exec(ctx, schema); err != nil {
+		return err
+	}
+	return t.Commit(ctx)
+}
+
+// Close closes the pool.
 func (l *Ledger) Close() error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.conn.Close(context.Background())
+	l.pool.Close()
+	return nil
 }
 
-// Exec runs a statement on the ledger's connection, for tests that tamper
-// with the tables.
+// Exec runs a statement on a pooled connection, for tests that tamper with
+// the tables.
 func (l *Ledger) Exec(ctx context.Context, sql string, args ...any) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	_, err := l.conn.Exec(ctx, sql, args...)
+	_, err := l.pool.Exec(ctx, sql, args...)
 	return err
 }
 
@@ -133,7 +170,7 @@ type tx struct {
 }
 
 func (l *Ledger) begin(ctx context.Context) (*tx, error) {
-	t, err := l.conn.Begin(ctx)
+	t, err := l.pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: begin: %w", err)
 	}
@@ -296,8 +333,6 @@ func (x *tx) state(key string) ([]byte, error) {
 
 // CreateAccounts implements ledger.AccountCreator.
 func (l *Ledger) CreateAccounts(ctx context.Context, as ...ledger.Account) error {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	x, err := l.begin(ctx)
 	if err != nil {
 		return err
@@ -343,8 +378,6 @@ func (l *Ledger) Commit(ctx context.Context, b ledger.Batch) ([]ledger.Result, e
 }
 
 func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	x, err := l.begin(ctx)
 	if err != nil {
 		return nil, err
@@ -369,6 +402,9 @@ func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, er
 	if len(ids) > 0 {
 		if _, err := x.Exec(ctx, `INSERT INTO transfers(id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])`, ids, seqs); err != nil {
 			return nil, fmt.Errorf("ledger/postgres: index transfers: %w", err)
+		}
+		if err := x.indexPostings(out.New); err != nil {
+			return nil, fmt.Errorf("ledger/postgres: index postings: %w", err)
 		}
 	}
 	if len(out.Resolutions) > 0 {
@@ -413,10 +449,8 @@ func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, er
 
 // State implements ledger.Committer.
 func (l *Ledger) State(ctx context.Context, key string) ([]byte, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var v []byte
-	err := l.conn.QueryRow(ctx, `SELECT value FROM state WHERE key = $1`, key).Scan(&v)
+	err := l.pool.QueryRow(ctx, `SELECT value FROM state WHERE key = $1`, key).Scan(&v)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -428,13 +462,11 @@ func (l *Ledger) State(ctx context.Context, key string) ([]byte, error) {
 
 // LookupAccount implements ledger.Reader.
 func (l *Ledger) LookupAccount(ctx context.Context, id string) (ledger.AccountBalance, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	a := ledger.AccountBalance{}
 	a.ID = id
 	var kind int16
 	var flags int64
-	err := l.conn.QueryRow(ctx, `SELECT kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id = $1`, id).
+	err := l.pool.QueryRow(ctx, `SELECT kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id = $1`, id).
 		Scan(&kind, &flags, &a.CreditLimit, &a.Currency, &a.DebitsPosted, &a.CreditsPosted, &a.DebitsPending, &a.CreditsPending)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return a, fmt.Errorf("account %q: %w", id, ledger.ErrAccountNotFound)
@@ -448,11 +480,9 @@ func (l *Ledger) LookupAccount(ctx context.Context, id string) (ledger.AccountBa
 
 // LookupTransfer implements ledger.Reader.
 func (l *Ledger) LookupTransfer(ctx context.Context, id string) (ledger.Record, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var seq int64
 	var raw []byte
-	err := l.conn.QueryRow(ctx, `SELECT j.seq, j.entry FROM transfers t JOIN journal j ON j.seq = t.seq WHERE t.id = $1`, id).Scan(&seq, &raw)
+	err := l.pool.QueryRow(ctx, `SELECT j.seq, j.entry FROM transfers t JOIN journal j ON j.seq = t.seq WHERE t.id = $1`, id).Scan(&seq, &raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ledger.Record{}, fmt.Errorf("transfer %q: %w", id, ledger.ErrTransferNotFound)
 	}
@@ -468,9 +498,7 @@ func (l *Ledger) LookupTransfer(ctx context.Context, id string) (ledger.Record, 
 
 // Balances implements ledger.Reader.
 func (l *Ledger) Balances(ctx context.Context) (map[string]ledger.Balance, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rows, err := l.conn.Query(ctx, `SELECT id, dp, cp, dpend, cpend FROM accounts`)
+	rows, err := l.pool.Query(ctx, `SELECT id, dp, cp, dpend, cpend FROM accounts`)
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: balances: %w", err)
 	}
@@ -492,9 +520,7 @@ func (l *Ledger) Balances(ctx context.Context) (map[string]ledger.Balance, error
 
 // JournalRoot implements ledger.Journal.
 func (l *Ledger) JournalRoot(ctx context.Context) (ledger.Root, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	r, err := readHead(ctx, l.conn)
+	r, err := readHead(ctx, l.pool)
 	if err != nil {
 		return r, fmt.Errorf("ledger/postgres: journal root: %w", err)
 	}
@@ -526,12 +552,10 @@ func (l *Ledger) Entries(ctx context.Context, from uint64) iter.Seq2[ledger.Jour
 	}
 }
 
-// page reads up to 10,000 journal rows from seq from on, holding the
+// page reads up to 10,000 journal rows from seq from on, holding a pooled
 // connection only while it reads.
 func (l *Ledger) page(ctx context.Context, from uint64) ([]ledger.JournalRow, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	rows, err := l.conn.Query(ctx, `SELECT seq, entry, hash FROM journal WHERE seq >= $1 ORDER BY seq LIMIT 10000`, int64(from))
+	rows, err := l.pool.Query(ctx, `SELECT seq, entry, hash FROM journal WHERE seq >= $1 ORDER BY seq LIMIT 10000`, int64(from))
 	if err != nil {
 		return nil, fmt.Errorf("ledger/postgres: journal: %w", err)
 	}

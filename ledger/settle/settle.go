@@ -281,10 +281,28 @@ func ParseProvenance(ref string) (tag string, path []string, ok bool) {
 	return tag, path, true
 }
 
-// HeldSplits returns the split transfers out of assetAccount that are still
-// pending (held by Settler.Held), in journal order. Resolve each with a
+// Held returns the split transfers out of assetAccount that are still
+// pending (held by Settler.Held), ordered by time and journal position. It
+// reads the account's open pending postings only, so its cost follows
+// what the account holds, not the whole journal. Resolve each with a
 // PostPending (release to the contributor) or VoidPending (keep the money
 // in the asset's revenue account) transfer.
+func Held(ctx context.Context, l ledger.PostingReader, assetAccount string) ([]ledger.Record, error) {
+	lines, err := l.Postings(ctx, assetAccount, ledger.PostingQuery{Only: ledger.OpenPending})
+	if err != nil {
+		return nil, err
+	}
+	var out []ledger.Record
+	for _, line := range lines {
+		if line.Code == CodeSplit && line.Debit == assetAccount {
+			out = append(out, line.Record)
+		}
+	}
+	return out, nil
+}
+
+// HeldSplits is Held computed from the whole journal in one pass, in
+// journal order: the reference Held is tested against.
 func HeldSplits(rows iter.Seq2[ledger.JournalRow, error], assetAccount string) ([]ledger.Record, error) {
 	var held []ledger.Record
 	resolved := map[string]bool{}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"syscall"
@@ -174,9 +175,12 @@ func TestHeld(t *testing.T) {
 	if got := nets(t, l); got["contributor:max"] != 0 || got["asset:model"] != 1001 {
 		t.Fatalf("held revenue paid out: %v", got)
 	}
-	held, err := settle.HeldSplits(l.Entries(ctx, 1), "asset:model")
+	held, err := settle.Held(ctx, l, "asset:model")
 	if err != nil || len(held) != 3 {
 		t.Fatalf("held: %d, %v", len(held), err)
+	}
+	if scan, err := settle.HeldSplits(l.Entries(ctx, 1), "asset:model"); err != nil || !reflect.DeepEqual(scan, held) {
+		t.Fatalf("held from the postings %+v, from the journal %+v (%v)", held, scan, err)
 	}
 	// Resolution: release max's and ann's splits, void bea's.
 	var res []ledger.Transfer
@@ -193,8 +197,11 @@ func TestHeld(t *testing.T) {
 	if got := nets(t, l); got["contributor:max"] != 801 || got["contributor:ann"] != 120 || got["contributor:bea"] != 0 || got["asset:model"] != 80 {
 		t.Fatalf("after resolution: %v", got)
 	}
+	if held, err := settle.Held(ctx, l, "asset:model"); err != nil || len(held) != 0 {
+		t.Fatalf("%d still held (%v)", len(held), err)
+	}
 	if held, _ := settle.HeldSplits(l.Entries(ctx, 1), "asset:model"); len(held) != 0 {
-		t.Fatalf("%d still held", len(held))
+		t.Fatalf("%d still held in the journal", len(held))
 	}
 	ledgertest.CheckInvariants(t, ctx, l)
 }

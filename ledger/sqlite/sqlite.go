@@ -3,8 +3,9 @@
 //
 // The journal table is the ledger: each row holds a canonical entry and its
 // chain hash. The other tables (transfer index, resolutions, account
-// balances, split carries) are derived from it inside the same transaction
-// and can be checked against it with Replay. A batch is loaded into a
+// balances, split carries, and the postings index on (account, time) that
+// statements read) are derived from it inside the same transaction and can
+// be checked against it with Replay. A batch is loaded into a
 // ledger.Snapshot, run through the pure ledger.Apply, and written back in
 // one SQL transaction, so a crash leaves either all of a batch or none.
 package sqlite
@@ -55,6 +56,14 @@ CREATE TABLE IF NOT EXISTS accounts(
 CREATE TABLE IF NOT EXISTS state(
 	key   TEXT PRIMARY KEY,
 	value BLOB NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS postings(
+	account TEXT NOT NULL,
+	time    INTEGER NOT NULL,
+	seq     INTEGER NOT NULL,
+	mode    INTEGER NOT NULL,
+	pending TEXT,
+	PRIMARY KEY(account, time, seq)
 ) WITHOUT ROWID;
 `
 
@@ -111,6 +120,10 @@ func Open(ctx context.Context, path string, opts *Options) (*Ledger, error) {
 		db.Close()
 		return nil, fmt.Errorf("ledger/sqlite: prepare: %w", err)
 	}
+	if err := l.indexPostings(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger/sqlite: index the postings of %s: %w", path, err)
+	}
 	return l, nil
 }
 
@@ -133,7 +146,7 @@ type stmts struct {
 	getAccount                           *sql.Stmt
 	getTransfers, getResolveds           *sql.Stmt
 	getAccounts, putJournalN             *sql.Stmt
-	putTransferN                         *sql.Stmt
+	putTransferN, putPosting, putPostingN *sql.Stmt
 	putJournal, putTransfer, putResolved *sql.Stmt
 	putAccount, setBalance, putState     *sql.Stmt
 	getState                             *sql.Stmt
@@ -146,6 +159,8 @@ func (s *stmts) each(f func(dst **sql.Stmt, q string)) {
 	f(&s.getAccounts, `SELECT a.id, kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM json_each(?) k JOIN accounts a ON a.id = k.value`)
 	f(&s.putJournalN, `INSERT INTO journal(seq, entry, hash) VALUES`+values(3, insertChunk))
 	f(&s.putTransferN, `INSERT INTO transfers(id, seq) VALUES`+values(2, insertChunk))
+	f(&s.putPosting, `INSERT INTO postings(account, time, seq, mode, pending) VALUES(?, ?, ?, ?, ?)`)
+	f(&s.putPostingN, `INSERT INTO postings(account, time, seq, mode, pending) VALUES`+values(5, insertChunk))
 	f(&s.getAccount, `SELECT kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id = ?`)
 	f(&s.putJournal, `INSERT INTO journal(seq, entry, hash) VALUES(?, ?, ?)`)
 	f(&s.putTransfer, `INSERT INTO transfers(id, seq) VALUES(?, ?)`)
@@ -461,6 +476,9 @@ func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, er
 	}
 	if err := x.insert(x.putTransfer, x.putTransferN, 2, idx); err != nil {
 		return nil, fmt.Errorf("ledger/sqlite: index transfers: %w", err)
+	}
+	if err := x.insert(x.putPosting, x.putPostingN, 5, postingArgs(out.New)); err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: index postings: %w", err)
 	}
 	for _, p := range out.Resolutions {
 		if _, err := x.putResolved.ExecContext(ctx, p[0], p[1]); err != nil {

@@ -156,3 +156,39 @@ func TestConcurrent(t *testing.T) {
 	}
 	ledgertest.CheckInvariants(t, ctx, l)
 }
+
+// A ledger written before the postings index existed gets it filled from
+// the journal when it is opened.
+func TestPostingsBackfill(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "old.db")
+	l, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice, ledgertest.Escrow); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTransfers(ctx, []ledger.Transfer{
+		{ID: "f", Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: 50},
+		{ID: "p", Debit: ledgertest.Alice.ID, Credit: ledgertest.Escrow.ID, Amount: 5, Flags: ledger.Pending},
+		{ID: "q", Debit: ledgertest.Alice.ID, Credit: ledgertest.Escrow.ID, Amount: 6, Flags: ledger.Pending},
+		{ID: "v", PendingID: "p", Flags: ledger.VoidPending},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.DB().ExecContext(ctx, `DROP TABLE postings`); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l, err = sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ledgertest.CheckInvariants(t, ctx, l)
+	held, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{Only: ledger.OpenPending})
+	if err != nil || len(held) != 1 || held[0].ID != "q" {
+		t.Fatalf("open pending after the backfill: %+v %v", held, err)
+	}
+}

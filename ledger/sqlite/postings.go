@@ -1,0 +1,162 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+
+	"github.com/charter-dev/charter/ledger"
+)
+
+// postingArgs returns the postings index rows of rs (two per transfer: the
+// debited and the credited account), five values a row.
+func postingArgs(rs []ledger.Record) []any {
+	args := make([]any, 0, 10*len(rs))
+	for _, r := range rs {
+		mode := ledger.PostingMode(r.Transfer)
+		var pending any
+		if mode == 1 {
+			pending = r.ID
+		}
+		args = append(args, r.Debit, r.Time, r.Seq, mode, pending, r.Credit, r.Time, r.Seq, mode, pending)
+	}
+	return args
+}
+
+// indexPostings fills the postings index of a ledger written before it
+// existed: when the index is empty but transfers are journaled, every
+// journal row is read once, in pages, in one transaction.
+func (l *Ledger) indexPostings(ctx context.Context) error {
+	var has bool
+	if err := l.db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM transfers) AND NOT EXISTS(SELECT 1 FROM postings)`).Scan(&has); err != nil || !has {
+		return err
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	x, err := l.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer x.Rollback()
+	for from := uint64(1); from <= x.head.Size; from += 10_000 {
+		rows, err := x.QueryContext(ctx, `SELECT seq, entry FROM journal WHERE seq >= ? AND seq < ? ORDER BY seq`, from, from+10_000)
+		if err != nil {
+			return err
+		}
+		var recs []ledger.Record
+		for rows.Next() {
+			var seq uint64
+			var raw []byte
+			if err := rows.Scan(&seq, &raw); err != nil {
+				rows.Close()
+				return err
+			}
+			e, err := ledger.DecodeEntry(raw)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("journal row %d: %w: %w", seq, ledger.ErrChainBroken, err)
+			}
+			if e.Kind == ledger.EntryTransfer {
+				recs = append(recs, ledger.Record{Transfer: e.Transfer, Seq: seq, Time: e.Time})
+			}
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		if err := x.insert(x.putPosting, x.putPostingN, 5, postingArgs(recs)); err != nil {
+			return err
+		}
+	}
+	return x.Commit()
+}
+
+// Accounts implements ledger.PostingReader.
+func (l *Ledger) Accounts(ctx context.Context, prefix string) ([]ledger.AccountBalance, error) {
+	rows, err := l.db.QueryContext(ctx, `SELECT id, kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id >= ? AND id < ? ORDER BY id`,
+		prefix, ledger.PrefixEnd(prefix))
+	if err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: accounts %q: %w", prefix, err)
+	}
+	defer rows.Close()
+	var out []ledger.AccountBalance
+	for rows.Next() {
+		var a ledger.AccountBalance
+		if err := rows.Scan(&a.ID, &a.Kind, &a.Flags, &a.CreditLimit, &a.Currency, &a.DebitsPosted, &a.CreditsPosted, &a.DebitsPending, &a.CreditsPending); err != nil {
+			return nil, fmt.Errorf("ledger/sqlite: accounts %q: %w", prefix, err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: accounts %q: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// postingsSQL is the Postings query for each kind; the arguments are the
+// account, From, To, After.Time (twice), After.Seq and the limit.
+var postingsSQL = func() map[ledger.PostingKind]string {
+	const base = `SELECT j.seq, j.entry FROM postings p JOIN journal j ON j.seq = p.seq
+WHERE p.account = ? AND p.time >= ? AND p.time < ? AND (p.time > ? OR p.time = ? AND p.seq > ?)`
+	const tail = ` ORDER BY p.time, p.seq LIMIT ?`
+	return map[ledger.PostingKind]string{
+		ledger.AllPostings: base + tail,
+		ledger.Posted:      base + ` AND p.mode IN (0, 2)` + tail,
+		ledger.OpenPending: base + ` AND p.mode = 1 AND NOT EXISTS(SELECT 1 FROM resolved r WHERE r.target = p.pending)` + tail,
+	}
+}()
+
+// Postings implements ledger.PostingReader.
+func (l *Ledger) Postings(ctx context.Context, account string, q ledger.PostingQuery) ([]ledger.Line, error) {
+	query, ok := postingsSQL[q.Only]
+	if !ok {
+		return nil, fmt.Errorf("postings of %q: kind %d: %w", account, q.Only, ledger.ErrInvalid)
+	}
+	rows, err := l.db.QueryContext(ctx, query, postingArgsOf(account, q)...)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+	}
+	return scanLines(rows, account)
+}
+
+// postingArgsOf returns the arguments of postingsSQL for q.
+func postingArgsOf(account string, q ledger.PostingQuery) []any {
+	to := q.To
+	if to == 0 {
+		to = math.MaxInt64
+	}
+	afterTime, afterSeq := int64(math.MinInt64), int64(0)
+	if q.After.Seq != 0 {
+		afterTime, afterSeq = q.After.Time, int64(q.After.Seq)
+	}
+	limit := int64(-1)
+	if q.Limit > 0 {
+		limit = int64(q.Limit)
+	}
+	return []any{account, q.From, to, afterTime, afterTime, afterSeq, limit}
+}
+
+func scanLines(rows *sql.Rows, account string) ([]ledger.Line, error) {
+	defer rows.Close()
+	var out []ledger.Line
+	for rows.Next() {
+		var seq uint64
+		var raw []byte
+		if err := rows.Scan(&seq, &raw); err != nil {
+			return nil, fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+		}
+		e, err := ledger.DecodeEntry(raw)
+		if err != nil {
+			return nil, fmt.Errorf("journal row %d: %w: %w", seq, ledger.ErrChainBroken, err)
+		}
+		line, ok := ledger.LineOf(ledger.Record{Transfer: e.Transfer, Seq: seq, Time: e.Time}, account)
+		if e.Kind != ledger.EntryTransfer || !ok {
+			return nil, fmt.Errorf("journal row %d is indexed under account %q but does not touch it: %w", seq, account, ledger.ErrChainBroken)
+		}
+		out = append(out, line)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+	}
+	return out, nil
+}
