@@ -40,10 +40,19 @@ type Options struct {
 	// CheckpointInterval is how often a new checkpoint is signed when the
 	// tree has grown (at least 100ms).
 	CheckpointInterval time.Duration
-	// PollInterval is how often AppendAndProve looks for a new checkpoint.
+	// PollInterval bounds how long a caller waiting for a checkpoint
+	// (AppendAndProve, AwaitCheckpoint) may miss one published by another
+	// process sharing the log. Checkpoints this process signs are seen
+	// within about a millisecond of being stored, and an idle log does not
+	// read its checkpoint at all (see publication).
 	PollInterval time.Duration
 	// HTTPPrefix is the path under which Handler serves the log.
 	HTTPPrefix string
+	// IdleAfter is how long after its last append the log stops tessera's
+	// appender, whose timers would otherwise wake the process ten times a
+	// second; the next append starts it again (a few milliseconds). Zero
+	// means DefaultIdleAfter.
+	IdleAfter time.Duration
 }
 
 func (o *Options) fill() {
@@ -62,6 +71,9 @@ func (o *Options) fill() {
 	if o.HTTPPrefix == "" {
 		o.HTTPPrefix = DefaultHTTPPrefix
 	}
+	if o.IdleAfter == 0 {
+		o.IdleAfter = DefaultIdleAfter
+	}
 }
 
 // Log is an open transparency log stored in a directory. Its methods are
@@ -72,11 +84,22 @@ type Log struct {
 	vkey     string
 	verifier note.Verifier
 
-	appender *tessera.Appender
-	shutdown func(context.Context) error
+	name     string // the storage, for messages: a directory or a database
 	reader   tessera.LogReader
-	awaiter  *tessera.PublicationAwaiter
+	pub      *publication
+	base     context.Context // of the log's background work
 	cancel   context.CancelFunc
+	driver   appendDriver
+	topts    *tessera.AppendOptions
+
+	// amu guards the running appender: started by the first append after
+	// the log went idle, stopped IdleAfter after the last (appender.go).
+	amu      sync.Mutex
+	run      *appenderRun
+	inflight int         // appends whose index is not known yet
+	lastAdd  time.Time   // when the last append got its index
+	idle     *time.Timer // runs sleepIfIdle
+	sleepErr error       // the last failed idle shutdown, for tests
 
 	mu     sync.RWMutex
 	closed bool
@@ -123,7 +146,7 @@ func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*L
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, opts: opts, vkey: vkey, verifier: v}
+	l := &Log{dir: dir, name: dir, opts: opts, vkey: vkey, verifier: v, driver: driver.(appendDriver)}
 	// An existing log must carry our signature: a log is bound to its key.
 	if raw, err := readCheckpointFile(dir); err == nil {
 		if _, err := OpenCheckpoint(raw, v); err != nil {
@@ -134,20 +157,25 @@ func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*L
 		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
 	}
 
-	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	topts := tessera.NewAppendOptions().
-		WithCheckpointSigner(signer).
+	l.base, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	l.pub = newPublication(l.readPublished, opts.PollInterval)
+	l.topts = tessera.NewAppendOptions().
+		WithCheckpointSigner(signalSigner{Signer: signer, signed: l.pub.signedSize}).
 		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(opts.CheckpointInterval)
-	app, shutdown, reader, err := tessera.NewAppender(bg, driver, topts)
+	// The first appender initialises a new log and publishes its first
+	// checkpoint; its reader serves every read, appender or not.
+	r, err := l.startAppender()
 	if err != nil {
-		cancel()
+		l.cancel()
 		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
 	}
-	l.appender, l.shutdown, l.reader, l.cancel = app, shutdown, reader, cancel
-	l.tiles.r = reader
+	l.run, l.reader, l.lastAdd = r, r.reader, time.Now()
+	l.armIdle(opts.IdleAfter)
+	l.tiles.r = l.reader
 	l.trees.tiles = &l.tiles
-	l.awaiter = tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, opts.PollInterval)
+	go l.pub.follow(l.base)
+	l.pub.wake() // read the checkpoint a previous run left, once
 	return l, nil
 }
 
@@ -181,24 +209,30 @@ func (l *Log) Close(ctx context.Context) error {
 		return nil
 	}
 	l.closed = true
-	err := l.shutdown(ctx)
+	err := l.stopAppender(ctx)
 	l.cancel()
+	close(l.pub.done)
 	if err != nil {
 		return fmt.Errorf("auditlog: close: %w", err)
 	}
 	return nil
 }
 
-// add queues an encoded entry. The caller holds l.mu for reading.
-func (l *Log) add(ctx context.Context, typ string, payload []byte) ([]byte, tessera.IndexFuture, error) {
+// add queues an encoded entry. The caller holds l.mu for reading, and
+// calls done once the future resolved.
+func (l *Log) add(ctx context.Context, typ string, payload []byte) (b []byte, fut tessera.IndexFuture, done func(), err error) {
 	if l.closed {
-		return nil, nil, ErrClosed
+		return nil, nil, nil, ErrClosed
 	}
-	b, err := EncodeEntry(typ, payload)
+	b, err = EncodeEntry(typ, payload)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return b, l.appender.Add(ctx, tessera.NewEntry(b)), nil
+	r, err := l.acquire()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return b, r.app.Add(ctx, tessera.NewEntry(b)), l.release, nil
 }
 
 // Append adds an entry of type typ carrying payload (a signed statement)
@@ -208,12 +242,13 @@ func (l *Log) add(ctx context.Context, typ string, payload []byte) ([]byte, tess
 // ErrTooLarge or ErrClosed.
 func (l *Log) Append(ctx context.Context, typ string, payload []byte) (uint64, error) {
 	l.mu.RLock()
-	_, fut, err := l.add(ctx, typ, payload)
+	_, fut, done, err := l.add(ctx, typ, payload)
 	l.mu.RUnlock()
 	if err != nil {
 		return 0, err
 	}
 	idx, err := fut()
+	done()
 	if err != nil {
 		return 0, fmt.Errorf("auditlog: append: %w", err)
 	}
@@ -224,18 +259,19 @@ func (l *Log) Append(ctx context.Context, typ string, payload []byte) (uint64, e
 // the entry, with the receipt proving its inclusion.
 func (l *Log) AppendAndProve(ctx context.Context, typ string, payload []byte) (Receipt, error) {
 	l.mu.RLock()
-	b, fut, err := l.add(ctx, typ, payload)
+	b, fut, done, err := l.add(ctx, typ, payload)
 	l.mu.RUnlock()
 	if err != nil {
 		return Receipt{}, err
 	}
-	idx, raw, err := l.awaiter.Await(ctx, fut)
+	idx, err := fut()
+	done()
 	if err != nil {
 		return Receipt{}, fmt.Errorf("auditlog: append: %w", err)
 	}
-	cp, err := l.openOwnCheckpoint(raw)
+	cp, err := l.AwaitCheckpoint(ctx, idx.Index+1)
 	if err != nil {
-		return Receipt{}, err
+		return Receipt{}, fmt.Errorf("auditlog: append: %w", err)
 	}
 	return l.receipt(ctx, newProver(ctx, l.reader, cp.Size), cp, idx.Index, b)
 }
@@ -256,6 +292,28 @@ func (l *Log) receipt(ctx context.Context, pr *prover, cp Checkpoint, index uint
 // Checkpoint returns the latest published checkpoint, verified.
 func (l *Log) Checkpoint(ctx context.Context) (Checkpoint, error) {
 	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return Checkpoint{}, readErr(layout.CheckpointPath, -1, err)
+	}
+	return l.openOwnCheckpoint(raw)
+}
+
+// AwaitCheckpoint returns the latest published checkpoint once it covers
+// at least size entries (verified, like Checkpoint). It returns when ctx
+// ends, when the Log is closed (ErrClosed) or when the stored checkpoint
+// does not verify (ErrTampered). Waiting costs no polling for checkpoints
+// this process publishes: the log's signer signals them.
+func (l *Log) AwaitCheckpoint(ctx context.Context, size uint64) (Checkpoint, error) {
+	return l.pub.await(ctx, size)
+}
+
+// readPublished reads the stored checkpoint for the publication: a log
+// that has published none yet gives ErrNotFound.
+func (l *Log) readPublished(ctx context.Context) (Checkpoint, error) {
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Checkpoint{}, fmt.Errorf("%w: no checkpoint published yet", ErrNotFound)
+	}
 	if err != nil {
 		return Checkpoint{}, readErr(layout.CheckpointPath, -1, err)
 	}

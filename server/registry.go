@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -195,83 +194,20 @@ func (s *Server) awaitReceipt(ctx context.Context, idx uint64) (receipt.Bundle, 
 	}
 }
 
-// checkpointWatch follows the log's checkpoint with one poller, so that
-// many requests waiting for their entries to be covered do not each poll.
-// It polls only while someone waits: an idle server does not wake up.
+// checkpointWatch hands out the verified checkpoints requests wait for.
+// The log signals every checkpoint it publishes (auditlog.Log.AwaitCheckpoint),
+// so neither an idle server nor a waiting request polls for one.
 type checkpointWatch struct {
-	mu      sync.Mutex
-	size    uint64
-	cp      auditlog.Checkpoint // verified, of size
-	changed chan struct{}       // closed and replaced when size grows
-	waiting int                 // callers in await
-	wake    chan struct{}       // signalled when the first caller waits
+	log *auditlog.Log
 }
 
-func newCheckpointWatch() *checkpointWatch {
-	return &checkpointWatch{changed: make(chan struct{}), wake: make(chan struct{}, 1)}
-}
-
-// run polls the checkpoint every interval while callers wait, until ctx
-// ends.
-func (w *checkpointWatch) run(ctx context.Context, l *auditlog.Log, every time.Duration) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		if cp, err := l.Checkpoint(ctx); err == nil {
-			w.mu.Lock()
-			if cp.Size > w.size {
-				w.size, w.cp = cp.Size, cp
-				close(w.changed)
-				w.changed = make(chan struct{})
-			}
-			w.mu.Unlock()
-		}
-		w.mu.Lock()
-		idle := w.waiting == 0
-		w.mu.Unlock()
-		if idle {
-			select {
-			case <-ctx.Done():
-				return
-			case <-w.wake:
-			}
-			continue
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+func newCheckpointWatch(l *auditlog.Log) *checkpointWatch {
+	return &checkpointWatch{log: l}
 }
 
 // await returns a verified checkpoint covering entry idx.
 func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Checkpoint, error) {
-	w.mu.Lock()
-	w.waiting++
-	w.mu.Unlock()
-	select {
-	case w.wake <- struct{}{}:
-	default:
-	}
-	defer func() {
-		w.mu.Lock()
-		w.waiting--
-		w.mu.Unlock()
-	}()
-	for {
-		w.mu.Lock()
-		size, cp, ch := w.size, w.cp, w.changed
-		w.mu.Unlock()
-		if size > idx {
-			return cp, nil
-		}
-		select {
-		case <-ctx.Done():
-			return auditlog.Checkpoint{}, ctx.Err()
-		case <-ch:
-		}
-	}
+	return w.log.AwaitCheckpoint(ctx, idx+1)
 }
 
 // applyEntry applies one log entry inside a catalog transaction. It is

@@ -194,7 +194,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
-	s.cpw = newCheckpointWatch()
+	s.cpw = newCheckpointWatch(tlog)
 	s.appliers = s.entryAppliers()
 	s.licenseCheck = s.checkTermsRef
 	s.nonces = cat.Nonces(cfg.NonceLimit, time.Now) // in the database: replays stay refused across restarts
@@ -217,11 +217,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return nil, err
 		}
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.cpw.run(bg, s.tlog, 10*time.Millisecond)
-	}()
 	if cfg.ScrubInterval > 0 {
 		s.wg.Add(1)
 		go func() {
