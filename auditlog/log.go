@@ -84,13 +84,13 @@ type Log struct {
 	vkey     string
 	verifier note.Verifier
 
-	name     string // the storage, for messages: a directory or a database
-	reader   tessera.LogReader
-	pub      *publication
-	base     context.Context // of the log's background work
-	cancel   context.CancelFunc
-	driver   appendDriver
-	topts    *tessera.AppendOptions
+	name   string // the storage, for messages: a directory or a database
+	reader tessera.LogReader
+	pub    *publication
+	base   context.Context // of the log's background work
+	cancel context.CancelFunc
+	driver appendDriver
+	topts  *tessera.AppendOptions
 
 	// amu guards the running appender: started by the first append after
 	// the log went idle, stopped IdleAfter after the last (appender.go).
