@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/httpsig"
@@ -220,4 +222,128 @@ func (m *market) corpusContent() string {
 		m.t.Fatal(err)
 	}
 	return a.State.Manifest.Content.String()
+}
+
+// TestReceiptOnceAcrossCrashes: a session's bytes are in exactly one
+// receipt whichever step of closing it a crash interrupts: after sealing
+// and before the log append (the sealed receipt is logged at the next
+// start), after the append and before it is applied (replay applies it
+// and the sealed copy is not logged again), after a duplicate append (the
+// copy is a no-op), and with a request in flight (its reservation is
+// released, what it recorded stays). The session goes on after the
+// restart, and its next receipt holds only the bytes served since.
+func TestReceiptOnceAcrossCrashes(t *testing.T) {
+	type crash struct {
+		name string
+		// at leaves the server's state as a crash at one point would
+		// leave it, for session sid which served bytes so far.
+		at func(m *market, sid string)
+	}
+	ctx := context.Background()
+	seal := func(m *market, sid string) []catalog.SealedReceipt {
+		sealed, err := m.s.sealSessions(ctx, catalog.SessionFilter{Session: sid, Licensee: m.consumer.DID().String()})
+		if err != nil || len(sealed) != 1 {
+			m.t.Fatalf("sealing %s: %d sealed, %v", sid, len(sealed), err)
+		}
+		return sealed
+	}
+	appendRaw := func(m *market, env []byte) {
+		if _, err := m.s.tlog.Append(ctx, auditlog.TypeReceipt, env); err != nil {
+			m.t.Fatal(err)
+		}
+	}
+	crashes := []crash{
+		{"nothing sealed", func(m *market, sid string) {}},
+		{"sealed, not logged", func(m *market, sid string) { seal(m, sid) }},
+		{"logged, not applied", func(m *market, sid string) { appendRaw(m, seal(m, sid)[0].Envelope) }},
+		{"logged twice, not applied", func(m *market, sid string) {
+			env := seal(m, sid)[0].Envelope
+			appendRaw(m, env)
+			appendRaw(m, env)
+		}},
+		{"logged and applied, sealed copy relogged", func(m *market, sid string) {
+			env := seal(m, sid)[0].Envelope
+			if _, err := m.s.logReceipt(ctx, env); err != nil {
+				m.t.Fatal(err)
+			}
+			appendRaw(m, env)
+		}},
+		{"request in flight", func(m *market, sid string) {
+			g, _, err := m.s.grantOf(ctx, m.grant.ID.String())
+			if err != nil {
+				m.t.Fatal(err)
+			}
+			k := catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: quotaKey(g)}
+			if ok, err := m.s.cat.MeterReserve(ctx, k, 50000, catalog.Quota{}, time.Now()); !ok || err != nil {
+				m.t.Fatalf("reserve: %v %v", ok, err)
+			}
+			// 7,000 bytes written and recorded before the crash.
+			if _, err := m.s.cat.MeterServed(ctx, k.Grant, sid, m.modelContent.String(), 200000, 7000, 7000, time.Now()); err != nil {
+				m.t.Fatal(err)
+			}
+		}},
+	}
+	for _, c := range crashes {
+		t.Run(c.name, func(t *testing.T) {
+			m := newMarketSized(t, Config{SessionIdle: time.Hour}, 2, perGiB(1<<40), 300<<10)
+			raw := "/v1/blobs/" + m.modelContent.String()
+			get := func(rng string) {
+				w := m.signedData(m.consumer, "GET", raw, map[string]string{"Range": rng, HeaderSession: "s1"}, httpsig.WithHeadersIfPresent("range", "charter-session"))
+				if code, b := m.send(w, nil); code != http.StatusPartialContent {
+					t.Fatalf("%s: %d %s", rng, code, b)
+				}
+			}
+			get("bytes=0-99999")
+			served := int64(100000)
+			c.at(m, "s1")
+			if c.name == "request in flight" {
+				served += 7000
+			}
+			m.restart(Config{SessionIdle: time.Hour})
+			get("bytes=100000-129999")
+			served += 30000
+			m.closeAs("s1")
+
+			// Every receipt of the session in the log, counted once by id.
+			waitCovered(t, m.s)
+			ids := map[string]int64{}
+			var sum int64
+			for rec, err := range m.s.tlog.Entries(ctx, 0) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if rec.Entry.Type != auditlog.TypeReceipt {
+					continue
+				}
+				env, _ := identity.ParseEnvelope(rec.Entry.Payload)
+				rc, id, err := metering.OpenReceipt(env)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, seen := ids[id.String()]; seen || rc.Session != "s1" {
+					continue
+				}
+				ids[id.String()] = rc.Bytes
+				sum += rc.Bytes
+			}
+			if sum != served {
+				t.Fatalf("receipts %v record %d bytes; %d were served", ids, sum, served)
+			}
+			g, _, _ := m.s.grantOf(ctx, m.grant.ID.String())
+			if used, _, _ := m.s.cat.QuotaUse(ctx, quotaKey(g)); used != served {
+				t.Fatalf("the quota counts %d bytes; %d were served", used, served)
+			}
+			if left, err := m.s.cat.SealedReceipts(ctx); err != nil || len(left) != 0 {
+				t.Fatalf("sealed receipts left after the close: %d %v", len(left), err)
+			}
+			m.hs.Close()
+			if err := m.s.Close(); err != nil {
+				t.Fatal(err)
+			}
+			rep, err := CheckCatalog(ctx, Config{DataDir: m.dir, Logger: m.s.log})
+			if err != nil || !rep.Clean() {
+				t.Fatalf("admin check: %v %+v", err, rep)
+			}
+		})
+	}
 }

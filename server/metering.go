@@ -191,7 +191,17 @@ func (s *Server) receiptOf(x *catalog.OpenSession) (*metering.Receipt, error) {
 // closeSessions seals the sessions f selects into signed receipts and logs
 // them.
 func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]metering.ReceiptInfo, error) {
-	sealed, err := s.cat.SealSessions(ctx, f, func(x *catalog.OpenSession) ([]byte, error) {
+	sealed, err := s.sealSessions(ctx, f)
+	rs, lerr := s.logSealed(ctx, sealed)
+	return rs, errors.Join(err, lerr)
+}
+
+// sealSessions seals the sessions f selects into signed receipts kept in
+// the catalog until their log entries are applied. A crash after it and
+// before the receipts are logged loses nothing: finishSessions logs them
+// at the next start.
+func (s *Server) sealSessions(ctx context.Context, f catalog.SessionFilter) ([]catalog.SealedReceipt, error) {
+	return s.cat.SealSessions(ctx, f, func(x *catalog.OpenSession) ([]byte, error) {
 		rc, err := s.receiptOf(x)
 		if err != nil {
 			return nil, err
@@ -202,8 +212,6 @@ func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]
 		}
 		return env.Marshal()
 	})
-	rs, lerr := s.logSealed(ctx, sealed)
-	return rs, errors.Join(err, lerr)
 }
 
 // logSealed appends sealed receipts to the log and applies them. One that

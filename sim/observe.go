@@ -25,6 +25,11 @@ type observation struct {
 	clen    int64 // Content-Length the handler declared; -1 if none
 	written int64 // body bytes the connection accepted
 	failed  bool  // a write failed (the client went away)
+	// aborted: the front door gave up on the response mid-body (in the
+	// kill loop, the reverse proxy aborts when the server dies or the
+	// client goes away). What the server wrote beyond what was forwarded
+	// is unknown: anything up to the declared length.
+	aborted bool
 	size    int64 // Charter-Size: the whole content's size
 	off, n  int64 // the data range of a slice
 }
@@ -37,16 +42,22 @@ func (o *observation) complete() bool {
 // dataBounds returns the least and most bytes of content the response
 // delivered. A complete slice delivered at least its range and at most
 // the range widened to whole groups; a cut one at least what it wrote
-// beyond its proof nodes. Raw bytes are what was written.
+// beyond its proof nodes. Raw bytes are what was written. A response the
+// front door aborted may have carried anything up to its declared length:
+// the server wrote it into a connection whose end was never read.
 func (o *observation) dataBounds() (lo, hi int64) {
-	if o.status/100 != 2 || o.written == 0 {
+	if o.status/100 != 2 || (o.written == 0 && !o.aborted) {
 		return 0, 0
 	}
 	if !o.slice {
+		lo, hi = 0, o.written
 		if o.complete() {
-			return o.written, o.written
+			lo = o.written
 		}
-		return 0, o.written
+		if o.aborted {
+			hi = max(hi, o.clen)
+		}
+		return lo, hi
 	}
 	// A slice carries whole 16 KiB groups: the data it sends is the
 	// range widened to group boundaries (docs/spec/verified-ranges.md).
@@ -80,29 +91,46 @@ func (w *world) observe(actor string, next http.Handler) http.Handler {
 		w.inflight.Add(1)
 		defer w.inflight.Add(-1)
 		cw := &countingWriter{ResponseWriter: rw}
-		next.ServeHTTP(cw, r)
-		o.status = cw.status
-		if o.status == 0 {
-			o.status = http.StatusOK
-		}
-		o.written, o.failed = cw.n, cw.failed
-		o.clen = -1
-		if v := cw.Header().Get("Content-Length"); v != "" {
-			o.clen, _ = strconv.ParseInt(v, 10, 64)
-		}
-		o.size, _ = strconv.ParseInt(cw.Header().Get("Charter-Size"), 10, 64)
-		if o.slice {
-			q := r.URL.Query()
-			o.off, _ = strconv.ParseInt(q.Get("offset"), 10, 64)
-			o.n = o.size - o.off
-			if v := q.Get("length"); v != "" {
-				o.n, _ = strconv.ParseInt(v, 10, 64)
+		// httputil.ReverseProxy (the kill loop's front door) panics with
+		// http.ErrAbortHandler when it cannot finish a body: the response
+		// is recorded all the same, as aborted, and the panic goes on.
+		aborted := true
+		defer func() {
+			if aborted {
+				w.record(o, cw, r, true)
 			}
-		}
-		w.mu.Lock()
-		w.obs = append(w.obs, o)
-		w.mu.Unlock()
+		}()
+		next.ServeHTTP(cw, r)
+		aborted = false
+		w.record(o, cw, r, false)
 	})
+}
+
+// record completes an observation from what the response wrote and keeps
+// it.
+func (w *world) record(o *observation, cw *countingWriter, r *http.Request, aborted bool) {
+	o.aborted = aborted
+	o.status = cw.status
+	if o.status == 0 {
+		o.status = http.StatusOK
+	}
+	o.written, o.failed = cw.n, cw.failed
+	o.clen = -1
+	if v := cw.Header().Get("Content-Length"); v != "" {
+		o.clen, _ = strconv.ParseInt(v, 10, 64)
+	}
+	o.size, _ = strconv.ParseInt(cw.Header().Get("Charter-Size"), 10, 64)
+	if o.slice {
+		q := r.URL.Query()
+		o.off, _ = strconv.ParseInt(q.Get("offset"), 10, 64)
+		o.n = o.size - o.off
+		if v := q.Get("length"); v != "" {
+			o.n, _ = strconv.ParseInt(v, 10, 64)
+		}
+	}
+	w.mu.Lock()
+	w.obs = append(w.obs, o)
+	w.mu.Unlock()
 }
 
 func (w *world) classify(actor string, r *http.Request) *observation {

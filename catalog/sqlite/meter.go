@@ -314,10 +314,13 @@ func (c *Catalog) SealSessions(ctx context.Context, f catalog.SessionFilter, sig
 			}
 			out = append(out, catalog.SealedReceipt{Grant: s.Grant, Session: s.Session, Part: s.Part, Envelope: env})
 		}
-		// Sessions with nothing to seal and nothing in flight, idle for a
-		// day, are forgotten (their next receipt restarts at part 1, with
-		// other times, so under another id).
-		_, err = tx.ExecContext(ctx, `DELETE FROM meter_sessions WHERE requests = 0 AND reserved = 0 AND last < ?`, time.Now().Add(-24*time.Hour).UnixNano())
+		// Sessions with nothing to seal, nothing in flight and no receipt
+		// awaiting the log, idle for a day, are forgotten (their next
+		// receipt restarts at part 1, with other times, so under another
+		// id; a part still sealed keeps its session, so no part number is
+		// sealed twice).
+		_, err = tx.ExecContext(ctx, `DELETE FROM meter_sessions WHERE requests = 0 AND reserved = 0 AND last < ?
+			AND NOT EXISTS (SELECT 1 FROM meter_sealed s WHERE s.grant = meter_sessions.grant AND s.session = meter_sessions.session)`, time.Now().Add(-24*time.Hour).UnixNano())
 		return err
 	})
 	if err != nil {
