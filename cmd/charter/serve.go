@@ -9,6 +9,7 @@ import (
 	"os"
 	"time"
 
+	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/server"
 )
 
@@ -29,10 +30,14 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	grantsDay := fs.Int64("grant-requests-day", server.DefaultGrantRequestsDay, "grant requests one licensee key may make per UTC day (-1: no limit)")
 	quotaDay := fs.Int64("upload-quota-day", server.DefaultUploadQuotaDay, "bytes one key may upload per UTC day (-1: no limit)")
 	quotaTotal := fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
+	nonceLimit := fs.Int("nonce-limit", httpsig.DefaultNonceLimit, "live signed-request nonces one key may hold (a nonce lives 90 s); a key past it gets 503 busy, no other key is affected")
 	settle := fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if _, err := parse(fs, args); err != nil {
 		return err
+	}
+	if *nonceLimit < 1 {
+		return fmt.Errorf("--nonce-limit %d: must be at least 1\nhint: each signed request holds one nonce for 90 s; the default %d allows about 700 requests a second per key", *nonceLimit, httpsig.DefaultNonceLimit)
 	}
 	level := slog.LevelInfo
 	if *debug {
@@ -52,7 +57,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st})
+	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit})
 	if err != nil {
 		return err
 	}
