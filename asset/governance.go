@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"time"
 
 	"github.com/charter-dev/charter/identity"
@@ -118,7 +119,7 @@ func (p *Proposal) Validate() error {
 
 // Canonical returns the proposal's canonical JSON (RFC 8785 JCS; change
 // fields of other kinds are absent).
-func (p *Proposal) Canonical() ([]byte, error) { return canonicalJSON(p) }
+func (p *Proposal) Canonical() ([]byte, error) { return canonjson.Marshal(p) }
 
 // ID returns the proposal's ID, which approvals bind.
 func (p *Proposal) ID() (ID, error) {
@@ -200,7 +201,7 @@ func (a *Approval) Validate() error {
 }
 
 // Canonical returns the approval's canonical JSON (RFC 8785 JCS).
-func (a *Approval) Canonical() ([]byte, error) { return canonicalJSON(a) }
+func (a *Approval) Canonical() ([]byte, error) { return canonjson.Marshal(a) }
 
 // ParseApproval parses and validates an approval payload in canonical form.
 func ParseApproval(b []byte) (*Approval, error) {

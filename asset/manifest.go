@@ -2,8 +2,8 @@ package asset
 
 import (
 	"bytes"
-	"encoding/json"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"github.com/charter-dev/charter/internal/strictjson"
 	"mime"
 	"strings"
@@ -55,20 +55,7 @@ func (m *Manifest) Canonical() ([]byte, error) {
 		}
 		c.Parents[i] = p
 	}
-	return canonicalJSON(&c)
-}
-
-// canonicalJSON encodes v without HTML escaping or a trailing newline.
-// With struct fields declared in sorted order, integer numbers and the text
-// rules of checkText, this is exactly RFC 8785 JCS.
-func canonicalJSON(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+	return canonjson.Marshal(&c)
 }
 
 // ID returns the asset ID: the ID of the canonical manifest.

@@ -1,6 +1,7 @@
 package grant
 
 import (
+	"github.com/charter-dev/charter/internal/canonjson"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,7 @@ func TestGrantDerivative(t *testing.T) {
 	g := &Grant{Asset: testAsset(), Commercial: true, Decision: 3, ID: StatementID([]byte("r")), Issuer: srv.DID(), Licensee: lic.DID(),
 		NotBefore: asset.NewTime(time.Unix(1_800_000_000, 0)), NotAfter: asset.NewTime(time.Unix(1_800_086_400, 0)), Purpose: "train",
 		Terms: content.IDFromDigest([32]byte{9})}
-	plain, _ := Canonical(g)
+	plain, _ := canonjson.Marshal(g)
 	if strings.Contains(string(plain), "derivative") {
 		t.Fatalf("non-derivative grant mentions it: %s", plain)
 	}
@@ -27,7 +28,7 @@ func TestGrantDerivative(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := Canonical(g)
+	b, _ := canonjson.Marshal(g)
 	if !strings.Contains(string(b), `"decision":3,"derivative":true,"id":`) {
 		t.Fatalf("canonical: %s", b)
 	}

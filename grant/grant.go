@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -117,18 +118,6 @@ func NewNonce() string {
 	return hex.EncodeToString(b[:])
 }
 
-// Canonical encodes v as compact JSON with the struct's (sorted) field
-// order, which is the canonical form of these statements.
-func Canonical(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, err
-	}
-	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
-}
-
 // StatementID is the id of a statement: the content id of its payload.
 func StatementID(payload []byte) asset.ID {
 	id, _ := asset.ParseID(content.IDFromDigest(blake3Sum(payload)).String())
@@ -148,7 +137,7 @@ func parse(b []byte, v any) error {
 	if dec.More() {
 		return fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
-	c, err := Canonical(v)
+	c, err := canonjson.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -191,7 +180,7 @@ func (r *Request) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := Canonical(r)
+	b, err := canonjson.Marshal(r)
 	if err != nil {
 		return nil, err
 	}
@@ -236,7 +225,7 @@ func (g *Grant) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if k.DID() != g.Issuer {
 		return nil, fmt.Errorf("%w: key is not the issuer", ErrInvalid)
 	}
-	b, err := Canonical(g)
+	b, err := canonjson.Marshal(g)
 	if err != nil {
 		return nil, err
 	}
@@ -280,7 +269,7 @@ func (a *Approval) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if k.DID() != a.Approver {
 		return nil, fmt.Errorf("%w: key is not the approver", ErrInvalid)
 	}
-	b, err := Canonical(a)
+	b, err := canonjson.Marshal(a)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +297,7 @@ func (r *Revocation) Sign(keys ...*identity.Key) (*identity.Envelope, error) {
 	if len(r.Reason) > 1024 {
 		return nil, fmt.Errorf("%w: reason over 1024 bytes", ErrInvalid)
 	}
-	b, err := Canonical(r)
+	b, err := canonjson.Marshal(r)
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"os"
 	"testing"
 	"time"
@@ -112,7 +113,7 @@ func TestOpenRefuses(t *testing.T) {
 		t.Fatalf("short nonce: %v", err)
 	}
 	// A request signed by someone else than its licensee is refused.
-	payload, _ := Canonical(req)
+	payload, _ := canonjson.Marshal(req)
 	env, _ := identity.Sign(identity.PayloadType(KindRequest), payload, other)
 	if _, _, err := OpenRequest(env); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("request signed by a non-licensee: %v", err)
@@ -168,7 +169,7 @@ func FuzzOpen(f *testing.F) {
 		}
 		var r Request
 		if parse([]byte(payload), &r) == nil {
-			c, _ := Canonical(&r)
+			c, _ := canonjson.Marshal(&r)
 			if string(c) != payload {
 				t.Fatalf("accepted non-canonical %q", payload)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"slices"
 	"strings"
 	"sync"
@@ -86,15 +87,8 @@ func entities(r *Request) cedar.EntityMap {
 // entity JSON format, deterministically (compiler v1): entities sorted by
 // type then id, canonicalised with RFC 8785 (members attrs, parents, uid).
 func entitiesJSON(r *Request) []byte {
-	type uid struct {
-		Type string `json:"type"`
-		ID   string `json:"id"`
-	}
-	type entity struct {
-		UID     uid            `json:"uid"`
-		Attrs   map[string]any `json:"attrs"`
-		Parents []uid          `json:"parents"`
-	}
+	type uid = uidJSON
+	type entity = entityJSON
 	var es []entity
 	es = append(es, entity{UID: uid{typeAsset, r.Asset}, Attrs: map[string]any{}, Parents: []uid{}})
 	var parents []uid
@@ -108,11 +102,24 @@ func entitiesJSON(r *Request) []byte {
 	for _, o := range r.Organisations {
 		es = append(es, entity{UID: uid{typeOrganisation, o}, Attrs: map[string]any{}, Parents: []uid{}})
 	}
-	b, err := canonicalJSON(es)
+	b, err := canonjson.Marshal(es)
 	if err != nil {
 		panic(err) // strings and empty maps always encode
 	}
 	return b
+}
+
+// uidJSON and entityJSON are Cedar's entity JSON; canonjson.Marshal sorts
+// their members.
+type uidJSON struct {
+	Type string `json:"type"`
+	ID   string `json:"id"`
+}
+
+type entityJSON struct {
+	UID     uidJSON        `json:"uid"`
+	Attrs   map[string]any `json:"attrs"`
+	Parents []uidJSON      `json:"parents"`
 }
 
 // Decide evaluates r against c's policy set.

@@ -3,6 +3,7 @@ package license
 import (
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"slices"
 	"time"
 
@@ -94,7 +95,7 @@ func nonNil(s []string) []string {
 func (rec *DecisionRecord) Encode() ([]byte, error) {
 	c := *rec
 	c.Policies, c.Reasons = nonNil(c.Policies), nonNil(c.Reasons)
-	return canonicalJSON(&c)
+	return canonjson.Marshal(&c)
 }
 
 func recErr(field, problem string) error {

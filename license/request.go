@@ -2,6 +2,7 @@ package license
 
 import (
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"slices"
 	"time"
 
@@ -136,7 +137,7 @@ func (r Request) encodeNormalized() ([]byte, error) {
 		Derivative: r.Derivative, Territory: r.Territory, Organisation: r.Organisation,
 		Organisations: orgs, Time: &ts,
 	}
-	return canonicalJSON(&w)
+	return canonjson.Marshal(&w)
 }
 
 // MarshalJSON writes the canonical form (Encode).

@@ -5,13 +5,13 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"regexp"
 	"slices"
 	"strings"
 	"time"
 
 	json "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 	"github.com/multiformats/go-multibase"
 	"github.com/zeebo/blake3"
 
@@ -587,24 +587,7 @@ func (t *Terms) Encode() ([]byte, error) {
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return canonicalJSON(c.toWire())
-}
-
-// canonicalJSON marshals v and canonicalises it with RFC 8785 (JCS):
-// members sorted, no white space, minimal string escapes, numbers in their
-// shortest form. Every JSON this package hashes is written this way, as
-// the asset package's statements are. Integers stay exact because every
-// integer member is bounded by 2^53-1.
-func canonicalJSON(v any) ([]byte, error) {
-	b, err := json.Marshal(v, json.Deterministic(true))
-	if err != nil {
-		return nil, err
-	}
-	val := jsontext.Value(b)
-	if err := val.Canonicalize(); err != nil {
-		return nil, err
-	}
-	return val, nil
+	return canonjson.Marshal(c.toWire())
 }
 
 // Clone returns a deep copy of t.

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"math"
 	"math/bits"
 	"strconv"
@@ -173,7 +174,7 @@ func parse(b []byte, v any) error {
 	if dec.More() {
 		return fmt.Errorf("%w: trailing data", ErrMalformed)
 	}
-	c, err := grant.Canonical(v)
+	c, err := canonjson.Marshal(v)
 	if err != nil {
 		return err
 	}
@@ -187,7 +188,7 @@ func sign(kind string, v interface{ Validate() error }, keys ...*identity.Key) (
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := grant.Canonical(v)
+	b, err := canonjson.Marshal(v)
 	if err != nil {
 		return nil, err
 	}

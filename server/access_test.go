@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"io"
 	"net/http"
 	"os"
@@ -310,7 +311,7 @@ func TestWhoMayCall(t *testing.T) {
 			},
 			refused: func(t *testing.T) int {
 				req := &grant.Request{Asset: m.model, Commercial: true, Created: asset.NewTime(time.Now()), Licensee: m.consumer.DID(), Nonce: grant.NewNonce(), Purpose: "infer"}
-				b, _ := grant.Canonical(req)
+				b, _ := canonjson.Marshal(req)
 				env, err := identity.Sign(identity.PayloadType(grant.KindRequest), b, stranger) // a grant for the consumer, asked by the stranger
 				code, _ := m.call("POST", "/v1/assets/"+m.model.String()+"/grants", envJSON(t, env, err), nil)
 				return code

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"net/http"
 	"slices"
 	"sort"
@@ -335,7 +336,7 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 		return nil, err
 	}
 	out.JournalSize, out.JournalRoot, out.Through = root.Size, hex.EncodeToString(root.Hash[:]), through
-	payload, err := grant.Canonical(settlementEntry{Failed: failedKeys, JournalRoot: out.JournalRoot, JournalSize: out.JournalSize, Through: through, Uses: out.Uses})
+	payload, err := canonjson.Marshal(settlementEntry{Failed: failedKeys, JournalRoot: out.JournalRoot, JournalSize: out.JournalSize, Through: through, Uses: out.Uses})
 	if err != nil {
 		return nil, err
 	}
