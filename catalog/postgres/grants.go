@@ -1,0 +1,179 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/charter-dev/charter/catalog"
+	"github.com/jackc/pgx/v5"
+)
+
+// PutGrant records an issued grant; a grant id recorded already keeps its
+// first grant.
+func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
+	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index))
+	return err
+}
+
+// RevokeGrant marks a grant revoked.
+func (t *Tx) RevokeGrant(id string) error {
+	_, err := t.exec(`UPDATE grants SET revoked = true WHERE id = $1`, id)
+	return err
+}
+
+const grantQuery = `SELECT g.id, g.asset, g.licensee, g.envelope, g.revoked, g.log_index, COALESCE(u.bytes, 0), COALESCE(u.requests, 0)
+	FROM grants g LEFT JOIN grant_usage u ON u."grant" = g.id`
+
+// Grant returns a grant.
+func (c *Catalog) Grant(ctx context.Context, id string) (*GrantRecord, error) {
+	return scanGrant(c.pool.QueryRow(ctx, grantQuery+` WHERE g.id = $1`, id), id)
+}
+
+// Grant is Catalog.Grant inside the transaction.
+func (t *Tx) Grant(id string) (*GrantRecord, error) {
+	return scanGrant(t.queryRow(grantQuery+` WHERE g.id = $1`, id), id)
+}
+
+func scanGrant(row scanner, id string) (*GrantRecord, error) {
+	var g GrantRecord
+	var env string
+	var idx int64
+	err := row.Scan(&g.ID, &g.Asset, &g.Licensee, &env, &g.Revoked, &idx, &g.Bytes, &g.Requests)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("grant %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	g.Envelope, g.LogIndex = []byte(env), uint64(idx)
+	return &g, nil
+}
+
+// Grants lists grants of an asset ("" for all) or of a licensee ("" for
+// all), newest first.
+func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*GrantRecord, error) {
+	// One query per filter, so each uses its index.
+	q, args := grantQuery+` ORDER BY g.log_index DESC LIMIT 1000`, []any{}
+	switch {
+	case asset != "" && licensee != "":
+		q, args = grantQuery+` WHERE g.asset = $1 AND g.licensee = $2 ORDER BY g.log_index DESC LIMIT 1000`, []any{asset, licensee}
+	case asset != "":
+		q, args = grantQuery+` WHERE g.asset = $1 ORDER BY g.log_index DESC LIMIT 1000`, []any{asset}
+	case licensee != "":
+		q, args = grantQuery+` WHERE g.licensee = $1 ORDER BY g.log_index DESC LIMIT 1000`, []any{licensee}
+	}
+	rows, err := c.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*GrantRecord
+	for rows.Next() {
+		g, err := scanGrant(rows, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+// ChargeUsage adds one request of n bytes to a grant's usage if the quotas
+// (zero: unlimited) allow it, atomically, and reports whether they did.
+func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, maxRequests int64) (bool, error) {
+	if maxBytes > 0 && n > maxBytes {
+		// Over the quota on its own: refused without counting anything
+		// (the upsert's WHERE only guards the update, not a first insert).
+		return false, nil
+	}
+	// The upsert locks the counter's row: concurrent charges of one grant
+	// take turns, each checking the count the previous one left.
+	tag, err := c.pool.Exec(ctx, `INSERT INTO grant_usage("grant", bytes, requests) VALUES($1, $2, 1)
+		ON CONFLICT("grant") DO UPDATE SET bytes = grant_usage.bytes + excluded.bytes, requests = grant_usage.requests + 1
+		WHERE ($3::bigint = 0 OR grant_usage.bytes + excluded.bytes <= $3::bigint) AND ($4::bigint = 0 OR grant_usage.requests + 1 <= $4::bigint)`,
+		grant, n, maxBytes, maxRequests)
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// PutGrantRequest records a queued request; one recorded already is kept.
+func (t *Tx) PutGrantRequest(id, asset string, envelope []byte, decision, index uint64) error {
+	_, err := t.exec(`INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES($1,$2,$3,$4,'pending',$5) ON CONFLICT DO NOTHING`, id, asset, string(envelope), int64(decision), int64(index))
+	return err
+}
+
+// SetGrantRequestStatus updates a queued request.
+func (t *Tx) SetGrantRequestStatus(id, status string) error {
+	_, err := t.exec(`UPDATE grant_requests SET status = $1 WHERE id = $2`, status, id)
+	return err
+}
+
+// AddGrantApproval records an owner's decision on a queued request; an
+// owner's first decision stands.
+func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope []byte, index uint64) error {
+	_, err := t.exec(`INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, request, approver, approve, string(envelope), int64(index))
+	return err
+}
+
+// GrantRequest returns a queued request.
+func (c *Catalog) GrantRequest(ctx context.Context, id string) (*GrantRequestRecord, error) {
+	return grantRequest(ctx, c.pool, id)
+}
+
+// GrantRequest is Catalog.GrantRequest inside the transaction.
+func (t *Tx) GrantRequest(id string) (*GrantRequestRecord, error) {
+	return grantRequest(t.ctx, t.tx, id)
+}
+
+func grantRequest(ctx context.Context, q querier, id string) (*GrantRequestRecord, error) {
+	r := &GrantRequestRecord{ID: id, Votes: map[string]bool{}}
+	var env string
+	var dec, idx int64
+	err := q.QueryRow(ctx, `SELECT asset, envelope, decision, status, log_index FROM grant_requests WHERE id = $1`, id).Scan(&r.Asset, &env, &dec, &r.Status, &idx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("grant request %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	r.Envelope, r.Decision, r.LogIndex = []byte(env), uint64(dec), uint64(idx)
+	rows, err := q.Query(ctx, `SELECT approver, approve FROM grant_approvals WHERE request = $1`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var who string
+		var ok bool
+		if err := rows.Scan(&who, &ok); err != nil {
+			return nil, err
+		}
+		r.Votes[who] = ok
+	}
+	return r, rows.Err()
+}
+
+// GrantRequests lists queued requests for an asset ("" for all) with a
+// status ("" for any).
+func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*GrantRequestRecord, error) {
+	rows, err := c.pool.Query(ctx, `SELECT id FROM grant_requests WHERE ($1 = '' OR asset = $1) AND ($2 = '' OR status = $2) ORDER BY log_index`, asset, status)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var out []*GrantRequestRecord
+	for _, id := range ids {
+		r, err := c.GrantRequest(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}

@@ -1,0 +1,567 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Tx is one catalog transaction: everything an applied log entry changes,
+// together with the record that the entry is applied.
+type Tx struct {
+	tx  pgx.Tx
+	ctx context.Context
+	c   *Catalog
+}
+
+func (t *Tx) exec(query string, args ...any) (pgconn.CommandTag, error) {
+	return t.tx.Exec(t.ctx, query, args...)
+}
+
+func (t *Tx) queryRow(query string, args ...any) pgx.Row {
+	return t.tx.QueryRow(t.ctx, query, args...)
+}
+
+func (t *Tx) query(query string, args ...any) (pgx.Rows, error) {
+	return t.tx.Query(t.ctx, query, args...)
+}
+
+// querier is what the catalog reads through: the pool or a transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// Update runs fn in a transaction that also records log entry index as
+// applied. If index is already applied, fn is not run and Update returns
+// catalog.ErrApplied. If fn fails with an error wrapping
+// catalog.ErrNoEffect, its changes are undone, the entry is still recorded
+// as applied and Update returns that error.
+func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
+	return c.UpdateSeq(ctx, []Change{{Index: index, Fn: fn}})[0]
+}
+
+// Change is one log entry's catalog change for UpdateSeq.
+type Change struct {
+	Index uint64
+	Fn    func(*Tx) error
+}
+
+// UpdateSeq is Update for several entries, applied in the order given (each
+// in its own savepoint, sharing transactions with other callers), so that a
+// caller feeding entries in log order gets them applied in log order. It
+// returns one error per change.
+func (c *Catalog) UpdateSeq(ctx context.Context, changes []Change) []error {
+	ctx = context.WithoutCancel(ctx)
+	us := make([]*update, len(changes))
+	for i, ch := range changes {
+		us[i] = &update{ctx: ctx, index: ch.Index, fn: ch.Fn, done: make(chan struct{})}
+	}
+	c.pendMu.Lock()
+	c.pending = append(c.pending, us...)
+	leader := !c.committing
+	c.committing = true
+	c.pendMu.Unlock()
+	if leader {
+		c.commitPending()
+	}
+	errs := make([]error, len(us))
+	for i, u := range us {
+		<-u.done
+		errs[i] = u.err
+	}
+	return errs
+}
+
+// update is one caller's change waiting to be committed.
+type update struct {
+	ctx   context.Context
+	index uint64
+	fn    func(*Tx) error
+	err   error
+	ok    bool
+	done  chan struct{}
+}
+
+// commitPending commits the waiting updates, a batch per transaction,
+// until none wait (group commit: the first waiting caller leads).
+func (c *Catalog) commitPending() {
+	for {
+		c.pendMu.Lock()
+		batch := c.pending
+		c.pending = nil
+		if len(batch) == 0 {
+			c.committing = false
+			c.pendMu.Unlock()
+			return
+		}
+		c.pendMu.Unlock()
+		c.commitBatch(batch)
+		for _, u := range batch {
+			close(u.done)
+		}
+	}
+}
+
+const markApplied = `INSERT INTO log_applied(idx) VALUES($1) ON CONFLICT DO NOTHING`
+
+// commitBatch applies a batch in one transaction, each update in a
+// savepoint so that one that fails is undone alone. Statements that need
+// no answer in between are sent together (one round trip): the savepoint
+// with the entry's applied mark, and the release with the next savepoint.
+func (c *Catalog) commitBatch(batch []*update) {
+	fail := func(err error) {
+		for _, u := range batch {
+			if u.err == nil {
+				u.err = err
+			}
+		}
+	}
+	ctx := context.Background()
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		fail(fmt.Errorf("catalog: begin: %w", err))
+		return
+	}
+	defer tx.Rollback(ctx)
+	var next int64
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, c.applyLock)
+	b.Queue(`SELECT COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0)`).QueryRow(func(r pgx.Row) error { return r.Scan(&next) })
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		fail(fmt.Errorf("catalog: watermark: %w", err))
+		return
+	}
+	release := false // a savepoint waits to be released
+	for _, u := range batch {
+		if int64(u.index) < next {
+			u.err = catalog.ErrApplied
+			continue
+		}
+		b := &pgx.Batch{}
+		if release {
+			b.Queue(`RELEASE SAVEPOINT upd`)
+		}
+		b.Queue(`SAVEPOINT upd`)
+		var tag pgconn.CommandTag
+		b.Queue(markApplied, int64(u.index)).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			fail(fmt.Errorf("catalog: mark applied: %w", err))
+			return
+		}
+		release = true
+		if tag.RowsAffected() == 0 {
+			err = catalog.ErrApplied
+		} else {
+			err = u.fn(&Tx{tx: tx, ctx: u.ctx, c: c})
+		}
+		if err == nil {
+			u.ok = true
+			continue
+		}
+		u.err = err
+		b = &pgx.Batch{}
+		b.Queue(`ROLLBACK TO SAVEPOINT upd`)
+		if errors.Is(err, catalog.ErrNoEffect) {
+			// Undone, but applied: replay must not stop on it.
+			b.Queue(markApplied, int64(u.index))
+			u.ok = true
+		}
+		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+			fail(fmt.Errorf("catalog: rollback to savepoint: %w", err))
+			return
+		}
+	}
+	if release {
+		if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT upd`); err != nil {
+			fail(fmt.Errorf("catalog: release savepoint: %w", err))
+			return
+		}
+	}
+	// Advance the watermark over the contiguous applied prefix.
+	rows, err := tx.Query(ctx, `SELECT idx FROM log_applied WHERE idx >= $1 ORDER BY idx`, next)
+	if err != nil {
+		fail(err)
+		return
+	}
+	from := next
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			rows.Close()
+			fail(err)
+			return
+		}
+		if i != next {
+			break
+		}
+		next++
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		fail(err)
+		return
+	}
+	b = &pgx.Batch{}
+	if next > from {
+		b.Queue(`DELETE FROM log_applied WHERE idx >= $1 AND idx < $2`, from, next)
+	}
+	b.Queue(`INSERT INTO log_watermark(id, next) VALUES(0, $1) ON CONFLICT(id) DO UPDATE SET next = excluded.next`, next)
+	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		fail(err)
+		return
+	}
+	if err := tx.Commit(ctx); err != nil {
+		for _, u := range batch {
+			if u.ok {
+				u.err = fmt.Errorf("catalog: commit: %w", err)
+			}
+		}
+	}
+}
+
+// Applied reports where replay must start (every entry below is applied)
+// and which entries at or above it are applied already.
+func (c *Catalog) Applied(ctx context.Context) (next uint64, above map[uint64]bool, err error) {
+	var n int64
+	if err := c.pool.QueryRow(ctx, `SELECT COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0)`).Scan(&n); err != nil {
+		return 0, nil, err
+	}
+	rows, err := c.pool.Query(ctx, `SELECT idx FROM log_applied`)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer rows.Close()
+	above = map[uint64]bool{}
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return 0, nil, err
+		}
+		above[uint64(i)] = true
+	}
+	return uint64(n), above, rows.Err()
+}
+
+// MarkApplied records another log entry as applied in this transaction: an
+// entry with no catalog effect of its own whose application rides along
+// with this one (a grant's decision record). Already applied is fine.
+func (t *Tx) MarkApplied(index uint64) error {
+	_, err := t.exec(`INSERT INTO log_applied(idx) SELECT $1::bigint WHERE $1::bigint >= COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0) ON CONFLICT DO NOTHING`, int64(index))
+	return err
+}
+
+// PutAsset records a newly registered asset and its lineage. An asset
+// recorded already is kept as it is (a duplicate registration is a no-op).
+func (t *Tx) PutAsset(r AssetRecord) error {
+	st, err := json.Marshal(r.State)
+	if err != nil {
+		return err
+	}
+	m := r.State.Manifest
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO assets(asset, content, state, claim, priority, log_index, name, media) VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
+		r.State.Asset.String(), m.Content.String(), string(st), r.Claim, r.Priority.String(), int64(r.LogIndex), m.Name, m.MediaType)
+	for _, p := range m.Parents {
+		b.Queue(`INSERT INTO lineage(child, parent, royalty, stacking) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
+			r.State.Asset.String(), p.Asset.String(), int64(p.Royalty), string(p.Stacking))
+	}
+	if err := t.tx.SendBatch(t.ctx, b).Close(); err != nil {
+		return fmt.Errorf("catalog: put asset %s: %w", r.State.Asset, err)
+	}
+	return nil
+}
+
+// SetState replaces the governed state of an asset.
+func (t *Tx) SetState(s *asset.State) error {
+	st, err := json.Marshal(s)
+	if err != nil {
+		return err
+	}
+	tag, err := t.exec(`UPDATE assets SET state = $1 WHERE asset = $2`, string(st), s.Asset.String())
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() != 1 {
+		return fmt.Errorf("asset %s: %w", s.Asset, catalog.ErrNotFound)
+	}
+	return nil
+}
+
+// Trail adds an entry to an asset's audit trail.
+func (t *Tx) Trail(a asset.ID, index uint64, typ, summary string) error {
+	_, err := t.exec(`INSERT INTO trail(asset, log_index, type, summary) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`, a.String(), int64(index), typ, summary)
+	return err
+}
+
+// PutProposal records a proposal envelope; one recorded already is kept.
+func (t *Tx) PutProposal(id, a asset.ID, envelope []byte, status string, index uint64) error {
+	_, err := t.exec(`INSERT INTO proposals(proposal, asset, envelope, status, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`,
+		id.String(), a.String(), string(envelope), status, int64(index))
+	return err
+}
+
+// SetProposalStatus updates a proposal's status.
+func (t *Tx) SetProposalStatus(id asset.ID, status string) error {
+	_, err := t.exec(`UPDATE proposals SET status = $1 WHERE proposal = $2`, status, id.String())
+	return err
+}
+
+// AddApproval records an approval envelope; a second approval by the same
+// approver is not recorded.
+func (t *Tx) AddApproval(proposal asset.ID, approver string, envelope []byte, index uint64) error {
+	_, err := t.exec(`INSERT INTO approvals(proposal, approver, envelope, log_index) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
+		proposal.String(), approver, string(envelope), int64(index))
+	return err
+}
+
+const assetQuery = `SELECT state, claim, priority, log_index FROM assets WHERE asset = $1`
+
+// Asset returns the record of an asset, or an error wrapping
+// catalog.ErrNotFound.
+func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*AssetRecord, error) {
+	return scanAsset(c.pool.QueryRow(ctx, assetQuery, id.String()), id.String())
+}
+
+// Asset is Catalog.Asset inside the transaction.
+func (t *Tx) Asset(id asset.ID) (*AssetRecord, error) {
+	return scanAsset(t.queryRow(assetQuery, id.String()), id.String())
+}
+
+type scanner interface{ Scan(...any) error }
+
+func scanAsset(row scanner, id string) (*AssetRecord, error) {
+	var st, claim, prio string
+	var idx int64
+	err := row.Scan(&st, &claim, &prio, &idx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("asset %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("catalog: asset %s: %w", id, err)
+	}
+	return decodeAsset(id, st, claim, prio, idx)
+}
+
+func decodeAsset(id, st, claim, prio string, idx int64) (*AssetRecord, error) {
+	r := &AssetRecord{Claim: claim, LogIndex: uint64(idx)}
+	if err := json.Unmarshal([]byte(st), &r.State); err != nil {
+		return nil, fmt.Errorf("catalog: asset %s state: %w", id, err)
+	}
+	var err error
+	if r.Priority, err = asset.ParseID(prio); err != nil {
+		return nil, fmt.Errorf("catalog: asset %s priority: %w", id, err)
+	}
+	return r, nil
+}
+
+const assetsByContent = `SELECT state, claim, priority, log_index, asset FROM assets WHERE content = $1 ORDER BY log_index`
+
+// AssetsByContent returns the registrations of a content id in log order.
+func (c *Catalog) AssetsByContent(ctx context.Context, id content.ID) ([]*AssetRecord, error) {
+	return assetList(ctx, c.pool, assetsByContent, id.String())
+}
+
+// AssetsByContent is Catalog.AssetsByContent inside the transaction.
+func (t *Tx) AssetsByContent(id content.ID) ([]*AssetRecord, error) {
+	return assetList(t.ctx, t.tx, assetsByContent, id.String())
+}
+
+func assetList(ctx context.Context, q querier, query string, args ...any) ([]*AssetRecord, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []*AssetRecord
+	for rows.Next() {
+		var st, claim, prio, id string
+		var idx int64
+		if err := rows.Scan(&st, &claim, &prio, &idx, &id); err != nil {
+			return nil, err
+		}
+		r, err := decodeAsset(id, st, claim, prio, idx)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// ListAssets returns every asset in log order.
+func (c *Catalog) ListAssets(ctx context.Context) ([]*AssetRecord, error) {
+	return assetList(ctx, c.pool, `SELECT state, claim, priority, log_index, asset FROM assets ORDER BY log_index`)
+}
+
+const childrenQuery = `SELECT child FROM lineage WHERE parent = $1 ORDER BY child`
+
+// Children returns the assets registered with id as a parent.
+func (c *Catalog) Children(ctx context.Context, id asset.ID) ([]asset.ID, error) {
+	return children(ctx, c.pool, id)
+}
+
+// Children is Catalog.Children inside the transaction.
+func (t *Tx) Children(id asset.ID) ([]asset.ID, error) { return children(t.ctx, t.tx, id) }
+
+func children(ctx context.Context, q querier, id asset.ID) ([]asset.ID, error) {
+	rows, err := q.Query(ctx, childrenQuery, id.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []asset.ID
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		a, err := asset.ParseID(s)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// Proposal returns a proposal and its approvals.
+func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*ProposalRecord, error) {
+	return proposal(ctx, c.pool, id)
+}
+
+// Proposal is Catalog.Proposal inside the transaction.
+func (t *Tx) Proposal(id asset.ID) (*ProposalRecord, error) { return proposal(t.ctx, t.tx, id) }
+
+func proposal(ctx context.Context, q querier, id asset.ID) (*ProposalRecord, error) {
+	p := &ProposalRecord{ID: id}
+	var a, env string
+	var idx int64
+	err := q.QueryRow(ctx, `SELECT asset, envelope, status, log_index FROM proposals WHERE proposal = $1`, id.String()).Scan(&a, &env, &p.Status, &idx)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("proposal %s: %w", id, catalog.ErrNotFound)
+	}
+	if err != nil {
+		return nil, err
+	}
+	p.Envelope, p.LogIndex = []byte(env), uint64(idx)
+	if p.Asset, err = asset.ParseID(a); err != nil {
+		return nil, err
+	}
+	rows, err := q.Query(ctx, `SELECT approver, envelope FROM approvals WHERE proposal = $1 ORDER BY log_index`, id.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var who, e string
+		if err := rows.Scan(&who, &e); err != nil {
+			return nil, err
+		}
+		p.Approvers = append(p.Approvers, who)
+		p.Approvals = append(p.Approvals, []byte(e))
+	}
+	return p, rows.Err()
+}
+
+// Proposals lists the proposals of an asset, newest first.
+func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord, error) {
+	rows, err := c.pool.Query(ctx, `SELECT proposal FROM proposals WHERE asset = $1 ORDER BY log_index DESC`, a.String())
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, err
+	}
+	var out []*ProposalRecord
+	for _, s := range ids {
+		id, err := asset.ParseID(s)
+		if err != nil {
+			return nil, err
+		}
+		p, err := c.Proposal(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Trail returns an asset's audit trail in log order.
+func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error) {
+	rows, err := c.pool.Query(ctx, `SELECT log_index, type, summary FROM trail WHERE asset = $1 ORDER BY log_index`, a.String())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TrailEntry
+	for rows.Next() {
+		var e TrailEntry
+		var idx int64
+		if err := rows.Scan(&idx, &e.Type, &e.Summary); err != nil {
+			return nil, err
+		}
+		e.LogIndex = uint64(idx)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// dumpQueries give the lines of Dump, one text column each, in the words
+// of catalog/sqlite's: the same state dumps the same lines on both.
+var dumpQueries = []string{
+	`SELECT 'object ' || id || ' ' || size || ' ' || kind FROM objects`,
+	`SELECT 'asset ' || asset || ' ' || content || ' ' || claim || ' ' || priority || ' ' || log_index || ' ' || state FROM assets`,
+	`SELECT 'lineage ' || child || ' ' || parent || ' ' || royalty || ' ' || stacking FROM lineage`,
+	`SELECT 'proposal ' || proposal || ' ' || asset || ' ' || status || ' ' || log_index || ' ' || envelope FROM proposals`,
+	`SELECT 'approval ' || proposal || ' ' || approver || ' ' || log_index || ' ' || envelope FROM approvals`,
+	`SELECT 'trail ' || asset || ' ' || log_index || ' ' || type || ' ' || summary FROM trail`,
+	`SELECT 'grant ' || id || ' ' || asset || ' ' || licensee || ' ' || revoked::int || ' ' || log_index || ' ' || envelope FROM grants`,
+	`SELECT 'grant-request ' || id || ' ' || asset || ' ' || decision || ' ' || status || ' ' || log_index FROM grant_requests`,
+	`SELECT 'grant-approval ' || request || ' ' || approver || ' ' || approve::int || ' ' || log_index FROM grant_approvals`,
+	`SELECT 'claimant ' || asset || ' ' || content || ' ' || log_index || ' ' || conflict::int || ' ' || dataset::int || ' ' || unindexed::int || ' ' || signers FROM claimants`,
+	`SELECT 'claim ' || content || ' ' || asset FROM content_claims`,
+	`SELECT 'receipt ' || id || ' ' || "grant" || ' ' || asset || ' ' || licensee || ' ' || session || ' ' || bytes || ' ' || requests || ' ' || log_index || ' ' || envelope FROM receipts`,
+	`SELECT 'usage ' || "grant" || ' ' || id || ' ' || statement || ' ' || asset || ' ' || licensee || ' ' || tokens || ' ' || calls || ' ' || runs || ' ' || time || ' ' || log_index || ' ' || envelope FROM usage_events`,
+	`SELECT 'settled-through ' || through FROM settle_watermark`,
+	`SELECT 'unsettled ' || key FROM unsettled`,
+	`SELECT 'dispute ' || id || ' ' || asset || ' ' || opener || ' ' || status || ' ' || log_index || ' ' || resolved || ' ' || reason FROM disputes`,
+	`SELECT 'settlement ' || log_index || ' ' || payload FROM settlements`,
+	`SELECT 'quota-usage ' || quota || ' ' || bytes || ' ' || requests FROM quota_usage`,
+}
+
+// Dump lists the catalog's derived state as sorted text lines, leaving out
+// bookkeeping (which entries are applied) and local times, so that two
+// catalogs holding the same state dump the same lines, on either backend.
+// It reads one snapshot (a repeatable-read transaction).
+func (c *Catalog) Dump(ctx context.Context) ([]string, error) {
+	tx, err := c.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return nil, fmt.Errorf("catalog: dump: %w", err)
+	}
+	defer tx.Rollback(ctx)
+	var out []string
+	for _, q := range dumpQueries {
+		rows, err := tx.Query(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("catalog: dump: %w", err)
+		}
+		lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+		if err != nil {
+			return nil, fmt.Errorf("catalog: dump: %w", err)
+		}
+		out = append(out, lines...)
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -1,0 +1,339 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/charter-dev/charter/catalog"
+	"github.com/jackc/pgx/v5"
+)
+
+// PutReceipt records a receipt; recording the same id again is a no-op.
+func (t *Tx) PutReceipt(r ReceiptRecord) error {
+	_, err := t.exec(`INSERT INTO receipts(id, "grant", asset, licensee, session, bytes, requests, envelope, log_index) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING`,
+		r.ID, r.Grant, r.Asset, r.Licensee, r.Session, r.Bytes, r.Requests, string(r.Envelope), int64(r.LogIndex))
+	return err
+}
+
+// PutUsage records a usage event. An event whose (grant, id) is recorded
+// already fails with ErrDuplicate and changes nothing: the check and the
+// insert are one statement of the entry's transaction.
+func (t *Tx) PutUsage(u UsageRecord) error {
+	tag, err := t.exec(`INSERT INTO usage_events("grant", id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING`,
+		u.Grant, u.ID, u.Statement, u.Asset, u.Licensee, u.Tokens, u.Calls, u.Runs, u.Time, string(u.Envelope), int64(u.LogIndex))
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("%w: %s under grant %s", ErrDuplicate, u.ID, u.Grant)
+	}
+	return nil
+}
+
+const usageCols = `"grant", id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index`
+
+func scanUsage(row scanner) (*UsageRecord, error) {
+	var u UsageRecord
+	var env string
+	var idx int64
+	if err := row.Scan(&u.Grant, &u.ID, &u.Statement, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &u.Time, &env, &idx); err != nil {
+		return nil, err
+	}
+	u.Envelope, u.LogIndex = []byte(env), uint64(idx)
+	return &u, nil
+}
+
+// Usage returns the usage event id recorded under grant.
+func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, error) {
+	u, err := scanUsage(c.pool.QueryRow(ctx, `SELECT `+usageCols+` FROM usage_events WHERE "grant" = $1 AND id = $2`, grant, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("usage %s of grant %s: %w", id, grant, catalog.ErrNotFound)
+	}
+	return u, err
+}
+
+const receiptCols = `id, "grant", asset, licensee, session, bytes, requests, envelope, log_index`
+
+func scanReceipt(row scanner) (*ReceiptRecord, error) {
+	var r ReceiptRecord
+	var env string
+	var idx int64
+	if err := row.Scan(&r.ID, &r.Grant, &r.Asset, &r.Licensee, &r.Session, &r.Bytes, &r.Requests, &env, &idx); err != nil {
+		return nil, err
+	}
+	r.Envelope, r.LogIndex = []byte(env), uint64(idx)
+	return &r, nil
+}
+
+// Receipts lists the receipts of a grant ("" for all), oldest first, at
+// most limit of them.
+func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*ReceiptRecord, error) {
+	q, args := `SELECT `+receiptCols+` FROM receipts ORDER BY log_index LIMIT $1`, []any{noLimit(limit)}
+	if grant != "" {
+		q, args = `SELECT `+receiptCols+` FROM receipts WHERE "grant" = $1 ORDER BY log_index LIMIT $2`, []any{grant, noLimit(limit)}
+	}
+	rows, err := c.pool.Query(ctx, q, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*ReceiptRecord
+	for rows.Next() {
+		r, err := scanReceipt(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// SettledThrough returns the settlement watermark: every use logged at or
+// below it is settled except the ones Unsettled still lists.
+func (c *Catalog) SettledThrough(ctx context.Context) (uint64, error) {
+	return settledThrough(ctx, c.pool)
+}
+
+func settledThrough(ctx context.Context, q querier) (uint64, error) {
+	var w int64
+	err := q.QueryRow(ctx, `SELECT COALESCE((SELECT through FROM settle_watermark WHERE id = 0), 0)`).Scan(&w)
+	return uint64(w), err
+}
+
+// Unsettled calls fn for every receipt and usage event that is not
+// settled and logged at or below through: the ones left unsettled by the
+// last settlement, then the ones logged since it, receipts first, each in
+// log order. It reads one snapshot (a repeatable-read transaction).
+func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) error) error {
+	tx, err := c.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	w, err := settledThrough(ctx, tx)
+	if err != nil {
+		return err
+	}
+	grants := map[string]string{}
+	intern := func(b []byte) string {
+		if s, ok := grants[string(b)]; ok {
+			return s
+		}
+		s := string(b)
+		grants[s] = s
+		return s
+	}
+	each := func(q string, receipt bool, args ...any) error {
+		rows, err := tx.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			u := Use{Receipt: receipt}
+			var grant, id []byte
+			var idx int64
+			if err := rows.Scan(&grant, &id, &u.Bytes, &u.Tokens, &u.Calls, &u.Runs, &idx); err != nil {
+				return err
+			}
+			u.Grant, u.LogIndex = intern(grant), uint64(idx)
+			if receipt {
+				u.Key = "r:" + string(id)
+			} else {
+				u.Key = "u:" + u.Grant + "/" + string(id)
+			}
+			if err := fn(u); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	const rq = `SELECT "grant", id, bytes, 0::bigint, 0::bigint, 0::bigint, log_index FROM receipts`
+	const uq = `SELECT "grant", id, 0::bigint, tokens, calls, runs, log_index FROM usage_events`
+	if err := each(rq+` WHERE id IN (SELECT substr(key, 3) FROM unsettled WHERE key LIKE 'r:%') ORDER BY log_index`, true); err != nil {
+		return err
+	}
+	if err := each(uq+` WHERE 'u:' || "grant" || '/' || id IN (SELECT key FROM unsettled WHERE key LIKE 'u:%') ORDER BY log_index`, false); err != nil {
+		return err
+	}
+	if err := each(rq+` WHERE log_index > $1 AND log_index <= $2 ORDER BY log_index`, true, int64(w), int64(through)); err != nil {
+		return err
+	}
+	return each(uq+` WHERE log_index > $1 AND log_index <= $2 ORDER BY log_index`, false, int64(w), int64(through))
+}
+
+// MarkSettled records a settlement: every use logged at or below through
+// is settled except failed (Use.Key values), which replace the previous
+// list of unsettled uses. A through below the current watermark is
+// refused.
+func (t *Tx) MarkSettled(through uint64, failed []string) error {
+	w, err := settledThrough(t.ctx, t.tx)
+	if err != nil {
+		return err
+	}
+	if int64(through) < int64(w) {
+		return fmt.Errorf("catalog: settlement through %d is below the watermark %d", through, w)
+	}
+	if failed == nil {
+		failed = []string{}
+	}
+	b := &pgx.Batch{}
+	b.Queue(`INSERT INTO settle_watermark(id, through) VALUES(0, $1) ON CONFLICT(id) DO UPDATE SET through = excluded.through`, int64(through))
+	b.Queue(`DELETE FROM unsettled`)
+	b.Queue(`INSERT INTO unsettled(key) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING`, failed)
+	return t.tx.SendBatch(t.ctx, b).Close()
+}
+
+// PutSettlement records a settlement entry's payload.
+func (t *Tx) PutSettlement(idx uint64, payload []byte) error {
+	_, err := t.exec(`INSERT INTO settlements(log_index, payload) VALUES($1,$2) ON CONFLICT DO NOTHING`, int64(idx), string(payload))
+	return err
+}
+
+// LastSettlement returns the payload of the settlement logged last, or
+// nil. A settlement repeating it is a duplicate; an older one cannot apply
+// again (MarkSettled refuses a watermark going back).
+func (t *Tx) LastSettlement() ([]byte, error) {
+	var p string
+	err := t.queryRow(`SELECT payload FROM settlements ORDER BY log_index DESC LIMIT 1`).Scan(&p)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	return []byte(p), err
+}
+
+// Settlements returns the payloads of the last n settlement entries by
+// log index, newest first.
+func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []uint64, error) {
+	rows, err := c.pool.Query(ctx, `SELECT log_index, payload FROM settlements ORDER BY log_index DESC LIMIT $1`, noLimit(n))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer rows.Close()
+	out := map[uint64][]byte{}
+	var order []uint64
+	for rows.Next() {
+		var idx int64
+		var p string
+		if err := rows.Scan(&idx, &p); err != nil {
+			return nil, nil, err
+		}
+		out[uint64(idx)] = []byte(p)
+		order = append(order, uint64(idx))
+	}
+	return out, order, rows.Err()
+}
+
+// JournalRoots returns the ledger journal root of every settlement entry,
+// in log order.
+func (c *Catalog) JournalRoots(ctx context.Context) ([]JournalRoot, error) {
+	rows, err := c.pool.Query(ctx, `SELECT log_index, (payload::jsonb->>'journalSize')::bigint, payload::jsonb->>'journalRoot' FROM settlements ORDER BY log_index`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []JournalRoot
+	for rows.Next() {
+		var r JournalRoot
+		var idx, size int64
+		if err := rows.Scan(&idx, &size, &r.Hash); err != nil {
+			return nil, err
+		}
+		r.LogIndex, r.Size = uint64(idx), uint64(size)
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// PutDispute records an open dispute; one recorded already is kept.
+func (t *Tx) PutDispute(d DisputeRecord) error {
+	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES($1,$2,$3,$4,'open',$5,$6) ON CONFLICT DO NOTHING`,
+		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
+	return err
+}
+
+// ResolveDispute sets a dispute's status ("released" or "voided").
+func (t *Tx) ResolveDispute(id, status string, idx uint64) error {
+	_, err := t.exec(`UPDATE disputes SET status = $1, resolved = $2 WHERE id = $3 AND status = 'open'`, status, int64(idx), id)
+	return err
+}
+
+const disputeCols = `id, asset, opener, reason, status, envelope, log_index, resolved`
+
+func scanDispute(row scanner) (*DisputeRecord, error) {
+	var d DisputeRecord
+	var env string
+	var idx, res int64
+	if err := row.Scan(&d.ID, &d.Asset, &d.Opener, &d.Reason, &d.Status, &env, &idx, &res); err != nil {
+		return nil, err
+	}
+	d.Envelope, d.LogIndex, d.Resolved = []byte(env), uint64(idx), uint64(res)
+	return &d, nil
+}
+
+// Dispute returns a dispute.
+func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error) {
+	d, err := scanDispute(c.pool.QueryRow(ctx, `SELECT `+disputeCols+` FROM disputes WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
+	}
+	return d, err
+}
+
+// Dispute is Catalog.Dispute inside the transaction.
+func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
+	d, err := scanDispute(t.queryRow(`SELECT `+disputeCols+` FROM disputes WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
+	}
+	return d, err
+}
+
+// Disputes lists the disputes of an asset ("" for all) with status
+// ("" for any), oldest first.
+func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*DisputeRecord, error) {
+	rows, err := c.pool.Query(ctx, `SELECT `+disputeCols+` FROM disputes WHERE ($1 = '' OR asset = $1) AND ($2 = '' OR status = $2) ORDER BY log_index LIMIT 10000`, asset, status)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*DisputeRecord
+	for rows.Next() {
+		d, err := scanDispute(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, rows.Err()
+}
+
+// HasGrant reports whether licensee holds or held a grant on asset.
+func (t *Tx) HasGrant(asset, licensee string) (bool, error) {
+	var one int
+	err := t.queryRow(`SELECT 1 FROM grants WHERE licensee = $1 AND asset = $2 LIMIT 1`, licensee, asset).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// OpenDisputeBy returns the id of opener's open dispute on asset, or "".
+func (t *Tx) OpenDisputeBy(asset, opener string) (string, error) {
+	var id string
+	err := t.queryRow(`SELECT id FROM disputes WHERE asset = $1 AND opener = $2 AND status = 'open' LIMIT 1`, asset, opener).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// noLimit passes a LIMIT as SQLite reads it: a negative one is none (NULL
+// to PostgreSQL).
+func noLimit(n int) any {
+	if n < 0 {
+		return nil
+	}
+	return int64(n)
+}
