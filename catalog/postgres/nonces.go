@@ -82,4 +82,5 @@ func (s *NonceStore) Seen(ctx context.Context, keyID, nonce string, until time.T
 	}
 	return false, nil
 }
+
 var _ httpsig.NonceStore = (*NonceStore)(nil)
