@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/catalog"
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/jackc/pgx/v5"
@@ -12,7 +13,7 @@ import (
 
 // PutClaimant records a registered asset's claimant row and its claim on
 // its own content.
-func (t *Tx) PutClaimant(c Claimant) error {
+func (t *Tx) PutClaimant(c catalog.Claimant) error {
 	signers, err := json.Marshal(c.Signers)
 	if err != nil {
 		return err
@@ -101,16 +102,16 @@ func (c *Catalog) ContentClaims(ctx context.Context, content string) ([]asset.Co
 
 // Unindexed returns the registered datasets whose index is missing, in
 // log order.
-func (c *Catalog) Unindexed(ctx context.Context) ([]Claimant, error) {
+func (c *Catalog) Unindexed(ctx context.Context) ([]catalog.Claimant, error) {
 	rows, err := c.pool.Query(ctx, `SELECT asset, content, log_index FROM claimants WHERE unindexed ORDER BY log_index`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Claimant
+	var out []catalog.Claimant
 	for rows.Next() {
 		var a string
-		k := Claimant{Unindexed: true}
+		k := catalog.Claimant{Unindexed: true}
 		var idx int64
 		if err := rows.Scan(&a, &k.Content, &idx); err != nil {
 			return nil, err

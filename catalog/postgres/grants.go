@@ -26,17 +26,17 @@ const grantQuery = `SELECT g.id, g.asset, g.licensee, g.envelope, g.revoked, g.l
 	FROM grants g LEFT JOIN grant_usage u ON u."grant" = g.id`
 
 // Grant returns a grant.
-func (c *Catalog) Grant(ctx context.Context, id string) (*GrantRecord, error) {
+func (c *Catalog) Grant(ctx context.Context, id string) (*catalog.GrantRecord, error) {
 	return scanGrant(c.pool.QueryRow(ctx, grantQuery+` WHERE g.id = $1`, id), id)
 }
 
 // Grant is Catalog.Grant inside the transaction.
-func (t *Tx) Grant(id string) (*GrantRecord, error) {
+func (t *Tx) Grant(id string) (*catalog.GrantRecord, error) {
 	return scanGrant(t.queryRow(grantQuery+` WHERE g.id = $1`, id), id)
 }
 
-func scanGrant(row scanner, id string) (*GrantRecord, error) {
-	var g GrantRecord
+func scanGrant(row scanner, id string) (*catalog.GrantRecord, error) {
+	var g catalog.GrantRecord
 	var env string
 	var idx int64
 	err := row.Scan(&g.ID, &g.Asset, &g.Licensee, &env, &g.Revoked, &idx, &g.Bytes, &g.Requests)
@@ -52,7 +52,7 @@ func scanGrant(row scanner, id string) (*GrantRecord, error) {
 
 // Grants lists grants of an asset ("" for all) or of a licensee ("" for
 // all), newest first.
-func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*GrantRecord, error) {
+func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*catalog.GrantRecord, error) {
 	// One query per filter, so each uses its index.
 	q, args := grantQuery+` ORDER BY g.log_index DESC LIMIT 1000`, []any{}
 	switch {
@@ -68,7 +68,7 @@ func (c *Catalog) Grants(ctx context.Context, asset, licensee string) ([]*GrantR
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*GrantRecord
+	var out []*catalog.GrantRecord
 	for rows.Next() {
 		g, err := scanGrant(rows, "")
 		if err != nil {
@@ -119,17 +119,17 @@ func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope [
 }
 
 // GrantRequest returns a queued request.
-func (c *Catalog) GrantRequest(ctx context.Context, id string) (*GrantRequestRecord, error) {
+func (c *Catalog) GrantRequest(ctx context.Context, id string) (*catalog.GrantRequestRecord, error) {
 	return grantRequest(ctx, c.pool, id)
 }
 
 // GrantRequest is Catalog.GrantRequest inside the transaction.
-func (t *Tx) GrantRequest(id string) (*GrantRequestRecord, error) {
+func (t *Tx) GrantRequest(id string) (*catalog.GrantRequestRecord, error) {
 	return grantRequest(t.ctx, t.tx, id)
 }
 
-func grantRequest(ctx context.Context, q querier, id string) (*GrantRequestRecord, error) {
-	r := &GrantRequestRecord{ID: id, Votes: map[string]bool{}}
+func grantRequest(ctx context.Context, q querier, id string) (*catalog.GrantRequestRecord, error) {
+	r := &catalog.GrantRequestRecord{ID: id, Votes: map[string]bool{}}
 	var env string
 	var dec, idx int64
 	err := q.QueryRow(ctx, `SELECT asset, envelope, decision, status, log_index FROM grant_requests WHERE id = $1`, id).Scan(&r.Asset, &env, &dec, &r.Status, &idx)
@@ -158,7 +158,7 @@ func grantRequest(ctx context.Context, q querier, id string) (*GrantRequestRecor
 
 // GrantRequests lists queued requests for an asset ("" for all) with a
 // status ("" for any).
-func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*GrantRequestRecord, error) {
+func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*catalog.GrantRequestRecord, error) {
 	rows, err := c.pool.Query(ctx, `SELECT id FROM grant_requests WHERE ($1 = '' OR asset = $1) AND ($2 = '' OR status = $2) ORDER BY log_index`, asset, status)
 	if err != nil {
 		return nil, err
@@ -167,7 +167,7 @@ func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*G
 	if err != nil {
 		return nil, err
 	}
-	var out []*GrantRequestRecord
+	var out []*catalog.GrantRequestRecord
 	for _, id := range ids {
 		r, err := c.GrantRequest(ctx, id)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/catalog"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,7 +36,7 @@ func (c *Catalog) QuotaUse(ctx context.Context, key string) (bytes, requests int
 // MeterReserve records one request of session k that will serve n bytes,
 // if the quota allows it, and reports whether it did. The n bytes count
 // against the quota until MeterServed releases what was not sent.
-func (c *Catalog) MeterReserve(ctx context.Context, k MeterKey, n int64, q Quota, now time.Time) (bool, error) {
+func (c *Catalog) MeterReserve(ctx context.Context, k catalog.MeterKey, n int64, q catalog.Quota, now time.Time) (bool, error) {
 	if q.MaxBytes > 0 && n > q.MaxBytes {
 		return false, nil
 	}
@@ -141,7 +142,7 @@ func addMeterRange(ctx context.Context, tx pgx.Tx, grant, session, content strin
 	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return err
 	}
-	if n > MaxRangesPerContent {
+	if n > catalog.MaxRangesPerContent {
 		// Collapse to the hull: the byte count stays exact, the ranges
 		// stay bounded.
 		var lo, hi int64
@@ -182,8 +183,8 @@ func (c *Catalog) HasSession(ctx context.Context, session, licensee string) (boo
 //
 // The selected sessions' rows are locked (FOR UPDATE): a concurrent seal
 // of the same session waits, then finds nothing left to seal.
-func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*OpenSession) ([]byte, error)) ([]SealedReceipt, error) {
-	var out []SealedReceipt
+func (c *Catalog) SealSessions(ctx context.Context, f catalog.SessionFilter, sign func(*catalog.OpenSession) ([]byte, error)) ([]catalog.SealedReceipt, error) {
+	var out []catalog.SealedReceipt
 	var signErrs []error
 	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
 		out, signErrs = nil, nil
@@ -198,9 +199,9 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 		if err != nil {
 			return err
 		}
-		var open []*OpenSession
+		var open []*catalog.OpenSession
 		for rows.Next() {
-			s := &OpenSession{}
+			s := &catalog.OpenSession{}
 			var started, last int64
 			if err := rows.Scan(&s.Grant, &s.Session, &s.Asset, &s.Licensee, &s.Quota, &s.Bytes, &s.Requests, &started, &last, &s.Part); err != nil {
 				rows.Close()
@@ -219,7 +220,7 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 				return err
 			}
 			for rr.Next() {
-				var r MeterRange
+				var r catalog.MeterRange
 				if err := rr.Scan(&r.Content, &r.Start, &r.End); err != nil {
 					rr.Close()
 					return err
@@ -243,7 +244,7 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 			if err := tx.SendBatch(ctx, b).Close(); err != nil {
 				return err
 			}
-			out = append(out, SealedReceipt{Grant: s.Grant, Session: s.Session, Part: s.Part, Envelope: env})
+			out = append(out, catalog.SealedReceipt{Grant: s.Grant, Session: s.Session, Part: s.Part, Envelope: env})
 		}
 		// Sessions with nothing to seal and nothing in flight, idle for a
 		// day, are forgotten (their next receipt restarts at part 1, with
@@ -259,15 +260,15 @@ func (c *Catalog) SealSessions(ctx context.Context, f SessionFilter, sign func(*
 
 // SealedReceipts returns the sealed receipts whose log entries were not
 // applied: after a restart (and replay), the ones never logged.
-func (c *Catalog) SealedReceipts(ctx context.Context) ([]SealedReceipt, error) {
+func (c *Catalog) SealedReceipts(ctx context.Context) ([]catalog.SealedReceipt, error) {
 	rows, err := c.pool.Query(ctx, `SELECT "grant", session, part, envelope FROM meter_sealed ORDER BY seq`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []SealedReceipt
+	var out []catalog.SealedReceipt
 	for rows.Next() {
-		var s SealedReceipt
+		var s catalog.SealedReceipt
 		var env string
 		if err := rows.Scan(&s.Grant, &s.Session, &s.Part, &env); err != nil {
 			return nil, err

@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"github.com/charter-dev/charter/catalog"
 	"sync"
 	"time"
 
@@ -24,11 +25,11 @@ type NonceStore struct {
 }
 
 // Nonces returns the catalog's nonce store, holding at most limit live
-// nonces per key id (DefaultNonceLimit if limit <= 0). now is its clock,
+// nonces per key id (httpsig.DefaultNonceLimit if limit <= 0). now is its clock,
 // time.Now if nil.
-func (c *Catalog) Nonces(limit int, now func() time.Time) *NonceStore {
+func (c *Catalog) Nonces(limit int, now func() time.Time) catalog.NonceStore {
 	if limit <= 0 {
-		limit = DefaultNonceLimit
+		limit = httpsig.DefaultNonceLimit
 	}
 	if now == nil {
 		now = time.Now

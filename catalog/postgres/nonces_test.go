@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"errors"
+	"github.com/charter-dev/charter/catalog"
 	"sync"
 	"testing"
 	"time"
@@ -21,7 +22,7 @@ func TestNonceStorePersists(t *testing.T) {
 	clock := func() time.Time { return now }
 	c := openSchema(t, schema)
 	s := c.Nonces(2, clock)
-	seen := func(s *NonceStore, k, n string, until time.Time) bool {
+	seen := func(s catalog.NonceStore, k, n string, until time.Time) bool {
 		t.Helper()
 		ok, err := s.Seen(ctx, k, n, until)
 		if err != nil {

@@ -274,3 +274,8 @@ func (c *Catalog) Corruptions(ctx context.Context) ([]catalog.Corruption, error)
 	}
 	return out, rows.Err()
 }
+
+var (
+	_ catalog.Catalog = (*Catalog)(nil)
+	_ catalog.Tx      = (*Tx)(nil)
+)

@@ -45,21 +45,15 @@ type querier interface {
 // catalog.ErrApplied. If fn fails with an error wrapping
 // catalog.ErrNoEffect, its changes are undone, the entry is still recorded
 // as applied and Update returns that error.
-func (c *Catalog) Update(ctx context.Context, index uint64, fn func(*Tx) error) error {
-	return c.UpdateSeq(ctx, []Change{{Index: index, Fn: fn}})[0]
-}
-
-// Change is one log entry's catalog change for UpdateSeq.
-type Change struct {
-	Index uint64
-	Fn    func(*Tx) error
+func (c *Catalog) Update(ctx context.Context, index uint64, fn func(catalog.Tx) error) error {
+	return c.UpdateSeq(ctx, []catalog.Change{{Index: index, Fn: fn}})[0]
 }
 
 // UpdateSeq is Update for several entries, applied in the order given (each
 // in its own savepoint, sharing transactions with other callers), so that a
 // caller feeding entries in log order gets them applied in log order. It
 // returns one error per change.
-func (c *Catalog) UpdateSeq(ctx context.Context, changes []Change) []error {
+func (c *Catalog) UpdateSeq(ctx context.Context, changes []catalog.Change) []error {
 	ctx = context.WithoutCancel(ctx)
 	us := make([]*update, len(changes))
 	for i, ch := range changes {
@@ -85,7 +79,7 @@ func (c *Catalog) UpdateSeq(ctx context.Context, changes []Change) []error {
 type update struct {
 	ctx   context.Context
 	index uint64
-	fn    func(*Tx) error
+	fn    func(catalog.Tx) error
 	err   error
 	ok    bool
 	done  chan struct{}
@@ -261,7 +255,7 @@ func (t *Tx) MarkApplied(index uint64) error {
 
 // PutAsset records a newly registered asset and its lineage. An asset
 // recorded already is kept as it is (a duplicate registration is a no-op).
-func (t *Tx) PutAsset(r AssetRecord) error {
+func (t *Tx) PutAsset(r catalog.AssetRecord) error {
 	st, err := json.Marshal(r.State)
 	if err != nil {
 		return err
@@ -327,18 +321,18 @@ const assetQuery = `SELECT state, claim, priority, log_index FROM assets WHERE a
 
 // Asset returns the record of an asset, or an error wrapping
 // catalog.ErrNotFound.
-func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*AssetRecord, error) {
+func (c *Catalog) Asset(ctx context.Context, id asset.ID) (*catalog.AssetRecord, error) {
 	return scanAsset(c.pool.QueryRow(ctx, assetQuery, id.String()), id.String())
 }
 
 // Asset is Catalog.Asset inside the transaction.
-func (t *Tx) Asset(id asset.ID) (*AssetRecord, error) {
+func (t *Tx) Asset(id asset.ID) (*catalog.AssetRecord, error) {
 	return scanAsset(t.queryRow(assetQuery, id.String()), id.String())
 }
 
 type scanner interface{ Scan(...any) error }
 
-func scanAsset(row scanner, id string) (*AssetRecord, error) {
+func scanAsset(row scanner, id string) (*catalog.AssetRecord, error) {
 	var st, claim, prio string
 	var idx int64
 	err := row.Scan(&st, &claim, &prio, &idx)
@@ -351,8 +345,8 @@ func scanAsset(row scanner, id string) (*AssetRecord, error) {
 	return decodeAsset(id, st, claim, prio, idx)
 }
 
-func decodeAsset(id, st, claim, prio string, idx int64) (*AssetRecord, error) {
-	r := &AssetRecord{Claim: claim, LogIndex: uint64(idx)}
+func decodeAsset(id, st, claim, prio string, idx int64) (*catalog.AssetRecord, error) {
+	r := &catalog.AssetRecord{Claim: claim, LogIndex: uint64(idx)}
 	if err := json.Unmarshal([]byte(st), &r.State); err != nil {
 		return nil, fmt.Errorf("catalog: asset %s state: %w", id, err)
 	}
@@ -366,22 +360,22 @@ func decodeAsset(id, st, claim, prio string, idx int64) (*AssetRecord, error) {
 const assetsByContent = `SELECT state, claim, priority, log_index, asset FROM assets WHERE content = $1 ORDER BY log_index`
 
 // AssetsByContent returns the registrations of a content id in log order.
-func (c *Catalog) AssetsByContent(ctx context.Context, id content.ID) ([]*AssetRecord, error) {
+func (c *Catalog) AssetsByContent(ctx context.Context, id content.ID) ([]*catalog.AssetRecord, error) {
 	return assetList(ctx, c.pool, assetsByContent, id.String())
 }
 
 // AssetsByContent is Catalog.AssetsByContent inside the transaction.
-func (t *Tx) AssetsByContent(id content.ID) ([]*AssetRecord, error) {
+func (t *Tx) AssetsByContent(id content.ID) ([]*catalog.AssetRecord, error) {
 	return assetList(t.ctx, t.tx, assetsByContent, id.String())
 }
 
-func assetList(ctx context.Context, q querier, query string, args ...any) ([]*AssetRecord, error) {
+func assetList(ctx context.Context, q querier, query string, args ...any) ([]*catalog.AssetRecord, error) {
 	rows, err := q.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
 	defer rows.Close()
-	var out []*AssetRecord
+	var out []*catalog.AssetRecord
 	for rows.Next() {
 		var st, claim, prio, id string
 		var idx int64
@@ -398,7 +392,7 @@ func assetList(ctx context.Context, q querier, query string, args ...any) ([]*As
 }
 
 // ListAssets returns every asset in log order.
-func (c *Catalog) ListAssets(ctx context.Context) ([]*AssetRecord, error) {
+func (c *Catalog) ListAssets(ctx context.Context) ([]*catalog.AssetRecord, error) {
 	return assetList(ctx, c.pool, `SELECT state, claim, priority, log_index, asset FROM assets ORDER BY log_index`)
 }
 
@@ -434,15 +428,15 @@ func children(ctx context.Context, q querier, id asset.ID) ([]asset.ID, error) {
 }
 
 // Proposal returns a proposal and its approvals.
-func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*ProposalRecord, error) {
+func (c *Catalog) Proposal(ctx context.Context, id asset.ID) (*catalog.ProposalRecord, error) {
 	return proposal(ctx, c.pool, id)
 }
 
 // Proposal is Catalog.Proposal inside the transaction.
-func (t *Tx) Proposal(id asset.ID) (*ProposalRecord, error) { return proposal(t.ctx, t.tx, id) }
+func (t *Tx) Proposal(id asset.ID) (*catalog.ProposalRecord, error) { return proposal(t.ctx, t.tx, id) }
 
-func proposal(ctx context.Context, q querier, id asset.ID) (*ProposalRecord, error) {
-	p := &ProposalRecord{ID: id}
+func proposal(ctx context.Context, q querier, id asset.ID) (*catalog.ProposalRecord, error) {
+	p := &catalog.ProposalRecord{ID: id}
 	var a, env string
 	var idx int64
 	err := q.QueryRow(ctx, `SELECT asset, envelope, status, log_index FROM proposals WHERE proposal = $1`, id.String()).Scan(&a, &env, &p.Status, &idx)
@@ -473,7 +467,7 @@ func proposal(ctx context.Context, q querier, id asset.ID) (*ProposalRecord, err
 }
 
 // Proposals lists the proposals of an asset, newest first.
-func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord, error) {
+func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*catalog.ProposalRecord, error) {
 	rows, err := c.pool.Query(ctx, `SELECT proposal FROM proposals WHERE asset = $1 ORDER BY log_index DESC`, a.String())
 	if err != nil {
 		return nil, err
@@ -482,7 +476,7 @@ func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord,
 	if err != nil {
 		return nil, err
 	}
-	var out []*ProposalRecord
+	var out []*catalog.ProposalRecord
 	for _, s := range ids {
 		id, err := asset.ParseID(s)
 		if err != nil {
@@ -498,15 +492,15 @@ func (c *Catalog) Proposals(ctx context.Context, a asset.ID) ([]*ProposalRecord,
 }
 
 // Trail returns an asset's audit trail in log order.
-func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]TrailEntry, error) {
+func (c *Catalog) Trail(ctx context.Context, a asset.ID) ([]catalog.TrailEntry, error) {
 	rows, err := c.pool.Query(ctx, `SELECT log_index, type, summary FROM trail WHERE asset = $1 ORDER BY log_index`, a.String())
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []TrailEntry
+	var out []catalog.TrailEntry
 	for rows.Next() {
-		var e TrailEntry
+		var e catalog.TrailEntry
 		var idx int64
 		if err := rows.Scan(&idx, &e.Type, &e.Summary); err != nil {
 			return nil, err

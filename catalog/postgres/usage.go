@@ -10,7 +10,7 @@ import (
 )
 
 // PutReceipt records a receipt; recording the same id again is a no-op.
-func (t *Tx) PutReceipt(r ReceiptRecord) error {
+func (t *Tx) PutReceipt(r catalog.ReceiptRecord) error {
 	_, err := t.exec(`INSERT INTO receipts(id, "grant", asset, licensee, session, bytes, requests, envelope, log_index) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING`,
 		r.ID, r.Grant, r.Asset, r.Licensee, r.Session, r.Bytes, r.Requests, string(r.Envelope), int64(r.LogIndex))
 	return err
@@ -19,22 +19,22 @@ func (t *Tx) PutReceipt(r ReceiptRecord) error {
 // PutUsage records a usage event. An event whose (grant, id) is recorded
 // already fails with ErrDuplicate and changes nothing: the check and the
 // insert are one statement of the entry's transaction.
-func (t *Tx) PutUsage(u UsageRecord) error {
+func (t *Tx) PutUsage(u catalog.UsageRecord) error {
 	tag, err := t.exec(`INSERT INTO usage_events("grant", id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) ON CONFLICT DO NOTHING`,
 		u.Grant, u.ID, u.Statement, u.Asset, u.Licensee, u.Tokens, u.Calls, u.Runs, u.Time, string(u.Envelope), int64(u.LogIndex))
 	if err != nil {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return fmt.Errorf("%w: %s under grant %s", ErrDuplicate, u.ID, u.Grant)
+		return fmt.Errorf("%w: %s under grant %s", catalog.ErrDuplicate, u.ID, u.Grant)
 	}
 	return nil
 }
 
 const usageCols = `"grant", id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index`
 
-func scanUsage(row scanner) (*UsageRecord, error) {
-	var u UsageRecord
+func scanUsage(row scanner) (*catalog.UsageRecord, error) {
+	var u catalog.UsageRecord
 	var env string
 	var idx int64
 	if err := row.Scan(&u.Grant, &u.ID, &u.Statement, &u.Asset, &u.Licensee, &u.Tokens, &u.Calls, &u.Runs, &u.Time, &env, &idx); err != nil {
@@ -45,7 +45,7 @@ func scanUsage(row scanner) (*UsageRecord, error) {
 }
 
 // Usage returns the usage event id recorded under grant.
-func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, error) {
+func (c *Catalog) Usage(ctx context.Context, grant, id string) (*catalog.UsageRecord, error) {
 	u, err := scanUsage(c.pool.QueryRow(ctx, `SELECT `+usageCols+` FROM usage_events WHERE "grant" = $1 AND id = $2`, grant, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("usage %s of grant %s: %w", id, grant, catalog.ErrNotFound)
@@ -55,8 +55,8 @@ func (c *Catalog) Usage(ctx context.Context, grant, id string) (*UsageRecord, er
 
 const receiptCols = `id, "grant", asset, licensee, session, bytes, requests, envelope, log_index`
 
-func scanReceipt(row scanner) (*ReceiptRecord, error) {
-	var r ReceiptRecord
+func scanReceipt(row scanner) (*catalog.ReceiptRecord, error) {
+	var r catalog.ReceiptRecord
 	var env string
 	var idx int64
 	if err := row.Scan(&r.ID, &r.Grant, &r.Asset, &r.Licensee, &r.Session, &r.Bytes, &r.Requests, &env, &idx); err != nil {
@@ -68,7 +68,7 @@ func scanReceipt(row scanner) (*ReceiptRecord, error) {
 
 // Receipts lists the receipts of a grant ("" for all), oldest first, at
 // most limit of them.
-func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*ReceiptRecord, error) {
+func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*catalog.ReceiptRecord, error) {
 	q, args := `SELECT `+receiptCols+` FROM receipts ORDER BY log_index LIMIT $1`, []any{noLimit(limit)}
 	if grant != "" {
 		q, args = `SELECT `+receiptCols+` FROM receipts WHERE "grant" = $1 ORDER BY log_index LIMIT $2`, []any{grant, noLimit(limit)}
@@ -78,7 +78,7 @@ func (c *Catalog) Receipts(ctx context.Context, grant string, limit int) ([]*Rec
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*ReceiptRecord
+	var out []*catalog.ReceiptRecord
 	for rows.Next() {
 		r, err := scanReceipt(rows)
 		if err != nil {
@@ -105,7 +105,7 @@ func settledThrough(ctx context.Context, q querier) (uint64, error) {
 // settled and logged at or below through: the ones left unsettled by the
 // last settlement, then the ones logged since it, receipts first, each in
 // log order. It reads one snapshot (a repeatable-read transaction).
-func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) error) error {
+func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(catalog.Use) error) error {
 	tx, err := c.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
 		return err
@@ -131,7 +131,7 @@ func (c *Catalog) Unsettled(ctx context.Context, through uint64, fn func(Use) er
 		}
 		defer rows.Close()
 		for rows.Next() {
-			u := Use{Receipt: receipt}
+			u := catalog.Use{Receipt: receipt}
 			var grant, id []byte
 			var idx int64
 			if err := rows.Scan(&grant, &id, &u.Bytes, &u.Tokens, &u.Calls, &u.Runs, &idx); err != nil {
@@ -227,15 +227,15 @@ func (c *Catalog) Settlements(ctx context.Context, n int) (map[uint64][]byte, []
 
 // JournalRoots returns the ledger journal root of every settlement entry,
 // in log order.
-func (c *Catalog) JournalRoots(ctx context.Context) ([]JournalRoot, error) {
+func (c *Catalog) JournalRoots(ctx context.Context) ([]catalog.JournalRoot, error) {
 	rows, err := c.pool.Query(ctx, `SELECT log_index, (payload::jsonb->>'journalSize')::bigint, payload::jsonb->>'journalRoot' FROM settlements ORDER BY log_index`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []JournalRoot
+	var out []catalog.JournalRoot
 	for rows.Next() {
-		var r JournalRoot
+		var r catalog.JournalRoot
 		var idx, size int64
 		if err := rows.Scan(&idx, &size, &r.Hash); err != nil {
 			return nil, err
@@ -247,7 +247,7 @@ func (c *Catalog) JournalRoots(ctx context.Context) ([]JournalRoot, error) {
 }
 
 // PutDispute records an open dispute; one recorded already is kept.
-func (t *Tx) PutDispute(d DisputeRecord) error {
+func (t *Tx) PutDispute(d catalog.DisputeRecord) error {
 	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES($1,$2,$3,$4,'open',$5,$6) ON CONFLICT DO NOTHING`,
 		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
 	return err
@@ -261,8 +261,8 @@ func (t *Tx) ResolveDispute(id, status string, idx uint64) error {
 
 const disputeCols = `id, asset, opener, reason, status, envelope, log_index, resolved`
 
-func scanDispute(row scanner) (*DisputeRecord, error) {
-	var d DisputeRecord
+func scanDispute(row scanner) (*catalog.DisputeRecord, error) {
+	var d catalog.DisputeRecord
 	var env string
 	var idx, res int64
 	if err := row.Scan(&d.ID, &d.Asset, &d.Opener, &d.Reason, &d.Status, &env, &idx, &res); err != nil {
@@ -273,7 +273,7 @@ func scanDispute(row scanner) (*DisputeRecord, error) {
 }
 
 // Dispute returns a dispute.
-func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error) {
+func (c *Catalog) Dispute(ctx context.Context, id string) (*catalog.DisputeRecord, error) {
 	d, err := scanDispute(c.pool.QueryRow(ctx, `SELECT `+disputeCols+` FROM disputes WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
@@ -282,7 +282,7 @@ func (c *Catalog) Dispute(ctx context.Context, id string) (*DisputeRecord, error
 }
 
 // Dispute is Catalog.Dispute inside the transaction.
-func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
+func (t *Tx) Dispute(id string) (*catalog.DisputeRecord, error) {
 	d, err := scanDispute(t.queryRow(`SELECT `+disputeCols+` FROM disputes WHERE id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("dispute %s: %w", id, catalog.ErrNotFound)
@@ -292,13 +292,13 @@ func (t *Tx) Dispute(id string) (*DisputeRecord, error) {
 
 // Disputes lists the disputes of an asset ("" for all) with status
 // ("" for any), oldest first.
-func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*DisputeRecord, error) {
+func (c *Catalog) Disputes(ctx context.Context, asset, status string) ([]*catalog.DisputeRecord, error) {
 	rows, err := c.pool.Query(ctx, `SELECT `+disputeCols+` FROM disputes WHERE ($1 = '' OR asset = $1) AND ($2 = '' OR status = $2) ORDER BY log_index LIMIT 10000`, asset, status)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []*DisputeRecord
+	var out []*catalog.DisputeRecord
 	for rows.Next() {
 		d, err := scanDispute(rows)
 		if err != nil {
