@@ -309,13 +309,17 @@ type Checker interface {
 	// Dump lists the derived state as sorted text lines, leaving out
 	// bookkeeping (which entries are applied) and local times, so that
 	// two catalogs holding the same state dump the same lines, whichever
-	// their backends.
+	// their backends. The line formats are catalog/sqlite's; each starts
+	// with the kind of row and a space (`asset `, `grant `, `usage `...).
 	Dump(ctx context.Context) ([]string, error)
 	// DumpOperational lists the operational state (what the log does not
-	// carry) as sorted text lines.
+	// carry) as sorted text lines, each starting with the kind of state
+	// and a space: the SQLite table names (`nonces `, `grant_usage `,
+	// `meter_sessions ` ...), so that tests count rows of a kind.
 	DumpOperational(ctx context.Context) ([]string, error)
 	// QuotaDrift describes the quota counters that disagree with the
-	// log's receipts.
+	// log's receipts (below what they prove was served, or of a grant the
+	// log does not hold), one line per counter starting "quota <grant>: ".
 	QuotaDrift(ctx context.Context) ([]string, error)
 	// RaiseQuotaFloor raises every quota counter to what the log's
 	// receipts prove was served, drops counters of grants the log does

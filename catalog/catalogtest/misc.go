@@ -221,6 +221,16 @@ func testDump(t *testing.T, open Opener) {
 	if !slices.IsSorted(opAfter) || len(opAfter) <= len(opBefore) {
 		t.Fatalf("DumpOperational is not sorted or did not change with operational state:\n%q\n%q", opBefore, opAfter)
 	}
+	for _, kind := range []string{"nonces ", "corruptions ", "upload_usage ", "meter_sessions ", "grant_usage "} {
+		if !slices.ContainsFunc(opAfter, func(l string) bool { return strings.HasPrefix(l, kind) }) {
+			t.Fatalf("DumpOperational has no line starting %q: %q", kind, opAfter)
+		}
+	}
+	for _, kind := range []string{"asset ", "lineage ", "trail ", "grant ", "receipt ", "usage ", "dispute ", "proposal "} {
+		if !slices.ContainsFunc(da, func(l string) bool { return strings.HasPrefix(l, kind) }) {
+			t.Fatalf("Dump has no line starting %q: %q", kind, da)
+		}
+	}
 
 	// A derived change changes Dump.
 	apply(t, a, 8, func(tx catalog.Tx) error { return tx.RevokeGrant("g") })
@@ -248,7 +258,7 @@ func testQuotaFloor(t *testing.T, open Opener) {
 	mentions := func(lines []string, s string) bool {
 		return slices.ContainsFunc(lines, func(l string) bool { return strings.Contains(l, s) })
 	}
-	if len(drift) != 2 || !mentions(drift, "quota g:") || !mentions(drift, "ghost") {
+	if len(drift) != 2 || !mentions(drift, "quota g: ") || !mentions(drift, "quota ghost: ") {
 		t.Fatalf("QuotaDrift: %q, want g below its receipts and ghost unknown", drift)
 	}
 	n, err := c.RaiseQuotaFloor(ctx)
