@@ -104,7 +104,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		unlock()
 		// Registering the same manifest again is answered with the
 		// original registration.
-		return s.answer(w, ctx, http.StatusOK, rec.LogIndex, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
+		return s.answerAgain(w, ctx, rec.LogIndex, auditlog.TypeAssetRegister, canon, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
 	}
 	if err := asset.CheckRegistration(m, signers, lookupState(func(a asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
 		unlock()
@@ -115,20 +115,46 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// The applier takes the manifest as verified here, instead of
-	// verifying its signatures again in the one ordered goroutine.
-	s.opened.Store(string(canon), openedManifest{m, id, signers})
+	// verifying its signatures again in the one ordered goroutine, and
+	// leaves what it found in om for the answer.
+	om := &openedManifest{m: m, id: id, signers: signers}
+	s.opened.Store(string(canon), om)
 	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
 	s.opened.Delete(string(canon))
 	unlock()
 	if err != nil {
 		return notApplied(idx, err)
 	}
-	rec, err := s.cat.Asset(ctx, id)
+	a := RegisterAnswer{Asset: id.String(), Claim: om.claim, Priority: om.prio.String(), Version: om.version}
+	if !om.applied {
+		// Applied from the log rather than by this request (a gap the
+		// applier filled): its outcome is in the catalog.
+		rec, err := s.cat.Asset(ctx, id)
+		if err != nil {
+			return err
+		}
+		a.Claim, a.Priority, a.Version = rec.Claim, rec.Priority.String(), rec.State.Version
+	}
+	s.log.Info("registered asset", "asset", id, "content", m.Content, "claim", a.Claim, "index", idx)
+	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetRegister, canon, a)
+}
+
+// answerAgain answers a statement sent again with the receipt of the entry
+// that logged it first, at idx. A retry sends the bytes the log holds,
+// whose proof needs only the tiles (awaitReceiptOf); other bytes of the
+// same statement (another encoding of the envelope) are proved from the
+// entry read back from the log.
+func (s *Server) answerAgain(w http.ResponseWriter, ctx context.Context, idx uint64, typ string, payload []byte, a RegisterAnswer) error {
+	b, err := s.awaitReceiptOf(ctx, idx, typ, payload)
+	if errors.Is(err, auditlog.ErrTampered) {
+		b, err = s.awaitReceipt(ctx, idx)
+	}
 	if err != nil {
 		return err
 	}
-	s.log.Info("registered asset", "asset", id, "content", m.Content, "claim", rec.Claim, "index", idx)
-	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetRegister, canon, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String(), Version: rec.State.Version})
+	a.Receipt = &b
+	writeJSON(w, http.StatusOK, a)
+	return nil
 }
 
 // answer waits until a checkpoint covers entry idx and sends a with the
@@ -260,26 +286,38 @@ func duplicate(format string, args ...any) error {
 	return invalidEntry{fmt.Errorf("%w: %s", errDuplicate, fmt.Sprintf(format, args...))}
 }
 
-// openedManifest is a manifest the live path verified, for its applier.
+// openedManifest is a manifest the live path verified, for its applier,
+// and what applying it found, for the answer (set once it applied).
 type openedManifest struct {
 	m       *asset.Manifest
 	id      asset.ID
 	signers []identity.DID
+
+	applied bool
+	claim   string
+	prio    asset.ID
+	version uint64
 }
 
 func (s *Server) applyRegister(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	var om openedManifest
-	if v, ok := s.opened.Load(string(payload)); ok {
-		om = v.(openedManifest)
-	} else {
+	om, _ := s.opened.Load(string(payload))
+	if om == nil {
 		env, err := identity.ParseEnvelope(payload)
 		if err != nil {
 			return invalidEntry{err}
 		}
-		if om.m, om.id, om.signers, err = asset.OpenManifest(env); err != nil {
+		o := &openedManifest{}
+		if o.m, o.id, o.signers, err = asset.OpenManifest(env); err != nil {
 			return invalidEntry{err}
 		}
+		om = o
 	}
+	return s.applyManifest(ctx, tx, idx, om.(*openedManifest))
+}
+
+// applyManifest applies a verified registration and, when it applies,
+// records its outcome in om.
+func (s *Server) applyManifest(ctx context.Context, tx catalog.Tx, idx uint64, om *openedManifest) error {
 	m, id, signers := om.m, om.id, om.signers
 	if _, err := tx.Asset(id); err == nil {
 		return duplicate("asset %s is registered", id)
@@ -316,8 +354,11 @@ func (s *Server) applyRegister(ctx context.Context, tx catalog.Tx, idx uint64, p
 		return err
 	}
 	if claim == asset.ClaimConflict {
-		return tx.Trail(prio, idx, "asset.conflict", fmt.Sprintf("conflicting claim on the same content by asset %s", id))
+		if err := tx.Trail(prio, idx, "asset.conflict", fmt.Sprintf("conflicting claim on the same content by asset %s", id)); err != nil {
+			return err
+		}
 	}
+	om.applied, om.claim, om.prio, om.version = true, claim.String(), prio, st.Version
 	return nil
 }
 

@@ -70,69 +70,114 @@ type Tx struct {
 	tx  *sql.Tx
 	ctx context.Context
 	c   *Catalog
+	b   *batch // nil outside UpdateSeq
+}
+
+// batch is what the Tx values of one UpdateSeq transaction share.
+type batch struct {
+	// stmts are the transaction's statements by query text: database/sql
+	// makes a new statement on every sql.Tx.StmtContext and keeps it
+	// until the transaction ends.
+	stmts map[string]*sql.Stmt
+	// next is the watermark as this transaction has moved it: every entry
+	// below is applied.
+	next int64
+	// above are the entries at or above next that log_applied records
+	// (those of the batch's range as the transaction began, and those
+	// recorded since).
+	above map[int64]bool
+	// cur is the entry being applied; marks are the entries MarkApplied
+	// recorded for it, which join above when its savepoint is released.
+	cur   int64
+	marks []int64
 }
 
 // stmt returns the catalog's prepared statement for query, preparing it
 // once: modernc's SQLite prepares every unprepared statement anew, which
 // cost a tenth of a grant's CPU.
 func (c *Catalog) stmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	return c.prepared(ctx, c.db, &c.stmts, query)
+}
+
+// prepared returns db's prepared statement for query from cache.
+func (c *Catalog) prepared(ctx context.Context, db *sql.DB, cache *map[string]*sql.Stmt, query string) (*sql.Stmt, error) {
 	c.stmtMu.Lock()
 	defer c.stmtMu.Unlock()
-	if s, ok := c.stmts[query]; ok {
+	if s, ok := (*cache)[query]; ok {
 		return s, nil
 	}
-	s, err := c.db.PrepareContext(ctx, query)
+	s, err := db.PrepareContext(ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	if c.stmts == nil {
-		c.stmts = map[string]*sql.Stmt{}
+	if *cache == nil {
+		*cache = map[string]*sql.Stmt{}
 	}
-	c.stmts[query] = s
+	(*cache)[query] = s
 	return s, nil
 }
 
-// queryRow runs a one-row query outside a transaction through the
-// statement cache.
+// queryRow runs a one-row query outside a transaction on a reader
+// connection, through the statement cache.
 func (c *Catalog) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
-	s, err := c.stmt(ctx, query)
+	s, err := c.prepared(ctx, c.rdb, &c.rstmts, query)
 	if err != nil {
-		return c.db.QueryRowContext(ctx, query, args...)
+		return c.rdb.QueryRowContext(ctx, query, args...)
 	}
 	return s.QueryRowContext(ctx, args...)
 }
 
-// query runs a query outside a transaction through the statement cache.
+// query runs a query outside a transaction on a reader connection,
+// through the statement cache. The caller must not query again before it
+// closes the rows: readers are few.
 func (c *Catalog) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	s, err := c.stmt(ctx, query)
+	s, err := c.prepared(ctx, c.rdb, &c.rstmts, query)
 	if err != nil {
 		return nil, err
 	}
 	return s.QueryContext(ctx, args...)
 }
 
-func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+// stmt returns the transaction's statement for query.
+func (t *Tx) stmt(query string) (*sql.Stmt, error) {
+	if t.b != nil {
+		if ts, ok := t.b.stmts[query]; ok {
+			return ts, nil
+		}
+	}
 	s, err := t.c.stmt(t.ctx, query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(t.ctx, s).ExecContext(t.ctx, args...)
+	ts := t.tx.StmtContext(t.ctx, s)
+	if t.b != nil {
+		t.b.stmts[query] = ts
+	}
+	return ts, nil
+}
+
+func (t *Tx) exec(query string, args ...any) (sql.Result, error) {
+	s, err := t.stmt(query)
+	if err != nil {
+		return nil, err
+	}
+	return s.ExecContext(t.ctx, args...)
 }
 
 func (t *Tx) queryRow(query string, args ...any) *sql.Row {
-	s, err := t.c.stmt(t.ctx, query)
+	s, err := t.stmt(query)
 	if err != nil {
 		return t.tx.QueryRowContext(t.ctx, query, args...)
 	}
-	return t.tx.StmtContext(t.ctx, s).QueryRowContext(t.ctx, args...)
+	return s.QueryRowContext(t.ctx, args...)
 }
 
 func (t *Tx) query(query string, args ...any) (*sql.Rows, error) {
-	s, err := t.c.stmt(t.ctx, query)
+	s, err := t.stmt(query)
 	if err != nil {
 		return nil, err
 	}
-	return t.tx.StmtContext(t.ctx, s).QueryContext(t.ctx, args...)
+	return s.QueryContext(t.ctx, args...)
 }
 
 // Update runs fn in a transaction that also records log entry index as
@@ -203,9 +248,14 @@ func (c *Catalog) commitPending() {
 	}
 }
 
-func (c *Catalog) commitBatch(batch []*update) {
+// commitBatch applies a batch in one transaction. The watermark moves in
+// memory while the batch applies: an entry at the watermark that applies
+// moves it on without touching log_applied, which holds only entries
+// applied out of order (after a gap, or riding along with another). The
+// watermark row is written once, at the end.
+func (c *Catalog) commitBatch(us []*update) {
 	fail := func(err error) {
-		for _, u := range batch {
+		for _, u := range us {
 			if u.err == nil {
 				u.err = err
 			}
@@ -220,14 +270,24 @@ func (c *Catalog) commitBatch(batch []*update) {
 		return
 	}
 	defer tx.Rollback()
-	t0 := &Tx{tx: tx, ctx: ctx, c: c}
-	var next int64
-	if err := t0.queryRow(`SELECT next FROM log_watermark WHERE id = 0`).Scan(&next); err != nil && !errors.Is(err, sql.ErrNoRows) {
+	b := &batch{stmts: map[string]*sql.Stmt{}, above: map[int64]bool{}}
+	t0 := &Tx{tx: tx, ctx: ctx, c: c, b: b}
+	if err := t0.queryRow(`SELECT next FROM log_watermark WHERE id = 0`).Scan(&b.next); err != nil && !errors.Is(err, sql.ErrNoRows) {
 		fail(fmt.Errorf("catalog: watermark: %w", err))
 		return
 	}
-	for _, u := range batch {
-		if int64(u.index) < next {
+	start := b.next
+	lo, hi := int64(us[0].index), int64(us[0].index)
+	for _, u := range us {
+		lo, hi = min(lo, int64(u.index)), max(hi, int64(u.index))
+	}
+	if err := b.load(t0, lo, hi); err != nil {
+		fail(fmt.Errorf("catalog: applied entries: %w", err))
+		return
+	}
+	for _, u := range us {
+		i := int64(u.index)
+		if i < b.next || b.above[i] {
 			u.err = catalog.ErrApplied
 			continue
 		}
@@ -235,44 +295,46 @@ func (c *Catalog) commitBatch(batch []*update) {
 			fail(fmt.Errorf("catalog: savepoint: %w", err))
 			return
 		}
-		res, err := t0.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, int64(u.index))
-		if err == nil {
-			if n, _ := res.RowsAffected(); n == 0 {
-				err = catalog.ErrApplied
-			}
-		} else {
-			err = fmt.Errorf("catalog: mark applied: %w", err)
-		}
-		if err == nil {
-			err = u.fn(&Tx{tx: tx, ctx: u.ctx, c: c})
-		}
+		b.cur, b.marks = i, b.marks[:0]
+		err := u.fn(&Tx{tx: tx, ctx: u.ctx, c: c, b: b})
 		if err != nil {
 			u.err = err
 			if _, rerr := t0.exec(`ROLLBACK TO upd`); rerr != nil {
 				fail(fmt.Errorf("catalog: rollback to savepoint: %w", rerr))
 				return
 			}
-			if errors.Is(err, catalog.ErrNoEffect) {
-				// Undone, but applied: replay must not stop on it.
-				if _, merr := t0.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, int64(u.index)); merr != nil {
-					fail(fmt.Errorf("catalog: mark applied: %w", merr))
-					return
-				}
-				u.ok = true
-			}
-		} else {
-			u.ok = true
+			b.marks = b.marks[:0] // undone with the rest
 		}
+		// Undone but applied (no effect): replay must not stop on it.
+		u.ok = err == nil || errors.Is(err, catalog.ErrNoEffect)
 		if _, err := t0.exec(`RELEASE upd`); err != nil {
 			fail(fmt.Errorf("catalog: release savepoint: %w", err))
 			return
 		}
+		for _, m := range b.marks {
+			b.above[m] = true
+		}
+		switch {
+		case !u.ok:
+		case i == b.next:
+			b.next++
+		default:
+			if _, err := t0.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, i); err != nil {
+				fail(fmt.Errorf("catalog: mark applied: %w", err))
+				return
+			}
+			b.above[i] = true
+		}
+		if err := b.advance(t0); err != nil {
+			fail(err)
+			return
+		}
 	}
-	// Advance the watermark over the contiguous applied prefix.
-	t := t0
+	// Entries log_applied recorded outside the batch's range before it
+	// began.
 	for {
 		var ok int
-		err := t.queryRow(`SELECT 1 FROM log_applied WHERE idx = ?`, next).Scan(&ok)
+		err := t0.queryRow(`SELECT 1 FROM log_applied WHERE idx = ?`, b.next).Scan(&ok)
 		if errors.Is(err, sql.ErrNoRows) {
 			break
 		}
@@ -280,23 +342,55 @@ func (c *Catalog) commitBatch(batch []*update) {
 			fail(err)
 			return
 		}
-		if _, err := t.exec(`DELETE FROM log_applied WHERE idx = ?`, next); err != nil {
+		b.above[b.next] = true
+		if err := b.advance(t0); err != nil {
 			fail(err)
 			return
 		}
-		next++
 	}
-	if _, err := t.exec(`INSERT INTO log_watermark(id, next) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET next = excluded.next`, next); err != nil {
-		fail(err)
-		return
+	if b.next != start {
+		if _, err := t0.exec(`INSERT INTO log_watermark(id, next) VALUES(0, ?) ON CONFLICT(id) DO UPDATE SET next = excluded.next`, b.next); err != nil {
+			fail(err)
+			return
+		}
 	}
 	if err := tx.Commit(); err != nil {
-		for _, u := range batch {
+		for _, u := range us {
 			if u.ok {
 				u.err = fmt.Errorf("catalog: commit: %w", err)
 			}
 		}
 	}
+}
+
+// load reads which entries in [lo, hi] log_applied records.
+func (b *batch) load(t *Tx, lo, hi int64) error {
+	rows, err := t.query(`SELECT idx FROM log_applied WHERE idx >= ? AND idx <= ?`, lo, hi)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			return err
+		}
+		b.above[i] = true
+	}
+	return rows.Err()
+}
+
+// advance moves the watermark over the entries log_applied records at it,
+// dropping their rows: below the watermark, everything is applied.
+func (b *batch) advance(t *Tx) error {
+	for b.above[b.next] {
+		if _, err := t.exec(`DELETE FROM log_applied WHERE idx = ?`, b.next); err != nil {
+			return fmt.Errorf("catalog: advance watermark: %w", err)
+		}
+		delete(b.above, b.next)
+		b.next++
+	}
+	return nil
 }
 
 // Applied reports where replay must start (every entry below is applied)
@@ -326,6 +420,17 @@ func (c *Catalog) Applied(ctx context.Context) (next uint64, above map[uint64]bo
 // entry with no catalog effect of its own whose application rides along
 // with this one (a grant's decision record). Already applied is fine.
 func (t *Tx) MarkApplied(index uint64) error {
+	if b := t.b; b != nil {
+		i := int64(index)
+		if i < b.next || b.above[i] || i == b.cur {
+			return nil
+		}
+		if _, err := t.exec(`INSERT INTO log_applied(idx) VALUES(?) ON CONFLICT DO NOTHING`, i); err != nil {
+			return err
+		}
+		b.marks = append(b.marks, i)
+		return nil
+	}
 	_, err := t.exec(`INSERT INTO log_applied(idx) SELECT ? WHERE ? >= COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0) ON CONFLICT DO NOTHING`, int64(index), int64(index))
 	return err
 }
