@@ -194,7 +194,11 @@ func (c *Catalog) QuotaDrift(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: quota drift: %w", err)
 	}
-	return pgx.CollectRows(rows, pgx.RowTo[string])
+	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if len(lines) == 0 {
+		lines = nil // none, as SQLite answers
+	}
+	return lines, err
 }
 
 // DumpOperational lists every row of the operational tables as text,
