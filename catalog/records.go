@@ -162,6 +162,10 @@ type UsageRecord struct {
 	Time      string // RFC 3339, as signed
 	Envelope  []byte
 	LogIndex  uint64
+	// Quota is the key of the usage quota counters the event counts
+	// against (the server uses licensee, asset and terms); "" counts
+	// nowhere.
+	Quota string
 }
 
 // DisputeRecord is a logged dispute.

@@ -143,9 +143,13 @@ type UsageTx interface {
 	// PutReceipt records a receipt; recording the same id again is a
 	// no-op.
 	PutReceipt(r ReceiptRecord) error
-	// PutUsage records a usage event. One whose (grant, id) is recorded
-	// already fails with ErrDuplicate and changes nothing.
+	// PutUsage records a usage event, and adds its tokens and runs to
+	// the usage quota counters of u.Quota when set. One whose (grant, id)
+	// is recorded already fails with ErrDuplicate and changes nothing.
 	PutUsage(u UsageRecord) error
+	// UsageQuota returns the tokens and runs recorded against a usage
+	// quota key.
+	UsageQuota(quota string) (tokens, runs int64, err error)
 	// MarkSettled records a settlement: every use logged at or below
 	// through is settled except failed (Use.Key values), which replace
 	// the previous list of unsettled uses. A through below the current
@@ -265,6 +269,9 @@ type Meter interface {
 // UsageReader reads receipts, usage events, settlements and disputes.
 type UsageReader interface {
 	Usage(ctx context.Context, grant, id string) (*UsageRecord, error)
+	// UsageQuota returns the tokens and runs of the usage events logged
+	// against a usage quota key (Tx.PutUsage).
+	UsageQuota(ctx context.Context, quota string) (tokens, runs int64, err error)
 	// Receipts lists the receipts of grant ("" for all), oldest first, at
 	// most limit.
 	Receipts(ctx context.Context, grant string, limit int) ([]*ReceiptRecord, error)

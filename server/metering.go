@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -403,8 +404,14 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	// Reports of one usage id run one at a time (duplicate check, append,
-	// apply); others proceed in parallel.
-	unlock := s.inflight.lock("usage:" + u.Grant.String() + "/" + u.ID)
+	// apply); others proceed in parallel. Under a token or run quota,
+	// reports counting against it run one at a time (quota check, append,
+	// apply), so that concurrent reports cannot overrun it together.
+	lockKey := "usage:" + u.Grant.String() + "/" + u.ID
+	if usageQuotaSet(g) {
+		lockKey = "usage-quota:" + quotaKey(g)
+	}
+	unlock := s.inflight.lock(lockKey)
 	defer unlock()
 	if old, err := s.cat.Usage(ctx, u.Grant.String(), u.ID); err == nil {
 		if old.Statement != sid.String() {
@@ -417,6 +424,17 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	}
 	if err := metering.Accept(u, g, revoked, time.Now()); err != nil {
 		return err
+	}
+	if usageQuotaSet(g) {
+		tokens, runs, err := s.cat.UsageQuota(ctx, quotaKey(g))
+		if err != nil {
+			return err
+		}
+		if over := overUsageQuota(g, u, tokens, runs); over != "" {
+			return errorf(http.StatusForbidden, "quota-exhausted", "Quota exhausted",
+				fmt.Sprintf("the terms of asset %s allow licensee %s %s, counted over all its grants under these terms; %s", g.Asset, g.Licensee, usageAllowance(g), over),
+				"a new grant does not reset the quota; ask the owners for other terms", nil)
+		}
 	}
 	idx, err := s.commit(ctx, auditlog.TypeUsage, canon)
 	if err != nil {
@@ -444,10 +462,59 @@ func (s *Server) applyUsage(ctx context.Context, tx catalog.Tx, idx uint64, payl
 	if g.Licensee != u.Licensee.String() {
 		return invalidEntry{fmt.Errorf("usage by %s under grant of %s", u.Licensee, g.Licensee)}
 	}
+	genv, err := identity.ParseEnvelope(g.Envelope)
+	if err != nil {
+		return err
+	}
+	gr, err := grant.OpenGrant(genv)
+	if err != nil {
+		return err
+	}
+	quota := ""
+	if usageQuotaSet(gr) {
+		// The quota holds on replay as it did live: a report that would
+		// overrun it has no effect, whatever else the log holds.
+		quota = quotaKey(gr)
+		tokens, runs, err := tx.UsageQuota(quota)
+		if err != nil {
+			return err
+		}
+		if over := overUsageQuota(gr, u, tokens, runs); over != "" {
+			return invalidEntry{fmt.Errorf("usage %s under grant %s is over the quota: %s", u.ID, u.Grant, over)}
+		}
+	}
 	err = tx.PutUsage(catalog.UsageRecord{Grant: g.ID, ID: u.ID, Statement: sid.String(), Asset: g.Asset, Licensee: g.Licensee,
-		Tokens: u.Tokens, Calls: u.Calls, Runs: u.Runs, Time: u.Time.Time().Format(time.RFC3339), Envelope: payload, LogIndex: idx})
+		Tokens: u.Tokens, Calls: u.Calls, Runs: u.Runs, Time: u.Time.Time().Format(time.RFC3339), Envelope: payload, LogIndex: idx, Quota: quota})
 	if errors.Is(err, catalog.ErrDuplicate) {
 		return duplicate("%v", err)
 	}
 	return err
+}
+
+// usageQuotaSet reports whether g's terms bound the tokens or runs its
+// licensee may report.
+func usageQuotaSet(g *grant.Grant) bool { return g.Quotas.MaxTokens > 0 || g.Quotas.MaxRuns > 0 }
+
+// overUsageQuota says why usage u, on top of tokens and runs already
+// counted, is over g's quotas, or returns "".
+func overUsageQuota(g *grant.Grant, u *metering.Usage, tokens, runs int64) string {
+	switch q := g.Quotas; {
+	case q.MaxTokens > 0 && u.Tokens > q.MaxTokens-tokens:
+		return fmt.Sprintf("%d tokens are counted, this report of %d is over", tokens, u.Tokens)
+	case q.MaxRuns > 0 && u.Runs > q.MaxRuns-runs:
+		return fmt.Sprintf("%d runs are counted, this report of %d is over", runs, u.Runs)
+	}
+	return ""
+}
+
+// usageAllowance words g's token and run quotas.
+func usageAllowance(g *grant.Grant) string {
+	var parts []string
+	if g.Quotas.MaxTokens > 0 {
+		parts = append(parts, fmt.Sprintf("%d tokens", g.Quotas.MaxTokens))
+	}
+	if g.Quotas.MaxRuns > 0 {
+		parts = append(parts, fmt.Sprintf("%d runs", g.Quotas.MaxRuns))
+	}
+	return strings.Join(parts, " and ")
 }

@@ -74,6 +74,36 @@ func testUsage(t *testing.T, open Opener) {
 	}
 	_, err = c.Usage(ctx, "g", "none")
 	notFound(t, "Usage of an unknown id", err)
+
+	// Events with a quota key add their tokens and runs to its counters,
+	// once; events without one count nowhere.
+	q := func(grant, id string, tokens int64, idx uint64) catalog.UsageRecord {
+		u := usage(grant, id, tokens, idx)
+		u.Quota = "L A T"
+		return u
+	}
+	apply(t, c, 8, func(tx catalog.Tx) error {
+		if err := tx.PutUsage(q("g", "u2", 10, 8)); err != nil {
+			return err
+		}
+		if err := tx.PutUsage(q("g", "u2", 10, 8)); !errors.Is(err, catalog.ErrDuplicate) {
+			t.Errorf("a usage id used again under a quota: %v, want catalog.ErrDuplicate", err)
+		}
+		if err := tx.PutUsage(q("h", "u2", 5, 8)); err != nil {
+			return err
+		}
+		tokens, runs, err := tx.UsageQuota("L A T")
+		if err == nil && (tokens != 15 || runs != 6) {
+			t.Errorf("Tx.UsageQuota: %d tokens, %d runs; want 15 and 6", tokens, runs)
+		}
+		return err
+	})
+	if tokens, runs, err := c.UsageQuota(ctx, "L A T"); err != nil || tokens != 15 || runs != 6 {
+		t.Fatalf("UsageQuota: %d tokens, %d runs, %v; want 15 and 6", tokens, runs, err)
+	}
+	if tokens, runs, err := c.UsageQuota(ctx, "none"); err != nil || tokens != 0 || runs != 0 {
+		t.Fatalf("UsageQuota of an unused key: %d, %d, %v", tokens, runs, err)
+	}
 }
 
 func useKeys(t *testing.T, c catalog.UsageReader, through uint64) []string {

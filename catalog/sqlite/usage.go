@@ -42,6 +42,13 @@ CREATE TABLE IF NOT EXISTS usage_events (
 	PRIMARY KEY (grant, id)
 );
 CREATE INDEX IF NOT EXISTS usage_index ON usage_events(log_index);
+-- Tokens and runs reported per usage quota key (licensee, asset, terms),
+-- counted as usage entries apply: maxTokens and maxRuns bound them.
+CREATE TABLE IF NOT EXISTS usage_quota (
+	quota  TEXT PRIMARY KEY,
+	tokens INTEGER NOT NULL,
+	runs   INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS disputes (
 	id        TEXT PRIMARY KEY,
 	asset     TEXT NOT NULL,
@@ -73,6 +80,7 @@ func init() {
 	extraDumpQueries = append(extraDumpQueries,
 		`SELECT 'receipt ' || id || ' ' || grant || ' ' || asset || ' ' || licensee || ' ' || session || ' ' || bytes || ' ' || requests || ' ' || log_index || ' ' || envelope FROM receipts`,
 		`SELECT 'usage ' || grant || ' ' || id || ' ' || statement || ' ' || asset || ' ' || licensee || ' ' || tokens || ' ' || calls || ' ' || runs || ' ' || time || ' ' || log_index || ' ' || envelope FROM usage_events`,
+		`SELECT 'usage-quota ' || quota || ' ' || tokens || ' ' || runs FROM usage_quota`,
 		`SELECT 'settled-through ' || through FROM settle_watermark`,
 		`SELECT 'unsettled ' || key FROM unsettled`,
 		`SELECT 'dispute ' || id || ' ' || asset || ' ' || opener || ' ' || status || ' ' || log_index || ' ' || resolved || ' ' || reason FROM disputes`,
@@ -99,7 +107,28 @@ func (t *Tx) PutUsage(u catalog.UsageRecord) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return fmt.Errorf("%w: %s under grant %s", catalog.ErrDuplicate, u.ID, u.Grant)
 	}
-	return nil
+	if u.Quota == "" {
+		return nil
+	}
+	_, err = t.exec(`INSERT INTO usage_quota(quota, tokens, runs) VALUES(?,?,?)
+		ON CONFLICT(quota) DO UPDATE SET tokens = tokens + excluded.tokens, runs = runs + excluded.runs`, u.Quota, u.Tokens, u.Runs)
+	return err
+}
+
+const usageQuotaQuery = `SELECT COALESCE((SELECT tokens FROM usage_quota WHERE quota = ?1), 0), COALESCE((SELECT runs FROM usage_quota WHERE quota = ?1), 0)`
+
+// UsageQuota returns the tokens and runs counted against a usage quota
+// key, inside the entry's transaction.
+func (t *Tx) UsageQuota(quota string) (tokens, runs int64, err error) {
+	err = t.queryRow(usageQuotaQuery, quota).Scan(&tokens, &runs)
+	return tokens, runs, err
+}
+
+// UsageQuota returns the tokens and runs counted against a usage quota
+// key.
+func (c *Catalog) UsageQuota(ctx context.Context, quota string) (tokens, runs int64, err error) {
+	err = c.db.QueryRowContext(ctx, usageQuotaQuery, quota).Scan(&tokens, &runs)
+	return tokens, runs, err
 }
 
 const usageCols = `grant, id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index`

@@ -1,0 +1,111 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/metering"
+)
+
+// TestUsageQuotas: the terms' maxTokens and maxRuns bound what one
+// licensee reports on one asset under one set of terms, over all its
+// grants, with concurrent reports, and on replay: a report over the quota
+// is refused live (403 quota-exhausted) and, if it reaches the log
+// anyway, has no effect there, so the catalog rebuilt from the log counts
+// the same. Before, usage reports were never checked against them.
+func TestUsageQuotas(t *testing.T) {
+	m := newMarketTerms(t, Config{}, 2, func(tm *license.Terms) {
+		tm.Quotas = license.Quotas{MaxTokens: 1000, MaxRuns: 3}
+	})
+	ctx := context.Background()
+	n := 0
+	usage := func(tokens, runs int64) *metering.Usage {
+		n++
+		return &metering.Usage{Grant: m.grant.ID, ID: fmt.Sprintf("ev-%d", n), Licensee: m.consumer.DID(), Time: asset.NewTime(time.Now()), Tokens: tokens, Runs: runs}
+	}
+	want := func(u *metering.Usage, code int) {
+		t.Helper()
+		got, b := m.report(m.consumer, u)
+		if got != code || (code == http.StatusForbidden && problemType(b) != ProblemTypeBase+"quota-exhausted") {
+			t.Fatalf("report of %d tokens, %d runs: %d %s, want %d", u.Tokens, u.Runs, got, b, code)
+		}
+	}
+
+	// Eight reports of 150 tokens at once: six fit in 1,000.
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for range 8 {
+		u := usage(150, 0)
+		wg.Go(func() {
+			switch code, b := m.report(m.consumer, u); code {
+			case http.StatusCreated:
+				ok.Add(1)
+			case http.StatusForbidden:
+				refused.Add(1)
+			default:
+				t.Errorf("concurrent report: %d %s", code, b)
+			}
+		})
+	}
+	wg.Wait()
+	if ok.Load() != 6 || refused.Load() != 2 {
+		t.Fatalf("concurrent reports of 150 tokens under 1,000: %d accepted, %d refused; want 6 and 2", ok.Load(), refused.Load())
+	}
+	want(usage(101, 0), http.StatusForbidden)
+	want(usage(100, 0), http.StatusCreated) // exactly 1,000
+	want(usage(1, 0), http.StatusForbidden)
+
+	// Runs are bounded on their own.
+	want(usage(0, 2), http.StatusCreated)
+	want(usage(0, 2), http.StatusForbidden)
+	want(usage(0, 1), http.StatusCreated)
+
+	// A fresh grant draws on the same allowance.
+	ans, err := m.c.RequestGrant(ctx, m.consumer, m.model, "infer", client.GrantOptions{Commercial: true})
+	if err != nil || ans.Status != "granted" {
+		t.Fatalf("second grant: %v", err)
+	}
+	m.grant = ans.Grant
+	want(usage(1, 0), http.StatusForbidden)
+	want(usage(0, 1), http.StatusForbidden)
+
+	// A report over the quota that reaches the log (an older server, a
+	// hand-made entry) applies with no effect, live and on replay.
+	env, _ := usage(5, 0).Sign(m.consumer)
+	raw, _ := env.Marshal()
+	if _, err := m.s.commit(ctx, auditlog.TypeUsage, raw); !errors.Is(err, catalog.ErrNoEffect) {
+		t.Fatalf("an over-quota usage entry applied: %v", err)
+	}
+	g, _, _ := m.s.grantOf(ctx, m.grant.ID.String())
+	check := func(when string) {
+		t.Helper()
+		if tokens, runs, err := m.s.cat.UsageQuota(ctx, quotaKey(g)); err != nil || tokens != 1000 || runs != 3 {
+			t.Fatalf("%s: usage quota counts %d tokens, %d runs (%v); want 1000 and 3", when, tokens, runs, err)
+		}
+		if n := dumpCount(t, m.s.cat, "usage "); n != 9 {
+			t.Fatalf("%s: %d usage events recorded, want 9", when, n)
+		}
+	}
+	check("live")
+	m.restart(Config{})
+	check("after a restart")
+	m.hs.Close()
+	if err := m.s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := CheckCatalog(ctx, Config{DataDir: m.dir, Logger: m.s.log})
+	if err != nil || !rep.Clean() {
+		t.Fatalf("the catalog rebuilt from the log differs: %v %+v", err, rep)
+	}
+}
