@@ -532,6 +532,7 @@ var dumpQueries = []string{
 	`SELECT 'dispute ' || id || ' ' || asset || ' ' || opener || ' ' || status || ' ' || log_index || ' ' || resolved || ' ' || reason FROM disputes`,
 	`SELECT 'settlement ' || log_index || ' ' || payload FROM settlements`,
 	`SELECT 'quota-usage ' || quota || ' ' || bytes || ' ' || requests FROM quota_usage`,
+	`SELECT 'usage-quota ' || quota || ' ' || tokens || ' ' || runs FROM usage_quota`,
 }
 
 // Dump lists the catalog's derived state as sorted text lines, leaving out

@@ -28,7 +28,28 @@ func (t *Tx) PutUsage(u catalog.UsageRecord) error {
 	if tag.RowsAffected() == 0 {
 		return fmt.Errorf("%w: %s under grant %s", catalog.ErrDuplicate, u.ID, u.Grant)
 	}
-	return nil
+	if u.Quota == "" {
+		return nil
+	}
+	_, err = t.exec(`INSERT INTO usage_quota(quota, tokens, runs) VALUES($1,$2,$3)
+		ON CONFLICT(quota) DO UPDATE SET tokens = usage_quota.tokens + excluded.tokens, runs = usage_quota.runs + excluded.runs`, u.Quota, u.Tokens, u.Runs)
+	return err
+}
+
+const usageQuotaQuery = `SELECT COALESCE((SELECT tokens FROM usage_quota WHERE quota = $1), 0), COALESCE((SELECT runs FROM usage_quota WHERE quota = $1), 0)`
+
+// UsageQuota returns the tokens and runs counted against a usage quota
+// key, inside the entry's transaction.
+func (t *Tx) UsageQuota(quota string) (tokens, runs int64, err error) {
+	err = t.queryRow(usageQuotaQuery, quota).Scan(&tokens, &runs)
+	return tokens, runs, err
+}
+
+// UsageQuota returns the tokens and runs counted against a usage quota
+// key.
+func (c *Catalog) UsageQuota(ctx context.Context, quota string) (tokens, runs int64, err error) {
+	err = c.pool.QueryRow(ctx, usageQuotaQuery, quota).Scan(&tokens, &runs)
+	return tokens, runs, err
 }
 
 const usageCols = `"grant", id, statement, asset, licensee, tokens, calls, runs, time, envelope, log_index`
