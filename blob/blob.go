@@ -79,6 +79,18 @@ type Stager interface {
 	Stage(ctx context.Context) (Staged, error)
 }
 
+// KeyStager is a Stager that can also start a write whose key is known
+// before its bytes, as when the caller declared the content id. A backend
+// whose final key must be fixed when a write starts (an S3 multipart upload)
+// then writes the bytes once, straight to that key. The staged bytes stay
+// invisible until Commit, which must be given the same key (any other is an
+// error); Put commits only after the computed id matched the declared one
+// and aborts otherwise.
+type KeyStager interface {
+	Stager
+	StageKey(ctx context.Context, k Key) (Staged, error)
+}
+
 // Staged is a write in progress. Bytes written to it are not visible under
 // any key until Commit. Exactly one of Commit or Abort must be called; a
 // second call of either returns ErrClosed (Abort after Commit is a no-op
@@ -147,9 +159,11 @@ type Store interface {
 // content.Ingest into two staged writes, one for the data and one for the
 // Bao outboard, and commits them under the id Ingest computed, outboard
 // first. If want is not nil and the computed id differs, Put returns
-// ErrMismatch and keeps nothing; on any error nothing new is made visible
-// except, possibly, an outboard without its data (invisible to Enumerate,
-// harmless, and reused by the next Put of the same content).
+// ErrMismatch and keeps nothing. If want is not nil and s is a KeyStager,
+// both writes are staged with StageKey under want's keys. On any error
+// nothing new is made visible except, possibly, an outboard without its
+// data (invisible to Enumerate, harmless, and reused by the next Put of the
+// same content).
 //
 // If want is not nil, s is also a Statter, and both parts of want are
 // already stored, Put returns at once without reading r.
@@ -161,12 +175,16 @@ func Put(ctx context.Context, s Stager, r io.Reader, want *content.ID) (content.
 			}
 		}
 	}
-	data, err := s.Stage(ctx)
+	stage := func(Part) (Staged, error) { return s.Stage(ctx) }
+	if ks, ok := s.(KeyStager); ok && want != nil {
+		stage = func(p Part) (Staged, error) { return ks.StageKey(ctx, Key{*want, p}) }
+	}
+	data, err := stage(Data)
 	if err != nil {
 		return content.Info{}, fmt.Errorf("blob: stage data: %w", err)
 	}
 	defer data.Abort()
-	obao, err := s.Stage(ctx)
+	obao, err := stage(Outboard)
 	if err != nil {
 		return content.Info{}, fmt.Errorf("blob: stage outboard: %w", err)
 	}
