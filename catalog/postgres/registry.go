@@ -264,6 +264,13 @@ func (t *Tx) PutAsset(r catalog.AssetRecord) error {
 	b := &pgx.Batch{}
 	b.Queue(`INSERT INTO assets(asset, content, state, claim, priority, log_index, name, media) VALUES($1,$2,$3,$4,$5,$6,$7,$8) ON CONFLICT DO NOTHING`,
 		r.State.Asset.String(), m.Content.String(), string(st), r.Claim, r.Priority.String(), int64(r.LogIndex), m.Name, m.MediaType)
+	// A duplicate registration (the asset kept as it is) adds no owners:
+	// the insert is skipped unless the asset row holds this log index.
+	owners := ownerDIDs(r.State)
+	if len(owners) > 0 {
+		b.Queue(`INSERT INTO asset_owners(owner, log_index, asset) SELECT o, $2, $3 FROM unnest($1::text[]) AS o
+			WHERE EXISTS (SELECT 1 FROM assets WHERE asset = $3 AND log_index = $2) ON CONFLICT DO NOTHING`, owners, int64(r.LogIndex), r.State.Asset.String())
+	}
 	for _, p := range m.Parents {
 		b.Queue(`INSERT INTO lineage(child, parent, royalty, stacking) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
 			r.State.Asset.String(), p.Asset.String(), int64(p.Royalty), string(p.Stacking))
@@ -280,14 +287,28 @@ func (t *Tx) SetState(s *asset.State) error {
 	if err != nil {
 		return err
 	}
-	tag, err := t.exec(`UPDATE assets SET state = $1 WHERE asset = $2`, string(st), s.Asset.String())
-	if err != nil {
+	var tag pgconn.CommandTag
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE assets SET state = $1 WHERE asset = $2`, string(st), s.Asset.String()).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	b.Queue(`DELETE FROM asset_owners WHERE asset = $1`, s.Asset.String())
+	b.Queue(`INSERT INTO asset_owners(owner, log_index, asset) SELECT o, a.log_index, a.asset FROM unnest($1::text[]) AS o, assets a
+		WHERE a.asset = $2 ON CONFLICT DO NOTHING`, ownerDIDs(s), s.Asset.String())
+	if err := t.tx.SendBatch(t.ctx, b).Close(); err != nil {
 		return err
 	}
 	if tag.RowsAffected() != 1 {
 		return fmt.Errorf("asset %s: %w", s.Asset, catalog.ErrNotFound)
 	}
 	return nil
+}
+
+// ownerDIDs lists the owners a state names.
+func ownerDIDs(s *asset.State) []string {
+	out := make([]string, 0, len(s.Owners))
+	for _, o := range s.Owners {
+		out = append(out, o.DID.String())
+	}
+	return out
 }
 
 // Trail adds an entry to an asset's audit trail.
