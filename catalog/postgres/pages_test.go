@@ -91,7 +91,7 @@ func TestAssetPage(t *testing.T) {
 	}
 }
 
-// TestOwnerBackfill: migration 0002 fills asset_owners from the states of
+// TestOwnerBackfill: migration 0003 fills asset_owners from the states of
 // the assets a catalog held before it.
 func TestOwnerBackfill(t *testing.T) {
 	ctx := t.Context()
@@ -111,7 +111,7 @@ func TestOwnerBackfill(t *testing.T) {
 	// As a catalog of schema version 1 holds them: no owner rows.
 	_, err = c.pool.Exec(ctx, `DELETE FROM asset_owners`)
 	must(t, err)
-	sql, err := migrations.ReadFile("migrations/0002_asset_pages.sql")
+	sql, err := migrations.ReadFile("migrations/0003_asset_pages.sql")
 	must(t, err)
 	_, err = c.pool.Exec(ctx, string(sql))
 	must(t, err)

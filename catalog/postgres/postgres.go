@@ -160,6 +160,9 @@ func (c *Catalog) migrate(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("migration %s: no version number", base)
 		}
+		if v <= last {
+			return fmt.Errorf("migration %s: version %d is not above the one before it", base, v)
+		}
 		last = v
 		if v <= have {
 			continue
