@@ -44,7 +44,7 @@ func BenchmarkAssetPage(b *testing.B) {
 		}
 	}
 	have := 0
-	const owners = 100 // 100 assets each at 10,000, 10,000 at 1,000,000
+	const owners = 101 // about 100 assets each at 10,000, 10,000 at 1,000,000, of every media type
 	medias := []string{"text/plain", "image/png", "application/x-model", "application/x-dataset"}
 	filters := []struct {
 		name string
@@ -80,6 +80,20 @@ func BenchmarkAssetPage(b *testing.B) {
 			slices.Sort(ds)
 			baseline = ds[len(ds)/2]
 			b.Logf("baseline: the whole list of %d assets in %s (median of 5)", size, baseline)
+		}
+		if os.Getenv("CHARTER_BENCH_EXPLAIN") != "" {
+			r := rand.New(rand.NewPCG(7, 7))
+			for _, f := range filters {
+				q := f.q(r)
+				q.From, q.Limit = uint64(size/2), 100
+				sql, args, _ := assetPageQuery(q)
+				rows, err := c.pool.Query(ctx, "EXPLAIN (ANALYZE, BUFFERS) "+sql, args...)
+				if err != nil {
+					b.Fatal(err)
+				}
+				plan, _ := pgx.CollectRows(rows, pgx.RowTo[string])
+				b.Logf("%s at %d:\n%s", f.name, size, strings.Join(plan, "\n"))
+			}
 		}
 		for _, f := range filters {
 			b.Run(fmt.Sprintf("assets=%d/filter=%s", size, f.name), func(b *testing.B) {
@@ -160,12 +174,12 @@ func benchFill(b *testing.B, c *Catalog, from, to, owners int, medias []string) 
 			id := benchAsset(i)
 			a := id.String()
 			rows = append(rows, []any{a, benchContent(i * 7919 % (1 << 30)), state(i, id), "priority", a, int64(i), fmt.Sprintf("asset %d", i), medias[i%len(medias)]})
-			own = append(own, []any{benchOwner(i % owners), int64(i), a})
+			own = append(own, []any{benchOwner(i % owners), int64(i), a, medias[i%len(medias)]})
 		}
 		if _, err := c.pool.CopyFrom(ctx, pgx.Identifier{"assets"}, []string{"asset", "content", "state", "claim", "priority", "log_index", "name", "media"}, pgx.CopyFromRows(rows)); err != nil {
 			b.Fatal(err)
 		}
-		if _, err := c.pool.CopyFrom(ctx, pgx.Identifier{"asset_owners"}, []string{"owner", "log_index", "asset"}, pgx.CopyFromRows(own)); err != nil {
+		if _, err := c.pool.CopyFrom(ctx, pgx.Identifier{"asset_owners"}, []string{"owner", "log_index", "asset", "media"}, pgx.CopyFromRows(own)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -34,11 +34,20 @@ const (
 // is that of the page, not of the catalog: every filter is served by an
 // index ending in log_index, read from q.From on (keyset pagination).
 func (c *Catalog) AssetPage(ctx context.Context, q AssetQuery) ([]*catalog.AssetRecord, error) {
+	sql, args, err := assetPageQuery(q)
+	if err != nil {
+		return nil, err
+	}
+	return assetList(ctx, c.pool, sql, args...)
+}
+
+// assetPageQuery is the query of AssetPage.
+func assetPageQuery(q AssetQuery) (string, []any, error) {
 	if q.Limit <= 0 {
 		q.Limit = DefaultPage
 	}
 	if q.Limit > MaxPage {
-		return nil, fmt.Errorf("catalog: a page of %d assets; at most %d", q.Limit, MaxPage)
+		return "", nil, fmt.Errorf("catalog: a page of %d assets; at most %d", q.Limit, MaxPage)
 	}
 	var sql strings.Builder
 	args := []any{int64(q.From)}
@@ -55,7 +64,11 @@ func (c *Catalog) AssetPage(ctx context.Context, q AssetQuery) ([]*catalog.Asset
 	if q.Content != "" {
 		sql.WriteString(` AND a.content = ` + arg(q.Content))
 	}
-	if q.MediaType != "" {
+	if q.MediaType != "" && q.Owner != "" {
+		// On asset_owners' (owner, media, log_index) index: an owner
+		// with many assets of other types costs nothing.
+		sql.WriteString(` AND o.media = ` + arg(q.MediaType))
+	} else if q.MediaType != "" {
 		sql.WriteString(` AND a.media = ` + arg(q.MediaType))
 	}
 	if q.Owner != "" {
@@ -64,5 +77,5 @@ func (c *Catalog) AssetPage(ctx context.Context, q AssetQuery) ([]*catalog.Asset
 		sql.WriteString(` ORDER BY a.log_index`)
 	}
 	sql.WriteString(` LIMIT ` + arg(int64(q.Limit)))
-	return assetList(ctx, c.pool, sql.String(), args...)
+	return sql.String(), args, nil
 }

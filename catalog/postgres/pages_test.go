@@ -101,7 +101,7 @@ func TestOwnerBackfill(t *testing.T) {
 	must(t, c.Update(ctx, 1, func(tx catalog.Tx) error {
 		return tx.PutAsset(catalog.AssetRecord{State: st, Claim: "priority", Priority: st.Asset, LogIndex: 1})
 	}))
-	before, err := c.pool.Query(ctx, `SELECT owner || ' ' || log_index || ' ' || asset FROM asset_owners ORDER BY 1`)
+	before, err := c.pool.Query(ctx, `SELECT owner || ' ' || log_index || ' ' || asset || ' ' || media FROM asset_owners ORDER BY 1`)
 	must(t, err)
 	want, err := pgx.CollectRows(before, pgx.RowTo[string])
 	must(t, err)
@@ -115,7 +115,7 @@ func TestOwnerBackfill(t *testing.T) {
 	must(t, err)
 	_, err = c.pool.Exec(ctx, string(sql))
 	must(t, err)
-	after, err := c.pool.Query(ctx, `SELECT owner || ' ' || log_index || ' ' || asset FROM asset_owners ORDER BY 1`)
+	after, err := c.pool.Query(ctx, `SELECT owner || ' ' || log_index || ' ' || asset || ' ' || media FROM asset_owners ORDER BY 1`)
 	must(t, err)
 	got, err := pgx.CollectRows(after, pgx.RowTo[string])
 	must(t, err)

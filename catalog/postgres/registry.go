@@ -268,8 +268,8 @@ func (t *Tx) PutAsset(r catalog.AssetRecord) error {
 	// the insert is skipped unless the asset row holds this log index.
 	owners := ownerDIDs(r.State)
 	if len(owners) > 0 {
-		b.Queue(`INSERT INTO asset_owners(owner, log_index, asset) SELECT o, $2, $3 FROM unnest($1::text[]) AS o
-			WHERE EXISTS (SELECT 1 FROM assets WHERE asset = $3 AND log_index = $2) ON CONFLICT DO NOTHING`, owners, int64(r.LogIndex), r.State.Asset.String())
+		b.Queue(`INSERT INTO asset_owners(owner, log_index, asset, media) SELECT o, $2, $3, $4 FROM unnest($1::text[]) AS o
+			WHERE EXISTS (SELECT 1 FROM assets WHERE asset = $3 AND log_index = $2) ON CONFLICT DO NOTHING`, owners, int64(r.LogIndex), r.State.Asset.String(), m.MediaType)
 	}
 	for _, p := range m.Parents {
 		b.Queue(`INSERT INTO lineage(child, parent, royalty, stacking) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`,
@@ -291,7 +291,7 @@ func (t *Tx) SetState(s *asset.State) error {
 	b := &pgx.Batch{}
 	b.Queue(`UPDATE assets SET state = $1 WHERE asset = $2`, string(st), s.Asset.String()).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
 	b.Queue(`DELETE FROM asset_owners WHERE asset = $1`, s.Asset.String())
-	b.Queue(`INSERT INTO asset_owners(owner, log_index, asset) SELECT o, a.log_index, a.asset FROM unnest($1::text[]) AS o, assets a
+	b.Queue(`INSERT INTO asset_owners(owner, log_index, asset, media) SELECT o, a.log_index, a.asset, a.media FROM unnest($1::text[]) AS o, assets a
 		WHERE a.asset = $2 ON CONFLICT DO NOTHING`, ownerDIDs(s), s.Asset.String())
 	if err := t.tx.SendBatch(t.ctx, b).Close(); err != nil {
 		return err
