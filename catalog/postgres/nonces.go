@@ -45,13 +45,6 @@ const pruneEvery = 10 * time.Second
 // concurrent requests with the same nonce cannot both see false.
 func (s *NonceStore) Seen(ctx context.Context, keyID, nonce string, until time.Time) (bool, error) {
 	now := s.now()
-	// The per-key count is read before the insert: concurrent requests of
-	// one key may pass it together, so the bound is exceeded by at most
-	// the requests that key has in flight.
-	var live int
-	if err := s.c.pool.QueryRow(ctx, `SELECT count(*) FROM nonces WHERE keyid = $1 AND until > $2`, keyID, now.UnixNano()).Scan(&live); err != nil {
-		return false, fmt.Errorf("catalog: counting nonces: %w", err)
-	}
 	s.mu.Lock()
 	prune := now.Sub(s.lastPrune) >= pruneEvery
 	if prune {
@@ -63,14 +56,22 @@ func (s *NonceStore) Seen(ctx context.Context, keyID, nonce string, until time.T
 			return false, fmt.Errorf("catalog: pruning nonces: %w", err)
 		}
 	}
-	// A row whose time passed is taken over by the new use.
-	tag, err := s.c.pool.Exec(ctx, `INSERT INTO nonces(keyid, nonce, until) VALUES($1,$2,$3)
-		ON CONFLICT(keyid, nonce) DO UPDATE SET until = excluded.until WHERE nonces.until <= $4`,
-		keyID, nonce, until.UnixNano(), now.UnixNano())
+	// One statement, one round trip: the key's live nonces are counted in
+	// the statement's snapshot, before its insert (concurrent requests of
+	// one key may pass the count together, so the bound is exceeded by at
+	// most the requests that key has in flight), and a row whose time
+	// passed is taken over by the new use.
+	var live, inserted int
+	err := s.c.pool.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO nonces(keyid, nonce, until) VALUES($1, $2, $3)
+			ON CONFLICT(keyid, nonce) DO UPDATE SET until = excluded.until WHERE nonces.until <= $4
+			RETURNING 1)
+		SELECT (SELECT count(*) FROM nonces WHERE keyid = $1 AND until > $4), (SELECT count(*) FROM ins)`,
+		keyID, nonce, until.UnixNano(), now.UnixNano()).Scan(&live, &inserted)
 	if err != nil {
 		return false, fmt.Errorf("catalog: recording nonce: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
+	if inserted == 0 {
 		return true, nil
 	}
 	if live >= s.limit {
