@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
@@ -25,7 +26,13 @@ import (
 // terms, and returns its client, the asset and content ids and the owner.
 func licensedFixture(tb testing.TB, size int, terms string) (*Server, *httptest.Server, *client.Client, asset.ID, content.ID, *identity.Key) {
 	tb.Helper()
-	s, err := New(context.Background(), Config{DataDir: tb.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	return licensedFixtureOn(tb, nil, size, terms)
+}
+
+// licensedFixtureOn is licensedFixture on catalog cat (nil: SQLite).
+func licensedFixtureOn(tb testing.TB, cat catalog.Catalog, size int, terms string) (*Server, *httptest.Server, *client.Client, asset.ID, content.ID, *identity.Key) {
+	tb.Helper()
+	s, err := New(context.Background(), Config{DataDir: tb.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, Catalog: cat})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -69,6 +76,25 @@ func licensedFixture(tb testing.TB, size int, terms string) (*Server, *httptest.
 // The baseline in the same run is the policy decision alone.
 func BenchmarkGrants(b *testing.B) {
 	_, hs, _, aid, _, _ := licensedFixture(b, 1024, "research-only")
+	b.ResetTimer()
+	keys, rate := runGrants(b, hs, aid, b.N)
+	b.StopTimer()
+	b.ReportMetric(rate, "grants/s")
+	// Baseline: the policy decision alone, in the same run.
+	t, _ := license.Template("research-only")
+	req := license.Request{Licensee: keys[0].DID().String(), Asset: aid.String(), Purpose: "research", Time: time.Now().Truncate(time.Second)}
+	t1 := time.Now()
+	for range 2000 {
+		license.Decide(t, req)
+	}
+	b.ReportMetric(2000/time.Since(t1).Seconds(), "decisions/s")
+}
+
+// runGrants has 1,024 clients request n0 grants on asset aid of the
+// server at hs, each answered with its proofs, and returns the clients'
+// keys and the grants per second.
+func runGrants(b *testing.B, hs *httptest.Server, aid asset.ID, n0 int) ([]*identity.Key, float64) {
+	b.Helper()
 	const clients = 1024
 	keys := make([]*identity.Key, clients)
 	for i := range keys {
@@ -77,10 +103,9 @@ func BenchmarkGrants(b *testing.B) {
 	tr := &http.Transport{MaxIdleConnsPerHost: clients}
 	hc := &http.Client{Transport: tr}
 	var next atomic.Int64
-	n := int64(b.N)
+	n := int64(n0)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
-	b.ResetTimer()
 	t0 := time.Now()
 	for i := range clients {
 		wg.Add(1)
@@ -108,19 +133,10 @@ func BenchmarkGrants(b *testing.B) {
 	}
 	wg.Wait()
 	el := time.Since(t0)
-	b.StopTimer()
 	if failed.Load() > 0 {
 		b.Fatalf("%d grant requests failed", failed.Load())
 	}
-	b.ReportMetric(float64(b.N)/el.Seconds(), "grants/s")
-	// Baseline: the policy decision alone, in the same run.
-	t, _ := license.Template("research-only")
-	req := license.Request{Licensee: keys[0].DID().String(), Asset: aid.String(), Purpose: "research", Time: time.Now().Truncate(time.Second)}
-	t1 := time.Now()
-	for range 2000 {
-		license.Decide(t, req)
-	}
-	b.ReportMetric(2000/time.Since(t1).Seconds(), "decisions/s")
+	return keys, float64(n0) / el.Seconds()
 }
 
 // BenchmarkEnforcement compares a verified download of licensed content

@@ -78,6 +78,10 @@ type Config struct {
 	// hold (zero: catsqlite.DefaultNonceLimit); a key at its bound gets
 	// 503 and no other key is affected.
 	NonceLimit int
+	// Catalog is the catalog to run on (catalog/postgres, for one); the
+	// server closes it on Close. Nil means the embedded SQLite catalog,
+	// catalog.db in DataDir.
+	Catalog catalog.Catalog
 }
 
 // DefaultLogOrigin is the origin line of a new log's checkpoints.
@@ -182,10 +186,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), fmt.Errorf("server: transparency log: %w", err))
 	}
-	cat, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
-	if err != nil {
-		tlog.Close(ctx)
-		return nil, err
+	cat := cfg.Catalog
+	if cat == nil {
+		if cat, err = catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db")); err != nil {
+			tlog.Close(ctx)
+			return nil, err
+		}
 	}
 	ldg, err := openLedger(ctx, cfg.DataDir)
 	if err != nil {

@@ -190,7 +190,7 @@ func (c *Catalog) ChargeGrantRequest(ctx context.Context, licensee, day string, 
 // within their limits (0: none). Charges of one key take turns (an
 // advisory lock on the key), so two cannot both pass on the same room.
 func (c *Catalog) charge(ctx context.Context, key, day string, n, maxDay, maxTotal int64) (ok bool, usedDay, usedTotal int64, err error) {
-	err = pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, c.ops, func(tx pgx.Tx) error {
 		ok = false
 		b := &pgx.Batch{}
 		b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey("charge", c.schema, key))

@@ -89,7 +89,7 @@ func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, ma
 	}
 	// The upsert locks the counter's row: concurrent charges of one grant
 	// take turns, each checking the count the previous one left.
-	tag, err := c.pool.Exec(ctx, `INSERT INTO grant_usage("grant", bytes, requests) VALUES($1, $2, 1)
+	tag, err := c.ops.Exec(ctx, `INSERT INTO grant_usage("grant", bytes, requests) VALUES($1, $2, 1)
 		ON CONFLICT("grant") DO UPDATE SET bytes = grant_usage.bytes + excluded.bytes, requests = grant_usage.requests + 1
 		WHERE ($3::bigint = 0 OR grant_usage.bytes + excluded.bytes <= $3::bigint) AND ($4::bigint = 0 OR grant_usage.requests + 1 <= $4::bigint)`,
 		grant, n, maxBytes, maxRequests)

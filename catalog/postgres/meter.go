@@ -41,7 +41,7 @@ func (c *Catalog) MeterReserve(ctx context.Context, k catalog.MeterKey, n int64,
 		return false, nil
 	}
 	ok := false
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, c.ops, func(tx pgx.Tx) error {
 		ok = false
 		if q.MaxBytes > 0 || q.MaxRequests > 0 {
 			var b, r int64
@@ -82,7 +82,7 @@ func (c *Catalog) MeterReserve(ctx context.Context, k catalog.MeterKey, n int64,
 // seal a session before its receipt would list too many.
 func (c *Catalog) MeterServed(ctx context.Context, grant, session, content string, off, n, release int64, now time.Time) (int, error) {
 	ranges := 0
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, c.ops, func(tx pgx.Tx) error {
 		// The update locks the session's row: ranges of one session are
 		// merged one request at a time.
 		tag, err := tx.Exec(ctx, `UPDATE meter_sessions SET bytes = bytes + $1, reserved = GREATEST(0, reserved - $2), last = $3,
@@ -186,7 +186,7 @@ func (c *Catalog) HasSession(ctx context.Context, session, licensee string) (boo
 func (c *Catalog) SealSessions(ctx context.Context, f catalog.SessionFilter, sign func(*catalog.OpenSession) ([]byte, error)) ([]catalog.SealedReceipt, error) {
 	var out []catalog.SealedReceipt
 	var signErrs []error
-	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, c.ops, func(tx pgx.Tx) error {
 		out, signErrs = nil, nil
 		var rows pgx.Rows
 		var err error
@@ -283,7 +283,7 @@ func (c *Catalog) SealedReceipts(ctx context.Context) ([]catalog.SealedReceipt, 
 // this process is in flight. (Replicas sharing a database will need
 // reservations per replica.)
 func (c *Catalog) ReleaseReservations(ctx context.Context) error {
-	_, err := c.pool.Exec(ctx, `UPDATE meter_sessions SET reserved = 0 WHERE reserved <> 0`)
+	_, err := c.ops.Exec(ctx, `UPDATE meter_sessions SET reserved = 0 WHERE reserved <> 0`)
 	return err
 }
 

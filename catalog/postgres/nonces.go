@@ -52,7 +52,7 @@ func (s *NonceStore) Seen(ctx context.Context, keyID, nonce string, until time.T
 	}
 	s.mu.Unlock()
 	if prune {
-		if _, err := s.c.pool.Exec(ctx, `DELETE FROM nonces WHERE until <= $1`, now.UnixNano()); err != nil {
+		if _, err := s.c.ops.Exec(ctx, `DELETE FROM nonces WHERE until <= $1`, now.UnixNano()); err != nil {
 			return false, fmt.Errorf("catalog: pruning nonces: %w", err)
 		}
 	}
@@ -62,7 +62,7 @@ func (s *NonceStore) Seen(ctx context.Context, keyID, nonce string, until time.T
 	// most the requests that key has in flight), and a row whose time
 	// passed is taken over by the new use.
 	var live, inserted int
-	err := s.c.pool.QueryRow(ctx, `WITH ins AS (
+	err := s.c.ops.QueryRow(ctx, `WITH ins AS (
 			INSERT INTO nonces(keyid, nonce, until) VALUES($1, $2, $3)
 			ON CONFLICT(keyid, nonce) DO UPDATE SET until = excluded.until WHERE nonces.until <= $4
 			RETURNING 1)
@@ -77,7 +77,7 @@ func (s *NonceStore) Seen(ctx context.Context, keyID, nonce string, until time.T
 	if live >= s.limit {
 		// Over the bound: take the nonce back (it must stay refused only
 		// if it was recorded, and it was not accepted).
-		if _, err := s.c.pool.Exec(ctx, `DELETE FROM nonces WHERE keyid = $1 AND nonce = $2`, keyID, nonce); err != nil {
+		if _, err := s.c.ops.Exec(ctx, `DELETE FROM nonces WHERE keyid = $1 AND nonce = $2`, keyID, nonce); err != nil {
 			return false, fmt.Errorf("catalog: recording nonce: %w", err)
 		}
 		return false, fmt.Errorf("%w: key %s holds %d live nonces\nhint: retry shortly; each signed request holds a nonce for the signature's validity", httpsig.ErrNonceStoreFull, keyID, live)

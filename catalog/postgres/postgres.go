@@ -51,7 +51,10 @@ const defaultMaxConns = 16
 // Catalog is a catalog stored in one PostgreSQL schema. It is safe for
 // concurrent use, also by several processes sharing the database.
 type Catalog struct {
-	pool   *pgxpool.Pool
+	pool *pgxpool.Pool
+	// ops writes operational state (nonces, counters, metering) with
+	// synchronous_commit off: see "Durability" in docs/design/catalog.md.
+	ops    *pgxpool.Pool
 	schema string
 	// applyLock is the advisory lock key serialising log appliers of this
 	// schema, across processes.
@@ -105,6 +108,15 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Catalog, error) {
 	if err := c.migrate(ctx); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("catalog: preparing schema %s at %s: %w", schema, where, err)
+	}
+	ocfg := cfg.Copy()
+	ocfg.MaxConns = max(2, cfg.MaxConns/2)
+	if _, set := rp["synchronous_commit"]; !set {
+		ocfg.ConnConfig.RuntimeParams["synchronous_commit"] = "off"
+	}
+	if c.ops, err = pgxpool.NewWithConfig(ctx, ocfg); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("catalog: PostgreSQL at %s: %w", where, err)
 	}
 	return c, nil
 }
@@ -189,6 +201,7 @@ func (c *Catalog) Schema() string { return c.schema }
 
 // Close closes the connection pool.
 func (c *Catalog) Close() error {
+	c.ops.Close()
 	c.pool.Close()
 	return nil
 }
