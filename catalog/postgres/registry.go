@@ -107,6 +107,17 @@ func (c *Catalog) commitPending() {
 
 const markApplied = `INSERT INTO log_applied(idx) VALUES($1) ON CONFLICT DO NOTHING`
 
+// advanceWatermark moves the watermark from $1 over the applied entries
+// that follow it without a gap, and forgets them from log_applied.
+const advanceWatermark = `WITH RECURSIVE run(i) AS (
+		SELECT $1::bigint WHERE EXISTS (SELECT 1 FROM log_applied WHERE idx = $1::bigint)
+		UNION ALL
+		SELECT i + 1 FROM run WHERE EXISTS (SELECT 1 FROM log_applied WHERE idx = i + 1)
+	), nxt AS (SELECT COALESCE(max(i) + 1, $1::bigint) AS n FROM run),
+	del AS (DELETE FROM log_applied WHERE idx >= $1::bigint AND idx < (SELECT n FROM nxt))
+	INSERT INTO log_watermark(id, next) SELECT 0, n FROM nxt
+	ON CONFLICT(id) DO UPDATE SET next = excluded.next`
+
 // commitBatch applies a batch in one transaction, each update in a
 // savepoint so that one that fails is undone alone. Statements that need
 // no answer in between are sent together (one round trip): the savepoint
@@ -174,43 +185,15 @@ func (c *Catalog) commitBatch(batch []*update) {
 			return
 		}
 	}
-	if release {
-		if _, err := tx.Exec(ctx, `RELEASE SAVEPOINT upd`); err != nil {
-			fail(fmt.Errorf("catalog: release savepoint: %w", err))
-			return
-		}
-	}
-	// Advance the watermark over the contiguous applied prefix.
-	rows, err := tx.Query(ctx, `SELECT idx FROM log_applied WHERE idx >= $1 ORDER BY idx`, next)
-	if err != nil {
-		fail(err)
-		return
-	}
-	from := next
-	for rows.Next() {
-		var i int64
-		if err := rows.Scan(&i); err != nil {
-			rows.Close()
-			fail(err)
-			return
-		}
-		if i != next {
-			break
-		}
-		next++
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		fail(err)
-		return
-	}
+	// Release the last savepoint and advance the watermark over the
+	// contiguous applied prefix, in one round trip.
 	b = &pgx.Batch{}
-	if next > from {
-		b.Queue(`DELETE FROM log_applied WHERE idx >= $1 AND idx < $2`, from, next)
+	if release {
+		b.Queue(`RELEASE SAVEPOINT upd`)
 	}
-	b.Queue(`INSERT INTO log_watermark(id, next) VALUES(0, $1) ON CONFLICT(id) DO UPDATE SET next = excluded.next`, next)
+	b.Queue(advanceWatermark, next)
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
-		fail(err)
+		fail(fmt.Errorf("catalog: watermark: %w", err))
 		return
 	}
 	if err := tx.Commit(ctx); err != nil {
