@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/internal/canonjson"
+	"github.com/charter-dev/charter/internal/visible"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -292,10 +293,25 @@ func OpenApproval(env *identity.Envelope) (*Approval, error) {
 	return &a, nil
 }
 
+// CheckReason checks a revocation's reason as shown to people: at most
+// 1024 bytes of visible text (internal/visible, as dispute reasons): no
+// control or bidirectional characters. Servers check it before logging a
+// revocation; replay does not, so revocations logged before the rule
+// still apply.
+func (r *Revocation) CheckReason() error {
+	if len(r.Reason) > 1024 {
+		return fmt.Errorf("%w: reason over 1024 bytes", ErrInvalid)
+	}
+	if err := visible.Check(r.Reason, true); err != nil {
+		return fmt.Errorf("%w: reason %q: %w", ErrInvalid, r.Reason, err)
+	}
+	return nil
+}
+
 // Sign signs a revocation with owners' keys.
 func (r *Revocation) Sign(keys ...*identity.Key) (*identity.Envelope, error) {
-	if len(r.Reason) > 1024 {
-		return nil, fmt.Errorf("%w: reason over 1024 bytes", ErrInvalid)
+	if err := r.CheckReason(); err != nil {
+		return nil, err
 	}
 	b, err := canonjson.Marshal(r)
 	if err != nil {

@@ -491,6 +491,9 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := rv.CheckReason(); err != nil {
+		return err
+	}
 	if rv.Grant.String() != r.PathValue("id") {
 		return errorf(http.StatusUnprocessableEntity, "wrong-grant", "Revocation of another grant", "", "", nil)
 	}

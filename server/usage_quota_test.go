@@ -14,6 +14,9 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
 )
@@ -107,5 +110,34 @@ func TestUsageQuotas(t *testing.T) {
 	rep, err := CheckCatalog(ctx, Config{DataDir: m.dir, Logger: m.s.log})
 	if err != nil || !rep.Clean() {
 		t.Fatalf("the catalog rebuilt from the log differs: %v %+v", err, rep)
+	}
+}
+
+// TestRevocationReasonVisible: a revocation reason is shown to people, so
+// it passes the same visible-text rule as dispute reasons: a right-to-left
+// override is refused (422) and nothing is logged; a plain reason works.
+func TestRevocationReasonVisible(t *testing.T) {
+	m := newMarket(t, Config{})
+	rv := &grant.Revocation{Asset: m.model, Created: asset.NewTime(time.Now()), Grant: m.grant.ID, Reason: "abuse \u202egnp.exe"}
+	// Signed by hand: Sign refuses it too.
+	if _, err := rv.Sign(m.max); err == nil {
+		t.Fatal("Revocation.Sign accepted a bidi override in the reason")
+	}
+	b, _ := canonjson.Marshal(rv)
+	env, err := identity.Sign(identity.PayloadType(grant.KindRevocation), b, m.max)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := env.Marshal()
+	if code, body := m.post("/v1/grants/"+m.grant.ID.String()+"/revoke", raw); code != http.StatusUnprocessableEntity {
+		t.Fatalf("revocation with a bidi override in its reason: %d %s", code, body)
+	}
+	if g, revoked, err := m.s.grantOf(context.Background(), m.grant.ID.String()); err != nil || revoked || g == nil {
+		t.Fatalf("the refused revocation took effect: revoked %v, %v", revoked, err)
+	}
+	rv.Reason = "abuse of the terms"
+	renv, _ := rv.Sign(m.max)
+	if _, err := m.c.Revoke(context.Background(), renv); err != nil {
+		t.Fatalf("plain reason: %v", err)
 	}
 }
