@@ -84,13 +84,15 @@ type Log struct {
 	vkey     string
 	verifier note.Verifier
 
-	name   string // the storage, for messages: a directory or a database
-	reader tessera.LogReader
-	pub    *publication
-	base   context.Context // of the log's background work
-	cancel context.CancelFunc
-	driver appendDriver
-	topts  *tessera.AppendOptions
+	name string // the storage, for messages: a directory or a database
+	// closeStorage releases the storage (a database pool), or is nil.
+	closeStorage func() error
+	reader       tessera.LogReader
+	pub          *publication
+	base         context.Context // of the log's background work
+	cancel       context.CancelFunc
+	driver       appendDriver
+	topts        *tessera.AppendOptions
 
 	// amu guards the running appender: started by the first append after
 	// the log went idle, stopped IdleAfter after the last (appender.go).
@@ -120,41 +122,75 @@ type Receipt struct {
 	Checkpoint Checkpoint
 }
 
-// Open opens the log in dir, creating it when dir holds no log. Checkpoints
-// are signed by signer, whose name is the log's origin. An existing log must
-// have been created with the same key. Close the Log to flush pending work.
+// Open opens the log in dir (tessera's POSIX driver), creating it when dir
+// holds no log. Checkpoints are signed by signer, whose name is the log's
+// origin. An existing log must have been created with the same key. Close
+// the Log to flush pending work. OpenURL opens a log on another driver.
 func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*Log, error) {
-	opts.fill()
-	if signer == nil {
-		return nil, fmt.Errorf("%w: no signer", ErrKey)
-	}
-	vkey := opts.VerifierKey
-	if s, ok := signer.(interface{ VerifierKey() string }); ok {
-		vkey = s.VerifierKey()
-	}
-	if vkey == "" {
-		return nil, fmt.Errorf("%w: verifier key unknown\nhint: load the key with auditlog.LoadKey or set Options.VerifierKey", ErrKey)
-	}
-	v, err := NewVerifier(vkey)
+	v, vkey, err := verifierOf(signer, opts)
 	if err != nil {
-		return nil, err
-	}
-	if err := checkKeyPair(signer, v); err != nil {
 		return nil, err
 	}
 	driver, err := posix.New(ctx, posix.Config{Path: dir})
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
 	}
-	l := &Log{dir: dir, name: dir, opts: opts, vkey: vkey, verifier: v, driver: driver.(appendDriver)}
+	return open(ctx, storage{
+		name:     dir,
+		dir:      dir,
+		driver:   driver.(appendDriver),
+		existing: func(context.Context) ([]byte, error) { return readCheckpointFile(dir) },
+	}, signer, v, vkey, opts)
+}
+
+// storage is what open needs of a tessera driver.
+type storage struct {
+	name     string // for messages: a directory, or "MySQL database NAME"
+	dir      string // the POSIX directory, or ""
+	driver   appendDriver
+	existing func(context.Context) ([]byte, error) // the stored checkpoint, fs.ErrNotExist if none
+	close    func() error                          // releases the storage, or nil
+}
+
+// verifierOf returns the verifier of signer's checkpoints.
+func verifierOf(signer note.Signer, opts Options) (note.Verifier, string, error) {
+	if signer == nil {
+		return nil, "", fmt.Errorf("%w: no signer", ErrKey)
+	}
+	vkey := opts.VerifierKey
+	if s, ok := signer.(interface{ VerifierKey() string }); ok {
+		vkey = s.VerifierKey()
+	}
+	if vkey == "" {
+		return nil, "", fmt.Errorf("%w: verifier key unknown\nhint: load the key with auditlog.LoadKey or set Options.VerifierKey", ErrKey)
+	}
+	v, err := NewVerifier(vkey)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := checkKeyPair(signer, v); err != nil {
+		return nil, "", err
+	}
+	return v, vkey, nil
+}
+
+// open opens a log on st; on error it releases st.
+func open(ctx context.Context, st storage, signer note.Signer, v note.Verifier, vkey string, opts Options) (l *Log, err error) {
+	defer func() {
+		if err != nil && st.close != nil {
+			st.close()
+		}
+	}()
+	opts.fill()
+	l = &Log{dir: st.dir, name: st.name, opts: opts, vkey: vkey, verifier: v, driver: st.driver, closeStorage: st.close}
 	// An existing log must carry our signature: a log is bound to its key.
-	if raw, err := readCheckpointFile(dir); err == nil {
+	if raw, err := st.existing(ctx); err == nil {
 		if _, err := OpenCheckpoint(raw, v); err != nil {
-			return nil, fmt.Errorf("auditlog: open %s: %w\nhint: a log keeps the key it was created with", dir,
+			return nil, fmt.Errorf("auditlog: open %s: %w\nhint: a log keeps the key it was created with", st.name,
 				&TamperedError{File: layout.CheckpointPath, Entry: -1, Problem: "does not verify with the log's key: " + err.Error(), cause: err})
 		}
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
+		return nil, fmt.Errorf("auditlog: open %s: %w", st.name, err)
 	}
 
 	l.base, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
@@ -168,7 +204,7 @@ func Open(ctx context.Context, dir string, signer note.Signer, opts Options) (*L
 	r, err := l.startAppender()
 	if err != nil {
 		l.cancel()
-		return nil, fmt.Errorf("auditlog: open %s: %w", dir, err)
+		return nil, fmt.Errorf("auditlog: open %s: %w", st.name, err)
 	}
 	l.run, l.reader, l.lastAdd = r, r.reader, time.Now()
 	l.armIdle(opts.IdleAfter)
@@ -212,6 +248,9 @@ func (l *Log) Close(ctx context.Context) error {
 	err := l.stopAppender(ctx)
 	l.cancel()
 	close(l.pub.done)
+	if l.closeStorage != nil {
+		err = errors.Join(err, l.closeStorage())
+	}
 	if err != nil {
 		return fmt.Errorf("auditlog: close: %w", err)
 	}

@@ -1,0 +1,115 @@
+package auditlog
+
+import (
+	"context"
+	"database/sql"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	mysqldriver "github.com/go-sql-driver/mysql"
+	"github.com/transparency-dev/tessera/storage/mysql"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// mysqlSchema is tessera's MySQL schema (storage/mysql/schema.sql of
+// tessera v1.0.4, verbatim). Every statement is idempotent.
+//
+//go:embed mysql_schema.sql
+var mysqlSchema string
+
+// MinMySQLCheckpointInterval is the shortest checkpoint interval tessera's
+// MySQL driver accepts; a log on MySQL uses it when Options ask for less.
+const MinMySQLCheckpointInterval = time.Second
+
+// URL schemes OpenURL accepts.
+const (
+	SchemeMySQL = "mysql://"
+	SchemeFile  = "file://"
+)
+
+// OpenURL opens the log named by location:
+//
+//	mysql://USER[:PASSWORD]@tcp(HOST:PORT)/DATABASE[?PARAMS]   tessera's MySQL driver (MySQL or MariaDB)
+//	mysql://USER@unix(/run/mysqld/mysqld.sock)/DATABASE        the same over a Unix socket
+//	file:///path/to/dir, or a plain path                       tessera's POSIX driver (Open)
+//
+// After mysql:// comes a go-sql-driver/mysql DSN. See OpenMySQL and Open.
+func OpenURL(ctx context.Context, location string, signer note.Signer, opts Options) (*Log, error) {
+	switch {
+	case strings.HasPrefix(location, SchemeMySQL):
+		return OpenMySQL(ctx, strings.TrimPrefix(location, SchemeMySQL), signer, opts)
+	case strings.HasPrefix(location, SchemeFile):
+		return Open(ctx, strings.TrimPrefix(location, SchemeFile), signer, opts)
+	case strings.Contains(location, "://"):
+		scheme, _, _ := strings.Cut(location, "://")
+		return nil, fmt.Errorf("auditlog: open %s: no log driver for %q\nhint: use mysql://USER@tcp(HOST:3306)/DATABASE or a directory", location, scheme)
+	}
+	return Open(ctx, location, signer, opts)
+}
+
+// OpenMySQL opens the log in a MySQL or MariaDB database with tessera's
+// MySQL driver, creating tessera's tables when the database has none. dsn
+// is a go-sql-driver/mysql data source name, e.g.
+// "charter@tcp(127.0.0.1:3306)/charterlog"; the database must exist and
+// the user may create tables in it. Integration is synchronous on this
+// driver (an append returns once its entry is in the tree), and a
+// checkpoint is published at most every MinMySQLCheckpointInterval.
+// Several processes may open the same database: tessera serialises their
+// appends with row locks.
+func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options) (*Log, error) {
+	v, vkey, err := verifierOf(signer, opts)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := mysqldriver.ParseDSN(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: open MySQL log: bad data source name: %v\nhint: write it as mysql://USER[:PASSWORD]@tcp(HOST:3306)/DATABASE", err)
+	}
+	if cfg.DBName == "" {
+		return nil, errors.New("auditlog: open MySQL log: the data source name names no database\nhint: end it with /DATABASE, e.g. mysql://charter@tcp(127.0.0.1:3306)/charterlog")
+	}
+	name := fmt.Sprintf("MySQL database %s at %s", cfg.DBName, cfg.Addr)
+	db, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
+	}
+	if err := createMySQLSchema(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("auditlog: open %s: %w\nhint: the database must exist and the user may create tables in it", name, err)
+	}
+	drv, err := mysql.New(ctx, db)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
+	}
+	opts.CheckpointInterval = max(opts.CheckpointInterval, MinMySQLCheckpointInterval)
+	return open(ctx, storage{
+		name:     name,
+		driver:   drv,
+		existing: drv.ReadCheckpoint,
+		close:    db.Close,
+	}, signer, v, vkey, opts)
+}
+
+// createMySQLSchema creates tessera's tables unless they exist.
+func createMySQLSchema(ctx context.Context, db *sql.DB) error {
+	var b strings.Builder
+	for _, line := range strings.Split(mysqlSchema, "\n") {
+		if !strings.HasPrefix(strings.TrimSpace(line), "--") {
+			b.WriteString(line + "\n")
+		}
+	}
+	for _, stmt := range strings.Split(b.String(), ";") {
+		q := strings.TrimSpace(stmt)
+		if q == "" {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			return fmt.Errorf("create tessera's tables: %w", err)
+		}
+	}
+	return nil
+}
