@@ -2,8 +2,9 @@
 // typed entries, each carrying a signed statement (a DSSE envelope) verbatim,
 // so that everything Charter knows can be rebuilt from the log alone.
 //
-// The log is stored by tessera's POSIX driver in the C2SP tlog-tiles layout,
-// checkpoints are C2SP tlog-checkpoint signed notes (Ed25519), inclusion
+// The log is stored by tessera's POSIX driver in the C2SP tlog-tiles layout
+// (Open), or by its MySQL driver in a MySQL or MariaDB database (OpenMySQL;
+// OpenURL picks either from a location), checkpoints are C2SP tlog-checkpoint signed notes (Ed25519), inclusion
 // receipts are C2SP tlog-proof files and consistency proofs use the body of
 // the C2SP tlog-witness add-checkpoint request.
 //
