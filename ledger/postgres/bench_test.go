@@ -2,12 +2,19 @@ package postgres_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
+	"iter"
+	"slices"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/ledger/ledgertest"
+	"github.com/charter-dev/charter/ledger/postgres"
+	"github.com/charter-dev/charter/ledger/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 func postings(prefix string, n int) []ledger.Transfer {
@@ -75,4 +82,94 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var earningsOthers = flag.Int("ledger.others", 200_000, "postings of other accounts under BenchmarkEarnings (the target is 10000000: earnings < 10 ms p99)")
+
+// bulkLoad writes h straight into l's tables with COPY: journal, transfer
+// index, postings index, then the accounts with their balances.
+func bulkLoad(b *testing.B, schema string, h ledgertest.History) {
+	ctx := context.Background()
+	conn := pgtest.Connect(b)
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback(ctx)
+	copyRows := func(table string, cols []string, row func(r ledgertest.HistoryRow, yield func([]any) bool) bool) {
+		next, stop := iter.Pull(func(yield func([]any) bool) {
+			for r := range h.Rows() {
+				if !row(r, yield) {
+					return
+				}
+			}
+		})
+		defer stop()
+		var cur []any
+		src := pgx.CopyFromFunc(func() ([]any, error) {
+			v, ok := next()
+			if !ok {
+				return nil, nil
+			}
+			cur = v
+			return cur, nil
+		})
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, table}, cols, src); err != nil {
+			b.Fatalf("copy %s: %v", table, err)
+		}
+	}
+	copyRows("journal", []string{"seq", "entry", "hash"}, func(r ledgertest.HistoryRow, yield func([]any) bool) bool {
+		return yield([]any{int64(r.Seq), slices.Clone(r.Canonical), slices.Clone(r.Hash[:])})
+	})
+	copyRows("transfers", []string{"id", "seq"}, func(r ledgertest.HistoryRow, yield func([]any) bool) bool {
+		return r.Entry.Kind != ledger.EntryTransfer || yield([]any{r.Entry.Transfer.ID, int64(r.Seq)})
+	})
+	copyRows("postings", []string{"account", "time", "seq", "mode", "pending"}, func(r ledgertest.HistoryRow, yield func([]any) bool) bool {
+		if r.Entry.Kind != ledger.EntryTransfer {
+			return true
+		}
+		t := r.Entry.Transfer
+		return yield([]any{t.Debit, r.Entry.Time, int64(r.Seq), int16(0), nil}) && yield([]any{t.Credit, r.Entry.Time, int64(r.Seq), int16(0), nil})
+	})
+	bal := h.Balances()
+	var accts [][]any
+	for i, a := range h.Defs() {
+		x := bal[a.ID]
+		accts = append(accts, []any{a.ID, int64(i + 1), int16(a.Kind), int64(a.Flags), a.CreditLimit, a.Currency, x.DebitsPosted, x.CreditsPosted, int64(0), int64(0)})
+	}
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier{schema, "accounts"}, []string{"id", "seq", "kind", "flags", "credit_limit", "currency", "dp", "cp", "dpend", "cpend"}, pgx.CopyFromRows(accts)); err != nil {
+		b.Fatal(err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		b.Fatal(err)
+	}
+	for _, t := range []string{"journal", "transfers", "postings", "accounts"} {
+		if _, err := conn.Exec(ctx, `ANALYZE `+pgx.Identifier{schema, t}.Sanitize()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkEarnings reads one contributor's 1,000 postings among
+// -ledger.others postings of 10,000 other accounts (bulk loaded with
+// COPY), and, as the baseline in the same run, scans the journal for them
+// as earnings did before the postings index.
+func BenchmarkEarnings(b *testing.B) {
+	ctx := context.Background()
+	schema := pgtest.Schema(b, "ledger_bench")
+	l, err := postgres.Open(ctx, pgtest.DSN(), &postgres.Options{Schema: schema})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	h := ledgertest.History{Accounts: 10_000, Transfers: *earningsOthers / 2, Start: time.Unix(1_700_000_000, 0)}
+	start := time.Now()
+	bulkLoad(b, schema, h)
+	b.Logf("bulk loaded %d transfers (%d postings) in %v", h.Transfers, 2*h.Transfers, time.Since(start).Round(time.Millisecond))
+	baseline := 3
+	if *earningsOthers > 1_000_000 {
+		baseline = 1 // a scan of the whole journal takes a minute or more
+	}
+	ledgertest.BenchmarkEarnings(b, l, 1000, baseline)
 }

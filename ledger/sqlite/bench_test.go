@@ -2,13 +2,18 @@ package sqlite_test
 
 import (
 	"context"
+	"database/sql"
+	"flag"
 	"fmt"
+	"slices"
+	"strings"
 	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/ledger/ledgertest"
 	"github.com/charter-dev/charter/ledger/sqlite"
 )
 
@@ -103,4 +108,102 @@ func cpuTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+var earningsOthers = flag.Int("ledger.others", 200_000, "postings of other accounts under BenchmarkEarnings (the target is 10000000: earnings < 10 ms p99)")
+
+// bulkLoad writes h straight into l's tables in one transaction of
+// multi-row inserts: journal, transfer index, postings index, accounts.
+func bulkLoad(b *testing.B, l *sqlite.Ledger, h ledgertest.History) {
+	ctx := context.Background()
+	tx, err := l.DB().BeginTx(ctx, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer tx.Rollback()
+	const rows = 200
+	type table struct {
+		sql   string
+		width int
+		args  []any
+		stmt  *sql.Stmt
+	}
+	tables := []*table{
+		{sql: `INSERT INTO journal(seq, entry, hash) VALUES`, width: 3},
+		{sql: `INSERT INTO transfers(id, seq) VALUES`, width: 2},
+		{sql: `INSERT INTO postings(account, time, seq, mode, pending) VALUES`, width: 5},
+	}
+	for _, t := range tables {
+		row := "(?" + strings.Repeat(", ?", t.width-1) + ")"
+		t.stmt, err = tx.PrepareContext(ctx, t.sql+row+strings.Repeat(", "+row, rows-1))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	flush := func(t *table, all bool) {
+		for len(t.args) >= t.width*rows || all && len(t.args) > 0 {
+			n := min(len(t.args), t.width*rows)
+			q := t.stmt
+			if n < t.width*rows {
+				row := "(?" + strings.Repeat(", ?", t.width-1) + ")"
+				q, err = tx.PrepareContext(ctx, t.sql+row+strings.Repeat(", "+row, n/t.width-1))
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			if _, err := q.ExecContext(ctx, t.args[:n]...); err != nil {
+				b.Fatal(err)
+			}
+			t.args = t.args[:copy(t.args, t.args[n:])]
+		}
+	}
+	for r := range h.Rows() {
+		j := tables[0]
+		j.args = append(j.args, r.Seq, slices.Clone(r.Canonical), r.Hash[:])
+		flush(j, false)
+		if r.Entry.Kind != ledger.EntryTransfer {
+			continue
+		}
+		t := r.Entry.Transfer
+		tables[1].args = append(tables[1].args, t.ID, r.Seq)
+		flush(tables[1], false)
+		tables[2].args = append(tables[2].args, t.Debit, r.Entry.Time, r.Seq, 0, nil, t.Credit, r.Entry.Time, r.Seq, 0, nil)
+		flush(tables[2], false)
+	}
+	for _, t := range tables {
+		flush(t, true)
+	}
+	bal := h.Balances()
+	for i, a := range h.Defs() {
+		x := bal[a.ID]
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts(id, seq, kind, flags, credit_limit, currency, dp, cp, dpend, cpend) VALUES(?, ?, ?, ?, ?, ?, ?, ?, 0, 0)`,
+			a.ID, i+1, a.Kind, a.Flags, a.CreditLimit, a.Currency, x.DebitsPosted, x.CreditsPosted); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkEarnings reads one contributor's 1,000 postings among
+// -ledger.others postings of 10,000 other accounts (bulk loaded), and, as
+// the baseline in the same run, scans the journal for them as earnings
+// did before the postings index.
+func BenchmarkEarnings(b *testing.B) {
+	ctx := context.Background()
+	l, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "earnings.db"), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	h := ledgertest.History{Accounts: 10_000, Transfers: *earningsOthers / 2, Start: time.Unix(1_700_000_000, 0)}
+	start := time.Now()
+	bulkLoad(b, l, h)
+	b.Logf("bulk loaded %d transfers (%d postings) in %v", h.Transfers, 2*h.Transfers, time.Since(start).Round(time.Millisecond))
+	baseline := 3
+	if *earningsOthers > 1_000_000 {
+		baseline = 1 // a scan of the whole journal takes a minute or more
+	}
+	ledgertest.BenchmarkEarnings(b, l, 1000, baseline)
 }
