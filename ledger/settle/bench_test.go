@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/ledger/postgres"
+	"github.com/charter-dev/charter/ledger/postgres/pgtest"
 	"github.com/charter-dev/charter/ledger/settle"
 	"github.com/charter-dev/charter/ledger/split"
 	"github.com/charter-dev/charter/ledger/sqlite"
@@ -57,12 +59,31 @@ func lineage3() (split.Loader, []string, []string) {
 	return func(a string) (split.Node, error) { return nodes[a], nil }, leaves, accounts
 }
 
-func settleLedger(b *testing.B, accounts []string, licensees int) *sqlite.Ledger {
+// backends open an empty ledger of each kind for the benchmarks: SQLite
+// in a temporary file, PostgreSQL in a fresh schema of the test server.
+var backends = []struct {
+	name string
+	open func(b *testing.B) ledger.Ledger
+}{
+	{"sqlite", func(b *testing.B) ledger.Ledger {
+		l, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "settle.db"), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}},
+	{"postgres", func(b *testing.B) ledger.Ledger {
+		l, err := postgres.Open(context.Background(), pgtest.DSN(), &postgres.Options{Schema: pgtest.Schema(b, "settle_bench")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return l
+	}},
+}
+
+func settleLedger(b *testing.B, open func(*testing.B) ledger.Ledger, accounts []string, licensees int) ledger.Ledger {
 	ctx := context.Background()
-	l, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "settle.db"), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	l := open(b)
 	b.Cleanup(func() { l.Close() })
 	var as []ledger.Account
 	for _, id := range accounts {
@@ -95,13 +116,19 @@ func usage(prefix string, n int, leaves []string, licensees int) []settle.Charge
 // number of bare charge transfers (no splits) as a baseline and reports the
 // ratio: the cost of splitting and provenance on top of charging.
 func BenchmarkSettlement(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) { benchmarkSettlement(b, be.open) })
+	}
+}
+
+func benchmarkSettlement(b *testing.B, open func(*testing.B) ledger.Ledger) {
 	const licensees = 100
 	ctx := context.Background()
 	load, leaves, accounts := lineage3()
 	n := *benchEvents
 	var settleTime, baseTime, settleCPU, baseCPU time.Duration
 	for i := 0; b.Loop(); i++ {
-		l := settleLedger(b, accounts, licensees)
+		l := settleLedger(b, open, accounts, licensees)
 		s := &settle.Settler{Ledger: l, Lineage: load}
 		cs := usage(fmt.Sprint("run", i), n, leaves, licensees)
 		start, cpu0 := time.Now(), cpuTime()
@@ -123,7 +150,7 @@ func BenchmarkSettlement(b *testing.B) {
 			b.Logf("%d events: %d split postings, journal %d entries", n, rep.Postings, root.Size)
 		}
 		// Baseline: the same charges as plain transfers, 5000 per transaction.
-		base := settleLedger(b, accounts, licensees)
+		base := settleLedger(b, open, accounts, licensees)
 		ts := make([]ledger.Transfer, len(cs))
 		for j, c := range cs {
 			ts[j] = ledger.Transfer{ID: "charge:" + c.ID, Debit: c.Licensee, Credit: "asset:" + c.Asset, Amount: c.Amount, Code: settle.CodeCharge, Ref: "use:" + c.ID}
