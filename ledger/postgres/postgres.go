@@ -225,7 +225,26 @@ func (x *tx) append(entries []ledger.Entry) error {
 		x.head = ledger.Root{Size: x.head.Size + 1, Hash: h}
 		seqs[i], blobs[i], hashes[i] = int64(x.head.Size), c, h[:]
 	}
-	_, err := x.Exec(x.ctx, `INSERT INTO journal(seq, entry, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])`, seqs, blobs, hashes)
+	return x.insertRows("journal", []string{"seq", "entry", "hash"}, len(seqs), func(i int) []any { return []any{seqs[i], blobs[i], hashes[i]} },
+		`INSERT INTO journal(seq, entry, hash) SELECT * FROM unnest($1::bigint[], $2::bytea[], $3::bytea[])`, seqs, blobs, hashes)
+}
+
+// copyMin is the number of rows from which insertRows uses COPY, whose
+// per-call cost (a round trip to learn the column types) a large batch
+// repays many times over.
+const copyMin = 256
+
+// insertRows inserts n rows into table: with COPY when there are many,
+// else with one INSERT … SELECT FROM unnest(arrays).
+func (x *tx) insertRows(table string, cols []string, n int, row func(int) []any, unnestSQL string, arrays ...any) error {
+	if n == 0 {
+		return nil
+	}
+	if n >= copyMin {
+		_, err := x.CopyFrom(x.ctx, pgx.Identifier{table}, cols, pgx.CopyFromSlice(n, func(i int) ([]any, error) { return row(i), nil }))
+		return err
+	}
+	_, err := x.Exec(x.ctx, unnestSQL, arrays...)
 	return err
 }
 
@@ -400,7 +419,8 @@ func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, er
 		return nil, fmt.Errorf("ledger/postgres: append: %w", err)
 	}
 	if len(ids) > 0 {
-		if _, err := x.Exec(ctx, `INSERT INTO transfers(id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])`, ids, seqs); err != nil {
+		if err := x.insertRows("transfers", []string{"id", "seq"}, len(ids), func(i int) []any { return []any{ids[i], seqs[i]} },
+			`INSERT INTO transfers(id, seq) SELECT * FROM unnest($1::text[], $2::bigint[])`, ids, seqs); err != nil {
 			return nil, fmt.Errorf("ledger/postgres: index transfers: %w", err)
 		}
 		if err := x.indexPostings(out.New); err != nil {

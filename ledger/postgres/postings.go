@@ -27,9 +27,10 @@ func (x *tx) indexPostings(rs []ledger.Record) error {
 		modes = append(modes, int16(mode), int16(mode))
 		pending = append(pending, p, p)
 	}
-	_, err := x.Exec(x.ctx, `INSERT INTO postings(account, time, seq, mode, pending)
+	return x.insertRows("postings", []string{"account", "time", "seq", "mode", "pending"}, n,
+		func(i int) []any { return []any{accts[i], times[i], seqs[i], modes[i], pending[i]} },
+		`INSERT INTO postings(account, time, seq, mode, pending)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[])`, accts, times, seqs, modes, pending)
-	return err
 }
 
 // indexPostings fills the postings index of a ledger written before it
