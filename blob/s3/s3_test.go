@@ -260,3 +260,39 @@ func TestOpenURL(t *testing.T) {
 		t.Fatalf("OpenURL with a wrong secret = %v", err)
 	}
 }
+
+// TestKeyedCommitKeepsExisting checks that a write staged for a key that
+// another writer committed meanwhile keeps the first bytes: the PUT and
+// the multipart completion are sent with If-None-Match: *, which the
+// server must honour (there is no check before them on this path).
+func TestKeyedCommitKeepsExisting(t *testing.T) {
+	e := server(t)
+	ctx := context.Background()
+	s := newStore(t, e, s3.Options{PartSize: s3.MinPartSize})
+	for _, n := range []int{10, 6 << 20} {
+		k := blob.Key{ID: storagetest.IDOf([]byte{byte(n)})}
+		first, second := storagetest.Bytes(1, n), storagetest.Bytes(2, n)
+		a, err := s.StageKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := s.StageKey(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.Write(first)
+		b.Write(second)
+		if err := a.Commit(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Commit(ctx, k); err != nil {
+			t.Fatalf("second commit: %v", err)
+		}
+		if got := read(t, s, k); !bytes.Equal(got, first) {
+			t.Fatalf("size %d: the second commit replaced the first bytes", n)
+		}
+		if n := uploads(t, s); n != 0 {
+			t.Fatalf("%d multipart uploads left open", n)
+		}
+	}
+}
