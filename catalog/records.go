@@ -206,3 +206,11 @@ type Change struct {
 	Index uint64
 	Fn    func(Tx) error
 }
+
+// UnsettledReason is why the last settlement run could not charge a use
+// of an asset (operational state: GET /v1/assets/{id}/unsettled).
+type UnsettledReason struct {
+	Asset string
+	Use   string // the use's key
+	Error string
+}

@@ -230,6 +230,11 @@ type Counters interface {
 	// that stays within maxDay (0: no limit), and reports whether it did
 	// and how many the licensee made that day before it.
 	ChargeGrantRequest(ctx context.Context, licensee, day string, maxDay int64) (ok bool, usedDay int64, err error)
+	// SetUnsettledReasons replaces the reasons of the last settlement
+	// run's unsettled uses.
+	SetUnsettledReasons(ctx context.Context, rs []UnsettledReason) error
+	// UnsettledReasons lists the reasons kept for asset's uses, by use.
+	UnsettledReasons(ctx context.Context, asset string) ([]UnsettledReason, error)
 }
 
 // Meter is download metering: reservations against quotas, served bytes,

@@ -308,6 +308,14 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 		byAsset[assetOf[u.Key]] = append(byAsset[assetOf[u.Key]], f)
 	}
 	s.lastFailed.Store(&byAsset)
+	// Kept in the catalog too, so the list survives a restart.
+	reasons := make([]catalog.UnsettledReason, 0, len(failed))
+	for _, u := range failed {
+		reasons = append(reasons, catalog.UnsettledReason{Asset: assetOf[u.Key], Use: u.Key, Error: failMsg[u.Key]})
+	}
+	if err := s.cat.SetUnsettledReasons(ctx, reasons); err != nil {
+		s.log.Error("keeping the reasons of unsettled uses", "err", err)
+	}
 	for _, idx := range indexes {
 		if idx <= through {
 			out.Uses++
@@ -790,6 +798,15 @@ func (s *Server) unsettled(w http.ResponseWriter, r *http.Request) error {
 	out := []metering.FailedUse{}
 	if m := s.lastFailed.Load(); m != nil {
 		out = append(out, (*m)[id.String()]...)
+	} else {
+		// No run since the start: the last run's list, from the catalog.
+		rs, err := s.cat.UnsettledReasons(r.Context(), id.String())
+		if err != nil {
+			return err
+		}
+		for _, x := range rs {
+			out = append(out, metering.FailedUse{Use: x.Use, Error: x.Error})
+		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"asset": id.String(), "failed": out})
 	return nil

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -139,5 +140,41 @@ func TestRevocationReasonVisible(t *testing.T) {
 	renv, _ := rv.Sign(m.max)
 	if _, err := m.c.Revoke(context.Background(), renv); err != nil {
 		t.Fatalf("plain reason: %v", err)
+	}
+}
+
+// TestUnsettledSurvivesRestart: the uses the last settlement could not
+// charge, with their reasons, are kept in the catalog, so GET
+// /v1/assets/{id}/unsettled lists them after a restart (before, the list
+// lived in memory and came back empty until the next run).
+func TestUnsettledSurvivesRestart(t *testing.T) {
+	m := newMarket(t, Config{})
+	// Use without funds: the charge fails.
+	u := &metering.Usage{Grant: m.grant.ID, ID: "ev-unfunded", Licensee: m.consumer.DID(), Time: asset.NewTime(time.Now()), Tokens: 5000}
+	if code, b := m.report(m.consumer, u); code != http.StatusCreated {
+		t.Fatalf("report: %d %s", code, b)
+	}
+	st, err := m.s.Settle(context.Background())
+	if err != nil || len(st.Failed) != 1 {
+		t.Fatalf("settlement: %v, failed %+v; want one failed use", err, st)
+	}
+	list := func() []metering.FailedUse {
+		t.Helper()
+		code, b := m.call("GET", "/v1/assets/"+m.model.String()+"/unsettled", nil, m.max)
+		var a struct {
+			Failed []metering.FailedUse `json:"failed"`
+		}
+		if code != http.StatusOK || json.Unmarshal(b, &a) != nil {
+			t.Fatalf("unsettled: %d %s", code, b)
+		}
+		return a.Failed
+	}
+	before := list()
+	if len(before) != 1 || before[0] != st.Failed[0] {
+		t.Fatalf("unsettled before the restart: %+v, want %+v", before, st.Failed)
+	}
+	m.restart(Config{})
+	if after := list(); len(after) != 1 || after[0] != before[0] {
+		t.Fatalf("unsettled after a restart: %+v, want %+v", after, before)
 	}
 }

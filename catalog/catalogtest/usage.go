@@ -104,6 +104,18 @@ func testUsage(t *testing.T, open Opener) {
 	if tokens, runs, err := c.UsageQuota(ctx, "none"); err != nil || tokens != 0 || runs != 0 {
 		t.Fatalf("UsageQuota of an unused key: %d, %d, %v", tokens, runs, err)
 	}
+
+	// The reasons of unsettled uses: each call replaces the list.
+	must(t, c.SetUnsettledReasons(ctx, []catalog.UnsettledReason{{Asset: "A", Use: "u2", Error: "no funds"}, {Asset: "A", Use: "u1", Error: "lineage"}, {Asset: "B", Use: "u3", Error: "no funds"}}))
+	rs, err := c.UnsettledReasons(ctx, "A")
+	must(t, err)
+	if len(rs) != 2 || rs[0] != (catalog.UnsettledReason{Asset: "A", Use: "u1", Error: "lineage"}) || rs[1].Use != "u2" {
+		t.Fatalf("UnsettledReasons of A: %+v", rs)
+	}
+	must(t, c.SetUnsettledReasons(ctx, []catalog.UnsettledReason{{Asset: "B", Use: "u3", Error: "no funds"}}))
+	if rs, err := c.UnsettledReasons(ctx, "A"); err != nil || len(rs) != 0 {
+		t.Fatalf("UnsettledReasons of A after a run without failures: %+v, %v", rs, err)
+	}
 }
 
 func useKeys(t *testing.T, c catalog.UsageReader, through uint64) []string {

@@ -16,7 +16,7 @@ import (
 // schema's version and is neither. TestTablesClassified fails when a new
 // table is in no list.
 var (
-	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed"}
+	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed", "unsettled_reasons"}
 	DerivedTables     = []string{
 		"objects", "log_applied", "log_watermark",
 		"assets", "asset_owners", "lineage", "proposals", "approvals", "trail",

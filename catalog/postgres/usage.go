@@ -358,3 +358,37 @@ func noLimit(n int) any {
 	}
 	return int64(n)
 }
+
+// SetUnsettledReasons replaces the reasons of the last settlement run's
+// unsettled uses, in one transaction.
+func (c *Catalog) SetUnsettledReasons(ctx context.Context, rs []catalog.UnsettledReason) error {
+	return pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `DELETE FROM unsettled_reasons`); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if _, err := tx.Exec(ctx, `INSERT INTO unsettled_reasons(asset, use_key, error) VALUES($1,$2,$3) ON CONFLICT DO NOTHING`, r.Asset, r.Use, r.Error); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnsettledReasons lists the reasons kept for asset's uses, by use.
+func (c *Catalog) UnsettledReasons(ctx context.Context, asset string) ([]catalog.UnsettledReason, error) {
+	rows, err := c.pool.Query(ctx, `SELECT asset, use_key, error FROM unsettled_reasons WHERE asset = $1 ORDER BY use_key`, asset)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []catalog.UnsettledReason{}
+	for rows.Next() {
+		var r catalog.UnsettledReason
+		if err := rows.Scan(&r.Asset, &r.Use, &r.Error); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}

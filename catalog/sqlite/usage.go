@@ -73,6 +73,15 @@ CREATE TABLE IF NOT EXISTS settle_watermark (
 CREATE TABLE IF NOT EXISTS unsettled (
 	key TEXT PRIMARY KEY
 );
+-- Why the last settlement run could not charge each use it left
+-- unsettled (operational: not in the log; at most a settlement's failed
+-- list).
+CREATE TABLE IF NOT EXISTS unsettled_reasons (
+	asset TEXT NOT NULL,
+	use_key TEXT NOT NULL,
+	error TEXT NOT NULL,
+	PRIMARY KEY (asset, use_key)
+);
 `
 
 func init() {
@@ -422,4 +431,38 @@ func (t *Tx) OpenDisputeBy(asset, opener string) (string, error) {
 		return "", nil
 	}
 	return id, err
+}
+
+// SetUnsettledReasons replaces the reasons of the last settlement run's
+// unsettled uses, in one transaction.
+func (c *Catalog) SetUnsettledReasons(ctx context.Context, rs []catalog.UnsettledReason) error {
+	return c.writeTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM unsettled_reasons`); err != nil {
+			return err
+		}
+		for _, r := range rs {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO unsettled_reasons(asset, use_key, error) VALUES(?,?,?) ON CONFLICT DO NOTHING`, r.Asset, r.Use, r.Error); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// UnsettledReasons lists the reasons kept for asset's uses, by use.
+func (c *Catalog) UnsettledReasons(ctx context.Context, asset string) ([]catalog.UnsettledReason, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT asset, use_key, error FROM unsettled_reasons WHERE asset = ? ORDER BY use_key`, asset)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []catalog.UnsettledReason{}
+	for rows.Next() {
+		var r catalog.UnsettledReason
+		if err := rows.Scan(&r.Asset, &r.Use, &r.Error); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
 }
