@@ -121,6 +121,9 @@ func (m *Manifest) checkParents() error {
 	if len(m.Parents) > MaxParents {
 		return invalid(ErrParents, "%d parents, limit %d", len(m.Parents), MaxParents)
 	}
+	if len(m.Parents) == 0 {
+		return nil // the id below costs an encoding of the manifest
+	}
 	self, err := m.ID()
 	if err != nil {
 		return err

@@ -264,7 +264,7 @@ func (c *Catalog) commitBatch(us []*update) {
 	ctx := context.Background()
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	tx, err := c.db.BeginTx(ctx, nil)
+	tx, err := c.applier.BeginTx(ctx, nil)
 	if err != nil {
 		fail(fmt.Errorf("catalog: begin: %w", err))
 		return
@@ -360,7 +360,9 @@ func (c *Catalog) commitBatch(us []*update) {
 				u.err = fmt.Errorf("catalog: commit: %w", err)
 			}
 		}
+		return
 	}
+	c.walWritten()
 }
 
 // load reads which entries in [lo, hi] log_applied records.

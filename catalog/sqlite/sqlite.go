@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -32,6 +33,8 @@ type Catalog struct {
 	pendMu     sync.Mutex
 	pending    []*update
 	committing bool
+	// applier is the connection of UpdateSeq's transactions (commitBatch).
+	applier *sql.Conn
 	// rdb holds the read-only connections of queryRow and query.
 	rdb *sql.DB
 	// stmts and rstmts hold prepared statements on db and rdb by query
@@ -39,6 +42,9 @@ type Catalog struct {
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
 	rstmts map[string]*sql.Stmt
+	// ckpt checkpoints the WAL in the background (checkpoint.go).
+	ckpt     checkpointer
+	ckptOnce sync.Once
 }
 
 const schema = `
@@ -68,9 +74,9 @@ CREATE TABLE IF NOT EXISTS corruptions (
 // Temporary storage is in memory: every log entry applies in a savepoint,
 // and a savepoint's journal in a temporary file cost a write system call
 // per page an entry changed (a sixth of a registration's CPU in the
-// ordered applier).
+// ordered applier). WAL checkpoints run in the background (checkpoint.go).
 func Open(ctx context.Context, path string) (*Catalog, error) {
-	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+	dsn := "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(" + strconv.Itoa(autoCheckpointPages) + ")&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
@@ -84,6 +90,19 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 		db.Close()
 		return nil, fmt.Errorf("catalog: create schema in %s: %w", path, err)
 	}
+	// The ordered applier's transactions keep one connection with a
+	// larger page cache: SQLite drops a connection's cache when another
+	// connection wrote since its last transaction, so on whichever pooled
+	// connection came next every commit read the index pages its random
+	// keys touch again.
+	applier, err := db.Conn(ctx)
+	if err == nil {
+		_, err = applier.ExecContext(ctx, `PRAGMA cache_size = -32768`) // KiB
+	}
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
+	}
 	// The hot single-statement reads (queryRow, query) go to a few
 	// read-only connections that stay open: SQLite's work is CPU in this
 	// process, so more connections than cores only queue inside SQLite,
@@ -92,13 +111,16 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 	// preparing statements on them).
 	rdb, err := sql.Open("sqlite", dsn+"&_pragma=query_only(1)")
 	if err != nil {
+		applier.Close()
 		db.Close()
 		return nil, fmt.Errorf("catalog: open %s: %w", path, err)
 	}
 	readers := max(4, 2*runtime.GOMAXPROCS(0))
 	rdb.SetMaxOpenConns(readers)
 	rdb.SetMaxIdleConns(readers)
-	return &Catalog{db: db, rdb: rdb, extraDumps: slices.Clone(extraDumpQueries)}, nil
+	c := &Catalog{db: db, applier: applier, rdb: rdb, extraDumps: slices.Clone(extraDumpQueries)}
+	c.startCheckpointer()
+	return c, nil
 }
 
 // DB exposes the database handle for packages that keep their own tables
@@ -107,6 +129,7 @@ func (c *Catalog) DB() *sql.DB { return c.db }
 
 // Close closes the database.
 func (c *Catalog) Close() error {
+	c.stopCheckpointer()
 	c.stmtMu.Lock()
 	for _, s := range c.stmts {
 		s.Close()
@@ -115,7 +138,7 @@ func (c *Catalog) Close() error {
 		s.Close()
 	}
 	c.stmtMu.Unlock()
-	return errors.Join(c.rdb.Close(), c.db.Close())
+	return errors.Join(c.rdb.Close(), c.applier.Close(), c.db.Close())
 }
 
 // PutObject records a stored object. Recording the same id again keeps the
