@@ -133,7 +133,7 @@ func (p *Proposal) ID() (ID, error) {
 // ParseProposal parses and validates a proposal payload in canonical form.
 func ParseProposal(b []byte) (*Proposal, error) {
 	var p Proposal
-	if err := parseCanonical(b, &p, func(v any) ([]byte, error) { return v.(*Proposal).Canonical() }); err != nil {
+	if err := proposalFormat.Parse(b, &p); err != nil {
 		return nil, err
 	}
 	if err := p.Validate(); err != nil {
@@ -150,27 +150,23 @@ func (p *Proposal) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if err := p.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := p.Canonical()
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindProposal), b, k)
+	return proposalFormat.Sign(p, k)
 }
 
 // OpenProposal verifies a proposal envelope: one signature, by the proposer.
 func OpenProposal(env *identity.Envelope) (*Proposal, ID, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindProposal))
+	var p Proposal
+	signers, payload, err := proposalFormat.Open(env, &p)
 	if err != nil {
 		return nil, ID{}, err
 	}
-	p, err := ParseProposal(payload)
-	if err != nil {
+	if err := p.Validate(); err != nil {
 		return nil, ID{}, err
 	}
 	if len(signers) != 1 || signers[0] != p.Proposer {
 		return nil, ID{}, fmt.Errorf("%w: a proposal is signed by its proposer %s alone", ErrInvalid, p.Proposer)
 	}
-	return p, idOf(payload), nil
+	return &p, idOf(payload), nil
 }
 
 // Approval is one owner's signed consent to one proposal.
@@ -206,7 +202,7 @@ func (a *Approval) Canonical() ([]byte, error) { return canonjson.Marshal(a) }
 // ParseApproval parses and validates an approval payload in canonical form.
 func ParseApproval(b []byte) (*Approval, error) {
 	var a Approval
-	if err := parseCanonical(b, &a, func(v any) ([]byte, error) { return v.(*Approval).Canonical() }); err != nil {
+	if err := approvalFormat.Parse(b, &a); err != nil {
 		return nil, err
 	}
 	if err := a.Validate(); err != nil {
@@ -223,27 +219,23 @@ func (a *Approval) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if err := a.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := a.Canonical()
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindApproval), b, k)
+	return approvalFormat.Sign(a, k)
 }
 
 // OpenApproval verifies an approval envelope: one signature, by the approver.
 func OpenApproval(env *identity.Envelope) (*Approval, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindApproval))
+	var a Approval
+	signers, _, err := approvalFormat.Open(env, &a)
 	if err != nil {
 		return nil, err
 	}
-	a, err := ParseApproval(payload)
-	if err != nil {
+	if err := a.Validate(); err != nil {
 		return nil, err
 	}
 	if len(signers) != 1 || signers[0] != a.Approver {
 		return nil, fmt.Errorf("%w: an approval is signed by its approver %s alone", ErrInvalid, a.Approver)
 	}
-	return a, nil
+	return &a, nil
 }
 
 // Status is the outcome of Apply.

@@ -1,10 +1,7 @@
 package asset
 
 import (
-	"bytes"
-	"fmt"
 	"github.com/charter-dev/charter/internal/canonjson"
-	"github.com/charter-dev/charter/internal/strictjson"
 	"mime"
 	"strings"
 
@@ -163,7 +160,7 @@ func (m *Manifest) checkParents() error {
 // the asset ID computed by any implementation is the same.
 func ParseManifest(b []byte) (*Manifest, error) {
 	var m Manifest
-	if err := parseCanonical(b, &m, m.canonicalOf); err != nil {
+	if err := manifestFormat.Parse(b, &m); err != nil {
 		return nil, err
 	}
 	if err := m.Validate(); err != nil {
@@ -172,50 +169,33 @@ func ParseManifest(b []byte) (*Manifest, error) {
 	return &m, nil
 }
 
-func (*Manifest) canonicalOf(v any) ([]byte, error) { return v.(*Manifest).Canonical() }
-
-// parseCanonical strictly decodes b into v and checks that canonical(v)
-// reproduces b.
-func parseCanonical(b []byte, v any, canonical func(any) ([]byte, error)) error {
-	if len(b) > MaxStatement {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxStatement)
-	}
-	if err := strictjson.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
-	}
-	c, err := canonical(v)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(c, b) {
-		return fmt.Errorf("%w: want RFC 8785 JCS with every field present (sorted keys, no white space)\nhint: re-encode the statement with its Canonical method", ErrNotCanonical)
-	}
-	return nil
-}
+// Statement formats: every asset statement is bounded by MaxStatement and
+// reports a bad payload with ErrMalformed or ErrNotCanonical.
+var (
+	manifestFormat = identity.Format{Kind: KindAsset, MaxSize: MaxStatement, Malformed: ErrMalformed, NotCanonical: ErrNotCanonical}
+	proposalFormat = identity.Format{Kind: KindProposal, MaxSize: MaxStatement, Malformed: ErrMalformed, NotCanonical: ErrNotCanonical}
+	approvalFormat = identity.Format{Kind: KindApproval, MaxSize: MaxStatement, Malformed: ErrMalformed, NotCanonical: ErrNotCanonical}
+)
 
 // Sign returns the manifest as a DSSE envelope signed by keys (the owners).
 func (m *Manifest) Sign(keys ...*identity.Key) (*identity.Envelope, error) {
 	if err := m.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := m.Canonical()
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindAsset), b, keys...)
+	return manifestFormat.Sign(m, keys...)
 }
 
 // OpenManifest verifies a registration envelope and parses its manifest.
 // It returns the manifest, its asset ID and the verified signers; whether
 // the signers are enough is CheckRegistration's rule.
 func OpenManifest(env *identity.Envelope) (*Manifest, ID, []identity.DID, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindAsset))
+	var m Manifest
+	signers, payload, err := manifestFormat.Open(env, &m)
 	if err != nil {
 		return nil, ID{}, nil, err
 	}
-	m, err := ParseManifest(payload)
-	if err != nil {
+	if err := m.Validate(); err != nil {
 		return nil, ID{}, nil, err
 	}
-	return m, idOf(payload), signers, nil
+	return &m, idOf(payload), signers, nil
 }

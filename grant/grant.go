@@ -7,13 +7,10 @@
 package grant
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/charter-dev/charter/internal/canonjson"
 	"github.com/charter-dev/charter/internal/visible"
 	"time"
 
@@ -125,28 +122,14 @@ func StatementID(payload []byte) asset.ID {
 	return id
 }
 
-// parse decodes a payload strictly and checks it is canonical.
-func parse(b []byte, v any) error {
-	if len(b) > MaxStatementSize {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), MaxStatementSize)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", ErrMalformed)
-	}
-	c, err := canonjson.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(c, b) {
-		return fmt.Errorf("%w: not in canonical form", ErrMalformed)
-	}
-	return nil
-}
+// Statement formats: every grant statement is bounded by
+// MaxStatementSize and reports a bad payload with ErrMalformed.
+var (
+	requestFormat    = identity.Format{Kind: KindRequest, MaxSize: MaxStatementSize, Malformed: ErrMalformed}
+	grantFormat      = identity.Format{Kind: KindGrant, MaxSize: MaxStatementSize, Malformed: ErrMalformed}
+	approvalFormat   = identity.Format{Kind: KindApproval, MaxSize: MaxStatementSize, Malformed: ErrMalformed}
+	revocationFormat = identity.Format{Kind: KindRevocation, MaxSize: MaxStatementSize, Malformed: ErrMalformed}
+)
 
 // Validate checks a request on its own.
 func (r *Request) Validate() error {
@@ -181,21 +164,14 @@ func (r *Request) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if err := r.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := canonjson.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindRequest), b, k)
+	return requestFormat.Sign(r, k)
 }
 
 // OpenRequest verifies a request envelope: one signature, the licensee's.
 func OpenRequest(env *identity.Envelope) (*Request, asset.ID, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindRequest))
-	if err != nil {
-		return nil, asset.ID{}, err
-	}
 	var r Request
-	if err := parse(payload, &r); err != nil {
+	signers, payload, err := requestFormat.Open(env, &r)
+	if err != nil {
 		return nil, asset.ID{}, err
 	}
 	if err := r.Validate(); err != nil {
@@ -226,21 +202,14 @@ func (g *Grant) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if k.DID() != g.Issuer {
 		return nil, fmt.Errorf("%w: key is not the issuer", ErrInvalid)
 	}
-	b, err := canonjson.Marshal(g)
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindGrant), b, k)
+	return grantFormat.Sign(g, k)
 }
 
 // OpenGrant verifies a grant envelope signed by its issuer.
 func OpenGrant(env *identity.Envelope) (*Grant, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindGrant))
-	if err != nil {
-		return nil, err
-	}
 	var g Grant
-	if err := parse(payload, &g); err != nil {
+	signers, _, err := grantFormat.Open(env, &g)
+	if err != nil {
 		return nil, err
 	}
 	if len(signers) != 1 || signers[0] != g.Issuer {
@@ -270,21 +239,14 @@ func (a *Approval) Sign(k *identity.Key) (*identity.Envelope, error) {
 	if k.DID() != a.Approver {
 		return nil, fmt.Errorf("%w: key is not the approver", ErrInvalid)
 	}
-	b, err := canonjson.Marshal(a)
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindApproval), b, k)
+	return approvalFormat.Sign(a, k)
 }
 
 // OpenApproval verifies an approval envelope signed by its approver.
 func OpenApproval(env *identity.Envelope) (*Approval, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindApproval))
-	if err != nil {
-		return nil, err
-	}
 	var a Approval
-	if err := parse(payload, &a); err != nil {
+	signers, _, err := approvalFormat.Open(env, &a)
+	if err != nil {
 		return nil, err
 	}
 	if len(signers) != 1 || signers[0] != a.Approver {
@@ -313,23 +275,16 @@ func (r *Revocation) Sign(keys ...*identity.Key) (*identity.Envelope, error) {
 	if err := r.CheckReason(); err != nil {
 		return nil, err
 	}
-	b, err := canonjson.Marshal(r)
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(KindRevocation), b, keys...)
+	return revocationFormat.Sign(r, keys...)
 }
 
 // OpenRevocation verifies a revocation envelope and returns its signers;
 // whether they reach the owners' threshold is the caller's check
 // (Weight).
 func OpenRevocation(env *identity.Envelope) (*Revocation, []identity.DID, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(KindRevocation))
-	if err != nil {
-		return nil, nil, err
-	}
 	var r Revocation
-	if err := parse(payload, &r); err != nil {
+	signers, _, err := revocationFormat.Open(env, &r)
+	if err != nil {
 		return nil, nil, err
 	}
 	if r.Grant.IsZero() || r.Asset.IsZero() {

@@ -168,7 +168,7 @@ func FuzzOpen(f *testing.F) {
 			OpenRevocation(env)
 		}
 		var r Request
-		if parse([]byte(payload), &r) == nil {
+		if requestFormat.Parse([]byte(payload), &r) == nil {
 			c, _ := canonjson.Marshal(&r)
 			if string(c) != payload {
 				t.Fatalf("accepted non-canonical %q", payload)

@@ -15,11 +15,8 @@
 package metering
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/charter-dev/charter/internal/canonjson"
 	"math"
 	"math/bits"
 	"strconv"
@@ -161,48 +158,28 @@ type Withdrawal struct {
 	To          string       `json:"to"` // external account name, e.g. "bank"
 }
 
-// parse decodes a payload strictly and checks it is canonical.
-func parse(b []byte, v any) error {
-	if len(b) > grant.MaxStatementSize*4 {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMalformed, len(b), grant.MaxStatementSize*4)
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrMalformed, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data", ErrMalformed)
-	}
-	c, err := canonjson.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if !bytes.Equal(c, b) {
-		return fmt.Errorf("%w: not in canonical form", ErrMalformed)
-	}
-	return nil
+// maxStatement bounds every metering statement's payload.
+const maxStatement = 64 << 10
+
+// format is the statement format of kind: payloads up to maxStatement,
+// bad ones reported with ErrMalformed.
+func format(kind string) identity.Format {
+	return identity.Format{Kind: kind, MaxSize: maxStatement, Malformed: ErrMalformed}
 }
 
+// sign validates v and signs it as a statement of kind.
 func sign(kind string, v interface{ Validate() error }, keys ...*identity.Key) (*identity.Envelope, error) {
 	if err := v.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := canonjson.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	return identity.Sign(identity.PayloadType(kind), b, keys...)
+	return format(kind).Sign(v, keys...)
 }
 
 // open verifies env as a statement of kind signed by at least one key and
 // decodes and validates it into v. It returns the signers and the id.
 func open(env *identity.Envelope, kind string, v interface{ Validate() error }) ([]identity.DID, asset.ID, error) {
-	signers, payload, err := identity.Verify(env, identity.PayloadType(kind))
+	signers, payload, err := format(kind).Open(env, v)
 	if err != nil {
-		return nil, asset.ID{}, err
-	}
-	if err := parse(payload, v); err != nil {
 		return nil, asset.ID{}, err
 	}
 	if err := v.Validate(); err != nil {
