@@ -11,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
 	"net/url"
@@ -64,15 +65,9 @@ func New(addr string) (*Client, error) {
 // Server returns the server's base URL.
 func (c *Client) Server() string { return c.base.String() }
 
-// Problem is an RFC 9457 problem document returned by the server.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	Hint     string `json:"hint,omitempty"`
-}
+// Problem is the RFC 9457 problem document the server answers errors
+// with (api.Problem).
+type Problem = api.Problem
 
 // Error is an error answer from the server.
 type Error struct {

@@ -3,25 +3,17 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"github.com/charter-dev/charter/api"
 	"log/slog"
 	"net/http"
 )
 
-// Problem is an RFC 9457 problem details object. Every error the API
-// returns is one of these, with Content-Type application/problem+json.
-type Problem struct {
-	Type     string `json:"type"`
-	Title    string `json:"title"`
-	Status   int    `json:"status"`
-	Detail   string `json:"detail,omitempty"`
-	Instance string `json:"instance,omitempty"`
-	// Hint tells a user what to do next; an RFC 9457 extension member.
-	Hint string `json:"hint,omitempty"`
-}
+// Problem is the RFC 9457 problem document every API error is sent as,
+// defined once in package api for server and client.
+type Problem = api.Problem
 
-// ProblemTypeBase prefixes the type URI of every Charter problem. The
-// pages it names are the sections of docs/spec/http-api.md.
-const ProblemTypeBase = "https://charter.dev/problems/"
+// ProblemTypeBase prefixes the type URI of every Charter problem.
+const ProblemTypeBase = api.ProblemTypeBase
 
 // httpError is an error that already knows how it maps to HTTP.
 type httpError struct {
