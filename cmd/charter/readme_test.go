@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/charter-dev/charter/ledger/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 	"github.com/rogpeppe/go-internal/testscript"
 )
 
@@ -14,7 +17,44 @@ import (
 // in order, in one bash script, against a real server, with the charter
 // binary on PATH in place of ./charter. A README that drifts from what
 // Charter does fails here.
-func TestREADME(t *testing.T) {
+func TestREADME(t *testing.T) { runREADME(t, "") }
+
+// TestREADMEPostgres runs the same walkthrough against a server whose
+// catalog is a fresh schema of the PostgreSQL database (127.0.0.1:5432,
+// database test; CHARTER_TEST_POSTGRES overrides). It skips without
+// PostgreSQL outside CI and fails under CI=true.
+func TestREADMEPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the walkthrough on PostgreSQL runs without -short")
+	}
+	schema := pgtest.Schema(t, "charter_readme")
+	url := pgtest.DSN()
+	if strings.Contains(url, "?") {
+		url += "&search_path=" + schema
+	} else {
+		url += "?search_path=" + schema
+	}
+	// The walkthrough's assets must be in PostgreSQL, not in a catalog.db.
+	// testscript runs the script as a parallel subtest, after this
+	// function returns: check in a cleanup (it runs before the schema's).
+	t.Cleanup(func() {
+		conn := pgtest.Connect(t)
+		defer conn.Close(context.Background())
+		var n int
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{schema, "assets"}.Sanitize()).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n == 0 {
+			t.Fatalf("the walkthrough registered no asset in PostgreSQL schema %s", schema)
+		}
+		t.Logf("%d assets in PostgreSQL schema %s", n, schema)
+	})
+	runREADME(t, url)
+}
+
+// runREADME runs the walkthrough; catalogURL, when set, is the server's
+// --catalog.
+func runREADME(t *testing.T, catalogURL string) {
 	if _, err := os.Stat("/bin/bash"); err != nil {
 		t.Skip("no bash")
 	}
@@ -41,6 +81,7 @@ func TestREADME(t *testing.T) {
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("CHARTER_KEY", filepath.Join(e.WorkDir, ".charter", "key"))
 			e.Setenv("HOME", e.WorkDir)
+			e.Setenv("CHARTER_TEST_CATALOG", catalogURL)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -57,7 +57,10 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 		dir = args[0]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
+	cat, err := openCatalog(ctx, ts.Getenv("CHARTER_TEST_CATALOG"))
+	ts.Check(err)
 	srv, err := server.New(ctx, server.Config{
+		Catalog:       cat,
 		DataDir:       ts.MkAbs(dir),
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ScrubInterval: -1,

@@ -32,6 +32,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	quotaTotal := fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
 	nonceLimit := fs.Int("nonce-limit", httpsig.DefaultNonceLimit, "live signed-request nonces one key may hold (a nonce lives 90 s); a key past it gets 503 busy, no other key is affected")
 	settle := fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
+	catURL := fs.String("catalog", "", "catalog to run on: postgres://user@host:5432/db?search_path=schema (default: the SQLite catalog.db in the data folder)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if _, err := parse(fs, args); err != nil {
 		return err
@@ -57,7 +58,11 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit})
+	cat, err := openCatalog(ctx, *catURL)
+	if err != nil {
+		return err
+	}
+	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit, Catalog: cat})
 	if err != nil {
 		return err
 	}
