@@ -68,4 +68,3 @@ func TestNonceStorePersists(t *testing.T) {
 		t.Fatalf("%d expired rows kept after a prune", rows)
 	}
 }
-

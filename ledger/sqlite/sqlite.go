@@ -143,13 +143,13 @@ type tx struct {
 
 // stmts are the statements a write transaction uses.
 type stmts struct {
-	getAccount                           *sql.Stmt
-	getTransfers, getResolveds           *sql.Stmt
-	getAccounts, putJournalN             *sql.Stmt
+	getAccount                            *sql.Stmt
+	getTransfers, getResolveds            *sql.Stmt
+	getAccounts, putJournalN              *sql.Stmt
 	putTransferN, putPosting, putPostingN *sql.Stmt
-	putJournal, putTransfer, putResolved *sql.Stmt
-	putAccount, setBalance, putState     *sql.Stmt
-	getState                             *sql.Stmt
+	putJournal, putTransfer, putResolved  *sql.Stmt
+	putAccount, setBalance, putState      *sql.Stmt
+	getState                              *sql.Stmt
 }
 
 // each calls f on every statement field with its SQL.
