@@ -563,25 +563,6 @@ func applyRevocation(ctx context.Context, tx catalog.Tx, idx uint64, payload []b
 	return tx.Trail(rv.Asset, idx, auditlog.TypeRevocation, fmt.Sprintf("grant %s revoked: %s", rv.Grant, rv.Reason))
 }
 
-// listGrants handles GET /v1/grants?asset=&licensee= and
-// GET /v1/assets/{id}/grants.
-func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
-	a := r.URL.Query().Get("asset")
-	if v := r.PathValue("id"); v != "" {
-		a = v
-	}
-	gs, err := s.cat.Grants(r.Context(), a, r.URL.Query().Get("licensee"))
-	if err != nil {
-		return err
-	}
-	reqs, err := s.cat.GrantRequests(r.Context(), a, "pending")
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, api.GrantList{Grants: wireAll(gs, grantWire), Pending: wireAll(reqs, grantRequestWire)})
-	return nil
-}
-
 // enforce decides whether a data-plane request for content id may be
 // served. Content that belongs to no asset requiring a grant is free.
 // Otherwise the request must be signed (RFC 9421) by the licensee of a

@@ -670,15 +670,6 @@ func (s *Server) getAsset(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
-	all, err := s.cat.ListAssets(r.Context())
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"assets": wireAll(all, assetWire)})
-	return nil
-}
-
 // LineageNode is api.LineageNode.
 type LineageNode = api.LineageNode
 

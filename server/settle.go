@@ -765,16 +765,6 @@ func (s *Server) applyDispute(ctx context.Context, tx catalog.Tx, idx uint64, pa
 	return tx.Trail(d.Asset, idx, auditlog.TypeDispute, fmt.Sprintf("dispute %s opened by %s: %s", id, d.Opener, d.Reason))
 }
 
-// listDisputes handles GET /v1/disputes?asset=&status=.
-func (s *Server) listDisputes(w http.ResponseWriter, r *http.Request) error {
-	ds, err := s.cat.Disputes(r.Context(), r.URL.Query().Get("asset"), r.URL.Query().Get("status"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"disputes": wireAll(ds, disputeWire)})
-	return nil
-}
-
 // unsettled handles GET /v1/assets/{id}/unsettled: the uses of the asset
 // the last settlement run could not charge, with the reason (no funds, a
 // lineage that cannot be split). Like all money, only the asset's owners
