@@ -17,6 +17,7 @@ import (
 	"github.com/charter-dev/charter/blob/localfs"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/registry"
 	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
 )
@@ -179,7 +180,7 @@ func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
 		return nil, fmt.Errorf("backup: blobs: %w", err)
 	}
 	// 6. Blobs stored after the catalog copy.
-	if err := recordObjects(ctx, to, cat); err != nil {
+	if err := registry.RecordObjects(ctx, to, cat); err != nil {
 		return nil, fmt.Errorf("backup: recording blobs: %w", err)
 	}
 	if err := cat.Close(); err != nil {

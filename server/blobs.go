@@ -16,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/registry"
 )
 
 // Media types of the data plane.
@@ -301,7 +302,7 @@ func (e *exactReader) Read(p []byte) (int, error) {
 // files are all stored with the sizes it says, reading it one file at a
 // time.
 func (s *Server) checkIndex(ctx context.Context, id content.ID) error {
-	_, err := s.claimIndex(ctx, id, func(f content.File) error {
+	_, err := s.reg.ClaimIndex(ctx, id, func(f content.File) error {
 		size, err := s.blobs.Stat(ctx, blob.Key{ID: f.ID, Part: blob.Data})
 		if err != nil {
 			if errors.Is(err, blob.ErrNotFound) {
@@ -314,7 +315,7 @@ func (s *Server) checkIndex(ctx context.Context, id content.ID) error {
 		}
 		return nil
 	})
-	if errors.Is(err, errIndexUnreadable) {
+	if errors.Is(err, registry.ErrIndexUnreadable) {
 		return errorf(http.StatusUnprocessableEntity, "bad-index", "Not a valid dataset index", fmt.Sprintf("%s is stored, but not as a dataset index: %v", id, errors.Unwrap(err)), "build indexes with content.NewIndex and Encode (the CLI does: `charter put FOLDER`)", err)
 	}
 	return err

@@ -9,40 +9,19 @@ import (
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/catalog"
-	"github.com/charter-dev/charter/grant"
-	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/registry"
 )
 
 // The right to derive (asset.CheckDerivation) is checked on the live path
-// against the catalog and on replay against the transaction, so both see
-// the grants, revocations and terms the log held before the registration.
+// against the catalog, and on replay by the registry against the
+// transaction (registry.RightLookup), so both see the grants, revocations
+// and terms the log held before the registration.
 
-// rightLookup is the asset.RightLookup over grant records read by get
-// (the catalog, or a transaction).
-func (s *Server) rightLookup(ctx context.Context, get func(string) (*catalog.GrantRecord, error)) asset.RightLookup {
-	return func(id asset.ID) (*asset.Right, error) {
-		rec, err := get(id.String())
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, asset.ErrUnknownGrant
-		}
-		if err != nil {
-			return nil, err
-		}
-		env, err := identity.ParseEnvelope(rec.Envelope)
-		if err != nil {
-			return nil, err
-		}
-		g, err := grant.OpenGrant(env)
-		if err != nil {
-			return nil, err
-		}
-		terms, _, err := s.loadTerms(ctx, g.Terms.String())
-		if err != nil {
-			return nil, err
-		}
-		return g.Right(rec.Revoked, terms), nil
-	}
+// rightLookup is registry.RightLookup over the catalog's grants and the
+// stored terms.
+func (s *Server) rightLookup(ctx context.Context) asset.RightLookup {
+	return registry.RightLookup(func(id string) (*catalog.GrantRecord, error) { return s.cat.Grant(ctx, id) }, s.termsLookup(ctx))
 }
 
 // termsLookup is the asset.TermsLookup over the stored terms.
@@ -61,7 +40,7 @@ func (s *Server) checkDerivation(ctx context.Context, m *asset.Manifest, now tim
 	if err := asset.CheckFresh(m, now); err != nil {
 		return err
 	}
-	return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catalog.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
+	return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx), s.termsLookup(ctx)))
 }
 
 // derivationProblem turns a refusal of the right to derive into a problem
@@ -71,19 +50,6 @@ func (s *Server) derivationProblem(err error) error {
 	if errors.As(err, &de) {
 		return errorf(http.StatusForbidden, "no-right-to-derive", "No right to derive from the parent",
 			fmt.Sprintf("parent %s, %s: %s", de.Parent, de.Term, de.Problem), de.Hint, err)
-	}
-	return err
-}
-
-// applyDerivation is replay's check of the right to derive: the same
-// rule at the registration's log position. A refusal, or a licence or
-// grant that can never be read, marks the entry as not applying; any other
-// error (I/O) is returned.
-func (s *Server) applyDerivation(ctx context.Context, tx catalog.Tx, m *asset.Manifest) error {
-	err := asset.CheckDerivation(m, s.rightLookup(ctx, tx.Grant), s.termsLookup(ctx))
-	var he *httpError
-	if errors.Is(err, asset.ErrNoRight) || errors.As(err, &he) || errors.Is(err, identity.ErrBadEnvelope) || errors.Is(err, identity.ErrBadSignature) || errors.Is(err, grant.ErrMalformed) || errors.Is(err, grant.ErrInvalid) {
-		return invalidEntry{err}
 	}
 	return err
 }

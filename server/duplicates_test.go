@@ -26,6 +26,7 @@ import (
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/registry"
 )
 
 // copies is how many identical requests each burst sends at once.
@@ -293,20 +294,19 @@ func replayEveryPrefix(t *testing.T, s *Server, want []string) int {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	r := &Server{cfg: s.cfg, log: s.log, blobs: s.blobs, cat: cat, key: s.key}
-	r.appliers = r.entryAppliers()
+	r := registry.New(registry.Config{Operator: s.key.DID(), Logger: s.log, Blobs: s.blobs})
 	n := 0
 	for rec, err := range s.tlog.Entries(ctx, 0) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		err := cat.Update(ctx, rec.Index, func(tx catalog.Tx) error { return r.applyEntry(ctx, tx, rec.Index, rec.Entry) })
+		err := cat.Update(ctx, rec.Index, func(tx catalog.Tx) error { return r.Apply(ctx, tx, rec.Index, rec.Entry) })
 		if err != nil && !errors.Is(err, catalog.ErrNoEffect) {
 			t.Fatalf("replay of the log prefix of %d entries: entry %d (%s): %v", rec.Index+1, rec.Index, rec.Entry.Type, err)
 		}
 		n++
 	}
-	if err := r.rebuildObjects(ctx); err != nil {
+	if err := registry.RecordObjects(ctx, s.blobs, cat); err != nil {
 		t.Fatal(err)
 	}
 	if got := dump(t, cat); !slices.Equal(got, want) {
@@ -318,9 +318,7 @@ func replayEveryPrefix(t *testing.T, s *Server, want []string) int {
 // waitCovered waits until a checkpoint covers every entry s applied.
 func waitCovered(t *testing.T, s *Server) {
 	t.Helper()
-	s.seq.mu.Lock()
-	next := s.seq.next
-	s.seq.mu.Unlock()
+	next := s.seq.Next()
 	if next == 0 {
 		return
 	}
@@ -341,7 +339,7 @@ func dump(t *testing.T, c catalog.Checker) []string {
 }
 
 func diffLines(want, got []string) string {
-	missing, extra := diffSorted(want, got)
+	missing, extra := registry.Diff(want, got)
 	var b strings.Builder
 	for _, l := range missing {
 		fmt.Fprintf(&b, "- %.200s\n", l)

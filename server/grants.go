@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -21,12 +20,13 @@ import (
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/registry"
 )
 
 // Log entry types of licensing.
 const (
-	TypeGrantRequest  = "grant.request"
-	TypeGrantApproval = "grant.approval"
+	TypeGrantRequest  = registry.TypeGrantRequest
+	TypeGrantApproval = registry.TypeGrantApproval
 )
 
 // DefaultGrantRequestsDay is how many grant requests one licensee key may
@@ -196,7 +196,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case license.NeedsApproval:
 		// Queue the licensee's own signed request, bound to its decision.
-		qidx, err := s.commit(ctx, TypeGrantRequest, queuedEntry(canon, didx))
+		qidx, err := s.commit(ctx, TypeGrantRequest, registry.QueuedEntry(canon, didx))
 		unlock()
 		if err != nil {
 			return notApplied(qidx, err)
@@ -218,24 +218,6 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	return s.answerGrant(w, ctx, g, gidx, graw, &ans, proveDecision)
 }
 
-// queuedEntry is the payload of a grant.request entry: the decision's log
-// index and the licensee's envelope.
-func queuedEntry(envelope []byte, decision uint64) []byte {
-	return fmt.Appendf(nil, "%d\n%s", decision, envelope)
-}
-
-func parseQueuedEntry(b []byte) (uint64, []byte, error) {
-	i := bytes.IndexByte(b, '\n')
-	if i < 0 {
-		return 0, nil, errors.New("malformed grant.request entry")
-	}
-	var d uint64
-	if _, err := fmt.Sscanf(string(b[:i]), "%d", &d); err != nil {
-		return 0, nil, err
-	}
-	return d, b[i+1:], nil
-}
-
 // issue signs, logs and applies a grant. The caller holds the lock of its
 // request.
 func (s *Server) issue(ctx context.Context, g *grant.Grant) (uint64, []byte, error) {
@@ -247,9 +229,9 @@ func (s *Server) issue(ctx context.Context, g *grant.Grant) (uint64, []byte, err
 	if err != nil {
 		return 0, nil, err
 	}
-	s.issued.Store(string(raw), g)
+	release := s.reg.Issued(raw, g)
 	gidx, err := s.commit(ctx, auditlog.TypeGrant, raw)
-	s.issued.Delete(string(raw)) // applied, or never to be applied from here
+	release() // applied, or never to be applied from here
 	if err != nil {
 		return gidx, nil, notApplied(gidx, err)
 	}
@@ -276,127 +258,6 @@ func (s *Server) answerGrant(w http.ResponseWriter, ctx context.Context, g *gran
 	}
 	s.log.Info("grant issued", "grant", g.ID, "asset", g.Asset, "licensee", g.Licensee, "purpose", g.Purpose, "until", g.NotAfter.Time())
 	writeJSON(w, http.StatusCreated, ans)
-	return nil
-}
-
-// applyGrant applies a grant entry. A grant this server just signed and
-// logged is taken as issued; one read back from the log is verified.
-func (s *Server) applyGrant(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	var g *grant.Grant
-	if v, ok := s.issued.LoadAndDelete(string(payload)); ok {
-		g = v.(*grant.Grant)
-	} else {
-		env, err := identity.ParseEnvelope(payload)
-		if err != nil {
-			return invalidEntry{err}
-		}
-		if g, err = grant.OpenGrant(env); err != nil {
-			return invalidEntry{err}
-		}
-	}
-	if _, err := tx.Grant(g.ID.String()); err == nil {
-		return duplicate("grant %s is logged", g.ID)
-	}
-	if err := tx.PutGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx); err != nil {
-		return err
-	}
-	// The decision record the grant names has no catalog effect; it is
-	// applied with the grant.
-	if g.Decision < idx {
-		if err := tx.MarkApplied(g.Decision); err != nil {
-			return err
-		}
-	}
-	if err := tx.SetGrantRequestStatus(g.ID.String(), "granted"); err != nil {
-		return err
-	}
-	return tx.Trail(g.Asset, idx, auditlog.TypeGrant, fmt.Sprintf("grant %s to %s for %s until %s", g.ID, g.Licensee, g.Purpose, g.NotAfter.Time().Format(time.RFC3339)))
-}
-
-func applyGrantRequest(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	didx, envRaw, err := parseQueuedEntry(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	env, err := identity.ParseEnvelope(envRaw)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	req, rid, err := grant.OpenRequest(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if _, err := tx.GrantRequest(rid.String()); err == nil {
-		return duplicate("request %s is queued", rid)
-	}
-	if _, err := tx.Grant(rid.String()); err == nil {
-		return duplicate("request %s is granted", rid)
-	}
-	if err := tx.PutGrantRequest(rid.String(), req.Asset.String(), envRaw, didx, idx); err != nil {
-		return err
-	}
-	return tx.Trail(req.Asset, idx, TypeGrantRequest, fmt.Sprintf("access request %s by %s for %s awaits the owners", rid, req.Licensee, req.Purpose))
-}
-
-// tally returns the approving and denying weight of a queued request's
-// votes under the asset's current owners.
-func tally(st *asset.State, votes map[string]bool) (yes, no int64) {
-	for who, ok := range votes {
-		d, err := identity.ParseDID(who)
-		if err != nil {
-			continue
-		}
-		w := grant.Weight(st, []identity.DID{d})
-		if ok {
-			yes += w
-		} else {
-			no += w
-		}
-	}
-	return yes, no
-}
-
-func applyGrantApproval(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	a, err := grant.OpenApproval(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	q, err := tx.GrantRequest(a.Request.String())
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if _, dup := q.Votes[a.Approver.String()]; dup {
-		return duplicate("%s voted on request %s", a.Approver, a.Request)
-	}
-	if q.Status != "pending" {
-		return invalidEntry{fmt.Errorf("request %s is %s", a.Request, q.Status)}
-	}
-	if err := tx.AddGrantApproval(a.Request.String(), a.Approver.String(), a.Approve, payload, idx); err != nil {
-		return err
-	}
-	verb := "approved"
-	if !a.Approve {
-		verb = "denied"
-	}
-	if err := tx.Trail(a.Asset, idx, TypeGrantApproval, fmt.Sprintf("%s %s access request %s", a.Approver, verb, a.Request)); err != nil {
-		return err
-	}
-	rec, err := tx.Asset(a.Asset)
-	if err != nil {
-		return err
-	}
-	q.Votes[a.Approver.String()] = a.Approve
-	yes, no := tally(rec.State, q.Votes)
-	switch {
-	case yes >= rec.State.Threshold:
-		return tx.SetGrantRequestStatus(q.ID, "approved")
-	case no >= rec.State.Threshold:
-		return tx.SetGrantRequestStatus(q.ID, "denied")
-	}
 	return nil
 }
 
@@ -529,38 +390,6 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"grant": rv.Grant.String(), "status": "revoked", "receipt": b})
 	return nil
-}
-
-func applyRevocation(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	rv, signers, err := grant.OpenRevocation(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	g, err := tx.Grant(rv.Grant.String())
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if g.Revoked {
-		return duplicate("grant %s is revoked", rv.Grant)
-	}
-	if g.Asset != rv.Asset.String() {
-		return invalidEntry{fmt.Errorf("grant %s is for asset %s, not %s", rv.Grant, g.Asset, rv.Asset)}
-	}
-	rec, err := tx.Asset(rv.Asset)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if grant.Weight(rec.State, signers) < rec.State.Threshold {
-		return invalidEntry{asset.ErrThresholdNotMet}
-	}
-	if err := tx.RevokeGrant(rv.Grant.String()); err != nil {
-		return err
-	}
-	return tx.Trail(rv.Asset, idx, auditlog.TypeRevocation, fmt.Sprintf("grant %s revoked: %s", rv.Grant, rv.Reason))
 }
 
 // enforce decides whether a data-plane request for content id may be
@@ -728,84 +557,11 @@ func (s *Server) grantFor(ctx context.Context, gid string, who identity.DID, nee
 	return gr, nil
 }
 
-// guardAsset records which content a newly registered asset claims: its
-// own bytes and, for a dataset, every file of the index, read from the
-// blob store one file at a time. A dataset whose index is missing or does
-// not read is recorded unindexed, which makes licensedBy refuse content it
-// might govern until the index is stored again (reindex); it never guards
-// nothing silently. A conflicting claim governs nothing, so its index does
-// not matter.
-func (s *Server) guardAsset(ctx context.Context, tx catalog.Tx, idx uint64, st *asset.State, signers []identity.DID, claim asset.ClaimStatus) error {
-	c := st.Manifest.Content
-	k := catalog.Claimant{Asset: st.Asset, Content: c.String(), LogIndex: idx, Signers: signers, Conflict: claim == asset.ClaimConflict}
-	if st.Manifest.MediaType != content.DatasetMediaType {
-		return tx.PutClaimant(k)
-	}
-	var n int
-	err := tx.Claims(st.Asset.String(), func(add func(string) error) error {
-		var err error
-		n, err = s.claimIndex(ctx, c, func(f content.File) error { return add(f.ID.String()) })
-		return err
-	})
-	switch {
-	case err == nil:
-		k.Dataset = true
-	case errors.Is(err, errIndexUnreadable):
-		if err := tx.DropFileClaims(st.Asset, c.String()); err != nil {
-			return err
-		}
-		k.Unindexed = !k.Conflict
-		if k.Unindexed {
-			s.log.Error("dataset index missing or unreadable: content it may govern is refused until the index is put again", "asset", st.Asset, "index", c, "err", err)
-		}
-	default:
-		return err
-	}
-	if err := tx.PutClaimant(k); err != nil {
-		return err
-	}
-	if k.Dataset {
-		s.log.Debug("dataset claims", "asset", st.Asset, "files", n)
-	}
-	return nil
-}
-
-// errIndexUnreadable marks a stored dataset index that is missing, corrupt
-// or not a valid index.
-var errIndexUnreadable = errors.New("dataset index unreadable")
-
-// claimIndex reads the stored index id (verified against its id, one file
-// at a time) and calls each for every file. A missing, corrupt or invalid
-// index is errIndexUnreadable; errors of each are returned as they are.
-func (s *Server) claimIndex(ctx context.Context, id content.ID, each func(content.File) error) (int, error) {
-	v, err := blob.Get(ctx, s.blobs, id)
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return 0, fmt.Errorf("%w: %s is not stored: %w", errIndexUnreadable, id, err)
-		}
-		return 0, err
-	}
-	defer v.Close()
-	r := content.NewIndexReader(v)
-	for {
-		f, err := r.Next()
-		if err == io.EOF {
-			return r.Files(), nil
-		}
-		if err != nil {
-			return r.Files(), fmt.Errorf("%w: %s: %w", errIndexUnreadable, id, err)
-		}
-		if err := each(f); err != nil {
-			return r.Files(), err
-		}
-	}
-}
-
 // reindex records the file claims of unindexed datasets whose index id
 // names, after the index was stored again.
 func (s *Server) reindex(ctx context.Context, id content.ID) error {
 	done, err := s.cat.Reindex(ctx, id.String(), func(add func(string) error) error {
-		_, err := s.claimIndex(ctx, id, func(f content.File) error { return add(f.ID.String()) })
+		_, err := s.reg.ClaimIndex(ctx, id, func(f content.File) error { return add(f.ID.String()) })
 		return err
 	})
 	for _, a := range done {

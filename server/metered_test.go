@@ -17,6 +17,7 @@ import (
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/registry"
 )
 
 // perGiB makes the model's terms per-GiB priced, with quota q bytes.
@@ -143,7 +144,7 @@ func TestDroppedDownloadMetered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	used, reqs, _ := m.s.cat.QuotaUse(ctx, quotaKey(g))
+	used, reqs, _ := m.s.cat.QuotaUse(ctx, registry.QuotaKey(g))
 	if used != want+written || reqs != 2 {
 		t.Fatalf("quota charged %d bytes, %d requests; served %d in 2", used, reqs, want+written)
 	}
@@ -273,7 +274,7 @@ func TestReceiptOnceAcrossCrashes(t *testing.T) {
 			if err != nil {
 				m.t.Fatal(err)
 			}
-			k := catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: quotaKey(g)}
+			k := catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: registry.QuotaKey(g)}
 			if ok, err := m.s.cat.MeterReserve(ctx, k, 50000, catalog.Quota{}, time.Now()); !ok || err != nil {
 				m.t.Fatalf("reserve: %v %v", ok, err)
 			}
@@ -330,7 +331,7 @@ func TestReceiptOnceAcrossCrashes(t *testing.T) {
 				t.Fatalf("receipts %v record %d bytes; %d were served", ids, sum, served)
 			}
 			g, _, _ := m.s.grantOf(ctx, m.grant.ID.String())
-			if used, _, _ := m.s.cat.QuotaUse(ctx, quotaKey(g)); used != served {
+			if used, _, _ := m.s.cat.QuotaUse(ctx, registry.QuotaKey(g)); used != served {
 				t.Fatalf("the quota counts %d bytes; %d were served", used, served)
 			}
 			if left, err := m.s.cat.SealedReceipts(ctx); err != nil || len(left) != 0 {

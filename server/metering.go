@@ -16,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/registry"
 )
 
 // HeaderSession names the download session a data-plane request belongs
@@ -44,13 +45,6 @@ func validSession(s string) bool {
 	return true
 }
 
-// quotaKey names the counters a grant's use counts against: quotas bound
-// what one licensee uses of one asset under one set of terms, over all its
-// grants (docs/spec/license-terms.md), so a fresh grant does not reset them.
-func quotaKey(g *grant.Grant) string {
-	return g.Licensee.String() + " " + g.Asset.String() + " " + g.Terms.String()
-}
-
 // metered is one data request under a grant: the bytes it reserved
 // against the quota and the data bytes it has recorded as served. Every
 // byte written to the client is recorded in the session's state in the
@@ -73,7 +67,7 @@ func (s *Server) reserve(r *http.Request, g *grant.Grant, id content.ID, n int64
 	if !validSession(sid) {
 		sid = "anonymous"
 	}
-	m := &metered{s: s, g: g, id: id, reserved: n, key: catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: quotaKey(g)}}
+	m := &metered{s: s, g: g, id: id, reserved: n, key: catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: registry.QuotaKey(g)}}
 	ok, err := s.cat.MeterReserve(r.Context(), m.key, n, catalog.Quota{MaxBytes: g.Quotas.MaxBytes, MaxRequests: g.Quotas.MaxRequests}, time.Now())
 	if err != nil {
 		return nil, err
@@ -335,37 +329,6 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// applyReceipt applies a receipt entry.
-func (s *Server) applyReceipt(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	rc, id, err := metering.OpenReceipt(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	grec, err := tx.Grant(rc.Grant.String())
-	if err != nil {
-		return invalidEntry{fmt.Errorf("receipt for unknown grant %s: %w", rc.Grant, err)}
-	}
-	genv, err := identity.ParseEnvelope(grec.Envelope)
-	if err != nil {
-		return err
-	}
-	g, err := grant.OpenGrant(genv)
-	if err != nil {
-		return err
-	}
-	// The sealed copy goes and the quota counters grow in this entry's
-	// transaction: a receipt is counted once, live and on replay.
-	if err := tx.ApplyReceipt(id.String(), rc.Grant.String(), rc.Session, rc.Part, quotaKey(g), rc.Bytes, rc.Requests); err != nil {
-		return err
-	}
-	return tx.PutReceipt(catalog.ReceiptRecord{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Licensee: rc.Licensee.String(),
-		Session: rc.Session, Bytes: rc.Bytes, Requests: rc.Requests, Envelope: payload, LogIndex: idx})
-}
-
 // grantOf returns a grant's statement and whether it is revoked.
 func (s *Server) grantOf(ctx context.Context, id string) (*grant.Grant, bool, error) {
 	rec, err := s.cat.Grant(ctx, id)
@@ -408,8 +371,8 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	// reports counting against it run one at a time (quota check, append,
 	// apply), so that concurrent reports cannot overrun it together.
 	lockKey := "usage:" + u.Grant.String() + "/" + u.ID
-	if usageQuotaSet(g) {
-		lockKey = "usage-quota:" + quotaKey(g)
+	if registry.UsageQuotaSet(g) {
+		lockKey = "usage-quota:" + registry.QuotaKey(g)
 	}
 	unlock := s.inflight.lock(lockKey)
 	defer unlock()
@@ -425,12 +388,12 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	if err := metering.Accept(u, g, revoked, time.Now()); err != nil {
 		return err
 	}
-	if usageQuotaSet(g) {
-		tokens, runs, err := s.cat.UsageQuota(ctx, quotaKey(g))
+	if registry.UsageQuotaSet(g) {
+		tokens, runs, err := s.cat.UsageQuota(ctx, registry.QuotaKey(g))
 		if err != nil {
 			return err
 		}
-		if over := overUsageQuota(g, u, tokens, runs); over != "" {
+		if over := registry.OverUsageQuota(g, u, tokens, runs); over != "" {
 			return errorf(http.StatusForbidden, "quota-exhausted", "Quota exhausted",
 				fmt.Sprintf("the terms of asset %s allow licensee %s %s, counted over all its grants under these terms; %s", g.Asset, g.Licensee, usageAllowance(g), over),
 				"a new grant does not reset the quota; ask the owners for other terms", nil)
@@ -442,69 +405,6 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusCreated, metering.UsageAnswer{Grant: u.Grant.String(), ID: u.ID, Statement: sid.String(), LogIndex: idx})
 	return nil
-}
-
-// applyUsage applies a usage entry. A duplicate (grant, id) is refused by
-// the insert itself, inside the entry's transaction.
-func (s *Server) applyUsage(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	u, sid, err := metering.OpenUsage(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	g, err := tx.Grant(u.Grant.String())
-	if err != nil {
-		return invalidEntry{fmt.Errorf("usage under unknown grant %s: %w", u.Grant, err)}
-	}
-	if g.Licensee != u.Licensee.String() {
-		return invalidEntry{fmt.Errorf("usage by %s under grant of %s", u.Licensee, g.Licensee)}
-	}
-	genv, err := identity.ParseEnvelope(g.Envelope)
-	if err != nil {
-		return err
-	}
-	gr, err := grant.OpenGrant(genv)
-	if err != nil {
-		return err
-	}
-	quota := ""
-	if usageQuotaSet(gr) {
-		// The quota holds on replay as it did live: a report that would
-		// overrun it has no effect, whatever else the log holds.
-		quota = quotaKey(gr)
-		tokens, runs, err := tx.UsageQuota(quota)
-		if err != nil {
-			return err
-		}
-		if over := overUsageQuota(gr, u, tokens, runs); over != "" {
-			return invalidEntry{fmt.Errorf("usage %s under grant %s is over the quota: %s", u.ID, u.Grant, over)}
-		}
-	}
-	err = tx.PutUsage(catalog.UsageRecord{Grant: g.ID, ID: u.ID, Statement: sid.String(), Asset: g.Asset, Licensee: g.Licensee,
-		Tokens: u.Tokens, Calls: u.Calls, Runs: u.Runs, Time: u.Time.Time().Format(time.RFC3339), Envelope: payload, LogIndex: idx, Quota: quota})
-	if errors.Is(err, catalog.ErrDuplicate) {
-		return duplicate("%v", err)
-	}
-	return err
-}
-
-// usageQuotaSet reports whether g's terms bound the tokens or runs its
-// licensee may report.
-func usageQuotaSet(g *grant.Grant) bool { return g.Quotas.MaxTokens > 0 || g.Quotas.MaxRuns > 0 }
-
-// overUsageQuota says why usage u, on top of tokens and runs already
-// counted, is over g's quotas, or returns "".
-func overUsageQuota(g *grant.Grant, u *metering.Usage, tokens, runs int64) string {
-	switch q := g.Quotas; {
-	case q.MaxTokens > 0 && u.Tokens > q.MaxTokens-tokens:
-		return fmt.Sprintf("%d tokens are counted, this report of %d is over", tokens, u.Tokens)
-	case q.MaxRuns > 0 && u.Runs > q.MaxRuns-runs:
-		return fmt.Sprintf("%d runs are counted, this report of %d is over", runs, u.Runs)
-	}
-	return ""
 }
 
 // usageAllowance words g's token and run quotas.

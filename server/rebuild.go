@@ -12,10 +12,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charter-dev/charter/blob"
-	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob/localfs"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
-	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/registry"
 )
 
 // catalogFiles are the SQLite files of the catalog.
@@ -151,25 +152,46 @@ func keepOld(live string) (string, error) {
 }
 
 // buildCatalog builds a catalog into scratch/catalog.db from the data
-// folder's log and blobs, which the scratch folder links to. Nothing is
-// appended to the log meanwhile.
+// folder's log and blobs (registry.Rebuild): no server runs, and nothing
+// is appended to the log.
 func buildCatalog(ctx context.Context, cfg Config, scratch string) error {
-	for _, d := range []string{"log", "blobs", "keys"} {
-		if err := os.Symlink(filepath.Join(absDir(cfg.DataDir), d), filepath.Join(scratch, d)); err != nil {
-			return err
-		}
-	}
-	c2 := cfg
-	c2.DataDir = scratch
-	c2.ScrubInterval = -1
-	c2.SettleInterval = -1 // the scratch server must never append to the real log
-	c2.noLedger = true     // it has no ledger; CheckLedger verifies the real one
-	s, err := New(ctx, c2) // replays the whole log into the new catalog
+	cat, err := catsqlite.Open(ctx, filepath.Join(scratch, "catalog.db"))
 	if err != nil {
 		return err
 	}
-	err = s.rebuildObjects(ctx)
-	return errors.Join(err, s.Close())
+	return errors.Join(rebuildInto(ctx, cfg, cat), cat.Close())
+}
+
+// rebuildInto replays the data folder's log into cat, a new catalog, and
+// records the folder's blobs in it.
+func rebuildInto(ctx context.Context, cfg Config, cat registry.Rebuildable) error {
+	dir := cfg.DataDir
+	if cfg.LogOrigin == "" {
+		cfg.LogOrigin = DefaultLogOrigin
+	}
+	blobs, err := localfs.Open(ctx, filepath.Join(dir, "blobs"))
+	if err != nil {
+		return fmt.Errorf("blob store: %w", err)
+	}
+	keys := filepath.Join(dir, "keys")
+	if err := os.MkdirAll(keys, 0o700); err != nil {
+		return err
+	}
+	key, _, err := identity.LoadOrGenerate(filepath.Join(keys, "server.key"))
+	if err != nil {
+		return fmt.Errorf("server key: %w", err)
+	}
+	logKey, err := auditlog.LoadOrCreateKey(filepath.Join(keys, "log.key"), cfg.LogOrigin)
+	if err != nil {
+		return fmt.Errorf("log key: %w", err)
+	}
+	tlog, err := auditlog.Open(ctx, filepath.Join(dir, "log"), logKey, cfg.LogOptions)
+	if err != nil {
+		return explainTampered(filepath.Join(dir, "log"), fmt.Errorf("transparency log: %w", err))
+	}
+	reg := registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger, Blobs: blobs})
+	err = reg.Rebuild(ctx, cat, tlog, blobs)
+	return errors.Join(explainTampered(filepath.Join(dir, "log"), err), tlog.Close(context.WithoutCancel(ctx)))
 }
 
 // checkpointSQLite folds the WAL of the SQLite file at path into the file.
@@ -219,20 +241,8 @@ func syncDir(dir string) error {
 	return d.Sync()
 }
 
-// CheckReport is what CheckCatalog found. A clean folder has every list
-// empty.
-type CheckReport struct {
-	// Missing are rows the log and blobs imply that the catalog lacks (or
-	// holds changed); Extra are catalog rows they do not back.
-	Missing []string `json:"missing"`
-	Extra   []string `json:"unexpected"`
-	// Quota lists quota counters below what the log's receipts show was
-	// served, or counters of grants the log does not hold.
-	Quota []string `json:"quota"`
-}
-
-// Clean reports whether nothing drifted.
-func (r *CheckReport) Clean() bool { return len(r.Missing)+len(r.Extra)+len(r.Quota) == 0 }
+// CheckReport is registry.CheckReport.
+type CheckReport = registry.CheckReport
 
 // CheckCatalog rebuilds the catalog into a scratch folder from the log and
 // blobs, and compares it with the live one: a catalog row edited by hand,
@@ -244,34 +254,21 @@ func CheckCatalog(ctx context.Context, cfg Config) (*CheckReport, error) {
 	if err != nil {
 		return nil, err
 	}
-	have, err := live.Dump(ctx)
-	rep := &CheckReport{}
-	if err == nil {
-		rep.Quota, err = live.QuotaDrift(ctx)
-	}
-	live.Close()
-	if err != nil {
-		return nil, err
-	}
+	defer live.Close()
 	scratch, err := os.MkdirTemp("", "charter-check-")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(scratch)
-	if err := buildCatalog(ctx, cfg, scratch); err != nil {
-		return nil, err
-	}
 	built, err := catsqlite.Open(ctx, filepath.Join(scratch, "catalog.db"))
 	if err != nil {
 		return nil, err
 	}
-	want, err := built.Dump(ctx)
-	built.Close()
-	if err != nil {
+	defer built.Close()
+	if err := rebuildInto(ctx, cfg, built); err != nil {
 		return nil, err
 	}
-	rep.Missing, rep.Extra = diffSorted(want, have)
-	return rep, nil
+	return registry.Check(ctx, live, built)
 }
 
 func absDir(d string) string {
@@ -280,38 +277,4 @@ func absDir(d string) string {
 		return d
 	}
 	return a
-}
-
-// diffSorted returns the lines of want not in have, and of have not in want.
-func diffSorted(want, have []string) (missing, extra []string) {
-	i, j := 0, 0
-	for i < len(want) || j < len(have) {
-		switch {
-		case j == len(have) || (i < len(want) && want[i] < have[j]):
-			missing = append(missing, want[i])
-			i++
-		case i == len(want) || have[j] < want[i]:
-			extra = append(extra, have[j])
-			j++
-		default:
-			i++
-			j++
-		}
-	}
-	return missing, extra
-}
-
-// rebuildObjects records every stored blob in the catalog.
-func (s *Server) rebuildObjects(ctx context.Context) error {
-	return recordObjects(ctx, s.blobs, s.cat)
-}
-
-// recordObjects records every blob of store in cat as a plain blob, as an
-// upload does: whether content is a dataset is answered from what the log
-// backs (a registered dataset manifest), never from the stored bytes. A
-// blob already recorded keeps its record.
-func recordObjects(ctx context.Context, store blob.Store, cat catalog.Objects) error {
-	return store.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
-		return cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: catalog.KindBlob, Created: time.Now()})
-	})
 }

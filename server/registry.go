@@ -7,7 +7,6 @@ import (
 	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -17,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
+	"github.com/charter-dev/charter/registry"
 )
 
 // The registry follows one rule: a signed statement is validated, appended
@@ -53,20 +53,6 @@ func readEnvelope(r *http.Request) (*identity.Envelope, []byte, error) {
 		return nil, nil, err
 	}
 	return env, canon, nil
-}
-
-// lookupState is the asset.Lookup over the catalog (or a transaction).
-func lookupState(get func(asset.ID) (*catalog.AssetRecord, error)) asset.Lookup {
-	return func(id asset.ID) (*asset.State, error) {
-		r, err := get(id)
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, asset.ErrUnknownAsset
-		}
-		if err != nil {
-			return nil, err
-		}
-		return r.State, nil
-	}
 }
 
 // RegisterAnswer is api.RegisterAnswer.
@@ -106,7 +92,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		// original registration.
 		return s.answerAgain(w, ctx, rec.LogIndex, auditlog.TypeAssetRegister, canon, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
 	}
-	if err := asset.CheckRegistration(m, signers, lookupState(func(a asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
+	if err := asset.CheckRegistration(m, signers, registry.LookupState(func(a asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
 		unlock()
 		return err
 	}
@@ -117,16 +103,16 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	// The applier takes the manifest as verified here, instead of
 	// verifying its signatures again in the one ordered goroutine, and
 	// leaves what it found in om for the answer.
-	om := &openedManifest{m: m, id: id, signers: signers}
-	s.opened.Store(string(canon), om)
+	om := &registry.OpenedManifest{M: m, ID: id, Signers: signers}
+	release := s.reg.Opened(canon, om)
 	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
-	s.opened.Delete(string(canon))
+	release()
 	unlock()
 	if err != nil {
 		return notApplied(idx, err)
 	}
-	a := RegisterAnswer{Asset: id.String(), Claim: om.claim, Priority: om.prio.String(), Version: om.version}
-	if !om.applied {
+	a := RegisterAnswer{Asset: id.String(), Claim: om.Claim, Priority: om.Prio.String(), Version: om.Version}
+	if !om.Applied {
 		// Applied from the log rather than by this request (a gap the
 		// applier filled): its outcome is in the catalog.
 		rec, err := s.cat.Asset(ctx, id)
@@ -236,243 +222,6 @@ func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Check
 	return w.log.AwaitCheckpoint(ctx, idx+1)
 }
 
-// applyEntry applies one log entry inside a catalog transaction. It is
-// deterministic given the catalog state before it: entries are applied in
-// log order, live (through the ordered applier, see sequence.go) and on
-// replay alike. An entry that repeats a statement applied before, or that
-// breaks the registry's rules at its position (which the live path avoids
-// appending), returns an invalidEntry: it is recorded as applied and has
-// no effect.
-func (s *Server) applyEntry(ctx context.Context, tx catalog.Tx, idx uint64, e auditlog.Entry) error {
-	switch e.Type {
-	case auditlog.TypeAssetRegister:
-		return s.applyRegister(ctx, tx, idx, e.Payload)
-	case auditlog.TypeAssetProposal:
-		return s.applyProposal(ctx, tx, idx, e.Payload)
-	case auditlog.TypeAssetApproval:
-		return s.applyApproval(ctx, tx, idx, e.Payload)
-	}
-	if f := s.appliers[e.Type]; f != nil {
-		return f(ctx, tx, idx, e.Payload)
-	}
-	return nil // no catalog effect (a decision record, an unknown type)
-}
-
-// changesAssets reports whether entries of type typ change asset records.
-func changesAssets(typ string) bool {
-	switch typ {
-	case auditlog.TypeAssetRegister, auditlog.TypeAssetProposal, auditlog.TypeAssetApproval:
-		return true
-	}
-	return false
-}
-
-// invalidEntry marks a log entry that applies with no effect: it breaks
-// the rules at its position in the log, or repeats a statement applied
-// before (then it wraps errDuplicate).
-type invalidEntry struct{ error }
-
-func (e invalidEntry) Unwrap() error { return e.error }
-
-// Is makes every invalidEntry match catalog.ErrNoEffect, so the catalog
-// undoes its changes and records it as applied.
-func (e invalidEntry) Is(target error) bool { return target == catalog.ErrNoEffect }
-
-// errDuplicate marks a statement that was applied before.
-var errDuplicate = errors.New("duplicate of a statement applied before")
-
-// duplicate is the invalidEntry of a repeated statement.
-func duplicate(format string, args ...any) error {
-	return invalidEntry{fmt.Errorf("%w: %s", errDuplicate, fmt.Sprintf(format, args...))}
-}
-
-// openedManifest is a manifest the live path verified, for its applier,
-// and what applying it found, for the answer (set once it applied).
-type openedManifest struct {
-	m       *asset.Manifest
-	id      asset.ID
-	signers []identity.DID
-
-	applied bool
-	claim   string
-	prio    asset.ID
-	version uint64
-}
-
-func (s *Server) applyRegister(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	om, _ := s.opened.Load(string(payload))
-	if om == nil {
-		env, err := identity.ParseEnvelope(payload)
-		if err != nil {
-			return invalidEntry{err}
-		}
-		o := &openedManifest{}
-		if o.m, o.id, o.signers, err = asset.OpenManifest(env); err != nil {
-			return invalidEntry{err}
-		}
-		om = o
-	}
-	return s.applyManifest(ctx, tx, idx, om.(*openedManifest))
-}
-
-// applyManifest applies a verified registration and, when it applies,
-// records its outcome in om.
-func (s *Server) applyManifest(ctx context.Context, tx catalog.Tx, idx uint64, om *openedManifest) error {
-	m, id, signers := om.m, om.id, om.signers
-	if _, err := tx.Asset(id); err == nil {
-		return duplicate("asset %s is registered", id)
-	}
-	if err := asset.CheckRegistration(m, signers, lookupState(tx.Asset)); err != nil {
-		return invalidEntry{err}
-	}
-	if err := s.applyDerivation(ctx, tx, m); err != nil {
-		return err
-	}
-	st, err := asset.NewState(m)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	existing, err := tx.AssetsByContent(m.Content)
-	if err != nil {
-		return err
-	}
-	states := make([]*asset.State, len(existing))
-	for i, r := range existing {
-		states[i] = r.State
-	}
-	claim, prio := asset.ClassifyClaim(states, signers)
-	if claim == asset.ClaimPriority {
-		prio = id
-	}
-	if err := tx.PutAsset(catalog.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
-		return err
-	}
-	if err := s.guardAsset(ctx, tx, idx, st, signers, claim); err != nil {
-		return err
-	}
-	if err := tx.Trail(id, idx, auditlog.TypeAssetRegister, fmt.Sprintf("registered %q (%s claim)", m.Name, claim)); err != nil {
-		return err
-	}
-	if claim == asset.ClaimConflict {
-		if err := tx.Trail(prio, idx, "asset.conflict", fmt.Sprintf("conflicting claim on the same content by asset %s", id)); err != nil {
-			return err
-		}
-	}
-	om.applied, om.claim, om.prio, om.version = true, claim.String(), prio, st.Version
-	return nil
-}
-
-func (s *Server) applyProposal(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	p, pid, err := asset.OpenProposal(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	rec, err := tx.Asset(p.Asset)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if _, err := tx.Proposal(pid); err == nil {
-		return duplicate("proposal %s is logged", pid)
-	}
-	// Expiry was checked when the entry was accepted; replay evaluates
-	// the rules at a time before expiry.
-	st, status, err := asset.Apply(rec.State, env, nil, acceptedAt(p))
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if err := tx.PutProposal(pid, p.Asset, payload, status.String(), idx); err != nil {
-		return err
-	}
-	if err := tx.Trail(p.Asset, idx, auditlog.TypeAssetProposal, fmt.Sprintf("proposal %s: %s by %s", pid, p.Change.Kind, p.Proposer)); err != nil {
-		return err
-	}
-	if status == asset.Applied {
-		if err := asset.CheckChange(rec.State, p.Change, lookupState(tx.Asset), tx.Children); err != nil {
-			return invalidEntry{err}
-		}
-		if err := s.applyRelicense(ctx, tx, rec.State, p.Change); err != nil {
-			return err
-		}
-		return tx.SetState(st)
-	}
-	return nil
-}
-
-// acceptedAt is the time at which replay evaluates a proposal's rules: any
-// time before its expiry, since the live path logged it only then.
-func acceptedAt(p *asset.Proposal) time.Time { return p.Expires.Time().Add(-time.Second) }
-
-func (s *Server) applyApproval(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	a, err := asset.OpenApproval(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	prec, err := tx.Proposal(a.Proposal)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if slices.Contains(prec.Approvers, a.Approver.String()) {
-		return duplicate("approval of %s by %s is logged", a.Proposal, a.Approver)
-	}
-	if prec.Status != asset.Pending.String() {
-		return invalidEntry{fmt.Errorf("proposal %s is %s", a.Proposal, prec.Status)}
-	}
-	rec, err := tx.Asset(prec.Asset)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	penv, err := identity.ParseEnvelope(prec.Envelope)
-	if err != nil {
-		return err
-	}
-	p, _, err := asset.OpenProposal(penv)
-	if err != nil {
-		return err
-	}
-	approvals := make([]*identity.Envelope, 0, len(prec.Approvals)+1)
-	for _, b := range prec.Approvals {
-		e, err := identity.ParseEnvelope(b)
-		if err != nil {
-			return err
-		}
-		approvals = append(approvals, e)
-	}
-	approvals = append(approvals, env)
-	st, status, err := asset.Apply(rec.State, penv, approvals, acceptedAt(p))
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if status == asset.Applied {
-		if err := asset.CheckChange(rec.State, p.Change, lookupState(tx.Asset), tx.Children); err != nil {
-			return invalidEntry{err}
-		}
-		if err := s.applyRelicense(ctx, tx, rec.State, p.Change); err != nil {
-			return err
-		}
-	}
-	if err := tx.AddApproval(a.Proposal, a.Approver.String(), payload, idx); err != nil {
-		return err
-	}
-	if err := tx.Trail(prec.Asset, idx, auditlog.TypeAssetApproval, fmt.Sprintf("approval of %s by %s", a.Proposal, a.Approver)); err != nil {
-		return err
-	}
-	if status == asset.Applied {
-		if err := tx.SetProposalStatus(a.Proposal, status.String()); err != nil {
-			return err
-		}
-		return tx.SetState(st)
-	}
-	return nil
-}
-
 // propose handles POST /v1/assets/{id}/proposals.
 func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
@@ -520,36 +269,12 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 
 // checkChange runs asset.CheckChange against the catalog.
 func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Change) error {
-	if err := asset.CheckChange(st, c, lookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
+	if err := asset.CheckChange(st, c, registry.LookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
 		func(id asset.ID) ([]asset.ID, error) { return s.cat.Children(ctx, id) }); err != nil {
 		return err
 	}
-	if m := relicensed(st, c); m != nil {
-		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, func(id string) (*catalog.GrantRecord, error) { return s.cat.Grant(ctx, id) }), s.termsLookup(ctx)))
-	}
-	return nil
-}
-
-// relicensed is the manifest of a derived asset as it would read under the
-// licence change c, or nil when c sets no licence or the asset has no
-// parents. A derived asset may take only a licence its parents' terms
-// allow, under the grants its manifest cites: the same rule as at
-// registration (asset.CheckDerivation), so governance cannot relicense a
-// derivative past what the right to derive gave.
-func relicensed(st *asset.State, c asset.Change) *asset.Manifest {
-	if c.Kind != asset.SetLicense || c.License == nil || len(st.Manifest.Parents) == 0 {
-		return nil
-	}
-	m := st.Manifest
-	m.License = *c.License
-	return &m
-}
-
-// applyRelicense is replay's check of relicensed: a licence change the
-// parents' terms forbid applies without effect.
-func (s *Server) applyRelicense(ctx context.Context, tx catalog.Tx, st *asset.State, c asset.Change) error {
-	if m := relicensed(st, c); m != nil {
-		return s.applyDerivation(ctx, tx, m)
+	if m := registry.Relicensed(st, c); m != nil {
+		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx), s.termsLookup(ctx)))
 	}
 	return nil
 }

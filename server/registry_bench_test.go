@@ -27,6 +27,7 @@ import (
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/registry"
 )
 
 var registryBatchAge = flag.Duration("registry-batch-age", 0, "BenchmarkRegistryLoad: the log's BatchMaxAge for the server and the baseline (0: the default)")
@@ -351,7 +352,7 @@ func BenchmarkRegistryApply(b *testing.B) {
 	defer s.Close()
 	k, _ := identity.Generate()
 	n := b.N
-	oms := make([]*openedManifest, n)
+	raws := make([][]byte, n)
 	created := asset.NewTime(time.Now())
 	for i := range n {
 		info, err := blob.Put(ctx, s.blobs, bytes.NewReader(fmt.Appendf(nil, "apply content %d", i)), nil)
@@ -364,11 +365,14 @@ func BenchmarkRegistryApply(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		om := &openedManifest{}
-		if om.m, om.id, om.signers, err = asset.OpenManifest(env); err != nil {
+		om := &registry.OpenedManifest{}
+		if om.M, om.ID, om.Signers, err = asset.OpenManifest(env); err != nil {
 			b.Fatal(err)
 		}
-		oms[i] = om
+		if raws[i], err = env.Marshal(); err != nil {
+			b.Fatal(err)
+		}
+		defer s.reg.Opened(raws[i], om)()
 	}
 	run := func(base uint64, fn func(tx catalog.Tx, j int, idx uint64) error) time.Duration {
 		t0 := time.Now()
@@ -388,9 +392,11 @@ func BenchmarkRegistryApply(b *testing.B) {
 	}
 	b.ResetTimer()
 	// Far above the log's own entries, so that they never meet.
-	apply := run(1<<40, func(tx catalog.Tx, j int, idx uint64) error { return s.applyManifest(ctx, tx, idx, oms[j]) })
+	apply := run(1<<40, func(tx catalog.Tx, j int, idx uint64) error {
+		return s.reg.Apply(ctx, tx, idx, auditlog.Entry{Type: auditlog.TypeAssetRegister, Payload: raws[j]})
+	})
 	noop := run(1<<41, func(tx catalog.Tx, j int, idx uint64) error {
-		return s.applyEntry(ctx, tx, idx, auditlog.Entry{Type: auditlog.TypeDecision})
+		return s.reg.Apply(ctx, tx, idx, auditlog.Entry{Type: auditlog.TypeDecision})
 	})
 	b.StopTimer()
 	per := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1000 / float64(n) }

@@ -20,6 +20,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
+	"github.com/charter-dev/charter/registry"
 )
 
 type regFixture struct {
@@ -212,7 +213,7 @@ func TestRegistryFlowAndRebuild(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.stop()
-	if m, x := diffSorted(before, after); len(m)+len(x) > 0 {
+	if m, x := registry.Diff(before, after); len(m)+len(x) > 0 {
 		t.Fatalf("rebuilt catalog differs:\nmissing %q\nextra %q", m, x)
 	}
 	if len(before) < 10 {

@@ -32,6 +32,7 @@ import (
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/registry"
 )
 
 // Config configures a Server. The zero value of every field but DataDir
@@ -71,9 +72,6 @@ type Config struct {
 	// receipt is logged. Zero means DefaultSessionIdle.
 	SessionIdle time.Duration
 
-	// noLedger skips the ledger verification at start: set for scratch
-	// servers that rebuild a catalog without the folder's ledger.
-	noLedger bool
 	// NonceLimit bounds the live request-signature nonces one key may
 	// hold (zero: catsqlite.DefaultNonceLimit); a key at its bound gets
 	// 503 and no other key is affected.
@@ -99,12 +97,12 @@ type Server struct {
 	key *identity.Key
 	mux *http.ServeMux
 
-	// seq applies log entries to the catalog in log order; inflight
-	// serialises validate-append-apply per statement key (sequence.go).
-	seq      *sequencer
+	// reg applies log entries to the catalog; seq applies them in log
+	// order; inflight serialises validate-append-apply per statement key
+	// (sequence.go).
+	reg      *registry.Registry
+	seq      *registry.Sequencer
 	inflight keyLocks
-	// appliers apply log entry types beyond the registry's own.
-	appliers map[string]applier
 	// licenseCheck checks an asset's licence reference, when set.
 	licenseCheck func(ctx context.Context, ref string) error
 	// nonces remembers signed data requests to refuse replays.
@@ -115,12 +113,6 @@ type Server struct {
 	// registry changes (see assetRecord).
 	assetCache sync.Map
 	assetGen   atomic.Uint64
-	// issued holds grants this server signed and is logging, by envelope,
-	// so applying them need not verify its own signature again.
-	issued sync.Map
-	// opened holds statements the live path verified and is logging, by
-	// payload, for their appliers (registrations).
-	opened sync.Map
 	// cpw follows the log's checkpoint for requests awaiting receipts.
 	cpw *checkpointWatch
 
@@ -201,13 +193,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
 	s.cpw = newCheckpointWatch(tlog)
-	s.appliers = s.entryAppliers()
+	s.reg = registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger, Blobs: blobs})
 	s.licenseCheck = s.checkTermsRef
 	s.nonces = cat.Nonces(cfg.NonceLimit, time.Now) // in the database: replays stay refused across restarts
 	s.routes()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
-	s.seq = newSequencer(s, bg)
+	s.seq = s.reg.NewSequencer(bg, cat, tlog, s.forgetAssets)
 	if err := s.replay(ctx); err != nil {
 		s.Close()
 		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), err)
@@ -216,12 +208,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.Close()
 		return nil, err
 	}
-	if !cfg.noLedger {
-		// A ledger edited outside Charter is refused before it pays out.
-		if s.books, _, err = verifyLedger(ctx, cfg.DataDir, cat, ldg); err != nil {
-			s.Close()
-			return nil, err
-		}
+	// A ledger edited outside Charter is refused before it pays out.
+	if s.books, _, err = verifyLedger(ctx, cfg.DataDir, cat, ldg); err != nil {
+		s.Close()
+		return nil, err
 	}
 	if cfg.ScrubInterval > 0 {
 		s.wg.Add(1)
@@ -261,7 +251,7 @@ func (s *Server) Close() error {
 		s.stop()
 	}
 	if s.seq != nil {
-		s.seq.stop()
+		s.seq.Stop()
 	}
 	s.wg.Wait()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -292,116 +282,20 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 	}
 }
 
-// applier applies one type of log entry inside a catalog transaction.
-type applier func(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error
-
-// entryAppliers returns the appliers of the log entry types beyond the
-// registry's own.
-func (s *Server) entryAppliers() map[string]applier {
-	return map[string]applier{
-		auditlog.TypeGrant:      s.applyGrant,
-		TypeGrantRequest:        applyGrantRequest,
-		TypeGrantApproval:       applyGrantApproval,
-		auditlog.TypeRevocation: applyRevocation,
-		auditlog.TypeReceipt:    s.applyReceipt,
-		auditlog.TypeUsage:      s.applyUsage,
-		auditlog.TypeDispute:    s.applyDispute,
-		auditlog.TypeSettlement: s.applySettlement,
-	}
-}
-
-// replayBatch is how many log entries replay applies per catalog
-// transaction.
-const replayBatch = 512
-
-// replay applies every log entry the catalog has not applied yet, in log
-// order: the catalog catches up with the log after a crash, and a deleted
-// catalog is rebuilt from the log alone. Every entry applies: a duplicate
-// or an entry that breaks the rules applies with no effect, and a
-// malformed one is skipped as applied. Only a failure of the catalog
-// itself stops replay. The ordered applier then starts after the last
-// entry.
+// replay applies every log entry the catalog has not applied yet
+// (registry.Replay), once the log's checkpoint covers everything sequenced
+// before a crash; the ordered applier then starts after the last entry.
 func (s *Server) replay(ctx context.Context) error {
-	next, done, err := s.cat.Applied(ctx)
-	if err != nil {
-		return fmt.Errorf("server: replay: %w", err)
-	}
-	// Wait for a checkpoint covering everything sequenced before a crash.
 	if err := s.awaitIntegrated(ctx); err != nil {
 		return err
 	}
-	end, n := next, 0
-	var batch []catalog.Change
-	flush := func() error {
-		if len(batch) == 0 {
-			return nil
-		}
-		errs := s.applySeq(ctx, batch)
-		batch = batch[:0]
-		return errors.Join(errs...)
-	}
-	for rec, err := range s.tlog.Entries(ctx, next) {
-		if err != nil {
-			if !errors.Is(err, auditlog.ErrMalformed) {
-				return fmt.Errorf("server: replay: %w", err)
-			}
-			s.log.Warn("replay: skipping malformed log entry", "index", rec.Index, "err", err)
-			rec.Entry = auditlog.Entry{} // applies with no effect
-		}
-		end = rec.Index + 1
-		if done[rec.Index] {
-			continue
-		}
-		batch = append(batch, catalog.Change{Index: rec.Index, Fn: func(tx catalog.Tx) error { return s.applyEntry(ctx, tx, rec.Index, rec.Entry) }})
-		n++
-		if len(batch) == replayBatch {
-			if err := flush(); err != nil {
-				return err
-			}
-		}
-	}
-	if err := flush(); err != nil {
+	end, _, err := s.reg.Replay(ctx, s.cat, s.tlog)
+	if err != nil {
 		return err
 	}
 	s.forgetAssets()
-	s.seq.start(end)
-	if n > 0 {
-		s.log.Info("replayed log entries into the catalog", "entries", n)
-	}
+	s.seq.Start(end)
 	return nil
-}
-
-// applySeq applies entries in log order for replay and returns the
-// failures of the catalog itself: an entry without effect is applied.
-// After a failure the rest of the batch is not applied, so a restart
-// resumes from the first entry that failed.
-func (s *Server) applySeq(ctx context.Context, batch []catalog.Change) []error {
-	var failed error
-	for i, c := range batch {
-		fn := c.Fn
-		batch[i].Fn = func(tx catalog.Tx) error {
-			if failed != nil {
-				return fmt.Errorf("not applied after entry %d failed", c.Index)
-			}
-			err := fn(tx)
-			if err != nil && !errors.Is(err, catalog.ErrNoEffect) {
-				failed = err
-			}
-			return err
-		}
-	}
-	var out []error
-	for i, err := range s.cat.UpdateSeq(ctx, batch) {
-		switch {
-		case err == nil, errors.Is(err, catalog.ErrApplied):
-		case errors.Is(err, catalog.ErrNoEffect):
-			s.logOutcome(batch[i].Index, "", err)
-		default:
-			out = append(out, fmt.Errorf("server: replay entry %d: %w", batch[i].Index, err))
-			return out
-		}
-	}
-	return out
 }
 
 // awaitIntegrated waits briefly for the checkpoint to stop growing, so that

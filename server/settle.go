@@ -1,10 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/internal/canonjson"
@@ -24,6 +22,7 @@ import (
 	"github.com/charter-dev/charter/ledger/split"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/registry"
 )
 
 // DefaultSettleInterval is how often the server settles when
@@ -375,51 +374,8 @@ func cmpU64(a, b uint64) int {
 	return 0
 }
 
-// settlementEntry is the signed payload of a "settlement" log entry
-// (docs/settlement.md): the ledger journal root after the batch, the log
-// index through which uses were settled, and the uses left unsettled.
-type settlementEntry struct {
-	Failed      []string `json:"failed"`
-	JournalRoot string   `json:"journalRoot"`
-	JournalSize uint64   `json:"journalSize"`
-	Through     uint64   `json:"through"`
-	Uses        int      `json:"uses"`
-}
-
-// applySettlement applies a settlement entry: it marks the uses it covers
-// settled.
-func (s *Server) applySettlement(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	signers, body, err := identity.Verify(env, identity.PayloadType("settlement"))
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if len(signers) != 1 || signers[0] != s.key.DID() {
-		return invalidEntry{errors.New("settlement not signed by this server")}
-	}
-	var e settlementEntry
-	if err := json.Unmarshal(body, &e); err != nil {
-		return invalidEntry{err}
-	}
-	if e.Through >= idx {
-		return invalidEntry{fmt.Errorf("settlement %d covers entries up to %d", idx, e.Through)}
-	}
-	if last, err := tx.LastSettlement(); err != nil {
-		return err
-	} else if bytes.Equal(last, body) {
-		return duplicate("settlement through %d is logged", e.Through)
-	}
-	if err := tx.PutSettlement(idx, body); err != nil {
-		return err
-	}
-	if err := tx.MarkSettled(e.Through, e.Failed); err != nil {
-		return invalidEntry{err}
-	}
-	return nil
-}
+// settlementEntry is the signed payload of a "settlement" log entry.
+type settlementEntry = registry.SettlementEntry
 
 func (s *Server) settleLoop(ctx context.Context, every time.Duration) {
 	t := time.NewTicker(every)
@@ -616,7 +572,7 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 			mine = o.ID
 		}
 	}
-	lin, err := metering.Lineage(rec.State, lookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }))
+	lin, err := metering.Lineage(rec.State, registry.LookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }))
 	if err != nil {
 		return err
 	}
@@ -677,7 +633,7 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notApplied(idx, err)
 	}
-	ans := metering.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: statusOf(res.Outcome), LogIndex: idx}
+	ans := metering.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: registry.DisputeStatus(res.Outcome), LogIndex: idx}
 	open, err := s.cat.Disputes(ctx, d.Asset, "open")
 	if err != nil {
 		return err
@@ -696,73 +652,6 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	s.log.Info("dispute resolved", "dispute", d.ID, "asset", d.Asset, "outcome", res.Outcome)
 	writeJSON(w, http.StatusOK, ans)
 	return nil
-}
-
-func statusOf(outcome string) string {
-	if outcome == metering.Void {
-		return "voided"
-	}
-	return "released"
-}
-
-// applyDispute applies a dispute entry: an opened dispute or a resolution.
-func (s *Server) applyDispute(ctx context.Context, tx catalog.Tx, idx uint64, payload []byte) error {
-	env, err := identity.ParseEnvelope(payload)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	kind, _ := identity.Kind(env.PayloadType)
-	if kind == metering.KindResolution {
-		res, signers, _, err := metering.OpenResolution(env)
-		if err != nil {
-			return invalidEntry{err}
-		}
-		d, err := tx.Dispute(res.Dispute.String())
-		if err != nil || d.Status != "open" || d.Asset != res.Asset.String() {
-			return invalidEntry{fmt.Errorf("resolution of dispute %s does not apply", res.Dispute)}
-		}
-		rec, err := tx.Asset(res.Asset)
-		if err != nil {
-			return invalidEntry{err}
-		}
-		if grant.Weight(rec.State, signers) < rec.State.Threshold {
-			return invalidEntry{asset.ErrThresholdNotMet}
-		}
-		if err := tx.ResolveDispute(d.ID, statusOf(res.Outcome), idx); err != nil {
-			return err
-		}
-		return tx.Trail(res.Asset, idx, auditlog.TypeDispute, fmt.Sprintf("dispute %s resolved: %s", d.ID, statusOf(res.Outcome)))
-	}
-	d, id, err := metering.OpenDispute(env)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	rec, err := tx.Asset(d.Asset)
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if _, err := tx.Dispute(id.String()); err == nil {
-		return duplicate("dispute %s is logged", id)
-	}
-	licensee, err := tx.HasGrant(d.Asset.String(), d.Opener.String())
-	if err != nil {
-		return err
-	}
-	mine, err := tx.OpenDisputeBy(d.Asset.String(), d.Opener.String())
-	if err != nil {
-		return err
-	}
-	lin, err := metering.Lineage(rec.State, lookupState(tx.Asset))
-	if err != nil {
-		return invalidEntry{err}
-	}
-	if err := metering.CheckStanding(lin, d.Opener, licensee, d.Opener == s.key.DID(), mine); err != nil {
-		return invalidEntry{err}
-	}
-	if err := tx.PutDispute(catalog.DisputeRecord{ID: id.String(), Asset: d.Asset.String(), Opener: d.Opener.String(), Reason: d.Reason, Envelope: payload, LogIndex: idx}); err != nil {
-		return err
-	}
-	return tx.Trail(d.Asset, idx, auditlog.TypeDispute, fmt.Sprintf("dispute %s opened by %s: %s", id, d.Opener, d.Reason))
 }
 
 // unsettled handles GET /v1/assets/{id}/unsettled: the uses of the asset

@@ -20,6 +20,7 @@ import (
 	"github.com/charter-dev/charter/internal/canonjson"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/registry"
 )
 
 // TestUsageQuotas: the terms' maxTokens and maxRuns bound what one
@@ -94,7 +95,7 @@ func TestUsageQuotas(t *testing.T) {
 	g, _, _ := m.s.grantOf(ctx, m.grant.ID.String())
 	check := func(when string) {
 		t.Helper()
-		if tokens, runs, err := m.s.cat.UsageQuota(ctx, quotaKey(g)); err != nil || tokens != 1000 || runs != 3 {
+		if tokens, runs, err := m.s.cat.UsageQuota(ctx, registry.QuotaKey(g)); err != nil || tokens != 1000 || runs != 3 {
 			t.Fatalf("%s: usage quota counts %d tokens, %d runs (%v); want 1000 and 3", when, tokens, runs, err)
 		}
 		if n := dumpCount(t, m.s.cat, "usage "); n != 9 {
