@@ -191,6 +191,45 @@ func held(ctx context.Context, s Store, l Lease, holder string, ttl time.Duratio
 	}
 }
 
+// Take acquires lease name for one piece of work: it returns a context
+// that ends when ctx does or the lease is lost (renewed every ttl/3
+// meanwhile), and the release to call when the work is done. A lease held
+// by another holder gives a *HeldError.
+func Take(ctx context.Context, s Store, name, holder string, ttl time.Duration) (context.Context, func(), error) {
+	l, ok, err := s.Acquire(ctx, name, holder, ttl)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, &HeldError{Lease: l}
+	}
+	wctx, cancel := context.WithCancel(context.WithValue(ctx, epochKey{}, l.Epoch))
+	done := make(chan struct{})
+	stopped := make(chan struct{})
+	go func() {
+		defer close(stopped)
+		held(ctx, s, l, holder, ttl, func(fctx context.Context) {
+			select {
+			case <-done:
+			case <-fctx.Done():
+			}
+		})
+		cancel() // lost, or released
+	}()
+	var once sync.Once
+	return wctx, func() {
+		once.Do(func() {
+			close(done)
+			<-stopped
+			// held released it unless ctx ended first; releasing twice
+			// is harmless, and a lease lost to another holder stays his.
+			rctx, rcancel := context.WithTimeout(context.WithoutCancel(ctx), ttl/3)
+			s.Release(rctx, name, holder)
+			rcancel()
+		})
+	}, nil
+}
+
 type epochKey struct{}
 
 // EpochFrom returns the epoch of the lease a context given to Hold's fn

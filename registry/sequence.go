@@ -55,6 +55,9 @@ type Sequencer struct {
 	ready   map[uint64]*Pending // submitted, waiting for their turn
 	running bool                // a drain goroutine runs
 	filling *time.Timer         // armed while a gap waits
+	// watermark, when set, reads the shared applied watermark (Follow).
+	watermark func(context.Context) (uint64, error)
+	gap       gapState // the gap waited on (follow.go)
 }
 
 // Pending is one submitted entry; Done is closed once it is applied.
@@ -140,7 +143,7 @@ func (q *Sequencer) kick() {
 		return
 	}
 	if len(q.ready) > 0 && q.filling == nil && q.ctx.Err() == nil {
-		q.filling = time.AfterFunc(GapWait, q.fill)
+		q.filling = time.AfterFunc(q.gapDelay(), q.fill)
 	}
 }
 
@@ -220,6 +223,9 @@ func (q *Sequencer) fill() {
 	if !gap || q.ctx.Err() != nil {
 		return
 	}
+	if q.watermark != nil && !q.followGap(from) {
+		return
+	}
 	q.r.log.Warn("log entries missing from the applier: reading them from the log", "from", from, "to", to)
 	for rec, err := range q.log.Entries(q.ctx, from) {
 		if rec.Index >= to {
@@ -231,6 +237,7 @@ func (q *Sequencer) fill() {
 		q.Submit(rec.Index, rec.Entry) // a malformed entry applies with no effect
 	}
 	q.mu.Lock()
+	q.readGap(from)
 	q.kick() // re-arms the timer if the checkpoint did not cover the gap yet
 	q.mu.Unlock()
 }

@@ -584,6 +584,9 @@ func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {
 // apply, which bumps assetGen; a record read while the generation moved is
 // not kept, so the cache never holds a stale state.
 func (s *Server) assetRecord(ctx context.Context, id asset.ID) (*catalog.AssetRecord, error) {
+	if s.shared() {
+		return s.sharedAsset(ctx, id)
+	}
 	if v, ok := s.assetCache.Load(id); ok {
 		return v.(*catalog.AssetRecord), nil
 	}

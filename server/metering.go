@@ -248,7 +248,13 @@ func (s *Server) logReceipt(ctx context.Context, raw []byte) (metering.ReceiptIn
 // receipts sealed but never logged are logged. Sessions left open are
 // closed by the idle loop like any other.
 func (s *Server) finishSessions(ctx context.Context) error {
-	if err := s.cat.ReleaseReservations(ctx); err != nil {
+	if s.shared() {
+		// Other replicas' requests are in flight: release only the
+		// reservations of requests that died with their replica.
+		if err := s.releaseStale(ctx); err != nil {
+			return err
+		}
+	} else if err := s.cat.ReleaseReservations(ctx); err != nil {
 		return err
 	}
 	sealed, err := s.cat.SealedReceipts(ctx)
@@ -265,6 +271,11 @@ func (s *Server) finishSessions(ctx context.Context) error {
 func (s *Server) closeIdle(ctx context.Context, idle time.Duration) {
 	if _, err := s.closeSessions(ctx, catalog.SessionFilter{IdleBefore: time.Now().Add(-idle)}); err != nil {
 		s.log.Error("closing idle download sessions", "err", err)
+	}
+	if s.shared() {
+		if err := s.releaseStale(ctx); err != nil {
+			s.log.Error("releasing reservations of dead requests", "err", err)
+		}
 	}
 }
 

@@ -80,6 +80,10 @@ type Config struct {
 	// server closes it on Close. Nil means the embedded SQLite catalog,
 	// catalog.db in DataDir.
 	Catalog catalog.Catalog
+	// Replica makes this server one of several sharing catalog, log,
+	// blobs and leases (replica.go); nil means the only server of its
+	// data folder.
+	Replica *Replica
 }
 
 // DefaultLogOrigin is the origin line of a new log's checkpoints.
@@ -134,6 +138,9 @@ type Server struct {
 	// splits were resolved (guarded by settleMu).
 	heldDone map[string]uint64
 
+	// rep is set on a replica (replica.go, follow.go).
+	rep *replicaState
+
 	stop context.CancelFunc
 	wg   sync.WaitGroup
 }
@@ -155,28 +162,31 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data folder: %w", err)
 	}
-	blobs, err := localfs.Open(ctx, filepath.Join(cfg.DataDir, "blobs"))
-	if err != nil {
-		return nil, fmt.Errorf("server: blob store: %w", err)
+	rep := cfg.Replica
+	if rep == nil {
+		rep = &Replica{}
+	}
+	blobs := rep.Blobs
+	if blobs == nil {
+		var err error
+		if blobs, err = localfs.Open(ctx, filepath.Join(cfg.DataDir, "blobs")); err != nil {
+			return nil, fmt.Errorf("server: blob store: %w", err)
+		}
 	}
 	if cfg.LogOrigin == "" {
 		cfg.LogOrigin = DefaultLogOrigin
 	}
-	keys := filepath.Join(cfg.DataDir, "keys")
-	if err := os.MkdirAll(keys, 0o700); err != nil {
-		return nil, fmt.Errorf("server: keys folder: %w", err)
-	}
-	logKey, err := auditlog.LoadOrCreateKey(filepath.Join(keys, "log.key"), cfg.LogOrigin)
+	logKey, key, err := serverKeys(cfg)
 	if err != nil {
-		return nil, fmt.Errorf("server: log key: %w", err)
+		return nil, err
 	}
-	key, _, err := identity.LoadOrGenerate(filepath.Join(keys, "server.key"))
-	if err != nil {
-		return nil, fmt.Errorf("server: server key: %w", err)
-	}
-	tlog, err := auditlog.Open(ctx, filepath.Join(cfg.DataDir, "log"), logKey, cfg.LogOptions)
-	if err != nil {
-		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), fmt.Errorf("server: transparency log: %w", err))
+	tlog := rep.Log
+	if tlog == nil {
+		if tlog, err = auditlog.Open(ctx, filepath.Join(cfg.DataDir, "log"), logKey, cfg.LogOptions); err != nil {
+			return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), fmt.Errorf("server: transparency log: %w", err))
+		}
+	} else if tlog.VerifierKey() != logKey.VerifierKey() {
+		return nil, fmt.Errorf("server: the shared log is signed with key %q, but this replica's log.key is %q\nhint: every replica must use the same log.key", tlog.VerifierKey(), logKey.VerifierKey())
 	}
 	cat := cfg.Catalog
 	if cat == nil {
@@ -192,6 +202,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
+	if cfg.Replica != nil {
+		if s.rep, err = newReplicaState(*cfg.Replica, cat); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.cpw = newCheckpointWatch(tlog)
 	s.reg = registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger, Blobs: blobs})
 	s.licenseCheck = s.checkTermsRef
@@ -200,43 +216,48 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	s.seq = s.reg.NewSequencer(bg, cat, tlog, s.forgetAssets)
+	if s.shared() {
+		s.seq.Follow(s.rep.gen)
+	}
 	if err := s.replay(ctx); err != nil {
 		s.Close()
 		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), err)
 	}
-	if err := s.finishSessions(ctx); err != nil {
-		s.Close()
-		return nil, err
+	if !s.shared() { // a replica does it under the background lease
+		if err := s.finishSessions(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
 	}
 	// A ledger edited outside Charter is refused before it pays out.
 	if s.books, _, err = verifyLedger(ctx, cfg.DataDir, cat, ldg); err != nil {
 		s.Close()
 		return nil, err
 	}
+	var loops []func(context.Context)
 	if cfg.ScrubInterval > 0 {
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			s.scrubLoop(bg)
-		}()
+		loops = append(loops, s.scrubLoop)
 	}
 	idle := cfg.SessionIdle
 	if idle <= 0 {
 		idle = DefaultSessionIdle
 	}
-	s.wg.Add(1)
-	go func() {
-		defer s.wg.Done()
-		s.sessionLoop(bg, idle)
-	}()
+	loops = append(loops, func(ctx context.Context) { s.sessionLoop(ctx, idle) })
 	if every := cfg.SettleInterval; every >= 0 {
 		if every == 0 {
 			every = DefaultSettleInterval
 		}
+		loops = append(loops, func(ctx context.Context) { s.settleLoop(ctx, every) })
+	}
+	if s.shared() {
+		// One replica at a time runs them; every replica follows the log.
+		loops = []func(context.Context){func(ctx context.Context) { s.backgroundLoops(ctx, loops) }, s.follow}
+	}
+	for _, loop := range loops {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
-			s.settleLoop(bg, every)
+			loop(bg)
 		}()
 	}
 	return s, nil
@@ -259,7 +280,11 @@ func (s *Server) Close() error {
 	// Open download sessions stay in the catalog: the next start (or
 	// another replica) closes them when they go idle.
 	lerr := s.tlog.Close(ctx)
-	return errors.Join(lerr, s.cat.Close(), s.ledger.Close())
+	var berr error
+	if c, ok := s.blobs.(interface{ Close() error }); ok {
+		berr = c.Close()
+	}
+	return errors.Join(lerr, berr, s.cat.Close(), s.ledger.Close())
 }
 
 // Serve serves the API on l until ctx is cancelled, then shuts down
@@ -286,8 +311,12 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 // (registry.Replay), once the log's checkpoint covers everything sequenced
 // before a crash; the ordered applier then starts after the last entry.
 func (s *Server) replay(ctx context.Context) error {
-	if err := s.awaitIntegrated(ctx); err != nil {
-		return err
+	// Replicas skip the wait: others keep appending, and what a dead
+	// replica left is applied by the follower.
+	if !s.shared() {
+		if err := s.awaitIntegrated(ctx); err != nil {
+			return err
+		}
 	}
 	end, _, err := s.reg.Replay(ctx, s.cat, s.tlog)
 	if err != nil {

@@ -137,6 +137,17 @@ func (l *lineageLoader) load(name string) (split.Node, error) {
 func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 	s.settleMu.Lock()
 	defer s.settleMu.Unlock()
+	if s.shared() {
+		// One run at a time across replicas: the run stops if the lease
+		// is lost (charges are idempotent, a settlement entry covering
+		// less than the last applies with no effect).
+		rctx, release, err := s.settleLease(ctx)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
+		ctx = rctx
+	}
 	next, _, err := s.cat.Applied(ctx)
 	if err != nil {
 		return nil, err
@@ -306,7 +317,9 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 		out.Failed = append(out.Failed, f)
 		byAsset[assetOf[u.Key]] = append(byAsset[assetOf[u.Key]], f)
 	}
-	s.lastFailed.Store(&byAsset)
+	if !s.shared() { // replicas read the list from the catalog, where every run keeps it
+		s.lastFailed.Store(&byAsset)
+	}
 	// Kept in the catalog too, so the list survives a restart.
 	reasons := make([]catalog.UnsettledReason, 0, len(failed))
 	for _, u := range failed {

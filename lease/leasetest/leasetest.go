@@ -5,6 +5,7 @@ package leasetest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -24,6 +25,48 @@ func Test(t *testing.T, open func(t *testing.T) lease.Store) {
 	t.Run("BadArguments", func(t *testing.T) { testBad(t, open(t)) })
 	t.Run("HoldMovesWhenHolderDies", func(t *testing.T) { testHoldMoves(t, open) })
 	t.Run("HoldNeverOverlaps", func(t *testing.T) { testHoldNoOverlap(t, open) })
+	t.Run("Take", func(t *testing.T) { testTake(t, open) })
+}
+
+// testTake holds a lease for one piece of work: a second taker is refused
+// with the holder's name, the release hands it over, and work whose lease
+// is lost sees its context end.
+func testTake(t *testing.T, open func(t *testing.T) lease.Store) {
+	ctx := context.Background()
+	n := name(t)
+	a, b := open(t), open(t)
+	actx, release, err := lease.Take(ctx, a, n, "a", 300*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // renewed meanwhile
+	var held *lease.HeldError
+	if _, _, err := lease.Take(ctx, b, n, "b", time.Second); !errors.As(err, &held) || held.Lease.Holder != "a" {
+		t.Fatalf("second Take: %v, want a HeldError naming a", err)
+	}
+	if actx.Err() != nil {
+		t.Fatal("the work's context ended while its lease was renewed")
+	}
+	release()
+	release() // twice is harmless
+	if actx.Err() == nil {
+		t.Error("the work's context outlived its release")
+	}
+	bctx, brelease, err := lease.Take(ctx, b, n, "b", 300*time.Millisecond)
+	if err != nil {
+		t.Fatalf("Take after release: %v", err)
+	}
+	defer brelease()
+	// Released behind the holder's back (as if it had expired and been
+	// taken over): the next renewal finds a new epoch.
+	if err := b.Release(ctx, n, "b"); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-bctx.Done():
+	case <-time.After(2 * time.Second):
+		t.Fatal("work whose lease was lost kept its context")
+	}
 }
 
 // name returns a lease name of its own for one test, so that backends

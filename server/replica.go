@@ -1,0 +1,247 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/catalog"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/lease"
+	"github.com/charter-dev/charter/registry"
+)
+
+// Replica makes a server one of several that share their stores
+// (docs/operations.md, "Replicas"; docs/design/decisions.md, "Replicas"):
+// the catalog (Config.Catalog, PostgreSQL), the log (Log, tessera's MySQL
+// driver), the blobs (Blobs, S3) and the leases (Lease, PostgreSQL). Each
+// replica applies the log entries it appends and follows the entries the
+// others append; background work runs on the replica holding the
+// "background" lease; every replica signs with the same keys (KeysDir).
+type Replica struct {
+	// ID names this replica in leases and logs; default host:pid.
+	ID string
+	// Lease decides which replica runs background work and settlement.
+	Lease lease.Store
+	// LeaseTTL is how long a lease lasts unless renewed: how long the
+	// background work may pause when its replica dies. Zero means
+	// DefaultLeaseTTL.
+	LeaseTTL time.Duration
+	// Log is the shared transparency log; nil means DataDir/log (a single
+	// host). The server closes it on Close.
+	Log *auditlog.Log
+	// Blobs is the shared blob store; nil means DataDir/blobs. The server
+	// closes it on Close when it is an io.Closer.
+	Blobs blob.Store
+	// KeysDir holds server.key and log.key, the same for every replica;
+	// empty means DataDir/keys. A replica never creates keys: a fleet
+	// whose replicas made keys of their own would sign with several.
+	KeysDir string
+	// Sweep, when set, removes what writers that died left in the blob
+	// store (blob/s3's Sweep); it runs with the background work.
+	Sweep func(ctx context.Context) error
+}
+
+// DefaultLeaseTTL is the lease time of a replica's background work.
+const DefaultLeaseTTL = 15 * time.Second
+
+// Lease names.
+const (
+	leaseBackground = "background" // the periodic loops
+	leaseSettle     = "settle"     // one settlement run
+)
+
+// replicaState is what a replica keeps beyond a single server.
+type replicaState struct {
+	Replica
+	// assets caches asset records by the catalog generation they were
+	// read at (sharedAsset).
+	assets sync.Map
+	// gen reads the catalog generation: the applied watermark.
+	gen func(ctx context.Context) (uint64, error)
+}
+
+// shared reports whether the server is one of several replicas.
+func (s *Server) shared() bool { return s.rep != nil }
+
+// serverKeys loads the log key and the server key: on a single server
+// from <data>/keys, made on first start; on a replica from
+// Replica.KeysDir, where they must exist.
+func serverKeys(cfg Config) (*auditlog.Signer, *identity.Key, error) {
+	dir := filepath.Join(cfg.DataDir, "keys")
+	hint := ""
+	if cfg.Replica != nil {
+		if cfg.Replica.KeysDir != "" {
+			dir = cfg.Replica.KeysDir
+		}
+		hint = fmt.Sprintf("\nhint: replicas share one server.key and log.key; start one server on a fresh --data once to create them, then copy its keys/ folder to %s on every replica", dir)
+		for _, f := range []string{"log.key", "server.key"} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				return nil, nil, fmt.Errorf("server: replica keys: %w%s", err, hint)
+			}
+		}
+	} else if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("server: keys folder: %w", err)
+	}
+	logKey, err := auditlog.LoadOrCreateKey(filepath.Join(dir, "log.key"), cfg.LogOrigin)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: log key: %w%s", err, hint)
+	}
+	key, _, err := identity.LoadOrGenerate(filepath.Join(dir, "server.key"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("server: server key: %w%s", err, hint)
+	}
+	return logKey, key, nil
+}
+
+// newReplicaState checks a replica's configuration.
+func newReplicaState(r Replica, cat catalog.Catalog) (*replicaState, error) {
+	if r.Lease == nil {
+		return nil, errors.New("server: a replica needs a lease store (Replica.Lease)\nhint: pass the PostgreSQL URL the catalog uses")
+	}
+	if r.ID == "" {
+		host, _ := os.Hostname()
+		r.ID = fmt.Sprintf("%s:%d", host, os.Getpid())
+	}
+	if r.LeaseTTL <= 0 {
+		r.LeaseTTL = DefaultLeaseTTL
+	}
+	rs := &replicaState{Replica: r}
+	if w, ok := cat.(interface {
+		Watermark(context.Context) (uint64, error)
+	}); ok {
+		rs.gen = w.Watermark
+	} else {
+		rs.gen = func(ctx context.Context) (uint64, error) {
+			next, _, err := cat.Applied(ctx)
+			return next, err
+		}
+	}
+	return rs, nil
+}
+
+// backgroundLoops runs the periodic work under the replica's background
+// lease: on one replica at a time, moving when that replica dies. A
+// replica taking the lease first finishes what a dead holder left:
+// receipts it sealed but did not log, reservations of its requests.
+func (s *Server) backgroundLoops(ctx context.Context, loops []func(context.Context)) {
+	r := s.rep
+	lease.Hold(ctx, r.Lease, leaseBackground, r.ID, r.LeaseTTL, func(ctx context.Context) {
+		s.log.Info("replica holds the background lease: running settlement, scrub and session sealing here", "replica", r.ID)
+		if err := s.finishSessions(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("finishing download sessions", "err", err)
+		}
+		all := loops
+		if r.Sweep != nil {
+			all = append(all[:len(all):len(all)], func(ctx context.Context) { s.sweepLoop(ctx, r.Sweep) })
+		}
+		var wg sync.WaitGroup
+		for _, loop := range all {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				loop(ctx)
+			}()
+		}
+		wg.Wait()
+		if context.Cause(ctx) != nil {
+			s.log.Info("replica stopped its background work (lease lost or closing)", "replica", r.ID)
+		}
+	})
+}
+
+// sweepLoop runs the blob store's sweep every hour.
+func (s *Server) sweepLoop(ctx context.Context, sweep func(context.Context) error) {
+	t := time.NewTimer(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := sweep(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("blob sweep", "err", err)
+		}
+		t.Reset(time.Hour)
+	}
+}
+
+// staleReservation is how long a reservation may go without its session
+// serving a byte before a replica counts the request that made it as dead
+// (its replica died mid-request) and releases it.
+const staleReservation = 10 * time.Minute
+
+// releaseStale releases the reservations of requests that died with their
+// replica, when the catalog can tell them apart (catalog/postgres).
+func (s *Server) releaseStale(ctx context.Context) error {
+	if r, ok := s.cat.(interface {
+		ReleaseReservationsIdleBefore(context.Context, time.Time) (int64, error)
+	}); ok {
+		n, err := r.ReleaseReservationsIdleBefore(ctx, time.Now().Add(-staleReservation))
+		if n > 0 {
+			s.log.Warn("released download reservations of requests that died with their replica", "sessions", n)
+		}
+		return err
+	}
+	return nil
+}
+
+// settleLease holds the settlement lease for one run, waiting while
+// another replica settles; the run's context ends if the lease is lost.
+func (s *Server) settleLease(ctx context.Context) (context.Context, func(), error) {
+	r := s.rep
+	for {
+		rctx, release, err := lease.Take(ctx, r.Lease, leaseSettle, r.ID, r.LeaseTTL)
+		if err == nil {
+			return rctx, release, nil
+		}
+		var held *lease.HeldError
+		if !errors.As(err, &held) {
+			return nil, nil, fmt.Errorf("server: settlement lease: %w", err)
+		}
+		t := time.NewTimer(200 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, nil, fmt.Errorf("server: settlement runs on replica %s: %w", held.Lease.Holder, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// CheckShared is CheckCatalog for a fleet of replicas: it rebuilds a
+// catalog from the shared log and blobs into a scratch SQLite catalog
+// (registry.Rebuild) and compares it with the shared one, live. Nothing of
+// the caller's is closed. A statement applied twice, lost or applied out
+// of order shows up as a difference. Nothing may be appended meanwhile:
+// run it with the replicas stopped, or idle.
+func CheckShared(ctx context.Context, live catalog.Checker, log *auditlog.Log, blobs blob.Store, keysDir string, logger *slog.Logger) (*CheckReport, error) {
+	key, err := identity.Load(filepath.Join(keysDir, "server.key"))
+	if err != nil {
+		return nil, fmt.Errorf("server: server key: %w", err)
+	}
+	scratch, err := os.MkdirTemp("", "charter-check-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(scratch)
+	built, err := catsqlite.Open(ctx, filepath.Join(scratch, "catalog.db"))
+	if err != nil {
+		return nil, err
+	}
+	defer built.Close()
+	reg := registry.New(registry.Config{Operator: key.DID(), Logger: logger, Blobs: blobs})
+	if err := reg.Rebuild(ctx, built, log, blobs); err != nil {
+		return nil, err
+	}
+	return registry.Check(ctx, live, built)
+}

@@ -1,0 +1,408 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob/s3"
+	"github.com/charter-dev/charter/catalog/postgres"
+	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/grant"
+	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/testenv"
+	"github.com/charter-dev/charter/lease"
+	leasepg "github.com/charter-dev/charter/lease/postgres"
+	"github.com/charter-dev/charter/ledger/postgres/pgtest"
+	"github.com/charter-dev/charter/license"
+	"github.com/charter-dev/charter/metering"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// fleet is several in-process replicas over one set of real shared
+// stores: a PostgreSQL catalog and lease table, a log in MariaDB
+// (tessera's MySQL driver) and an S3 bucket (versitygw).
+type fleet struct {
+	t       *testing.T
+	pgURL   string // the catalog's schema
+	logLoc  string
+	s3      *testenv.S3
+	bucket  string
+	keys    string
+	servers []*Server
+	hs      []*httptest.Server
+}
+
+func newFleet(t *testing.T, n int) *fleet {
+	t.Helper()
+	f := &fleet{t: t, s3: testenv.StartS3(t), logLoc: testenv.MySQLLog(t)}
+	f.bucket = f.s3.Bucket(t)
+	schema := pgtest.Schema(t, "replicas")
+	cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ConnConfig.RuntimeParams["search_path"] = schema
+	f.pgURL = cfg.ConnString()
+	// One set of keys for the fleet, made once.
+	f.keys = filepath.Join(t.TempDir(), "keys")
+	if _, err := auditlog.LoadOrCreateKey(filepath.Join(f.keys, "log.key"), DefaultLogOrigin); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := identity.LoadOrGenerate(filepath.Join(f.keys, "server.key")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		f.start(i)
+	}
+	return f
+}
+
+// pgConfig is the catalog's pool configuration (its own schema).
+func (f *fleet) pgConfig() *pgxpool.Config {
+	cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	c2, _ := pgxpool.ParseConfig(f.pgURL)
+	cfg.ConnConfig.RuntimeParams["search_path"] = c2.ConnConfig.RuntimeParams["search_path"]
+	return cfg
+}
+
+// start starts replica i (again, after stop) on its own connections to
+// the shared stores, as a process of its own would.
+func (f *fleet) start(i int) {
+	t := f.t
+	ctx := context.Background()
+	cat, err := postgres.OpenConfig(ctx, f.pgConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := leasepg.Open(ctx, pgtest.DSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ls.Close)
+	logKey, err := auditlog.LoadKey(filepath.Join(f.keys, "log.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tl, err := auditlog.OpenURL(ctx, f.logLoc, logKey, auditlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := s3.New(f.s3.Client(), f.bucket, s3.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, Config{
+		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1,
+		SessionIdle: time.Hour, Catalog: cat,
+		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second, Log: tl, Blobs: bs, KeysDir: f.keys},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(s.Handler())
+	for len(f.servers) <= i {
+		f.servers, f.hs = append(f.servers, nil), append(f.hs, nil)
+	}
+	f.servers[i], f.hs[i] = s, hs
+	t.Cleanup(func() { f.stop(i) })
+}
+
+// stop closes replica i.
+func (f *fleet) stop(i int) {
+	if f.servers[i] == nil {
+		return
+	}
+	f.hs[i].Close()
+	f.servers[i].Close()
+	f.servers[i], f.hs[i] = nil, nil
+}
+
+func (f *fleet) client(i int, k *identity.Key) *client.Client {
+	c, err := client.New(f.hs[i%len(f.hs)].URL)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c.WithKey(k)
+}
+
+// settled waits until the shared catalog has applied the whole log.
+func (f *fleet) settled(s *Server) uint64 {
+	f.t.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cp, err := s.tlog.Checkpoint(ctx)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		next, above, err := s.cat.Applied(ctx)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if next >= cp.Size && len(above) == 0 {
+			if integrated, _ := s.tlog.Checkpoint(ctx); integrated.Size == cp.Size {
+				return next
+			}
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("the catalog applied up to %d (and %d above), the log holds %d", next, len(above), cp.Size)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// check compares the shared catalog with one rebuilt from the shared log.
+func (f *fleet) check(s *Server) {
+	f.t.Helper()
+	r := *s.cfg.Replica
+	rep, err := CheckShared(context.Background(), Config{Catalog: s.cat, Replica: &r, Logger: s.log})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	if !rep.Clean() {
+		f.t.Fatalf("the shared catalog differs from the log's replay: missing %q, extra %q, quota %q", rep.Missing, rep.Extra, rep.Quota)
+	}
+}
+
+// TestReplicasShareStores runs two replicas over the real shared stores,
+// sends every kind of statement to both at once, and checks that every
+// statement the log holds was applied exactly once, in log order (the
+// shared catalog equals one rebuilt from the log), that a signed request
+// replayed to the other replica is refused, that an entry whose replica
+// died between append and apply is applied by the others, and that the
+// background lease moves when its holder stops.
+func TestReplicasShareStores(t *testing.T) {
+	f := newFleet(t, 2)
+	ctx := context.Background()
+	owner, _ := identity.Generate()
+	data := bytes.Repeat([]byte("replicated bytes "), 20_000)
+	// Stored through one replica, registered through the other.
+	info, err := f.client(0, owner).Put(ctx, bytes.NewReader(data), int64(len(data)), client.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, _ := content.ParseID(info.ID)
+	terms, _ := license.Template("research-only")
+	tb, _ := terms.Encode()
+	tinfo, err := f.client(1, owner).Put(ctx, bytes.NewReader(tb), int64(len(tb)), client.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &asset.Manifest{Content: cid, Name: "shared", MediaType: "application/octet-stream", Created: asset.NewTime(time.Now()), Threshold: 1,
+		Owners: []asset.Owner{{DID: owner.DID(), Weight: 1}}, Contributors: []asset.Contributor{{DID: owner.DID(), Share: asset.Whole}}, License: tinfo.ID}
+	env, _ := m.Sign(owner)
+	ans, err := f.client(1, owner).Register(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aid, _ := asset.ParseID(ans.Asset)
+
+	// Workers alternate replicas for every step of the loop.
+	const workers, rounds = 6, 4
+	var grants, receipts, usages atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*rounds)
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			k, _ := identity.Generate()
+			for r := range rounds {
+				a, err := f.client(w+r, k).RequestGrant(ctx, k, aid, "research", client.GrantOptions{})
+				if err != nil || a.Status != "granted" {
+					errs <- fmt.Errorf("grant: %v %+v", err, a)
+					continue
+				}
+				grants.Add(1)
+				gc := f.client(w+r+1, k).WithGrant(k, a.Grant.ID.String()).WithSession(fmt.Sprintf("s-%d-%d", w, r))
+				var got bytes.Buffer
+				if _, err := gc.Stream(ctx, cid, &got, nil); err != nil || !bytes.Equal(got.Bytes(), data) {
+					errs <- fmt.Errorf("download: %v (%d bytes)", err, got.Len())
+					continue
+				}
+				// The session is closed through the other replica.
+				sc := f.client(w+r, k).WithGrant(k, a.Grant.ID.String()).WithSession(fmt.Sprintf("s-%d-%d", w, r))
+				if _, err := sc.CloseSession(ctx); err != nil {
+					errs <- fmt.Errorf("close session: %v", err)
+					continue
+				}
+				receipts.Add(1)
+				u := &metering.Usage{Grant: a.Grant.ID, ID: fmt.Sprintf("u-%d-%d", w, r), Licensee: k.DID(), Time: asset.NewTime(time.Now()), Tokens: 100}
+				uenv, _ := u.Sign(k)
+				if _, err := f.client(w+r+1, k).ReportUsage(ctx, uenv); err != nil {
+					errs <- fmt.Errorf("usage: %v", err)
+					continue
+				}
+				usages.Add(1)
+				// The same report again, through the other replica: a no-op.
+				if _, err := f.client(w+r, k).ReportUsage(ctx, uenv); err == nil {
+					errs <- fmt.Errorf("a repeated usage report was accepted")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	f.settled(f.servers[0])
+	f.check(f.servers[0])
+	dump, err := f.servers[0].cat.Dump(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	count := func(prefix string) (n int64) {
+		for _, l := range dump {
+			if len(l) > len(prefix) && l[:len(prefix)] == prefix {
+				n++
+			}
+		}
+		return n
+	}
+	if g := count("grant "); g != grants.Load() {
+		t.Errorf("the catalog holds %d grants, %d were granted", g, grants.Load())
+	}
+	if u := count("usage "); u != usages.Load() {
+		t.Errorf("the catalog holds %d usage events, %d were accepted", u, usages.Load())
+	}
+	if r := count("receipt "); r < receipts.Load() {
+		t.Errorf("the catalog holds %d receipts, %d sessions were closed", r, receipts.Load())
+	}
+
+	t.Run("ReplayedRequestRefusedByEveryReplica", func(t *testing.T) {
+		k, _ := identity.Generate()
+		body := []byte("signed once, sent to every replica")
+		req, _ := http.NewRequest(http.MethodPost, f.hs[0].URL+"/v1/blobs", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/octet-stream")
+		if err := httpsig.Sign(req, k, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []int{http.StatusCreated, http.StatusUnauthorized, http.StatusUnauthorized} {
+			r2, _ := http.NewRequest(http.MethodPost, f.hs[i%2].URL+"/v1/blobs", bytes.NewReader(body))
+			r2.Header = req.Header.Clone()
+			resp, err := http.DefaultClient.Do(r2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != want {
+				t.Errorf("sending #%d to replica %d: %d %s, want %d", i, i%2, resp.StatusCode, b, want)
+			}
+		}
+	})
+
+	t.Run("EntryOfADeadReplicaIsApplied", func(t *testing.T) {
+		// A replica that appended a statement and died before applying it
+		// leaves it in the log only: the others apply it.
+		k, _ := identity.Generate()
+		a, err := f.client(0, k).RequestGrant(ctx, k, aid, "research", client.GrantOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := &metering.Usage{Grant: a.Grant.ID, ID: "orphan", Licensee: k.DID(), Time: asset.NewTime(time.Now()), Tokens: 7}
+		uenv, _ := u.Sign(k)
+		raw, _ := uenv.Marshal()
+		logKey, _ := auditlog.LoadKey(filepath.Join(f.keys, "log.key"))
+		dead, err := auditlog.OpenURL(ctx, f.logLoc, logKey, auditlog.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := dead.Append(ctx, auditlog.TypeUsage, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dead.Close(ctx) // publishes a checkpoint covering it, then "dies"
+		start := time.Now()
+		if next := f.settled(f.servers[1]); next <= idx {
+			t.Fatalf("entry %d not applied (watermark %d)", idx, next)
+		}
+		t.Logf("an orphaned entry was applied %v after its replica died", time.Since(start).Round(time.Millisecond))
+		if _, err := f.servers[1].cat.Usage(ctx, a.Grant.ID.String(), "orphan"); err != nil {
+			t.Fatalf("the orphaned usage report is not in the catalog: %v", err)
+		}
+		f.check(f.servers[1])
+	})
+
+	t.Run("SettlementRunsOnceAcrossReplicas", func(t *testing.T) {
+		before, _, err := f.servers[0].cat.Settlements(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		outs := make([]*Settlement, 2)
+		for i := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				out, err := f.servers[i].Settle(ctx)
+				if err != nil {
+					t.Error(err)
+				}
+				outs[i] = out
+			}()
+		}
+		wg.Wait()
+		f.settled(f.servers[0])
+		after, _, err := f.servers[0].cat.Settlements(ctx, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(after) - len(before); n != 1 {
+			t.Errorf("two concurrent settlement runs on two replicas logged %d settlements, want 1 (runs: %+v, %+v)", n, outs[0], outs[1])
+		}
+		f.check(f.servers[0])
+	})
+
+	t.Run("BackgroundLeaseMoves", func(t *testing.T) {
+		holder := func() string {
+			l, ok, err := f.servers[0].rep.Lease.Acquire(ctx, leaseBackground, "observer", time.Millisecond)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok {
+				return "" // nobody held it; the observer's millisecond ends at once
+			}
+			return l.Holder
+		}
+		var h string
+		deadline := time.Now().Add(5 * time.Second)
+		for h = holder(); h == "" && time.Now().Before(deadline); h = holder() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if h != "replica-0" && h != "replica-1" {
+			t.Fatalf("background lease held by %q", h)
+		}
+		i := int(h[len(h)-1] - '0')
+		f.stop(i) // a clean stop releases the lease; a crash lets it expire
+		other := fmt.Sprintf("replica-%d", 1-i)
+		deadline = time.Now().Add(5 * time.Second)
+		for h = holder(); h != other && time.Now().Before(deadline); h = holder() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		if h != other {
+			t.Fatalf("after %s stopped, the background lease is held by %q, want %s", fmt.Sprintf("replica-%d", i), h, other)
+		}
+	})
+}
+
+var _ = lease.Local{}
+var _ = grant.NewNonce
