@@ -3,11 +3,14 @@ package server
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -17,14 +20,13 @@ import (
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob/s3"
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/catalog/postgres"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
-	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/internal/testenv"
-	"github.com/charter-dev/charter/lease"
 	leasepg "github.com/charter-dev/charter/lease/postgres"
 	"github.com/charter-dev/charter/ledger/postgres/pgtest"
 	"github.com/charter-dev/charter/license"
@@ -37,26 +39,64 @@ import (
 // (tessera's MySQL driver) and an S3 bucket (versitygw).
 type fleet struct {
 	t       *testing.T
-	pgURL   string // the catalog's schema
+	schema  string // the catalog's PostgreSQL schema
+	leases  string // the lease store's URL (a schema of its own)
 	logLoc  string
 	s3      *testenv.S3
 	bucket  string
 	keys    string
 	servers []*Server
 	hs      []*httptest.Server
+	// applies counts, by log index, the applications of an entry that
+	// made (or recorded without effect) a change, across all replicas.
+	appliesMu sync.Mutex
+	applies   map[uint64]int
+}
+
+// countingCatalog is a replica's catalog counting the entries it applies.
+type countingCatalog struct {
+	*postgres.Catalog
+	f *fleet
+}
+
+func (c countingCatalog) UpdateSeq(ctx context.Context, changes []catalog.Change) []error {
+	errs := c.Catalog.UpdateSeq(ctx, changes)
+	c.f.appliesMu.Lock()
+	defer c.f.appliesMu.Unlock()
+	for i, err := range errs {
+		if err == nil || errors.Is(err, catalog.ErrNoEffect) {
+			c.f.applies[changes[i].Index]++
+		}
+	}
+	return errs
+}
+
+// appliedOnce checks that every entry of the log's first n was applied
+// exactly once, by whichever replica.
+func (f *fleet) appliedOnce(n uint64) {
+	f.t.Helper()
+	f.appliesMu.Lock()
+	defer f.appliesMu.Unlock()
+	for i := range n {
+		if c := f.applies[i]; c != 1 {
+			f.t.Errorf("log entry %d was applied %d times", i, c)
+		}
+	}
 }
 
 func newFleet(t *testing.T, n int) *fleet {
 	t.Helper()
-	f := &fleet{t: t, s3: testenv.StartS3(t), logLoc: testenv.MySQLLog(t)}
+	f := &fleet{t: t, s3: testenv.StartS3(t), logLoc: testenv.MySQLLog(t), applies: map[uint64]int{}}
 	f.bucket = f.s3.Bucket(t)
-	schema := pgtest.Schema(t, "replicas")
-	cfg, err := pgxpool.ParseConfig(pgtest.DSN())
+	f.schema = pgtest.Schema(t, "replicas")
+	u, err := url.Parse(pgtest.DSN())
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.ConnConfig.RuntimeParams["search_path"] = schema
-	f.pgURL = cfg.ConnString()
+	q := u.Query()
+	q.Set("search_path", pgtest.Schema(t, "replicas_lease"))
+	u.RawQuery = q.Encode()
+	f.leases = u.String()
 	// One set of keys for the fleet, made once.
 	f.keys = filepath.Join(t.TempDir(), "keys")
 	if _, err := auditlog.LoadOrCreateKey(filepath.Join(f.keys, "log.key"), DefaultLogOrigin); err != nil {
@@ -77,8 +117,7 @@ func (f *fleet) pgConfig() *pgxpool.Config {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	c2, _ := pgxpool.ParseConfig(f.pgURL)
-	cfg.ConnConfig.RuntimeParams["search_path"] = c2.ConnConfig.RuntimeParams["search_path"]
+	cfg.ConnConfig.RuntimeParams["search_path"] = f.schema
 	return cfg
 }
 
@@ -91,7 +130,7 @@ func (f *fleet) start(i int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ls, err := leasepg.Open(ctx, pgtest.DSN())
+	ls, err := leasepg.Open(ctx, f.leases)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,8 +148,8 @@ func (f *fleet) start(i int) {
 		t.Fatal(err)
 	}
 	s, err := New(ctx, Config{
-		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1,
-		SessionIdle: time.Hour, Catalog: cat,
+		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(testLogW, &slog.HandlerOptions{Level: slog.LevelDebug})), ScrubInterval: -1, SettleInterval: -1,
+		SessionIdle: time.Hour, Catalog: countingCatalog{cat, f},
 		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second, Log: tl, Blobs: bs, KeysDir: f.keys},
 	})
 	if err != nil {
@@ -148,7 +187,9 @@ func (f *fleet) settled(s *Server) uint64 {
 	ctx := context.Background()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cp, err := s.tlog.Checkpoint(ctx)
+		// Replicas apply their entries once integrated; a checkpoint
+		// covering them follows within a second.
+		cp, err := s.tlog.PublishIntegrated(ctx)
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -156,10 +197,8 @@ func (f *fleet) settled(s *Server) uint64 {
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		if next >= cp.Size && len(above) == 0 {
-			if integrated, _ := s.tlog.Checkpoint(ctx); integrated.Size == cp.Size {
-				return next
-			}
+		if next == cp.Size && len(above) == 0 {
+			return next
 		}
 		if time.Now().After(deadline) {
 			f.t.Fatalf("the catalog applied up to %d (and %d above), the log holds %d", next, len(above), cp.Size)
@@ -171,8 +210,8 @@ func (f *fleet) settled(s *Server) uint64 {
 // check compares the shared catalog with one rebuilt from the shared log.
 func (f *fleet) check(s *Server) {
 	f.t.Helper()
-	r := *s.cfg.Replica
-	rep, err := CheckShared(context.Background(), Config{Catalog: s.cat, Replica: &r, Logger: s.log})
+	r := s.cfg.Replica
+	rep, err := CheckShared(context.Background(), s.cat, r.Log, r.Blobs, r.KeysDir, s.log)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -251,9 +290,10 @@ func TestReplicasShareStores(t *testing.T) {
 					continue
 				}
 				usages.Add(1)
-				// The same report again, through the other replica: a no-op.
-				if _, err := f.client(w+r, k).ReportUsage(ctx, uenv); err == nil {
-					errs <- fmt.Errorf("a repeated usage report was accepted")
+				// The same report again, through the other replica: the
+				// logged one, not a second.
+				if a, err := f.client(w+r, k).ReportUsage(ctx, uenv); err != nil || !a.Existed {
+					errs <- fmt.Errorf("a repeated usage report: %v %+v, want the existing one", err, a)
 				}
 			}
 		}()
@@ -263,7 +303,7 @@ func TestReplicasShareStores(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	f.settled(f.servers[0])
+	f.appliedOnce(f.settled(f.servers[0]))
 	f.check(f.servers[0])
 	dump, err := f.servers[0].cat.Dump(ctx)
 	if err != nil {
@@ -369,12 +409,14 @@ func TestReplicasShareStores(t *testing.T) {
 		if n := len(after) - len(before); n != 1 {
 			t.Errorf("two concurrent settlement runs on two replicas logged %d settlements, want 1 (runs: %+v, %+v)", n, outs[0], outs[1])
 		}
+		f.appliedOnce(f.settled(f.servers[0]))
 		f.check(f.servers[0])
 	})
 
 	t.Run("BackgroundLeaseMoves", func(t *testing.T) {
+		ls := f.servers[0].rep.Lease
 		holder := func() string {
-			l, ok, err := f.servers[0].rep.Lease.Acquire(ctx, leaseBackground, "observer", time.Millisecond)
+			l, ok, err := ls.Acquire(ctx, leaseBackground, "observer", time.Millisecond)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -404,5 +446,10 @@ func TestReplicasShareStores(t *testing.T) {
 	})
 }
 
-var _ = lease.Local{}
-var _ = grant.NewNonce
+// testLogW receives the replicas' warnings: set CHARTER_TEST_LOG=1 to see them.
+var testLogW = func() io.Writer {
+	if os.Getenv("CHARTER_TEST_LOG") != "" {
+		return os.Stderr
+	}
+	return io.Discard
+}()
