@@ -138,7 +138,10 @@ type GrantTx interface {
 type UsageTx interface {
 	// ApplyReceipt counts a logged receipt against its quota key and
 	// forgets the sealed receipt awaiting its entry (grant, session,
-	// part), in the entry's transaction.
+	// part), in the entry's transaction. A session the catalog holds at
+	// an earlier part (a copy older than its log) never saw this seal:
+	// it starts over at part, and the grant's counters are raised to the
+	// receipt, so nothing it held is receipted twice.
 	ApplyReceipt(id, grant, session string, part int64, quota string, bytes, requests int64) error
 	// PutReceipt records a receipt; recording the same id again is a
 	// no-op.

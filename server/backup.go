@@ -17,6 +17,8 @@ import (
 	"github.com/charter-dev/charter/blob/localfs"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/metering"
 	"github.com/charter-dev/charter/registry"
 	"github.com/transparency-dev/tessera/api/layout"
 	tclient "github.com/transparency-dev/tessera/client"
@@ -45,6 +47,9 @@ type BackupReport struct {
 //     catalog applied (waiting briefly for the server to publish one): the
 //     tiles and entry bundles that checkpoint commits to, and a tree state
 //     at exactly its size;
+//     The grant counters of the catalog copy are credited with receipts
+//     the log copy holds beyond it of sessions the copy never saw (those
+//     of sessions it holds open are brought forward by replay);
 //  3. the ledger, by VACUUM INTO, after the log: the copy holds every
 //     transfer the log's settlement roots vouch for (transfer ids make
 //     settling again a no-op);
@@ -55,7 +60,10 @@ type BackupReport struct {
 //
 // The log copy is then audited (every tile and bundle recomputed to the
 // checkpoint's root). dst is a complete data folder: `charter serve --data
-// dst` replays the log entries its catalog lacks. The caller must make sure
+// dst` replays the log entries its catalog lacks. Among them may be receipts
+// of download sessions the catalog copy holds open: applying one brings the
+// session and the grant's counters forward to the receipt (see
+// catalog.Tx.ApplyReceipt), so those bytes are not receipted twice. The caller must make sure
 // no rebuild runs on src meanwhile (cmd/charter refuses while an admin
 // command holds the folder).
 func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
@@ -124,6 +132,9 @@ func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
 	rep.LogSize = cp.Size
 	if err := copyLog(ctx, srcLog, dstLog, cp, raw); err != nil {
 		return nil, fmt.Errorf("backup: log: %w", err)
+	}
+	if err := creditUnseenReceipts(ctx, cat, dstLog, cp, next); err != nil {
+		return nil, fmt.Errorf("backup: receipts beyond the catalog: %w", err)
 	}
 	// 3. Ledger.
 	if _, err := os.Stat(filepath.Join(src, "ledger.db")); err == nil {
@@ -293,4 +304,37 @@ func firstEntries(b []byte, n int) ([]byte, error) {
 		}
 	}
 	return b[:off], nil
+}
+
+// creditUnseenReceipts credits the catalog copy's grant counters with the
+// receipts of the log copy from index next on that seal sessions the copy
+// never saw (begun after it was taken): replaying them counts them against
+// the quota but not on the grant's counter, which the copy's server kept
+// live (catsqlite.Catalog.CreditUnseenReceipt).
+func creditUnseenReceipts(ctx context.Context, cat *catsqlite.Catalog, dstLog string, cp auditlog.Checkpoint, next uint64) error {
+	seen := map[string]bool{}
+	for rec, err := range auditlog.ReadEntries(ctx, tclient.FileFetcher{Root: dstLog}, cp, next) {
+		if errors.Is(err, auditlog.ErrMalformed) {
+			continue // replay skips it too
+		}
+		if err != nil {
+			return err
+		}
+		if rec.Entry.Type != auditlog.TypeReceipt {
+			continue
+		}
+		env, err := identity.ParseEnvelope(rec.Entry.Payload)
+		if err != nil {
+			continue // replay refuses it: it counts nothing
+		}
+		rc, id, err := metering.OpenReceipt(env)
+		if err != nil || seen[id.String()] {
+			continue
+		}
+		seen[id.String()] = true
+		if _, err := cat.CreditUnseenReceipt(ctx, id.String(), rc.Grant.String(), rc.Session, rc.Bytes, rc.Requests); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -56,6 +56,7 @@ func Run(t *testing.T, open Opener) {
 		{"Quota", testQuota},
 		{"SealIsolated", testSealIsolated},
 		{"Reservations", testReservations},
+		{"ReceiptAheadOfSession", testReceiptAheadOfSession},
 		{"Receipts", testReceipts},
 		{"Usage", testUsage},
 		{"Settlement", testSettlement},

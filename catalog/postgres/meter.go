@@ -302,11 +302,28 @@ func (t *Tx) ApplyReceipt(id, grant, session string, part int64, quota string, b
 	if n > 0 {
 		return nil // a duplicate entry of a receipt applied before
 	}
-	// A session sealed by a process that crashed before logging may be
-	// sealed again under the same part only if the live row was lost;
-	// keep the live row's part ahead of every logged one.
+	// A live row at this part or later sealed this receipt itself: the
+	// grant's counter already holds its bytes. A row at an earlier part
+	// (a catalog copied before the seal, whose log runs ahead: a live
+	// backup) never saw the seal: what the row holds as served is in
+	// this receipt, so it starts over (else it would be sealed into a
+	// second receipt and billed twice), and the grant's counter gets what
+	// the row lacked. Without a row (a rebuild, whose counters are
+	// carried over afterwards; a session begun after a backup's copy,
+	// which the backup credits) the counters are left alone.
+	var have, liveBytes, liveReqs int64
+	if err := t.tx.QueryRow(t.ctx, `SELECT count(*), COALESCE(max(part), 0), COALESCE(max(bytes), 0), COALESCE(max(requests), 0) FROM meter_sessions WHERE "grant" = $1 AND session = $2`, grant, session).
+		Scan(&n, &have, &liveBytes, &liveReqs); err != nil {
+		return err
+	}
 	b = &pgx.Batch{}
-	b.Queue(`UPDATE meter_sessions SET part = GREATEST(part, $1) WHERE "grant" = $2 AND session = $3`, part, grant, session)
+	if n > 0 && have < part {
+		b.Queue(`UPDATE meter_sessions SET bytes = 0, requests = 0, started = 0, part = $1 WHERE "grant" = $2 AND session = $3`, part, grant, session)
+		b.Queue(`DELETE FROM meter_ranges WHERE "grant" = $1 AND session = $2`, grant, session)
+		b.Queue(`INSERT INTO grant_usage("grant", bytes, requests) VALUES($1,$2,$3)
+			ON CONFLICT("grant") DO UPDATE SET bytes = grant_usage.bytes + excluded.bytes, requests = grant_usage.requests + excluded.requests`,
+			grant, max(0, bytes-liveBytes), max(0, requests-liveReqs))
+	}
 	b.Queue(`INSERT INTO quota_usage(quota, bytes, requests) VALUES($1,$2,$3)
 		ON CONFLICT(quota) DO UPDATE SET bytes = quota_usage.bytes + excluded.bytes, requests = quota_usage.requests + excluded.requests`, quota, bytes, requests)
 	return t.tx.SendBatch(t.ctx, b).Close()

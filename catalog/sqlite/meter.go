@@ -375,13 +375,64 @@ func (t *Tx) ApplyReceipt(id, grant, session string, part int64, quota string, b
 	if n > 0 {
 		return nil // a duplicate entry of a receipt applied before
 	}
-	// A session sealed by a process that crashed before logging may be
-	// sealed again under the same part only if the live row was lost;
-	// keep the live row's part ahead of every logged one.
-	if _, err := t.exec(`UPDATE meter_sessions SET part = max(part, ?) WHERE grant = ? AND session = ?`, part, grant, session); err != nil {
+	// A live row at this part or later sealed this receipt itself: the
+	// grant's counter already holds its bytes. A row at an earlier part
+	// (a catalog copied before the seal, whose log runs ahead: a live
+	// backup) never saw the seal: what the row holds as served is in
+	// this receipt, so it starts over (else it would be sealed into a
+	// second receipt and billed twice), and the grant's counter gets what
+	// the row lacked. Without a row (a rebuild, whose counters are
+	// carried over afterwards; a session begun after a backup's copy,
+	// which the backup credits) the counters are left alone.
+	var have, liveBytes, liveReqs int64
+	err := t.queryRow(`SELECT count(*), COALESCE(max(part), 0), COALESCE(max(bytes), 0), COALESCE(max(requests), 0) FROM meter_sessions WHERE grant = ? AND session = ?`, grant, session).
+		Scan(&n, &have, &liveBytes, &liveReqs)
+	if err != nil {
 		return err
 	}
-	_, err := t.exec(`INSERT INTO quota_usage(quota, bytes, requests) VALUES(?,?,?)
+	if n > 0 && have < part {
+		if _, err := t.exec(`UPDATE meter_sessions SET bytes = 0, requests = 0, started = 0, part = ? WHERE grant = ? AND session = ?`, part, grant, session); err != nil {
+			return err
+		}
+		if _, err := t.exec(`DELETE FROM meter_ranges WHERE grant = ? AND session = ?`, grant, session); err != nil {
+			return err
+		}
+		if _, err := t.exec(`INSERT INTO grant_usage(grant, bytes, requests) VALUES(?,?,?)
+			ON CONFLICT(grant) DO UPDATE SET bytes = bytes + excluded.bytes, requests = requests + excluded.requests`,
+			grant, max(0, bytes-liveBytes), max(0, requests-liveReqs)); err != nil {
+			return err
+		}
+	}
+	_, err = t.exec(`INSERT INTO quota_usage(quota, bytes, requests) VALUES(?,?,?)
 		ON CONFLICT(quota) DO UPDATE SET bytes = bytes + excluded.bytes, requests = requests + excluded.requests`, quota, bytes, requests)
 	return err
+}
+
+// CreditUnseenReceipt prepares a catalog copied while its server ran (a
+// live backup's) for a receipt its log copy holds beyond the catalog: when
+// the copy has neither the receipt nor the session it seals, the session
+// began after the copy, so the grant's counter never counted its bytes
+// and is credited now (replaying the receipt counts it against the quota
+// but leaves grant counters to the catalog's own state, see
+// Tx.ApplyReceipt). It reports whether it credited anything.
+func (c *Catalog) CreditUnseenReceipt(ctx context.Context, id, grant, session string, bytes, requests int64) (bool, error) {
+	credited := false
+	err := c.writeTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM receipts WHERE id = ?1)
+			+ (SELECT count(*) FROM meter_sessions WHERE grant = ?2 AND session = ?3)`, id, grant, session).Scan(&n); err != nil {
+			return err
+		}
+		if n > 0 {
+			return nil
+		}
+		credited = true
+		_, err := tx.ExecContext(ctx, `INSERT INTO grant_usage(grant, bytes, requests) VALUES(?,?,?)
+			ON CONFLICT(grant) DO UPDATE SET bytes = bytes + excluded.bytes, requests = requests + excluded.requests`, grant, bytes, requests)
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("catalog: crediting a receipt: %w", err)
+	}
+	return credited, nil
 }
