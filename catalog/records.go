@@ -214,3 +214,82 @@ type UnsettledReason struct {
 	Use   string // the use's key
 	Error string
 }
+
+// DefaultPage and MaxPage bound a page of a list (Pages): a query asking
+// for no limit gets DefaultPage records, one asking for more than MaxPage
+// gets MaxPage.
+const (
+	DefaultPage = 100
+	MaxPage     = 1000
+)
+
+// PageQuery is where a page of a list starts and how long it is. Every
+// list pages in log order, keyed by log index: each record of a list was
+// made by its own log entry, so its log index names it, and a page costs
+// what it holds whatever the catalog holds (keyset pagination).
+type PageQuery struct {
+	// From is the first log index of the page (inclusive): 0 for the
+	// first page, then the next position the previous page answered.
+	From uint64
+	// Limit is the most records answered (0: DefaultPage; above MaxPage:
+	// MaxPage).
+	Limit int
+}
+
+// Bound returns the page length q asks for within [1, MaxPage].
+func (q PageQuery) Bound() int {
+	switch {
+	case q.Limit <= 0:
+		return DefaultPage
+	case q.Limit > MaxPage:
+		return MaxPage
+	}
+	return q.Limit
+}
+
+// AssetQuery asks for a page of registered assets; a filter left "" matches
+// any.
+type AssetQuery struct {
+	PageQuery
+	Content   string // the asset's content id
+	MediaType string // the manifest's media type
+	Owner     string // a DID among the asset's current owners
+}
+
+// GrantQuery asks for a page of issued grants (revoked ones too).
+type GrantQuery struct {
+	PageQuery
+	Asset    string
+	Licensee string // a DID
+}
+
+// GrantRequestQuery asks for a page of queued grant requests.
+type GrantRequestQuery struct {
+	PageQuery
+	Asset  string
+	Status string // "pending", "approved", "denied" or "granted"
+}
+
+// DisputeQuery asks for a page of disputes.
+type DisputeQuery struct {
+	PageQuery
+	Asset  string
+	Status string // "open", "released" or "voided"
+}
+
+// ProposalQuery asks for a page of governance proposals.
+type ProposalQuery struct {
+	PageQuery
+	Asset  string
+	Status string // asset.ProposalStatus
+}
+
+// TrimPage cuts a page a backend read with one record more than limit back
+// to limit records, and returns where the next page starts: after the
+// last record kept, or 0 when the extra record was not there.
+func TrimPage[R any](rs []R, limit int, logIndex func(R) uint64) ([]R, uint64) {
+	if len(rs) <= limit {
+		return rs, 0
+	}
+	return rs[:limit], logIndex(rs[limit-1]) + 1
+}

@@ -222,6 +222,20 @@ type GrantReader interface {
 	GrantRequests(ctx context.Context, asset, status string) ([]*GrantRequestRecord, error)
 }
 
+// Pages reads the lists clients page through (GET /v1/assets and the
+// other list endpoints). Each method answers the records of one page that
+// match the query's filters, in log order, and the position the next page
+// starts at, or 0 when no record follows. A page costs what it holds, not
+// what the catalog holds: every filter is served by an index that ends in
+// the log index.
+type Pages interface {
+	AssetPage(ctx context.Context, q AssetQuery) ([]*AssetRecord, uint64, error)
+	GrantPage(ctx context.Context, q GrantQuery) ([]*GrantRecord, uint64, error)
+	GrantRequestPage(ctx context.Context, q GrantRequestQuery) ([]*GrantRequestRecord, uint64, error)
+	DisputePage(ctx context.Context, q DisputeQuery) ([]*DisputeRecord, uint64, error)
+	ProposalPage(ctx context.Context, q ProposalQuery) ([]*ProposalRecord, uint64, error)
+}
+
 // Counters are daily and total counters that are not in the log
 // (operational state).
 type Counters interface {
@@ -349,6 +363,7 @@ type Catalog interface {
 	RegistryReader
 	ClaimIndex
 	GrantReader
+	Pages
 	Counters
 	Meter
 	UsageReader

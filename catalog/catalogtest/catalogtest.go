@@ -66,6 +66,8 @@ func Run(t *testing.T, open Opener) {
 		{"Objects", testObjects},
 		{"Dump", testDump},
 		{"QuotaFloor", testQuotaFloor},
+		{"Pages", testPages},
+		{"PageBound", testPageBound},
 	}
 	for _, p := range parts {
 		t.Run(p.name, func(t *testing.T) { p.fn(t, open) })

@@ -25,8 +25,6 @@ CREATE TABLE IF NOT EXISTS grants (
 	revoked    INTEGER NOT NULL DEFAULT 0,
 	log_index  INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS grants_asset ON grants(asset);
-CREATE INDEX IF NOT EXISTS grants_licensee ON grants(licensee);
 CREATE TABLE IF NOT EXISTS grant_requests (
 	id        TEXT PRIMARY KEY,
 	asset     TEXT NOT NULL,

@@ -22,7 +22,7 @@ var (
 	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed", "unsettled_reasons"}
 	DerivedTables     = []string{
 		"objects", "log_applied", "log_watermark",
-		"assets", "lineage", "proposals", "approvals", "trail",
+		"assets", "asset_owners", "lineage", "proposals", "approvals", "trail",
 		"guards", "grants", "grant_requests", "grant_approvals",
 		"receipts", "usage_events", "disputes", "settlements", "settle_watermark", "unsettled",
 		"claimants", "content_claims", "quota_usage", "usage_quota",

@@ -456,7 +456,7 @@ func (t *Tx) PutAsset(r catalog.AssetRecord) error {
 			return fmt.Errorf("catalog: lineage of %s: %w", r.State.Asset, err)
 		}
 	}
-	return nil
+	return t.putOwners(r.State, r.LogIndex)
 }
 
 // SetState replaces the governed state of an asset.
@@ -472,7 +472,7 @@ func (t *Tx) SetState(s *asset.State) error {
 	if n, _ := res.RowsAffected(); n != 1 {
 		return fmt.Errorf("asset %s: %w", s.Asset, catalog.ErrNotFound)
 	}
-	return nil
+	return t.setOwners(s)
 }
 
 // Trail adds an entry to an asset's audit trail.

@@ -63,6 +63,40 @@ CREATE TABLE IF NOT EXISTS corruptions (
 );
 `
 
+// migrations upgrade a catalog file made by an older Charter: migration i
+// (from 0) runs once, in a transaction with setting PRAGMA user_version to
+// i+1, on a file whose user_version is i or less. The schema above (CREATE
+// ... IF NOT EXISTS) runs first on every open; a migration adds what an
+// existing file needs besides: indexes, derived tables and their backfill.
+// Append only.
+var migrations []string
+
+// migrate runs the migrations the file has not run.
+func migrate(ctx context.Context, db *sql.DB) error {
+	var v int
+	if err := db.QueryRowContext(ctx, `PRAGMA user_version`).Scan(&v); err != nil {
+		return err
+	}
+	for i := v; i < len(migrations); i++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
+			tx.Rollback()
+			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
+			tx.Rollback()
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Open opens (creating if needed) the catalog database at path.
 //
 // The database runs in WAL mode with synchronous=NORMAL: a commit survives
@@ -89,6 +123,10 @@ func Open(ctx context.Context, path string) (*Catalog, error) {
 	if _, err := db.ExecContext(ctx, schema+registrySchema+strings.Join(extraSchema, "")); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("catalog: create schema in %s: %w", path, err)
+	}
+	if err := migrate(ctx, db); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("catalog: upgrade %s: %w", path, err)
 	}
 	// The ordered applier's transactions keep one connection with a
 	// larger page cache: SQLite drops a connection's cache when another

@@ -59,7 +59,6 @@ CREATE TABLE IF NOT EXISTS disputes (
 	log_index INTEGER NOT NULL,
 	resolved  INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS disputes_asset ON disputes(asset);
 CREATE TABLE IF NOT EXISTS settlements (
 	log_index INTEGER PRIMARY KEY,
 	payload   TEXT NOT NULL

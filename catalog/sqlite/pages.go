@@ -1,0 +1,322 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/catalog"
+)
+
+// Pages of lists (catalog.Pages): keyset pagination by log index. Every
+// filter, and every pair of filters a list takes, is served by an index
+// that ends in log_index, so a page reads the rows it answers and the
+// index entries before them, whatever the catalog holds.
+
+// pagesSchema is migration 1: the indexes and the asset_owners table the
+// pages read (the single-column indexes on grants and disputes it drops
+// were in the schema before). asset_owners holds the owners of each asset as its current
+// state names them, with the asset's media type (the owner filter, alone
+// or with a media type); it is derived from assets, kept by PutAsset and
+// SetState, and not in Dump.
+const pagesSchema = `
+CREATE INDEX IF NOT EXISTS assets_log_index ON assets(log_index);
+CREATE INDEX IF NOT EXISTS assets_media ON assets(media, log_index);
+CREATE TABLE IF NOT EXISTS asset_owners (
+	owner     TEXT NOT NULL,
+	log_index INTEGER NOT NULL,
+	asset     TEXT NOT NULL,
+	media     TEXT NOT NULL,
+	PRIMARY KEY (owner, log_index, asset)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS asset_owners_media ON asset_owners(owner, media, log_index);
+CREATE INDEX IF NOT EXISTS asset_owners_asset ON asset_owners(asset);
+INSERT INTO asset_owners(owner, log_index, asset, media)
+	SELECT json_extract(o.value, '$.did'), a.log_index, a.asset, a.media
+	FROM assets a, json_each(a.state, '$.owners') o
+	WHERE json_extract(o.value, '$.did') IS NOT NULL
+	ON CONFLICT DO NOTHING;
+CREATE INDEX IF NOT EXISTS grants_log_index ON grants(log_index);
+CREATE INDEX IF NOT EXISTS grants_asset_index ON grants(asset, log_index);
+CREATE INDEX IF NOT EXISTS grants_licensee_index ON grants(licensee, log_index);
+DROP INDEX IF EXISTS grants_asset;
+DROP INDEX IF EXISTS grants_licensee;
+CREATE INDEX IF NOT EXISTS grant_requests_log_index ON grant_requests(log_index);
+CREATE INDEX IF NOT EXISTS grant_requests_status ON grant_requests(status, log_index);
+CREATE INDEX IF NOT EXISTS grant_requests_asset ON grant_requests(asset, log_index);
+CREATE INDEX IF NOT EXISTS grant_requests_asset_status ON grant_requests(asset, status, log_index);
+CREATE INDEX IF NOT EXISTS disputes_log_index ON disputes(log_index);
+DROP INDEX IF EXISTS disputes_asset;
+CREATE INDEX IF NOT EXISTS disputes_asset_index ON disputes(asset, log_index);
+CREATE INDEX IF NOT EXISTS disputes_status ON disputes(status, log_index);
+CREATE INDEX IF NOT EXISTS disputes_asset_status ON disputes(asset, status, log_index);
+CREATE INDEX IF NOT EXISTS proposals_log_index ON proposals(log_index);
+CREATE INDEX IF NOT EXISTS proposals_status ON proposals(status, log_index);
+CREATE INDEX IF NOT EXISTS proposals_asset_status ON proposals(asset, status, log_index);
+`
+
+func init() { migrations = append(migrations, pagesSchema) }
+
+// putOwners records the owners of an asset registered at index (in
+// PutAsset; a duplicate registration, which kept the first, adds none).
+func (t *Tx) putOwners(s *asset.State, index uint64) error {
+	for _, o := range s.Owners {
+		if _, err := t.exec(`INSERT INTO asset_owners(owner, log_index, asset, media)
+			SELECT ?, log_index, asset, media FROM assets WHERE asset = ? AND log_index = ? ON CONFLICT DO NOTHING`,
+			o.DID.String(), s.Asset.String(), int64(index)); err != nil {
+			return fmt.Errorf("catalog: owners of %s: %w", s.Asset, err)
+		}
+	}
+	return nil
+}
+
+// setOwners replaces the owners of an asset with those of its new state
+// (in SetState).
+func (t *Tx) setOwners(s *asset.State) error {
+	if _, err := t.exec(`DELETE FROM asset_owners WHERE asset = ?`, s.Asset.String()); err != nil {
+		return err
+	}
+	for _, o := range s.Owners {
+		if _, err := t.exec(`INSERT INTO asset_owners(owner, log_index, asset, media)
+			SELECT ?, log_index, asset, media FROM assets WHERE asset = ? ON CONFLICT DO NOTHING`,
+			o.DID.String(), s.Asset.String()); err != nil {
+			return fmt.Errorf("catalog: owners of %s: %w", s.Asset, err)
+		}
+	}
+	return nil
+}
+
+// where builds the conditions of a page query: each filter set adds one.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) eq(col, v string) {
+	if v != "" {
+		w.conds = append(w.conds, col+" = ?")
+		w.args = append(w.args, v)
+	}
+}
+
+// page finishes a query: from, the filters, log order, one row over limit.
+func (w *where) page(sel, idx string, q catalog.PageQuery) (string, []any) {
+	conds := append([]string{idx + " >= ?"}, w.conds...)
+	args := append([]any{int64(q.From)}, w.args...)
+	args = append(args, q.Bound()+1)
+	return sel + " WHERE " + strings.Join(conds, " AND ") + " ORDER BY " + idx + " LIMIT ?", args
+}
+
+// AssetPage answers a page of assets. The content filter, when set,
+// leads (an index on content and log index); else the owner filter (the
+// owners table, by owner and media type); else the media type.
+func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catalog.AssetRecord, uint64, error) {
+	const cols = `SELECT a.state, a.claim, a.priority, a.log_index, a.asset`
+	var w where
+	var sel, idx string
+	switch {
+	case q.Content != "":
+		sel, idx = cols+` FROM assets a`, "a.log_index"
+		w.eq("a.content", q.Content)
+		w.eq("a.media", q.MediaType)
+		if q.Owner != "" {
+			w.conds = append(w.conds, `EXISTS (SELECT 1 FROM asset_owners o WHERE o.owner = ? AND o.log_index = a.log_index AND o.asset = a.asset)`)
+			w.args = append(w.args, q.Owner)
+		}
+	case q.Owner != "":
+		// CROSS JOIN: SQLite walks asset_owners first, in index order.
+		sel, idx = cols+` FROM asset_owners o CROSS JOIN assets a ON a.asset = o.asset`, "o.log_index"
+		w.eq("o.owner", q.Owner)
+		w.eq("o.media", q.MediaType)
+	default:
+		sel, idx = cols+` FROM assets a`, "a.log_index"
+		w.eq("a.media", q.MediaType)
+	}
+	query, args := w.page(sel, idx, q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	as, err := scanAssets(rows)
+	if err != nil {
+		return nil, 0, err
+	}
+	as, next := catalog.TrimPage(as, q.Bound(), func(a *catalog.AssetRecord) uint64 { return a.LogIndex })
+	return as, next, nil
+}
+
+// GrantPage answers a page of grants with what was served under them.
+func (c *Catalog) GrantPage(ctx context.Context, q catalog.GrantQuery) ([]*catalog.GrantRecord, uint64, error) {
+	var w where
+	w.eq("g.asset", q.Asset)
+	w.eq("g.licensee", q.Licensee)
+	query, args := w.page(grantQuery, "g.log_index", q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []*catalog.GrantRecord
+	for rows.Next() {
+		g, err := scanGrant(rows, "")
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out, next := catalog.TrimPage(out, q.Bound(), func(g *catalog.GrantRecord) uint64 { return g.LogIndex })
+	return out, next, nil
+}
+
+// GrantRequestPage answers a page of queued grant requests with their
+// votes.
+func (c *Catalog) GrantRequestPage(ctx context.Context, q catalog.GrantRequestQuery) ([]*catalog.GrantRequestRecord, uint64, error) {
+	var w where
+	w.eq("asset", q.Asset)
+	w.eq("status", q.Status)
+	query, args := w.page(`SELECT id, asset, envelope, decision, status, log_index FROM grant_requests`, "log_index", q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	var out []*catalog.GrantRequestRecord
+	for rows.Next() {
+		r := &catalog.GrantRequestRecord{Votes: map[string]bool{}}
+		var env string
+		var dec, idx int64
+		if err := rows.Scan(&r.ID, &r.Asset, &env, &dec, &r.Status, &idx); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		r.Envelope, r.Decision, r.LogIndex = []byte(env), uint64(dec), uint64(idx)
+		out = append(out, r)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out, next := catalog.TrimPage(out, q.Bound(), func(r *catalog.GrantRequestRecord) uint64 { return r.LogIndex })
+	byID := map[string]*catalog.GrantRequestRecord{}
+	for _, r := range out {
+		byID[r.ID] = r
+	}
+	err = c.each(ctx, `SELECT request, approver, approve FROM grant_approvals WHERE request IN `, keys(byID), func(rows *sql.Rows) error {
+		var id, who string
+		var ok bool
+		if err := rows.Scan(&id, &who, &ok); err != nil {
+			return err
+		}
+		byID[id].Votes[who] = ok
+		return nil
+	})
+	return out, next, err
+}
+
+// DisputePage answers a page of disputes.
+func (c *Catalog) DisputePage(ctx context.Context, q catalog.DisputeQuery) ([]*catalog.DisputeRecord, uint64, error) {
+	var w where
+	w.eq("asset", q.Asset)
+	w.eq("status", q.Status)
+	query, args := w.page(`SELECT `+disputeCols+` FROM disputes`, "log_index", q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	var out []*catalog.DisputeRecord
+	for rows.Next() {
+		d, err := scanDispute(rows)
+		if err != nil {
+			return nil, 0, err
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out, next := catalog.TrimPage(out, q.Bound(), func(d *catalog.DisputeRecord) uint64 { return d.LogIndex })
+	return out, next, nil
+}
+
+// ProposalPage answers a page of proposals with their approvals.
+func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]*catalog.ProposalRecord, uint64, error) {
+	var w where
+	w.eq("asset", q.Asset)
+	w.eq("status", q.Status)
+	query, args := w.page(`SELECT proposal, asset, envelope, status, log_index FROM proposals`, "log_index", q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
+	if err != nil {
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	var out []*catalog.ProposalRecord
+	for rows.Next() {
+		p := &catalog.ProposalRecord{}
+		var id, a, env string
+		var idx int64
+		if err := rows.Scan(&id, &a, &env, &p.Status, &idx); err != nil {
+			rows.Close()
+			return nil, 0, err
+		}
+		p.Envelope, p.LogIndex = []byte(env), uint64(idx)
+		if p.ID, err = asset.ParseID(id); err == nil {
+			p.Asset, err = asset.ParseID(a)
+		}
+		if err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("catalog: proposal %s: %w", id, err)
+		}
+		out = append(out, p)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, 0, err
+	}
+	out, next := catalog.TrimPage(out, q.Bound(), func(p *catalog.ProposalRecord) uint64 { return p.LogIndex })
+	byID := map[string]*catalog.ProposalRecord{}
+	for _, p := range out {
+		byID[p.ID.String()] = p
+	}
+	err = c.each(ctx, `SELECT proposal, approver, envelope FROM approvals WHERE proposal IN `, keys(byID), func(rows *sql.Rows) error {
+		var id, who, env string
+		if err := rows.Scan(&id, &who, &env); err != nil {
+			return err
+		}
+		p := byID[id]
+		p.Approvers = append(p.Approvers, who)
+		p.Approvals = append(p.Approvals, []byte(env))
+		return nil
+	})
+	return out, next, err
+}
+
+// each runs query (ending in "IN ") over ids, in log order, calling fn for
+// every row; no ids, no query.
+func (c *Catalog) each(ctx context.Context, query string, ids []any, fn func(*sql.Rows) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := c.rdb.QueryContext(ctx, query+"("+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+") ORDER BY log_index", ids...)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func keys[V any](m map[string]V) []any {
+	out := make([]any, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
