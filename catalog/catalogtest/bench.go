@@ -80,8 +80,8 @@ func Bench(i int) BenchGroup {
 	base := uint64(benchGroupWidth*i + 1)
 	hot := benchID(fmt.Sprint("bench asset ", i%benchHotAssets))
 	return BenchGroup{
-		I:     i,
-		Asset: catalog.AssetRecord{State: st, Claim: "priority", Priority: a, LogIndex: base},
+		I:       i,
+		Asset:   catalog.AssetRecord{State: st, Claim: "priority", Priority: a, LogIndex: base},
 		GrantID: fmt.Sprint("bench grant ", i), GrantAsset: hot.String(),
 		Licensee: benchDID(fmt.Sprint("bench licensee ", i%benchLicensees)).String(), GrantIndex: base + 1,
 		DisputeID: fmt.Sprint("bench dispute ", i), DisputeAsset: hot.String(),

@@ -265,7 +265,9 @@ func testPages(t *testing.T, open Opener) {
 	// their approvals and votes.
 	q := catalog.PageQuery{Limit: catalog.MaxPage + 1} // more than the bound: the bound
 	as := walk(t, "AssetPage", &q, func(a *catalog.AssetRecord) uint64 { return a.LogIndex },
-		func() ([]*catalog.AssetRecord, uint64, error) { return c.AssetPage(ctx, catalog.AssetQuery{PageQuery: q}) })
+		func() ([]*catalog.AssetRecord, uint64, error) {
+			return c.AssetPage(ctx, catalog.AssetQuery{PageQuery: q})
+		})
 	for _, a := range as {
 		one, err := c.Asset(ctx, a.State.Asset)
 		must(t, err)
@@ -273,7 +275,9 @@ func testPages(t *testing.T, open Opener) {
 	}
 	q = catalog.PageQuery{}
 	for _, g := range walk(t, "GrantPage", &q, func(g *catalog.GrantRecord) uint64 { return g.LogIndex },
-		func() ([]*catalog.GrantRecord, uint64, error) { return c.GrantPage(ctx, catalog.GrantQuery{PageQuery: q}) }) {
+		func() ([]*catalog.GrantRecord, uint64, error) {
+			return c.GrantPage(ctx, catalog.GrantQuery{PageQuery: q})
+		}) {
 		one, err := c.Grant(ctx, g.ID)
 		must(t, err)
 		same(t, "GrantPage", g, one)
@@ -289,7 +293,9 @@ func testPages(t *testing.T, open Opener) {
 	}
 	q = catalog.PageQuery{}
 	for _, d := range walk(t, "DisputePage", &q, func(d *catalog.DisputeRecord) uint64 { return d.LogIndex },
-		func() ([]*catalog.DisputeRecord, uint64, error) { return c.DisputePage(ctx, catalog.DisputeQuery{PageQuery: q}) }) {
+		func() ([]*catalog.DisputeRecord, uint64, error) {
+			return c.DisputePage(ctx, catalog.DisputeQuery{PageQuery: q})
+		}) {
 		one, err := c.Dispute(ctx, d.ID)
 		must(t, err)
 		same(t, "DisputePage", d, one)
