@@ -128,10 +128,15 @@ type GrantRequestRecord struct {
 	Votes    map[string]bool `json:"votes"` // owner → approve
 }
 
-// GrantList is the answer of GET /v1/grants and /v1/assets/{id}/grants.
+// GrantList is the answer of GET /v1/grants and /v1/assets/{id}/grants:
+// a page of grants and, on the first page, the first page of the pending
+// requests (more from GET /v1/grant-requests?status=pending&from=
+// PendingNext).
 type GrantList struct {
-	Grants  []GrantRecord        `json:"grants"`
-	Pending []GrantRequestRecord `json:"pending_requests"`
+	Grants      []GrantRecord        `json:"grants"`
+	Pending     []GrantRequestRecord `json:"pending_requests"`
+	Next        string               `json:"next,omitempty"`
+	PendingNext string               `json:"pending_next,omitempty"`
 }
 
 // DisputeRecord is a dispute as GET /v1/disputes lists it.
