@@ -42,14 +42,6 @@ func (c *Client) Asset(ctx context.Context, id asset.ID) (*api.AssetView, error)
 	return &v, c.getJSON(ctx, "/v1/assets/"+id.String(), nil, &v)
 }
 
-// Assets lists every registered asset.
-func (c *Client) Assets(ctx context.Context) ([]api.AssetRecord, error) {
-	var v struct {
-		Assets []api.AssetRecord `json:"assets"`
-	}
-	return v.Assets, c.getJSON(ctx, "/v1/assets", nil, &v)
-}
-
 // Lineage returns the lineage graph around an asset.
 func (c *Client) Lineage(ctx context.Context, id asset.ID) (*api.Lineage, error) {
 	var v api.Lineage

@@ -58,48 +58,10 @@ func (c *Client) RequestGrant(ctx context.Context, key *identity.Key, a asset.ID
 	return nil, problemFrom(resp)
 }
 
-// Grants lists grants (and pending requests) by asset and licensee; empty
-// strings match all.
-func (c *Client) Grants(ctx context.Context, assetID, licensee string) (*GrantList, error) {
-	var v GrantList
-	q := url.Values{}
-	if assetID != "" {
-		q.Set("asset", assetID)
-	}
-	if licensee != "" {
-		q.Set("licensee", licensee)
-	}
-	return &v, c.getJSON(ctx, "/v1/grants", q, &v)
-}
-
-// GrantRecord is a grant as the server holds it.
-type GrantRecord struct {
-	ID       string `json:"id"`
-	Asset    string `json:"asset"`
-	Licensee string `json:"licensee"`
-	Revoked  bool   `json:"revoked"`
-	LogIndex uint64 `json:"log_index"`
-	Bytes    int64  `json:"bytes_served"`
-	Requests int64  `json:"requests_served"`
-	Envelope []byte `json:"envelope"`
-}
-
 // Grant returns one grant.
 func (c *Client) Grant(ctx context.Context, id string) (*GrantRecord, error) {
 	var g GrantRecord
 	return &g, c.getJSON(ctx, "/v1/grants/"+url.PathEscape(id), nil, &g)
-}
-
-// GrantList is the answer of GET /v1/grants.
-type GrantList struct {
-	Grants  []GrantRecord `json:"grants"`
-	Pending []struct {
-		ID       string          `json:"id"`
-		Asset    string          `json:"asset"`
-		Status   string          `json:"status"`
-		Votes    map[string]bool `json:"votes"`
-		Envelope []byte          `json:"envelope"`
-	} `json:"pending_requests"`
 }
 
 // Revoke revokes a grant with a revocation signed by owners.

@@ -137,28 +137,6 @@ func (c *Client) ResolveDispute(ctx context.Context, id string, env *identity.En
 	return &a, c.postEnvelope(ctx, "/v1/disputes/"+url.PathEscape(id)+"/resolve", env, &a)
 }
 
-// Disputes lists the disputes of an asset ("" for all).
-func (c *Client) Disputes(ctx context.Context, assetID string) ([]DisputeRecord, error) {
-	var a struct {
-		Disputes []DisputeRecord `json:"disputes"`
-	}
-	q := url.Values{}
-	if assetID != "" {
-		q.Set("asset", assetID)
-	}
-	return a.Disputes, c.getJSON(ctx, "/v1/disputes", q, &a)
-}
-
-// DisputeRecord is a dispute as the server lists it.
-type DisputeRecord struct {
-	ID       string `json:"id"`
-	Asset    string `json:"asset"`
-	Opener   string `json:"opener"`
-	Reason   string `json:"reason"`
-	Status   string `json:"status"`
-	LogIndex uint64 `json:"log_index"`
-}
-
 // Unsettled lists the uses of an asset the server's last settlement could
 // not charge, with the reason. Only the asset's owners and the operator may
 // read it: the client's key (WithKey) signs the request.

@@ -263,6 +263,7 @@ func TestWhoMayCall(t *testing.T) {
 				return code
 			},
 		},
+		"GET /v1/proposals": anyone("GET", "/v1/proposals?asset="+gated.String()),
 		"GET /v1/proposals/{id}": {allowed: func(t *testing.T) int {
 			v, _ := m.c.Asset(ctx, gated)
 			if len(v.Proposals) == 0 {
@@ -318,6 +319,7 @@ func TestWhoMayCall(t *testing.T) {
 			},
 		},
 		"GET /v1/assets/{id}/grants": anyone("GET", "/v1/assets/"+m.model.String()+"/grants"),
+		"GET /v1/grant-requests":     anyone("GET", "/v1/grant-requests?status=pending"),
 		"GET /v1/grants":             anyone("GET", "/v1/grants?licensee="+m.consumer.DID().String()),
 		"GET /v1/grants/{id}":        anyone("GET", "/v1/grants/"+m.grant.ID.String()),
 		"POST /v1/grants/{id}/revoke": {

@@ -7,13 +7,15 @@ import (
 	"strings"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/client"
 )
 
 func init() {
-	register("asset", "registered assets: asset show ID | lineage ID | list", subcommands{
+	register("asset", "registered assets: asset show ID | lineage ID | list [--owner DID] [--media TYPE] [--content ID]", subcommands{
 		"show":    assetShowCmd{},
 		"lineage": assetLineageCmd{},
 		"list":    assetListCmd{},
+		"ls":      assetListCmd{},
 	})
 }
 
@@ -131,6 +133,10 @@ type assetListCmd struct{}
 func (assetListCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("asset list", flag.ContinueOnError)
 	env.globalFlags(fs)
+	var q client.AssetQuery
+	fs.StringVar(&q.Owner, "owner", "", "only the assets this DID owns (now)")
+	fs.StringVar(&q.MediaType, "media", "", "only the assets of this media type")
+	fs.StringVar(&q.Content, "content", "", "only the assets registered on this content id")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -138,7 +144,7 @@ func (assetListCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	all, err := c.Assets(ctx)
+	all, err := c.AssetsWhere(ctx, q)
 	if err != nil {
 		return err
 	}
