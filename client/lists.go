@@ -177,9 +177,16 @@ func (c *Client) DisputePage(ctx context.Context, q DisputeQuery) (*api.DisputeL
 
 // Disputes lists every dispute of an asset ("" for all), in log order.
 func (c *Client) Disputes(ctx context.Context, assetID string) ([]DisputeRecord, error) {
+	return c.DisputesWhere(ctx, DisputeQuery{Asset: assetID})
+}
+
+// DisputesWhere lists every dispute q's filters match, in log order,
+// q.Limit at a time.
+func (c *Client) DisputesWhere(ctx context.Context, q DisputeQuery) ([]DisputeRecord, error) {
 	all := []DisputeRecord{}
 	err := follow(func(from string) (string, error) {
-		p, err := c.DisputePage(ctx, DisputeQuery{Page: Page{From: from}, Asset: assetID})
+		q.From = from
+		p, err := c.DisputePage(ctx, q)
 		if err != nil {
 			return "", err
 		}

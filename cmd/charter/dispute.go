@@ -12,8 +12,9 @@ import (
 )
 
 func init() {
-	register("dispute", "disputes hold an asset's revenue: dispute open ASSET --reason R | dispute resolve DISPUTE --release|--void", subcommands{
+	register("dispute", "disputes hold an asset's revenue: dispute open ASSET --reason R | dispute resolve DISPUTE --release|--void | dispute list [--asset ID] [--status S]", subcommands{
 		"open":    disputeOpenCmd{},
+		"list":    disputeListCmd{},
 		"resolve": disputeResolveCmd{},
 	})
 }

@@ -75,16 +75,50 @@ export function terms(id) {
   return termsCache.get(id);
 }
 
-/** assets lists the catalog. */
+/** pageURL adds a list's from cursor to path. */
+const pageURL = (path, from) => (from ? `${path}${path.includes("?") ? "&" : "?"}from=${encodeURIComponent(from)}` : path);
+
+/**
+ * follow reads the pages of a list after first (its "next" cursors, at most
+ * 10,000 pages) and appends their records under key to first[key].
+ */
+async function follow(path, first, key, nextKey = "next") {
+  const all = Array.isArray(first[key]) ? [...first[key]] : [];
+  let next = first[nextKey];
+  for (let i = 0; next && i < 10000; i++) {
+    const p = await getJSON(pageURL(path, next));
+    if (Array.isArray(p[key])) all.push(...p[key]);
+    next = p.next;
+  }
+  return all;
+}
+
+/** assets lists the catalog: every page of GET /v1/assets. */
 export async function assets() {
-  const a = await getJSON("/v1/assets");
-  return Array.isArray(a.assets) ? a.assets : [];
+  return follow("/v1/assets", await getJSON("/v1/assets"), "assets");
+}
+
+/** grants lists an asset's grants and pending requests, every page; null when the endpoint is missing. */
+export async function grants(id) {
+  const path = `/v1/assets/${encodeURIComponent(id)}/grants`;
+  const g = await optionalJSON(path);
+  if (g === null) return null;
+  return {
+    ...g,
+    grants: await follow(path, g, "grants"),
+    pending_requests: await follow(`/v1/grant-requests?status=pending&asset=${encodeURIComponent(id)}`, { requests: g.pending_requests, next: g.pending_next }, "requests"),
+  };
+}
+
+/** disputes lists an asset's disputes, every page; null when the endpoint is missing. */
+export async function disputes(id) {
+  const path = `/v1/disputes?asset=${encodeURIComponent(id)}`;
+  const d = await optionalJSON(path);
+  return d === null ? null : { ...d, disputes: await follow(path, d, "disputes") };
 }
 
 export const asset = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}`);
 export const lineage = (id) => getJSON(`/v1/assets/${encodeURIComponent(id)}/lineage`);
-export const grants = (id) => optionalJSON(`/v1/assets/${encodeURIComponent(id)}/grants`);
-export const disputes = (id) => optionalJSON(`/v1/disputes?asset=${encodeURIComponent(id)}`);
 /**
  * earnings reads a DID's statement. Money is visible to its owner only: view
  * is the token `charter earnings --console` signed with the DID's key, sent
