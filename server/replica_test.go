@@ -149,7 +149,7 @@ func (f *fleet) start(i int) {
 	}
 	s, err := New(ctx, Config{
 		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(testLogW, &slog.HandlerOptions{Level: slog.LevelDebug})), ScrubInterval: -1, SettleInterval: -1,
-		SessionIdle: time.Hour, Catalog: countingCatalog{cat, f},
+		SessionIdle: time.Hour, Catalog: countingCatalog{cat, f}, UploadQuotaTotal: replicaQuota,
 		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second, Log: tl, Blobs: bs, KeysDir: f.keys},
 	})
 	if err != nil {
@@ -350,6 +350,22 @@ func TestReplicasShareStores(t *testing.T) {
 		}
 	})
 
+	t.Run("UploadQuotaSharedAcrossReplicas", func(t *testing.T) {
+		// One key's uploads count against one quota whichever replica
+		// takes them: the counters are catalog rows.
+		k, _ := identity.Generate()
+		part := bytes.Repeat([]byte{7}, replicaQuota*2/3)
+		resp, b := uploadTo(t, f.hs[0].URL, k, part)
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("first upload: %d %s", resp.StatusCode, b)
+		}
+		part[0] = 8 // other content, same key
+		resp, b = uploadTo(t, f.hs[1].URL, k, part)
+		if resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("an upload past the key's quota, through the other replica: %d %s, want 429", resp.StatusCode, b)
+		}
+	})
+
 	t.Run("EntryOfADeadReplicaIsApplied", func(t *testing.T) {
 		// A replica that appended a statement and died before applying it
 		// leaves it in the log only: the others apply it.
@@ -444,6 +460,26 @@ func TestReplicasShareStores(t *testing.T) {
 			t.Fatalf("after %s stopped, the background lease is held by %q, want %s", fmt.Sprintf("replica-%d", i), h, other)
 		}
 	})
+}
+
+// replicaQuota is the upload quota of a key on the test fleet.
+const replicaQuota = 3 << 20
+
+// uploadTo stores body at the server at base, signed by k.
+func uploadTo(t *testing.T, base string, k *identity.Key, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/blobs", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/octet-stream")
+	if err := httpsig.Sign(req, k, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, b
 }
 
 // testLogW receives the replicas' warnings: set CHARTER_TEST_LOG=1 to see them.
