@@ -273,9 +273,7 @@ func (s *Server) closeIdle(ctx context.Context, idle time.Duration) {
 		s.log.Error("closing idle download sessions", "err", err)
 	}
 	if s.shared() {
-		if err := s.releaseStale(ctx); err != nil {
-			s.log.Error("releasing reservations of dead requests", "err", err)
-		}
+		s.finishDead(ctx)
 	}
 }
 

@@ -67,6 +67,9 @@ type replicaState struct {
 	assets sync.Map
 	// gen reads the catalog generation: the applied watermark.
 	gen func(ctx context.Context) (uint64, error)
+	// sealedBefore holds the sealed receipts (grant session part) the
+	// last idle pass found (finishDead; the session loop's goroutine).
+	sealedBefore map[string]bool
 }
 
 // shared reports whether the server is one of several replicas.
@@ -193,6 +196,39 @@ func (s *Server) releaseStale(ctx context.Context) error {
 		return err
 	}
 	return nil
+}
+
+// finishDead finishes, on the replica holding the background lease, what
+// replicas that died mid-request left: reservations of their requests
+// (releaseStale), and receipts they sealed but did not log. A live replica
+// logs a receipt milliseconds after sealing it, so one still sealed at
+// two passes of the idle loop is logged here (were it logged twice, the
+// second entry would apply as a no-op).
+func (s *Server) finishDead(ctx context.Context) {
+	if err := s.releaseStale(ctx); err != nil {
+		s.log.Error("releasing reservations of dead requests", "err", err)
+	}
+	sealed, err := s.cat.SealedReceipts(ctx)
+	if err != nil {
+		s.log.Error("listing sealed receipts", "err", err)
+		return
+	}
+	seen := make(map[string]bool, len(sealed))
+	var stale []catalog.SealedReceipt
+	for _, x := range sealed {
+		k := fmt.Sprintf("%s %s %d", x.Grant, x.Session, x.Part)
+		seen[k] = true
+		if s.rep.sealedBefore[k] {
+			stale = append(stale, x)
+		}
+	}
+	s.rep.sealedBefore = seen
+	if len(stale) > 0 {
+		s.log.Warn("logging receipts a dead replica sealed", "receipts", len(stale))
+		if _, err := s.logSealed(ctx, stale); err != nil {
+			s.log.Error("logging receipts a dead replica sealed", "err", err)
+		}
+	}
 }
 
 // settleLease holds the settlement lease for one run, waiting while

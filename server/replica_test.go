@@ -149,7 +149,7 @@ func (f *fleet) start(i int) {
 	}
 	s, err := New(ctx, Config{
 		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(testLogW, &slog.HandlerOptions{Level: slog.LevelDebug})), ScrubInterval: -1, SettleInterval: -1,
-		SessionIdle: time.Hour, Catalog: countingCatalog{cat, f}, UploadQuotaTotal: replicaQuota,
+		SessionIdle: 3 * time.Second, Catalog: countingCatalog{cat, f}, UploadQuotaTotal: replicaQuota,
 		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second, Log: tl, Blobs: bs, KeysDir: f.keys},
 	})
 	if err != nil {
@@ -396,6 +396,39 @@ func TestReplicasShareStores(t *testing.T) {
 			t.Fatalf("the orphaned usage report is not in the catalog: %v", err)
 		}
 		f.check(f.servers[1])
+	})
+
+	t.Run("ReceiptSealedByADeadReplicaIsLogged", func(t *testing.T) {
+		// A replica sealed a download session into a receipt and died
+		// before logging it: the background lease holder logs it.
+		k, _ := identity.Generate()
+		a, err := f.client(0, k).RequestGrant(ctx, k, aid, "research", client.GrantOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gc := f.client(0, k).WithGrant(k, a.Grant.ID.String()).WithSession("dies-sealed")
+		if _, err := gc.Stream(ctx, cid, io.Discard, nil); err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := f.servers[0].sealSessions(ctx, catalog.SessionFilter{Session: "dies-sealed", Licensee: k.DID().String()})
+		if err != nil || len(sealed) != 1 {
+			t.Fatalf("sealing: %d receipts, %v", len(sealed), err)
+		}
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			rs, err := f.servers[1].cat.Receipts(ctx, a.Grant.ID.String(), 10)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(rs) == 1 {
+				break
+			}
+			if len(rs) > 1 || time.Now().After(deadline) {
+				t.Fatalf("the grant has %d receipts, want the one sealed", len(rs))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		f.appliedOnce(f.settled(f.servers[1]))
 	})
 
 	t.Run("SettlementRunsOnceAcrossReplicas", func(t *testing.T) {
