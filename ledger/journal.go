@@ -82,8 +82,11 @@ func appendStr(dst []byte, s string) []byte {
 // DecodeEntry parses a canonical entry. It accepts only the canonical form:
 // DecodeEntry(b).Canonical() equals b for every b it accepts, and every
 // field is validated as the ledger validates it on the way in.
+//
+// The strings of the entry share one allocation (a copy of b), so b may be
+// reused once DecodeEntry returns.
 func DecodeEntry(b []byte) (Entry, error) {
-	d := decoder{b: b}
+	d := decoder{b: b, s: string(b)}
 	var e Entry
 	if v := d.u8(); v != entryVersion {
 		return Entry{}, fmt.Errorf("version %d: %w", v, ErrBadEntry)
@@ -136,7 +139,8 @@ func DecodeEntry(b []byte) (Entry, error) {
 }
 
 type decoder struct {
-	b   []byte
+	b   []byte // what is left to decode
+	s   string // all of the entry, for str to slice
 	err error
 }
 
@@ -191,7 +195,7 @@ func (d *decoder) str() string {
 		d.err = fmt.Errorf("bad length")
 		return ""
 	}
-	if k != len(binary.AppendUvarint(nil, n)) {
+	if k > 1 && d.b[k-1] == 0 { // a minimal varint never ends in a zero byte
 		d.err = fmt.Errorf("non-minimal length")
 		return ""
 	}
@@ -200,7 +204,11 @@ func (d *decoder) str() string {
 		return ""
 	}
 	d.b = d.b[k:]
-	return string(d.take(int(n)))
+	at := len(d.s) - len(d.b)
+	if d.take(int(n)) == nil && n > 0 {
+		return ""
+	}
+	return d.s[at : at+int(n)]
 }
 
 // ChainHash returns sha256(prev || canonical), the hash of a journal row
