@@ -25,7 +25,7 @@ import (
 // newServer runs a real server; wrap may intercept its handler.
 func newServer(t *testing.T, wrap func(http.Handler) http.Handler) *client.Client {
 	t.Helper()
-	srv, err := server.New(context.Background(), server.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	srv, err := server.Open(context.Background(), server.Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

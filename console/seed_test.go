@@ -52,7 +52,7 @@ func startServerDir(t *testing.T, wrap func(http.Handler) http.Handler) (*httpte
 	t.Helper()
 	ctx := context.Background()
 	dataDir := t.TempDir()
-	s, err := server.New(ctx, server.Config{
+	s, err := server.Open(ctx, server.Config{
 		DataDir:       dataDir,
 		ScrubInterval: -1,
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),

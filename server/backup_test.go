@@ -117,7 +117,7 @@ func TestBackupLive(t *testing.T) {
 	if out, err := exec.Command("cp", "-a", dst, restored).CombinedOutput(); err != nil {
 		t.Fatalf("cp: %v %s", err, out)
 	}
-	s, err := New(ctx, quietConfig(restored))
+	s, err := Open(ctx, quietConfig(restored))
 	if err != nil {
 		t.Fatalf("restored server does not start: %v", err)
 	}

@@ -39,7 +39,7 @@ func benchServerCfg(b *testing.B, size int64, cfg Config) (*client.Client, conte
 	cfg.DataDir = filepath.Join(dir, "data")
 	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg.ScrubInterval = -1
-	srv, err := New(context.Background(), cfg)
+	srv, err := Open(context.Background(), cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func BenchmarkVerifyOnRead(b *testing.B) {
 // the same run is a bare log append without a proof.
 func BenchmarkRegister(b *testing.B) {
 	dir := b.TempDir()
-	s, err := New(context.Background(), Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	s, err := Open(context.Background(), Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -31,7 +31,7 @@ func TestServeChild(t *testing.T) {
 		t.Skip("runs only as the child of TestCrashKeepsSession")
 	}
 	ctx := context.Background()
-	s, err := New(ctx, Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1, SessionIdle: time.Hour})
+	s, err := Open(ctx, Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1, SessionIdle: time.Hour})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(1)

@@ -262,7 +262,7 @@ func TestConcurrentDuplicatesReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{DataDir: m.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1}
-	s2, err := New(ctx, cfg)
+	s2, err := Open(ctx, cfg)
 	if err != nil {
 		t.Fatalf("restart after duplicates: %v", err)
 	}

@@ -332,7 +332,7 @@ func TestUploadNeedsSignature(t *testing.T) {
 func TestUploadQuota(t *testing.T) {
 	cfg := quietConfig(t.TempDir())
 	cfg.MaxUpload, cfg.UploadQuotaDay = 60, 100
-	s, err := New(context.Background(), cfg)
+	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

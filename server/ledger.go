@@ -23,14 +23,6 @@ import (
 // currency: "licensee:<did>@USD-4", "contributor:<did>@USD-4",
 // "asset:<asset>@USD-4", "external:<name>@USD-4".
 
-func openLedger(ctx context.Context, dir string) (*ledgersqlite.Ledger, error) {
-	l, err := ledgersqlite.Open(ctx, filepath.Join(dir, "ledger.db"), nil)
-	if err != nil {
-		return nil, fmt.Errorf("server: ledger: %w", err)
-	}
-	return l, nil
-}
-
 // ErrLedgerTampered reports a ledger that fails verification against its
 // own journal or the settlement roots in the transparency log.
 var ErrLedgerTampered = errors.New("the ledger does not match its journal or the log")
@@ -58,12 +50,12 @@ func ledgerAnchors(ctx context.Context, cat catalog.UsageReader) ([]ledger.Ancho
 	return out, nil
 }
 
-// verifyLedger verifies the ledger journal of the data folder dir: its
-// hash chain, every journal root the log's settlement entries recorded,
-// and the stored balances against the replayed journal. It returns the
-// journal-backed books, or an error that says which file, which entry and
-// what to do.
-func verifyLedger(ctx context.Context, dir string, cat catalog.UsageReader, l *ledgersqlite.Ledger) (*ledger.Books, int, error) {
+// verifyLedger verifies the ledger journal: its hash chain, every journal
+// root the log's settlement entries recorded, and the stored balances
+// against the replayed journal. It returns the journal-backed books, or an
+// error that says which ledger (name), which entry and what to do; dir,
+// when set, is the data folder for the hint.
+func verifyLedger(ctx context.Context, name, dir string, cat catalog.UsageReader, l ledger.Ledger) (*ledger.Books, int, error) {
 	anchors, err := ledgerAnchors(ctx, cat)
 	if err != nil {
 		return nil, 0, err
@@ -74,8 +66,11 @@ func verifyLedger(ctx context.Context, dir string, cat catalog.UsageReader, l *l
 		if !errors.As(err, &je) {
 			return nil, 0, fmt.Errorf("server: verifying the ledger: %w", err)
 		}
-		return nil, 0, fmt.Errorf("%w: %s: %w\nhint: the ledger was changed outside Charter (or lost writes the log recorded); do not pay anything out. Stop the server, keep the folder as evidence, restore %s (with its -wal file) from a backup taken after the last settlement, and start again; `charter admin check --data %s` repeats this check",
-			ErrLedgerTampered, filepath.Join(dir, "ledger.db"), err, filepath.Join(dir, "ledger.db"), dir)
+		hint := fmt.Sprintf("hint: the ledger was changed outside Charter (or lost writes the log recorded); do not pay anything out. Stop the server, keep %s as evidence, restore it from a backup taken after the last settlement, and start again", name)
+		if dir != "" {
+			hint += fmt.Sprintf(" (a SQLite ledger with its -wal file); `charter admin check --data %s` repeats this check", dir)
+		}
+		return nil, 0, fmt.Errorf("%w: %s: %w\n%s", ErrLedgerTampered, name, err, hint)
 	}
 	return b, len(anchors), nil
 }
@@ -98,12 +93,13 @@ func CheckLedger(ctx context.Context, cfg Config) (*LedgerCheck, error) {
 		return nil, err
 	}
 	defer cat.Close()
-	l, err := openLedger(ctx, cfg.DataDir)
+	path := filepath.Join(cfg.DataDir, "ledger.db")
+	l, err := ledgersqlite.Open(ctx, path, nil)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("server: ledger: %w", err)
 	}
 	defer l.Close()
-	b, n, err := verifyLedger(ctx, cfg.DataDir, cat, l)
+	b, n, err := verifyLedger(ctx, path, cfg.DataDir, cat, l)
 	if err != nil {
 		return nil, err
 	}

@@ -126,7 +126,7 @@ func newMarketSized(t testing.TB, cfg Config, levels int, edit func(*license.Ter
 }
 
 func (m *market) start(cfg Config) {
-	s, err := New(context.Background(), cfg)
+	s, err := Open(context.Background(), cfg)
 	if err != nil {
 		m.t.Fatal(err)
 	}

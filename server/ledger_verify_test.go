@@ -42,7 +42,7 @@ func (m *market) withdraw(k *identity.Key, amount int64) (*metering.FundAnswer, 
 func (m *market) reopen() error {
 	m.hs.Close()
 	m.s.Close()
-	s, err := New(context.Background(), Config{DataDir: m.dir, Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
+	s, err := Open(context.Background(), Config{DataDir: m.dir, Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
-		_, err := New(ctx, Config{DataDir: m.dir, Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
+		_, err := Open(ctx, Config{DataDir: m.dir, Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
 		if !errors.Is(err, ErrLedgerTampered) || !errors.Is(err, ledger.ErrBalanceMismatch) {
 			t.Fatalf("start with a raised balance: %v", err)
 		}
@@ -107,7 +107,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 		editLedger(t, m.dir, func(l *ledgersqlite.Ledger) {
 			forgeJournal(t, l, maxAcct(m))
 		})
-		_, err := New(ctx, Config{DataDir: m.dir, Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
+		_, err := Open(ctx, Config{DataDir: m.dir, Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
 		if !errors.Is(err, ErrLedgerTampered) || !errors.Is(err, ledger.ErrAnchor) || !strings.Contains(err.Error(), "journal row") {
 			t.Fatalf("start with a rewritten journal: %v", err)
 		}
@@ -138,7 +138,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 
 	t.Run("raised while running", func(t *testing.T) {
 		m := settledMarket(t)
-		if err := m.s.ledger.ForgeCredit(ctx, maxAcct(m), 10000000); err != nil {
+		if err := m.s.ledger.(*ledgersqlite.Ledger).ForgeCredit(ctx, maxAcct(m), 10000000); err != nil {
 			t.Fatal(err)
 		}
 		_, err := m.withdraw(m.max, 1_000_000) // far more than the 19,754 earned
@@ -167,7 +167,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 // start2Fresh starts a server on a new empty folder, so the market's
 // cleanup has something to close.
 func (m *market) start2Fresh(t *testing.T) {
-	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
+	s, err := Open(context.Background(), Config{DataDir: t.TempDir(), Logger: m.s.log, ScrubInterval: -1, SettleInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,7 +26,7 @@ import (
 // before pages), and malformed parameters refused with a hint.
 func TestListPages(t *testing.T) {
 	ctx := context.Background()
-	s, err := New(ctx, Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	s, err := Open(ctx, Config{DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

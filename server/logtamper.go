@@ -21,10 +21,11 @@ func (e *tamperedLogError) Error() string { return e.msg }
 func (e *tamperedLogError) Unwrap() error { return e.err }
 
 // explainTampered rewrites an error that wraps *auditlog.TamperedError for
-// the operator of the log in logDir; other errors are returned as they are.
+// the operator of the log in logDir; other errors, and every error of a log
+// that is not in a folder (logDir ""), are returned as they are.
 func explainTampered(logDir string, err error) error {
 	var te *auditlog.TamperedError
-	if !errors.As(err, &te) {
+	if logDir == "" || !errors.As(err, &te) {
 		return err
 	}
 	if real, e := filepath.EvalSymlinks(logDir); e == nil { // rebuild and check reach the log through a link
@@ -40,4 +41,12 @@ func explainTampered(logDir string, err error) error {
 		msg += fmt.Sprintf(" If %s was replaced, put back the log key the log was created with instead.", filepath.Join(data, "keys"))
 	}
 	return &tamperedLogError{msg: msg, err: err}
+}
+
+// logDir is the log folder of the data folder dir, "" when there is none.
+func logDir(dir string) string {
+	if dir == "" {
+		return ""
+	}
+	return filepath.Join(dir, "log")
 }

@@ -25,7 +25,7 @@ import (
 func TestTamperedLogRefusalSaysWhereAndWhat(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := New(ctx, quietConfig(dir))
+	s, err := Open(ctx, quietConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestTamperedLogRefusalSaysWhereAndWhat(t *testing.T) {
 	raw[len(raw)/2] ^= 1
 	os.WriteFile(bundle, raw, 0o644)
 
-	_, err = New(ctx, quietConfig(dir))
+	_, err = Open(ctx, quietConfig(dir))
 	if !errors.Is(err, auditlog.ErrTampered) {
 		t.Fatalf("server started on a tampered log: %v", err)
 	}
@@ -79,7 +79,7 @@ func TestTamperedLogRefusalSaysWhereAndWhat(t *testing.T) {
 
 	// The same for a bundle that is gone.
 	os.Remove(bundle)
-	_, err = New(ctx, quietConfig(dir))
+	_, err = Open(ctx, quietConfig(dir))
 	if !errors.Is(err, auditlog.ErrTampered) || !strings.Contains(err.Error(), bundle+" is missing") || !strings.Contains(err.Error(), "hint:") {
 		t.Fatalf("missing bundle: %v", err)
 	}

@@ -115,7 +115,7 @@ func TestRebuildKeepsQuotaCounters(t *testing.T) {
 func TestRebuildFailureLeavesFolder(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := New(ctx, quietConfig(dir))
+	s, err := Open(ctx, quietConfig(dir))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestRebuildFailureLeavesFolder(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dir, ".rebuild-*")); len(left) > 0 {
 		t.Fatalf("rebuild left %q behind", left)
 	}
-	s, err = New(ctx, quietConfig(dir))
+	s, err = Open(ctx, quietConfig(dir))
 	if err != nil {
 		t.Fatalf("server does not start after the rebuild: %v", err)
 	}

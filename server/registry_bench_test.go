@@ -162,7 +162,7 @@ func baselineAppends(b *testing.B, writers, n int, payload []byte) (float64, tim
 // grant two (decision and grant).
 func BenchmarkRegistryLoad(b *testing.B) {
 	ctx := context.Background()
-	s, err := New(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1,
+	s, err := Open(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1,
 		LogOptions: auditlog.Options{BatchMaxAge: *registryBatchAge}})
 	if err != nil {
 		b.Fatal(err)
@@ -345,7 +345,7 @@ func BenchmarkRegistryLoad(b *testing.B) {
 // per second the applier can keep up with (1e6 ÷ it).
 func BenchmarkRegistryApply(b *testing.B) {
 	ctx := context.Background()
-	s, err := New(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1})
+	s, err := Open(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1})
 	if err != nil {
 		b.Fatal(err)
 	}

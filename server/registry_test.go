@@ -45,7 +45,7 @@ func newRegFixture(t *testing.T) *regFixture {
 }
 
 func (f *regFixture) start() {
-	s, err := New(context.Background(), Config{DataDir: f.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	s, err := Open(context.Background(), Config{DataDir: f.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
 	if err != nil {
 		f.t.Fatal(err)
 	}

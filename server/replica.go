@@ -21,11 +21,12 @@ import (
 
 // Replica makes a server one of several that share their stores
 // (docs/operations.md, "Replicas"; docs/design/decisions.md, "Replicas"):
-// the catalog (Config.Catalog, PostgreSQL), the log (Log, tessera's MySQL
-// driver), the blobs (Blobs, S3) and the leases (Lease, PostgreSQL). Each
-// replica applies the log entries it appends and follows the entries the
-// others append; background work runs on the replica holding the
-// "background" lease; every replica signs with the same keys (KeysDir).
+// the catalog (Deps.Catalog, PostgreSQL), the ledger (Deps.Ledger,
+// PostgreSQL), the log (Deps.Log, tessera's MySQL driver), the blobs
+// (Deps.Blobs, S3) and the leases (Lease, PostgreSQL). Each replica applies
+// the log entries it appends and follows the entries the others append;
+// background work runs on the replica holding the "background" lease; every
+// replica signs with the same keys (Deps.Key and the log's key).
 type Replica struct {
 	// ID names this replica in leases and logs; default host:pid.
 	ID string
@@ -35,16 +36,6 @@ type Replica struct {
 	// background work may pause when its replica dies. Zero means
 	// DefaultLeaseTTL.
 	LeaseTTL time.Duration
-	// Log is the shared transparency log; nil means DataDir/log (a single
-	// host). The server closes it on Close.
-	Log *auditlog.Log
-	// Blobs is the shared blob store; nil means DataDir/blobs. The server
-	// closes it on Close when it is an io.Closer.
-	Blobs blob.Store
-	// KeysDir holds server.key and log.key, the same for every replica;
-	// empty means DataDir/keys. A replica never creates keys: a fleet
-	// whose replicas made keys of their own would sign with several.
-	KeysDir string
 	// Sweep, when set, removes what writers that died left in the blob
 	// store (blob/s3's Sweep); it runs with the background work.
 	Sweep func(ctx context.Context) error
@@ -74,36 +65,6 @@ type replicaState struct {
 
 // shared reports whether the server is one of several replicas.
 func (s *Server) shared() bool { return s.rep != nil }
-
-// serverKeys loads the log key and the server key: on a single server
-// from <data>/keys, made on first start; on a replica from
-// Replica.KeysDir, where they must exist.
-func serverKeys(cfg Config) (*auditlog.Signer, *identity.Key, error) {
-	dir := filepath.Join(cfg.DataDir, "keys")
-	hint := ""
-	if cfg.Replica != nil {
-		if cfg.Replica.KeysDir != "" {
-			dir = cfg.Replica.KeysDir
-		}
-		hint = fmt.Sprintf("\nhint: replicas share one server.key and log.key; start one server on a fresh --data once to create them, then copy its keys/ folder to %s on every replica", dir)
-		for _, f := range []string{"log.key", "server.key"} {
-			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-				return nil, nil, fmt.Errorf("server: replica keys: %w%s", err, hint)
-			}
-		}
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, nil, fmt.Errorf("server: keys folder: %w", err)
-	}
-	logKey, err := auditlog.LoadOrCreateKey(filepath.Join(dir, "log.key"), cfg.LogOrigin)
-	if err != nil {
-		return nil, nil, fmt.Errorf("server: log key: %w%s", err, hint)
-	}
-	key, _, err := identity.LoadOrGenerate(filepath.Join(dir, "server.key"))
-	if err != nil {
-		return nil, nil, fmt.Errorf("server: server key: %w%s", err, hint)
-	}
-	return logKey, key, nil
-}
 
 // newReplicaState checks a replica's configuration.
 func newReplicaState(r Replica, cat catalog.Catalog) (*replicaState, error) {

@@ -147,11 +147,19 @@ func (f *fleet) start(i int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(ctx, Config{
-		DataDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(testLogW, &slog.HandlerOptions{Level: slog.LevelDebug})), ScrubInterval: -1, SettleInterval: -1,
-		SessionIdle: 3 * time.Second, Catalog: countingCatalog{cat, f}, UploadQuotaTotal: replicaQuota,
-		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second, Log: tl, Blobs: bs, KeysDir: f.keys},
-	})
+	key, _, err := identity.LoadOrGenerate(filepath.Join(f.keys, "server.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Deps{Catalog: countingCatalog{cat, f}, Log: tl, Blobs: bs, Key: key, Config: Config{
+		Logger: slog.New(slog.NewTextHandler(testLogW, &slog.HandlerOptions{Level: slog.LevelDebug})), ScrubInterval: -1, SettleInterval: -1,
+		SessionIdle: 3 * time.Second, UploadQuotaTotal: replicaQuota,
+		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second},
+	}}
+	if err := OpenDefaults(ctx, t.TempDir(), &d); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(ctx, d)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -210,8 +218,7 @@ func (f *fleet) settled(s *Server) uint64 {
 // check compares the shared catalog with one rebuilt from the shared log.
 func (f *fleet) check(s *Server) {
 	f.t.Helper()
-	r := s.cfg.Replica
-	rep, err := CheckShared(context.Background(), s.cat, r.Log, r.Blobs, r.KeysDir, s.log)
+	rep, err := CheckShared(context.Background(), s.cat, s.tlog, s.blobs, f.keys, s.log)
 	if err != nil {
 		f.t.Fatal(err)
 	}

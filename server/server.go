@@ -16,21 +16,16 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
-	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
-	"github.com/charter-dev/charter/blob/localfs"
 	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
-	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
 	"github.com/charter-dev/charter/registry"
 )
@@ -76,9 +71,9 @@ type Config struct {
 	// hold (zero: catsqlite.DefaultNonceLimit); a key at its bound gets
 	// 503 and no other key is affected.
 	NonceLimit int
-	// Catalog is the catalog to run on (catalog/postgres, for one); the
-	// server closes it on Close. Nil means the embedded SQLite catalog,
-	// catalog.db in DataDir.
+	// Catalog is the catalog Open runs on (catalog/postgres, for one); nil
+	// means the embedded SQLite catalog, catalog.db in DataDir. New takes
+	// Deps.Catalog instead.
 	Catalog catalog.Catalog
 	// Replica makes this server one of several sharing catalog, log,
 	// blobs and leases (replica.go); nil means the only server of its
@@ -125,7 +120,7 @@ type Server struct {
 
 	// ledger holds the money (ledger.db); ledgerMu serialises writers that
 	// check before they write, settleMu whole settlement runs.
-	ledger   *ledgersqlite.Ledger
+	ledger   ledger.Ledger
 	ledgerMu sync.Mutex
 	settleMu sync.Mutex
 	// lastFailed holds, by asset, the uses the last settlement run could
@@ -145,11 +140,64 @@ type Server struct {
 	wg   sync.WaitGroup
 }
 
-// New opens (creating if needed) the data folder and returns a server.
-func New(ctx context.Context, cfg Config) (*Server, error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("server: no data folder given")
+// Deps are what a Server runs on: its backends, its key and its settings.
+// cmd/charter opens each backend (from a URL, or the embedded default in
+// the data folder, see OpenDefaults) and hands them to New; a test or an
+// embedding program may hand it any backend. From New on the Server owns
+// them: Close closes them, and so does New when it fails.
+type Deps struct {
+	// Catalog holds the state derived from the log (catalog/sqlite,
+	// catalog/postgres).
+	Catalog catalog.Catalog
+	// Ledger holds the money (ledger/sqlite, ledger/postgres).
+	Ledger ledger.Ledger
+	// Blobs stores uploaded bytes and their outboards (blob/localfs,
+	// blob/s3); closed on Close when it is an io.Closer.
+	Blobs blob.Store
+	// Log is the transparency log, opened with the log's signing key.
+	Log *auditlog.Log
+	// Key is the server's own identity, the operator's key: it signs
+	// grants, receipts and settlements, and funds accounts. Replicas of
+	// one deployment share it.
+	Key *identity.Key
+	// Config holds the settings (logger, intervals, limits, replica
+	// mode). New opens nothing from it: its DataDir, when set, only names
+	// files in hints, and its Catalog is ignored.
+	Config Config
+	// LedgerName names the ledger in the hints of its verification (a
+	// file or a database); default "the ledger".
+	LedgerName string
+}
+
+// closeDeps closes every backend d holds.
+func closeDeps(d Deps) error {
+	var errs []error
+	if d.Log != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		errs = append(errs, d.Log.Close(ctx))
+		cancel()
 	}
+	if c, ok := d.Blobs.(interface{ Close() error }); ok {
+		errs = append(errs, c.Close())
+	}
+	if d.Catalog != nil {
+		errs = append(errs, d.Catalog.Close())
+	}
+	if d.Ledger != nil {
+		errs = append(errs, d.Ledger.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// New returns a server on the backends in d, after replaying into the
+// catalog the log entries it has not applied and verifying the ledger
+// against its journal and the settlement roots in the log.
+func New(ctx context.Context, d Deps) (*Server, error) {
+	if d.Catalog == nil || d.Ledger == nil || d.Blobs == nil || d.Log == nil || d.Key == nil {
+		closeDeps(d)
+		return nil, errors.New("server: New needs a catalog, a ledger, a blob store, a log and a key\nhint: server.OpenDefaults opens the embedded ones of a data folder")
+	}
+	cfg := d.Config
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -159,49 +207,12 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.ScrubInterval == 0 {
 		cfg.ScrubInterval = 24 * time.Hour
 	}
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("server: data folder: %w", err)
+	if d.LedgerName == "" {
+		d.LedgerName = "the ledger"
 	}
-	rep := cfg.Replica
-	if rep == nil {
-		rep = &Replica{}
-	}
-	blobs := rep.Blobs
-	if blobs == nil {
-		var err error
-		if blobs, err = localfs.Open(ctx, filepath.Join(cfg.DataDir, "blobs")); err != nil {
-			return nil, fmt.Errorf("server: blob store: %w", err)
-		}
-	}
-	if cfg.LogOrigin == "" {
-		cfg.LogOrigin = DefaultLogOrigin
-	}
-	logKey, key, err := serverKeys(cfg)
-	if err != nil {
-		return nil, err
-	}
-	tlog := rep.Log
-	if tlog == nil {
-		if tlog, err = auditlog.Open(ctx, filepath.Join(cfg.DataDir, "log"), logKey, cfg.LogOptions); err != nil {
-			return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), fmt.Errorf("server: transparency log: %w", err))
-		}
-	} else if tlog.VerifierKey() != logKey.VerifierKey() {
-		return nil, fmt.Errorf("server: the shared log is signed with key %q, but this replica's log.key is %q\nhint: every replica must use the same log.key", tlog.VerifierKey(), logKey.VerifierKey())
-	}
-	cat := cfg.Catalog
-	if cat == nil {
-		if cat, err = catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db")); err != nil {
-			tlog.Close(ctx)
-			return nil, err
-		}
-	}
-	ldg, err := openLedger(ctx, cfg.DataDir)
-	if err != nil {
-		cat.Close()
-		tlog.Close(ctx)
-		return nil, err
-	}
-	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: ldg}
+	cat, tlog, key, blobs := d.Catalog, d.Log, d.Key, d.Blobs
+	s := &Server{cfg: cfg, log: cfg.Logger, blobs: blobs, cat: cat, tlog: tlog, key: key, mux: http.NewServeMux(), ledger: d.Ledger}
+	var err error
 	if cfg.Replica != nil {
 		if s.rep, err = newReplicaState(*cfg.Replica, cat); err != nil {
 			s.Close()
@@ -221,7 +232,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	if err := s.replay(ctx); err != nil {
 		s.Close()
-		return nil, explainTampered(filepath.Join(cfg.DataDir, "log"), err)
+		return nil, explainTampered(logDir(cfg.DataDir), err)
 	}
 	if !s.shared() { // a replica does it under the background lease
 		if err := s.finishSessions(ctx); err != nil {
@@ -230,7 +241,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		}
 	}
 	// A ledger edited outside Charter is refused before it pays out.
-	if s.books, _, err = verifyLedger(ctx, cfg.DataDir, cat, ldg); err != nil {
+	if s.books, _, err = verifyLedger(ctx, d.LedgerName, cfg.DataDir, cat, d.Ledger); err != nil {
 		s.Close()
 		return nil, err
 	}

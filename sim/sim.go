@@ -351,7 +351,7 @@ func serverConfig(dir string) server.Config {
 }
 
 func (b *inProcBackend) start(ctx context.Context) (http.Handler, error) {
-	s, err := server.New(ctx, serverConfig(b.dir))
+	s, err := server.Open(ctx, serverConfig(b.dir))
 	if err != nil {
 		return nil, err
 	}

@@ -19,7 +19,7 @@ import (
 func TestAdminCheckLedger(t *testing.T) {
 	ctx := context.Background()
 	data := filepath.Join(t.TempDir(), "data")
-	s, err := server.New(ctx, server.Config{DataDir: data, ScrubInterval: -1, SettleInterval: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	s, err := server.Open(ctx, server.Config{DataDir: data, ScrubInterval: -1, SettleInterval: -1, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}

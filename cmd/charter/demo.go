@@ -45,7 +45,7 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Stat(filepath.Join(*data, "catalog.db")); err == nil {
 		fresh = false
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), ScrubInterval: -1, SettleInterval: -1})
+	srv, err := server.Open(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), ScrubInterval: -1, SettleInterval: -1})
 	if err != nil {
 		return err
 	}

@@ -59,7 +59,7 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cat, err := openCatalog(ctx, ts.Getenv("CHARTER_TEST_CATALOG"))
 	ts.Check(err)
-	srv, err := server.New(ctx, server.Config{
+	srv, err := server.Open(ctx, server.Config{
 		Catalog:       cat,
 		DataDir:       ts.MkAbs(dir),
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),

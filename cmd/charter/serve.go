@@ -62,7 +62,19 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := server.New(ctx, server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit, Catalog: cat})
+	// The backends given as URLs, then the embedded defaults in the data
+	// folder for the rest; the server owns them all from New on.
+	deps := server.Deps{
+		Catalog: cat,
+		Config:  server.Config{Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit},
+	}
+	if err := server.OpenDefaults(ctx, *data, &deps); err != nil {
+		if cat != nil {
+			cat.Close()
+		}
+		return err
+	}
+	srv, err := server.New(ctx, deps)
 	if err != nil {
 		return err
 	}
