@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"sync"
@@ -32,7 +33,7 @@ import (
 
 var registryBatchAge = flag.Duration("registry-batch-age", 0, "BenchmarkRegistryLoad: the log's BatchMaxAge for the server and the baseline (0: the default)")
 
-var registryProfile = flag.String("registry-profile", "", "write a CPU profile of BenchmarkRegistryLoad's 1,024-client registration phase alone to this file")
+var registryProfile = flag.String("registry-profile", "", "write CPU profiles of BenchmarkRegistryLoad's 1,024-client phases to this file (registrations) and to it with .grants added (grants)")
 
 // loadItem is one request of a load phase; dup marks a copy of the
 // request before it, sent at the same time by another client.
@@ -46,15 +47,26 @@ type loadItem struct {
 type loadResult struct {
 	elapsed time.Duration
 	cpu     time.Duration   // process CPU time (user and system) over the phase
+	alloc   uint64          // bytes the process allocated over the phase
 	lat     []time.Duration // per request, in completion order
 	failed  atomic.Int64
 	first   atomic.Value // first failure, for the message
 }
 
-func (r *loadResult) p50() time.Duration {
+func (r *loadResult) p50() time.Duration { return r.quantile(0.50) }
+func (r *loadResult) p99() time.Duration { return r.quantile(0.99) }
+
+func (r *loadResult) quantile(q float64) time.Duration {
 	d := slices.Clone(r.lat)
 	slices.Sort(d)
-	return d[len(d)/2]
+	return d[int(q*float64(len(d)-1))]
+}
+
+// allocated is the number of bytes the process allocated so far.
+func allocated() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.TotalAlloc
 }
 
 // runLoad sends items from clients concurrent clients, each taking the
@@ -64,7 +76,7 @@ func runLoad(hc *http.Client, base string, clients int, items []loadItem, ok fun
 	var next atomic.Int64
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	c0, t0 := processCPU(), time.Now()
+	a0, c0, t0 := allocated(), processCPU(), time.Now()
 	for range clients {
 		wg.Go(func() {
 			var lat []time.Duration
@@ -98,6 +110,7 @@ func runLoad(hc *http.Client, base string, clients int, items []loadItem, ok fun
 	}
 	wg.Wait()
 	res.elapsed, res.cpu = time.Since(t0), processCPU()-c0
+	res.alloc = allocated() - a0
 	return res
 }
 
@@ -270,14 +283,21 @@ func BenchmarkRegistryLoad(b *testing.B) {
 		}
 		return nil
 	}
+	logBefore, err := s.tlog.Checkpoint(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
 	tr := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: 0}
 	hc := &http.Client{Transport: tr}
 	defer tr.CloseIdleConnections()
 
-	b.ResetTimer()
-	r32 := runLoad(hc, hs.URL, 32, regs32, regOK)
-	if *registryProfile != "" {
-		f, err := os.Create(*registryProfile)
+	// profiled runs fn under a CPU profile written to the file named by
+	// -registry-profile with suffix added.
+	profiled := func(suffix string, fn func() *loadResult) *loadResult {
+		if *registryProfile == "" {
+			return fn()
+		}
+		f, err := os.Create(*registryProfile + suffix)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -285,22 +305,33 @@ func BenchmarkRegistryLoad(b *testing.B) {
 		if err := pprof.StartCPUProfile(f); err != nil {
 			b.Fatal(err)
 		}
+		defer pprof.StopCPUProfile()
+		return fn()
 	}
-	r1024 := runLoad(hc, hs.URL, clients, regs1024, regOK)
-	if *registryProfile != "" {
-		pprof.StopCPUProfile()
-	}
-	g1024 := runLoad(hc, hs.URL, clients, grants, grantOK)
+	b.ResetTimer()
+	r32 := runLoad(hc, hs.URL, 32, regs32, regOK)
+	r1024 := profiled("", func() *loadResult { return runLoad(hc, hs.URL, clients, regs1024, regOK) })
+	g1024 := profiled(".grants", func() *loadResult { return runLoad(hc, hs.URL, clients, grants, grantOK) })
 	b.StopTimer()
 	for name, r := range map[string]*loadResult{"32 writers": r32, "1,024 registering clients": r1024, "1,024 licensees": g1024} {
 		if r.failed.Load() > 0 {
 			b.Fatalf("%s: %d requests failed; first: %v", name, r.failed.Load(), r.first.Load())
 		}
 	}
-	// Every distinct statement took effect exactly once.
+	// Every distinct statement took effect exactly once, and was logged
+	// once: a registration is one entry, a grant two (its decision and
+	// itself); the copies added none. Every answer carried a receipt, so
+	// the latest checkpoint covers every entry the phases appended.
 	assets, granted := dumpCount(b, s.cat, "asset "), dumpCount(b, s.cat, "grant ")
 	if assets != nreg+1 || granted != n1024 {
 		b.Fatalf("%d assets and %d grants in the catalog, want %d and %d", assets, granted, nreg+1, n1024)
+	}
+	logAfter, err := s.tlog.Checkpoint(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if got, want := logAfter.Size-logBefore.Size, uint64(nreg+2*n1024); got != want {
+		b.Fatalf("the phases logged %d entries, want %d (one per registration, two per grant)", got, want)
 	}
 
 	base32, _ := baselineAppends(b, 32, 4*n32, lraw)
@@ -314,9 +345,11 @@ func BenchmarkRegistryLoad(b *testing.B) {
 	reg1024 := float64(n1024) / r1024.elapsed.Seconds()
 	b.ReportMetric(reg1024, "reg1024/s")
 	b.ReportMetric(float64(r1024.p50().Microseconds())/1000, "reg1024_p50_ms")
+	b.ReportMetric(float64(r1024.p99().Microseconds())/1000, "reg1024_p99_ms")
 	gr := float64(n1024) / g1024.elapsed.Seconds()
 	b.ReportMetric(gr, "grants1024/s")
 	b.ReportMetric(float64(g1024.p50().Microseconds())/1000, "grant1024_p50_ms")
+	b.ReportMetric(float64(g1024.p99().Microseconds())/1000, "grant1024_p99_ms")
 	b.ReportMetric(base32, "append32/s")
 	b.ReportMetric(base1024, "append1024/s")
 	b.ReportMetric(reg32/base32, "reg32_vs_append")
@@ -331,6 +364,10 @@ func BenchmarkRegistryLoad(b *testing.B) {
 	b.ReportMetric(float64(g1024.cpu.Nanoseconds())/1000/float64(n1024), "grant1024_cpu_us")
 	b.ReportMetric(float64(appendCPU.Nanoseconds())/1000, "append1024_cpu_us")
 	b.ReportMetric(float64(regCPU)/float64(appendCPU), "reg_cpu_vs_append")
+	// Bytes allocated per request (copies included), clients included: a
+	// figure the machine's load does not change.
+	b.ReportMetric(float64(r1024.alloc)/float64(len(regs1024))/1024, "reg1024_KiB/req")
+	b.ReportMetric(float64(g1024.alloc)/float64(len(grants))/1024, "grant1024_KiB/req")
 	b.ReportMetric(0, "ns/op")
 }
 
