@@ -230,34 +230,35 @@ func (c *Catalog) ChargeGrantRequest(ctx context.Context, licensee, day string, 
 // charge adds n to key's counter of day and of all days when both stay
 // within their limits (0: none).
 func (c *Catalog) charge(ctx context.Context, key, day string, n, maxDay, maxTotal int64) (ok bool, usedDay, usedTotal int64, err error) {
-	c.writeMu.Lock()
-	defer c.writeMu.Unlock()
-	tx, err := c.db.BeginTx(ctx, nil)
+	err = c.grouped(ctx, func(t *Tx) error {
+		get := func(d string) (int64, error) {
+			var v int64
+			err := t.queryRow(`SELECT bytes FROM upload_usage WHERE key = ? AND day = ?`, key, d).Scan(&v)
+			if errors.Is(err, sql.ErrNoRows) {
+				return 0, nil
+			}
+			return v, err
+		}
+		var err error
+		if usedDay, err = get(day); err != nil {
+			return err
+		}
+		if usedTotal, err = get("total"); err != nil {
+			return err
+		}
+		if ok = (maxDay <= 0 || usedDay+n <= maxDay) && (maxTotal <= 0 || usedTotal+n <= maxTotal); !ok {
+			return nil
+		}
+		for _, d := range []string{day, "total"} {
+			if _, err := t.exec(`INSERT INTO upload_usage(key, day, bytes) VALUES(?,?,?) ON CONFLICT(key, day) DO UPDATE SET bytes = bytes + excluded.bytes`, key, d, n); err != nil {
+				return err
+			}
+		}
+		usedDay, usedTotal = usedDay+n, usedTotal+n
+		return nil
+	})
 	if err != nil {
 		return false, 0, 0, err
 	}
-	defer tx.Rollback()
-	get := func(d string) (int64, error) {
-		var v int64
-		err := tx.QueryRowContext(ctx, `SELECT bytes FROM upload_usage WHERE key = ? AND day = ?`, key, d).Scan(&v)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, nil
-		}
-		return v, err
-	}
-	if usedDay, err = get(day); err != nil {
-		return false, 0, 0, err
-	}
-	if usedTotal, err = get("total"); err != nil {
-		return false, 0, 0, err
-	}
-	if (maxDay > 0 && usedDay+n > maxDay) || (maxTotal > 0 && usedTotal+n > maxTotal) {
-		return false, usedDay, usedTotal, nil
-	}
-	for _, d := range []string{day, "total"} {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO upload_usage(key, day, bytes) VALUES(?,?,?) ON CONFLICT(key, day) DO UPDATE SET bytes = bytes + excluded.bytes`, key, d, n); err != nil {
-			return false, 0, 0, err
-		}
-	}
-	return true, usedDay + n, usedTotal + n, tx.Commit()
+	return ok, usedDay, usedTotal, nil
 }

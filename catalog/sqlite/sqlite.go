@@ -33,6 +33,8 @@ type Catalog struct {
 	pendMu     sync.Mutex
 	pending    []*update
 	committing bool
+	// group commits writes that are not log entries (group.go).
+	group writeGroup
 	// applier is the connection of UpdateSeq's transactions (commitBatch).
 	applier *sql.Conn
 	// rdb holds the read-only connections of queryRow and query.
