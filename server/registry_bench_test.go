@@ -33,7 +33,7 @@ import (
 
 var registryBatchAge = flag.Duration("registry-batch-age", 0, "BenchmarkRegistryLoad: the log's BatchMaxAge for the server and the baseline (0: the default)")
 
-var registryProfile = flag.String("registry-profile", "", "write CPU profiles of BenchmarkRegistryLoad's 1,024-client phases to this file (registrations) and to it with .grants added (grants)")
+var registryProfile = flag.String("registry-profile", "", "write CPU profiles of BenchmarkRegistryLoad's 1,024-client phases to this file (registrations) and to it with .grants added (grants), and allocation profiles before and after each (.heap0, .heap1 added)")
 
 // loadItem is one request of a load phase; dup marks a copy of the
 // request before it, sent at the same time by another client.
@@ -306,6 +306,21 @@ func BenchmarkRegistryLoad(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer pprof.StopCPUProfile()
+		// Heap profiles before and after: pprof -sample_index=alloc_space
+		// -diff_base FILE.heap0 FILE.heap1 shows what the phase allocated.
+		heap := func(name string) {
+			runtime.GC()
+			h, err := os.Create(*registryProfile + suffix + name)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer h.Close()
+			if err := pprof.Lookup("allocs").WriteTo(h, 0); err != nil {
+				b.Fatal(err)
+			}
+		}
+		heap(".heap0")
+		defer heap(".heap1")
 		return fn()
 	}
 	b.ResetTimer()

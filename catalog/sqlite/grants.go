@@ -162,12 +162,12 @@ func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope [
 
 // GrantRequest returns a queued request.
 func (c *Catalog) GrantRequest(ctx context.Context, id string) (*catalog.GrantRequestRecord, error) {
-	return grantRequest(ctx, c.db, id)
+	return grantRequest(ctx, readers{c}, id)
 }
 
 // GrantRequest is Catalog.GrantRequest inside the transaction.
 func (t *Tx) GrantRequest(id string) (*catalog.GrantRequestRecord, error) {
-	return grantRequest(t.ctx, t.tx, id)
+	return grantRequest(t.ctx, txQuerier{t}, id)
 }
 
 func grantRequest(ctx context.Context, q querier, id string) (*catalog.GrantRequestRecord, error) {

@@ -638,6 +638,30 @@ type querier interface {
 	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
 }
 
+// readers is the querier of the reader connections with their statement
+// cache (queryRow, query); c.db as a querier prepares every query again,
+// on whichever connection of the write pool comes next.
+type readers struct{ c *Catalog }
+
+func (r readers) QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row {
+	return r.c.queryRow(ctx, q, args...)
+}
+
+func (r readers) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return r.c.query(ctx, q, args...)
+}
+
+// txQuerier is the querier of a transaction with its statement cache.
+type txQuerier struct{ t *Tx }
+
+func (q txQuerier) QueryRowContext(_ context.Context, query string, args ...any) *sql.Row {
+	return q.t.queryRow(query, args...)
+}
+
+func (q txQuerier) QueryContext(_ context.Context, query string, args ...any) (*sql.Rows, error) {
+	return q.t.query(query, args...)
+}
+
 func proposal(ctx context.Context, q querier, id asset.ID) (*catalog.ProposalRecord, error) {
 	p := &catalog.ProposalRecord{ID: id}
 	var a, env string
