@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
 	"net/url"
@@ -24,16 +25,8 @@ const (
 	KindDataset = "dataset"
 )
 
-// BlobInfo describes a stored object.
-type BlobInfo struct {
-	ID      string `json:"id"`
-	Size    int64  `json:"size"`
-	Kind    string `json:"kind"`
-	Created bool   `json:"created,omitempty"`
-	// Licensed lists the assets whose terms require a grant to read this
-	// content.
-	Licensed []string `json:"licensed,omitempty"`
-}
+// BlobInfo describes a stored object (api.BlobInfo).
+type BlobInfo = api.BlobInfo
 
 // PutOptions tune an upload.
 type PutOptions struct {

@@ -16,7 +16,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/charter-dev/charter/identity"
 )
@@ -171,17 +170,8 @@ func decodeJSON(r io.Reader, v any) error {
 	return nil
 }
 
-// Health is the server's health report.
-type Health struct {
-	Status  string `json:"status"`
-	Corrupt []struct {
-		ID     string    `json:"id"`
-		Offset int64     `json:"offset"`
-		Length int64     `json:"length"`
-		Detail string    `json:"detail"`
-		Found  time.Time `json:"found"`
-	} `json:"corrupt"`
-}
+// Health is the server's health report (api.Health).
+type Health = api.Health
 
 // Health fetches /healthz. A degraded server answers 503 with the same
 // document, which Health returns without error.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"github.com/charter-dev/charter/api"
 	"net/http"
 	"net/url"
 	"time"
@@ -41,17 +42,17 @@ func (c *Client) WithSession(id string) *Client {
 // requests start a new session. Without it, the server closes a session
 // after 30 s of idleness. It changes the client's session id, so do not
 // call it while requests of the client are in flight.
-func (c *Client) CloseSession(ctx context.Context) (*metering.SessionAnswer, error) {
+func (c *Client) CloseSession(ctx context.Context) (*api.SessionAnswer, error) {
 	sid := c.session
 	c.session = newSessionID()
-	var a metering.SessionAnswer
+	var a api.SessionAnswer
 	return &a, c.postJSON(ctx, "/v1/sessions/"+url.PathEscape(sid)+"/close", struct{}{}, &a)
 }
 
 // ReportUsage sends a usage event signed by the licensee. Sending the same
 // event again is answered with the original record (Existed).
-func (c *Client) ReportUsage(ctx context.Context, env *identity.Envelope) (*metering.UsageAnswer, error) {
-	var a metering.UsageAnswer
+func (c *Client) ReportUsage(ctx context.Context, env *identity.Envelope) (*api.UsageAnswer, error) {
+	var a api.UsageAnswer
 	return &a, c.postEnvelope(ctx, "/v1/usage", env, &a)
 }
 
@@ -93,47 +94,47 @@ type EarningsQuery struct {
 
 // Earnings fetches the earnings statement of a DID, signed with the
 // client's key: the server shows it to that DID and the operator only.
-func (c *Client) Earnings(ctx context.Context, q EarningsQuery) (*metering.Earnings, error) {
+func (c *Client) Earnings(ctx context.Context, q EarningsQuery) (*api.Earnings, error) {
 	v := url.Values{"did": {q.DID}}
 	for k, x := range map[string]string{"from": q.From, "to": q.To, "period": q.Period} {
 		if x != "" {
 			v.Set(k, x)
 		}
 	}
-	var e metering.Earnings
+	var e api.Earnings
 	return &e, c.signedJSON(ctx, http.MethodGet, "/v1/earnings", v, &e)
 }
 
 // Accounts lists a DID's ledger accounts with their balances (signed like
 // Earnings).
-func (c *Client) Accounts(ctx context.Context, did string) ([]metering.FundAnswer, error) {
+func (c *Client) Accounts(ctx context.Context, did string) ([]api.FundAnswer, error) {
 	var a struct {
-		Accounts []metering.FundAnswer `json:"accounts"`
+		Accounts []api.FundAnswer `json:"accounts"`
 	}
 	return a.Accounts, c.signedJSON(ctx, http.MethodGet, "/v1/accounts", url.Values{"did": {did}}, &a)
 }
 
 // Fund sends a deposit signed by the operator.
-func (c *Client) Fund(ctx context.Context, env *identity.Envelope) (*metering.FundAnswer, error) {
-	var a metering.FundAnswer
+func (c *Client) Fund(ctx context.Context, env *identity.Envelope) (*api.FundAnswer, error) {
+	var a api.FundAnswer
 	return &a, c.postEnvelope(ctx, "/v1/funds", env, &a)
 }
 
 // Withdraw sends a payout request signed by the contributor.
-func (c *Client) Withdraw(ctx context.Context, env *identity.Envelope) (*metering.FundAnswer, error) {
-	var a metering.FundAnswer
+func (c *Client) Withdraw(ctx context.Context, env *identity.Envelope) (*api.FundAnswer, error) {
+	var a api.FundAnswer
 	return &a, c.postEnvelope(ctx, "/v1/withdrawals", env, &a)
 }
 
 // OpenDispute sends a signed dispute.
-func (c *Client) OpenDispute(ctx context.Context, env *identity.Envelope) (*metering.DisputeAnswer, error) {
-	var a metering.DisputeAnswer
+func (c *Client) OpenDispute(ctx context.Context, env *identity.Envelope) (*api.DisputeAnswer, error) {
+	var a api.DisputeAnswer
 	return &a, c.postEnvelope(ctx, "/v1/disputes", env, &a)
 }
 
 // ResolveDispute sends a resolution signed by the asset's owners.
-func (c *Client) ResolveDispute(ctx context.Context, id string, env *identity.Envelope) (*metering.DisputeAnswer, error) {
-	var a metering.DisputeAnswer
+func (c *Client) ResolveDispute(ctx context.Context, id string, env *identity.Envelope) (*api.DisputeAnswer, error) {
+	var a api.DisputeAnswer
 	return &a, c.postEnvelope(ctx, "/v1/disputes/"+url.PathEscape(id)+"/resolve", env, &a)
 }
 

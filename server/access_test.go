@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/internal/canonjson"
 	"io"
 	"net/http"
@@ -374,7 +375,7 @@ func TestWhoMayCall(t *testing.T) {
 				gc := m.c.WithGrant(m.consumer, m.grant.ID.String())
 				m.download(gc)
 				code, b := m.call("POST", "/v1/sessions/"+gc.Session()+"/close", []byte("{}"), stranger)
-				var a metering.SessionAnswer
+				var a api.SessionAnswer
 				json.Unmarshal(b, &a)
 				if code == http.StatusOK && len(a.Receipts) == 0 {
 					return http.StatusForbidden // refused in effect

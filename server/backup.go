@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -24,20 +25,8 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 )
 
-// BackupReport says what Backup copied.
-type BackupReport struct {
-	// LogSize is the size of the log in the backup (its checkpoint).
-	LogSize uint64 `json:"log_size"`
-	// CatalogNext is the first log entry the backed-up catalog had not
-	// applied; the backup's log covers at least every entry before it.
-	CatalogNext uint64 `json:"catalog_next"`
-	// Blobs and Bytes count the blobs copied (each re-hashed on the way).
-	Blobs int64 `json:"blobs"`
-	Bytes int64 `json:"bytes"`
-	// Corrupt lists blobs of the source whose bytes do not match their id;
-	// they are not in the backup.
-	Corrupt []string `json:"corrupt,omitempty"`
-}
+// BackupReport is api.BackupReport: what Backup copied.
+type BackupReport = api.BackupReport
 
 // Backup copies the data folder src into the new folder dst, consistently,
 // while a server may be running on src and taking writes:

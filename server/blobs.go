@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/console"
 	"io"
 	"net/http"
@@ -34,17 +35,8 @@ const (
 	HeaderKind = "Charter-Kind"
 )
 
-// BlobInfo is the JSON answer of an upload and of GET /v1/blobs/{id}/info.
-type BlobInfo struct {
-	ID   string       `json:"id"`
-	Size int64        `json:"size"`
-	Kind catalog.Kind `json:"kind"`
-	// Created is set only when this request stored the bytes.
-	Created bool `json:"created"`
-	// Licensed lists the assets whose terms require a grant to read this
-	// content; empty when it is free to read.
-	Licensed []string `json:"licensed,omitempty"`
-}
+// BlobInfo is api.BlobInfo.
+type BlobInfo = api.BlobInfo
 
 // route is one endpoint of the API. The table is the single list of
 // endpoints; a test checks it against /openapi.json both ways.
@@ -213,7 +205,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	s.log.Info("stored", "id", info.ID, "size", info.Size, "kind", kind, "by", who)
-	writeJSON(w, http.StatusCreated, BlobInfo{ID: info.ID.String(), Size: info.Size, Kind: kind, Created: true})
+	writeJSON(w, http.StatusCreated, BlobInfo{ID: info.ID.String(), Size: info.Size, Kind: string(kind), Created: true})
 	return nil
 }
 
@@ -371,7 +363,7 @@ func (s *Server) info(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setBlobHeaders(w, obj)
-	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: obj.Size, Kind: obj.Kind, Licensed: licensed})
+	writeJSON(w, http.StatusOK, BlobInfo{ID: id.String(), Size: obj.Size, Kind: string(obj.Kind), Licensed: licensed})
 	return nil
 }
 

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/charter-dev/charter/api"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,7 +25,7 @@ import (
 func TestDisputeStanding(t *testing.T) {
 	m := newMarket(t, Config{})
 	ctx := context.Background()
-	open := func(k *identity.Key) (*metering.DisputeAnswer, error) {
+	open := func(k *identity.Key) (*api.DisputeAnswer, error) {
 		d := &metering.Dispute{Asset: m.model, Created: asset.NewTime(time.Now()), Nonce: grant.NewNonce(), Opener: k.DID(), Reason: "r"}
 		env, _ := d.Sign(k)
 		return m.c.OpenDispute(ctx, env)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"log/slog"
 	"net/http"
@@ -186,7 +187,7 @@ func TestConcurrentDuplicatesReplay(t *testing.T) {
 	// Dispute and its resolution.
 	d := &metering.Dispute{Asset: m.model, Created: now(), Nonce: grant.NewNonce(), Opener: m.consumer.DID(), Reason: "mine"} // a licensee has standing
 	denv, _ := d.Sign(m.consumer)
-	var da metering.DisputeAnswer
+	var da api.DisputeAnswer
 	json.Unmarshal(m.burstEnv("/v1/disputes", denv, copies), &da)
 	res := &metering.Resolution{Asset: m.model, Created: now(), Dispute: mustID(t, da.Dispute), Outcome: metering.Release}
 	resenv, _ := res.Sign(m.max)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
 	"time"
@@ -19,42 +20,22 @@ import (
 	"github.com/charter-dev/charter/metering"
 )
 
-// Health is the answer of GET /healthz.
-type Health struct {
-	// Status is "ok", or "degraded" when any stored blob is corrupt.
-	Status  string               `json:"status"`
-	Corrupt []catalog.Corruption `json:"corrupt"`
-	// Unindexed lists registered datasets whose index is missing or
-	// unreadable; content they may govern is refused until the index is
-	// put again (status "degraded").
-	Unindexed []UnindexedDataset `json:"unindexed,omitempty"`
-	// LastScrub describes the most recent full verification of the store.
-	LastScrub *scrubReport `json:"last_scrub,omitempty"`
-}
+// Health is api.Health.
+type Health = api.Health
 
-// UnindexedDataset is a registered dataset whose index is missing.
-type UnindexedDataset struct {
-	Asset    string `json:"asset"`
-	Index    string `json:"index"`
-	LogIndex uint64 `json:"log_index"`
-}
+// UnindexedDataset is api.UnindexedDataset.
+type UnindexedDataset = api.UnindexedDataset
 
-type scrubReport struct {
-	Started  time.Time `json:"started"`
-	Finished time.Time `json:"finished"`
-	Blobs    int       `json:"blobs"`
-	Bytes    int64     `json:"bytes"`
-	Corrupt  int       `json:"corrupt"`
-}
+type scrubReport = api.ScrubReport
 
 func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	bad, err := s.cat.Corruptions(r.Context())
 	if err != nil {
 		return err
 	}
-	h := Health{Status: "ok", Corrupt: bad}
-	if h.Corrupt == nil {
-		h.Corrupt = []catalog.Corruption{}
+	h := Health{Status: "ok", Corrupt: make([]api.Corruption, 0, len(bad))}
+	for _, c := range bad {
+		h.Corrupt = append(h.Corrupt, api.Corruption{ID: c.ID.String(), Offset: c.Offset, Length: c.Length, Detail: c.Detail, Found: c.Found})
 	}
 	un, err := s.cat.Unindexed(r.Context())
 	if err != nil {
@@ -119,19 +100,11 @@ func (s *Server) verifyBlob(ctx context.Context, id content.ID) (int64, error) {
 	return data.Size(), verifyRange(id, data, ob, data.Size(), 0, data.Size())
 }
 
-// VerifyRequest is the body of POST /v1/blobs/{id}/verify: a client saying
-// that a range it received failed verification.
-type VerifyRequest struct {
-	Offset int64 `json:"offset"`
-	Length int64 `json:"length"`
-}
+// VerifyRequest is api.VerifyRequest.
+type VerifyRequest = api.VerifyRequest
 
-// VerifyResult answers a verify request.
-type VerifyResult struct {
-	ID     string `json:"id"`
-	OK     bool   `json:"ok"`
-	Detail string `json:"detail,omitempty"`
-}
+// VerifyResult is api.VerifyResult.
+type VerifyResult = api.VerifyResult
 
 // verifyReport re-verifies a blob a client reported as bad. The report is
 // not trusted: the server checks its own bytes and records corruption only

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -75,13 +76,8 @@ func verifyLedger(ctx context.Context, name, dir string, cat catalog.UsageReader
 	return b, len(anchors), nil
 }
 
-// LedgerCheck is what CheckLedger verified.
-type LedgerCheck struct {
-	JournalSize uint64 `json:"journalSize"` // rows verified
-	JournalRoot string `json:"journalRoot"`
-	Anchors     int    `json:"settlementRoots"` // settlement roots from the log matched
-	Accounts    int    `json:"accounts"`        // balances recomputed and compared
-}
+// LedgerCheck is api.LedgerCheck: what CheckLedger verified.
+type LedgerCheck = api.LedgerCheck
 
 // CheckLedger verifies the ledger of the data folder against its journal
 // and the settlement roots in the log (see verifyLedger). It reads the
@@ -166,7 +162,7 @@ func (s *Server) openAccount(ctx context.Context, a ledger.Account) error {
 }
 
 // FundAnswer is the answer to a deposit or a withdrawal.
-type FundAnswer = metering.FundAnswer
+type FundAnswer = api.FundAnswer
 
 // statementFresh refuses statements older than 10 minutes or from the
 // future; their ids are idempotency keys, so a replay within the window

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,14 +11,13 @@ import (
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/ledger/settle"
-	"github.com/charter-dev/charter/metering"
 )
 
 // maxEarningLines bounds the lines of one statement.
 const maxEarningLines = 1000
 
-// Earnings is metering.Earnings.
-type Earnings = metering.Earnings
+// Earnings is api.Earnings.
+type Earnings = api.Earnings
 
 // earnings handles GET /v1/earnings?did=&from=&to=&period=day|month: the
 // statement of a contributor's accounts, every unit traced to the use and
@@ -32,7 +32,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayReadMoney(r, did); err != nil {
 		return err
 	}
-	out := Earnings{DID: did.String(), Period: q.Get("period"), Currencies: []metering.CurrencyEarnings{}}
+	out := Earnings{DID: did.String(), Period: q.Get("period"), Currencies: []api.CurrencyEarnings{}}
 	if out.Period == "" {
 		out.Period = "day"
 	}
@@ -75,19 +75,19 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		b := a.Balance
-		ce := metering.CurrencyEarnings{Currency: cur, Account: acct, Balance: b.Net(), Held: b.CreditsPending, Assets: []metering.AssetEarnings{}, Periods: []metering.PeriodEarnings{}, Lines: []metering.EarningLine{}}
-		byAsset := map[string]*metering.AssetEarnings{}
+		ce := api.CurrencyEarnings{Currency: cur, Account: acct, Balance: b.Net(), Held: b.CreditsPending, Assets: []api.AssetEarnings{}, Periods: []api.PeriodEarnings{}, Lines: []api.EarningLine{}}
+		byAsset := map[string]*api.AssetEarnings{}
 		type srcKey struct{ asset, path string }
-		bySource := map[srcKey]*metering.SourceEarning{}
+		bySource := map[srcKey]*api.SourceEarning{}
 		srcBatches := map[srcKey]map[string]bool{}
-		byPeriod := map[string]*metering.PeriodEarnings{}
+		byPeriod := map[string]*api.PeriodEarnings{}
 		for _, l := range lines {
 			t := time.Unix(0, l.Time).UTC()
-			el := metering.EarningLine{Time: t.Format(time.RFC3339Nano), Transfer: l.ID, Amount: l.Amount, Kind: "other"}
+			el := api.EarningLine{Time: t.Format(time.RFC3339Nano), Transfer: l.ID, Amount: l.Amount, Kind: "other"}
 			pk := t.Format(layout)
 			pe := byPeriod[pk]
 			if pe == nil {
-				pe = &metering.PeriodEarnings{Period: pk}
+				pe = &api.PeriodEarnings{Period: pk}
 				byPeriod[pk] = pe
 			}
 			tag, path, ok := settle.ParseProvenance(l.Ref)
@@ -113,7 +113,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 				el.Uses = ids[:min(len(ids), 20)]
 				ae := byAsset[el.Asset]
 				if ae == nil {
-					ae = &metering.AssetEarnings{Asset: el.Asset, Sources: []metering.SourceEarning{}}
+					ae = &api.AssetEarnings{Asset: el.Asset, Sources: []api.SourceEarning{}}
 					byAsset[el.Asset] = ae
 				}
 				if len(names) == 1 {
@@ -132,7 +132,7 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 				k := srcKey{el.Asset, strings.Join(names, ">")}
 				se := bySource[k]
 				if se == nil {
-					se = &metering.SourceEarning{Used: el.Used, Path: names}
+					se = &api.SourceEarning{Used: el.Used, Path: names}
 					bySource[k] = se
 					srcBatches[k] = map[string]bool{}
 				}
@@ -157,16 +157,16 @@ func (s *Server) earnings(w http.ResponseWriter, r *http.Request) error {
 			byAsset[k.asset].Sources = append(byAsset[k.asset].Sources, *se)
 		}
 		for _, ae := range byAsset {
-			slices.SortFunc(ae.Sources, func(a, b metering.SourceEarning) int {
+			slices.SortFunc(ae.Sources, func(a, b api.SourceEarning) int {
 				return strings.Compare(strings.Join(a.Path, ">"), strings.Join(b.Path, ">"))
 			})
 			ce.Assets = append(ce.Assets, *ae)
 		}
-		slices.SortFunc(ce.Assets, func(a, b metering.AssetEarnings) int { return strings.Compare(a.Asset, b.Asset) })
+		slices.SortFunc(ce.Assets, func(a, b api.AssetEarnings) int { return strings.Compare(a.Asset, b.Asset) })
 		for _, pe := range byPeriod {
 			ce.Periods = append(ce.Periods, *pe)
 		}
-		slices.SortFunc(ce.Periods, func(a, b metering.PeriodEarnings) int { return strings.Compare(a.Period, b.Period) })
+		slices.SortFunc(ce.Periods, func(a, b api.PeriodEarnings) int { return strings.Compare(a.Period, b.Period) })
 		out.Currencies = append(out.Currencies, ce)
 	}
 	writeJSON(w, http.StatusOK, out)
@@ -184,17 +184,17 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) error {
 	if err := s.mayReadMoney(r, did); err != nil {
 		return err
 	}
-	out := []metering.FundAnswer{}
+	out := []api.FundAnswer{}
 	for _, p := range []string{ledger.LicenseeAccount(did.String()) + "@", ledger.ContributorAccount(did.String()) + "@"} {
 		as, err := s.ledger.Accounts(ctx, p)
 		if err != nil {
 			return err
 		}
 		for _, a := range as {
-			out = append(out, metering.FundAnswer{Account: a.ID, Currency: a.Currency, Balance: a.Net(), CreditLimit: a.CreditLimit})
+			out = append(out, api.FundAnswer{Account: a.ID, Currency: a.Currency, Balance: a.Net(), CreditLimit: a.CreditLimit})
 		}
 	}
-	slices.SortFunc(out, func(a, b metering.FundAnswer) int { return strings.Compare(a.Account, b.Account) })
+	slices.SortFunc(out, func(a, b api.FundAnswer) int { return strings.Compare(a.Account, b.Account) })
 	writeJSON(w, http.StatusOK, map[string]any{"did": did.String(), "accounts": out})
 	return nil
 }

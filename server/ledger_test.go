@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"log/slog"
 	"net/http"
@@ -199,7 +200,7 @@ func TestUsageRules(t *testing.T) {
 	}
 	// The same event again: answered with the original, recorded once.
 	code, b := m.post("/v1/usage", raw)
-	var a metering.UsageAnswer
+	var a api.UsageAnswer
 	json.Unmarshal(b, &a)
 	if code != http.StatusOK || !a.Existed {
 		t.Fatalf("identical retry: %d %s", code, b)
@@ -536,7 +537,7 @@ func TestPricingByGrantTerms(t *testing.T) {
 	}
 }
 
-func (m *market) earnings(d identity.DID) *metering.Earnings {
+func (m *market) earnings(d identity.DID) *api.Earnings {
 	e, err := m.c.WithKey(m.s.key).Earnings(context.Background(), client.EarningsQuery{DID: d.String()}) // the operator may read anyone's
 	if err != nil {
 		m.t.Fatal(err)

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"github.com/charter-dev/charter/api"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -32,7 +33,7 @@ func settledMarket(t *testing.T) *market {
 	return m
 }
 
-func (m *market) withdraw(k *identity.Key, amount int64) (*metering.FundAnswer, error) {
+func (m *market) withdraw(k *identity.Key, amount int64) (*api.FundAnswer, error) {
 	w := &metering.Withdrawal{Amount: amount, Contributor: k.DID(), Created: asset.NewTime(time.Now()), Currency: "USD-4", Nonce: grant.NewNonce(), To: "bank"}
 	env, _ := w.Sign(k)
 	return m.c.Withdraw(context.Background(), env)

@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"net/http"
 	"strconv"
 
@@ -34,11 +35,8 @@ func (s *Server) logProof(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ConsistencyAnswer carries a consistency proof in its text form.
-type ConsistencyAnswer struct {
-	OldSize uint64 `json:"old_size"`
-	Proof   string `json:"proof"`
-}
+// ConsistencyAnswer is api.ConsistencyAnswer: a consistency proof in its text form.
+type ConsistencyAnswer = api.ConsistencyAnswer
 
 func (s *Server) logConsistency(w http.ResponseWriter, r *http.Request) error {
 	old, err := strconv.ParseUint(r.URL.Query().Get("old"), 10, 64)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"io"
 	"net/http"
 	"strings"
@@ -185,7 +186,7 @@ func (s *Server) receiptOf(x *catalog.OpenSession) (*metering.Receipt, error) {
 
 // closeSessions seals the sessions f selects into signed receipts and logs
 // them.
-func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]metering.ReceiptInfo, error) {
+func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]api.ReceiptInfo, error) {
 	sealed, err := s.sealSessions(ctx, f)
 	rs, lerr := s.logSealed(ctx, sealed)
 	return rs, errors.Join(err, lerr)
@@ -211,8 +212,8 @@ func (s *Server) sealSessions(ctx context.Context, f catalog.SessionFilter) ([]c
 
 // logSealed appends sealed receipts to the log and applies them. One that
 // fails stays sealed and is logged at the next start.
-func (s *Server) logSealed(ctx context.Context, sealed []catalog.SealedReceipt) ([]metering.ReceiptInfo, error) {
-	var out []metering.ReceiptInfo
+func (s *Server) logSealed(ctx context.Context, sealed []catalog.SealedReceipt) ([]api.ReceiptInfo, error) {
+	var out []api.ReceiptInfo
 	var errs []error
 	for _, x := range sealed {
 		ri, err := s.logReceipt(ctx, x.Envelope)
@@ -226,21 +227,21 @@ func (s *Server) logSealed(ctx context.Context, sealed []catalog.SealedReceipt) 
 	return out, errors.Join(errs...)
 }
 
-func (s *Server) logReceipt(ctx context.Context, raw []byte) (metering.ReceiptInfo, error) {
+func (s *Server) logReceipt(ctx context.Context, raw []byte) (api.ReceiptInfo, error) {
 	env, err := identity.ParseEnvelope(raw)
 	if err != nil {
-		return metering.ReceiptInfo{}, err
+		return api.ReceiptInfo{}, err
 	}
 	rc, id, err := metering.OpenReceipt(env)
 	if err != nil {
-		return metering.ReceiptInfo{}, err
+		return api.ReceiptInfo{}, err
 	}
 	idx, err := s.commit(ctx, auditlog.TypeReceipt, raw)
 	if err != nil {
-		return metering.ReceiptInfo{}, notApplied(idx, err)
+		return api.ReceiptInfo{}, notApplied(idx, err)
 	}
 	s.log.Info("download receipt", "receipt", id, "grant", rc.Grant, "session", rc.Session, "part", rc.Part, "bytes", rc.Bytes, "requests", rc.Requests, "index", idx)
-	return metering.ReceiptInfo{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Bytes: rc.Bytes, Requests: rc.Requests, LogIndex: idx, Envelope: raw}, nil
+	return api.ReceiptInfo{ID: id.String(), Grant: rc.Grant.String(), Asset: rc.Asset.String(), Bytes: rc.Bytes, Requests: rc.Requests, LogIndex: idx, Envelope: raw}, nil
 }
 
 // finishSessions runs at start, after replay: reservations of requests
@@ -312,7 +313,7 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 	if errors.Is(err, errNoSession) {
 		// Nothing of the signer's to close (closed already, or never
 		// opened): an empty answer, and no nonce spent.
-		writeJSON(w, http.StatusOK, metering.SessionAnswer{Session: sid, Receipts: []metering.ReceiptInfo{}})
+		writeJSON(w, http.StatusOK, api.SessionAnswer{Session: sid, Receipts: []api.ReceiptInfo{}})
 		return nil
 	}
 	if err != nil {
@@ -332,9 +333,9 @@ func (s *Server) closeSession(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if rs == nil {
-		rs = []metering.ReceiptInfo{}
+		rs = []api.ReceiptInfo{}
 	}
-	writeJSON(w, http.StatusOK, metering.SessionAnswer{Session: sid, Receipts: rs})
+	writeJSON(w, http.StatusOK, api.SessionAnswer{Session: sid, Receipts: rs})
 	return nil
 }
 
@@ -389,7 +390,7 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 		if old.Statement != sid.String() {
 			return errorf(http.StatusConflict, "duplicate-usage", "Usage id already used", fmt.Sprintf("usage %s under grant %s was recorded with other content (entry %d)", u.ID, u.Grant, old.LogIndex), "report new usage under a new --id", catalog.ErrDuplicate)
 		}
-		writeJSON(w, http.StatusOK, metering.UsageAnswer{Grant: old.Grant, ID: old.ID, Statement: old.Statement, LogIndex: old.LogIndex, Existed: true})
+		writeJSON(w, http.StatusOK, api.UsageAnswer{Grant: old.Grant, ID: old.ID, Statement: old.Statement, LogIndex: old.LogIndex, Existed: true})
 		return nil
 	} else if !errors.Is(err, catalog.ErrNotFound) {
 		return err
@@ -412,7 +413,7 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notApplied(idx, err)
 	}
-	writeJSON(w, http.StatusCreated, metering.UsageAnswer{Grant: u.Grant.String(), ID: u.ID, Statement: sid.String(), LogIndex: idx})
+	writeJSON(w, http.StatusCreated, api.UsageAnswer{Grant: u.Grant.String(), ID: u.ID, Statement: sid.String(), LogIndex: idx})
 	return nil
 }
 

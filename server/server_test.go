@@ -217,7 +217,7 @@ func TestScrubFindsCorruption(t *testing.T) {
 	var h Health
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
-	if resp.StatusCode != 503 || h.Status != "degraded" || len(h.Corrupt) != 1 || h.Corrupt[0].ID != id || h.Corrupt[0].Offset != 49152 {
+	if resp.StatusCode != 503 || h.Status != "degraded" || len(h.Corrupt) != 1 || h.Corrupt[0].ID != id.String() || h.Corrupt[0].Offset != 49152 {
 		t.Fatalf("health: %d %+v", resp.StatusCode, h)
 	}
 	// A corrupt blob is not served, even unverified.

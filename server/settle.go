@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/internal/canonjson"
 	"net/http"
 	"slices"
@@ -566,7 +567,7 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 	unlock := s.inflight.lock("dispute:" + id.String())
 	defer unlock()
 	if old, err := s.cat.Dispute(ctx, id.String()); err == nil {
-		writeJSON(w, http.StatusOK, metering.DisputeAnswer{Dispute: old.ID, Asset: old.Asset, Status: old.Status, LogIndex: old.LogIndex})
+		writeJSON(w, http.StatusOK, api.DisputeAnswer{Dispute: old.ID, Asset: old.Asset, Status: old.Status, LogIndex: old.LogIndex})
 		return nil
 	}
 	// Standing, and one open dispute per opener and asset (applyDispute
@@ -601,7 +602,7 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 		return notApplied(idx, err)
 	}
 	s.log.Info("dispute opened", "dispute", id, "asset", d.Asset, "by", d.Opener)
-	writeJSON(w, http.StatusCreated, metering.DisputeAnswer{Dispute: id.String(), Asset: d.Asset.String(), Status: "open", LogIndex: idx})
+	writeJSON(w, http.StatusCreated, api.DisputeAnswer{Dispute: id.String(), Asset: d.Asset.String(), Status: "open", LogIndex: idx})
 	return nil
 }
 
@@ -646,7 +647,7 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return notApplied(idx, err)
 	}
-	ans := metering.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: registry.DisputeStatus(res.Outcome), LogIndex: idx}
+	ans := api.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: registry.DisputeStatus(res.Outcome), LogIndex: idx}
 	open, err := s.cat.Disputes(ctx, d.Asset, "open")
 	if err != nil {
 		return err

@@ -1,7 +1,8 @@
-package metering
+package api
 
-// JSON shapes of the metering and settlement API, shared by the server and
-// the client. docs/settlement.md documents them.
+// The JSON shapes of the metering and settlement API (deposits, usage,
+// sessions, earnings, disputes); docs/settlement.md documents them. A
+// settlement's answer is metering.Settlement, the payload of its log entry.
 
 // FundAnswer answers a deposit (POST /v1/funds) or a withdrawal (POST
 // /v1/withdrawals).
@@ -39,38 +40,6 @@ type ReceiptInfo struct {
 type SessionAnswer struct {
 	Session  string        `json:"session"`
 	Receipts []ReceiptInfo `json:"receipts"`
-}
-
-// Settlement is the payload of a "settlement" log entry and the answer of
-// POST /v1/settle.
-type Settlement struct {
-	// Journal is the ledger journal's root after the batch: entries and
-	// head hash (hex).
-	JournalSize uint64 `json:"journal_size"`
-	JournalRoot string `json:"journal_root"`
-	// Through is the highest log index whose receipts and usage events
-	// this settlement covered.
-	Through uint64 `json:"through"`
-	// Uses is the number of receipts and usage events settled (charged now
-	// or before, or free).
-	Uses     int              `json:"uses"`
-	Charged  int              `json:"charged"`  // charges applied now
-	Existed  int              `json:"existed"`  // charges applied by an interrupted earlier run
-	Postings int              `json:"postings"` // split transfers
-	Gross    map[string]int64 `json:"gross"`    // charged now, by currency
-	// Failed lists uses that could not be charged (insufficient funds);
-	// they stay unsettled for the next run.
-	Failed []FailedUse `json:"failed"`
-	// Released and Voided count held splits resolved by dispute outcomes.
-	Released int    `json:"released,omitempty"`
-	Voided   int    `json:"voided,omitempty"`
-	LogIndex uint64 `json:"log_index,omitempty"` // where this settlement is logged
-}
-
-// FailedUse is a use whose charge the ledger refused.
-type FailedUse struct {
-	Use   string `json:"use"`
-	Error string `json:"error"`
 }
 
 // Earnings is the statement of GET /v1/earnings.
