@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/api"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -326,4 +327,35 @@ func creditUnseenReceipts(ctx context.Context, cat *catsqlite.Catalog, dstLog st
 		}
 	}
 	return nil
+}
+
+// copyFile copies src to the new file dst and syncs it (backup.go).
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }

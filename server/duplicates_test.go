@@ -282,6 +282,8 @@ func TestConcurrentDuplicatesReplay(t *testing.T) {
 	if err != nil || !rep.Clean() {
 		t.Fatalf("check: %v %+v", err, rep)
 	}
+	// admin rebuild into SQLite and into PostgreSQL: the same rows.
+	rebuildEverywhere(t, m.dir, live)
 }
 
 // replayEveryPrefix applies the log of s entry by entry to a fresh catalog

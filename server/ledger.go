@@ -81,14 +81,19 @@ type LedgerCheck = api.LedgerCheck
 
 // CheckLedger verifies the ledger of the data folder against its journal
 // and the settlement roots in the log (see verifyLedger). It reads the
-// catalog for the roots, so check the catalog against the log first. The
-// server must not be running.
+// catalog for the roots (cfg.Catalog, or the data folder's catalog.db),
+// so check the catalog against the log first. The server must not be
+// running.
 func CheckLedger(ctx context.Context, cfg Config) (*LedgerCheck, error) {
-	cat, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
-	if err != nil {
-		return nil, err
+	var cat catalog.UsageReader = cfg.Catalog
+	if cfg.Catalog == nil {
+		c, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		cat = c
 	}
-	defer cat.Close()
 	path := filepath.Join(cfg.DataDir, "ledger.db")
 	l, err := ledgersqlite.Open(ctx, path, nil)
 	if err != nil {

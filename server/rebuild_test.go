@@ -10,14 +10,20 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/catalog"
+	catpostgres "github.com/charter-dev/charter/catalog/postgres"
+	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/datadir"
+	"github.com/charter-dev/charter/ledger/postgres/pgtest"
+	"github.com/jackc/pgx/v5"
 )
 
 func quietConfig(dir string) Config {
@@ -173,5 +179,70 @@ func TestRebuildFailureLeavesFolder(t *testing.T) {
 	s.Close()
 	if rerr != nil && !slices.Equal(before, after) {
 		t.Fatal("catalog changed by a failed rebuild")
+	}
+}
+
+// catalogFiles are the SQLite files of the data folder's catalog.
+func catalogFiles(dir string) []string {
+	p := filepath.Join(dir, "catalog.db")
+	return []string{p, p + "-wal", p + "-shm"}
+}
+
+// rebuildEverywhere is `charter admin rebuild` of the data folder dir into
+// its SQLite catalog and into a fresh PostgreSQL schema (--catalog
+// postgres://…): both catalogs must hold want, row for row (Dump lines are
+// the same on every backend), and `admin check --catalog postgres://…`
+// must find nothing. Without PostgreSQL the second half skips, except
+// under CI=true, where it fails.
+func rebuildEverywhere(t *testing.T, dir string, want []string) {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := Rebuild(ctx, quietConfig(dir)); err != nil {
+		t.Fatal(err)
+	}
+	sq, err := catsqlite.Open(ctx, filepath.Join(dir, "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := dump(t, sq)
+	sq.Close()
+	if !slices.Equal(got, want) {
+		t.Fatalf("SQLite rebuild differs from the live catalog:\n%s", diffLines(want, got))
+	}
+	schema := pgtest.Schema(t, "charter_rebuild")
+	url := pgtest.DSN() + "&search_path=" + schema
+	if !strings.Contains(pgtest.DSN(), "?") {
+		url = pgtest.DSN() + "?search_path=" + schema
+	}
+	opts := datadir.Options{Logger: quietConfig(dir).Logger}
+	rep, err := datadir.Rebuild(ctx, dir, url, opts)
+	if err != nil {
+		t.Fatalf("rebuild into PostgreSQL: %v", err)
+	}
+	t.Cleanup(func() { dropPGSchema(t, rep.Kept) })
+	pg, err := catpostgres.Open(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = dump(t, pg)
+	pg.Close()
+	if !slices.Equal(got, want) {
+		t.Fatalf("PostgreSQL rebuild differs from the SQLite catalog:\n%s", diffLines(want, got))
+	}
+	chk, err := datadir.Check(ctx, dir, url, opts)
+	if err != nil || !chk.Clean() {
+		t.Fatalf("admin check --catalog postgres: %v %+v", err, chk)
+	}
+}
+
+// dropPGSchema drops a schema a test left in the PostgreSQL test server.
+func dropPGSchema(t *testing.T, schema string) {
+	if schema == "" {
+		return
+	}
+	conn := pgtest.Connect(t)
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `DROP SCHEMA IF EXISTS `+pgx.Identifier{schema}.Sanitize()+` CASCADE`); err != nil {
+		t.Logf("schema %s left behind: %v", schema, err)
 	}
 }

@@ -221,7 +221,7 @@ func (s *Server) settleLease(ctx context.Context) (context.Context, func(), erro
 // the caller's is closed. A statement applied twice, lost or applied out
 // of order shows up as a difference. Nothing may be appended meanwhile:
 // run it with the replicas stopped, or idle.
-func CheckShared(ctx context.Context, live catalog.Checker, log *auditlog.Log, blobs blob.Store, keysDir string, logger *slog.Logger) (*CheckReport, error) {
+func CheckShared(ctx context.Context, live catalog.Checker, log *auditlog.Log, blobs blob.Store, keysDir string, logger *slog.Logger) (*registry.CheckReport, error) {
 	key, err := identity.Load(filepath.Join(keysDir, "server.key"))
 	if err != nil {
 		return nil, fmt.Errorf("server: server key: %w", err)

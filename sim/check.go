@@ -7,9 +7,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/charter-dev/charter/internal/datadir"
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
-	"github.com/charter-dev/charter/server"
 )
 
 // checkOnline runs after every step: it reads the new log entries and
@@ -149,7 +149,7 @@ func (w *world) checkMetering(final bool) {
 // the replay of the log, and the ledger the replay of its journal.
 func (w *world) checkStopped(ctx context.Context, catalog bool) {
 	if catalog {
-		rep, err := server.CheckCatalog(ctx, serverConfig(w.dir))
+		rep, err := datadir.Check(ctx, w.dir, "", datadir.Options{Logger: quietLogger()})
 		switch {
 		case err != nil:
 			w.violate(InvCatalog, "admin check failed: %v", err)

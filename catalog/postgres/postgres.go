@@ -89,10 +89,8 @@ func Open(ctx context.Context, url string) (*Catalog, error) {
 // (then set as the search_path).
 func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Catalog, error) {
 	rp := cfg.ConnConfig.RuntimeParams
-	schema := strings.TrimSpace(strings.Split(rp["search_path"], ",")[0])
-	schema = strings.Trim(schema, `"`)
-	if schema == "" {
-		schema = DefaultSchema
+	schema := schemaOf(cfg)
+	if strings.Trim(strings.TrimSpace(strings.Split(rp["search_path"], ",")[0]), `"`) == "" {
 		rp["search_path"] = pgx.Identifier{schema}.Sanitize()
 	}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)

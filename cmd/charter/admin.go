@@ -6,7 +6,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/internal/datadir"
 	"github.com/charter-dev/charter/internal/dirlock"
+	"github.com/charter-dev/charter/registry"
 	"github.com/charter-dev/charter/server"
 )
 
@@ -26,10 +29,14 @@ func lockData(dir, command string) (*dirlock.Lock, error) {
 
 type adminRebuildCmd struct{}
 
+// Run rebuilds the catalog from the data folder's log and blobs with
+// package registry (no server runs), into the folder's catalog.db or the
+// PostgreSQL catalog --catalog names.
 func (adminRebuildCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("admin rebuild", flag.ContinueOnError)
 	env.globalFlags(fs)
 	data := fs.String("data", "./charter-data", "data folder")
+	catURL := fs.String("catalog", "", "catalog to rebuild: postgres://user@host:5432/db?search_path=schema (default: the SQLite catalog.db in the data folder)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -38,17 +45,21 @@ func (adminRebuildCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lock.Release()
-	rep, err := server.Rebuild(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
+	rep, err := datadir.Rebuild(ctx, *data, *catURL, datadir.Options{Logger: quietLogger(env)})
 	if err != nil {
 		return err
 	}
 	if env.JSON {
 		return env.printJSON(struct {
 			Data string `json:"data"`
-			server.RebuildReport
+			catalog.RebuildReport
 		}{*data, rep})
 	}
-	fmt.Fprintf(env.Stdout, "catalog rebuilt from the log and blobs in %s\n", *data)
+	where := *data
+	if *catURL != "" {
+		where = "PostgreSQL (the log and blobs of " + *data + ")"
+	}
+	fmt.Fprintf(env.Stdout, "catalog rebuilt from the log and blobs in %s\n", where)
 	for t, n := range rep.Carried {
 		fmt.Fprintf(env.Stdout, "carried over from the old catalog: %d rows of %s\n", n, t)
 	}
@@ -70,6 +81,7 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("admin check", flag.ContinueOnError)
 	env.globalFlags(fs)
 	data := fs.String("data", "./charter-data", "data folder")
+	catURL := fs.String("catalog", "", "catalog to check: postgres://user@host:5432/db?search_path=schema (default: the SQLite catalog.db in the data folder)")
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
@@ -78,16 +90,24 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lock.Release()
-	rep, err := server.CheckCatalog(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
+	rep, err := datadir.Check(ctx, *data, *catURL, datadir.Options{Logger: quietLogger(env)})
 	if err != nil {
 		return err
 	}
-	// The ledger against its journal and the log's settlement roots.
-	lc, lerr := server.CheckLedger(ctx, server.Config{DataDir: *data, Logger: quietLogger(env)})
+	// The ledger against its journal and the log's settlement roots (read
+	// from the catalog just checked).
+	var cat catalog.Catalog
+	if *catURL != "" {
+		if cat, err = datadir.OpenCatalog(ctx, *data, *catURL); err != nil {
+			return err
+		}
+		defer cat.Close()
+	}
+	lc, lerr := server.CheckLedger(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), Catalog: cat})
 	if env.JSON {
 		env.printJSON(struct {
 			OK bool `json:"ok"`
-			*server.CheckReport
+			*registry.CheckReport
 			Ledger *server.LedgerCheck `json:"ledger"`
 		}{rep.Clean() && lerr == nil, rep, lc})
 	} else {
@@ -104,11 +124,15 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if lerr != nil {
 		return lerr
 	}
+	rebuild := "charter admin rebuild --data " + *data
+	if *catURL != "" {
+		rebuild += " --catalog <the same URL>"
+	}
 	if n := len(rep.Missing) + len(rep.Extra); n > 0 {
-		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `charter admin rebuild` recreates it from the log, keeping quota counters", n)
+		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `%s` recreates it from the log, keeping quota counters", n, rebuild)
 	}
 	if len(rep.Quota) > 0 {
-		return fmt.Errorf("%d per-grant quota counters disagree with the log (below what its receipts show was served, or of a grant it does not hold)\nhint: `charter admin rebuild` raises them to the log's figures", len(rep.Quota))
+		return fmt.Errorf("%d per-grant quota counters disagree with the log (below what its receipts show was served, or of a grant it does not hold)\nhint: `%s` raises them to the log's figures", len(rep.Quota), rebuild)
 	}
 	if !env.JSON {
 		fmt.Fprintln(env.Stdout, "catalog matches the log; quota counters cover every logged receipt")
