@@ -78,9 +78,10 @@ func (t *tileTrees) tree(ctx context.Context, level, index uint64, p uint8, widt
 	if err != nil {
 		return nil, readErr(layout.TilePath(level, index, p), -1, err)
 	}
-	if len(raw) != width*HashSize {
+	if len(raw) < width*HashSize || len(raw)%HashSize != 0 {
 		return nil, tampered(layout.TilePath(level, index, p), -1, "holds %d bytes, the tree needs %d hashes", len(raw), width)
 	}
+	raw = raw[:width*HashSize] // a wider tile: see widerTile
 	row := make([][]byte, width)
 	for i := range row {
 		row[i] = raw[i*HashSize : (i+1)*HashSize]

@@ -467,6 +467,7 @@ func (c *tileCache) ReadTile(ctx context.Context, level, index uint64, p uint8) 
 	if want == 0 {
 		want = bundleWidth
 	}
+	b = widerTile(b, want)
 	if err != nil || len(b) != want*HashSize {
 		return b, err
 	}
@@ -484,6 +485,22 @@ func (c *tileCache) ReadTile(ctx context.Context, level, index uint64, p uint8) 
 	}
 	c.mu.Unlock()
 	return b, nil
+}
+
+// widerTile cuts a tile that holds more hashes than the partial tile asked
+// for down to the width asked for. Tessera's MySQL driver keeps one row per
+// tile, overwritten as the tile grows, so a reader proving under a
+// checkpoint older than the tree (another process appended meanwhile)
+// gets the tile as it is now. The hashes of a tile never change once
+// written, only more are added, and every proof built from them is
+// verified against the checkpoint, so the first want hashes are the
+// partial tile. Anything else is returned as it is, for the caller to
+// refuse.
+func widerTile(b []byte, want int) []byte {
+	if len(b) > want*HashSize && len(b)%HashSize == 0 {
+		return b[:want*HashSize]
+	}
+	return b
 }
 
 func (c *tileCache) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error) {

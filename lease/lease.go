@@ -165,6 +165,7 @@ func held(ctx context.Context, s Store, l Lease, holder string, ttl time.Duratio
 	}()
 	t := time.NewTicker(every)
 	defer t.Stop()
+	confirmed := time.Now() // the lease is ours until at least confirmed+ttl
 	for {
 		select {
 		case <-done:
@@ -177,16 +178,24 @@ func held(ctx context.Context, s Store, l Lease, holder string, ttl time.Duratio
 			<-done
 			return
 		case <-t.C:
-			// A renewal must answer within the third of the lease left
-			// after the next tick, or the lease counts as lost.
+			// A renewal that fails or answers late is tried again at the
+			// next tick while a third of the lease is left; a lease found
+			// taken, or not confirmed for two thirds of its time, is lost.
+			start := time.Now()
 			rctx, rcancel := context.WithTimeout(ctx, every)
 			nl, ok, err := s.Acquire(rctx, l.Name, holder, ttl)
 			rcancel()
-			if err != nil || !ok || nl.Epoch != l.Epoch {
-				cancel()
-				<-done
-				return
+			switch {
+			case err == nil && ok && nl.Epoch == l.Epoch:
+				confirmed = start
+				continue
+			case err == nil: // taken by another, or lost and taken again
+			case time.Since(confirmed) < 2*every:
+				continue
 			}
+			cancel()
+			<-done
+			return
 		}
 	}
 }

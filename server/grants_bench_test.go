@@ -95,7 +95,12 @@ func BenchmarkGrants(b *testing.B) {
 // keys and the grants per second.
 func runGrants(b *testing.B, hs *httptest.Server, aid asset.ID, n0 int) ([]*identity.Key, float64) {
 	b.Helper()
-	const clients = 1024
+	return runGrantsClients(b, hs, aid, n0, 1024)
+}
+
+// runGrantsClients is runGrants with the given number of clients.
+func runGrantsClients(b *testing.B, hs *httptest.Server, aid asset.ID, n0, clients int) ([]*identity.Key, float64) {
+	b.Helper()
 	keys := make([]*identity.Key, clients)
 	for i := range keys {
 		keys[i], _ = identity.Generate()

@@ -38,7 +38,7 @@ import (
 // stores: a PostgreSQL catalog and lease table, a log in MariaDB
 // (tessera's MySQL driver) and an S3 bucket (versitygw).
 type fleet struct {
-	t       *testing.T
+	t       testing.TB
 	schema  string // the catalog's PostgreSQL schema
 	leases  string // the lease store's URL (a schema of its own)
 	logLoc  string
@@ -51,6 +51,35 @@ type fleet struct {
 	// made (or recorded without effect) a change, across all replicas.
 	appliesMu sync.Mutex
 	applies   map[uint64]int
+}
+
+// publish stores data and terms through one replica and registers the
+// asset through another; it returns the asset and content ids.
+func (f *fleet) publish(data []byte, template string) (asset.ID, content.ID) {
+	t := f.t
+	t.Helper()
+	ctx := context.Background()
+	owner, _ := identity.Generate()
+	info, err := f.client(0, owner).Put(ctx, bytes.NewReader(data), int64(len(data)), client.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cid, _ := content.ParseID(info.ID)
+	terms, _ := license.Template(template)
+	tb, _ := terms.Encode()
+	tinfo, err := f.client(1, owner).Put(ctx, bytes.NewReader(tb), int64(len(tb)), client.PutOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := &asset.Manifest{Content: cid, Name: "shared", MediaType: "application/octet-stream", Created: asset.NewTime(time.Now()), Threshold: 1,
+		Owners: []asset.Owner{{DID: owner.DID(), Weight: 1}}, Contributors: []asset.Contributor{{DID: owner.DID(), Share: asset.Whole}}, License: tinfo.ID}
+	env, _ := m.Sign(owner)
+	ans, err := f.client(1, owner).Register(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	aid, _ := asset.ParseID(ans.Asset)
+	return aid, cid
 }
 
 // countingCatalog is a replica's catalog counting the entries it applies.
@@ -84,7 +113,7 @@ func (f *fleet) appliedOnce(n uint64) {
 	}
 }
 
-func newFleet(t *testing.T, n int) *fleet {
+func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
 	f := &fleet{t: t, s3: testenv.StartS3(t), logLoc: testenv.MySQLLog(t), applies: map[uint64]int{}}
 	f.bucket = f.s3.Bucket(t)
@@ -95,6 +124,7 @@ func newFleet(t *testing.T, n int) *fleet {
 	}
 	q := u.Query()
 	q.Set("search_path", pgtest.Schema(t, "replicas_lease"))
+	q.Set("application_name", f.schema)
 	u.RawQuery = q.Encode()
 	f.leases = u.String()
 	// One set of keys for the fleet, made once.
@@ -118,6 +148,7 @@ func (f *fleet) pgConfig() *pgxpool.Config {
 		f.t.Fatal(err)
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = f.schema
+	cfg.ConnConfig.RuntimeParams["application_name"] = f.schema // finds this fleet's backends (BenchmarkGrantsReplicas)
 	return cfg
 }
 
@@ -154,7 +185,7 @@ func (f *fleet) start(i int) {
 	d := Deps{Catalog: countingCatalog{cat, f}, Log: tl, Blobs: bs, Key: key, Config: Config{
 		Logger: slog.New(slog.NewTextHandler(testLogW, &slog.HandlerOptions{Level: slog.LevelDebug})), ScrubInterval: -1, SettleInterval: -1,
 		SessionIdle: 3 * time.Second, UploadQuotaTotal: replicaQuota,
-		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: time.Second},
+		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: 3 * time.Second},
 	}}
 	if err := OpenDefaults(ctx, t.TempDir(), &d); err != nil {
 		t.Fatal(err)
@@ -237,28 +268,8 @@ func (f *fleet) check(s *Server) {
 func TestReplicasShareStores(t *testing.T) {
 	f := newFleet(t, 2)
 	ctx := context.Background()
-	owner, _ := identity.Generate()
 	data := bytes.Repeat([]byte("replicated bytes "), 20_000)
-	// Stored through one replica, registered through the other.
-	info, err := f.client(0, owner).Put(ctx, bytes.NewReader(data), int64(len(data)), client.PutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cid, _ := content.ParseID(info.ID)
-	terms, _ := license.Template("research-only")
-	tb, _ := terms.Encode()
-	tinfo, err := f.client(1, owner).Put(ctx, bytes.NewReader(tb), int64(len(tb)), client.PutOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := &asset.Manifest{Content: cid, Name: "shared", MediaType: "application/octet-stream", Created: asset.NewTime(time.Now()), Threshold: 1,
-		Owners: []asset.Owner{{DID: owner.DID(), Weight: 1}}, Contributors: []asset.Contributor{{DID: owner.DID(), Share: asset.Whole}}, License: tinfo.ID}
-	env, _ := m.Sign(owner)
-	ans, err := f.client(1, owner).Register(ctx, env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	aid, _ := asset.ParseID(ans.Asset)
+	aid, cid := f.publish(data, "research-only")
 
 	// Workers alternate replicas for every step of the loop.
 	const workers, rounds = 6, 4

@@ -262,7 +262,8 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	if s.shared() {
 		// One replica at a time runs them; every replica follows the log.
-		loops = []func(context.Context){func(ctx context.Context) { s.backgroundLoops(ctx, loops) }, s.follow}
+		background := loops
+		loops = []func(context.Context){func(ctx context.Context) { s.backgroundLoops(ctx, background) }, s.follow}
 	}
 	for _, loop := range loops {
 		s.wg.Add(1)
