@@ -14,10 +14,11 @@ import (
 )
 
 func init() {
-	register("admin", "operate a data folder: admin rebuild | admin check (server stopped) | admin backup DIR (server running or not)", subcommands{
+	register("admin", "operate a data folder: admin rebuild | admin check (server stopped) | admin backup DIR (server running or not) | admin keys --out DIR (the keys replicas share)", subcommands{
 		"rebuild": adminRebuildCmd{},
 		"check":   adminCheckCmd{},
 		"backup":  adminBackupCmd{},
+		"keys":    adminKeysCmd{},
 	})
 }
 

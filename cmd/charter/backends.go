@@ -3,27 +3,261 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/blob/localfs"
+	blobs3 "github.com/charter-dev/charter/blob/s3"
 	"github.com/charter-dev/charter/catalog"
 	catpostgres "github.com/charter-dev/charter/catalog/postgres"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/ledger"
+	ledgerpostgres "github.com/charter-dev/charter/ledger/postgres"
+	"github.com/charter-dev/charter/server"
 )
+
+// Backends are where a server keeps each kind of state, as the operator
+// names them (flags, CHARTER_* variables or the config file). An empty
+// field is the embedded default in the data folder: catalog.db,
+// ledger.db, blobs/ and log/. Nothing below cmd opens a backend itself.
+type backends struct {
+	Catalog, Ledger, Blobs, Log string
+	// ServerKey and LogKey are key files replicas share; empty is
+	// keys/server.key and keys/log.key in the data folder, made if
+	// missing. A named file must exist: a replica never makes up a key
+	// the others would not have.
+	ServerKey, LogKey string
+}
+
+// open opens every backend b names, then the embedded default of every
+// other one in cfg.DataDir (server.OpenDefaults), and returns them for
+// server.New. On failure it closes what it opened.
+func (b backends) open(ctx context.Context, cfg server.Config) (d server.Deps, err error) {
+	d.Config = cfg
+	defer func() {
+		if err != nil {
+			closeBackends(d)
+		}
+	}()
+	if d.Catalog, err = openCatalog(ctx, b.Catalog); err != nil {
+		return d, err
+	}
+	if d.Ledger, err = openLedger(ctx, b.Ledger); err != nil {
+		return d, err
+	}
+	if d.Ledger != nil {
+		d.LedgerName = "the ledger at " + redact(b.Ledger)
+	}
+	if d.Blobs, err = openBlobs(ctx, b.Blobs); err != nil {
+		return d, err
+	}
+	if b.ServerKey != "" {
+		if d.Key, err = identity.Load(b.ServerKey); err != nil {
+			return d, fmt.Errorf("--server-key: %w", err)
+		}
+	}
+	if b.Log != "" || b.LogKey != "" {
+		var signer *auditlog.Signer
+		if b.LogKey != "" {
+			if signer, err = auditlog.LoadKey(b.LogKey); err != nil {
+				return d, fmt.Errorf("--log-key: %w\nhint: replicas share the log key: make it once with `charter admin keys --out DIR` and point every replica at DIR/log.key", err)
+			}
+		} else {
+			origin := cfg.LogOrigin
+			if origin == "" {
+				origin = server.DefaultLogOrigin
+			}
+			if err := os.MkdirAll(filepath.Join(cfg.DataDir, "keys"), 0o700); err != nil {
+				return d, fmt.Errorf("keys folder: %w", err)
+			}
+			if signer, err = auditlog.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "log.key"), origin); err != nil {
+				return d, fmt.Errorf("log key: %w", err)
+			}
+		}
+		loc := b.Log
+		if loc == "" {
+			loc = filepath.Join(cfg.DataDir, "log")
+		}
+		if d.Log, err = openLog(ctx, loc, signer, cfg.LogOptions); err != nil {
+			return d, err
+		}
+	}
+	if err := server.OpenDefaults(ctx, cfg.DataDir, &d); err != nil {
+		return d, err
+	}
+	return d, nil
+}
+
+// closeBackends closes the backends of d that are open.
+func closeBackends(d server.Deps) {
+	if d.Log != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		d.Log.Close(ctx)
+		cancel()
+	}
+	if d.Catalog != nil {
+		d.Catalog.Close()
+	}
+	if d.Ledger != nil {
+		d.Ledger.Close()
+	}
+}
+
+// describe names each backend for the start-up log, passwords hidden.
+func (b backends) describe() map[string]string {
+	out := map[string]string{}
+	for k, v := range map[string]string{"catalog": b.Catalog, "ledger": b.Ledger, "blobs": b.Blobs, "log": b.Log} {
+		if v == "" {
+			v = "embedded"
+		}
+		out[k] = redact(v)
+	}
+	return out
+}
+
+// isPostgres reports whether u is a PostgreSQL URL.
+func isPostgres(u string) bool {
+	return strings.HasPrefix(u, "postgres://") || strings.HasPrefix(u, "postgresql://")
+}
 
 // openCatalog opens the catalog a --catalog URL names: "" is the data
 // folder's own SQLite catalog (nil: the server opens it), postgres:// a
 // schema of a PostgreSQL database. One catalog belongs to one log: point
-// each data folder (each log) at its own schema.
-func openCatalog(ctx context.Context, url string) (catalog.Catalog, error) {
+// each log at its own schema.
+func openCatalog(ctx context.Context, u string) (catalog.Catalog, error) {
 	switch {
-	case url == "":
+	case u == "":
 		return nil, nil
-	case strings.HasPrefix(url, "postgres://"), strings.HasPrefix(url, "postgresql://"):
-		cat, err := catpostgres.Open(ctx, url)
+	case isPostgres(u):
+		cat, err := catpostgres.Open(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("--catalog: %w", err)
 		}
 		return cat, nil
 	default:
-		return nil, fmt.Errorf("--catalog %q: not a catalog URL\nhint: leave it out for the data folder's SQLite catalog, or give postgres://user@host:5432/database?search_path=schema", url)
+		return nil, fmt.Errorf("--catalog %q: not a catalog URL\nhint: leave it out for the data folder's SQLite catalog, or give postgres://user@host:5432/database?search_path=schema", redact(u))
 	}
+}
+
+// DefaultLedgerSchema is the schema a --ledger URL without search_path
+// uses; the catalog's default is another (catalog/postgres.DefaultSchema),
+// so one URL may name the database of both.
+const DefaultLedgerSchema = "charter_ledger"
+
+// openLedger opens the ledger a --ledger URL names: "" is the data
+// folder's ledger.db (nil: the server opens it), postgres:// a schema of a
+// PostgreSQL database, the first entry of the URL's search_path or
+// DefaultLedgerSchema.
+func openLedger(ctx context.Context, u string) (ledger.Ledger, error) {
+	switch {
+	case u == "":
+		return nil, nil
+	case isPostgres(u):
+		schema, err := firstSchema(u)
+		if err != nil {
+			return nil, fmt.Errorf("--ledger %q: %v\nhint: give postgres://user@host:5432/database?search_path=schema", redact(u), err)
+		}
+		if schema == "" {
+			schema = DefaultLedgerSchema
+		}
+		l, err := ledgerpostgres.Open(ctx, u, &ledgerpostgres.Options{Schema: schema})
+		if err != nil {
+			return nil, fmt.Errorf("--ledger: %w", err)
+		}
+		return l, nil
+	default:
+		return nil, fmt.Errorf("--ledger %q: not a ledger URL\nhint: leave it out for the data folder's SQLite ledger (ledger.db), or give postgres://user@host:5432/database?search_path=schema", redact(u))
+	}
+}
+
+// firstSchema is the first entry of a PostgreSQL URL's search_path ("" if
+// it has none).
+func firstSchema(u string) (string, error) {
+	p, err := url.Parse(u)
+	if err != nil {
+		return "", fmt.Errorf("not a URL")
+	}
+	sp := p.Query().Get("search_path")
+	s := strings.Trim(strings.TrimSpace(strings.Split(sp, ",")[0]), `"`)
+	return s, nil
+}
+
+// openBlobs opens the blob store a --blobs URL names: "" is the data
+// folder's blobs/ (nil: the server opens it), file:///dir or a plain path
+// a folder on this machine, s3://bucket[/prefix]?endpoint=… a bucket of an
+// S3-compatible store (credentials from the standard AWS variables).
+func openBlobs(ctx context.Context, u string) (blob.Store, error) {
+	switch {
+	case u == "":
+		return nil, nil
+	case strings.HasPrefix(u, "s3://"):
+		s, err := blobs3.OpenURL(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("--blobs: %w", err)
+		}
+		return s, nil
+	case strings.HasPrefix(u, "file://"):
+		return openBlobDir(ctx, strings.TrimPrefix(u, "file://"))
+	case strings.Contains(u, "://"):
+		scheme, _, _ := strings.Cut(u, "://")
+		return nil, fmt.Errorf("--blobs %q: no blob store for %s://\nhint: give s3://bucket/prefix?endpoint=URL for an S3-compatible store, or a folder (file:///srv/blobs)", redact(u), scheme)
+	default:
+		return openBlobDir(ctx, u)
+	}
+}
+
+func openBlobDir(ctx context.Context, dir string) (blob.Store, error) {
+	if dir == "" {
+		return nil, fmt.Errorf("--blobs: no folder given\nhint: give file:///absolute/path or a path")
+	}
+	s, err := localfs.Open(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("--blobs %s: %w", dir, err)
+	}
+	return s, nil
+}
+
+// openLog opens the transparency log a --log location names, signed with
+// signer: "" is the data folder's log/ (the server opens it: nil),
+// mysql://DSN tessera's MySQL driver, file:///dir or a plain path tessera's
+// POSIX driver (auditlog.OpenURL).
+func openLog(ctx context.Context, loc string, signer *auditlog.Signer, opts auditlog.Options) (*auditlog.Log, error) {
+	if loc == "" {
+		return nil, nil
+	}
+	l, err := auditlog.OpenURL(ctx, loc, signer, opts)
+	if err != nil {
+		return nil, fmt.Errorf("--log %s: %w", redact(loc), err)
+	}
+	return l, nil
+}
+
+// redact hides the password of a URL or a MySQL DSN (user:password@…),
+// for messages and logs.
+func redact(u string) string {
+	if p, err := url.Parse(u); err == nil && p.User != nil {
+		if _, has := p.User.Password(); has {
+			return p.Redacted()
+		}
+		return u
+	}
+	// mysql://user:password@tcp(host)/db is not a URL net/url parses.
+	scheme, rest, ok := strings.Cut(u, "://")
+	if !ok {
+		return u
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return u
+	}
+	user, _, hasPass := strings.Cut(rest[:at], ":")
+	if !hasPass {
+		return u
+	}
+	return scheme + "://" + user + ":xxxxx" + rest[at:]
 }

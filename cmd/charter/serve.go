@@ -14,7 +14,7 @@ import (
 )
 
 func init() {
-	register("serve", "run the Charter service on embedded defaults", serveCmd{})
+	register("serve", "run the Charter service (embedded defaults, or the backends given as URLs)", serveCmd{})
 }
 
 type serveCmd struct{}
@@ -22,8 +22,16 @@ type serveCmd struct{}
 func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	env.globalFlags(fs)
-	data := fs.String("data", "./charter-data", "data folder (blobs, log, catalog)")
+	config := fs.String("config", "", "TOML file of settings named as these flags (env CHARTER_CONFIG); flags and CHARTER_<FLAG> variables override it")
+	data := fs.String("data", "./charter-data", "data folder (the embedded backends, the keys, scratch files)")
 	listen := fs.String("listen", "127.0.0.1:7070", "address to listen on")
+	var b backends
+	fs.StringVar(&b.Catalog, "catalog", "", "catalog: postgres://user@host:5432/db?search_path=schema (default: catalog.db in the data folder)")
+	fs.StringVar(&b.Ledger, "ledger", "", "ledger: postgres://user@host:5432/db?search_path=schema (default: ledger.db in the data folder)")
+	fs.StringVar(&b.Blobs, "blobs", "", "blob store: s3://bucket/prefix?endpoint=URL, or a folder (default: blobs/ in the data folder)")
+	fs.StringVar(&b.Log, "log", "", "transparency log: mysql://user:password@tcp(host:3306)/database, or a folder (default: log/ in the data folder)")
+	fs.StringVar(&b.ServerKey, "server-key", "", "the server's key file, which replicas share (default: keys/server.key in the data folder, made if missing)")
+	fs.StringVar(&b.LogKey, "log-key", "", "the log's signing key file, which replicas share (default: keys/log.key in the data folder, made if missing)")
 	scrub := fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
 	verifyReads := fs.Bool("verify-reads", false, "verify every range on the server before sending it")
 	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest accepted upload in bytes (-1: no limit)")
@@ -32,9 +40,15 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	quotaTotal := fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
 	nonceLimit := fs.Int("nonce-limit", httpsig.DefaultNonceLimit, "live signed-request nonces one key may hold (a nonce lives 90 s); a key past it gets 503 busy, no other key is affected")
 	settle := fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
-	catURL := fs.String("catalog", "", "catalog to run on: postgres://user@host:5432/db?search_path=schema (default: the SQLite catalog.db in the data folder)")
 	debug := fs.Bool("debug", false, "log debug messages")
 	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	cfgFile := *config
+	if cfgFile == "" {
+		cfgFile = os.Getenv(envName("config"))
+	}
+	if err := fillFlags(fs, cfgFile, os.Getenv); err != nil {
 		return err
 	}
 	if *nonceLimit < 1 {
@@ -58,20 +72,9 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	cat, err := openCatalog(ctx, *catURL)
+	cfg := server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit}
+	deps, err := b.open(ctx, cfg)
 	if err != nil {
-		return err
-	}
-	// The backends given as URLs, then the embedded defaults in the data
-	// folder for the rest; the server owns them all from New on.
-	deps := server.Deps{
-		Catalog: cat,
-		Config:  server.Config{Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit},
-	}
-	if err := server.OpenDefaults(ctx, *data, &deps); err != nil {
-		if cat != nil {
-			cat.Close()
-		}
 		return err
 	}
 	srv, err := server.New(ctx, deps)
@@ -85,14 +88,22 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	url := "http://" + l.Addr().String()
 	if env.JSON {
-		env.printJSON(map[string]string{"server": url, "data": *data})
+		out := map[string]string{"server": url, "data": *data}
+		for k, v := range b.describe() {
+			out[k] = v
+		}
+		env.printJSON(out)
 	} else {
 		fmt.Fprintf(env.Stdout, "charter serving %s on %s\n", *data, url)
 	}
 	if f, ok := env.Stdout.(*os.File); ok {
 		f.Sync()
 	}
-	log.Info("listening", "addr", url, "data", *data)
+	attrs := []any{"addr", url, "data", *data}
+	for k, v := range b.describe() {
+		attrs = append(attrs, k, v)
+	}
+	log.Info("listening", attrs...)
 	return srv.Serve(ctx, l)
 }
 
