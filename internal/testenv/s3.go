@@ -1,5 +1,6 @@
-// Package testenv starts real servers for tests: today an S3 endpoint
-// (versitygw with its posix backend on loopback).
+// Package testenv starts real servers for tests: an S3 endpoint
+// (versitygw with its posix backend on loopback), and fresh databases on
+// the MySQL/MariaDB server for transparency logs.
 //
 // Outside CI a missing server binary skips the test with a message saying
 // how to install it; under CI=true it fails the test, so a CI run never
@@ -75,6 +76,17 @@ func versitygw() string {
 		}
 	}
 	return ""
+}
+
+// Versitygw returns the path of the versitygw binary, or skips t (fails
+// it under CI=true) when it is not installed.
+func Versitygw(t testing.TB) string {
+	t.Helper()
+	p := versitygw()
+	if p == "" {
+		Missing(t, "versitygw (an S3 server)", VersitygwInstall)
+	}
+	return p
 }
 
 // ErrNoVersitygw reports that the versitygw binary was not found.
