@@ -17,24 +17,27 @@ import (
 // in order, in one bash script, against a real server, with the charter
 // binary on PATH in place of ./charter. A README that drifts from what
 // Charter does fails here.
-func TestREADME(t *testing.T) { runREADME(t, "") }
+func TestREADME(t *testing.T) { runREADME(t, "", "") }
 
 // TestREADMEPostgres runs the same walkthrough against a server whose
-// catalog is a fresh schema of the PostgreSQL database (127.0.0.1:5432,
-// database test; CHARTER_TEST_POSTGRES overrides). It skips without
-// PostgreSQL outside CI and fails under CI=true.
+// catalog and ledger are fresh schemas of the PostgreSQL database
+// (127.0.0.1:5432, database test; CHARTER_TEST_POSTGRES overrides). It
+// skips without PostgreSQL outside CI and fails under CI=true.
 func TestREADMEPostgres(t *testing.T) {
 	if testing.Short() {
 		t.Skip("the walkthrough on PostgreSQL runs without -short")
 	}
 	schema := pgtest.Schema(t, "charter_readme")
-	url := pgtest.DSN()
-	if strings.Contains(url, "?") {
-		url += "&search_path=" + schema
-	} else {
-		url += "?search_path=" + schema
+	ledgerSchema := pgtest.Schema(t, "charter_readme_ledger")
+	withSchema := func(s string) string {
+		if url := pgtest.DSN(); strings.Contains(url, "?") {
+			return url + "&search_path=" + s
+		} else {
+			return url + "?search_path=" + s
+		}
 	}
-	// The walkthrough's assets must be in PostgreSQL, not in a catalog.db.
+	// The walkthrough's assets and money must be in PostgreSQL, not in a
+	// catalog.db or a ledger.db.
 	// testscript runs the script as a parallel subtest, after this
 	// function returns: check in a cleanup (it runs before the schema's).
 	t.Cleanup(func() {
@@ -47,14 +50,21 @@ func TestREADMEPostgres(t *testing.T) {
 		if n == 0 {
 			t.Fatalf("the walkthrough registered no asset in PostgreSQL schema %s", schema)
 		}
-		t.Logf("%d assets in PostgreSQL schema %s", n, schema)
+		var j int
+		if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM "+pgx.Identifier{ledgerSchema, "journal"}.Sanitize()).Scan(&j); err != nil {
+			t.Fatal(err)
+		}
+		if j == 0 {
+			t.Fatalf("the walkthrough wrote no ledger journal entry in PostgreSQL schema %s", ledgerSchema)
+		}
+		t.Logf("%d assets in PostgreSQL schema %s, %d journal entries in %s", n, schema, j, ledgerSchema)
 	})
-	runREADME(t, url)
+	runREADME(t, withSchema(schema), withSchema(ledgerSchema))
 }
 
-// runREADME runs the walkthrough; catalogURL, when set, is the server's
-// --catalog.
-func runREADME(t *testing.T, catalogURL string) {
+// runREADME runs the walkthrough; catalogURL and ledgerURL, when set, are
+// the server's --catalog and --ledger.
+func runREADME(t *testing.T, catalogURL, ledgerURL string) {
 	if _, err := os.Stat("/bin/bash"); err != nil {
 		t.Skip("no bash")
 	}
@@ -82,6 +92,7 @@ func runREADME(t *testing.T, catalogURL string) {
 			e.Setenv("CHARTER_KEY", filepath.Join(e.WorkDir, ".charter", "key"))
 			e.Setenv("HOME", e.WorkDir)
 			e.Setenv("CHARTER_TEST_CATALOG", catalogURL)
+			e.Setenv("CHARTER_TEST_LEDGER", ledgerURL)
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

@@ -57,14 +57,14 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 		dir = args[0]
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	cat, err := openCatalog(ctx, ts.Getenv("CHARTER_TEST_CATALOG"))
-	ts.Check(err)
-	srv, err := server.Open(ctx, server.Config{
-		Catalog:       cat,
+	b := backends{Catalog: ts.Getenv("CHARTER_TEST_CATALOG"), Ledger: ts.Getenv("CHARTER_TEST_LEDGER")}
+	deps, err := b.open(ctx, server.Config{
 		DataDir:       ts.MkAbs(dir),
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ScrubInterval: -1,
 	})
+	ts.Check(err)
+	srv, err := server.New(ctx, deps)
 	ts.Check(err)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
