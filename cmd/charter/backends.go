@@ -196,6 +196,9 @@ func openBlobs(ctx context.Context, u string) (blob.Store, error) {
 	case u == "":
 		return nil, nil
 	case strings.HasPrefix(u, "s3://"):
+		if p, err := url.Parse(u); err == nil && p.User != nil {
+			return nil, fmt.Errorf("--blobs %q: credentials do not belong in the URL\nhint: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) in the server's environment", redact(u))
+		}
 		s, err := blobs3.OpenURL(ctx, u)
 		if err != nil {
 			return nil, fmt.Errorf("--blobs: %w", err)

@@ -84,7 +84,7 @@ func TestSettingsErrors(t *testing.T) {
 		want       []string
 	}{
 		{"unknown key", `catalgo = "postgres://x"`, nil, []string{`unknown setting "catalgo"`, "hint:", "catalog"}},
-		{"table", "[server]\ndata = \"x\"", nil, []string{"server: a table is not a setting's value", "hint:"}},
+		{"table", "[catalog]\nurl = \"x\"", nil, []string{"catalog: a table is not a setting's value", "hint:"}},
 		{"float", "max-upload = 1.5", nil, []string{"max-upload: a fractional number", "hint:"}},
 		{"bad duration", `settle-interval = "soon"`, nil, []string{`settle-interval = "soon"`, "hint:"}},
 		{"syntax", "data = /x", nil, []string{"line 1", "hint:"}},
