@@ -76,6 +76,15 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
 	}
+	// Processes opening one new log together (replicas starting at once)
+	// would deadlock in tessera's first write of the tree state: open
+	// one at a time, under a lock of the database server.
+	unlock, err := mysqlOpenLock(ctx, db, cfg.DBName)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
+	}
+	defer unlock()
 	if err := createMySQLSchema(ctx, db); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("auditlog: open %s: %w\nhint: the database must exist and the user may create tables in it", name, err)
@@ -92,6 +101,32 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 		existing: drv.ReadCheckpoint,
 		close:    db.Close,
 	}, signer, v, vkey, opts)
+}
+
+// mysqlOpenLock takes the server's named lock for opening database dbName
+// (GET_LOCK, held by one connection until unlock), waiting up to a minute.
+func mysqlOpenLock(ctx context.Context, db *sql.DB, dbName string) (unlock func(), err error) {
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return nil, err
+	}
+	name := "charter-log-open:" + dbName
+	if len(name) > 64 { // MySQL's limit on lock names
+		name = name[:64]
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 60)", name).Scan(&got); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("lock for opening: %w", err)
+	}
+	if got.Int64 != 1 {
+		conn.Close()
+		return nil, errors.New("another process has been opening this log for a minute\nhint: check for a stuck charter process using the same database")
+	}
+	return func() {
+		conn.ExecContext(context.WithoutCancel(ctx), "DO RELEASE_LOCK(?)", name)
+		conn.Close()
+	}, nil
 }
 
 // createMySQLSchema creates tessera's tables unless they exist.
