@@ -95,12 +95,27 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
 	}
 	opts.CheckpointInterval = max(opts.CheckpointInterval, MinMySQLCheckpointInterval)
-	return open(ctx, storage{
+	l, err := open(ctx, storage{
 		name:     name,
 		driver:   drv,
 		existing: drv.ReadCheckpoint,
 		close:    db.Close,
 	}, signer, v, vkey, opts)
+	if err != nil {
+		return nil, err
+	}
+	// A new log's first checkpoint comes with the driver's first
+	// integration, up to a checkpoint interval later; until then a reader
+	// would find none and take the log for tampered. Open returns once
+	// there is one, still under the lock, so no process sees a log
+	// without a checkpoint.
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if _, err := l.AwaitCheckpoint(wctx, 0); err != nil {
+		l.Close(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("auditlog: open %s: no first checkpoint: %w", name, err)
+	}
+	return l, nil
 }
 
 // mysqlOpenLock takes the server's named lock for opening database dbName
