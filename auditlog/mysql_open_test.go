@@ -68,3 +68,41 @@ func TestMySQLNewLogHasCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMySQLProveUnderOlderCheckpoint: on a log two processes share, one
+// proves an entry under a checkpoint older than the tiles now stored
+// (the other appended since). tessera's MySQL driver returns the tile as
+// it is now, wider than the old tree needs; that is not tampering.
+func TestMySQLProveUnderOlderCheckpoint(t *testing.T) {
+	ctx := context.Background()
+	loc := newMySQLLog(t)
+	s := newSigner(t, DefaultOrigin)
+	a, b := openAt(t, loc, s, Options{}), openAt(t, loc, s, Options{})
+	var entries [][]byte
+	for i := range 3 {
+		e := fmt.Appendf(nil, `{"n":%d}`, i)
+		if _, err := a.AppendAndProve(ctx, TypeDecision, e); err != nil {
+			t.Fatal(err)
+		}
+		entries = append(entries, e)
+	}
+	old, err := a.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.AppendAndProve(ctx, TypeDecision, []byte(`{"n":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AwaitCheckpoint(ctx, old.Size+1); err != nil {
+		t.Fatal(err)
+	}
+	for i := range old.Size {
+		r, err := a.ProveEntryUnder(ctx, old, i, TypeDecision, entries[i])
+		if err != nil {
+			t.Fatalf("entry %d under the checkpoint of size %d: %v", i, old.Size, err)
+		}
+		if _, _, err := VerifyReceipt(r.Entry, r.Proof, s.VerifierKey()); err != nil {
+			t.Fatalf("entry %d: %v", i, err)
+		}
+	}
+}

@@ -481,7 +481,8 @@ func (f *fleet) run(t *testing.T, clients, rounds, kills int) {
 	var progress atomic.Int64
 	total := int64(clients * rounds)
 	var wg sync.WaitGroup
-	errc := make(chan error, clients)
+	errc := make(chan error, clients+kills)
+	clientsDone := make(chan struct{})
 	for i, u := range users {
 		wg.Add(1)
 		go func() {
@@ -507,6 +508,8 @@ func (f *fleet) run(t *testing.T, clients, rounds, kills int) {
 				select {
 				case <-ctx.Done():
 					return
+				case <-clientsDone:
+					return
 				case <-time.After(50 * time.Millisecond):
 				}
 			}
@@ -522,6 +525,7 @@ func (f *fleet) run(t *testing.T, clients, rounds, kills int) {
 		}
 	}()
 	wg.Wait()
+	close(clientsDone)
 	<-killed
 	close(errc)
 	for err := range errc {
