@@ -599,8 +599,12 @@ func (f *fleet) round(ctx context.Context, u *user, client, round int, rng *rand
 
 	tokens := int64(1000 * (10 + rng.IntN(90)))
 	id := fmt.Sprintf("run-%d-%d", client, round)
-	for range 2 { // the second one is a duplicate: recorded once
-		if _, err := f.retry(ctx, u, u.lic, "usage", "report", ga.Grant.ID, "--tokens", fmt.Sprint(tokens), "--id", id); err != nil {
+	// The same event twice (same id and time: the same statement), the
+	// second at another replica: recorded once. A retry after a lost
+	// answer is the same statement too.
+	at := time.Now().UTC().Truncate(time.Second).Format(time.RFC3339)
+	for range 2 {
+		if _, err := f.retry(ctx, u, u.lic, "usage", "report", ga.Grant.ID, "--tokens", fmt.Sprint(tokens), "--id", id, "--time", at); err != nil {
 			return err
 		}
 	}
