@@ -24,6 +24,11 @@ var mysqlSchema string
 // MySQL driver accepts; a log on MySQL uses it when Options ask for less.
 const MinMySQLCheckpointInterval = time.Second
 
+// MySQLMaxConns bounds the connections one process's log holds to the
+// MySQL server: give the server max_connections of at least replicas ×
+// MySQLMaxConns plus what else uses it.
+const MySQLMaxConns = 16
+
 // URL schemes OpenURL accepts.
 const (
 	SchemeMySQL = "mysql://"
@@ -76,6 +81,11 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 	if err != nil {
 		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
 	}
+	// Bounded: every proof reads tiles, and under load one connection per
+	// concurrent read would exhaust the server's max_connections (151 by
+	// default) that all replicas share.
+	db.SetMaxOpenConns(MySQLMaxConns)
+	db.SetMaxIdleConns(MySQLMaxConns)
 	// Processes opening one new log together (replicas starting at once)
 	// would deadlock in tessera's first write of the tree state: open
 	// one at a time, under a lock of the database server.

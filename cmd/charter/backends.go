@@ -16,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/catalog"
 	catpostgres "github.com/charter-dev/charter/catalog/postgres"
 	"github.com/charter-dev/charter/identity"
+	leasepostgres "github.com/charter-dev/charter/lease/postgres"
 	"github.com/charter-dev/charter/ledger"
 	ledgerpostgres "github.com/charter-dev/charter/ledger/postgres"
 	"github.com/charter-dev/charter/server"
@@ -34,49 +35,76 @@ type backends struct {
 	ServerKey, LogKey string
 }
 
+// replicated reports whether b makes the server one of several replicas:
+// its log is shared (MySQL), so others may append to it.
+func (b backends) replicated() bool { return strings.HasPrefix(b.Log, auditlog.SchemeMySQL) }
+
 // open opens every backend b names, then the embedded default of every
 // other one in cfg.DataDir (server.OpenDefaults), and returns them for
-// server.New. On failure it closes what it opened.
-func (b backends) open(ctx context.Context, cfg server.Config) (d server.Deps, err error) {
+// server.New, with a function that closes what the server does not own
+// (the lease store) after it. On failure it closes what it opened.
+//
+// A shared log (--log mysql://) makes the server a replica: the catalog
+// and the ledger must then be shared too (PostgreSQL) and the blobs named,
+// background work runs under leases kept in the catalog's schema, and the
+// keys must exist (server.Replica).
+func (b backends) open(ctx context.Context, cfg server.Config) (d server.Deps, done func(), err error) {
 	d.Config = cfg
+	var leases *leasepostgres.Store
+	done = func() {
+		if leases != nil {
+			leases.Close()
+		}
+	}
 	defer func() {
 		if err != nil {
 			closeBackends(d)
+			done()
 		}
 	}()
+	if b.replicated() {
+		if !isPostgres(b.Catalog) || !isPostgres(b.Ledger) || b.Blobs == "" {
+			return d, done, fmt.Errorf("--log %s is shared, so this server is one of several replicas, and replicas share every store\nhint: give --catalog postgres://…, --ledger postgres://… and --blobs s3://… (or a folder all replicas mount) too: docs/operations.md, \"Several replicas\"", redact(b.Log))
+		}
+	}
 	if d.Catalog, err = openCatalog(ctx, b.Catalog); err != nil {
-		return d, err
+		return d, done, err
 	}
 	if d.Ledger, err = openLedger(ctx, b.Ledger); err != nil {
-		return d, err
+		return d, done, err
 	}
 	if d.Ledger != nil {
 		d.LedgerName = "the ledger at " + redact(b.Ledger)
 	}
 	if d.Blobs, err = openBlobs(ctx, b.Blobs); err != nil {
-		return d, err
+		return d, done, err
 	}
 	if b.ServerKey != "" {
 		if d.Key, err = identity.Load(b.ServerKey); err != nil {
-			return d, fmt.Errorf("--server-key: %w", err)
+			return d, done, fmt.Errorf("--server-key: %w", err)
 		}
 	}
 	if b.Log != "" || b.LogKey != "" {
 		var signer *auditlog.Signer
-		if b.LogKey != "" {
-			if signer, err = auditlog.LoadKey(b.LogKey); err != nil {
-				return d, fmt.Errorf("--log-key: %w\nhint: replicas share the log key: make it once with `charter admin keys --out DIR` and point every replica at DIR/log.key", err)
+		path := b.LogKey
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "keys", "log.key")
+		}
+		if b.LogKey != "" || b.replicated() {
+			// A key replicas share is made once (admin keys), never here.
+			if signer, err = auditlog.LoadKey(path); err != nil {
+				return d, done, fmt.Errorf("log key: %w\nhint: replicas share the log key: make it once with `charter admin keys --out DIR` and give every replica --log-key DIR/log.key", err)
 			}
 		} else {
 			origin := cfg.LogOrigin
 			if origin == "" {
 				origin = server.DefaultLogOrigin
 			}
-			if err := os.MkdirAll(filepath.Join(cfg.DataDir, "keys"), 0o700); err != nil {
-				return d, fmt.Errorf("keys folder: %w", err)
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return d, done, fmt.Errorf("keys folder: %w", err)
 			}
-			if signer, err = auditlog.LoadOrCreateKey(filepath.Join(cfg.DataDir, "keys", "log.key"), origin); err != nil {
-				return d, fmt.Errorf("log key: %w", err)
+			if signer, err = auditlog.LoadOrCreateKey(path, origin); err != nil {
+				return d, done, fmt.Errorf("log key: %w", err)
 			}
 		}
 		loc := b.Log
@@ -84,13 +112,27 @@ func (b backends) open(ctx context.Context, cfg server.Config) (d server.Deps, e
 			loc = filepath.Join(cfg.DataDir, "log")
 		}
 		if d.Log, err = openLog(ctx, loc, signer, cfg.LogOptions); err != nil {
-			return d, err
+			return d, done, err
 		}
 	}
-	if err := server.OpenDefaults(ctx, cfg.DataDir, &d); err != nil {
-		return d, err
+	if b.replicated() {
+		if leases, err = leasepostgres.Open(ctx, b.Catalog); err != nil {
+			return d, done, fmt.Errorf("leases (in the catalog's database): %w", err)
+		}
+		rep := &server.Replica{Lease: leases}
+		if s3store, ok := d.Blobs.(*blobs3.Store); ok {
+			// Incomplete uploads of writers that died, after a day.
+			rep.Sweep = func(ctx context.Context) error {
+				_, err := s3store.Sweep(ctx, 24*time.Hour)
+				return err
+			}
+		}
+		d.Config.Replica = rep
 	}
-	return d, nil
+	if err := server.OpenDefaults(ctx, cfg.DataDir, &d); err != nil {
+		return d, done, err
+	}
+	return d, done, nil
 }
 
 // closeBackends closes the backends of d that are open.

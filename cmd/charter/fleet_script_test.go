@@ -29,7 +29,7 @@ func TestThreeReplicasScript(t *testing.T) {
 		t.Skip("runs without -short")
 	}
 	if _, err := exec.LookPath("curl"); err != nil {
-		t.Skip("the script needs curl")
+		testenv.Missing(t, "curl (the script waits for the servers with it)", "apt-get install curl")
 	}
 	vgw := testenv.Versitygw(t)
 	conn := pgtest.Connect(t)
@@ -44,7 +44,7 @@ func TestThreeReplicasScript(t *testing.T) {
 			}
 		}
 	})
-	logURL := testenv.MySQLDatabase(t)
+	logURL := testenv.MySQLLog(t)
 	mcfg, err := mysqldriver.ParseDSN(strings.TrimPrefix(logURL, "mysql://"))
 	if err != nil {
 		t.Fatal(err)
@@ -90,9 +90,11 @@ func TestThreeReplicasScript(t *testing.T) {
 		cmd.Dir = home
 		cmd.Env = append(os.Environ(), "HOME="+home, "CHARTER_STATE="+filepath.Join(home, "state"),
 			"CHARTER_KEY="+filepath.Join(home, "key"), fmt.Sprintf("CHARTER_SERVER=http://127.0.0.1:%d", port+server))
-		out, err := cmd.CombinedOutput()
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
 		if err != nil {
-			t.Fatalf("charter %s (replica %d): %v\n%s", strings.Join(args, " "), server, err, out)
+			t.Fatalf("charter %s (replica %d): %v\n%s%s", strings.Join(args, " "), server, err, out, stderr.String())
 		}
 		return string(out)
 	}

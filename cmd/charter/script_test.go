@@ -58,7 +58,7 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b := backends{Catalog: ts.Getenv("CHARTER_TEST_CATALOG"), Ledger: ts.Getenv("CHARTER_TEST_LEDGER")}
-	deps, err := b.open(ctx, server.Config{
+	deps, closeRest, err := b.open(ctx, server.Config{
 		DataDir:       ts.MkAbs(dir),
 		Logger:        slog.New(slog.NewTextHandler(io.Discard, nil)),
 		ScrubInterval: -1,
@@ -66,6 +66,7 @@ func cmdStartServer(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	srv, err := server.New(ctx, deps)
 	ts.Check(err)
+	ts.Defer(closeRest)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	ts.Check(err)
 	done := make(chan struct{})

@@ -73,10 +73,11 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		st = -1
 	}
 	cfg := server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit}
-	deps, err := b.open(ctx, cfg)
+	deps, done, err := b.open(ctx, cfg)
 	if err != nil {
 		return err
 	}
+	defer done()
 	srv, err := server.New(ctx, deps)
 	if err != nil {
 		return err

@@ -71,13 +71,13 @@ start() {
 	: >"$WORK/pids"
 
 	# S3: versitygw with its posix backend; a folder is a bucket.
-	mkdir -p "$WORK/s3/charter-blobs" "$WORK/s3-meta"
+	mkdir -p "$WORK/s3/charter-blobs" "$WORK/sidecar"
 	if [ ! -f "$WORK/s3-secret" ]; then
 		(umask 077 && head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$WORK/s3-secret")
 	fi
 	export AWS_ACCESS_KEY_ID=charter AWS_SECRET_ACCESS_KEY="$(cat "$WORK/s3-secret")" AWS_REGION=us-east-1
 	"$VERSITYGW" --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION" \
-		--port "127.0.0.1:$PORT" --quiet posix --sidecar "$WORK/s3-meta" "$WORK/s3" >"$WORK/s3.log" 2>&1 &
+		--port "127.0.0.1:$PORT" --quiet posix --sidecar "$WORK/sidecar" "$WORK/s3" >"$WORK/s3.log" 2>&1 &
 	echo $! >>"$WORK/pids"
 	wait_http "http://127.0.0.1:$PORT/" versitygw "$WORK/s3.log"
 
