@@ -119,13 +119,27 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 	// would find none and take the log for tampered. Open returns once
 	// there is one, still under the lock, so no process sees a log
 	// without a checkpoint.
-	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if _, err := l.AwaitCheckpoint(wctx, 0); err != nil {
+	if err := l.awaitFirstCheckpoint(ctx); err != nil {
 		l.Close(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("auditlog: open %s: no first checkpoint: %w", name, err)
 	}
 	return l, nil
+}
+
+// awaitFirstCheckpoint waits, keeping the appender awake, until the log
+// has a published checkpoint.
+func (l *Log) awaitFirstCheckpoint(ctx context.Context) error {
+	if _, err := l.reader.ReadCheckpoint(ctx); err == nil {
+		return nil
+	}
+	if _, err := l.acquire(); err != nil {
+		return err
+	}
+	defer l.release()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err := l.AwaitCheckpoint(wctx, 0)
+	return err
 }
 
 // mysqlOpenLock takes the server's named lock for opening database dbName
