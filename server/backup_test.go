@@ -20,6 +20,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/settlement"
 	tclient "github.com/transparency-dev/tessera/client"
 )
 
@@ -143,7 +144,7 @@ func TestBackupLive(t *testing.T) {
 	}
 	net := map[string]int64{}
 	for id, b := range bals {
-		_, cur := splitCurrency(id)
+		_, cur := settlement.SplitCurrency(id)
 		net[cur] += b.Net()
 	}
 	for cur, n := range net {

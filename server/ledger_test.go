@@ -25,6 +25,7 @@ import (
 	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/settlement"
 )
 
 // market is a server holding a dataset with two contributors (Ann 60%,
@@ -341,9 +342,9 @@ func TestDisputeHoldAndRelease(t *testing.T) {
 	if st.Gross["USD-4"] != 24692 || st.Charged != 1 {
 		t.Fatalf("settlement %+v", st)
 	}
-	maxAcct := contributorAccount(m.max.DID().String(), "USD-4")
-	annAcct := contributorAccount(m.ann.DID().String(), "USD-4")
-	beaAcct := contributorAccount(m.bea.DID().String(), "USD-4")
+	maxAcct := settlement.ContributorAccount(m.max.DID().String(), "USD-4")
+	annAcct := settlement.ContributorAccount(m.ann.DID().String(), "USD-4")
+	beaAcct := settlement.ContributorAccount(m.bea.DID().String(), "USD-4")
 	want := map[string]int64{maxAcct: 19754, annAcct: 2963, beaAcct: 1975}
 	for id, v := range want {
 		b := m.balance(id)
@@ -376,7 +377,7 @@ func TestDisputeHoldAndRelease(t *testing.T) {
 		}
 		sum += b.Net()
 	}
-	if lic := m.balance(licenseeAccount(m.consumer.DID().String(), "USD-4")); 1_000_000-lic.Net() != sum {
+	if lic := m.balance(settlement.LicenseeAccount(m.consumer.DID().String(), "USD-4")); 1_000_000-lic.Net() != sum {
 		t.Fatalf("consumer charged %d, contributors got %d", 1_000_000-lic.Net(), sum)
 	}
 	if _, err := ledger.Audit(ctx, m.s.ledger); err != nil {
@@ -532,7 +533,7 @@ func TestPricingByGrantTerms(t *testing.T) {
 			t.Fatalf("flat settlement %d: %+v", i, st)
 		}
 	}
-	if b := m2.balance(licenseeAccount(m2.consumer.DID().String(), "USD-2")); b.Net() != 100_000-500 {
+	if b := m2.balance(settlement.LicenseeAccount(m2.consumer.DID().String(), "USD-2")); b.Net() != 100_000-500 {
 		t.Fatalf("consumer balance %d after a flat price of 500", b.Net())
 	}
 }
@@ -592,11 +593,11 @@ func TestDisputeVoid(t *testing.T) {
 		t.Fatalf("void: %+v %v", ra, err)
 	}
 	for _, k := range []*identity.Key{m.max, m.ann, m.bea} {
-		if b := m.balance(contributorAccount(k.DID().String(), "USD-4")); b.Net() != 0 || b.CreditsPending != 0 {
+		if b := m.balance(settlement.ContributorAccount(k.DID().String(), "USD-4")); b.Net() != 0 || b.CreditsPending != 0 {
 			t.Fatalf("contributor after void: %+v", b)
 		}
 	}
-	if b := m.balance(ledger.AssetAccount(inCurrency(m.model.String(), "USD-4"))); b.Net() != 24692 || b.DebitsPending != 0 {
+	if b := m.balance(ledger.AssetAccount(settlement.InCurrency(m.model.String(), "USD-4"))); b.Net() != 24692 || b.DebitsPending != 0 {
 		t.Fatalf("model revenue after void: net %d, pending %d; want 24692, 0", b.Net(), b.DebitsPending)
 	}
 	// Resolved: a second resolution is refused.

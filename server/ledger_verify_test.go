@@ -18,6 +18,7 @@ import (
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/settlement"
 )
 
 // settledMarket is a market whose consumer's use is settled (its journal
@@ -75,7 +76,7 @@ func editLedger(t *testing.T, dir string, edit func(l *ledgersqlite.Ledger)) {
 // paid out.
 func TestTamperedLedgerRefused(t *testing.T) {
 	ctx := context.Background()
-	maxAcct := func(m *market) string { return contributorAccount(m.max.DID().String(), "USD-4") }
+	maxAcct := func(m *market) string { return settlement.ContributorAccount(m.max.DID().String(), "USD-4") }
 
 	t.Run("balance raised", func(t *testing.T) {
 		m := settledMarket(t)

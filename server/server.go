@@ -12,7 +12,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"k8s.io/klog/v2"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,14 +19,17 @@ import (
 	"sync/atomic"
 	"time"
 
+	"k8s.io/klog/v2"
+
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
-	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/license"
 	"github.com/charter-dev/charter/registry"
+	"github.com/charter-dev/charter/settlement"
 )
 
 // Config configures a Server. The zero value of every field but DataDir
@@ -118,20 +120,12 @@ type Server struct {
 	scrubMu   sync.Mutex
 	lastScrub scrubReport
 
-	// ledger holds the money (ledger.db); ledgerMu serialises writers that
-	// check before they write, settleMu whole settlement runs.
+	// ledger holds the money; money settles and pays out from it
+	// (package settlement); settleMu orders settlement runs and their
+	// lease on replicas.
 	ledger   ledger.Ledger
-	ledgerMu sync.Mutex
+	money    *settlement.Service
 	settleMu sync.Mutex
-	// lastFailed holds, by asset, the uses the last settlement run could
-	// not charge, with the reason (GET /v1/assets/{id}/unsettled).
-	lastFailed atomic.Pointer[map[string][]metering.FailedUse]
-	// books is the journal-backed view of every balance, verified at
-	// start and caught up before payouts (guarded by ledgerMu).
-	books *ledger.Books
-	// heldDone remembers, per asset, the dispute resolution whose held
-	// splits were resolved (guarded by settleMu).
-	heldDone map[string]uint64
 
 	// rep is set on a replica (replica.go, follow.go).
 	rep *replicaState
@@ -219,6 +213,17 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 			return nil, err
 		}
 	}
+	s.money = settlement.New(settlement.Config{
+		Catalog: cat, Ledger: d.Ledger, Logger: cfg.Logger, SharedFailures: s.shared(),
+		Terms: func(ctx context.Context, ref string) (*license.Terms, error) {
+			t, _, err := s.loadTerms(ctx, ref)
+			return t, err
+		},
+		Append: func(ctx context.Context, payload []byte) (uint64, error) {
+			idx, _, err := s.signAndAppend(ctx, "settlement", auditlog.TypeSettlement, payload)
+			return idx, err
+		},
+	})
 	s.cpw = newCheckpointWatch(tlog)
 	s.reg = registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger, Blobs: blobs})
 	s.licenseCheck = s.checkTermsRef
@@ -241,9 +246,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 	}
 	// A ledger edited outside Charter is refused before it pays out.
-	if s.books, _, err = verifyLedger(ctx, d.LedgerName, cfg.DataDir, cat, d.Ledger); err != nil {
+	if err := s.money.Verify(ctx); err != nil {
 		s.Close()
-		return nil, err
+		return nil, explainLedger(d.LedgerName, cfg.DataDir, err)
 	}
 	var loops []func(context.Context)
 	if cfg.ScrubInterval > 0 {

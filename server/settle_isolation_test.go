@@ -16,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
+	"github.com/charter-dev/charter/settlement"
 )
 
 // TestBadLineageDoesNotHaltSettlement: a charge whose lineage cannot be
@@ -57,7 +58,7 @@ func TestBadLineageDoesNotHaltSettlement(t *testing.T) {
 	if f := out.Failed[0]; !strings.Contains(f.Error, "lineage of asset "+m.model.String()) || !strings.Contains(f.Error, "proposal") {
 		t.Fatalf("failure reason %q does not say which lineage or what to do", f.Error)
 	}
-	if b := m.balance(contributorAccount(m.max.DID().String(), "USD-4")); b.Net() != 20 {
+	if b := m.balance(settlement.ContributorAccount(m.max.DID().String(), "USD-4")); b.Net() != 20 {
 		t.Fatalf("max earned %d from the honest use, want 20", b.Net())
 	}
 	// The model's owner sees the failure and its reason; the other asset's
