@@ -99,6 +99,14 @@ type Committer interface {
 	State(ctx context.Context, key string) ([]byte, error)
 }
 
+// StatesReader reads several state records in one round trip. Backends
+// offer it beside Committer.State; a caller finds it by type assertion.
+type StatesReader interface {
+	// States returns the records stored under keys; a key without a
+	// record is absent from the map.
+	States(ctx context.Context, keys []string) (map[string][]byte, error)
+}
+
 // Ledger is everything a storage backend provides. Callers should depend on
 // the smaller role interfaces above where they can.
 type Ledger interface {

@@ -18,6 +18,10 @@ type PostingReader interface {
 	// account and match q, ordered by time and then journal position.
 	// An unknown account has no postings.
 	Postings(ctx context.Context, account string, q PostingQuery) ([]Line, error)
+	// EachPosting is Postings one line at a time: fn sees each line as it
+	// is read, and its error stops the read and is returned. A statement
+	// that only sums its lines keeps none of them.
+	EachPosting(ctx context.Context, account string, q PostingQuery, fn func(Line) error) error
 }
 
 // PostingKind selects which of an account's transfers Postings returns.

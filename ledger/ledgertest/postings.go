@@ -2,6 +2,7 @@ package ledgertest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"reflect"
 	"slices"
@@ -206,5 +207,28 @@ func TestPostings(t *testing.T, open Factory) {
 	}
 	if _, err := l.Postings(ctx, ann, ledger.PostingQuery{Only: 99}); err == nil {
 		t.Fatal("unknown posting kind accepted")
+	}
+	// EachPosting yields what Postings returns, and stops at fn's error,
+	// which it returns as it is.
+	var each []ledger.Line
+	if err := l.EachPosting(ctx, ann, ledger.PostingQuery{}, func(line ledger.Line) error { each = append(each, line); return nil }); err != nil || !sameLines(each, all) {
+		t.Fatalf("EachPosting: %v\n%+v\n%+v", err, each, all)
+	}
+	stop := errors.New("enough")
+	n := 0
+	if err := l.EachPosting(ctx, ann, ledger.PostingQuery{}, func(ledger.Line) error { n++; return stop }); err != stop || n != 1 {
+		t.Fatalf("EachPosting stopped by fn: %v after %d lines", err, n)
+	}
+	// States reads several state records at once, absent keys left out.
+	if sr, ok := l.(ledger.StatesReader); ok {
+		if _, err := l.Commit(ctx, ledger.Batch{Then: func([]ledger.Result, func(string) ([]byte, error)) ([]ledger.Transfer, map[string][]byte, error) {
+			return nil, map[string][]byte{"states-a": []byte("A"), "states-b": []byte("B")}, nil
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := sr.States(ctx, []string{"states-a", "no-such-key", "states-b"})
+		if err != nil || len(got) != 2 || string(got["states-a"]) != "A" || string(got["states-b"]) != "B" {
+			t.Fatalf("States: %q %v", got, err)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/charter-dev/charter/ledger"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // indexPostings writes the postings index rows of rs: two per transfer, the
@@ -122,9 +123,22 @@ WHERE p.account = $1 AND p.time >= $2 AND p.time < $3 AND (p.time, p.seq) > ($4,
 
 // Postings implements ledger.PostingReader.
 func (l *Ledger) Postings(ctx context.Context, account string, q ledger.PostingQuery) ([]ledger.Line, error) {
+	out := make([]ledger.Line, 0, 64)
+	err := l.EachPosting(ctx, account, q, func(line ledger.Line) error {
+		out = append(out, line)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// EachPosting implements ledger.PostingReader.
+func (l *Ledger) EachPosting(ctx context.Context, account string, q ledger.PostingQuery, fn func(ledger.Line) error) error {
 	query, ok := postingsSQL[q.Only]
 	if !ok {
-		return nil, fmt.Errorf("postings of %q: kind %d: %w", account, q.Only, ledger.ErrInvalid)
+		return fmt.Errorf("postings of %q: kind %d: %w", account, q.Only, ledger.ErrInvalid)
 	}
 	to := q.To
 	if to == 0 {
@@ -141,12 +155,12 @@ func (l *Ledger) Postings(ctx context.Context, account string, q ledger.PostingQ
 	}
 	rows, err := l.pool.Query(ctx, query, account, q.From, to, afterTime, afterSeq, limit)
 	if err != nil {
-		return nil, fmt.Errorf("ledger/postgres: postings of %q: %w", account, err)
+		return fmt.Errorf("ledger/postgres: postings of %q: %w", account, err)
 	}
 	defer rows.Close()
-	var out []ledger.Line
 	var seq int64
-	var raw []byte
+	var raw pgtype.DriverBytes // decoded before the next row: no copy
+	var stop error             // fn's own error, returned as it is
 	_, err = pgx.ForEachRow(rows, []any{&seq, &raw}, func() error {
 		e, err := ledger.DecodeEntry(raw)
 		if err != nil {
@@ -156,11 +170,36 @@ func (l *Ledger) Postings(ctx context.Context, account string, q ledger.PostingQ
 		if e.Kind != ledger.EntryTransfer || !ok {
 			return fmt.Errorf("journal row %d is indexed under account %q but does not touch it: %w", seq, account, ledger.ErrChainBroken)
 		}
-		out = append(out, line)
-		return nil
+		stop = fn(line)
+		return stop
 	})
 	if err != nil {
-		return nil, fmt.Errorf("ledger/postgres: postings of %q: %w", account, err)
+		if stop != nil {
+			return stop
+		}
+		return fmt.Errorf("ledger/postgres: postings of %q: %w", account, err)
+	}
+	return nil
+}
+
+// States implements ledger.StatesReader.
+func (l *Ledger) States(ctx context.Context, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	rows, err := l.pool.Query(ctx, `SELECT key, value FROM state WHERE key = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("ledger/postgres: states: %w", err)
+	}
+	var k string
+	var v []byte
+	if _, err := pgx.ForEachRow(rows, []any{&k, &v}, func() error {
+		out[k] = v
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("ledger/postgres: states: %w", err)
 	}
 	return out, nil
 }
+var _ ledger.StatesReader = (*Ledger)(nil)

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math"
 
@@ -71,10 +72,37 @@ func (l *Ledger) indexPostings(ctx context.Context) error {
 	return x.Commit()
 }
 
+// reads are the prepared statements of the reads a statement makes
+// (Accounts, Postings, States): prepared once, so a statement pays no SQL
+// parsing.
+type reads struct {
+	accounts *sql.Stmt
+	postings map[ledger.PostingKind]*sql.Stmt
+	states   *sql.Stmt
+}
+
+func (l *Ledger) prepareReads(ctx context.Context) error {
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = l.db.PrepareContext(ctx, q)
+		return st
+	}
+	l.reads.accounts = prep(`SELECT id, kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id >= ? AND id < ? ORDER BY id`)
+	l.reads.states = prep(`SELECT s.key, s.value FROM json_each(?) k JOIN state s ON s.key = k.value`)
+	l.reads.postings = map[ledger.PostingKind]*sql.Stmt{}
+	for k, q := range postingsSQL {
+		l.reads.postings[k] = prep(q)
+	}
+	return err
+}
+
 // Accounts implements ledger.PostingReader.
 func (l *Ledger) Accounts(ctx context.Context, prefix string) ([]ledger.AccountBalance, error) {
-	rows, err := l.db.QueryContext(ctx, `SELECT id, kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id >= ? AND id < ? ORDER BY id`,
-		prefix, ledger.PrefixEnd(prefix))
+	rows, err := l.reads.accounts.QueryContext(ctx, prefix, ledger.PrefixEnd(prefix))
 	if err != nil {
 		return nil, fmt.Errorf("ledger/sqlite: accounts %q: %w", prefix, err)
 	}
@@ -89,6 +117,35 @@ func (l *Ledger) Accounts(ctx context.Context, prefix string) ([]ledger.AccountB
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("ledger/sqlite: accounts %q: %w", prefix, err)
+	}
+	return out, nil
+}
+
+// States implements ledger.StatesReader.
+func (l *Ledger) States(ctx context.Context, keys []string) (map[string][]byte, error) {
+	out := make(map[string][]byte, len(keys))
+	if len(keys) == 0 {
+		return out, nil
+	}
+	arg, err := json.Marshal(keys)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := l.reads.states.QueryContext(ctx, string(arg))
+	if err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: states: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		var v []byte
+		if err := rows.Scan(&k, &v); err != nil {
+			return nil, fmt.Errorf("ledger/sqlite: states: %w", err)
+		}
+		out[k] = v
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("ledger/sqlite: states: %w", err)
 	}
 	return out, nil
 }
@@ -108,15 +165,28 @@ WHERE p.account = ? AND p.time >= ? AND p.time < ? AND (p.time > ? OR p.time = ?
 
 // Postings implements ledger.PostingReader.
 func (l *Ledger) Postings(ctx context.Context, account string, q ledger.PostingQuery) ([]ledger.Line, error) {
-	query, ok := postingsSQL[q.Only]
-	if !ok {
-		return nil, fmt.Errorf("postings of %q: kind %d: %w", account, q.Only, ledger.ErrInvalid)
-	}
-	rows, err := l.db.QueryContext(ctx, query, postingArgsOf(account, q)...)
+	out := make([]ledger.Line, 0, 64)
+	err := l.EachPosting(ctx, account, q, func(line ledger.Line) error {
+		out = append(out, line)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+		return nil, err
 	}
-	return scanLines(rows, account)
+	return out, nil
+}
+
+// EachPosting implements ledger.PostingReader.
+func (l *Ledger) EachPosting(ctx context.Context, account string, q ledger.PostingQuery, fn func(ledger.Line) error) error {
+	st, ok := l.reads.postings[q.Only]
+	if !ok {
+		return fmt.Errorf("postings of %q: kind %d: %w", account, q.Only, ledger.ErrInvalid)
+	}
+	rows, err := st.QueryContext(ctx, postingArgsOf(account, q)...)
+	if err != nil {
+		return fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+	}
+	return scanLines(rows, account, fn)
 }
 
 // postingArgsOf returns the arguments of postingsSQL for q.
@@ -136,27 +206,30 @@ func postingArgsOf(account string, q ledger.PostingQuery) []any {
 	return []any{account, q.From, to, afterTime, afterTime, afterSeq, limit}
 }
 
-func scanLines(rows *sql.Rows, account string) ([]ledger.Line, error) {
+func scanLines(rows *sql.Rows, account string, fn func(ledger.Line) error) error {
 	defer rows.Close()
-	var out []ledger.Line
+	var seq uint64
+	var raw sql.RawBytes // decoded before the next row: no copy
 	for rows.Next() {
-		var seq uint64
-		var raw []byte
 		if err := rows.Scan(&seq, &raw); err != nil {
-			return nil, fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+			return fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
 		}
 		e, err := ledger.DecodeEntry(raw)
 		if err != nil {
-			return nil, fmt.Errorf("journal row %d: %w: %w", seq, ledger.ErrChainBroken, err)
+			return fmt.Errorf("journal row %d: %w: %w", seq, ledger.ErrChainBroken, err)
 		}
 		line, ok := ledger.LineOf(ledger.Record{Transfer: e.Transfer, Seq: seq, Time: e.Time}, account)
 		if e.Kind != ledger.EntryTransfer || !ok {
-			return nil, fmt.Errorf("journal row %d is indexed under account %q but does not touch it: %w", seq, account, ledger.ErrChainBroken)
+			return fmt.Errorf("journal row %d is indexed under account %q but does not touch it: %w", seq, account, ledger.ErrChainBroken)
 		}
-		out = append(out, line)
+		if err := fn(line); err != nil {
+			return err
+		}
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
+		return fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
 	}
-	return out, nil
+	return nil
 }
+
+var _ ledger.StatesReader = (*Ledger)(nil)

@@ -82,6 +82,7 @@ type Options struct {
 type Ledger struct {
 	db    *sql.DB
 	stmts stmts
+	reads reads
 	now   func() time.Time
 	mu    sync.Mutex // serializes writers within the process
 }
@@ -116,7 +117,7 @@ func Open(ctx context.Context, path string, opts *Options) (*Ledger, error) {
 		now = time.Now
 	}
 	l := &Ledger{db: db, now: now}
-	if err := l.prepare(ctx); err != nil {
+	if err := errors.Join(l.prepare(ctx), l.prepareReads(ctx)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger/sqlite: prepare: %w", err)
 	}
