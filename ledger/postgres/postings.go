@@ -202,4 +202,5 @@ func (l *Ledger) States(ctx context.Context, keys []string) (map[string][]byte, 
 	}
 	return out, nil
 }
+
 var _ ledger.StatesReader = (*Ledger)(nil)
