@@ -2,7 +2,6 @@ package registry
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/canonjson"
 	"github.com/charter-dev/charter/metering"
 )
 
@@ -212,7 +212,7 @@ func (r *Registry) applySettlement(tx catalog.Tx, idx uint64, payload []byte) er
 		return NoEffect{errors.New("settlement not signed by this server")}
 	}
 	var e SettlementEntry
-	if err := json.Unmarshal(body, &e); err != nil {
+	if err := canonjson.Unmarshal(body, &e); err != nil { // the canonical form Settle writes, nothing else
 		return NoEffect{err}
 	}
 	if e.Through >= idx {
