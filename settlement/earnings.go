@@ -71,11 +71,16 @@ func (s *Service) Earnings(ctx context.Context, did identity.DID, q EarningsQuer
 // settlement batches they split (uses caches them across currencies).
 func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance, cur, layout string, from, to int64, uses map[string][]string) (*api.CurrencyEarnings, error) {
 	b := a.Balance
-	ce := &api.CurrencyEarnings{Currency: cur, Account: a.ID, Balance: b.Net(), Held: b.CreditsPending, Assets: []api.AssetEarnings{}, Periods: []api.PeriodEarnings{}, Lines: []api.EarningLine{}}
+	ce := &api.CurrencyEarnings{Currency: cur, Account: a.ID, Balance: b.Net(), Held: b.CreditsPending, Assets: []api.AssetEarnings{}, Periods: []api.PeriodEarnings{}, Lines: make([]api.EarningLine, 0, 256)}
 	byAsset := map[string]*api.AssetEarnings{}
 	type srcKey struct{ asset, path string }
-	bySource := map[srcKey]*api.SourceEarning{}
-	srcBatches := map[srcKey]map[string]bool{}
+	type source struct {
+		api.SourceEarning
+		batches map[string]bool // the batches whose uses it counts
+		last    string          // the last batch added (lines of a batch come together)
+	}
+	bySource := map[srcKey]*source{}
+	var buf []byte // formats line times
 	byPeriod := map[string]*api.PeriodEarnings{}
 	var tags []string           // batches whose charges are not read yet
 	day := int64(math.MinInt64) // the UTC day of pe, in days since 1970
@@ -86,7 +91,8 @@ func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance,
 		if d := floorDiv(l.Time, int64(24*time.Hour)); d != day || keep {
 			t := time.Unix(0, l.Time).UTC()
 			if keep {
-				el.Time = t.Format(time.RFC3339Nano)
+				buf = t.AppendFormat(buf[:0], time.RFC3339Nano)
+				el.Time = string(buf)
 			}
 			if d != day {
 				day = d
@@ -100,7 +106,7 @@ func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance,
 		tag, path, ok := settle.ParseProvenance(l.Ref)
 		switch {
 		case ok && l.Code == settle.CodeSplit && l.Amount > 0:
-			names := make([]string, len(path))
+			names := path // ParseProvenance's own slice: the names replace the nodes
 			for i, p := range path {
 				names[i], _ = SplitCurrency(p)
 			}
@@ -131,12 +137,13 @@ func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance,
 			k := srcKey{el.Asset, via}
 			se := bySource[k]
 			if se == nil {
-				se = &api.SourceEarning{Used: el.Used, Path: names}
+				se = &source{SourceEarning: api.SourceEarning{Used: el.Used, Path: names}, batches: map[string]bool{}}
 				bySource[k] = se
-				srcBatches[k] = map[string]bool{}
 			}
 			se.Amount += l.Amount
-			srcBatches[k][tag] = true
+			if se.last != tag {
+				se.last, se.batches[tag] = tag, true
+			}
 		case strings.HasPrefix(l.Counterparty, "external:") && l.Amount < 0:
 			el.Kind = "payout"
 			ce.Payouts -= l.Amount
@@ -163,10 +170,10 @@ func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance,
 	}
 	ce.Total = ce.Own + ce.Royalties
 	for k, se := range bySource {
-		for tag := range srcBatches[k] {
+		for tag := range se.batches {
 			se.Uses += len(uses[tag])
 		}
-		byAsset[k.asset].Sources = append(byAsset[k.asset].Sources, *se)
+		byAsset[k.asset].Sources = append(byAsset[k.asset].Sources, se.SourceEarning)
 	}
 	for _, ae := range byAsset {
 		slices.SortFunc(ae.Sources, func(a, b api.SourceEarning) int {
