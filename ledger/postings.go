@@ -24,6 +24,15 @@ type PostingReader interface {
 	EachPosting(ctx context.Context, account string, q PostingQuery, fn func(Line) error) error
 }
 
+// CollectPostings is Postings built on a backend's EachPosting.
+func CollectPostings(ctx context.Context, each func(context.Context, string, PostingQuery, func(Line) error) error, account string, q PostingQuery) ([]Line, error) {
+	out := make([]Line, 0, 64)
+	if err := each(ctx, account, q, func(l Line) error { out = append(out, l); return nil }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // PostingKind selects which of an account's transfers Postings returns.
 type PostingKind uint8
 

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/settlement"
 )
 
 // History is a synthetic journal for load tests: Accounts contributor
@@ -109,7 +111,7 @@ const EarningsTarget = "contributor:" + EarningsDID + "@USD"
 // the whole journal (baseline runs of it).
 //
 // statement, when set, is the whole earnings statement of EarningsDID
-// (settlement.Service.Earnings, which the ledger tests cannot import): it
+// (Statement: settlement.Service.Earnings): it
 // is measured too, in the same run, and reported as statement-p50/p99-ms.
 // It returns the lines of the statement.
 func BenchmarkEarnings(b *testing.B, l ledger.Ledger, lines, baseline int, statement func(context.Context) (int, error)) {
@@ -204,4 +206,26 @@ func CPUTime() time.Duration {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// Statement is settlement.Service.Earnings of EarningsDID on l, the whole
+// statement GET /v1/earnings answers without HTTP, for BenchmarkEarnings:
+// it returns the statement's lines.
+func Statement(l ledger.Ledger) func(context.Context) (int, error) {
+	svc := settlement.New(settlement.Config{Ledger: l})
+	did, err := identity.ParseDID(EarningsDID)
+	if err != nil {
+		panic(err)
+	}
+	return func(ctx context.Context) (int, error) {
+		e, err := svc.Earnings(ctx, did, settlement.EarningsQuery{})
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, c := range e.Currencies {
+			n += len(c.Lines)
+		}
+		return n, nil
+	}
 }

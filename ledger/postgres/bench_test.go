@@ -10,12 +10,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/ledger/ledgertest"
 	"github.com/charter-dev/charter/ledger/postgres"
 	"github.com/charter-dev/charter/ledger/postgres/pgtest"
-	"github.com/charter-dev/charter/settlement"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -173,26 +171,5 @@ func BenchmarkEarnings(b *testing.B) {
 	if *earningsOthers > 1_000_000 {
 		baseline = 1 // a scan of the whole journal takes a minute or more
 	}
-	ledgertest.BenchmarkEarnings(b, l, 1000, baseline, statement(l))
-}
-
-// statement is settlement.Service.Earnings of ledgertest.EarningsDID on
-// l: the whole statement GET /v1/earnings answers, without HTTP.
-func statement(l ledger.Ledger) func(context.Context) (int, error) {
-	svc := settlement.New(settlement.Config{Ledger: l})
-	did, err := identity.ParseDID(ledgertest.EarningsDID)
-	if err != nil {
-		panic(err)
-	}
-	return func(ctx context.Context) (int, error) {
-		e, err := svc.Earnings(ctx, did, settlement.EarningsQuery{})
-		if err != nil {
-			return 0, err
-		}
-		n := 0
-		for _, c := range e.Currencies {
-			n += len(c.Lines)
-		}
-		return n, nil
-	}
+	ledgertest.BenchmarkEarnings(b, l, 1000, baseline, ledgertest.Statement(l))
 }

@@ -165,15 +165,7 @@ WHERE p.account = ? AND p.time >= ? AND p.time < ? AND (p.time > ? OR p.time = ?
 
 // Postings implements ledger.PostingReader.
 func (l *Ledger) Postings(ctx context.Context, account string, q ledger.PostingQuery) ([]ledger.Line, error) {
-	out := make([]ledger.Line, 0, 64)
-	err := l.EachPosting(ctx, account, q, func(line ledger.Line) error {
-		out = append(out, line)
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
+	return ledger.CollectPostings(ctx, l.EachPosting, account, q)
 }
 
 // EachPosting implements ledger.PostingReader.
