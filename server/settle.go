@@ -84,6 +84,16 @@ func (s *Server) settleHandler(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	if out.LogIndex > 0 {
+		// The answer names the settlement's log entry: answer once a
+		// checkpoint covers it, so that `charter log prove` can prove it.
+		ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+		_, err := s.cpw.await(ctx, out.LogIndex)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("waiting for a checkpoint covering settlement entry %d: %w", out.LogIndex, err)
+		}
+	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
