@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	rdebug "runtime/debug"
 	"time"
 
 	"github.com/charter-dev/charter/httpsig"
@@ -53,6 +54,9 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	if *nonceLimit < 1 {
 		return fmt.Errorf("--nonce-limit %d: must be at least 1\nhint: each signed request holds one nonce for 90 s; the default %d allows about 700 requests a second per key", *nonceLimit, httpsig.DefaultNonceLimit)
+	}
+	if os.Getenv("GOGC") == "" {
+		rdebug.SetGCPercent(server.GCPercent)
 	}
 	level := slog.LevelInfo
 	if *debug {
