@@ -1,9 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/charter-dev/charter/catalog"
@@ -81,30 +83,49 @@ type adminCheckCmd struct{}
 func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("admin check", flag.ContinueOnError)
 	env.globalFlags(fs)
-	data := fs.String("data", "./charter-data", "data folder")
-	catURL := fs.String("catalog", "", "catalog to check: postgres://user@host:5432/db?search_path=schema (default: the SQLite catalog.db in the data folder)")
+	config := fs.String("config", "", "TOML file of settings, as `charter serve` takes it (env CHARTER_CONFIG)")
+	data := fs.String("data", "./charter-data", "data folder (with backend URLs: a scratch folder for the check)")
+	var b backends
+	b.flags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := fillFlags(fs, cmp.Or(*config, os.Getenv(envName("config"))), os.Getenv); err != nil {
+		return err
+	}
+	catURL := &b.Catalog
 	lock, err := lockData(*data, "charter admin check")
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
-	rep, err := datadir.Check(ctx, *data, *catURL, datadir.Options{Logger: quietLogger(env)})
-	if err != nil {
-		return err
-	}
-	// The ledger against its journal and the log's settlement roots (read
-	// from the catalog just checked).
-	var cat catalog.Catalog
-	if *catURL != "" {
-		if cat, err = datadir.OpenCatalog(ctx, *data, *catURL); err != nil {
+	var (
+		rep  *registry.CheckReport
+		lc   *server.LedgerCheck
+		lerr error
+	)
+	if b.shared() {
+		// A deployment on shared stores (replicas): check the catalog
+		// against a rebuild from the shared log and blobs, and the shared
+		// ledger against the settlement roots the log recorded.
+		if rep, lc, lerr, err = b.check(ctx, *data, quietLogger(env)); err != nil {
 			return err
 		}
-		defer cat.Close()
+	} else {
+		if rep, err = datadir.Check(ctx, *data, *catURL, datadir.Options{Logger: quietLogger(env)}); err != nil {
+			return err
+		}
+		// The ledger against its journal and the log's settlement roots
+		// (read from the catalog just checked).
+		var cat catalog.Catalog
+		if *catURL != "" {
+			if cat, err = datadir.OpenCatalog(ctx, *data, *catURL); err != nil {
+				return err
+			}
+			defer cat.Close()
+		}
+		lc, lerr = server.CheckLedger(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), Catalog: cat})
 	}
-	lc, lerr := server.CheckLedger(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), Catalog: cat})
 	if env.JSON {
 		env.printJSON(struct {
 			OK bool `json:"ok"`
@@ -128,6 +149,9 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	rebuild := "charter admin rebuild --data " + *data
 	if *catURL != "" {
 		rebuild += " --catalog <the same URL>"
+	}
+	if b.shared() {
+		rebuild = "charter admin rebuild with the same backends"
 	}
 	if n := len(rep.Missing) + len(rep.Extra); n > 0 {
 		return fmt.Errorf("the catalog differs from the log in %d rows\nhint: `%s` recreates it from the log, keeping quota counters", n, rebuild)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"net/url"
 	"os"
@@ -33,6 +34,23 @@ type backends struct {
 	// missing. A named file must exist: a replica never makes up a key
 	// the others would not have.
 	ServerKey, LogKey string
+}
+
+// flags defines the backend flags on fs, as serve and admin check take
+// them.
+func (b *backends) flags(fs *flag.FlagSet) {
+	fs.StringVar(&b.Catalog, "catalog", "", "catalog: postgres://user@host:5432/db?search_path=schema (default: catalog.db in the data folder)")
+	fs.StringVar(&b.Ledger, "ledger", "", "ledger: postgres://user@host:5432/db?search_path=schema (default: ledger.db in the data folder)")
+	fs.StringVar(&b.Blobs, "blobs", "", "blob store: s3://bucket/prefix?endpoint=URL, or a folder (default: blobs/ in the data folder)")
+	fs.StringVar(&b.Log, "log", "", "transparency log: mysql://user:password@tcp(host:3306)/database, or a folder (default: log/ in the data folder)")
+	fs.StringVar(&b.ServerKey, "server-key", "", "the server's key file, which replicas share (default: keys/server.key in the data folder, made if missing)")
+	fs.StringVar(&b.LogKey, "log-key", "", "the log's signing key file, which replicas share (default: keys/log.key in the data folder, made if missing)")
+}
+
+// shared reports whether b names any store or key outside the data
+// folder beyond the catalog.
+func (b backends) shared() bool {
+	return b.Ledger != "" || b.Blobs != "" || b.Log != "" || b.ServerKey != "" || b.LogKey != ""
 }
 
 // replicated reports whether b makes the server one of several replicas:

@@ -87,6 +87,19 @@ func readConfig(path string, fs *flag.FlagSet) (map[string]string, error) {
 			known = append(known, f.Name)
 		}
 	})
+	// One file serves `charter serve` and the admin commands run on the
+	// same deployment: a setting of serve that this command does not
+	// take is skipped.
+	serveOnly := map[string]bool{}
+	if fs.Name() != "serve" {
+		sfs := flag.NewFlagSet("serve", flag.ContinueOnError)
+		defineServeFlags(sfs, &Env{})
+		sfs.VisitAll(func(f *flag.Flag) {
+			if !notSettable[f.Name] && fs.Lookup(f.Name) == nil {
+				serveOnly[f.Name] = true
+			}
+		})
+	}
 	out := make(map[string]string, len(m))
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -94,6 +107,9 @@ func readConfig(path string, fs *flag.FlagSet) (map[string]string, error) {
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
+		if serveOnly[k] {
+			continue
+		}
 		if !slices.Contains(known, k) {
 			return nil, fmt.Errorf("config file %s: unknown setting %q\nhint: the settings are the flags of `charter %s`, named without dashes in front: %s", path, k, fs.Name(), strings.Join(known, ", "))
 		}

@@ -12,8 +12,8 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 )
 
-// serveFlags is a flag set shaped like serve's, for the settings tests.
-func serveFlags() (*flag.FlagSet, *string, *string, *time.Duration, *int64, *bool) {
+// testServeFlags is a flag set shaped like serve's, for the settings tests.
+func testServeFlags() (*flag.FlagSet, *string, *string, *time.Duration, *int64, *bool) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	(&Env{}).globalFlags(fs)
 	fs.String("config", "", "")
@@ -42,7 +42,7 @@ settle-interval = "5s"
 max-upload = 1024
 verify-reads = true
 `)
-	fs, data, cat, settle, max, verify := serveFlags()
+	fs, data, cat, settle, max, verify := testServeFlags()
 	if _, err := parse(fs, []string{"--data", "/from/flag"}); err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ verify-reads = true
 }
 
 func TestSettingsDefaultsUnchanged(t *testing.T) {
-	fs, data, cat, settle, _, _ := serveFlags()
+	fs, data, cat, settle, _, _ := testServeFlags()
 	if _, err := parse(fs, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +92,7 @@ func TestSettingsErrors(t *testing.T) {
 		{"bad env", "", map[string]string{"CHARTER_MAX_UPLOAD": "lots"}, []string{"CHARTER_MAX_UPLOAD=\"lots\"", "hint:", "--max-upload"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			fs, _, _, _, _, _ := serveFlags()
+			fs, _, _, _, _, _ := testServeFlags()
 			if _, err := parse(fs, nil); err != nil {
 				t.Fatal(err)
 			}
@@ -111,7 +111,7 @@ func TestSettingsErrors(t *testing.T) {
 			}
 		})
 	}
-	fs, _, _, _, _, _ := serveFlags()
+	fs, _, _, _, _, _ := testServeFlags()
 	parse(fs, nil)
 	if err := fillFlags(fs, "/no/such/charter.toml", func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), "does not exist") {
 		t.Errorf("missing file: %v", err)

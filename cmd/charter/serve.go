@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -20,38 +21,49 @@ func init() {
 
 type serveCmd struct{}
 
+// serveFlags are the settings of `charter serve`.
+type serveFlags struct {
+	config, data, listen                       *string
+	b                                          backends
+	scrub, settle                              *time.Duration
+	verifyReads, debug                         *bool
+	maxUpload, grantsDay, quotaDay, quotaTotal *int64
+	nonceLimit                                 *int
+}
+
+// defineServeFlags defines serve's flags on fs: the command line, and the
+// names of the CHARTER_* variables and config file keys.
+func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
+	env.globalFlags(fs)
+	f := &serveFlags{}
+	f.config = fs.String("config", "", "TOML file of settings named as these flags (env CHARTER_CONFIG); flags and CHARTER_<FLAG> variables override it")
+	f.data = fs.String("data", "./charter-data", "data folder (the embedded backends, the keys, scratch files)")
+	f.listen = fs.String("listen", "127.0.0.1:7070", "address to listen on")
+	f.b.flags(fs)
+	f.scrub = fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
+	f.verifyReads = fs.Bool("verify-reads", false, "verify every range on the server before sending it")
+	f.maxUpload = fs.Int64("max-upload", server.DefaultMaxUpload, "largest accepted upload in bytes (-1: no limit)")
+	f.grantsDay = fs.Int64("grant-requests-day", server.DefaultGrantRequestsDay, "grant requests one licensee key may make per UTC day (-1: no limit)")
+	f.quotaDay = fs.Int64("upload-quota-day", server.DefaultUploadQuotaDay, "bytes one key may upload per UTC day (-1: no limit)")
+	f.quotaTotal = fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
+	f.nonceLimit = fs.Int("nonce-limit", httpsig.DefaultNonceLimit, "live signed-request nonces one key may hold (a nonce lives 90 s); a key past it gets 503 busy, no other key is affected")
+	f.settle = fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
+	f.debug = fs.Bool("debug", false, "log debug messages")
+	return f
+}
+
 func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	env.globalFlags(fs)
-	config := fs.String("config", "", "TOML file of settings named as these flags (env CHARTER_CONFIG); flags and CHARTER_<FLAG> variables override it")
-	data := fs.String("data", "./charter-data", "data folder (the embedded backends, the keys, scratch files)")
-	listen := fs.String("listen", "127.0.0.1:7070", "address to listen on")
-	var b backends
-	fs.StringVar(&b.Catalog, "catalog", "", "catalog: postgres://user@host:5432/db?search_path=schema (default: catalog.db in the data folder)")
-	fs.StringVar(&b.Ledger, "ledger", "", "ledger: postgres://user@host:5432/db?search_path=schema (default: ledger.db in the data folder)")
-	fs.StringVar(&b.Blobs, "blobs", "", "blob store: s3://bucket/prefix?endpoint=URL, or a folder (default: blobs/ in the data folder)")
-	fs.StringVar(&b.Log, "log", "", "transparency log: mysql://user:password@tcp(host:3306)/database, or a folder (default: log/ in the data folder)")
-	fs.StringVar(&b.ServerKey, "server-key", "", "the server's key file, which replicas share (default: keys/server.key in the data folder, made if missing)")
-	fs.StringVar(&b.LogKey, "log-key", "", "the log's signing key file, which replicas share (default: keys/log.key in the data folder, made if missing)")
-	scrub := fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
-	verifyReads := fs.Bool("verify-reads", false, "verify every range on the server before sending it")
-	maxUpload := fs.Int64("max-upload", server.DefaultMaxUpload, "largest accepted upload in bytes (-1: no limit)")
-	grantsDay := fs.Int64("grant-requests-day", server.DefaultGrantRequestsDay, "grant requests one licensee key may make per UTC day (-1: no limit)")
-	quotaDay := fs.Int64("upload-quota-day", server.DefaultUploadQuotaDay, "bytes one key may upload per UTC day (-1: no limit)")
-	quotaTotal := fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
-	nonceLimit := fs.Int("nonce-limit", httpsig.DefaultNonceLimit, "live signed-request nonces one key may hold (a nonce lives 90 s); a key past it gets 503 busy, no other key is affected")
-	settle := fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
-	debug := fs.Bool("debug", false, "log debug messages")
+	sf := defineServeFlags(fs, env)
+	config, data, listen := sf.config, sf.data, sf.listen
+	scrub, verifyReads, maxUpload, grantsDay, quotaDay, quotaTotal, nonceLimit, settle, debug := sf.scrub, sf.verifyReads, sf.maxUpload, sf.grantsDay, sf.quotaDay, sf.quotaTotal, sf.nonceLimit, sf.settle, sf.debug
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	cfgFile := *config
-	if cfgFile == "" {
-		cfgFile = os.Getenv(envName("config"))
-	}
-	if err := fillFlags(fs, cfgFile, os.Getenv); err != nil {
+	if err := fillFlags(fs, cmp.Or(*config, os.Getenv(envName("config"))), os.Getenv); err != nil {
 		return err
 	}
+	b := sf.b
 	if *nonceLimit < 1 {
 		return fmt.Errorf("--nonce-limit %d: must be at least 1\nhint: each signed request holds one nonce for 90 s; the default %d allows about 700 requests a second per key", *nonceLimit, httpsig.DefaultNonceLimit)
 	}

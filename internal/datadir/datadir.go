@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/blob/localfs"
 	"github.com/charter-dev/charter/catalog"
 	catpostgres "github.com/charter-dev/charter/catalog/postgres"
@@ -34,7 +35,7 @@ const DefaultLogOrigin = "charter.local/log"
 type Folder struct {
 	Dir      string
 	Log      *auditlog.Log
-	Blobs    *localfs.Store
+	Blobs    blob.Store
 	Registry *registry.Registry
 }
 

@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/charter-dev/charter/auditlog"
+	"github.com/charter-dev/charter/blob/localfs"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/datadir"
+	"github.com/charter-dev/charter/ledger"
+	"github.com/charter-dev/charter/registry"
+	"github.com/charter-dev/charter/server"
+)
+
+// check is `admin check` on the stores b names (what a data folder does
+// not hold is taken from data): the catalog against one rebuilt from the
+// log and the blobs (registry.Check, in a scratch catalog beside the live
+// one), and the ledger against its journal and the settlement roots in
+// the catalog. Nothing is appended or changed; run it with the replicas
+// stopped or idle, since an entry appended meanwhile shows as a
+// difference. lerr is the ledger's verdict, err a failure to check.
+func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (rep *registry.CheckReport, lc *server.LedgerCheck, lerr, err error) {
+	keyPath := b.ServerKey
+	if keyPath == "" {
+		keyPath = filepath.Join(data, "keys", "server.key")
+	}
+	key, err := identity.Load(keyPath)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("server key: %w", err)
+	}
+	logKeyPath := b.LogKey
+	if logKeyPath == "" {
+		logKeyPath = filepath.Join(data, "keys", "log.key")
+	}
+	signer, err := auditlog.LoadKey(logKeyPath)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("log key: %w", err)
+	}
+	loc := b.Log
+	if loc == "" {
+		loc = filepath.Join(data, "log")
+	}
+	tlog, err := openLog(ctx, loc, signer, auditlog.Options{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer tlog.Close(context.WithoutCancel(ctx))
+	blobs, err := openBlobs(ctx, b.Blobs)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if blobs == nil {
+		if blobs, err = localfs.Open(ctx, filepath.Join(data, "blobs")); err != nil {
+			return nil, nil, nil, fmt.Errorf("blob store: %w", err)
+		}
+	}
+	f := &datadir.Folder{Dir: data, Log: tlog, Blobs: blobs,
+		Registry: registry.New(registry.Config{Operator: key.DID(), Logger: logger, Blobs: blobs})}
+	if rep, err = f.Check(ctx, b.Catalog); err != nil {
+		return nil, nil, nil, err
+	}
+	live, err := datadir.OpenCatalog(ctx, data, b.Catalog)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer live.Close()
+	if b.Ledger == "" {
+		lc, lerr = server.CheckLedger(ctx, server.Config{DataDir: data, Logger: logger, Catalog: live})
+		return rep, lc, lerr, nil
+	}
+	l, err := openLedger(ctx, b.Ledger)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	defer l.Close()
+	lc, lerr = verifyLedgerOn(ctx, live, l, redact(b.Ledger))
+	return rep, lc, lerr, nil
+}
+
+// verifyLedgerOn replays l's journal, checks its hash chain and stored
+// balances, and checks that it holds every journal root the settlement
+// entries applied to cat recorded.
+func verifyLedgerOn(ctx context.Context, cat catalog.UsageReader, l ledger.Ledger, name string) (*server.LedgerCheck, error) {
+	roots, err := cat.JournalRoots(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("reading the settlement roots: %w", err)
+	}
+	anchors := make([]ledger.Anchor, 0, len(roots))
+	for _, r := range roots {
+		h, err := hex.DecodeString(r.Hash)
+		if err != nil || len(h) != 32 {
+			if r.Size == 0 {
+				continue // an empty journal's root
+			}
+			return nil, fmt.Errorf("settlement at log entry %d: malformed journal root %q", r.LogIndex, r.Hash)
+		}
+		a := ledger.Anchor{Root: ledger.Root{Size: r.Size}, LogIndex: r.LogIndex}
+		copy(a.Root.Hash[:], h)
+		anchors = append(anchors, a)
+	}
+	books, err := ledger.Verify(ctx, l, anchors)
+	if err != nil {
+		if errors.Is(err, ledger.ErrChainBroken) || errors.Is(err, ledger.ErrAnchor) || errors.Is(err, ledger.ErrBalanceMismatch) {
+			return nil, fmt.Errorf("%w: %s: %w\nhint: stop the replicas, keep the ledger's schema as evidence, restore it from a backup taken after the last settlement", server.ErrLedgerTampered, name, err)
+		}
+		return nil, err
+	}
+	root := books.Root()
+	return &server.LedgerCheck{JournalSize: root.Size, JournalRoot: hex.EncodeToString(root.Hash[:]), Anchors: len(anchors), Accounts: len(books.Balances())}, nil
+}
