@@ -247,6 +247,9 @@ type Counters interface {
 	// that stays within maxDay (0: no limit), and reports whether it did
 	// and how many the licensee made that day before it.
 	ChargeGrantRequest(ctx context.Context, licensee, day string, maxDay int64) (ok bool, usedDay int64, err error)
+	// Counted returns what ChargeUpload charged to key on day ("total":
+	// all days), 0 when nothing was; it writes nothing.
+	Counted(ctx context.Context, key, day string) (int64, error)
 	// SetUnsettledReasons replaces the reasons of the last settlement
 	// run's unsettled uses.
 	SetUnsettledReasons(ctx context.Context, rs []UnsettledReason) error

@@ -15,6 +15,7 @@ import (
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/registry"
@@ -243,6 +244,9 @@ func (s *Server) uploader(w http.ResponseWriter, r *http.Request) (identity.DID,
 	}
 	who, err := s.signedWith(r, httpsig.VerifyOptions{StreamBody: true}, nil, "sign uploads with your key (RFC 9421), including a Content-Digest of the body")
 	if err != nil {
+		return who, err
+	}
+	if err := s.drawPool(r.Context(), crowd.Uploads, r.ContentLength, who); err != nil {
 		return who, err
 	}
 	day := time.Now().UTC().Format(time.DateOnly)

@@ -16,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
@@ -155,6 +156,9 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	now := time.Now().UTC().Truncate(time.Second)
 	// Every evaluated request logs a decision record: a key pays for the
 	// log space it uses out of its own daily allowance.
+	if err := s.drawPool(ctx, crowd.GrantRequests, 1, req.Licensee); err != nil {
+		return err
+	}
 	maxDay := limit(s.cfg.GrantRequestsDay, DefaultGrantRequestsDay)
 	ok, used, err := s.cat.ChargeGrantRequest(ctx, req.Licensee.String(), now.Format(time.DateOnly), maxDay)
 	if err != nil {
@@ -235,6 +239,13 @@ func (s *Server) issue(ctx context.Context, g *grant.Grant) (uint64, []byte, err
 	if err != nil {
 		return gidx, nil, notApplied(gidx, err)
 	}
+	if rec, err := s.assetRecord(ctx, g.Asset); err == nil {
+		owners := make([]identity.DID, len(rec.State.Owners))
+		for i, o := range rec.State.Owners {
+			owners[i] = o.DID
+		}
+		s.vouch(ctx, g.Licensee, owners) // a licensee with standing vouches for the owners (crowd.go)
+	}
 	return gidx, raw, nil
 }
 
@@ -298,6 +309,9 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	}
 	if _, dup := q.Votes[a.Approver.String()]; dup {
 		return fmt.Errorf("%w: %s", asset.ErrDuplicateApproval, a.Approver)
+	}
+	if err := s.drawPool(ctx, crowd.Statements, 1, a.Approver); err != nil {
+		return err
 	}
 	idx, err := s.commit(ctx, TypeGrantApproval, canon)
 	if err != nil {
@@ -521,6 +535,8 @@ func (s *Server) signedWith(r *http.Request, opts httpsig.VerifyOptions, authori
 		return who, authErr
 	case errors.Is(err, httpsig.ErrNonceStoreFull):
 		return who, errorf(http.StatusServiceUnavailable, "busy", "Too many signed requests from this key", err.Error(), "retry shortly", err)
+	case errors.As(err, new(*httpError)):
+		return who, err // the crowd's pool of nonces (crowd.go)
 	}
 	return who, errorf(http.StatusUnauthorized, "bad-request-signature", "Request signature refused", err.Error(), hint, err)
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/metering"
@@ -408,6 +409,9 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 				fmt.Sprintf("the terms of asset %s allow licensee %s %s, counted over all its grants under these terms; %s", g.Asset, g.Licensee, usageAllowance(g), over),
 				"a new grant does not reset the quota; ask the owners for other terms", nil)
 		}
+	}
+	if err := s.drawPool(ctx, crowd.Statements, 1, u.Licensee); err != nil {
+		return err
 	}
 	idx, err := s.commit(ctx, auditlog.TypeUsage, canon)
 	if err != nil {

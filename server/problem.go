@@ -6,6 +6,7 @@ import (
 	"github.com/charter-dev/charter/api"
 	"log/slog"
 	"net/http"
+	"time"
 )
 
 // Problem is the RFC 9457 problem document every API error is sent as,
@@ -23,6 +24,8 @@ type httpError struct {
 	detail string
 	hint   string
 	err    error
+	// retry, when set, is sent as Retry-After.
+	retry time.Duration
 }
 
 func (e *httpError) Error() string {
@@ -46,6 +49,9 @@ func (s *Server) writeProblem(w http.ResponseWriter, r *http.Request, err error)
 	switch {
 	case errors.As(err, &he):
 		p.Type, p.Title, p.Status, p.Detail, p.Hint = ProblemTypeBase+he.kind, he.title, he.status, he.detail, he.hint
+		if he.retry > 0 {
+			w.Header().Set("Retry-After", retryAfter(he.retry))
+		}
 	default:
 		if m, ok := mapDomainError(err); ok {
 			p = m

@@ -14,6 +14,7 @@ import (
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/receipt"
 	"github.com/charter-dev/charter/registry"
@@ -103,6 +104,10 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	// The applier takes the manifest as verified here, instead of
 	// verifying its signatures again in the one ordered goroutine, and
 	// leaves what it found in om for the answer.
+	if err := s.drawPool(ctx, crowd.Statements, 1, signers...); err != nil {
+		unlock()
+		return err
+	}
 	om := &registry.OpenedManifest{M: m, ID: id, Signers: signers}
 	release := s.reg.Opened(canon, om)
 	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
@@ -259,6 +264,9 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if err := s.drawPool(ctx, crowd.Statements, 1, p.Proposer); err != nil {
+		return err
+	}
 	idx, err := s.commit(ctx, auditlog.TypeAssetProposal, canon)
 	unlock()
 	if err != nil {
@@ -330,6 +338,9 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if err != nil {
+		return err
+	}
+	if err := s.drawPool(ctx, crowd.Statements, 1, a.Approver); err != nil {
 		return err
 	}
 	idx, err := s.commit(ctx, auditlog.TypeAssetApproval, canon)

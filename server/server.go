@@ -24,6 +24,7 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
@@ -73,6 +74,11 @@ type Config struct {
 	// hold (zero: catsqlite.DefaultNonceLimit); a key at its bound gets
 	// 503 and no other key is affected.
 	NonceLimit int
+	// Crowd sizes the pool all keys without standing share (package
+	// crowd); the zero value means its defaults.
+	Crowd crowd.Limits
+	// ProvenKeys are keys the operator gives standing to.
+	ProvenKeys []identity.DID
 	// Catalog is the catalog Open runs on (catalog/postgres, for one); nil
 	// means the embedded SQLite catalog, catalog.db in DataDir. New takes
 	// Deps.Catalog instead.
@@ -108,6 +114,10 @@ type Server struct {
 	licenseCheck func(ctx context.Context, ref string) error
 	// nonces remembers signed data requests to refuse replays.
 	nonces httpsig.NonceStore
+	// listed are the keys the operator gave standing; standing caches
+	// the keys found to have it (crowd.go).
+	listed   map[identity.DID]bool
+	standing standingCache
 	// termsCache holds parsed licence terms by content id.
 	termsCache sync.Map
 	// assetCache holds asset records for hot paths; assetGen counts
@@ -227,7 +237,13 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.cpw = newCheckpointWatch(tlog)
 	s.reg = registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger, Blobs: blobs})
 	s.licenseCheck = s.checkTermsRef
-	s.nonces = cat.Nonces(cfg.NonceLimit, time.Now) // in the database: replays stay refused across restarts
+	// In the database: replays stay refused across restarts. Keys
+	// without standing share one pool of nonces (crowd.go).
+	s.nonces = crowdNonces{s: s, own: cat.Nonces(cfg.NonceLimit, time.Now), pool: cat.Nonces(int(cfg.Crowd.Resolved().Nonces), time.Now), poolLimit: cfg.Crowd.Resolved().Nonces}
+	s.listed = make(map[identity.DID]bool, len(cfg.ProvenKeys))
+	for _, d := range cfg.ProvenKeys {
+		s.listed[d] = true
+	}
 	s.routes()
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop

@@ -12,6 +12,7 @@ import (
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger/settle"
@@ -153,6 +154,9 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 			return errorf(http.StatusConflict, "dispute-open", "You have an open dispute on this asset", err.Error(), "", err)
 		}
 		return errorf(http.StatusForbidden, "no-standing", "No standing to dispute this asset", err.Error(), "only owners, contributors and licensees of an asset, and the operator, may open disputes on it", err)
+	}
+	if err := s.drawPool(ctx, crowd.Statements, 1, d.Opener); err != nil {
+		return err
 	}
 	idx, err := s.commit(ctx, auditlog.TypeDispute, canon)
 	unlock()

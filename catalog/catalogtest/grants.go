@@ -188,4 +188,20 @@ func testCounters(t *testing.T, open Opener) {
 	req("m", "2027-01-01", true, 1)
 	// Upload and grant request counters of one name are apart.
 	charge("l", "2027-01-01", 5, 5, 0, true, 5, 5)
+
+	// Counted reads a counter and writes nothing.
+	counted := func(key, day string, want int64) {
+		t.Helper()
+		n, err := c.Counted(ctx, key, day)
+		must(t, err)
+		if n != want {
+			t.Fatalf("Counted(%s, %s) = %d, want %d", key, day, n, want)
+		}
+	}
+	counted("k", "2027-01-02", 50)
+	counted("k", "total", 150)
+	counted("grant-requests l", "2027-01-01", 2)
+	counted("nobody", "total", 0)
+	counted("nobody", "total", 0)
+	charge("nobody", "2027-01-01", 0, 1, 0, true, 0, 0) // Counted made no row the charge would see
 }

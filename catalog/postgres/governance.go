@@ -186,6 +186,14 @@ func (c *Catalog) ChargeGrantRequest(ctx context.Context, licensee, day string, 
 	return ok, usedDay, err
 }
 
+// Counted returns what ChargeUpload charged to key on day ("total": all
+// days), 0 when nothing was.
+func (c *Catalog) Counted(ctx context.Context, key, day string) (int64, error) {
+	var v int64
+	err := c.ops.QueryRow(ctx, `SELECT COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = $2), 0)`, key, day).Scan(&v)
+	return v, err
+}
+
 // charge adds n to key's counter of day and of all days when both stay
 // within their limits (0: none). Charges of one key take turns (an
 // advisory lock on the key), so two cannot both pass on the same room.

@@ -227,6 +227,17 @@ func (c *Catalog) ChargeGrantRequest(ctx context.Context, licensee, day string, 
 	return ok, usedDay, err
 }
 
+// Counted returns what ChargeUpload charged to key on day ("total": all
+// days), 0 when nothing was.
+func (c *Catalog) Counted(ctx context.Context, key, day string) (int64, error) {
+	var v int64
+	err := c.queryRow(ctx, `SELECT bytes FROM upload_usage WHERE key = ? AND day = ?`, key, day).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return v, err
+}
+
 // charge adds n to key's counter of day and of all days when both stay
 // within their limits (0: none).
 func (c *Catalog) charge(ctx context.Context, key, day string, n, maxDay, maxTotal int64) (ok bool, usedDay, usedTotal int64, err error) {
