@@ -128,8 +128,8 @@ type Facts struct {
 	Operator bool
 	// Listed: the operator listed the key (`charter serve --proven-keys`).
 	Listed bool
-	// Account: the operator opened or funded an account for the key
-	// (POST /v1/funds, even of 0).
+	// Account: the operator funded an account for the key or opened a
+	// credit line for it (POST /v1/funds, of any amount).
 	Account bool
 	// Earned: the key holds earnings someone paid (a contributor account
 	// with credits posted).

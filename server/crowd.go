@@ -169,11 +169,16 @@ func (c crowdNonces) Seen(ctx context.Context, keyID, nonce string, until time.T
 	if ok {
 		return c.own.Seen(ctx, keyID, nonce, until)
 	}
+	// The pool first, so a refused crowd key leaves nothing under its own
+	// name; then the key's own bound, which holds for every key.
 	seen, err := c.pool.Seen(ctx, crowd.NonceKeyID, crowd.NonceOf(keyID, nonce), until)
 	if errors.Is(err, httpsig.ErrNonceStoreFull) {
 		return false, poolProblem(&crowd.Exhausted{Resource: crowd.Nonces, Used: c.poolLimit, Limit: c.poolLimit, Want: 1, RetryAfter: crowd.RetryAfter(crowd.Nonces, time.Now())})
 	}
-	return seen, err
+	if seen || err != nil {
+		return seen, err
+	}
+	return c.own.Seen(ctx, keyID, nonce, until)
 }
 
 // retryAfter is the Retry-After value of d, in whole seconds (at least 1).

@@ -9,9 +9,12 @@ import (
 	"net"
 	"os"
 	rdebug "runtime/debug"
+	"strings"
 	"time"
 
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/server"
 )
 
@@ -29,6 +32,46 @@ type serveFlags struct {
 	verifyReads, debug                         *bool
 	maxUpload, grantsDay, quotaDay, quotaTotal *int64
 	nonceLimit                                 *int
+	crowd                                      crowdFlags
+}
+
+// crowdFlags size the pool keys without standing share (package crowd).
+type crowdFlags struct {
+	uploads, grants, statements, nonces *int64
+	proven                              *string
+}
+
+func (c *crowdFlags) define(fs *flag.FlagSet) {
+	c.uploads = fs.Int64("unproven-upload-bytes-day", crowd.DefaultUploadBytesDay, "bytes all keys without standing may upload per UTC day, together (each upload counts at least 64 KiB; -1: no pool)")
+	c.grants = fs.Int64("unproven-grant-requests-day", crowd.DefaultGrantRequestsDay, "grant requests all keys without standing may make per UTC day, together (-1: no pool)")
+	c.statements = fs.Int64("unproven-statements-day", crowd.DefaultStatementsDay, "registrations, proposals, approvals, usage reports and disputes all keys without standing may log per UTC day, together (-1: no pool)")
+	c.nonces = fs.Int64("unproven-nonces", crowd.DefaultNonces, "live signed-request nonces all keys without standing may hold, together (-1: no pool)")
+	c.proven = fs.String("proven-keys", "", "comma-separated DIDs the operator gives standing (they do not draw from the pool of keys without standing)")
+}
+
+// limits are the pool's sizes and the keys given standing.
+func (c *crowdFlags) limits() (crowd.Limits, []identity.DID, error) {
+	proven, err := parseDIDList(*c.proven)
+	if err != nil {
+		return crowd.Limits{}, nil, fmt.Errorf("--proven-keys: %w\nhint: list did:key DIDs separated by commas (`charter key new` prints a key's DID)", err)
+	}
+	return crowd.Limits{UploadBytesDay: *c.uploads, GrantRequestsDay: *c.grants, StatementsDay: *c.statements, Nonces: *c.nonces}, proven, nil
+}
+
+// parseDIDList reads comma-separated DIDs ("" is none).
+func parseDIDList(s string) ([]identity.DID, error) {
+	var out []identity.DID
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		d, err := identity.ParseDID(f)
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a DID: %w", f, err)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }
 
 // defineServeFlags defines serve's flags on fs: the command line, and the
@@ -47,6 +90,7 @@ func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
 	f.quotaDay = fs.Int64("upload-quota-day", server.DefaultUploadQuotaDay, "bytes one key may upload per UTC day (-1: no limit)")
 	f.quotaTotal = fs.Int64("upload-quota-total", server.DefaultUploadQuotaTotal, "bytes one key may upload in all (-1: no limit)")
 	f.nonceLimit = fs.Int("nonce-limit", httpsig.DefaultNonceLimit, "live signed-request nonces one key may hold (a nonce lives 90 s); a key past it gets 503 busy, no other key is affected")
+	f.crowd.define(fs)
 	f.settle = fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
 	f.debug = fs.Bool("debug", false, "log debug messages")
 	return f
@@ -66,6 +110,10 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	b := sf.b
 	if *nonceLimit < 1 {
 		return fmt.Errorf("--nonce-limit %d: must be at least 1\nhint: each signed request holds one nonce for 90 s; the default %d allows about 700 requests a second per key", *nonceLimit, httpsig.DefaultNonceLimit)
+	}
+	pool, proven, err := sf.crowd.limits()
+	if err != nil {
+		return err
 	}
 	if os.Getenv("GOGC") == "" {
 		rdebug.SetGCPercent(server.GCPercent)
@@ -88,7 +136,8 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	cfg := server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit}
+	cfg := server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
+		Crowd: pool, ProvenKeys: proven}
 	deps, done, err := b.open(ctx, cfg)
 	if err != nil {
 		return err
