@@ -29,7 +29,7 @@ import (
 // pseudo-random content, and returns the client, the id and the path of a
 // plain copy of the same bytes for the baseline.
 func benchServer(b *testing.B, size int64) (*client.Client, content.ID, string) {
-	c, id, plain, _ := benchServerCfg(b, size, Config{})
+	c, id, plain, _ := benchServerCfg(b, size, Config{Crowd: noCrowdPool})
 	return c, id, plain
 }
 
@@ -187,7 +187,7 @@ func BenchmarkRangeRead(b *testing.B) {
 // anyway: the figure behind docs/design/corruption.md.
 func BenchmarkVerifyOnRead(b *testing.B) {
 	const size = 128 << 20
-	c, id, _, srv := benchServerCfg(b, size, Config{})
+	c, id, _, srv := benchServerCfg(b, size, Config{Crowd: noCrowdPool})
 	ctx := context.Background()
 	var tOff, tOn time.Duration
 	for b.Loop() {
@@ -215,7 +215,7 @@ func BenchmarkVerifyOnRead(b *testing.B) {
 // the same run is a bare log append without a proof.
 func BenchmarkRegister(b *testing.B) {
 	dir := b.TempDir()
-	s, err := Open(context.Background(), Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1})
+	s, err := Open(context.Background(), Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, Crowd: noCrowdPool})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -26,6 +26,10 @@ import (
 	"github.com/charter-dev/charter/metering"
 )
 
+// noCrowdPool switches the pool of keys without standing off: benchmarks
+// measure keys with standing, whose requests never touch the pool.
+var noCrowdPool = crowd.Limits{UploadBytesDay: -1, GrantRequestsDay: -1, StatementsDay: -1, Nonces: -1}
+
 // crowdFixture is a server with the given crowd pool, reached over HTTP.
 type crowdFixture struct {
 	*regFixture
@@ -42,7 +46,7 @@ func newCrowdFixture(t *testing.T, lim crowd.Limits, listed ...identity.DID) *cr
 }
 
 func (f *crowdFixture) startCrowd() {
-	s, err := New(context.Background(), f.cfg)
+	s, err := Open(context.Background(), f.cfg)
 	if err != nil {
 		f.t.Fatal(err)
 	}

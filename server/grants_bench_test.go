@@ -32,7 +32,7 @@ func licensedFixture(tb testing.TB, size int, terms string) (*Server, *httptest.
 // licensedFixtureOn is licensedFixture on catalog cat (nil: SQLite).
 func licensedFixtureOn(tb testing.TB, cat catalog.Catalog, size int, terms string) (*Server, *httptest.Server, *client.Client, asset.ID, content.ID, *identity.Key) {
 	tb.Helper()
-	s, err := Open(context.Background(), Config{DataDir: tb.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, Catalog: cat})
+	s, err := Open(context.Background(), Config{DataDir: tb.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, Catalog: cat, Crowd: noCrowdPool})
 	if err != nil {
 		tb.Fatal(err)
 	}

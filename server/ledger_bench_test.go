@@ -33,7 +33,7 @@ func BenchmarkSettlement(b *testing.B) {
 	var el, baseEl time.Duration
 	for range b.N {
 		b.StopTimer()
-		m := newMarketLevels(b, Config{}, 3)
+		m := newMarketLevels(b, Config{Crowd: noCrowdPool}, 3)
 		m.fund(m.consumer.DID(), 1<<52) // JSON integers stop at 2^53
 		seedUsage(b, m, n)
 		b.StartTimer()

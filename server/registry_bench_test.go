@@ -183,7 +183,7 @@ func BenchmarkRegistryLoad(b *testing.B) {
 		// The GC target charter serve runs with (GCPercent).
 		defer debug.SetGCPercent(debug.SetGCPercent(GCPercent))
 	}
-	s, err := Open(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1,
+	s, err := Open(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1, Crowd: noCrowdPool,
 		LogOptions: auditlog.Options{BatchMaxAge: *registryBatchAge}})
 	if err != nil {
 		b.Fatal(err)
@@ -405,7 +405,7 @@ func BenchmarkRegistryLoad(b *testing.B) {
 // per second the applier can keep up with (1e6 ÷ it).
 func BenchmarkRegistryApply(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1})
+	s, err := Open(ctx, Config{DataDir: b.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1, Crowd: noCrowdPool})
 	if err != nil {
 		b.Fatal(err)
 	}
