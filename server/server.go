@@ -118,6 +118,9 @@ type Server struct {
 	// the keys found to have it (crowd.go).
 	listed   map[identity.DID]bool
 	standing standingCache
+	// verifySlot lets one verify report at a time read the disk
+	// (verifyreport.go).
+	verifySlot chan struct{}
 	// termsCache holds parsed licence terms by content id.
 	termsCache sync.Map
 	// assetCache holds asset records for hot paths; assetGen counts
@@ -240,6 +243,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	// In the database: replays stay refused across restarts. Keys
 	// without standing share one pool of nonces (crowd.go).
 	s.nonces = crowdNonces{s: s, own: cat.Nonces(cfg.NonceLimit, time.Now), pool: cat.Nonces(int(cfg.Crowd.Resolved().Nonces), time.Now), poolLimit: cfg.Crowd.Resolved().Nonces}
+	s.verifySlot = make(chan struct{}, 1)
 	s.listed = make(map[identity.DID]bool, len(cfg.ProvenKeys))
 	for _, d := range cfg.ProvenKeys {
 		s.listed[d] = true
