@@ -21,6 +21,7 @@ func (w *world) checkOnline(ctx context.Context) {
 		time.Sleep(time.Millisecond)
 	}
 	w.sync(ctx)
+	w.checkCrowd()
 	w.mu.Lock()
 	obs := w.obs[w.checkedObs:]
 	w.checkedObs = len(w.obs)

@@ -69,7 +69,7 @@ func (w *world) table() []op {
 	if w.cfg.Binary != "" {
 		kills = 12 // the kill -9 loop is short: kill often
 	}
-	return []op{
+	ops := []op{
 		{name: "publish", weight: 6, plan: w.planPublish},
 		{name: "publish-dataset", weight: 4, plan: w.planPublishDataset},
 		{name: "grant", weight: 6, plan: func(ctx context.Context) func() { return w.planGrant(ctx, false) }},
@@ -94,6 +94,10 @@ func (w *world) table() []op {
 		{name: "burst", weight: 5, solo: true, plan: w.planBurst},
 		{name: "restart-mid-burst", weight: kills, solo: true, plan: w.planRestartMidBurst},
 	}
+	if w.cfg.Crowd {
+		ops = append(ops, op{name: "adv-crowd", weight: 4, plan: w.planAdvCrowd})
+	}
+	return ops
 }
 
 // pick chooses the next step.

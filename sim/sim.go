@@ -61,7 +61,7 @@ const (
 )
 
 // Invariants lists every invariant.
-var Invariants = []Invariant{InvUngrantedRead, InvHonestBlocked, InvSettlement, InvReplay, InvCatalog, InvLedger, InvMetering, InvLog}
+var Invariants = []Invariant{InvUngrantedRead, InvHonestBlocked, InvSettlement, InvReplay, InvCatalog, InvLedger, InvMetering, InvLog, InvCrowd}
 
 // Violation is one broken invariant.
 type Violation struct {
@@ -92,6 +92,10 @@ type Config struct {
 	Deadline time.Time
 	// Skip names operations not to run (see the table in ops.go).
 	Skip []string
+	// Crowd adds the crowd of fresh keys (crowd.go): a small pool for
+	// keys without standing, honest parties with standing, and the step
+	// adv-crowd. In process only.
+	Crowd bool
 }
 
 // Result is what a run did and found.
@@ -187,6 +191,7 @@ type world struct {
 	model    *model
 	termsRef map[string]string // terms name -> content id of its encoding
 	ops      []op
+	crowd    *crowdServed // crowd mode only (crowd.go)
 }
 
 // actor is one party with its own keys and its own front door (so every
@@ -235,7 +240,7 @@ func (w *world) setup(ctx context.Context) error {
 	if w.cfg.Binary != "" {
 		w.backend = &procBackend{bin: w.cfg.Binary, dir: w.dir, logPath: filepath.Join(w.cfg.Dir, "serve.log")}
 	} else {
-		w.backend = &inProcBackend{dir: w.dir}
+		w.backend = &inProcBackend{dir: w.dir, crowd: w.cfg.Crowd}
 	}
 	h, err := w.backend.start(ctx)
 	if err != nil {
@@ -286,6 +291,9 @@ func (w *world) setup(ctx context.Context) error {
 	}
 	for _, l := range w.licensees {
 		w.fund(ctx, l, 1)
+	}
+	if w.cfg.Crowd {
+		w.setupCrowd(ctx)
 	}
 	return nil
 }
@@ -340,8 +348,9 @@ type backend interface {
 
 // inProcBackend is server.New on the data folder.
 type inProcBackend struct {
-	dir string
-	s   *server.Server
+	dir   string
+	crowd bool
+	s     *server.Server
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -351,7 +360,11 @@ func serverConfig(dir string) server.Config {
 }
 
 func (b *inProcBackend) start(ctx context.Context) (http.Handler, error) {
-	s, err := server.Open(ctx, serverConfig(b.dir))
+	cfg := serverConfig(b.dir)
+	if b.crowd {
+		cfg = crowdConfig(cfg)
+	}
+	s, err := server.Open(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
