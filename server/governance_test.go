@@ -270,6 +270,7 @@ func mustRead(t *testing.T, f *regFixture, id content.ID) []byte {
 // guarded nothing).
 func TestDatasetRegistrationNeedsIndex(t *testing.T) {
 	f := newRegFixture(t)
+	defer f.stop()
 	alice := f.keys[0]
 	m := f.manifest(f.put([]byte("not an index")), "fake", []*identity.Key{alice})
 	m.MediaType = content.DatasetMediaType
