@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/charter-dev/charter/auditlog"
@@ -61,6 +62,9 @@ type replicaState struct {
 	// sealedBefore holds the sealed receipts (grant session part) the
 	// last idle pass found (finishDead; the session loop's goroutine).
 	sealedBefore map[string]bool
+	// running counts the background runs under way on this replica (at
+	// most one; tests check it).
+	running atomic.Int32
 }
 
 // shared reports whether the server is one of several replicas.
@@ -99,6 +103,8 @@ func newReplicaState(r Replica, cat catalog.Catalog) (*replicaState, error) {
 func (s *Server) backgroundLoops(ctx context.Context, loops []func(context.Context)) {
 	r := s.rep
 	lease.Hold(ctx, r.Lease, leaseBackground, r.ID, r.LeaseTTL, func(ctx context.Context) {
+		s.rep.running.Add(1)
+		defer s.rep.running.Add(-1)
 		s.log.Info("replica holds the background lease: running settlement, scrub and session sealing here", "replica", r.ID)
 		if err := s.finishSessions(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("finishing download sessions", "err", err)

@@ -500,6 +500,10 @@ func TestReplicasShareStores(t *testing.T) {
 		if h != "replica-0" && h != "replica-1" {
 			t.Fatalf("background lease held by %q", h)
 		}
+		time.Sleep(500 * time.Millisecond)
+		if n0, n1 := f.servers[0].rep.running.Load(), f.servers[1].rep.running.Load(); n0+n1 != 1 {
+			t.Fatalf("background work runs %d times on replica-0 and %d on replica-1, want once in all", n0, n1)
+		}
 		i := int(h[len(h)-1] - '0')
 		f.stop(i) // a clean stop releases the lease; a crash lets it expire
 		other := fmt.Sprintf("replica-%d", 1-i)
