@@ -41,7 +41,7 @@ func newCrowdFixture(t *testing.T, lim crowd.Limits, listed ...identity.DID) *cr
 	f := &crowdFixture{regFixture: &regFixture{t: t, dir: t.TempDir()}}
 	f.cfg = Config{DataDir: f.dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, SettleInterval: -1, Crowd: lim, ProvenKeys: listed}
 	f.startCrowd()
-	t.Cleanup(func() { f.hs.Close(); f.s.Close() })
+	t.Cleanup(f.shutdown)
 	return f
 }
 
@@ -51,10 +51,12 @@ func (f *crowdFixture) startCrowd() {
 		f.t.Fatal(err)
 	}
 	f.s, f.hs = s, httptest.NewServer(s.Handler())
+	f.down = false
 	f.c, _ = client.New(f.hs.URL)
 }
 
 func (f *crowdFixture) restart() {
+	f.down = true
 	f.hs.Close()
 	if err := f.s.Close(); err != nil {
 		f.t.Fatal(err)

@@ -27,7 +27,7 @@ type deriveFixture struct {
 func newDeriveFixture(t *testing.T) *deriveFixture {
 	f := &deriveFixture{regFixture: newRegFixture(t)}
 	f.c, _ = client.New(f.hs.URL)
-	t.Cleanup(func() { f.hs.Close(); f.s.Close() })
+	t.Cleanup(f.shutdown)
 	return f
 }
 

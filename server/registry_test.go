@@ -29,6 +29,18 @@ type regFixture struct {
 	s    *Server
 	hs   *httptest.Server
 	keys []*identity.Key
+	// down is set while no server runs (stop, shutdown).
+	down bool
+}
+
+// shutdown stops the server if it runs; every fixture's cleanup calls it,
+// so no test leaves a server writing into a folder being removed.
+func (f *regFixture) shutdown() {
+	if f.s != nil && !f.down {
+		f.down = true
+		f.hs.Close()
+		f.s.Close()
+	}
 }
 
 func newRegFixture(t *testing.T) *regFixture {
@@ -41,6 +53,7 @@ func newRegFixture(t *testing.T) *regFixture {
 		f.keys = append(f.keys, k)
 	}
 	f.start()
+	t.Cleanup(f.shutdown)
 	return f
 }
 
@@ -50,9 +63,11 @@ func (f *regFixture) start() {
 		f.t.Fatal(err)
 	}
 	f.s, f.hs = s, httptest.NewServer(s.Handler())
+	f.down = false
 }
 
 func (f *regFixture) stop() {
+	f.down = true
 	f.hs.Close()
 	if err := f.s.Close(); err != nil {
 		f.t.Fatal(err)
