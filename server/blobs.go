@@ -395,7 +395,7 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if m != nil {
 		m.start = off
 	}
-	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 { return k }}
+	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 { return k }, total: n}
 	defer mw.finish()
 	f, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
 	if err != nil {
@@ -571,6 +571,7 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)
 	}
 	w.Header().Set("Content-Length", strconv.FormatInt(sliceLen, 10))
+	mw.total = sliceLen
 	if r.Method == http.MethodHead {
 		return nil
 	}

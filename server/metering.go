@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/api"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -123,28 +122,71 @@ const sealRanges = 256
 // meterWriter counts what a handler writes to the client and records the
 // data it carried every checkpointBytes; dataOf maps the bytes written to
 // the data bytes they carry.
+//
+// What a response carries is recorded after it was written, so a crash
+// never bills a byte the server did not write, and loses the record of at
+// most checkpointBytes of a response it cut. Two orderings keep the record
+// and what the client sees in step across a kill -9 (the response writer
+// buffers, so "written" is not yet "sent"):
+//   - the status line and headers are flushed before the first body byte,
+//     so a response with anything recorded reached the client as a 2xx
+//     of its declared length: at worst cut short, never unseen (before, a
+//     small response could be recorded whole and die in the buffer, and
+//     the client got a 502 for bytes it was billed);
+//   - the body's last byte is held back until the final record: a client
+//     that received the whole body was billed for it (before, a large
+//     final write went straight to the connection and a kill before the
+//     record lost a complete response's bill).
 type meterWriter struct {
-	w        io.Writer
+	w        http.ResponseWriter
 	ctx      context.Context
 	m        *metered
 	dataOf   func(written int64) int64
 	written  int64
 	recorded int64
+	// total is the body's declared length (0: unknown, nothing held).
+	total int64
+	// started: the headers were flushed; held: the body's last byte.
+	started bool
+	held    []byte
 }
 
 func (mw *meterWriter) Write(p []byte) (int, error) {
+	if mw.m != nil && !mw.started {
+		mw.started = true
+		// A writer that cannot flush (a test's wrapper) sends the
+		// headers with the body; a dead connection fails the write.
+		_ = http.NewResponseController(mw.w).Flush()
+	}
+	hold := 0
+	if mw.m != nil && mw.total > 0 && len(p) > 0 && mw.held == nil && mw.written+int64(len(p)) >= mw.total {
+		mw.held, hold = []byte{p[len(p)-1]}, 1
+		p = p[:len(p)-1]
+	}
 	n, err := mw.w.Write(p)
 	mw.written += int64(n)
+	if err != nil && hold == 1 {
+		mw.held, hold = nil, 0
+	}
 	if mw.written-mw.recorded >= checkpointBytes {
 		mw.recorded = mw.written
 		mw.m.record(mw.ctx, mw.dataOf(mw.written), false)
 	}
-	return n, err
+	return n + hold, err
 }
 
 // finish records what the response carried in the end and releases the
-// rest of the reservation.
-func (mw *meterWriter) finish() { mw.m.record(mw.ctx, mw.dataOf(mw.written), true) }
+// rest of the reservation; then the held last byte goes out.
+func (mw *meterWriter) finish() {
+	if mw.held == nil {
+		mw.m.record(mw.ctx, mw.dataOf(mw.written), true)
+		return
+	}
+	mw.m.record(mw.ctx, mw.dataOf(mw.written+1), true)
+	if n, _ := mw.w.Write(mw.held); n == 1 {
+		mw.written++
+	}
+}
 
 // receiptOf builds the receipt of a session being sealed.
 func (s *Server) receiptOf(x *catalog.OpenSession) (*metering.Receipt, error) {

@@ -217,6 +217,9 @@ func (w *world) restart(ctx context.Context, crash bool) {
 	for _, f := range w.fronts {
 		f.CloseClientConnections()
 	}
+	if crash {
+		w.kills.Add(1)
+	}
 	if err := w.backend.stop(ctx, crash); err != nil {
 		w.violate(InvReplay, "stopping the server: %v", err)
 	}

@@ -30,8 +30,15 @@ type observation struct {
 	// client goes away). What the server wrote beyond what was forwarded
 	// is unknown: anything up to the declared length.
 	aborted bool
-	size    int64 // Charter-Size: the whole content's size
-	off, n  int64 // the data range of a slice
+	// kill counts the server's kills when the request came in; killed:
+	// the server was killed while the response was in flight. A server
+	// killed mid-response may lose the record of what it wrote since its
+	// last checkpoint (server/metering.go): an incomplete response cut by
+	// a kill bounds the bill from above only.
+	kill   int64
+	killed bool
+	size   int64 // Charter-Size: the whole content's size
+	off, n int64 // the data range of a slice
 }
 
 // complete reports whether the whole body went out.
@@ -44,7 +51,12 @@ func (o *observation) complete() bool {
 // the range widened to whole groups; a cut one at least what it wrote
 // beyond its proof nodes. Raw bytes are what was written. A response the
 // front door aborted may have carried anything up to its declared length:
-// the server wrote it into a connection whose end was never read.
+// the server wrote it into a connection whose end was never read. An
+// incomplete response cut by a kill of the server may be billed for none
+// of it (the server records what it wrote at checkpoints and at the end);
+// a complete one was billed (the server holds its last byte back until
+// then), and one that never showed a 2xx was billed for nothing (the
+// server flushes the headers before it records anything).
 func (o *observation) dataBounds() (lo, hi int64) {
 	if o.status/100 != 2 || (o.written == 0 && !o.aborted) {
 		return 0, 0
@@ -69,6 +81,9 @@ func (o *observation) dataBounds() (lo, hi int64) {
 	}
 	if o.complete() {
 		return o.n, wide
+	}
+	if o.killed {
+		return 0, wide
 	}
 	overhead := int64(0)
 	if o.clen > wide {
@@ -110,6 +125,7 @@ func (w *world) observe(actor string, next http.Handler) http.Handler {
 // it.
 func (w *world) record(o *observation, cw *countingWriter, r *http.Request, aborted bool) {
 	o.aborted = aborted
+	o.killed = w.kills.Load() != o.kill
 	o.status = cw.status
 	if o.status == 0 {
 		o.status = http.StatusOK
@@ -149,7 +165,7 @@ func (w *world) classify(actor string, r *http.Request) *observation {
 	if err != nil {
 		return nil
 	}
-	o := &observation{step: int(w.stepNo.Load()), actor: actor, content: id, slice: tail == "slice",
+	o := &observation{step: int(w.stepNo.Load()), kill: w.kills.Load(), actor: actor, content: id, slice: tail == "slice",
 		grant: r.Header.Get("Charter-Grant"), session: r.Header.Get("Charter-Session"), rangeHd: r.Header.Get("Range")}
 	if m := keyidRE.FindStringSubmatch(r.Header.Get("Signature-Input")); m != nil {
 		o.keyid = m[1]

@@ -54,3 +54,28 @@ func TestObserveAbortedProxy(t *testing.T) {
 		t.Fatalf("aborted response: aborted %v, bounds %d..%d, want 0..%d", o.aborted, lo, hi, size)
 	}
 }
+
+// TestDataBoundsKilled: a slice cut short by a kill of the server bounds
+// its bill from above only (the server records at checkpoints and at the
+// end); cut short by the client, the server lived to record what it
+// wrote; complete, it was billed whatever happened after.
+func TestDataBoundsKilled(t *testing.T) {
+	const size = 300 << 10
+	slice := func(written int64, killed bool) *observation {
+		clen, _ := content.SliceSize(size, 0, 64<<10)
+		return &observation{slice: true, status: http.StatusOK, clen: clen, written: min(written, clen), aborted: written < clen, killed: killed, size: size, off: 0, n: 64 << 10}
+	}
+	for _, c := range []struct {
+		o      *observation
+		lo, hi int64 // lo -1: more than 0
+	}{
+		{slice(40000, false), -1, 64 << 10},
+		{slice(40000, true), 0, 64 << 10},
+		{slice(1<<20, true), 64 << 10, 64 << 10},
+	} {
+		lo, hi := c.o.dataBounds()
+		if hi != c.hi || (c.lo == -1 && lo <= 0) || (c.lo >= 0 && lo != c.lo) {
+			t.Errorf("written %d killed %v: bounds %d..%d, want %d..%d", c.o.written, c.o.killed, lo, hi, c.lo, c.hi)
+		}
+	}
+}

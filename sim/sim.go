@@ -176,6 +176,7 @@ type world struct {
 	checkedObs int
 	inflight   atomic.Int64 // observed requests still being served
 	crashing   atomic.Bool  // a restart runs under in-flight steps
+	kills      atomic.Int64 // abrupt stops of the server so far
 	smu        sync.Mutex   // guards the model's lists and the actors' grants during concurrent steps
 
 	backend backend
