@@ -210,6 +210,29 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// recordUnlisted records, once at start, the blobs the store holds and the
+// catalog does not: an upload stores the blob, then records it, so a crash
+// between the two leaves a blob the upload never acknowledged, which a
+// rebuild (and admin check) records like any other. Recording it here
+// keeps the catalog equal to its rebuild; a re-upload would record it too.
+// It runs in the background: the store is enumerated, not read.
+func (s *Server) recordUnlisted(ctx context.Context) {
+	n := 0
+	err := s.blobs.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
+		if _, err := s.cat.Object(ctx, id); !errors.Is(err, catalog.ErrNotFound) {
+			return err
+		}
+		n++
+		return s.cat.PutObject(ctx, catalog.Object{ID: id, Size: size, Kind: catalog.KindBlob, Created: time.Now()})
+	})
+	if err != nil && ctx.Err() == nil {
+		s.log.Error("recording stored blobs the catalog lacks", "recorded", n, "err", err)
+	}
+	if n > 0 {
+		s.log.Info("recorded stored blobs the catalog lacked (an upload cut by a crash)", "blobs", n)
+	}
+}
+
 // Upload limits when Config leaves them zero.
 const (
 	DefaultMaxUpload        = 4 << 30  // one upload

@@ -279,6 +279,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		idle = DefaultSessionIdle
 	}
 	loops = append(loops, func(ctx context.Context) { s.sessionLoop(ctx, idle) })
+	if !s.shared() {
+		loops = append(loops, s.recordUnlisted) // once, after a crash mid-upload
+	}
 	if every := cfg.SettleInterval; every >= 0 {
 		if every == 0 {
 			every = DefaultSettleInterval
