@@ -79,6 +79,7 @@ func OpenDefaults(ctx context.Context, dir string, d *Deps) (err error) {
 		}
 	}
 	if d.Log == nil {
+		routeKlog(d.Config.Logger) // before the log's goroutines read klog
 		origin := d.Config.LogOrigin
 		if origin == "" {
 			origin = DefaultLogOrigin

@@ -210,7 +210,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	}
 	// tessera logs through klog, a process-wide logger: route its warnings
 	// and errors into the first server's log, once, before any log runs.
-	klogOnce.Do(func() { klog.SetSlogLogger(slog.New(minLevel{cfg.Logger.Handler(), slog.LevelWarn})) })
+	routeKlog(cfg.Logger)
 	if cfg.ScrubInterval == 0 {
 		cfg.ScrubInterval = 24 * time.Hour
 	}
@@ -392,6 +392,15 @@ func (s *Server) awaitIntegrated(ctx context.Context) error {
 }
 
 var klogOnce sync.Once
+
+// routeKlog routes tessera's klog warnings and errors into logger, once
+// per process, before any log runs (a log opened first races with it).
+func routeKlog(logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	klogOnce.Do(func() { klog.SetSlogLogger(slog.New(minLevel{logger.Handler(), slog.LevelWarn})) })
+}
 
 // minLevel drops records below a level.
 type minLevel struct {
