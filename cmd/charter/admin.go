@@ -32,23 +32,37 @@ func lockData(dir, command string) (*dirlock.Lock, error) {
 
 type adminRebuildCmd struct{}
 
-// Run rebuilds the catalog from the data folder's log and blobs with
-// package registry (no server runs), into the folder's catalog.db or the
-// PostgreSQL catalog --catalog names.
+// Run rebuilds the catalog from the log and blobs with package registry
+// (no server runs). It takes the backend flags of serve (--catalog,
+// --ledger, --blobs, --log, the key files, --config and CHARTER_*
+// variables), so one config file serves both: the catalog it names (the
+// data folder's catalog.db by default) is rebuilt from the log and blobs
+// it names.
 func (adminRebuildCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("admin rebuild", flag.ContinueOnError)
 	env.globalFlags(fs)
-	data := fs.String("data", "./charter-data", "data folder")
-	catURL := fs.String("catalog", "", "catalog to rebuild: postgres://user@host:5432/db?search_path=schema (default: the SQLite catalog.db in the data folder)")
+	config := fs.String("config", "", "TOML file of settings, as `charter serve` takes it (env CHARTER_CONFIG)")
+	data := fs.String("data", "./charter-data", "data folder (with backend URLs: the keys and stores they leave out)")
+	var b backends
+	b.flags(fs)
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
+	if err := fillFlags(fs, cmp.Or(*config, os.Getenv(envName("config"))), os.Getenv); err != nil {
+		return err
+	}
+	catURL := &b.Catalog
 	lock, err := lockData(*data, "charter admin rebuild")
 	if err != nil {
 		return err
 	}
 	defer lock.Release()
-	rep, err := datadir.Rebuild(ctx, *data, *catURL, datadir.Options{Logger: quietLogger(env)})
+	var rep catalog.RebuildReport
+	if b.shared() {
+		rep, err = b.rebuild(ctx, *data, quietLogger(env))
+	} else {
+		rep, err = datadir.Rebuild(ctx, *data, *catURL, datadir.Options{Logger: quietLogger(env)})
+	}
 	if err != nil {
 		return err
 	}
@@ -59,7 +73,10 @@ func (adminRebuildCmd) Run(ctx context.Context, env *Env, args []string) error {
 		}{*data, rep})
 	}
 	where := *data
-	if *catURL != "" {
+	switch {
+	case b.shared():
+		where = "the stores given (catalog " + b.describe()["catalog"] + ", log " + b.describe()["log"] + ", blobs " + b.describe()["blobs"] + ")"
+	case *catURL != "":
 		where = "PostgreSQL (the log and blobs of " + *data + ")"
 	}
 	fmt.Fprintf(env.Stdout, "catalog rebuilt from the log and blobs in %s\n", where)

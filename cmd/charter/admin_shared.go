@@ -18,6 +18,64 @@ import (
 	"github.com/charter-dev/charter/server"
 )
 
+// folder opens the log, the blobs and the server key b names (what b
+// leaves out is taken from the data folder data, and must exist there: a
+// named key or store is never made up here) as a datadir.Folder for
+// `admin rebuild` and `admin check`; done closes the log.
+func (b backends) folder(ctx context.Context, data string, logger *slog.Logger) (f *datadir.Folder, done func(), err error) {
+	keyPath := b.ServerKey
+	if keyPath == "" {
+		keyPath = filepath.Join(data, "keys", "server.key")
+	}
+	key, err := identity.Load(keyPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("server key: %w", err)
+	}
+	logKeyPath := b.LogKey
+	if logKeyPath == "" {
+		logKeyPath = filepath.Join(data, "keys", "log.key")
+	}
+	signer, err := auditlog.LoadKey(logKeyPath)
+	if err != nil {
+		return nil, nil, fmt.Errorf("log key: %w", err)
+	}
+	loc := b.Log
+	if loc == "" {
+		loc = filepath.Join(data, "log")
+	}
+	tlog, err := openLog(ctx, loc, signer, auditlog.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	done = func() { tlog.Close(context.WithoutCancel(ctx)) }
+	blobs, err := openBlobs(ctx, b.Blobs)
+	if err == nil && blobs == nil {
+		if blobs, err = localfs.Open(ctx, filepath.Join(data, "blobs")); err != nil {
+			err = fmt.Errorf("blob store: %w", err)
+		}
+	}
+	if err != nil {
+		done()
+		return nil, nil, err
+	}
+	f = &datadir.Folder{Dir: data, Log: tlog, Blobs: blobs,
+		Registry: registry.New(registry.Config{Operator: key.DID(), Logger: logger, Blobs: blobs})}
+	return f, done, nil
+}
+
+// rebuild is `admin rebuild` on the stores b names: the catalog b names
+// (or the data folder's) rebuilt from the log and blobs b names
+// (datadir.Folder.Rebuild). The ledger is not rebuilt: it is a source of
+// truth of its own, which `admin check` verifies against the log.
+func (b backends) rebuild(ctx context.Context, data string, logger *slog.Logger) (catalog.RebuildReport, error) {
+	f, done, err := b.folder(ctx, data, logger)
+	if err != nil {
+		return catalog.RebuildReport{}, err
+	}
+	defer done()
+	return f.Rebuild(ctx, b.Catalog)
+}
+
 // check is `admin check` on the stores b names (what a data folder does
 // not hold is taken from data): the catalog against one rebuilt from the
 // log and the blobs (registry.Check, in a scratch catalog beside the live
@@ -26,42 +84,11 @@ import (
 // stopped or idle, since an entry appended meanwhile shows as a
 // difference. lerr is the ledger's verdict, err a failure to check.
 func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (rep *registry.CheckReport, lc *server.LedgerCheck, lerr, err error) {
-	keyPath := b.ServerKey
-	if keyPath == "" {
-		keyPath = filepath.Join(data, "keys", "server.key")
-	}
-	key, err := identity.Load(keyPath)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("server key: %w", err)
-	}
-	logKeyPath := b.LogKey
-	if logKeyPath == "" {
-		logKeyPath = filepath.Join(data, "keys", "log.key")
-	}
-	signer, err := auditlog.LoadKey(logKeyPath)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("log key: %w", err)
-	}
-	loc := b.Log
-	if loc == "" {
-		loc = filepath.Join(data, "log")
-	}
-	tlog, err := openLog(ctx, loc, signer, auditlog.Options{})
+	f, done, err := b.folder(ctx, data, logger)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	defer tlog.Close(context.WithoutCancel(ctx))
-	blobs, err := openBlobs(ctx, b.Blobs)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if blobs == nil {
-		if blobs, err = localfs.Open(ctx, filepath.Join(data, "blobs")); err != nil {
-			return nil, nil, nil, fmt.Errorf("blob store: %w", err)
-		}
-	}
-	f := &datadir.Folder{Dir: data, Log: tlog, Blobs: blobs,
-		Registry: registry.New(registry.Config{Operator: key.DID(), Logger: logger, Blobs: blobs})}
+	defer done()
 	if rep, err = f.Check(ctx, b.Catalog); err != nil {
 		return nil, nil, nil, err
 	}
