@@ -16,7 +16,7 @@ import (
 )
 
 func init() {
-	register("admin", "operate a data folder: admin rebuild | admin check (server stopped) | admin backup DIR (server running or not) | admin keys --out DIR (the keys replicas share)", subcommands{
+	register("admin", "operate a data folder: rebuild, check, backup, keys", subcommands{
 		"rebuild": adminRebuildCmd{},
 		"check":   adminCheckCmd{},
 		"backup":  adminBackupCmd{},

@@ -11,7 +11,7 @@ import (
 )
 
 func init() {
-	register("asset", "registered assets: asset show ID | lineage ID | list [--owner DID] [--media TYPE] [--content ID]", subcommands{
+	register("asset", "registered assets: show, lineage, list", subcommands{
 		"show":    assetShowCmd{},
 		"lineage": assetLineageCmd{},
 		"list":    assetListCmd{},

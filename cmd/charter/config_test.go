@@ -59,7 +59,8 @@ verify-reads = true
 	if *settle != 5*time.Second || *max != 1024 || !*verify {
 		t.Errorf("from the file: settle %v, max-upload %d, verify-reads %v", *settle, *max, *verify)
 	}
-	if k := fs.Lookup("key").Value.String(); k != "" {
+	if f := fs.Lookup("key"); f != nil && f.Value.String() != "" {
+		k := f.Value.String()
 		t.Errorf("--key = %q: CHARTER_KEY is the client's variable, not read by fillFlags", k)
 	}
 }

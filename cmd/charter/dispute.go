@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("dispute", "disputes hold an asset's revenue: dispute open ASSET --reason R | dispute resolve DISPUTE --release|--void | dispute list [--asset ID] [--status S]", subcommands{
+	register("dispute", "disputes hold an asset's revenue: open, resolve, list", subcommands{
 		"open":    disputeOpenCmd{},
 		"list":    disputeListCmd{},
 		"resolve": disputeResolveCmd{},

@@ -20,7 +20,7 @@ import (
 )
 
 func init() {
-	register("grant", "licensing: grant request ASSET --purpose P | list | revoke GRANT | approve REQUEST [--deny]", subcommands{
+	register("grant", "licence grants: request, list, revoke, approve", subcommands{
 		"request": grantRequestCmd{},
 		"list":    grantListCmd{},
 		"revoke":  grantRevokeCmd{},

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("key", "make or show your key: key new [--out FILE], key show", subcommands{
+	register("key", "your signing key: new, show", subcommands{
 		"new":  keyNewCmd{},
 		"show": keyShowCmd{},
 	})

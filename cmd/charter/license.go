@@ -10,7 +10,7 @@ import (
 )
 
 func init() {
-	register("license", "licence terms: license templates | show TEMPLATE|FILE | check FILE", subcommands{
+	register("license", "licence terms: templates, show, check", subcommands{
 		"templates": licenseTemplatesCmd{},
 		"show":      licenseShowCmd{},
 		"check":     licenseCheckCmd{},

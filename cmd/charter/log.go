@@ -11,10 +11,10 @@ import (
 )
 
 func init() {
-	register("log", "audit the transparency log: log checkpoint | prove INDEX [-o FILE] | verify FILE | audit | trust [--reset]", subcommands{
+	register("log", "audit the transparency log: checkpoint, prove, verify, audit, trust", subcommands{
 		"checkpoint": logCheckpointCmd{},
 		"prove":      logProveCmd{},
-		"verify":     verifyCmd{},
+		"verify":     verifyCmd{name: "log verify"},
 		"audit":      logAuditCmd{},
 		"trust":      logTrustCmd{},
 	})

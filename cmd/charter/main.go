@@ -51,11 +51,19 @@ type Env struct {
 	Stderr io.Writer
 }
 
-// globalFlags adds --server, --key and --json to fs.
+// globalFlags adds those of --server, --key and --json to fs that the
+// command uses (docs says which).
 func (e *Env) globalFlags(fs *flag.FlagSet) {
-	fs.StringVar(&e.Server, "server", e.Server, "Charter server URL (env CHARTER_SERVER)")
-	fs.StringVar(&e.Key, "key", e.Key, "key file (env CHARTER_KEY)")
-	fs.BoolVar(&e.JSON, "json", e.JSON, "print one JSON object on stdout")
+	g := globalsFor(fs.Name())
+	if strings.Contains(g, "s") {
+		fs.StringVar(&e.Server, "server", e.Server, "Charter server URL (env CHARTER_SERVER)")
+	}
+	if strings.Contains(g, "k") {
+		fs.StringVar(&e.Key, "key", e.Key, "your key file (env CHARTER_KEY)")
+	}
+	if strings.Contains(g, "j") {
+		fs.BoolVar(&e.JSON, "json", e.JSON, "print one JSON object on stdout")
+	}
 }
 
 // Client returns a client for the configured server.
@@ -99,9 +107,7 @@ type usageError struct{ fs *flag.FlagSet }
 
 func (u usageError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "usage of charter %s:\n", u.fs.Name())
-	u.fs.SetOutput(&b)
-	u.fs.PrintDefaults()
+	writeHelp(&b, u.fs)
 	return b.String()
 }
 
@@ -133,41 +139,62 @@ func run() int {
 }
 
 func runArgs(ctx context.Context, env *Env, args []string) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		usage(env.Stdout)
-		if len(args) == 0 {
-			return 2
+	if len(args) == 0 {
+		usage(env.Stderr)
+		return 2
+	}
+	if isHelpArg(args[0]) {
+		if len(args) == 1 {
+			usage(env.Stdout)
+			return 0
 		}
-		return 0
+		// charter help CMD [SUB]: that command's help.
+		return runArgs(ctx, env, append(append([]string{}, args[1:]...), "-h"))
 	}
 	name := args[0]
-	for _, c := range commands {
-		if c.name == name {
-			err := c.cmd.Run(ctx, env, args[1:])
-			if err == nil {
-				return 0
-			}
-			var u usageError
-			if errors.As(err, &u) {
-				fmt.Fprint(env.Stderr, err)
-				return 2
-			}
-			fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, explain(err))
-			return 1
+	c, ok := lookup(name)
+	if !ok {
+		fmt.Fprintf(env.Stderr, "charter: unknown command %q\n", name)
+		if s := suggest(name, append(commandNames(), "help")); s != "" {
+			fmt.Fprintf(env.Stderr, "hint: did you mean `charter %s`? `charter help` lists them all\n", s)
+		} else {
+			fmt.Fprintln(env.Stderr, "hint: run `charter help` for the list")
+		}
+		return 2
+	}
+	if s, ok := c.cmd.(subcommands); ok {
+		if len(args) == 1 {
+			writeGroupHelp(env.Stderr, c, s)
+			return 2
+		}
+		if isHelpArg(args[1]) {
+			writeGroupHelp(env.Stdout, c, s)
+			return 0
 		}
 	}
-	fmt.Fprintf(env.Stderr, "charter: unknown command %q\nhint: run `charter help` for the list\n", name)
-	return 2
+	err := c.cmd.Run(ctx, env, args[1:])
+	if err == nil {
+		return 0
+	}
+	var u usageError
+	if errors.As(err, &u) {
+		// Only -h returns a usageError: the help the user asked for.
+		fmt.Fprint(env.Stdout, err)
+		return 0
+	}
+	fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, explain(err))
+	return 1
 }
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "charter: verified storage, licensing and settlement for files, datasets and models")
-	fmt.Fprintln(w, "\nCommands:")
+	fmt.Fprintln(w, "\nUsage: charter COMMAND [flags] [ARGS]\n\nCommands:")
 	sort.Slice(commands, func(i, j int) bool { return commands[i].name < commands[j].name })
 	for _, c := range commands {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
-	fmt.Fprintln(w, "\nEvery command takes --server URL, --key FILE and --json. Run `charter CMD -h` for a command's flags.")
+	fmt.Fprintln(w, "\nRun `charter help COMMAND` (or `charter COMMAND -h`) for a command's usage, flags and an example.")
+	fmt.Fprintln(w, "Client commands take --server URL (env CHARTER_SERVER); signing ones --key FILE (env CHARTER_KEY); all --json.")
 }
 
 // subcommands dispatches a command group such as `charter key new`.
@@ -184,6 +211,9 @@ func (s subcommands) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	c, ok := s[args[0]]
 	if !ok {
+		if m := suggest(args[0], names); m != "" {
+			return fmt.Errorf("unknown subcommand %q\nhint: did you mean %q? (one of: %s)", args[0], m, strings.Join(names, ", "))
+		}
 		return fmt.Errorf("unknown subcommand %q\nhint: one of: %s", args[0], strings.Join(names, ", "))
 	}
 	return c.Run(ctx, env, args[1:])

@@ -12,7 +12,7 @@ import (
 )
 
 func init() {
-	register("usage", "signed usage for a grant: usage report GRANT --tokens N [--calls N] [--runs N] [--id ID]", subcommands{
+	register("usage", "signed usage under a grant: report", subcommands{
 		"report": usageReportCmd{},
 	})
 }

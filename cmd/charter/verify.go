@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -19,7 +20,8 @@ func init() {
 	register("verify", "offline check of a receipt, signed statement, grant or proof: verify FILE", verifyCmd{})
 }
 
-type verifyCmd struct{}
+// verifyCmd is `charter verify` and `charter log verify` (name says which).
+type verifyCmd struct{ name string }
 
 // verifyResult is the --json output of verify.
 type verifyResult struct {
@@ -35,8 +37,8 @@ type verifyResult struct {
 	Checks      []string `json:"checks"`
 }
 
-func (verifyCmd) Run(ctx context.Context, env *Env, args []string) error {
-	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+func (v verifyCmd) Run(ctx context.Context, env *Env, args []string) error {
+	fs := flag.NewFlagSet(cmp.Or(v.name, "verify"), flag.ContinueOnError)
 	env.globalFlags(fs)
 	logKey := fs.String("log-key", "", "the log verifier key you trust (default: the key inside the file)")
 	pos, err := parse(fs, args)

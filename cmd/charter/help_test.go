@@ -1,0 +1,75 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestHelpEveryCommand runs `charter CMD -h` and `charter help CMD` for
+// every command and subcommand: each exits 0, prints its usage line with
+// its arguments and one example on stdout, and nothing on stderr. A new
+// command without a docs entry fails here.
+func TestHelpEveryCommand(t *testing.T) {
+	for _, c := range commands {
+		var paths [][]string
+		if s, ok := c.cmd.(subcommands); ok {
+			paths = append(paths, []string{c.name})
+			names, _ := subNames(c.name, s)
+			for _, n := range names {
+				paths = append(paths, []string{c.name, n})
+			}
+		} else {
+			paths = append(paths, []string{c.name})
+		}
+		for _, p := range paths {
+			for _, args := range [][]string{append(append([]string{}, p...), "-h"), append([]string{"help"}, p...)} {
+				var out, errb bytes.Buffer
+				env := &Env{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
+				if code := runArgs(context.Background(), env, args); code != 0 {
+					t.Errorf("charter %s: exit %d, stderr %q", strings.Join(args, " "), code, errb.String())
+				}
+				if errb.Len() != 0 {
+					t.Errorf("charter %s: stderr %q", strings.Join(args, " "), errb.String())
+				}
+				name := strings.Join(p, " ")
+				if !strings.HasPrefix(out.String(), "Usage: charter "+name+" ") && out.String() != "Usage: charter "+name+"\n" && !strings.HasPrefix(out.String(), "Usage: charter "+name+"\n") {
+					t.Errorf("charter %s: no usage line: %q", strings.Join(args, " "), out.String())
+				}
+				if len(p) == 2 || (len(p) == 1 && !isGroup(c)) {
+					fs := flagSetOf(lookupPath(p))
+					if fs == nil {
+						t.Fatalf("charter %s -h: no flag set", name)
+					}
+					d, ok := docs[fs.Name()]
+					if !ok || d.example == "" || d.summary == "" {
+						t.Errorf("charter %s: no summary or example in docs (help.go)", name)
+					}
+					if !strings.Contains(out.String(), "Example:\n  charter ") {
+						t.Errorf("charter %s -h: no example", name)
+					}
+				}
+			}
+		}
+	}
+}
+
+func isGroup(c commandInfo) bool { _, ok := c.cmd.(subcommands); return ok }
+
+func lookupPath(p []string) command {
+	c, _ := lookup(p[0])
+	if len(p) == 1 {
+		return c.cmd
+	}
+	return c.cmd.(subcommands)[p[1]]
+}
+
+func TestSuggest(t *testing.T) {
+	known := []string{"grant", "get", "put", "publish", "serve", "settle", "key", "verify", "version"}
+	for typed, want := range map[string]string{"grnat": "grant", "grnt": "grant", "publsh": "publish", "serv": "serve", "vresion": "version", "xyzzy": "", "pu": "put", "k": "key"} {
+		if got := suggest(typed, known); got != want {
+			t.Errorf("suggest(%q) = %q, want %q", typed, got, want)
+		}
+	}
+}
