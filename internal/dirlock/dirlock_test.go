@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSecondOwnerRefused(t *testing.T) {
@@ -52,7 +53,11 @@ func TestOtherProcess(t *testing.T) {
 			os.Exit(1)
 		}
 		os.Stdout.WriteString("held\n")
-		select {}
+		// Sleep, not select {}: with every goroutine blocked the runtime
+		// ends the process ("all goroutines are asleep"), freeing the
+		// lock before the parent looks (CI, under load).
+		time.Sleep(time.Hour)
+		os.Exit(0)
 	}
 	dir := t.TempDir()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestOtherProcess$")
