@@ -293,3 +293,14 @@ func TrimPage[R any](rs []R, limit int, logIndex func(R) uint64) ([]R, uint64) {
 	}
 	return rs[:limit], logIndex(rs[limit-1]) + 1
 }
+
+// CredentialRecord is a read credential (package credential) as the
+// catalog keeps it: operational state, not in the log, and nothing secret.
+type CredentialRecord struct {
+	ID       string
+	Licensee string
+	// Assets the credential is limited to, sorted; none: every grant.
+	Assets           []string
+	Created, Expires time.Time
+	Revoked          bool
+}

@@ -359,9 +359,28 @@ type Checker interface {
 	RaiseQuotaFloor(ctx context.Context) (int64, error)
 }
 
+// Credentials keeps read credentials (package credential): operational
+// state, carried over by a rebuild; no secret is stored.
+type Credentials interface {
+	// PutCredential records a new credential if its licensee holds fewer
+	// than maxLive credentials live at now (unrevoked, expiring after
+	// now), and reports whether it did. The licensee's expired and
+	// revoked records are forgotten first.
+	PutCredential(ctx context.Context, c CredentialRecord, maxLive int, now time.Time) (bool, error)
+	// Credential returns a credential by access key id.
+	Credential(ctx context.Context, id string) (*CredentialRecord, error)
+	// RevokeCredential marks licensee's credential id revoked; one of
+	// another licensee, or none, is ErrNotFound.
+	RevokeCredential(ctx context.Context, id, licensee string) error
+	// LiveCredentials lists licensee's credentials live at now, newest
+	// first.
+	LiveCredentials(ctx context.Context, licensee string, now time.Time) ([]*CredentialRecord, error)
+}
+
 // Catalog is every role of a catalog backend.
 type Catalog interface {
 	Objects
+	Credentials
 	Applier
 	RegistryReader
 	ClaimIndex

@@ -477,6 +477,41 @@ func TestWhoMayCall(t *testing.T) {
 		},
 	}
 
+	credBody := []byte(`{"assets":["` + m.model.String() + `"]}`)
+	rows["POST /v1/credentials"] = accessRow{
+		allowed: func(t *testing.T) int {
+			code, _ := m.call("POST", "/v1/credentials", credBody, m.consumer)
+			return code
+		},
+		refused: func(t *testing.T) int {
+			if code, _ := m.call("POST", "/v1/credentials", credBody, nil); code < 400 {
+				return code
+			}
+			code, _ := m.call("POST", "/v1/credentials", credBody, outsider) // no grant
+			return code
+		},
+	}
+	rows["GET /v1/credentials"] = accessRow{
+		allowed: func(t *testing.T) int { code, _ := m.call("GET", "/v1/credentials", nil, m.consumer); return code },
+		refused: func(t *testing.T) int { code, _ := m.call("GET", "/v1/credentials", nil, nil); return code },
+	}
+	rows["POST /v1/credentials/{id}/revoke"] = accessRow{
+		allowed: func(t *testing.T) int {
+			_, b := m.call("POST", "/v1/credentials", credBody, m.consumer)
+			var a api.CredentialAnswer
+			json.Unmarshal(b, &a)
+			code, _ := m.call("POST", "/v1/credentials/"+a.AccessKeyID+"/revoke", []byte("{}"), m.consumer)
+			return code
+		},
+		refused: func(t *testing.T) int {
+			_, b := m.call("POST", "/v1/credentials", credBody, m.consumer)
+			var a api.CredentialAnswer
+			json.Unmarshal(b, &a)
+			code, _ := m.call("POST", "/v1/credentials/"+a.AccessKeyID+"/revoke", []byte("{}"), stranger)
+			return code
+		},
+	}
+
 	doc, err := os.ReadFile("../docs/spec/http-api.md")
 	if err != nil {
 		t.Fatal(err)

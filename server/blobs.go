@@ -88,6 +88,9 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/disputes", s.openDispute},
 		{"GET", "/v1/disputes", s.listDisputes},
 		{"POST", "/v1/disputes/{id}/resolve", s.resolveDispute},
+		{"POST", "/v1/credentials", s.issueCredential},
+		{"GET", "/v1/credentials", s.listCredentials},
+		{"POST", "/v1/credentials/{id}/revoke", s.revokeCredential},
 	}
 }
 

@@ -64,12 +64,17 @@ type metered struct {
 // reserve charges one request that will serve n data bytes to the quota
 // of grant g and opens (or continues) the request's session.
 func (s *Server) reserve(r *http.Request, g *grant.Grant, id content.ID, n int64) (*metered, error) {
-	sid := r.Header.Get(HeaderSession)
+	return s.reserveIn(r.Context(), r.Header.Get(HeaderSession), g, id, n)
+}
+
+// reserveIn is reserve in the download session sid ("anonymous" when it
+// is not a valid session id).
+func (s *Server) reserveIn(ctx context.Context, sid string, g *grant.Grant, id content.ID, n int64) (*metered, error) {
 	if !validSession(sid) {
 		sid = "anonymous"
 	}
 	m := &metered{s: s, g: g, id: id, reserved: n, key: catalog.MeterKey{Grant: g.ID.String(), Session: sid, Asset: g.Asset.String(), Licensee: g.Licensee.String(), Quota: registry.QuotaKey(g)}}
-	ok, err := s.cat.MeterReserve(r.Context(), m.key, n, catalog.Quota{MaxBytes: g.Quotas.MaxBytes, MaxRequests: g.Quotas.MaxRequests}, time.Now())
+	ok, err := s.cat.MeterReserve(ctx, m.key, n, catalog.Quota{MaxBytes: g.Quotas.MaxBytes, MaxRequests: g.Quotas.MaxRequests}, time.Now())
 	if err != nil {
 		return nil, err
 	}

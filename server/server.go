@@ -127,6 +127,12 @@ type Server struct {
 	// registry changes (see assetRecord).
 	assetCache sync.Map
 	assetGen   atomic.Uint64
+	// grantCache holds opened grant statements by grant id (they never
+	// change; revocation is in the catalog record); credKey is the key
+	// read credentials are derived with (s3cred.go).
+	grantCache  sync.Map
+	credKeyOnce sync.Once
+	credKey     []byte
 	// cpw follows the log's checkpoint for requests awaiting receipts.
 	cpw *checkpointWatch
 

@@ -68,6 +68,7 @@ func Run(t *testing.T, open Opener) {
 		{"QuotaFloor", testQuotaFloor},
 		{"Pages", testPages},
 		{"PageBound", testPageBound},
+		{"Credentials", testCredentials},
 	}
 	for _, p := range parts {
 		t.Run(p.name, func(t *testing.T) { p.fn(t, open) })

@@ -16,7 +16,7 @@ import (
 // schema's version and is neither. TestTablesClassified fails when a new
 // table is in no list.
 var (
-	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed", "unsettled_reasons"}
+	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed", "unsettled_reasons", "credentials"}
 	DerivedTables     = []string{
 		"objects", "log_applied", "log_watermark",
 		"assets", "asset_owners", "lineage", "proposals", "approvals", "trail",
@@ -31,13 +31,15 @@ var (
 // DumpOperational prints, in catalog/sqlite's order (meter_sealed's seq,
 // SQLite's rowid, is left out), and the primary key a carried row replaces.
 var operationalColumns = map[string]struct{ cols, key []string }{
-	"grant_usage":    {[]string{"grant", "bytes", "requests"}, []string{"grant"}},
-	"corruptions":    {[]string{"id", "off", "len", "detail", "found"}, []string{"id"}},
-	"nonces":         {[]string{"keyid", "nonce", "until"}, []string{"keyid", "nonce"}},
-	"upload_usage":   {[]string{"key", "day", "bytes"}, []string{"key", "day"}},
-	"meter_sessions": {[]string{"grant", "session", "asset", "licensee", "quota", "bytes", "requests", "reserved", "started", "last", "part"}, []string{"grant", "session"}},
-	"meter_ranges":   {[]string{"grant", "session", "content", "start", "stop"}, []string{"grant", "session", "content", "start"}},
-	"meter_sealed":   {[]string{"grant", "session", "part", "quota", "bytes", "requests", "envelope"}, []string{"grant", "session", "part"}},
+	"grant_usage":       {[]string{"grant", "bytes", "requests"}, []string{"grant"}},
+	"corruptions":       {[]string{"id", "off", "len", "detail", "found"}, []string{"id"}},
+	"nonces":            {[]string{"keyid", "nonce", "until"}, []string{"keyid", "nonce"}},
+	"upload_usage":      {[]string{"key", "day", "bytes"}, []string{"key", "day"}},
+	"meter_sessions":    {[]string{"grant", "session", "asset", "licensee", "quota", "bytes", "requests", "reserved", "started", "last", "part"}, []string{"grant", "session"}},
+	"meter_ranges":      {[]string{"grant", "session", "content", "start", "stop"}, []string{"grant", "session", "content", "start"}},
+	"meter_sealed":      {[]string{"grant", "session", "part", "quota", "bytes", "requests", "envelope"}, []string{"grant", "session", "part"}},
+	"unsettled_reasons": {[]string{"asset", "use_key", "error"}, []string{"asset", "use_key"}},
+	"credentials":       {[]string{"id", "licensee", "assets", "created", "expires", "revoked"}, []string{"id"}},
 }
 
 func idents(names []string) string {

@@ -19,7 +19,7 @@ import (
 // Every table belongs to one list; TestTablesClassified fails when a new
 // table is in neither.
 var (
-	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed", "unsettled_reasons"}
+	OperationalTables = []string{"grant_usage", "corruptions", "nonces", "upload_usage", "meter_sessions", "meter_ranges", "meter_sealed", "unsettled_reasons", "credentials"}
 	DerivedTables     = []string{
 		"objects", "log_applied", "log_watermark",
 		"assets", "asset_owners", "lineage", "proposals", "approvals", "trail",
