@@ -36,7 +36,7 @@ var docs = map[string]cmdDoc{
 	"dispute list":      {"", "list disputes", "charter dispute list --status open", "sj"},
 	"earnings":          {"[DID]", "earnings statement of a DID (default: yours) by asset, source and period", "charter earnings --from 2026-12-01 --period month", "skj"},
 	"export":            {"ID", "export a file or dataset as a CAR for IPFS/Filecoin", "charter export bafkr4ibvvtmb4q2qsbmh6m6pjjhnj3qmdvvnxwrxdogxc7zb6qxeqhnjse --car -o data.car", "sj"},
-	"fund":              {"DID AMOUNT CURRENCY", "operator deposit into a licensee's prepaid account (signed with the server's key)", "charter fund did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK 50 USD --key charter-data/keys/server.key", "skj"},
+	"fund":              {"DID AMOUNT CURRENCY", "operator deposit into a licensee's prepaid account (signed with the server's key)", "charter fund did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK 50 USD-4 --key charter-data/keys/server.key", "skj"},
 	"get":               {"ID", "verified download of a file or dataset (resumes a partial download)", "charter get bafkr4ibvvtmb4q2qsbmh6m6pjjhnj3qmdvvnxwrxdogxc7zb6qxeqhnjse -o model.bin", "skj"},
 	"grant request":     {"ASSET", "ask for a licence grant on an asset for a purpose", "charter grant request bafkr4ibvvtmb4q2qsbmh6m6pjjhnj3qmdvvnxwrxdogxc7zb6qxeqhnjse --purpose research", "skj"},
 	"grant list":        {"", "list grants", "charter grant list --licensee me", "skj"},
@@ -63,7 +63,7 @@ var docs = map[string]cmdDoc{
 	"usage report":      {"GRANT", "report signed usage (tokens, calls, runs) under a grant", "charter usage report GRANT-ID --tokens 12000", "skj"},
 	"verify":            {"FILE", "offline check of a receipt, signed statement, grant or proof", "charter verify receipt.json", "sj"},
 	"version":           {"", "print the version, commit and Go version of this charter", "charter version --json", "j"},
-	"withdraw":          {"AMOUNT CURRENCY", "payout request: transfer your earnings to an external account", "charter withdraw 0.5 USD", "skj"},
+	"withdraw":          {"AMOUNT CURRENCY", "payout request: transfer your earnings to an external account", "charter withdraw 0.5 USD-4", "skj"},
 }
 
 // globalsFor says which global flags apply to the command whose flag set is

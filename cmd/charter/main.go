@@ -16,9 +16,11 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/charter-dev/charter/client"
 )
@@ -88,8 +90,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			}
 			// The flag package says "parse error" for a value that is not a
 			// number (strconv's words); say it in the user's.
-			msg := strings.Replace(strings.Replace(err.Error(), ": parse error", ": not a whole number", 1), ": value out of range", ": number too large", 1)
-			return nil, fmt.Errorf("%s\nhint: run `charter %s -h` for its flags", msg, fs.Name())
+			return nil, fmt.Errorf("%s\nhint: run `charter %s -h` for its flags", flagErrorWords(fs, err.Error()), fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -101,6 +102,36 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+var badFlagValue = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for flag -([\w-]+): (parse error|value out of range)`)
+
+// flagErrorWords says what was wrong with a flag's value in the words of
+// its type, where the flag package says strconv's "parse error".
+func flagErrorWords(fs *flag.FlagSet, msg string) string {
+	m := badFlagValue.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	f := fs.Lookup(m[2])
+	if f == nil {
+		return msg
+	}
+	what := "not a whole number"
+	if m[3] == "value out of range" {
+		what = "number too large"
+	}
+	if g, ok := f.Value.(flag.Getter); ok {
+		switch g.Get().(type) {
+		case time.Duration:
+			what = "not a duration (a number and a unit: 90s, 15m, 72h)"
+		case bool:
+			what = "not true or false"
+		case float64:
+			what = "not a number"
+		}
+	}
+	return fmt.Sprintf("invalid value %q for flag --%s: %s", m[1], m[2], what)
 }
 
 type usageError struct{ fs *flag.FlagSet }
@@ -182,8 +213,24 @@ func runArgs(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprint(env.Stdout, err)
 		return 0
 	}
-	fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, explain(err))
+	fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, withUsageHint(explain(err), commandName(c, args[1:])))
 	return 1
+}
+
+// commandName is the name of the command args run under c, as its flag
+// set and docs know it ("asset list" for `asset ls`).
+func commandName(c commandInfo, args []string) string {
+	cmd := c.cmd
+	if s, ok := c.cmd.(subcommands); ok {
+		if len(args) == 0 || s[args[0]] == nil {
+			return c.name
+		}
+		cmd = s[args[0]]
+	}
+	if fs := flagSetOf(cmd); fs != nil {
+		return fs.Name()
+	}
+	return c.name
 }
 
 func usage(w io.Writer) {
