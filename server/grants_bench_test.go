@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -111,6 +112,7 @@ func runGrantsClients(b *testing.B, hs *httptest.Server, aid asset.ID, n0, clien
 	n := int64(n0)
 	var wg sync.WaitGroup
 	var failed atomic.Int64
+	var firstErr atomic.Value
 	t0 := time.Now()
 	for i := range clients {
 		wg.Add(1)
@@ -123,15 +125,18 @@ func runGrantsClients(b *testing.B, hs *httptest.Server, aid asset.ID, n0, clien
 				resp, err := hc.Post(hs.URL+"/v1/assets/"+aid.String()+"/grants", "application/json", bytes.NewReader(raw))
 				if err != nil {
 					failed.Add(1)
+					firstErr.CompareAndSwap(nil, err.Error())
 					continue
 				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
 				var ans struct {
 					Status string `json:"status"`
 				}
-				json.NewDecoder(resp.Body).Decode(&ans)
-				resp.Body.Close()
+				json.Unmarshal(body, &ans)
 				if ans.Status != "granted" {
 					failed.Add(1)
+					firstErr.CompareAndSwap(nil, fmt.Sprintf("%s: %.300s", resp.Status, body))
 				}
 			}
 		}()
@@ -139,7 +144,7 @@ func runGrantsClients(b *testing.B, hs *httptest.Server, aid asset.ID, n0, clien
 	wg.Wait()
 	el := time.Since(t0)
 	if failed.Load() > 0 {
-		b.Fatalf("%d grant requests failed", failed.Load())
+		b.Fatalf("%d grant requests failed, the first: %v", failed.Load(), firstErr.Load())
 	}
 	return keys, float64(n0) / el.Seconds()
 }

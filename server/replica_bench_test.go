@@ -3,16 +3,20 @@ package server
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/internal/testenv"
 	"github.com/charter-dev/charter/ledger/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
 )
@@ -29,7 +33,7 @@ import (
 //
 //	go test ./server -run '^$' -bench GrantsReplicas -benchtime 3000x
 func BenchmarkGrantsReplicas(b *testing.B) {
-	f := newFleet(b, 3)
+	f := newFleetTuned(b, 3, func(c *Config) { c.Crowd = noCrowdPool }) // as the single server's fixture
 	aid, _ := f.publish(bytes.Repeat([]byte("bench"), 1000), "research-only")
 	var next atomic.Uint64
 	rr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -43,17 +47,22 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 	c0 := cpuTime(b)
 	_, sq := runGrantsClients(b, hsSQ, aidSQ, b.N, benchClients)
 	single := cpuTime(b) - c0
+	f.sql.take()
 	s0, c0 := f.storesCPU(b), cpuTime(b)
 	_, rate := runGrantsClients(b, rr, aid, b.N, benchClients)
-	self, stores := cpuTime(b)-c0, f.storesCPU(b)-s0
+	self, stores := cpuTime(b)-c0, f.storesCPU(b).minus(s0)
 	b.StopTimer()
+	b.ReportMetric(f.sql.report(b, b.N), "pg-round-trips/grant")
 	perSQ := single.Seconds() * 1000 / float64(b.N)
-	perFleet := (self + stores).Seconds() * 1000 / float64(b.N)
+	perFleet := (self + stores.sum()).Seconds() * 1000 / float64(b.N)
 	b.ReportMetric(sq, "single-grants/s")
 	b.ReportMetric(rate, "replicas-grants/s")
 	b.ReportMetric(perSQ, "single-cpu-ms/grant")
 	b.ReportMetric(perFleet, "replicas-cpu-ms/grant")
-	b.ReportMetric(stores.Seconds()*1000/float64(b.N), "stores-cpu-ms/grant")
+	ms := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
+	b.ReportMetric(ms(stores.pg), "pg-cpu-ms/grant")
+	b.ReportMetric(ms(stores.mysql), "mariadb-cpu-ms/grant")
+	b.ReportMetric(ms(stores.s3), "s3-cpu-ms/grant")
 	b.ReportMetric(perFleet/perSQ, "cost-ratio")
 }
 
@@ -62,9 +71,24 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 // would otherwise exhaust (see docs/operations.md, "Replicas").
 const benchClients = 128
 
-// storesCPU is the CPU time used so far by the PostgreSQL backends of
-// this fleet, the MariaDB server and the fleet's versitygw.
-func (f *fleet) storesCPU(tb testing.TB) time.Duration {
+// storeCPU is the CPU time the stores of a fleet used so far, by store.
+type storeCPU struct{ pg, mysql, s3 time.Duration }
+
+func (c storeCPU) sum() time.Duration { return c.pg + c.mysql + c.s3 }
+
+func (c storeCPU) minus(o storeCPU) storeCPU {
+	return storeCPU{c.pg - o.pg, c.mysql - o.mysql, c.s3 - o.s3}
+}
+
+// storesCPU is the CPU time used so far by the stores serving this fleet:
+// the PostgreSQL backends of its connections (by application_name); the
+// MariaDB threads serving connections to its log database plus every
+// MariaDB thread serving no connection (InnoDB's log writer, purge and
+// flushing, shared with whatever else uses the server: counted against
+// the fleet); and the fleet's versitygw. PostgreSQL's own background
+// processes (WAL writer, checkpointer) serve every database of the
+// server and are not counted.
+func (f *fleet) storesCPU(tb testing.TB) storeCPU {
 	ctx := context.Background()
 	conn := pgtest.Connect(tb)
 	defer conn.Close(ctx)
@@ -76,22 +100,93 @@ func (f *fleet) storesCPU(tb testing.TB) time.Duration {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var total time.Duration
+	var c storeCPU
 	for _, p := range pids {
-		total += procCPU(strconv.Itoa(int(p)))
+		c.pg += procCPU(strconv.Itoa(int(p)))
 	}
+	c.mysql = f.mysqlCPU(tb)
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
 		if _, err := strconv.Atoi(e.Name()); err != nil {
 			continue
 		}
 		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		c := string(cmd)
-		if strings.Contains(c, "mariadbd") || strings.Contains(c, "mysqld") || (strings.Contains(c, "versitygw") && strings.Contains(c, f.s3.Dir)) {
-			total += procCPU(e.Name())
+		if c0 := string(cmd); strings.Contains(c0, "versitygw") && strings.Contains(c0, f.s3.Dir) {
+			c.s3 += procCPU(e.Name())
+		}
+	}
+	return c
+}
+
+// mysqlCPU is the CPU time of the MariaDB threads serving the fleet's log
+// database and of those serving no connection. A thread that served
+// another database's connection earlier keeps that CPU: the threads'
+// times are kept at the first call and only what they used since counts.
+func (f *fleet) mysqlCPU(tb testing.TB) time.Duration {
+	dsn := os.Getenv("CHARTER_TEST_MYSQL")
+	if dsn == "" {
+		dsn = testenv.DefaultMySQL
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT TID, COALESCE(DB, '') FROM information_schema.PROCESSLIST`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	conn := map[int64]string{}
+	for rows.Next() {
+		var tid int64
+		var name string
+		if err := rows.Scan(&tid, &name); err != nil {
+			tb.Fatal(err)
+		}
+		conn[tid] = name
+	}
+	rows.Close()
+	logDB := f.logLoc[strings.LastIndexByte(f.logLoc, '/')+1:]
+	if i := strings.IndexByte(logDB, '?'); i >= 0 {
+		logDB = logDB[:i]
+	}
+	pid := mariadbPID()
+	if pid == "" {
+		return 0
+	}
+	tasks, _ := os.ReadDir(filepath.Join("/proc", pid, "task"))
+	if f.mysqlBase == nil {
+		f.mysqlBase = map[string]time.Duration{}
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		tid, _ := strconv.ParseInt(t.Name(), 10, 64)
+		cpu := procCPU(pid + "/task/" + t.Name())
+		base, seen := f.mysqlBase[t.Name()]
+		if !seen {
+			f.mysqlBase[t.Name()] = cpu
+			base = cpu
+		}
+		if name, ok := conn[tid]; !ok || name == logDB {
+			total += cpu - base
 		}
 	}
 	return total
+}
+
+// mariadbPID finds the MariaDB server process.
+func mariadbPID() string {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		cmd, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if c := string(cmd); strings.Contains(c, "mariadbd") || strings.Contains(c, "mysqld") {
+			return e.Name()
+		}
+	}
+	return ""
 }
 
 // procCPU reads the user and system time of process pid (0 if gone).
@@ -112,4 +207,70 @@ func procCPU(pid string) time.Duration {
 	ut, _ := strconv.ParseInt(fs[11], 10, 64)
 	st, _ := strconv.ParseInt(fs[12], 10, 64)
 	return time.Duration(ut+st) * (time.Second / 100) // USER_HZ
+}
+
+// sqlCount counts the statements sent on the connections it traces, by
+// their text (a pgx.QueryTracer).
+type sqlCount struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (c *sqlCount) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
+	q := strings.Join(strings.Fields(d.SQL), " ")
+	if len(q) > 90 {
+		q = q[:90]
+	}
+	c.mu.Lock()
+	if c.n == nil {
+		c.n = map[string]int{}
+	}
+	c.n[q]++
+	c.mu.Unlock()
+	return ctx
+}
+
+func (c *sqlCount) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// A batch is one round trip: its statements are counted under "batch:".
+func (c *sqlCount) TraceBatchStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	return c.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: "(batch round trip)"})
+}
+
+func (c *sqlCount) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, d pgx.TraceBatchQueryData) {
+	c.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: "batch: " + d.SQL})
+}
+
+func (c *sqlCount) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
+
+// take returns the counts so far and starts again.
+func (c *sqlCount) take() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := c.n
+	c.n = nil
+	return n
+}
+
+// report logs the statements per grant, most frequent first, and returns
+// the round trips per grant (statements outside batches, and batches).
+func (c *sqlCount) report(b *testing.B, grants int) float64 {
+	n := c.take()
+	type kv struct {
+		q string
+		n int
+	}
+	var all []kv
+	total := 0
+	for q, k := range n {
+		all = append(all, kv{q, k})
+		if !strings.HasPrefix(q, "batch: ") {
+			total += k
+		}
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n })
+	for _, x := range all {
+		b.Logf("%6.2f per grant  %s", float64(x.n)/float64(grants), x.q)
+	}
+	return float64(total) / float64(grants)
 }

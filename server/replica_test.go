@@ -51,6 +51,14 @@ type fleet struct {
 	// made (or recorded without effect) a change, across all replicas.
 	appliesMu sync.Mutex
 	applies   map[uint64]int
+	// tune, when set, changes each replica's configuration before it
+	// starts (benchmarks switch the crowd pool off).
+	tune func(*Config)
+	// sql, when set, counts the statements the replicas' catalogs send.
+	sql *sqlCount
+	// mysqlBase holds the MariaDB threads' CPU times at the first look
+	// (mysqlCPU).
+	mysqlBase map[string]time.Duration
 }
 
 // publish stores data and terms through one replica and registers the
@@ -115,7 +123,14 @@ func (f *fleet) appliedOnce(n uint64) {
 
 func newFleet(t testing.TB, n int) *fleet {
 	t.Helper()
-	f := &fleet{t: t, s3: testenv.StartS3(t), logLoc: testenv.MySQLLog(t), applies: map[uint64]int{}}
+	return newFleetTuned(t, n, nil)
+}
+
+// newFleetTuned is newFleet with each replica's configuration changed by
+// tune.
+func newFleetTuned(t testing.TB, n int, tune func(*Config)) *fleet {
+	t.Helper()
+	f := &fleet{t: t, s3: testenv.StartS3(t), logLoc: testenv.MySQLLog(t), applies: map[uint64]int{}, tune: tune, sql: new(sqlCount)}
 	f.bucket = f.s3.Bucket(t)
 	f.schema = pgtest.Schema(t, "replicas")
 	u, err := url.Parse(pgtest.DSN())
@@ -149,6 +164,9 @@ func (f *fleet) pgConfig() *pgxpool.Config {
 	}
 	cfg.ConnConfig.RuntimeParams["search_path"] = f.schema
 	cfg.ConnConfig.RuntimeParams["application_name"] = f.schema // finds this fleet's backends (BenchmarkGrantsReplicas)
+	if f.sql != nil {
+		cfg.ConnConfig.Tracer = f.sql
+	}
 	return cfg
 }
 
@@ -187,6 +205,9 @@ func (f *fleet) start(i int) {
 		SessionIdle: 3 * time.Second, UploadQuotaTotal: replicaQuota,
 		Replica: &Replica{ID: fmt.Sprintf("replica-%d", i), Lease: ls, LeaseTTL: 3 * time.Second},
 	}}
+	if f.tune != nil {
+		f.tune(&d.Config)
+	}
 	if err := OpenDefaults(ctx, t.TempDir(), &d); err != nil {
 		t.Fatal(err)
 	}
