@@ -24,6 +24,21 @@ var mysqlSchema string
 // MySQL driver accepts; a log on MySQL uses it when Options ask for less.
 const MinMySQLCheckpointInterval = time.Second
 
+// MySQLBatchMaxAge and MySQLPollInterval are a MySQL log's defaults for
+// Options.BatchMaxAge and Options.PollInterval. Tessera's MySQL driver
+// integrates each batch in one transaction that rewrites the partial
+// entry bundle and the edge tiles, so its cost is per batch, not per
+// entry: with several processes appending, batches of DefaultBatchMaxAge
+// hold one entry or two. Statements wait for a checkpoint published at
+// most every MinMySQLCheckpointInterval anyway, so longer batches cost
+// little latency; likewise a process that did not sign the checkpoint
+// reads it every MySQLPollInterval, not every DefaultPollInterval
+// (docs/design/scale-out.md has the figures).
+const (
+	MySQLBatchMaxAge  = 100 * time.Millisecond
+	MySQLPollInterval = 50 * time.Millisecond
+)
+
 // MySQLMaxConns bounds the connections one process's log holds to the
 // MySQL server: give the server max_connections of at least replicas ×
 // MySQLMaxConns plus what else uses it.
@@ -105,6 +120,12 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 		return nil, fmt.Errorf("auditlog: open %s: %w", name, err)
 	}
 	opts.CheckpointInterval = max(opts.CheckpointInterval, MinMySQLCheckpointInterval)
+	if opts.BatchMaxAge == 0 {
+		opts.BatchMaxAge = MySQLBatchMaxAge
+	}
+	if opts.PollInterval == 0 {
+		opts.PollInterval = MySQLPollInterval
+	}
 	l, err := open(ctx, storage{
 		name:     name,
 		driver:   drv,

@@ -96,6 +96,21 @@ func newReplicaState(r Replica, cat catalog.Catalog) (*replicaState, error) {
 	return rs, nil
 }
 
+// followWatermark is the watermark the replica's ordered applier follows
+// (registry.Sequencer.Follow): announced by the catalog when it can
+// (catalog/postgres's WatchWatermark: no query per probe while the
+// applier waits on an entry another replica appended), read otherwise. A
+// watermark announced late only makes the applier wait longer; caches
+// keep reading the stored one (gen).
+func (r *replicaState) followWatermark(ctx context.Context, cat catalog.Catalog) func(context.Context) (uint64, error) {
+	if w, ok := cat.(interface {
+		WatchWatermark(context.Context) func(context.Context) (uint64, error)
+	}); ok {
+		return w.WatchWatermark(ctx)
+	}
+	return r.gen
+}
+
 // backgroundLoops runs the periodic work under the replica's background
 // lease: on one replica at a time, moving when that replica dies. A
 // replica taking the lease first finishes what a dead holder left:

@@ -259,7 +259,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	s.stop = stop
 	s.seq = s.reg.NewSequencer(bg, cat, tlog, s.forgetAssets)
 	if s.shared() {
-		s.seq.Follow(s.rep.gen)
+		s.seq.Follow(s.rep.followWatermark(bg, cat))
 	}
 	if err := s.replay(ctx); err != nil {
 		s.Close()

@@ -192,6 +192,7 @@ func (c *Catalog) commitBatch(batch []*update) {
 		b.Queue(`RELEASE SAVEPOINT upd`)
 	}
 	b.Queue(advanceWatermark, next)
+	b.Queue(notifyWatermark, c.watermarkChannel())
 	if err := tx.SendBatch(ctx, b).Close(); err != nil {
 		fail(fmt.Errorf("catalog: watermark: %w", err))
 		return
