@@ -114,8 +114,10 @@ func testPages(t *testing.T, open Opener) {
 					if err := tx.PutGrantRequest(q.id, q.asset, []byte("request "+q.id), i-1, i); err != nil {
 						return err
 					}
-					if err := tx.AddGrantApproval(q.id, "approver "+q.id, i%4 == 0, []byte("vote"), i); err != nil {
-						return err
+					if i%3 != 0 { // some have no vote: the page's join finds none
+						if err := tx.AddGrantApproval(q.id, "approver "+q.id, i%4 == 0, []byte("vote"), i); err != nil {
+							return err
+						}
 					}
 					if q.status == "pending" {
 						return nil
@@ -139,9 +141,19 @@ func testPages(t *testing.T, open Opener) {
 					if err := tx.PutProposal(pid, pa, []byte("proposal "+p.id), p.status, i); err != nil {
 						return err
 					}
+					if i%3 == 0 {
+						return nil // no approval: the page's join finds none
+					}
 					return tx.AddApproval(pid, "approver of "+p.id, []byte("approval"), i)
 				}
 			})
+			if i%3 == 2 { // a second approval, later in the log, from an approver named first
+				add(func(i uint64) func(catalog.Tx) error {
+					return func(tx catalog.Tx) error {
+						return tx.AddApproval(pid, "another approver of "+p.id, []byte("second approval"), i)
+					}
+				})
+			}
 		}
 	}
 	for _, err := range c.UpdateSeq(ctx, changes) {

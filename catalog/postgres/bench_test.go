@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"encoding/json"
+	"os"
 	"testing"
 
 	"github.com/charter-dev/charter/catalog/catalogtest"
@@ -12,9 +13,35 @@ import (
 // COPY (the bulk path), 50,000 entry groups at a time:
 //
 //	go test ./catalog/postgres -run XXX -bench Pages -benchtime 400x -timeout 2h
+//
+// CHARTER_BENCH_SCHEMA=name keeps the filled catalog in that schema for the
+// next run (which fills only what it lacks); drop it when done.
 func BenchmarkPages(b *testing.B) {
-	c := openTest(b)
-	catalogtest.BenchPages(b, c, func(from, to int) { benchFill(b, c, from, to) })
+	var c *Catalog
+	kept := 0
+	if name := os.Getenv("CHARTER_BENCH_SCHEMA"); name != "" {
+		needPostgres(b)
+		conn, err := pgx.Connect(b.Context(), testURL())
+		if err != nil {
+			b.Fatal(err)
+		}
+		_, err = conn.Exec(b.Context(), `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{name}.Sanitize())
+		conn.Close(b.Context())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c = openSchema(b, name)
+		if err := c.pool.QueryRow(b.Context(), `SELECT COUNT(*) FROM assets`).Scan(&kept); err != nil {
+			b.Fatal(err)
+		}
+	} else {
+		c = openTest(b)
+	}
+	catalogtest.BenchPages(b, c, func(from, to int) {
+		if from = max(from, kept); from < to {
+			benchFill(b, c, from, to)
+		}
+	})
 }
 
 // benchFill adds entry groups [from, to) through COPY.

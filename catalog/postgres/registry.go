@@ -12,6 +12,7 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 // Tx is one catalog transaction: everything an applied log entry changes,
@@ -347,16 +348,18 @@ func scanAsset(row scanner, id string) (*catalog.AssetRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: asset %s: %w", id, err)
 	}
-	return decodeAsset(id, st, claim, prio, idx)
+	var d catalog.StateDecoder
+	return decodeAsset(&d, id, []byte(st), claim, prio, idx)
 }
 
-func decodeAsset(id, st, claim, prio string, idx int64) (*catalog.AssetRecord, error) {
+// decodeAsset makes the record of an asset's row.
+func decodeAsset(d *catalog.StateDecoder, id string, st []byte, claim, prio string, idx int64) (*catalog.AssetRecord, error) {
 	r := &catalog.AssetRecord{Claim: claim, LogIndex: uint64(idx)}
-	if err := json.Unmarshal([]byte(st), &r.State); err != nil {
+	var err error
+	if r.State, err = d.Decode(st); err != nil {
 		return nil, fmt.Errorf("catalog: asset %s state: %w", id, err)
 	}
-	var err error
-	if r.Priority, err = asset.ParseID(prio); err != nil {
+	if r.Priority, err = d.ID(prio); err != nil {
 		return nil, fmt.Errorf("catalog: asset %s priority: %w", id, err)
 	}
 	return r, nil
@@ -381,13 +384,15 @@ func assetList(ctx context.Context, q querier, query string, args ...any) ([]*ca
 	}
 	defer rows.Close()
 	var out []*catalog.AssetRecord
+	var d catalog.StateDecoder
 	for rows.Next() {
-		var st, claim, prio, id string
+		var st pgtype.DriverBytes // the state is decoded, not kept: no copy
+		var claim, prio, id string
 		var idx int64
 		if err := rows.Scan(&st, &claim, &prio, &idx, &id); err != nil {
 			return nil, err
 		}
-		r, err := decodeAsset(id, st, claim, prio, idx)
+		r, err := decodeAsset(&d, id, st, claim, prio, idx)
 		if err != nil {
 			return nil, err
 		}

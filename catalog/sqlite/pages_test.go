@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -63,14 +64,26 @@ func TestPagesUpgrade(t *testing.T) {
 // apply path (UpdateSeq, 4,096 entries a call):
 //
 //	go test ./catalog/sqlite -run XXX -bench Pages -benchtime 400x -timeout 2h
+//
+// CHARTER_BENCH_DB=/path/catalog.db keeps the filled catalog in that file
+// for the next run (which fills only what it lacks).
 func BenchmarkPages(b *testing.B) {
 	ctx := b.Context()
-	c, err := Open(ctx, filepath.Join(b.TempDir(), "catalog.db"))
+	path := os.Getenv("CHARTER_BENCH_DB")
+	if path == "" {
+		path = filepath.Join(b.TempDir(), "catalog.db")
+	}
+	c, err := Open(ctx, path)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer c.Close()
+	var kept int
+	if err := c.rdb.QueryRowContext(ctx, `SELECT COUNT(*) FROM assets`).Scan(&kept); err != nil {
+		b.Fatal(err)
+	}
 	catalogtest.BenchPages(b, c, func(from, to int) {
+		from = max(from, kept)
 		var changes []catalog.Change
 		flush := func() {
 			for _, err := range c.UpdateSeq(ctx, changes) {

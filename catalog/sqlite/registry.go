@@ -525,11 +525,18 @@ func scanAsset(row scanner, id string) (*catalog.AssetRecord, error) {
 	if err != nil {
 		return nil, fmt.Errorf("catalog: asset %s: %w", id, err)
 	}
+	var d catalog.StateDecoder
+	return decodeAsset(&d, id, []byte(st), claim, prio, idx)
+}
+
+// decodeAsset makes the record of an asset's row.
+func decodeAsset(d *catalog.StateDecoder, id string, st []byte, claim, prio string, idx int64) (*catalog.AssetRecord, error) {
 	r := &catalog.AssetRecord{Claim: claim, LogIndex: uint64(idx)}
-	if err := json.Unmarshal([]byte(st), &r.State); err != nil {
+	var err error
+	if r.State, err = d.Decode(st); err != nil {
 		return nil, fmt.Errorf("catalog: asset %s state: %w", id, err)
 	}
-	if r.Priority, err = asset.ParseID(prio); err != nil {
+	if r.Priority, err = d.ID(prio); err != nil {
 		return nil, fmt.Errorf("catalog: asset %s priority: %w", id, err)
 	}
 	return r, nil
@@ -560,29 +567,21 @@ func (c *Catalog) assetList(ctx context.Context, q string, args ...any) ([]*cata
 func scanAssets(rows *sql.Rows) ([]*catalog.AssetRecord, error) {
 	defer rows.Close()
 	var out []*catalog.AssetRecord
+	var d catalog.StateDecoder
+	var st sql.RawBytes // the state is decoded, not kept: no copy
 	for rows.Next() {
-		var st, claim, prio, id string
+		var claim, prio, id string
 		var idx int64
 		if err := rows.Scan(&st, &claim, &prio, &idx, &id); err != nil {
 			return nil, err
 		}
-		r, err := scanAsset(fixedRow{st, claim, prio, idx}, id)
+		r, err := decodeAsset(&d, id, st, claim, prio, idx)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, r)
 	}
 	return out, rows.Err()
-}
-
-type fixedRow struct {
-	st, claim, prio string
-	idx             int64
-}
-
-func (f fixedRow) Scan(dst ...any) error {
-	*dst[0].(*string), *dst[1].(*string), *dst[2].(*string), *dst[3].(*int64) = f.st, f.claim, f.prio, f.idx
-	return nil
 }
 
 // ListAssets returns every asset in log order.
