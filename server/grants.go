@@ -101,6 +101,28 @@ func (s *Server) signAndAppend(ctx context.Context, kind, typ string, payload []
 	return idx, raw, nil
 }
 
+// grantRequests receive licensees' requests for grants (POST
+// /v1/assets/{id}/grants). Copies of one request run one at a time: the
+// first is decided and logged, the others find it granted or queued.
+var grantRequests = &intake[*grant.Request]{
+	open: func(env *identity.Envelope) (opened[*grant.Request], error) {
+		req, id, err := grant.OpenRequest(env)
+		return opened[*grant.Request]{v: req, id: id}, err
+	},
+	path:  "asset",
+	names: func(o opened[*grant.Request]) asset.ID { return o.v.Asset },
+	wrong: func(names, path asset.ID) error {
+		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Request for another asset", fmt.Sprintf("the request names %s, not %s", names, path), "", nil)
+	},
+	check: func(req *grant.Request) error {
+		if age := time.Since(req.Created.Time()); age > 10*time.Minute || age < -time.Minute {
+			return errorf(http.StatusUnprocessableEntity, "stale-request", "Request too old or from the future", fmt.Sprintf("created %s", req.Created.Time().Format(time.RFC3339)), "sign a new request; check your clock", nil)
+		}
+		return nil
+	},
+	lock: func(_ context.Context, _ *Server, o opened[*grant.Request]) (string, error) { return "request:" + o.id.String(), nil },
+}
+
 // requestGrant handles POST /v1/assets/{id}/grants: a request signed by
 // the licensee. The terms in force are evaluated with Cedar; the decision
 // record is logged whatever the result; an allowed request gets a grant
@@ -108,30 +130,15 @@ func (s *Server) signAndAppend(ctx context.Context, kind, typ string, payload []
 // for the owners.
 func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	aid, err := pathAsset(r, "asset")
+	in, err := receive(ctx, s, r, grantRequests)
 	if err != nil {
 		return err
 	}
-	env, canon, err := readEnvelope(r)
-	if err != nil {
-		return err
-	}
-	req, rid, err := grant.OpenRequest(env)
-	if err != nil {
-		return err
-	}
-	if req.Asset != aid {
-		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Request for another asset", fmt.Sprintf("the request names %s, not %s", req.Asset, aid), "", nil)
-	}
-	if age := time.Since(req.Created.Time()); age > 10*time.Minute || age < -time.Minute {
-		return errorf(http.StatusUnprocessableEntity, "stale-request", "Request too old or from the future", fmt.Sprintf("created %s", req.Created.Time().Format(time.RFC3339)), "sign a new request; check your clock", nil)
-	}
+	defer in.unlock()
+	req, rid, aid := in.v, in.id, in.v.Asset
 	rec, err := s.assetRecord(ctx, aid)
 	if err != nil {
-		if errors.Is(err, catalog.ErrNotFound) {
-			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", aid), "", err)
-		}
-		return err
+		return noSuchAsset(aid, err)
 	}
 	if rec.State.Delisted {
 		return errorf(http.StatusForbidden, "delisted", "Asset is delisted", fmt.Sprintf("the owners of %s delisted it; no new grants", aid), "", nil)
@@ -143,10 +150,6 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	// Copies of one request run one at a time: the first is decided and
-	// logged, the others find it granted or queued.
-	unlock := s.inflight.lock("request:" + rid.String())
-	defer unlock()
 	if _, err := s.cat.Grant(ctx, rid.String()); err == nil {
 		return errorf(http.StatusConflict, "replay", "Request already used", fmt.Sprintf("request %s was granted already", rid), "sign a new request (a new nonce)", nil)
 	}
@@ -191,7 +194,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	switch dec.Effect {
 	case license.Deny:
-		unlock()
+		in.unlock()
 		ans.Status = "denied"
 		if ans.DecisionReceipt, err = proveDecision(); err != nil {
 			return err
@@ -200,8 +203,8 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	case license.NeedsApproval:
 		// Queue the licensee's own signed request, bound to its decision.
-		qidx, err := s.commit(ctx, TypeGrantRequest, registry.QueuedEntry(canon, didx))
-		unlock()
+		qidx, err := s.commit(ctx, TypeGrantRequest, registry.QueuedEntry(in.canon, didx))
+		in.unlock()
 		if err != nil {
 			return notApplied(qidx, err)
 		}
@@ -215,7 +218,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, Derivative: req.Derivative, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
 	gidx, graw, err := s.issue(ctx, g)
-	unlock()
+	in.unlock()
 	if err != nil {
 		return err
 	}
@@ -272,27 +275,35 @@ func (s *Server) answerGrant(w http.ResponseWriter, ctx context.Context, g *gran
 	return nil
 }
 
+// grantVotes receive owners' votes on queued grant requests (POST
+// /v1/grant-requests/{id}/approvals). Votes on one request run one at a
+// time, so exactly one of them sees the threshold reached and issues the
+// grant.
+var grantVotes = &intake[*grant.Approval]{
+	open: func(env *identity.Envelope) (opened[*grant.Approval], error) {
+		a, err := grant.OpenApproval(env)
+		return opened[*grant.Approval]{v: a}, err
+	},
+	path:  "request",
+	names: func(o opened[*grant.Approval]) asset.ID { return o.v.Request },
+	wrong: func(names, path asset.ID) error {
+		return errorf(http.StatusUnprocessableEntity, "wrong-request", "Approval of another request", fmt.Sprintf("the approval is for request %s, not %s", names, path), "", nil)
+	},
+	lock:  func(_ context.Context, _ *Server, o opened[*grant.Approval]) (string, error) { return "request:" + o.v.Request.String(), nil },
+	entry: TypeGrantApproval,
+}
+
 // voteGrantRequest handles POST /v1/grant-requests/{id}/approvals: an
 // owner approves or denies a queued request. When approvals reach the
 // owners' threshold the grant is issued at once.
 func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	qid := r.PathValue("id")
-	env, canon, err := readEnvelope(r)
+	in, err := receive(ctx, s, r, grantVotes)
 	if err != nil {
 		return err
 	}
-	a, err := grant.OpenApproval(env)
-	if err != nil {
-		return err
-	}
-	if a.Request.String() != qid {
-		return errorf(http.StatusUnprocessableEntity, "wrong-request", "Approval of another request", "", "", nil)
-	}
-	// Votes on one request run one at a time, so exactly one of them sees
-	// the threshold reached and issues the grant.
-	unlock := s.inflight.lock("request:" + qid)
-	defer unlock()
+	defer in.unlock()
+	a, qid := in.v, in.v.Request.String()
 	q, err := s.cat.GrantRequest(ctx, qid)
 	if err != nil {
 		return err
@@ -313,9 +324,9 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	if err := s.drawPool(ctx, crowd.Statements, 1, a.Approver); err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, TypeGrantApproval, canon)
+	idx, err := in.commit(ctx, s)
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	q, err = s.cat.GrantRequest(ctx, qid)
 	if err != nil {
@@ -323,8 +334,8 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	}
 	ans := GrantAnswer{Request: qid, Status: q.Status}
 	if q.Status != "approved" {
-		unlock()
-		b, err := s.awaitReceiptOf(ctx, idx, TypeGrantApproval, canon)
+		in.unlock()
+		b, err := s.awaitReceiptOf(ctx, idx, in.entry, in.canon)
 		if err != nil {
 			return err
 		}
@@ -346,11 +357,28 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, Derivative: req.Derivative, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
 		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
 	gidx, graw, err := s.issue(ctx, g)
-	unlock()
+	in.unlock()
 	if err != nil {
 		return err
 	}
 	return s.answerGrant(w, ctx, g, gidx, graw, &ans, nil)
+}
+
+// revocations receive owners' revocations of grants (POST
+// /v1/grants/{id}/revoke). Revocations of one grant run one at a time.
+var revocations = &intake[*grant.Revocation]{
+	open: func(env *identity.Envelope) (opened[*grant.Revocation], error) {
+		rv, signers, err := grant.OpenRevocation(env)
+		return opened[*grant.Revocation]{v: rv, signers: signers}, err
+	},
+	path:  "grant",
+	names: func(o opened[*grant.Revocation]) asset.ID { return o.v.Grant },
+	wrong: func(names, path asset.ID) error {
+		return errorf(http.StatusUnprocessableEntity, "wrong-grant", "Revocation of another grant", fmt.Sprintf("the revocation is of grant %s, not %s", names, path), "", nil)
+	},
+	check: (*grant.Revocation).CheckReason,
+	lock:  func(_ context.Context, _ *Server, o opened[*grant.Revocation]) (string, error) { return "grant:" + o.v.Grant.String(), nil },
+	entry: auditlog.TypeRevocation,
 }
 
 // revokeGrant handles POST /v1/grants/{id}/revoke: a revocation signed by
@@ -358,23 +386,12 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 // request.
 func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	env, canon, err := readEnvelope(r)
+	in, err := receive(ctx, s, r, revocations)
 	if err != nil {
 		return err
 	}
-	rv, signers, err := grant.OpenRevocation(env)
-	if err != nil {
-		return err
-	}
-	if err := rv.CheckReason(); err != nil {
-		return err
-	}
-	if rv.Grant.String() != r.PathValue("id") {
-		return errorf(http.StatusUnprocessableEntity, "wrong-grant", "Revocation of another grant", "", "", nil)
-	}
-	// Revocations of one grant run one at a time.
-	unlock := s.inflight.lock("grant:" + rv.Grant.String())
-	defer unlock()
+	defer in.unlock()
+	rv, signers := in.v, in.signers
 	g, err := s.cat.Grant(ctx, rv.Grant.String())
 	if err == nil && g.Asset != rv.Asset.String() {
 		err = errorf(http.StatusUnprocessableEntity, "wrong-asset", "Revocation names another asset", "", "", nil)
@@ -392,13 +409,13 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, auditlog.TypeRevocation, canon)
-	unlock()
+	idx, err := in.commit(ctx, s)
+	in.unlock()
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	s.log.Info("grant revoked", "grant", rv.Grant, "reason", rv.Reason)
-	b, err := s.awaitReceiptOf(ctx, idx, auditlog.TypeRevocation, canon)
+	b, err := s.awaitReceiptOf(ctx, idx, in.entry, in.canon)
 	if err != nil {
 		return err
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/catalog"
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
@@ -107,18 +108,36 @@ func statementFresh(created time.Time) error {
 	return nil
 }
 
+// funds receive the operator's deposits (POST /v1/funds), withdrawals
+// contributors' payout requests (POST /v1/withdrawals). Package settlement
+// makes each one happen once (a ledger transfer named by its id, under
+// its ledger lock), so neither takes a lock here, nor is either appended
+// to the log as it is.
+var (
+	funds = &intake[*metering.Fund]{
+		open: func(env *identity.Envelope) (opened[*metering.Fund], error) {
+			f, signers, id, err := metering.OpenFund(env)
+			return opened[*metering.Fund]{f, id, signers}, err
+		},
+	}
+	withdrawals = &intake[*metering.Withdrawal]{
+		open: func(env *identity.Envelope) (opened[*metering.Withdrawal], error) {
+			wd, id, err := metering.OpenWithdrawal(env)
+			return opened[*metering.Withdrawal]{v: wd, id: id}, err
+		},
+		check: func(wd *metering.Withdrawal) error { return statementFresh(wd.Created.Time()) },
+	}
+)
+
 // fund handles POST /v1/funds: a deposit into a licensee's prepaid account
 // from an external account, signed by the operator (the server's key,
 // keys/server.key in the data folder).
 func (s *Server) fund(w http.ResponseWriter, r *http.Request) error {
-	env, _, err := readEnvelope(r)
+	in, err := receive(r.Context(), s, r, funds)
 	if err != nil {
 		return err
 	}
-	f, signers, id, err := metering.OpenFund(env)
-	if err != nil {
-		return err
-	}
+	f, signers, id := in.v, in.signers, in.id
 	operator := false
 	for _, d := range signers {
 		operator = operator || d == s.key.DID()
@@ -140,17 +159,11 @@ func (s *Server) fund(w http.ResponseWriter, r *http.Request) error {
 // withdraw handles POST /v1/withdrawals: a contributor's payout request,
 // recorded as a transfer of earnings to an external account.
 func (s *Server) withdraw(w http.ResponseWriter, r *http.Request) error {
-	env, _, err := readEnvelope(r)
+	in, err := receive(r.Context(), s, r, withdrawals)
 	if err != nil {
 		return err
 	}
-	wd, id, err := metering.OpenWithdrawal(env)
-	if err != nil {
-		return err
-	}
-	if err := statementFresh(wd.Created.Time()); err != nil {
-		return err
-	}
+	wd, id := in.v, in.id
 	ans, err := s.money.Withdraw(r.Context(), wd, id)
 	if err != nil {
 		return moneyProblem(err)

@@ -401,6 +401,17 @@ func (s *Server) grantOf(ctx context.Context, id string) (*grant.Grant, bool, er
 	return g, rec.Revoked, err
 }
 
+// usages receive licensees' usage events (POST /v1/usage). Their lock
+// depends on the grant's quotas, which reportUsage looks up: it takes the
+// lock itself.
+var usages = &intake[*metering.Usage]{
+	open: func(env *identity.Envelope) (opened[*metering.Usage], error) {
+		u, id, err := metering.OpenUsage(env)
+		return opened[*metering.Usage]{v: u, id: id}, err
+	},
+	entry: auditlog.TypeUsage,
+}
+
 // reportUsage handles POST /v1/usage: a usage event signed by the
 // licensee. It is refused under a revoked grant, and outside the grant's
 // validity except within metering.LateWindow after expiry for events
@@ -409,14 +420,11 @@ func (s *Server) grantOf(ctx context.Context, id string) (*grant.Grant, bool, er
 // refused when it differs.
 func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	env, canon, err := readEnvelope(r)
+	in, err := receive(ctx, s, r, usages)
 	if err != nil {
 		return err
 	}
-	u, sid, err := metering.OpenUsage(env)
-	if err != nil {
-		return err
-	}
+	u, sid := in.v, in.id
 	g, revoked, err := s.grantOf(ctx, u.Grant.String())
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
@@ -460,9 +468,9 @@ func (s *Server) reportUsage(w http.ResponseWriter, r *http.Request) error {
 	if err := s.drawPool(ctx, crowd.Statements, 1, u.Licensee); err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, auditlog.TypeUsage, canon)
+	idx, err := in.commit(ctx, s)
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	writeJSON(w, http.StatusCreated, api.UsageAnswer{Grant: u.Grant.String(), ID: u.ID, Statement: sid.String(), LogIndex: idx})
 	return nil

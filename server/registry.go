@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/api"
-	"io"
 	"net/http"
 	"time"
 
@@ -25,51 +24,30 @@ import (
 // the one function that changes registry state, used both live and when
 // replaying the log, so a catalog rebuilt from the log equals the live one.
 
-// pathAsset parses the request's {id} as the id of an asset or of another
-// statement (what names it in the error).
-func pathAsset(r *http.Request, what string) (asset.ID, error) {
-	id, err := asset.ParseID(r.PathValue("id"))
-	if err != nil {
-		return id, errorf(http.StatusBadRequest, "bad-id", "Malformed "+what+" id", err.Error(), "", err)
-	}
-	return id, nil
-}
-
-// readEnvelope reads a DSSE envelope request body.
-func readEnvelope(r *http.Request) (*identity.Envelope, []byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(r.Body, identity.MaxEnvelopeSize+1))
-	if err != nil {
-		return nil, nil, err
-	}
-	if len(raw) > identity.MaxEnvelopeSize {
-		return nil, nil, errorf(http.StatusRequestEntityTooLarge, "too-large", "Statement too large", fmt.Sprintf("a signed statement may hold at most %d bytes", identity.MaxEnvelopeSize), "", nil)
-	}
-	env, err := identity.ParseEnvelope(raw)
-	if err != nil {
-		return nil, nil, err
-	}
-	// Log the envelope in its canonical JSON form.
-	canon, err := env.Marshal()
-	if err != nil {
-		return nil, nil, err
-	}
-	return env, canon, nil
-}
-
 // RegisterAnswer is api.RegisterAnswer.
 type RegisterAnswer = api.RegisterAnswer
+
+// manifests receive registrations (POST /v1/assets): a manifest signed
+// by its owners. Copies of one registration run one at a time: the first
+// appends it, the others find it registered.
+var manifests = &intake[*asset.Manifest]{
+	open: func(env *identity.Envelope) (opened[*asset.Manifest], error) {
+		m, id, signers, err := asset.OpenManifest(env)
+		return opened[*asset.Manifest]{m, id, signers}, err
+	},
+	lock:  func(_ context.Context, _ *Server, o opened[*asset.Manifest]) (string, error) { return "asset:" + o.id.String(), nil },
+	entry: auditlog.TypeAssetRegister,
+}
 
 // register handles POST /v1/assets: a manifest signed by its owners.
 func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	env, canon, err := readEnvelope(r)
+	in, err := receive(ctx, s, r, manifests)
 	if err != nil {
 		return err
 	}
-	m, id, signers, err := asset.OpenManifest(env)
-	if err != nil {
-		return err
-	}
+	defer in.unlock()
+	m, id, signers := in.v, in.id, in.signers
 	if _, err := s.blobs.Stat(ctx, blob.Key{ID: m.Content, Part: blob.Data}); err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
 			return errorf(http.StatusUnprocessableEntity, "missing-content", "Content not stored", fmt.Sprintf("the manifest names content %s, which is not stored on this server", m.Content), "run `charter put` first, or use `charter publish`", err)
@@ -84,37 +62,31 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 			return err // a dataset's index must read, or its guards would be unknown
 		}
 	}
-	// Copies of one registration run one at a time: the first appends it,
-	// the others find it registered.
-	unlock := s.inflight.lock("asset:" + id.String())
 	if rec, err := s.cat.Asset(ctx, id); err == nil {
-		unlock()
+		in.unlock()
 		// Registering the same manifest again is answered with the
 		// original registration.
-		return s.answerAgain(w, ctx, rec.LogIndex, auditlog.TypeAssetRegister, canon, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
+		return s.answerAgain(w, ctx, rec.LogIndex, auditlog.TypeAssetRegister, in.canon, RegisterAnswer{Asset: id.String(), Claim: rec.Claim, Priority: rec.Priority.String()})
 	}
 	if err := asset.CheckRegistration(m, signers, registry.LookupState(func(a asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
-		unlock()
 		return err
 	}
 	if err := s.checkDerivation(ctx, m, time.Now()); err != nil {
-		unlock()
+		return err
+	}
+	if err := s.drawPool(ctx, crowd.Statements, 1, signers...); err != nil {
 		return err
 	}
 	// The applier takes the manifest as verified here, instead of
 	// verifying its signatures again in the one ordered goroutine, and
 	// leaves what it found in om for the answer.
-	if err := s.drawPool(ctx, crowd.Statements, 1, signers...); err != nil {
-		unlock()
-		return err
-	}
 	om := &registry.OpenedManifest{M: m, ID: id, Signers: signers}
-	release := s.reg.Opened(canon, om)
-	idx, err := s.commit(ctx, auditlog.TypeAssetRegister, canon)
+	release := s.reg.Opened(in.canon, om)
+	idx, err := in.commit(ctx, s)
 	release()
-	unlock()
+	in.unlock()
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	a := RegisterAnswer{Asset: id.String(), Claim: om.Claim, Priority: om.Prio.String(), Version: om.Version}
 	if !om.Applied {
@@ -127,7 +99,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 		a.Claim, a.Priority, a.Version = rec.Claim, rec.Priority.String(), rec.State.Version
 	}
 	s.log.Info("registered asset", "asset", id, "content", m.Content, "claim", a.Claim, "index", idx)
-	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetRegister, canon, a)
+	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetRegister, in.canon, a)
 }
 
 // answerAgain answers a statement sent again with the receipt of the entry
@@ -227,35 +199,39 @@ func (w *checkpointWatch) await(ctx context.Context, idx uint64) (auditlog.Check
 	return w.log.AwaitCheckpoint(ctx, idx+1)
 }
 
+// proposals receive proposals (POST /v1/assets/{id}/proposals). Changes
+// of one asset are validated against its state one at a time.
+var proposals = &intake[*asset.Proposal]{
+	open: func(env *identity.Envelope) (opened[*asset.Proposal], error) {
+		p, id, err := asset.OpenProposal(env)
+		return opened[*asset.Proposal]{v: p, id: id}, err
+	},
+	path:  "asset",
+	names: func(o opened[*asset.Proposal]) asset.ID { return o.v.Asset },
+	wrong: func(names, path asset.ID) error {
+		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Proposal for another asset", fmt.Sprintf("the proposal changes %s, not %s", names, path), "", nil)
+	},
+	lock:  func(_ context.Context, _ *Server, o opened[*asset.Proposal]) (string, error) { return "asset:" + o.v.Asset.String(), nil },
+	entry: auditlog.TypeAssetProposal,
+}
+
 // propose handles POST /v1/assets/{id}/proposals.
 func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	aid, err := pathAsset(r, "asset")
+	in, err := receive(ctx, s, r, proposals)
 	if err != nil {
 		return err
 	}
-	env, canon, err := readEnvelope(r)
-	if err != nil {
-		return err
-	}
-	p, pid, err := asset.OpenProposal(env)
-	if err != nil {
-		return err
-	}
-	if p.Asset != aid {
-		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Proposal for another asset", fmt.Sprintf("the proposal changes %s, not %s", p.Asset, aid), "", nil)
-	}
-	// Changes of one asset are validated against its state one at a time.
-	unlock := s.inflight.lock("asset:" + aid.String())
-	defer unlock()
-	rec, err := s.cat.Asset(ctx, aid)
+	defer in.unlock()
+	p, pid := in.v, in.id
+	rec, err := s.cat.Asset(ctx, p.Asset)
 	if err != nil {
 		return err
 	}
 	if _, err := s.cat.Proposal(ctx, pid); err == nil {
 		return errorf(http.StatusConflict, "replay", "Proposal already submitted", fmt.Sprintf("proposal %s is logged already", pid), "make a new proposal (a new nonce) to propose the change again", nil)
 	}
-	st, status, err := asset.Apply(rec.State, env, nil, time.Now())
+	st, status, err := asset.Apply(rec.State, in.env, nil, time.Now())
 	if err == nil {
 		// Refused now, not when the last approval comes in: a change that
 		// would leave a lineage unsettleable (its own or a descendant's).
@@ -267,12 +243,12 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	if err := s.drawPool(ctx, crowd.Statements, 1, p.Proposer); err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, auditlog.TypeAssetProposal, canon)
-	unlock()
+	idx, err := in.commit(ctx, s)
+	in.unlock()
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
-	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetProposal, canon, RegisterAnswer{Asset: aid.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+	return s.answerOf(w, ctx, http.StatusCreated, idx, in.entry, in.canon, RegisterAnswer{Asset: p.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
 
 // checkChange runs asset.CheckChange against the catalog.
@@ -287,33 +263,41 @@ func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Chang
 	return nil
 }
 
+// approvals receive owners' approvals of proposals (POST
+// /v1/proposals/{id}/approvals), under the lock of the proposal's asset:
+// changes of one asset are validated against its state one at a time.
+var approvals = &intake[*asset.Approval]{
+	open: func(env *identity.Envelope) (opened[*asset.Approval], error) {
+		a, err := asset.OpenApproval(env)
+		return opened[*asset.Approval]{v: a}, err
+	},
+	path:  "proposal",
+	names: func(o opened[*asset.Approval]) asset.ID { return o.v.Proposal },
+	wrong: func(names, path asset.ID) error {
+		return errorf(http.StatusUnprocessableEntity, "wrong-proposal", "Approval of another proposal", fmt.Sprintf("the approval is for %s, not %s", names, path), "", nil)
+	},
+	lock: func(ctx context.Context, s *Server, o opened[*asset.Approval]) (string, error) {
+		prec, err := s.cat.Proposal(ctx, o.v.Proposal)
+		if err != nil {
+			return "", err
+		}
+		return "asset:" + prec.Asset.String(), nil
+	},
+	entry: auditlog.TypeAssetApproval,
+}
+
 // approve handles POST /v1/proposals/{id}/approvals.
 func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	pid, err := pathAsset(r, "proposal")
+	in, err := receive(ctx, s, r, approvals)
 	if err != nil {
 		return err
 	}
-	env, canon, err := readEnvelope(r)
-	if err != nil {
-		return err
-	}
-	a, err := asset.OpenApproval(env)
-	if err != nil {
-		return err
-	}
-	if a.Proposal != pid {
-		return errorf(http.StatusUnprocessableEntity, "wrong-proposal", "Approval of another proposal", fmt.Sprintf("the approval is for %s, not %s", a.Proposal, pid), "", nil)
-	}
+	defer in.unlock()
+	a, pid := in.v, in.v.Proposal
+	// Read the proposal again under its asset's lock.
 	prec, err := s.cat.Proposal(ctx, pid)
 	if err != nil {
-		return err
-	}
-	// Changes of one asset are validated against its state one at a time:
-	// read the proposal again under the asset's lock.
-	unlock := s.inflight.lock("asset:" + prec.Asset.String())
-	defer unlock()
-	if prec, err = s.cat.Proposal(ctx, pid); err != nil {
 		return err
 	}
 	if prec.Status != asset.Pending.String() {
@@ -329,7 +313,7 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 		e, _ := identity.ParseEnvelope(b)
 		approvals = append(approvals, e)
 	}
-	approvals = append(approvals, env)
+	approvals = append(approvals, in.env)
 	st, status, err := asset.Apply(rec.State, penv, approvals, time.Now())
 	if err == nil && status == asset.Applied {
 		// Descendants registered since the proposal count too.
@@ -343,13 +327,13 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	if err := s.drawPool(ctx, crowd.Statements, 1, a.Approver); err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, auditlog.TypeAssetApproval, canon)
-	unlock()
+	idx, err := in.commit(ctx, s)
+	in.unlock()
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	s.log.Info("approval", "proposal", pid, "approver", a.Approver, "status", status)
-	return s.answerOf(w, ctx, http.StatusCreated, idx, auditlog.TypeAssetApproval, canon, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
+	return s.answerOf(w, ctx, http.StatusCreated, idx, in.entry, in.canon, RegisterAnswer{Asset: prec.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
 
 // AssetView is api.AssetView.
@@ -358,10 +342,7 @@ type AssetView = api.AssetView
 func (s *Server) assetView(ctx context.Context, id asset.ID) (*AssetView, error) {
 	rec, err := s.cat.Asset(ctx, id)
 	if err != nil {
-		if errors.Is(err, catalog.ErrNotFound) {
-			return nil, errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", id), "", err)
-		}
-		return nil, err
+		return nil, noSuchAsset(id, err)
 	}
 	v := &AssetView{AssetRecord: assetWire(rec), Conflicts: []string{}, Children: []string{}}
 	same, err := s.cat.AssetsByContent(ctx, rec.State.Manifest.Content)

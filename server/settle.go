@@ -99,32 +99,33 @@ func (s *Server) settleHandler(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// disputes receive disputes (POST /v1/disputes). Copies of one dispute
+// run one at a time.
+var disputes = &intake[*metering.Dispute]{
+	open: func(env *identity.Envelope) (opened[*metering.Dispute], error) {
+		d, id, err := metering.OpenDispute(env)
+		return opened[*metering.Dispute]{v: d, id: id}, err
+	},
+	check: func(d *metering.Dispute) error { return statementFresh(d.Created.Time()) },
+	lock:  func(_ context.Context, _ *Server, o opened[*metering.Dispute]) (string, error) { return "dispute:" + o.id.String(), nil },
+	entry: auditlog.TypeDispute,
+}
+
 // openDispute handles POST /v1/disputes: a dispute signed by anyone. While
 // it is open, the revenue of the asset's uses is held in pending split
 // transfers.
 func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	env, canon, err := readEnvelope(r)
+	in, err := receive(ctx, s, r, disputes)
 	if err != nil {
 		return err
 	}
-	d, id, err := metering.OpenDispute(env)
-	if err != nil {
-		return err
-	}
-	if err := statementFresh(d.Created.Time()); err != nil {
-		return err
-	}
+	defer in.unlock()
+	d, id := in.v, in.id
 	rec, err := s.cat.Asset(ctx, d.Asset)
 	if err != nil {
-		if errors.Is(err, catalog.ErrNotFound) {
-			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", d.Asset), "", err)
-		}
-		return err
+		return noSuchAsset(d.Asset, err)
 	}
-	// Copies of one dispute run one at a time.
-	unlock := s.inflight.lock("dispute:" + id.String())
-	defer unlock()
 	if old, err := s.cat.Dispute(ctx, id.String()); err == nil {
 		writeJSON(w, http.StatusOK, api.DisputeAnswer{Dispute: old.ID, Asset: old.Asset, Status: old.Status, LogIndex: old.LogIndex})
 		return nil
@@ -158,14 +159,31 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 	if err := s.drawPool(ctx, crowd.Statements, 1, d.Opener); err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, auditlog.TypeDispute, canon)
-	unlock()
+	idx, err := in.commit(ctx, s)
+	in.unlock()
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	s.log.Info("dispute opened", "dispute", id, "asset", d.Asset, "by", d.Opener)
 	writeJSON(w, http.StatusCreated, api.DisputeAnswer{Dispute: id.String(), Asset: d.Asset.String(), Status: "open", LogIndex: idx})
 	return nil
+}
+
+// resolutions receive owners' resolutions of disputes (POST
+// /v1/disputes/{id}/resolve). Resolutions of one dispute run one at a
+// time.
+var resolutions = &intake[*metering.Resolution]{
+	open: func(env *identity.Envelope) (opened[*metering.Resolution], error) {
+		res, signers, id, err := metering.OpenResolution(env)
+		return opened[*metering.Resolution]{res, id, signers}, err
+	},
+	path:  "dispute",
+	names: func(o opened[*metering.Resolution]) asset.ID { return o.v.Dispute },
+	wrong: func(names, path asset.ID) error {
+		return errorf(http.StatusUnprocessableEntity, "wrong-dispute", "Resolution of another dispute", fmt.Sprintf("the resolution is of dispute %s, not %s", names, path), "", nil)
+	},
+	lock:  func(_ context.Context, _ *Server, o opened[*metering.Resolution]) (string, error) { return "dispute:" + o.v.Dispute.String(), nil },
+	entry: auditlog.TypeDispute,
 }
 
 // resolveDispute handles POST /v1/disputes/{id}/resolve: a resolution
@@ -173,20 +191,12 @@ func (s *Server) openDispute(w http.ResponseWriter, r *http.Request) error {
 // (release) or voided once no other dispute on the asset is open.
 func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	ctx := r.Context()
-	env, canon, err := readEnvelope(r)
+	in, err := receive(ctx, s, r, resolutions)
 	if err != nil {
 		return err
 	}
-	res, signers, _, err := metering.OpenResolution(env)
-	if err != nil {
-		return err
-	}
-	if res.Dispute.String() != r.PathValue("id") {
-		return errorf(http.StatusUnprocessableEntity, "wrong-dispute", "Resolution of another dispute", "", "", nil)
-	}
-	// Resolutions of one dispute run one at a time.
-	unlock := s.inflight.lock("dispute:" + res.Dispute.String())
-	defer unlock()
+	defer in.unlock()
+	res, signers := in.v, in.signers
 	d, err := s.cat.Dispute(ctx, res.Dispute.String())
 	var rec *catalog.AssetRecord
 	switch {
@@ -204,10 +214,10 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	idx, err := s.commit(ctx, auditlog.TypeDispute, canon)
-	unlock()
+	idx, err := in.commit(ctx, s)
+	in.unlock()
 	if err != nil {
-		return notApplied(idx, err)
+		return err
 	}
 	ans := api.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: registry.DisputeStatus(res.Outcome), LogIndex: idx}
 	open, err := s.cat.Disputes(ctx, d.Asset, "open")
@@ -242,10 +252,7 @@ func (s *Server) unsettled(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec, err := s.cat.Asset(r.Context(), id)
 	if err != nil {
-		if errors.Is(err, catalog.ErrNotFound) {
-			return errorf(http.StatusNotFound, "not-found", "No such asset", fmt.Sprintf("asset %s is not registered here", id), "", err)
-		}
-		return err
+		return noSuchAsset(id, err)
 	}
 	if err := s.maySign(r, "the unsettled uses of "+id.String(), func(d identity.DID) bool { return rec.State.IsOwner(d) || d == s.key.DID() }, "an owner of the asset or the operator"); err != nil {
 		return err
