@@ -85,6 +85,13 @@ type ProposalView struct {
 	Envelope []byte          `json:"envelope"` // the signed proposal, base64 in JSON
 }
 
+// RevokeAnswer answers a revocation (POST /v1/grants/{id}/revoke).
+type RevokeAnswer struct {
+	Grant   string          `json:"grant"`
+	Status  string          `json:"status"` // "revoked"
+	Receipt *receipt.Bundle `json:"receipt"`
+}
+
 // GrantAnswer is the answer to a grant request or an owner's vote on a
 // queued one: the grant (or the queued request), the decision record with
 // the terms and policy request it was made from, and the receipts proving

@@ -1,5 +1,7 @@
 package api
 
+import "github.com/charter-dev/charter/metering"
+
 // The JSON shapes of the metering and settlement API (deposits, usage,
 // sessions, earnings, disputes); docs/settlement.md documents them. A
 // settlement's answer is metering.Settlement, the payload of its log entry.
@@ -12,6 +14,20 @@ type FundAnswer struct {
 	Balance     int64  `json:"balance"` // credits minus debits, smallest unit
 	CreditLimit int64  `json:"credit_limit,omitempty"`
 	Transfer    string `json:"transfer,omitempty"`
+}
+
+// AccountsAnswer lists a DID's ledger accounts with their balances (GET
+// /v1/accounts).
+type AccountsAnswer struct {
+	DID      string       `json:"did"`
+	Accounts []FundAnswer `json:"accounts"`
+}
+
+// UnsettledAnswer lists the uses of an asset the last settlement run
+// could not charge, with the reason (GET /v1/assets/{id}/unsettled).
+type UnsettledAnswer struct {
+	Asset  string               `json:"asset"`
+	Failed []metering.FailedUse `json:"failed"`
 }
 
 // UsageAnswer answers a usage report (POST /v1/usage).

@@ -65,13 +65,13 @@ func (c *Client) Grant(ctx context.Context, id string) (*GrantRecord, error) {
 }
 
 // Revoke revokes a grant with a revocation signed by owners.
-func (c *Client) Revoke(ctx context.Context, env *identity.Envelope) (map[string]any, error) {
+func (c *Client) Revoke(ctx context.Context, env *identity.Envelope) (*api.RevokeAnswer, error) {
 	rv, _, err := grant.OpenRevocation(env)
 	if err != nil {
 		return nil, err
 	}
-	var out map[string]any
-	return out, c.postEnvelope(ctx, "/v1/grants/"+rv.Grant.String()+"/revoke", env, &out)
+	var out api.RevokeAnswer
+	return &out, c.postEnvelope(ctx, "/v1/grants/"+rv.Grant.String()+"/revoke", env, &out)
 }
 
 // Vote records an owner's approval or denial of a queued request.

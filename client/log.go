@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/receipt"
 )
 
@@ -54,10 +55,7 @@ func (c *Client) LogProof(ctx context.Context, index uint64) (*receipt.Bundle, e
 // LogConsistency fetches the consistency proof from tree size old to the
 // latest checkpoint, in its text form.
 func (c *Client) LogConsistency(ctx context.Context, old uint64) ([]byte, error) {
-	var a struct {
-		OldSize uint64 `json:"old_size"`
-		Proof   string `json:"proof"`
-	}
+	var a api.ConsistencyAnswer
 	err := c.getJSON(ctx, "/v1/log/consistency", url.Values{"old": {strconv.FormatUint(old, 10)}}, &a)
 	return []byte(a.Proof), err
 }

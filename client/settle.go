@@ -108,9 +108,7 @@ func (c *Client) Earnings(ctx context.Context, q EarningsQuery) (*api.Earnings, 
 // Accounts lists a DID's ledger accounts with their balances (signed like
 // Earnings).
 func (c *Client) Accounts(ctx context.Context, did string) ([]api.FundAnswer, error) {
-	var a struct {
-		Accounts []api.FundAnswer `json:"accounts"`
-	}
+	var a api.AccountsAnswer
 	return a.Accounts, c.signedJSON(ctx, http.MethodGet, "/v1/accounts", url.Values{"did": {did}}, &a)
 }
 
@@ -142,8 +140,6 @@ func (c *Client) ResolveDispute(ctx context.Context, id string, env *identity.En
 // not charge, with the reason. Only the asset's owners and the operator may
 // read it: the client's key (WithKey) signs the request.
 func (c *Client) Unsettled(ctx context.Context, assetID string) ([]metering.FailedUse, error) {
-	var a struct {
-		Failed []metering.FailedUse `json:"failed"`
-	}
+	var a api.UnsettledAnswer
 	return a.Failed, c.signedJSON(ctx, http.MethodGet, "/v1/assets/"+url.PathEscape(assetID)+"/unsettled", nil, &a)
 }

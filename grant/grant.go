@@ -78,6 +78,18 @@ type Grant struct {
 	Terms content.ID `json:"terms"`
 }
 
+// Issue returns the grant request req (whose statement id is id) gets
+// under terms (termsID, their content id), permitted by the decision
+// record logged at decision: signed by issuer, valid from now, whole
+// seconds in UTC, for as long as the terms allow, with their quotas. The
+// same request decided again under the same terms at the same second gets
+// the same grant.
+func Issue(req *Request, id asset.ID, terms *license.Terms, termsID content.ID, decision uint64, issuer identity.DID, now time.Time) *Grant {
+	now = now.UTC().Truncate(time.Second)
+	return &Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: decision, Derivative: req.Derivative, ID: id, Issuer: issuer, Licensee: req.Licensee,
+		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: QuotasOf(terms.Quotas), Terms: termsID}
+}
+
 // Quotas bound a grant's use; zero means unlimited. They are copied from
 // the licence terms when the grant is made.
 type Quotas struct {
@@ -291,6 +303,17 @@ func OpenRevocation(env *identity.Envelope) (*Revocation, []identity.DID, error)
 		return nil, nil, fmt.Errorf("%w: revocation needs grant and asset", ErrInvalid)
 	}
 	return &r, signers, nil
+}
+
+// CheckThreshold checks that signers, the distinct signers of a statement
+// (what names it in the error: "revocation", "resolution"), are owners of
+// the asset in state s whose weight reaches its threshold
+// (asset.ErrThresholdNotMet).
+func CheckThreshold(s *asset.State, signers []identity.DID, what string) error {
+	if w := Weight(s, signers); w < s.Threshold {
+		return fmt.Errorf("%w: %s signed with weight %d, threshold %d", asset.ErrThresholdNotMet, what, w, s.Threshold)
+	}
+	return nil
 }
 
 // Weight returns the total weight of the distinct current owners among

@@ -176,8 +176,8 @@ func applyRevocation(tx catalog.Tx, idx uint64, payload []byte) error {
 	if err != nil {
 		return NoEffect{err}
 	}
-	if grant.Weight(rec.State, signers) < rec.State.Threshold {
-		return NoEffect{asset.ErrThresholdNotMet}
+	if err := grant.CheckThreshold(rec.State, signers, "revocation"); err != nil {
+		return NoEffect{err}
 	}
 	if err := tx.RevokeGrant(rv.Grant.String()); err != nil {
 		return err

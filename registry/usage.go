@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/grant"
@@ -145,8 +144,8 @@ func (r *Registry) applyDispute(tx catalog.Tx, idx uint64, payload []byte) error
 		if err != nil {
 			return NoEffect{err}
 		}
-		if grant.Weight(rec.State, signers) < rec.State.Threshold {
-			return NoEffect{asset.ErrThresholdNotMet}
+		if err := grant.CheckThreshold(rec.State, signers, "resolution"); err != nil {
+			return NoEffect{err}
 		}
 		if err := tx.ResolveDispute(d.ID, DisputeStatus(res.Outcome), idx); err != nil {
 			return err

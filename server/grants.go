@@ -120,7 +120,9 @@ var grantRequests = &intake[*grant.Request]{
 		}
 		return nil
 	},
-	lock: func(_ context.Context, _ *Server, o opened[*grant.Request]) (string, error) { return "request:" + o.id.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*grant.Request]) (string, error) {
+		return "request:" + o.id.String(), nil
+	},
 }
 
 // requestGrant handles POST /v1/assets/{id}/grants: a request signed by
@@ -215,8 +217,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusAccepted, ans)
 		return nil
 	}
-	g := &grant.Grant{Asset: aid, Commercial: req.Commercial, Decision: didx, Derivative: req.Derivative, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
-		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
+	g := grant.Issue(req, rid, terms, termsID, didx, s.key.DID(), now)
 	gidx, graw, err := s.issue(ctx, g)
 	in.unlock()
 	if err != nil {
@@ -289,7 +290,9 @@ var grantVotes = &intake[*grant.Approval]{
 	wrong: func(names, path asset.ID) error {
 		return errorf(http.StatusUnprocessableEntity, "wrong-request", "Approval of another request", fmt.Sprintf("the approval is for request %s, not %s", names, path), "", nil)
 	},
-	lock:  func(_ context.Context, _ *Server, o opened[*grant.Approval]) (string, error) { return "request:" + o.v.Request.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*grant.Approval]) (string, error) {
+		return "request:" + o.v.Request.String(), nil
+	},
 	entry: TypeGrantApproval,
 }
 
@@ -353,9 +356,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	now := time.Now().UTC().Truncate(time.Second)
-	g := &grant.Grant{Asset: req.Asset, Commercial: req.Commercial, Decision: q.Decision, Derivative: req.Derivative, ID: rid, Issuer: s.key.DID(), Licensee: req.Licensee,
-		NotBefore: asset.NewTime(now), NotAfter: asset.NewTime(terms.GrantExpiry(now)), Purpose: req.Purpose, Quotas: grant.QuotasOf(terms.Quotas), Terms: termsID}
+	g := grant.Issue(req, rid, terms, termsID, q.Decision, s.key.DID(), time.Now())
 	gidx, graw, err := s.issue(ctx, g)
 	in.unlock()
 	if err != nil {
@@ -377,7 +378,9 @@ var revocations = &intake[*grant.Revocation]{
 		return errorf(http.StatusUnprocessableEntity, "wrong-grant", "Revocation of another grant", fmt.Sprintf("the revocation is of grant %s, not %s", names, path), "", nil)
 	},
 	check: (*grant.Revocation).CheckReason,
-	lock:  func(_ context.Context, _ *Server, o opened[*grant.Revocation]) (string, error) { return "grant:" + o.v.Grant.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*grant.Revocation]) (string, error) {
+		return "grant:" + o.v.Grant.String(), nil
+	},
 	entry: auditlog.TypeRevocation,
 }
 
@@ -403,8 +406,8 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err == nil && g.Revoked {
 		err = errorf(http.StatusConflict, "revoked", "Grant already revoked", "", "", nil)
 	}
-	if err == nil && grant.Weight(rec.State, signers) < rec.State.Threshold {
-		err = fmt.Errorf("%w: revocation signed with weight %d, threshold %d", asset.ErrThresholdNotMet, grant.Weight(rec.State, signers), rec.State.Threshold)
+	if err == nil {
+		err = grant.CheckThreshold(rec.State, signers, "revocation")
 	}
 	if err != nil {
 		return err
@@ -419,7 +422,7 @@ func (s *Server) revokeGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"grant": rv.Grant.String(), "status": "revoked", "receipt": b})
+	writeJSON(w, http.StatusOK, api.RevokeAnswer{Grant: rv.Grant.String(), Status: "revoked", Receipt: &b})
 	return nil
 }
 

@@ -66,6 +66,6 @@ func (s *Server) accounts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"did": did.String(), "accounts": out})
+	writeJSON(w, http.StatusOK, api.AccountsAnswer{DID: did.String(), Accounts: out})
 	return nil
 }

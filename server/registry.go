@@ -35,7 +35,9 @@ var manifests = &intake[*asset.Manifest]{
 		m, id, signers, err := asset.OpenManifest(env)
 		return opened[*asset.Manifest]{m, id, signers}, err
 	},
-	lock:  func(_ context.Context, _ *Server, o opened[*asset.Manifest]) (string, error) { return "asset:" + o.id.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*asset.Manifest]) (string, error) {
+		return "asset:" + o.id.String(), nil
+	},
 	entry: auditlog.TypeAssetRegister,
 }
 
@@ -211,7 +213,9 @@ var proposals = &intake[*asset.Proposal]{
 	wrong: func(names, path asset.ID) error {
 		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Proposal for another asset", fmt.Sprintf("the proposal changes %s, not %s", names, path), "", nil)
 	},
-	lock:  func(_ context.Context, _ *Server, o opened[*asset.Proposal]) (string, error) { return "asset:" + o.v.Asset.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*asset.Proposal]) (string, error) {
+		return "asset:" + o.v.Asset.String(), nil
+	},
 	entry: auditlog.TypeAssetProposal,
 }
 

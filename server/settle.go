@@ -107,7 +107,9 @@ var disputes = &intake[*metering.Dispute]{
 		return opened[*metering.Dispute]{v: d, id: id}, err
 	},
 	check: func(d *metering.Dispute) error { return statementFresh(d.Created.Time()) },
-	lock:  func(_ context.Context, _ *Server, o opened[*metering.Dispute]) (string, error) { return "dispute:" + o.id.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*metering.Dispute]) (string, error) {
+		return "dispute:" + o.id.String(), nil
+	},
 	entry: auditlog.TypeDispute,
 }
 
@@ -182,7 +184,9 @@ var resolutions = &intake[*metering.Resolution]{
 	wrong: func(names, path asset.ID) error {
 		return errorf(http.StatusUnprocessableEntity, "wrong-dispute", "Resolution of another dispute", fmt.Sprintf("the resolution is of dispute %s, not %s", names, path), "", nil)
 	},
-	lock:  func(_ context.Context, _ *Server, o opened[*metering.Resolution]) (string, error) { return "dispute:" + o.v.Dispute.String(), nil },
+	lock: func(_ context.Context, _ *Server, o opened[*metering.Resolution]) (string, error) {
+		return "dispute:" + o.v.Dispute.String(), nil
+	},
 	entry: auditlog.TypeDispute,
 }
 
@@ -208,8 +212,8 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 	default:
 		rec, err = s.cat.Asset(ctx, res.Asset)
 	}
-	if err == nil && grant.Weight(rec.State, signers) < rec.State.Threshold {
-		err = fmt.Errorf("%w: resolution signed with weight %d, threshold %d", asset.ErrThresholdNotMet, grant.Weight(rec.State, signers), rec.State.Threshold)
+	if err == nil {
+		err = grant.CheckThreshold(rec.State, signers, "resolution")
 	}
 	if err != nil {
 		return err
@@ -220,20 +224,8 @@ func (s *Server) resolveDispute(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ans := api.DisputeAnswer{Dispute: d.ID, Asset: d.Asset, Status: registry.DisputeStatus(res.Outcome), LogIndex: idx}
-	open, err := s.cat.Disputes(ctx, d.Asset, "open")
-	if err != nil {
+	if ans.Released, ans.Voided, err = s.money.DisputeResolved(ctx, d.Asset, res.Outcome); err != nil {
 		return err
-	}
-	if len(open) == 0 {
-		n, err := s.money.ResolveHeld(ctx, d.Asset, res.Outcome)
-		if err != nil {
-			return err
-		}
-		if res.Outcome == metering.Void {
-			ans.Voided = n
-		} else {
-			ans.Released = n
-		}
 	}
 	s.log.Info("dispute resolved", "dispute", d.ID, "asset", d.Asset, "outcome", res.Outcome)
 	writeJSON(w, http.StatusOK, ans)
@@ -270,6 +262,6 @@ func (s *Server) unsettled(w http.ResponseWriter, r *http.Request) error {
 			out = append(out, metering.FailedUse{Use: x.Use, Error: x.Error})
 		}
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"asset": id.String(), "failed": out})
+	writeJSON(w, http.StatusOK, api.UnsettledAnswer{Asset: id.String(), Failed: out})
 	return nil
 }

@@ -37,6 +37,22 @@ func (s *Service) assetAccounts(ctx context.Context, a string) ([]string, error)
 	return out, nil
 }
 
+// DisputeResolved resolves the held splits of asset a after a resolution
+// with outcome was applied: once no dispute on a is open, they are posted
+// (released) or voided as the outcome says, and their count returned as
+// released or voided. While another dispute on a is open they stay held.
+func (s *Service) DisputeResolved(ctx context.Context, a, outcome string) (released, voided int, err error) {
+	open, err := s.cat.Disputes(ctx, a, "open")
+	if err != nil || len(open) > 0 {
+		return 0, 0, err
+	}
+	n, err := s.ResolveHeld(ctx, a, outcome)
+	if outcome == metering.Void {
+		return 0, n, err
+	}
+	return n, 0, err
+}
+
 // ResolveHeld posts (release) or voids the held splits of asset a.
 func (s *Service) ResolveHeld(ctx context.Context, a, outcome string) (int, error) {
 	accts, err := s.assetAccounts(ctx, a)
