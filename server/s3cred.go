@@ -89,7 +89,7 @@ func (s *Server) issueCredential(w http.ResponseWriter, r *http.Request) error {
 	if assets == nil {
 		assets = []string{}
 	}
-	writeJSON(w, http.StatusCreated, api.CredentialAnswer{AccessKeyID: id, SecretAccessKey: sec, Token: credential.Token(id, sec), Licensee: who.String(), Assets: assets, Expires: c.Expires.UTC()})
+	writeJSON(w, http.StatusCreated, api.CredentialAnswer{AccessKeyID: id, SecretAccessKey: sec, Token: credential.Token(id, sec), Licensee: who.String(), Assets: assets, Expires: c.Expires.UTC(), Endpoint: s.cfg.S3Endpoint})
 	return nil
 }
 

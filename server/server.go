@@ -83,6 +83,10 @@ type Config struct {
 	// means the embedded SQLite catalog, catalog.db in DataDir. New takes
 	// Deps.Catalog instead.
 	Catalog catalog.Catalog
+	// S3Endpoint is the public URL of the S3-compatible read API
+	// (S3Handler), announced with every credential issued; empty when
+	// the server does not serve it.
+	S3Endpoint string
 	// Replica makes this server one of several sharing catalog, log,
 	// blobs and leases (replica.go); nil means the only server of its
 	// data folder.
@@ -133,6 +137,8 @@ type Server struct {
 	grantCache  sync.Map
 	credKeyOnce sync.Once
 	credKey     []byte
+	// indexes caches parsed dataset indexes for the S3 API (s3.go).
+	indexes indexCache
 	// cpw follows the log's checkpoint for requests awaiting receipts.
 	cpw *checkpointWatch
 
@@ -351,6 +357,22 @@ func (s *Server) Serve(ctx context.Context, l net.Listener) error {
 		defer cancel()
 		return hs.Shutdown(sctx)
 	}
+}
+
+// ServeS3 serves the S3-compatible read API (S3Handler) on l until ctx
+// is cancelled.
+func (s *Server) ServeS3(ctx context.Context, l net.Listener) error {
+	hs := &http.Server{Handler: s.S3Handler(), ReadHeaderTimeout: 10 * time.Second, BaseContext: func(net.Listener) context.Context { return ctx }}
+	go func() {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		hs.Shutdown(sctx)
+	}()
+	if err := hs.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // replay applies every log entry the catalog has not applied yet

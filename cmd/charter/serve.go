@@ -26,7 +26,7 @@ type serveCmd struct{}
 
 // serveFlags are the settings of `charter serve`.
 type serveFlags struct {
-	config, data, listen                       *string
+	config, data, listen, s3addr               *string
 	b                                          backends
 	scrub, settle                              *time.Duration
 	verifyReads, debug                         *bool
@@ -82,6 +82,7 @@ func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
 	f.config = fs.String("config", "", "TOML file of settings named as these flags (env CHARTER_CONFIG); flags and CHARTER_<FLAG> variables override it")
 	f.data = fs.String("data", "./charter-data", "data folder (the embedded backends, the keys, scratch files)")
 	f.listen = fs.String("listen", "127.0.0.1:7070", "address to listen on")
+	f.s3addr = fs.String("s3-addr", "", "also serve the S3-compatible read API on this address (e.g. 127.0.0.1:7071; see docs/integrations.md)")
 	f.b.flags(fs)
 	f.scrub = fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
 	f.verifyReads = fs.Bool("verify-reads", false, "verify every range on the server before sending it")
@@ -138,6 +139,14 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	cfg := server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
 		Crowd: pool, ProvenKeys: proven}
+	var s3l net.Listener
+	if *sf.s3addr != "" {
+		if s3l, err = net.Listen("tcp", *sf.s3addr); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w\nhint: pick another --s3-addr address", *sf.s3addr, err)
+		}
+		defer s3l.Close()
+		cfg.S3Endpoint = "http://" + s3l.Addr().String()
+	}
 	deps, done, err := b.open(ctx, cfg)
 	if err != nil {
 		return err
@@ -155,6 +164,9 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	url := "http://" + l.Addr().String()
 	if env.JSON {
 		out := map[string]string{"server": url, "data": *data}
+		if s3l != nil {
+			out["s3"] = cfg.S3Endpoint
+		}
 		for k, v := range b.describe() {
 			out[k] = v
 		}
@@ -168,6 +180,14 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	attrs := []any{"addr", url, "data", *data}
 	for k, v := range b.describe() {
 		attrs = append(attrs, k, v)
+	}
+	if s3l != nil {
+		attrs = append(attrs, "s3", cfg.S3Endpoint)
+		go func() {
+			if err := srv.ServeS3(ctx, s3l); err != nil {
+				log.Error("s3 listener", "err", err)
+			}
+		}()
 	}
 	log.Info("listening", attrs...)
 	return srv.Serve(ctx, l)
