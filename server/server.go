@@ -318,7 +318,10 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 // Handler returns the HTTP handler of the whole API.
 func (s *Server) Handler() http.Handler { return s.mux }
 
-// Close stops background work and closes the data folder.
+// Close stops background work and closes the data folder. Shut down the
+// HTTP server that serves Handler first (Serve does): a request still in a
+// handler when Close runs may leave what it was recording to the next
+// start, which replays the log and records stored blobs.
 func (s *Server) Close() error {
 	if s.stop != nil {
 		s.stop()

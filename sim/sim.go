@@ -349,9 +349,10 @@ type backend interface {
 
 // inProcBackend is server.New on the data folder.
 type inProcBackend struct {
-	dir   string
-	crowd bool
-	s     *server.Server
+	dir      string
+	crowd    bool
+	s        *server.Server
+	inflight sync.RWMutex // held for reading by every request in a handler
 }
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
@@ -370,12 +371,26 @@ func (b *inProcBackend) start(ctx context.Context) (http.Handler, error) {
 		return nil, err
 	}
 	b.s = s
-	return s.Handler(), nil
+	h := s.Handler()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b.inflight.RLock()
+		defer b.inflight.RUnlock()
+		h.ServeHTTP(w, r)
+	}), nil
 }
 
 func (b *inProcBackend) stop(ctx context.Context, crash bool) error {
 	if b.s == nil {
 		return nil
+	}
+	// A graceful stop is http.Server.Shutdown's, as `charter serve` does
+	// it: requests already in a handler finish before the server closes
+	// (the caller has stopped routing new ones to it). Closing under them
+	// leaves what they were recording to the next start, which a check of
+	// the stopped folder would report as a difference.
+	if !crash {
+		b.inflight.Lock()
+		defer b.inflight.Unlock()
 	}
 	err := b.s.Close()
 	b.s = nil
