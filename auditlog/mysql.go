@@ -35,7 +35,7 @@ const MinMySQLCheckpointInterval = time.Second
 // reads it every MySQLPollInterval, not every DefaultPollInterval
 // (docs/design/scale-out.md has the figures).
 const (
-	MySQLBatchMaxAge  = 100 * time.Millisecond
+	MySQLBatchMaxAge  = 250 * time.Millisecond
 	MySQLPollInterval = 50 * time.Millisecond
 )
 

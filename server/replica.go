@@ -83,17 +83,77 @@ func newReplicaState(r Replica, cat catalog.Catalog) (*replicaState, error) {
 		r.LeaseTTL = DefaultLeaseTTL
 	}
 	rs := &replicaState{Replica: r}
+	read := func(ctx context.Context) (uint64, error) {
+		next, _, err := cat.Applied(ctx)
+		return next, err
+	}
 	if w, ok := cat.(interface {
 		Watermark(context.Context) (uint64, error)
 	}); ok {
-		rs.gen = w.Watermark
-	} else {
-		rs.gen = func(ctx context.Context) (uint64, error) {
-			next, _, err := cat.Applied(ctx)
-			return next, err
-		}
+		read = w.Watermark
 	}
+	rs.gen = (&sharedRead{read: read}).get
 	return rs, nil
+}
+
+// sharedRead lets concurrent requests share reads of the catalog's
+// generation without reading one older than their arrival: a caller waits
+// for a read that starts after it arrived (the next one), and every caller
+// that arrived while one read was under way shares the read after it. At
+// most one read is under way; under load a request costs a fraction of a
+// round trip instead of one.
+type sharedRead struct {
+	read func(context.Context) (uint64, error)
+
+	mu      sync.Mutex
+	next    *readRound // the round callers join; not started
+	reading bool
+}
+
+type readRound struct {
+	done chan struct{}
+	v    uint64
+	err  error
+}
+
+func (g *sharedRead) get(ctx context.Context) (uint64, error) {
+	g.mu.Lock()
+	r := g.next
+	if r == nil {
+		r = &readRound{done: make(chan struct{})}
+		g.next = r
+	}
+	if !g.reading {
+		g.reading = true
+		go g.run()
+	}
+	g.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return 0, context.Cause(ctx)
+	}
+}
+
+// run reads for the waiting round, and again while callers arrived
+// meanwhile. The read is not cancelled with any one caller.
+func (g *sharedRead) run() {
+	for {
+		g.mu.Lock()
+		r := g.next
+		g.next = nil
+		if r == nil {
+			g.reading = false
+			g.mu.Unlock()
+			return
+		}
+		g.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		r.v, r.err = g.read(ctx)
+		cancel()
+		close(r.done)
+	}
 }
 
 // followWatermark is the watermark the replica's ordered applier follows

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -16,6 +17,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/client"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/internal/testenv"
 	"github.com/charter-dev/charter/ledger/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
@@ -35,11 +39,7 @@ import (
 func BenchmarkGrantsReplicas(b *testing.B) {
 	f := newFleetTuned(b, 3, func(c *Config) { c.Crowd = noCrowdPool }) // as the single server's fixture
 	aid, _ := f.publish(bytes.Repeat([]byte("bench"), 1000), "research-only")
-	var next atomic.Uint64
-	rr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		f.hs[next.Add(1)%3].Config.Handler.ServeHTTP(w, r)
-	}))
-	b.Cleanup(rr.Close)
+	rr := f.roundRobin(b)
 	_, hsSQ, _, aidSQ, _, _ := licensedFixture(b, 1024, "research-only")
 	runGrantsClients(b, hsSQ, aidSQ, 256, benchClients) // warm both up
 	runGrantsClients(b, rr, aid, 256, benchClients)
@@ -64,6 +64,89 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 	b.ReportMetric(ms(stores.mysql), "mariadb-cpu-ms/grant")
 	b.ReportMetric(ms(stores.s3), "s3-cpu-ms/grant")
 	b.ReportMetric(perFleet/perSQ, "cost-ratio")
+}
+
+// BenchmarkDownloadReplicas measures the cost of a verified GiB: a
+// licensed 64 MiB asset streamed and verified (Bao) by the client under a
+// grant, every request signed, metered and receipted, through the three
+// replicas behind a round-robin handler (blobs on versitygw) against the
+// embedded single server (blobs in files) in the same run. CPU is counted
+// as in BenchmarkGrantsReplicas (this process, clients included, plus the
+// fleet's stores). It reports both costs in CPU-seconds per GiB, both
+// rates and the ratio (issue 12: ≤ 1.5).
+//
+//	go test ./server -run '^$' -bench DownloadReplicas -benchtime 8x
+func BenchmarkDownloadReplicas(b *testing.B) {
+	const size = 64 << 20
+	ctx := context.Background()
+	f := newFleetTuned(b, 3, func(c *Config) { c.Crowd = noCrowdPool })
+	data := make([]byte, size)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	aid, cid := f.publish(data, "research-only")
+	rr := f.roundRobin(b)
+	stream := func(hs *httptest.Server, aid asset.ID) func() {
+		c, err := client.New(hs.URL)
+		if err != nil {
+			b.Fatal(err)
+		}
+		consumer, _ := identity.Generate()
+		ans, err := c.RequestGrant(ctx, consumer, aid, "research", client.GrantOptions{})
+		if err != nil || ans.Status != "granted" {
+			b.Fatalf("grant: %v %+v", err, ans)
+		}
+		gc := c.WithGrant(consumer, ans.Grant.ID.String())
+		return func() {
+			n, err := gc.Stream(ctx, cid, io.Discard, nil)
+			if err != nil || n != size {
+				b.Fatalf("verified download: %d bytes, %v", n, err)
+			}
+		}
+	}
+	fleetGet := stream(rr, aid)
+	_, hsSQ, _, aidSQ, cidSQ, _ := licensedFixture(b, size, "research-only")
+	if cidSQ != cid {
+		b.Fatal("the single server holds other bytes")
+	}
+	singleGet := stream(hsSQ, aidSQ)
+	singleGet() // warm both up
+	fleetGet()
+	b.ResetTimer()
+	c0, t0 := cpuTime(b), time.Now()
+	for range b.N {
+		singleGet()
+	}
+	single, singleEl := cpuTime(b)-c0, time.Since(t0)
+	s0 := f.storesCPU(b)
+	c0, t0 = cpuTime(b), time.Now()
+	for range b.N {
+		fleetGet()
+	}
+	self, fleetEl := cpuTime(b)-c0, time.Since(t0)
+	stores := f.storesCPU(b).minus(s0)
+	b.StopTimer()
+	gib := float64(size) * float64(b.N) / (1 << 30)
+	perGiB := func(d time.Duration) float64 { return d.Seconds() / gib }
+	b.ReportMetric(perGiB(single), "single-cpu-s/GiB")
+	b.ReportMetric(perGiB(self+stores.sum()), "replicas-cpu-s/GiB")
+	b.ReportMetric(perGiB(stores.pg), "pg-cpu-s/GiB")
+	b.ReportMetric(perGiB(stores.mysql), "mariadb-cpu-s/GiB")
+	b.ReportMetric(perGiB(stores.s3), "s3-cpu-s/GiB")
+	b.ReportMetric(gib*(1<<30)/1e6/singleEl.Seconds(), "single-MB/s")
+	b.ReportMetric(gib*(1<<30)/1e6/fleetEl.Seconds(), "replicas-MB/s")
+	b.ReportMetric((self+stores.sum()).Seconds()/single.Seconds(), "cost-ratio")
+}
+
+// roundRobin is a handler passing requests to the replicas in turn, as a
+// load balancer would.
+func (f *fleet) roundRobin(tb testing.TB) *httptest.Server {
+	var next atomic.Uint64
+	rr := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.hs[next.Add(1)%uint64(len(f.hs))].Config.Handler.ServeHTTP(w, r)
+	}))
+	tb.Cleanup(rr.Close)
+	return rr
 }
 
 // benchClients is how many clients BenchmarkGrantsReplicas runs: below
