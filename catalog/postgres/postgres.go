@@ -93,6 +93,13 @@ func OpenConfig(ctx context.Context, cfg *pgxpool.Config) (*Catalog, error) {
 	if strings.Trim(strings.TrimSpace(strings.Split(rp["search_path"], ",")[0]), `"`) == "" {
 		rp["search_path"] = pgx.Identifier{schema}.Sanitize()
 	}
+	// The catalog's queries are short index walks (a page reads about 100
+	// rows). Starting a parallel worker costs milliseconds, and the
+	// planner, misjudging a join's selectivity, chose one for a page of
+	// an owner's assets: 295 ms where the plain nested loop takes 4 ms.
+	if _, set := rp["max_parallel_workers_per_gather"]; !set {
+		rp["max_parallel_workers_per_gather"] = "0"
+	}
 	where := fmt.Sprintf("%s:%d/%s", cfg.ConnConfig.Host, cfg.ConnConfig.Port, cfg.ConnConfig.Database)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
