@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/charter-dev/charter/catalog"
@@ -84,6 +86,10 @@ func BenchmarkPages(b *testing.B) {
 	}
 	catalogtest.BenchPages(b, c, func(from, to int) {
 		from = max(from, kept)
+		if to-from > 100_000 && os.Getenv("CHARTER_BENCH_APPLY") == "" {
+			benchBulk(b, c, from, to)
+			return
+		}
 		var changes []catalog.Change
 		flush := func() {
 			for _, err := range c.UpdateSeq(ctx, changes) {
@@ -101,4 +107,93 @@ func BenchmarkPages(b *testing.B) {
 		}
 		flush() // no ANALYZE: a catalog in use has none either
 	})
+}
+
+// benchBulk adds entry groups [from, to) the way a bulk load would: the
+// rows the apply path writes for the lists, inserted in large
+// transactions with the secondary indexes dropped and built again after
+// (the apply path, 4,096 entries a call, took over an hour for 1,000,000
+// groups on the loaded machine; CHARTER_BENCH_APPLY=1 still uses it).
+func benchBulk(b *testing.B, c *Catalog, from, to int) {
+	ctx := b.Context()
+	// The secondary indexes, as a new catalog has them (a run stopped
+	// while loading leaves them dropped here).
+	fresh, err := Open(ctx, filepath.Join(b.TempDir(), "fresh.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rows, err := fresh.db.QueryContext(ctx, `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
+		AND tbl_name IN ('assets', 'asset_owners', 'grants', 'disputes', 'proposals', 'approvals')`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var names, creates []string
+	for rows.Next() {
+		var n, q string
+		if err := rows.Scan(&n, &q); err != nil {
+			b.Fatal(err)
+		}
+		names, creates = append(names, n), append(creates, strings.Replace(q, "CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+	}
+	rows.Close()
+	fresh.Close()
+	conn, err := c.db.Conn(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	for _, q := range []string{`PRAGMA cache_size = -2000000`, `PRAGMA synchronous = OFF`} {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, n := range names {
+		if _, err := conn.ExecContext(ctx, `DROP INDEX IF EXISTS `+n); err != nil {
+			b.Fatal(err)
+		}
+	}
+	env := string(catalogtest.BenchEnvelope())
+	const chunk = 50_000
+	for lo := from; lo < to; lo += chunk {
+		tx, err := conn.BeginTx(ctx, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		exec := func(q string, args ...any) {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				b.Fatal(err)
+			}
+		}
+		for i := lo; i < min(lo+chunk, to); i++ {
+			g := catalogtest.Bench(i)
+			st := g.Asset.State
+			j, err := json.Marshal(st)
+			if err != nil {
+				b.Fatal(err)
+			}
+			a, m := st.Asset.String(), st.Manifest
+			exec(`INSERT INTO assets(asset, content, state, claim, priority, log_index, name, media) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+				a, m.Content.String(), string(j), g.Asset.Claim, g.Asset.Priority.String(), int64(g.Asset.LogIndex), m.Name, m.MediaType)
+			for _, o := range st.Owners {
+				exec(`INSERT INTO asset_owners(owner, log_index, asset, media) VALUES (?, ?, ?, ?)`, o.DID.String(), int64(g.Asset.LogIndex), a, m.MediaType)
+			}
+			exec(`INSERT INTO grants(id, asset, licensee, envelope, revoked, log_index) VALUES (?, ?, ?, ?, 0, ?)`, g.GrantID, g.GrantAsset, g.Licensee, env, int64(g.GrantIndex))
+			var resolved int64
+			if g.DisputeStatus != "open" {
+				resolved = int64(g.DisputeIndex)
+			}
+			exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index, resolved) VALUES (?, ?, ?, 'bench', ?, ?, ?, ?)`,
+				g.DisputeID, g.DisputeAsset, g.Licensee, g.DisputeStatus, env, int64(g.DisputeIndex), resolved)
+			exec(`INSERT INTO proposals(proposal, asset, envelope, status, log_index) VALUES (?, ?, ?, ?, ?)`, g.Proposal.String(), g.ProposalAsset.String(), env, g.ProposalStatus, int64(g.ProposalIndex))
+			exec(`INSERT INTO approvals(proposal, approver, envelope, log_index) VALUES (?, ?, ?, ?)`, g.Proposal.String(), g.Licensee, env, int64(g.ProposalIndex))
+		}
+		if err := tx.Commit(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, q := range creates {
+		if _, err := conn.ExecContext(ctx, q); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
