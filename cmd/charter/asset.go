@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/client"
 )
@@ -110,7 +111,7 @@ func (assetLineageCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if env.JSON {
-		return env.printJSON(l)
+		return env.printJSON(lineageJSON(l))
 	}
 	fmt.Fprintf(env.Stdout, "lineage of %s\n", id)
 	if len(l.Up) == 0 {
@@ -155,4 +156,35 @@ func (assetListCmd) Run(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "%s  %-24s %s\n", a.State.Asset, a.State.Manifest.Name, a.Claim)
 	}
 	return nil
+}
+
+// lineageNode is one edge of `asset lineage --json`. Royalty is in parts
+// per million (1000000 is 100%), as shares and royalties are in every
+// signed statement and every other command's JSON.
+type lineageNode struct {
+	Asset    string      `json:"asset"`
+	Name     string      `json:"name"`
+	Depth    int         `json:"depth"`
+	Parent   string      `json:"parent,omitempty"`
+	Child    string      `json:"child,omitempty"`
+	Royalty  asset.Share `json:"royalty"`
+	Stacking string      `json:"stacking,omitempty"`
+}
+
+type lineageOut struct {
+	Asset string        `json:"asset"`
+	Up    []lineageNode `json:"up"`
+	Down  []lineageNode `json:"down"`
+}
+
+func lineageJSON(l *api.Lineage) lineageOut {
+	conv := func(ns []api.LineageNode) []lineageNode {
+		out := []lineageNode{}
+		for _, n := range ns {
+			r, _ := parsePercent(n.Royalty) // the server writes asset.Share.String
+			out = append(out, lineageNode{Asset: n.Asset, Name: n.Name, Depth: n.Depth, Parent: n.Parent, Child: n.Child, Royalty: r, Stacking: n.Stacking})
+		}
+		return out
+	}
+	return lineageOut{Asset: l.Asset, Up: conv(l.Up), Down: conv(l.Down)}
 }

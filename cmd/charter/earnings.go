@@ -64,8 +64,8 @@ func (earningsCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return nil
 	}
 	for _, ce := range e.Currencies {
-		f := func(v int64) string { return metering.FormatAmount(v, ce.Currency) + " " + ce.Currency }
-		fmt.Fprintf(env.Stdout, "== %s earnings in %s\n", did, ce.Currency)
+		f := func(v int64) string { return money(v, ce.Currency) }
+		fmt.Fprintf(env.Stdout, "== %s earnings in %s\n", did, currencyCode(ce.Currency))
 		for _, a := range ce.Assets {
 			fmt.Fprintf(env.Stdout, "asset %s: %s (own %s, royalties %s)\n", a.Asset, f(a.Total), f(a.Own), f(a.Royalties))
 			for _, s := range a.Sources {
@@ -73,7 +73,7 @@ func (earningsCmd) Run(ctx context.Context, env *Env, args []string) error {
 				if len(s.Path) > 1 {
 					how = "royalty via " + strings.Join(s.Path, " > ")
 				}
-				fmt.Fprintf(env.Stdout, "  %s from %d uses of %s (%s)\n", f(s.Amount), s.Uses, s.Used, how)
+				fmt.Fprintf(env.Stdout, "  %s from %s of %s (%s)\n", f(s.Amount), plural(int64(s.Uses), "use"), s.Used, how)
 			}
 		}
 		for _, p := range ce.Periods {

@@ -69,9 +69,9 @@ func (fundCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if env.JSON {
 		return env.printJSON(a)
 	}
-	fmt.Fprintf(env.Stdout, "%s: balance %s %s", a.Account, metering.FormatAmount(a.Balance, a.Currency), a.Currency)
+	fmt.Fprintf(env.Stdout, "%s: balance %s", a.Account, money(a.Balance, a.Currency))
 	if a.CreditLimit > 0 {
-		fmt.Fprintf(env.Stdout, ", credit line %s", metering.FormatAmount(a.CreditLimit, a.Currency))
+		fmt.Fprintf(env.Stdout, ", credit line %s", money(a.CreditLimit, a.Currency))
 	}
 	fmt.Fprintln(env.Stdout)
 	return nil

@@ -99,9 +99,9 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return env.printJSON(res)
 	}
 	if info.Kind == client.KindDataset {
-		fmt.Fprintf(env.Stdout, "%s: %d files, %d bytes, verified\n", path, res.Files, res.Size)
+		fmt.Fprintf(env.Stdout, "%s: %s, %s, verified\n", path, plural(int64(res.Files), "file"), plural(res.Size, "byte"))
 	} else {
-		fmt.Fprintf(env.Stdout, "%s: %d bytes, verified\n", path, res.Size)
+		fmt.Fprintf(env.Stdout, "%s: %s, verified\n", path, plural(res.Size, "byte"))
 	}
 	return nil
 }

@@ -196,10 +196,10 @@ func (grantListCmd) Run(ctx context.Context, env *Env, args []string) error {
 		if g.Revoked {
 			state = "REVOKED"
 		}
-		fmt.Fprintf(env.Stdout, "grant   %s asset %s licensee %s %s (%d bytes, %d requests)\n", g.ID, g.Asset, g.Licensee, state, g.Bytes, g.Requests)
+		fmt.Fprintf(env.Stdout, "grant   %s asset %s licensee %s %s (%s, %s)\n", g.ID, g.Asset, g.Licensee, state, plural(g.Bytes, "byte"), plural(g.Requests, "request"))
 	}
 	for _, p := range l.Pending {
-		fmt.Fprintf(env.Stdout, "pending %s asset %s (%d votes)\n", p.ID, p.Asset, len(p.Votes))
+		fmt.Fprintf(env.Stdout, "pending %s asset %s (%s)\n", p.ID, p.Asset, plural(int64(len(p.Votes)), "vote"))
 	}
 	if len(l.Grants)+len(l.Pending) == 0 {
 		fmt.Fprintln(env.Stdout, "no grants")

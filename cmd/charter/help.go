@@ -58,6 +58,9 @@ var docs = map[string]cmdDoc{
 	"proposals":         {"", "list governance proposals", "charter proposals --status pending", "sj"},
 	"publish":           {"PATH", "put + register (+ license) in one step", "charter publish ./dataset --license research-only", "skj"},
 	"put":               {"PATH", "store a file or a folder (dataset); prints its content id", "charter put ./data.bin", "skj"},
+	"s3 credentials":    {"", "issue a read credential bound to your grants, for S3 and Hugging Face clients", "charter s3 credentials --asset bafkr4ibvvtmb4q2qsbmh6m6pjjhnj3qmdvvnxwrxdogxc7zb6qxeqhnjse --ttl 2h --profile charter", "skj"},
+	"s3 list":           {"", "list your read credentials", "charter s3 list", "skj"},
+	"s3 revoke":         {"ACCESS_KEY_ID", "revoke a read credential", "charter s3 revoke AKCHARTEREXAMPLE", "skj"},
 	"serve":             {"", "run the Charter service (embedded defaults, or the backends given as URLs)", "charter serve --data /var/lib/charter --listen 0.0.0.0:7070", "j"},
 	"settle":            {"", "charge receipts and usage, split revenue up the lineage, log the ledger root (operator)", "charter settle --key charter-data/keys/server.key", "skj"},
 	"s3 credentials":    {"", "print a read credential for S3 and Hugging Face clients, bound to your grants (env vars, or an AWS profile)", "charter s3 credentials --asset ASSET-ID --profile charter --write", "skj"},
@@ -87,7 +90,7 @@ var valueNames = map[string]string{
 	"set-contributors": "DID=PERCENT", "asset": "ID", "licensee": "DID|me", "content": "ID", "media": "TYPE", "media-type": "TYPE",
 	"from": "TIME", "to": "TIME", "time": "TIME", "period": "day|month", "status": "STATE", "reason": "TEXT", "name": "TEXT",
 	"description": "TEXT", "purpose": "PURPOSE", "territory": "CC", "org": "NAME", "id": "ID", "credit-limit": "AMOUNT",
-	"log-key": "KEY", "origin": "NAME", "catalog": "URL", "ledger": "URL", "blobs": "URL|DIR", "proven-keys": "DIDS",
+	"log-key": "KEY", "ttl": "DURATION", "profile": "NAME", "endpoint": "URL", "origin": "NAME", "catalog": "URL", "ledger": "URL", "blobs": "URL|DIR", "proven-keys": "DIDS",
 	"server-key": "FILE", "log": "URL",
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"strings"
 	"testing"
 )
@@ -70,6 +71,35 @@ func TestSuggest(t *testing.T) {
 	for typed, want := range map[string]string{"grnat": "grant", "grnt": "grant", "publsh": "publish", "serv": "serve", "vresion": "version", "xyzzy": "", "pu": "put", "k": "key"} {
 		if got := suggest(typed, known); got != want {
 			t.Errorf("suggest(%q) = %q, want %q", typed, got, want)
+		}
+	}
+}
+
+// TestJSONShapesDocumented: every command that takes --json has its row
+// in docs/spec/cli-json.md.
+func TestJSONShapesDocumented(t *testing.T) {
+	b, err := os.ReadFile("../../docs/spec/cli-json.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range commands {
+		var names []string
+		if s, ok := c.cmd.(subcommands); ok {
+			subs, _ := subNames(c.name, s)
+			for _, n := range subs {
+				names = append(names, c.name+" "+n)
+			}
+		} else {
+			names = append(names, c.name)
+		}
+		for _, n := range names {
+			fs := flagSetOf(lookupPath(strings.Fields(n)))
+			if fs == nil || fs.Lookup("json") == nil {
+				continue
+			}
+			if !strings.Contains(string(b), "| `charter "+n+"` |") {
+				t.Errorf("docs/spec/cli-json.md has no row for `charter %s`", n)
+			}
 		}
 	}
 }

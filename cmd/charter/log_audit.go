@@ -49,7 +49,7 @@ func (logAuditCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if env.JSON {
 		return env.printJSON(map[string]any{"origin": cp.Origin, "size": cp.Size, "root": hex.EncodeToString(cp.Hash[:]), "entries": types})
 	}
-	fmt.Fprintf(env.Stdout, "audited %s: %d entries, every tile and entry bundle recomputed to root %s\n", cp.Origin, cp.Size, hex.EncodeToString(cp.Hash[:]))
+	fmt.Fprintf(env.Stdout, "audited %s: %s, every tile and entry bundle recomputed to root %s\n", cp.Origin, plural(int64(cp.Size), "entry|entries"), hex.EncodeToString(cp.Hash[:]))
 	for t, n := range types {
 		fmt.Fprintf(env.Stdout, "  %-16s %d\n", t, n)
 	}

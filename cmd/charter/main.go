@@ -48,6 +48,7 @@ type Env struct {
 	Server string
 	Key    string
 	JSON   bool
+	JQ     string // --jq: a jq expression applied to the JSON output
 	Stdin  io.Reader
 	Stdout io.Writer
 	Stderr io.Writer
@@ -64,15 +65,24 @@ func (e *Env) globalFlags(fs *flag.FlagSet) {
 		fs.StringVar(&e.Key, "key", e.Key, "your key file (env CHARTER_KEY)")
 	}
 	if strings.Contains(g, "j") {
-		fs.BoolVar(&e.JSON, "json", e.JSON, "print one JSON object on stdout")
+		fs.BoolVar(&e.JSON, "json", e.JSON, "print one JSON object on stdout (docs/spec/cli-json.md)")
+		fs.Func("jq", "print what the jq `EXPRESSION` selects from the JSON output (implies --json; strings print raw)", func(s string) error {
+			e.JQ, e.JSON = s, true
+			_, err := compileJQ(s)
+			return err
+		})
 	}
 }
 
 // Client returns a client for the configured server.
 func (e *Env) Client() (*client.Client, error) { return client.New(e.Server) }
 
-// printJSON prints v as the command's one JSON object.
+// printJSON prints v as the command's one JSON object, or what --jq
+// selects from it.
 func (e *Env) printJSON(v any) error {
+	if e.JQ != "" {
+		return e.printJQ(v)
+	}
 	enc := json.NewEncoder(e.Stdout)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
@@ -90,7 +100,8 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			}
 			// The flag package says "parse error" for a value that is not a
 			// number (strconv's words); say it in the user's.
-			return nil, fmt.Errorf("%s\nhint: run `charter %s -h` for its flags", flagErrorWords(fs, err.Error()), fs.Name())
+			msg := dashDash.ReplaceAllString(flagErrorWords(fs, err.Error()), "$1--$2")
+			return nil, fmt.Errorf("%s\nhint: run `charter %s -h` for its flags", msg, fs.Name())
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -103,6 +114,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// dashDash writes long flags as users type them (--name, not -name).
+var dashDash = regexp.MustCompile(`(flag |: )-([a-z][\w-]+)`)
 
 var badFlagValue = regexp.MustCompile(`^invalid (?:boolean )?value "(.*)" for flag -([\w-]+): (parse error|value out of range)`)
 
@@ -191,6 +205,11 @@ func runArgs(ctx context.Context, env *Env, args []string) int {
 		} else {
 			fmt.Fprintln(env.Stderr, "hint: run `charter help` for the list")
 		}
+		if wantsJSON(args[1:]) {
+			enc := json.NewEncoder(env.Stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(cliProblem{Type: cliErrorType, Title: "unknown command", Detail: fmt.Sprintf("unknown command %q", name), Hint: "run `charter help` for the list", Exit: 2})
+		}
 		return 2
 	}
 	if s, ok := c.cmd.(subcommands); ok {
@@ -213,7 +232,14 @@ func runArgs(ctx context.Context, env *Env, args []string) int {
 		fmt.Fprint(env.Stdout, err)
 		return 0
 	}
-	fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, withUsageHint(explain(err), commandName(c, args[1:])))
+	full := commandName(c, args[1:])
+	err = withUsageHint(explain(err), full)
+	fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, err)
+	if env.JSON || wantsJSON(args[1:]) {
+		enc := json.NewEncoder(env.Stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(problemOf(err, full, 1))
+	}
 	return 1
 }
 

@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-
-	"github.com/charter-dev/charter/metering"
 )
 
 func init() {
@@ -49,18 +47,18 @@ func (settleCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	var gross []string
 	for cur, v := range s.Gross {
-		gross = append(gross, metering.FormatAmount(v, cur)+" "+cur)
+		gross = append(gross, money(v, cur))
 	}
 	slices.Sort(gross)
 	if len(gross) == 0 {
 		gross = []string{"0"}
 	}
-	fmt.Fprintf(env.Stdout, "settled %d uses: %d charges (%s), %d split postings\n", s.Uses, s.Charged+s.Existed, strings.Join(gross, ", "), s.Postings)
+	fmt.Fprintf(env.Stdout, "settled %s: %s (%s), %s\n", plural(int64(s.Uses), "use"), plural(int64(s.Charged+s.Existed), "charge"), strings.Join(gross, ", "), plural(int64(s.Postings), "split posting"))
 	if s.Released+s.Voided > 0 {
 		fmt.Fprintf(env.Stdout, "held splits released %d, voided %d\n", s.Released, s.Voided)
 	}
 	if s.LogIndex != 0 {
-		fmt.Fprintf(env.Stdout, "ledger journal root %s (%d entries) logged as settlement entry %d\n", s.JournalRoot, s.JournalSize, s.LogIndex)
+		fmt.Fprintf(env.Stdout, "ledger journal root %s (%s) logged as settlement entry %d\n", s.JournalRoot, plural(int64(s.JournalSize), "entry|entries"), s.LogIndex)
 	}
 	for _, f := range s.Failed {
 		fmt.Fprintf(env.Stdout, "not charged: %s: %s\n", f.Use, f.Error)

@@ -71,6 +71,6 @@ func (usageReportCmd) Run(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stdout, "usage %s was recorded before (log entry %d); nothing recorded twice\n", a.ID, a.LogIndex)
 		return nil
 	}
-	fmt.Fprintf(env.Stdout, "usage %s recorded under grant %s: %d tokens, %d calls, %d runs (log entry %d)\n", a.ID, a.Grant, *tokens, *calls, *runs, a.LogIndex)
+	fmt.Fprintf(env.Stdout, "usage %s recorded under grant %s: %s, %s, %s (log entry %d)\n", a.ID, a.Grant, plural(*tokens, "token"), plural(*calls, "call"), plural(*runs, "run"), a.LogIndex)
 	return nil
 }

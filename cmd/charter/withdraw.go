@@ -52,6 +52,6 @@ func (withdrawCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if env.JSON {
 		return env.printJSON(a)
 	}
-	fmt.Fprintf(env.Stdout, "paid out %s %s to %s; balance %s %s\n", metering.FormatAmount(amount, pos[1]), pos[1], *to, metering.FormatAmount(a.Balance, a.Currency), a.Currency)
+	fmt.Fprintf(env.Stdout, "paid out %s to %s; balance %s\n", money(amount, pos[1]), *to, money(a.Balance, a.Currency))
 	return nil
 }
