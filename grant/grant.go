@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/internal/visible"
+	"slices"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -33,6 +34,14 @@ const (
 var (
 	ErrMalformed = errors.New("grant: malformed statement")
 	ErrInvalid   = errors.New("grant: invalid statement")
+)
+
+// Errors of reading under a grant (Grant.CheckUse).
+var (
+	ErrNotLicensee = errors.New("grant: held by another key")
+	ErrRevoked     = errors.New("grant: revoked")
+	ErrNotValidNow = errors.New("grant: not valid now")
+	ErrNotCovered  = errors.New("grant: does not cover this content")
 )
 
 // MaxStatementSize bounds every statement's payload.
@@ -244,6 +253,25 @@ func (g *Grant) Right(revoked bool, terms *license.Terms) *asset.Right {
 // ValidAt reports whether the grant's window contains t.
 func (g *Grant) ValidAt(t time.Time) bool {
 	return !t.Before(g.NotBefore.Time()) && t.Before(g.NotAfter.Time())
+}
+
+// CheckUse checks that who may read under g at now: who is its licensee,
+// it is not revoked (as the catalog says), now is within its validity,
+// and, when covers is not nil, it is for one of the assets listed there
+// (those a grant for may read the content asked for). The checks run in
+// that order; the first that fails is reported.
+func (g *Grant) CheckUse(who identity.DID, revoked bool, now time.Time, covers []string) error {
+	switch {
+	case g.Licensee != who:
+		return fmt.Errorf("%w: grant %s is for %s, not %s", ErrNotLicensee, g.ID, g.Licensee, who)
+	case revoked:
+		return fmt.Errorf("%w: grant %s", ErrRevoked, g.ID)
+	case !g.ValidAt(now):
+		return fmt.Errorf("%w: grant %s is valid from %s until %s", ErrNotValidNow, g.ID, g.NotBefore.Time().Format(time.RFC3339), g.NotAfter.Time().Format(time.RFC3339))
+	case covers != nil && !slices.Contains(covers, g.Asset.String()):
+		return fmt.Errorf("%w: grant %s is for asset %s", ErrNotCovered, g.ID, g.Asset)
+	}
+	return nil
 }
 
 // Sign signs an approval with the approver's key.

@@ -60,3 +60,34 @@ func TestCheckThreshold(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckUse: only the licensee reads, only while the grant is
+// unrevoked and valid, and only content of an asset it is for; the first
+// failing check is reported.
+func TestCheckUse(t *testing.T) {
+	licensee, other := seedKey(t, 1).DID(), seedKey(t, 2).DID()
+	start := time.Date(2026, 12, 5, 20, 0, 0, 0, time.UTC)
+	g := &Grant{Asset: testAsset(), Licensee: licensee, NotBefore: asset.NewTime(start), NotAfter: asset.NewTime(start.Add(time.Hour))}
+	in := start.Add(time.Minute)
+	for _, tc := range []struct {
+		name    string
+		who     identity.DID
+		revoked bool
+		now     time.Time
+		covers  []string
+		want    error
+	}{
+		{"reads", licensee, false, in, []string{"x", g.Asset.String()}, nil},
+		{"any asset", licensee, false, in, nil, nil},
+		{"another key", other, true, in, nil, ErrNotLicensee},
+		{"revoked", licensee, true, start.Add(2 * time.Hour), nil, ErrRevoked},
+		{"before", licensee, false, start.Add(-time.Second), nil, ErrNotValidNow},
+		{"at the end", licensee, false, start.Add(time.Hour), nil, ErrNotValidNow},
+		{"other content", licensee, false, in, []string{}, ErrNotCovered},
+	} {
+		err := g.CheckUse(tc.who, tc.revoked, tc.now, tc.covers)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"github.com/charter-dev/charter/receipt"
 	"io"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -579,16 +578,17 @@ func (s *Server) grantFor(ctx context.Context, gid string, who identity.DID, nee
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case gr.Licensee != who:
-		return nil, errorf(http.StatusForbidden, "not-licensee", "Grant belongs to another key", fmt.Sprintf("grant %s is for %s, the request is signed by %s", gid, gr.Licensee, who), "", nil)
-	case g.Revoked:
-		return nil, errorf(http.StatusForbidden, "revoked", "Grant revoked", fmt.Sprintf("the owners revoked grant %s", gid), "", nil)
-	case !gr.ValidAt(time.Now()):
-		return nil, errorf(http.StatusForbidden, "expired", "Grant not valid now", fmt.Sprintf("grant %s is valid from %s until %s", gid, gr.NotBefore.Time().Format(time.RFC3339), gr.NotAfter.Time().Format(time.RFC3339)), "request a new grant", nil)
-	}
-	if needing != nil && !slices.Contains(needing, gr.Asset.String()) {
-		return nil, errorf(http.StatusForbidden, "wrong-grant", "Grant does not cover this content", fmt.Sprintf("grant %s is for asset %s", gid, gr.Asset), "", nil)
+	switch err := gr.CheckUse(who, g.Revoked, time.Now(), needing); {
+	case errors.Is(err, grant.ErrNotLicensee):
+		return nil, errorf(http.StatusForbidden, "not-licensee", "Grant belongs to another key", fmt.Sprintf("grant %s is for %s, the request is signed by %s", gid, gr.Licensee, who), "", err)
+	case errors.Is(err, grant.ErrRevoked):
+		return nil, errorf(http.StatusForbidden, "revoked", "Grant revoked", fmt.Sprintf("the owners revoked grant %s", gid), "", err)
+	case errors.Is(err, grant.ErrNotValidNow):
+		return nil, errorf(http.StatusForbidden, "expired", "Grant not valid now", fmt.Sprintf("grant %s is valid from %s until %s", gid, gr.NotBefore.Time().Format(time.RFC3339), gr.NotAfter.Time().Format(time.RFC3339)), "request a new grant", err)
+	case errors.Is(err, grant.ErrNotCovered):
+		return nil, errorf(http.StatusForbidden, "wrong-grant", "Grant does not cover this content", fmt.Sprintf("grant %s is for asset %s", gid, gr.Asset), "", err)
+	case err != nil:
+		return nil, err
 	}
 	return gr, nil
 }

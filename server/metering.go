@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
@@ -193,45 +192,6 @@ func (mw *meterWriter) finish() {
 	}
 }
 
-// receiptOf builds the receipt of a session being sealed.
-func (s *Server) receiptOf(x *catalog.OpenSession) (*metering.Receipt, error) {
-	gid, err := asset.ParseID(x.Grant)
-	if err != nil {
-		return nil, err
-	}
-	aid, err := asset.ParseID(x.Asset)
-	if err != nil {
-		return nil, err
-	}
-	lic, err := identity.ParseDID(x.Licensee)
-	if err != nil {
-		return nil, err
-	}
-	rc := &metering.Receipt{Asset: aid, Bytes: x.Bytes, Ended: asset.NewTime(x.Last), Grant: gid, Issuer: s.key.DID(),
-		Licensee: lic, Part: x.Part, Requests: x.Requests, Session: x.Session, Started: asset.NewTime(x.Started), Ranges: []metering.Range{}}
-	// Ranges come sorted by content, then offset; past the receipt's
-	// limit a content's ranges collapse to their hull.
-	for i := 0; i < len(x.Ranges); {
-		j := i
-		for j < len(x.Ranges) && x.Ranges[j].Content == x.Ranges[i].Content {
-			j++
-		}
-		cid, err := content.ParseID(x.Ranges[i].Content)
-		if err != nil {
-			return nil, err
-		}
-		rs := x.Ranges[i:j]
-		if len(rc.Ranges)+len(rs) > metering.MaxRanges {
-			rs = []catalog.MeterRange{{Start: rs[0].Start, End: rs[len(rs)-1].End}}
-		}
-		for _, r := range rs {
-			rc.Ranges = append(rc.Ranges, metering.Range{Content: cid, Offset: r.Start, Length: r.End - r.Start})
-		}
-		i = j
-	}
-	return rc, nil
-}
-
 // closeSessions seals the sessions f selects into signed receipts and logs
 // them.
 func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]api.ReceiptInfo, error) {
@@ -246,7 +206,7 @@ func (s *Server) closeSessions(ctx context.Context, f catalog.SessionFilter) ([]
 // at the next start.
 func (s *Server) sealSessions(ctx context.Context, f catalog.SessionFilter) ([]catalog.SealedReceipt, error) {
 	return s.cat.SealSessions(ctx, f, func(x *catalog.OpenSession) ([]byte, error) {
-		rc, err := s.receiptOf(x)
+		rc, err := metering.SessionReceipt(x, s.key.DID())
 		if err != nil {
 			return nil, err
 		}
