@@ -115,6 +115,22 @@ type Reader interface {
 	Size() int64
 }
 
+// Hinter is a Reader that can be told which bytes its caller will read
+// next, so that a backend reading over the network asks for them in as few
+// requests as it can and for nothing past them.
+type Hinter interface {
+	// Hint says the reads that follow lie in [off, end), in order.
+	Hint(off, end int64)
+}
+
+// Hint tells r, if it is a Hinter, that the reads that follow lie in
+// [off, end).
+func Hint(r Reader, off, end int64) {
+	if h, ok := r.(Hinter); ok {
+		h.Hint(off, end)
+	}
+}
+
 // Opener opens stored byte streams. The bytes are not verified: wrap them
 // with content's verifying readers before trusting them.
 type Opener interface {

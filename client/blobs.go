@@ -211,16 +211,28 @@ var ErrWrongSize = errors.New("client: the content's proven size differs from th
 // range reaches that end, the slice proves the real size, which must match,
 // so a server cannot cut a download short by understating the size.
 func (c *Client) fetch(ctx context.Context, id content.ID, off, n int64, w io.Writer, total int64) error {
-	q := url.Values{"offset": {strconv.FormatInt(off, 10)}, "length": {strconv.FormatInt(n, 10)}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/blobs/"+id.String()+"/slice", q), nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.do(req)
+	resp, err := c.openSlice(ctx, id, off, n)
 	if err != nil {
 		return err
 	}
 	defer resp.Body.Close()
+	return c.verifySlice(resp, id, off, n, w, total)
+}
+
+// openSlice asks for the slice of [off, off+n) of id and returns the
+// response once its headers arrived.
+func (c *Client) openSlice(ctx context.Context, id content.ID, off, n int64) (*http.Response, error) {
+	q := url.Values{"offset": {strconv.FormatInt(off, 10)}, "length": {strconv.FormatInt(n, 10)}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.url("/v1/blobs/"+id.String()+"/slice", q), nil)
+	if err != nil {
+		return nil, err
+	}
+	return c.do(req)
+}
+
+// verifySlice verifies the slice in resp and writes its bytes to w (see
+// fetch).
+func (c *Client) verifySlice(resp *http.Response, id content.ID, off, n int64, w io.Writer, total int64) error {
 	size, err := content.VerifyRange(w, resp.Body, id, off, n)
 	if err != nil {
 		if errors.Is(err, content.ErrCorrupt) {
@@ -242,29 +254,80 @@ func (c *Client) report(id content.ID, off, n int64) {
 	c.postJSON(ctx, "/v1/blobs/"+id.String()+"/verify", map[string]int64{"offset": off, "length": n}, nil)
 }
 
-// Stream writes the whole verified content of id to w, in order.
+// Stream writes the whole verified content of id to w, in order. It asks
+// for ranges of StreamChunkSize bytes, one at a time into w, and sends the
+// request for the next range while the current one is read, so a range's
+// round trip overlaps the transfer of the one before; the bytes of the
+// range ahead wait in the connection's buffers, not in memory here. A range
+// that fails verification stops the stream: w has then received the
+// verified bytes before the bad 16 KiB group, and nothing after.
 func (c *Client) Stream(ctx context.Context, id content.ID, w io.Writer, progress func(int64)) (int64, error) {
 	info, err := c.Info(ctx, id)
 	if err != nil {
 		return 0, err
 	}
+	if info.Size == 0 {
+		return 0, c.fetch(ctx, id, 0, 0, w, 0)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	chunk := c.StreamChunkSize
+	if chunk <= 0 {
+		chunk = DefaultStreamChunk
+	}
+	chunk = (chunk + content.GroupSize - 1) / content.GroupSize * content.GroupSize
+	type pending struct {
+		off, n int64
+		resp   *http.Response
+		err    error
+		ready  chan struct{}
+	}
+	open := func(off int64) *pending {
+		p := &pending{off: off, n: min(chunk, info.Size-off), ready: make(chan struct{})}
+		go func() {
+			defer close(p.ready)
+			p.resp, p.err = c.openSlice(ctx, id, p.off, p.n)
+		}()
+		return p
+	}
 	var done int64
-	chunk := c.chunkSize()
-	for off := int64(0); off < info.Size || (off == 0 && info.Size == 0); off += chunk {
-		n := min(chunk, info.Size-off)
-		if err := c.fetch(ctx, id, off, n, w, info.Size); err != nil {
-			return done, err
+	next := open(0)
+	defer func() {
+		if next != nil {
+			<-next.ready
+			if next.resp != nil {
+				next.resp.Body.Close()
+			}
 		}
-		done += n
+	}()
+	for next != nil {
+		cur := next
+		next = nil
+		<-cur.ready
+		if cur.err != nil {
+			return done, cur.err
+		}
+		if end := cur.off + cur.n; end < info.Size {
+			next = open(end)
+		}
+		err := c.verifySlice(cur.resp, id, cur.off, cur.n, w, info.Size)
+		cur.resp.Body.Close()
+		done += cur.n
+		if err != nil {
+			return done - cur.n, err
+		}
 		if progress != nil {
 			progress(done)
-		}
-		if info.Size == 0 {
-			break
 		}
 	}
 	return done, nil
 }
+
+// DefaultStreamChunk is the range Stream asks for in one request when
+// StreamChunkSize is not set: a blob up to 1 GiB is one request, which the
+// server serves from its store in one read of each part (for S3, one GET
+// of the whole object, the cheapest read an S3 server has).
+const DefaultStreamChunk = 1 << 30
 
 func (c *Client) chunkSize() int64 {
 	cs := c.ChunkSize

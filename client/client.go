@@ -32,6 +32,9 @@ type Client struct {
 	// ChunkSize is the size of each range of a parallel download; a
 	// multiple of content.GroupSize.
 	ChunkSize int64
+	// StreamChunkSize is the size of each range Stream asks for (default
+	// DefaultStreamChunk); a multiple of content.GroupSize.
+	StreamChunkSize int64
 	// key signs uploads (see WithKey).
 	key *identity.Key
 	// grant is sent with every request when set (see WithGrant).

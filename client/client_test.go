@@ -142,6 +142,7 @@ func TestCorruptServerNeverReachesOutput(t *testing.T) {
 		})
 	})
 	c.ChunkSize = 256 << 10
+	c.StreamChunkSize = 256 << 10
 	data := randomBytes(1<<20, 2)
 	id := put(t, c, data)
 	tamper.Store(true)

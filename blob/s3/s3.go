@@ -617,9 +617,25 @@ func (st *staged) Abort() error {
 	return nil
 }
 
-// reader reads one object with ranged GETs. Sequential reads, by Read or
-// by ReadAt at the offset where the previous one ended, continue one
-// streaming response instead of sending a request each.
+// Read-ahead of a reader. A read at a new position sends one GET for a
+// bounded range of at least firstSpan bytes; each sequential continuation
+// doubles the range up to maxSpan, and once a read is seen to be
+// sequential the next range is requested while the current one is read,
+// so the S3 round trip overlaps the transfer. Only response headers are
+// awaited ahead: the bytes of the next range wait in the kernel's socket
+// buffers, so a reader holds no buffer of its own. A range read to its end
+// returns its connection to the pool; one left with at most drainMax bytes
+// unread is drained for the same reason, and a longer one is closed.
+const (
+	firstSpan = 64 << 10
+	maxSpan   = 16 << 20
+	drainMax  = 64 << 10
+)
+
+// reader reads one object with bounded ranged GETs and read-ahead (see
+// firstSpan). Sequential reads, by Read or by ReadAt at the offset where
+// the previous one ended, continue the current range and the one fetched
+// ahead instead of sending a request each.
 type reader struct {
 	s    *Store
 	ctx  context.Context
@@ -627,16 +643,144 @@ type reader struct {
 	key  string
 	size int64
 
-	mu      sync.Mutex
-	pos     int64 // Read and Seek position
-	body    io.ReadCloser
-	bodyPos int64
-	closed  bool
+	mu     sync.Mutex
+	pos    int64 // Read and Seek position
+	cur    *span // range being read, or nil
+	next   *span // range requested ahead of cur, or nil
+	closed bool
+	// hint is the range the caller said it reads next (Hint); a read in
+	// it asks for the rest of it in one GET.
+	hintOff, hintEnd int64
+}
+
+// Hint implements blob.Hinter.
+func (r *reader) Hint(off, end int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.hintOff, r.hintEnd = off, min(end, r.size)
+}
+
+// span is one ranged GET of [off, end). Its response arrives on ready;
+// pos is how far its body was read.
+type span struct {
+	off, end, pos int64
+	seq           bool // started where the previous range ended
+	ready         chan struct{}
+	body          io.ReadCloser
+	err           error
+	cancel        context.CancelFunc
 }
 
 func (r *reader) Size() int64 { return r.size }
 
-// readAt fills p from off through the stream; r.mu is held.
+// get requests [off, end) in the background.
+func (r *reader) get(off, end int64, seq bool) *span {
+	ctx, cancel := context.WithCancel(r.ctx)
+	sp := &span{off: off, end: end, pos: off, seq: seq, ready: make(chan struct{}), cancel: cancel}
+	go func() {
+		defer close(sp.ready)
+		in := &s3.GetObjectInput{Bucket: &r.s.bucket, Key: &r.key}
+		if off > 0 || end < r.size {
+			// The whole object goes without a Range: some servers send
+			// it with sendfile then, and a range through a buffer
+			// (versitygw's posix backend: 5x the CPU).
+			in.Range = aws.String(fmt.Sprintf("bytes=%d-%d", off, end-1))
+		}
+		out, err := r.s.c.GetObject(ctx, in)
+		switch {
+		case isNotFound(err):
+			sp.err = fmt.Errorf("s3: read %s: %w", r.name, blob.ErrNotFound)
+		case err != nil:
+			sp.err = fmt.Errorf("s3: read %s: %w", r.name, err)
+		default:
+			sp.body = out.Body
+		}
+	}()
+	return sp
+}
+
+// release ends sp: a body read to its end, or nearly, keeps its connection
+// for the next request.
+func (sp *span) release() {
+	if sp == nil {
+		return
+	}
+	<-sp.ready
+	if sp.body != nil {
+		if left := sp.end - sp.pos; left <= drainMax {
+			// Read to EOF, even with nothing left: the transport reuses
+			// a connection only once its body ended.
+			io.Copy(io.Discard, io.LimitReader(sp.body, drainMax+1))
+		} else {
+			sp.cancel() // do not leave the server sending the rest
+		}
+		sp.body.Close()
+	}
+	sp.cancel()
+}
+
+// at makes r.cur a range that starts at off, for a read of at least n
+// bytes; r.mu is held.
+func (r *reader) at(off, n int64) error {
+	if r.cur != nil && r.cur.pos == off && off < r.cur.end {
+		return nil
+	}
+	var seq bool
+	spanLen := max(n, firstSpan)
+	if r.cur != nil && r.cur.pos == off {
+		// The current range ended where this read starts: continue.
+		seq = true
+		spanLen = max(n, min(2*(r.cur.end-r.cur.off), maxSpan))
+	}
+	if r.hintOff <= off && off < r.hintEnd {
+		// The caller said what it reads: ask for all of it at once.
+		spanLen = max(n, r.hintEnd-off)
+		seq = false
+	}
+	r.cur.release()
+	r.cur = nil
+	if r.next != nil && r.next.off == off {
+		r.cur, r.next = r.next, nil
+	} else {
+		r.next.release()
+		r.next = nil
+		r.cur = r.get(off, min(off+spanLen, r.size), seq)
+	}
+	<-r.cur.ready
+	if err := r.cur.err; err != nil {
+		r.cur.release()
+		r.cur = nil
+		return err
+	}
+	// A sequential reader will want the next range: ask for it now.
+	if r.cur.seq && r.cur.end < r.size && !(r.hintOff <= r.cur.end && r.cur.end <= r.hintEnd) {
+		l := min(2*(r.cur.end-r.cur.off), maxSpan)
+		r.next = r.get(r.cur.end, min(r.cur.end+l, r.size), true)
+	}
+	return nil
+}
+
+// readSome reads at most len(p) bytes at off, fewer when the current range
+// ends first; r.mu is held.
+func (r *reader) readSome(p []byte, off int64) (int, error) {
+	if err := r.at(off, int64(len(p))); err != nil {
+		return 0, err
+	}
+	sp := r.cur
+	m, err := sp.body.Read(p[:min(int64(len(p)), sp.end-sp.pos)])
+	sp.pos += int64(m)
+	if err == io.EOF && sp.pos < sp.end {
+		r.drop()
+		return m, fmt.Errorf("s3: read %s: object ended at %d, want %d bytes", r.name, off+int64(m), r.size)
+	}
+	if err != nil && err != io.EOF {
+		r.drop()
+		return m, fmt.Errorf("s3: read %s: %w", r.name, err)
+	}
+	return m, nil
+}
+
+// readAt fills p from off; r.mu is held.
 func (r *reader) readAt(p []byte, off int64) (int, error) {
 	if r.closed {
 		return 0, fmt.Errorf("s3: read %s: reader closed", r.name)
@@ -647,21 +791,10 @@ func (r *reader) readAt(p []byte, off int64) (int, error) {
 	want := min(int64(len(p)), r.size-off)
 	n := 0
 	for int64(n) < want {
-		if r.body == nil || r.bodyPos != off+int64(n) {
-			if err := r.stream(off + int64(n)); err != nil {
-				return n, err
-			}
-		}
-		m, err := r.body.Read(p[n:want])
+		m, err := r.readSome(p[n:want], off+int64(n))
 		n += m
-		r.bodyPos += int64(m)
-		if err == io.EOF && int64(n) < want {
-			r.drop()
-			return n, fmt.Errorf("s3: read %s: object ended at %d, want %d bytes", r.name, off+int64(n), r.size)
-		}
-		if err != nil && err != io.EOF {
-			r.drop()
-			return n, fmt.Errorf("s3: read %s: %w", r.name, err)
+		if err != nil {
+			return n, err
 		}
 	}
 	if int64(n) < int64(len(p)) {
@@ -670,26 +803,10 @@ func (r *reader) readAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-func (r *reader) stream(off int64) error {
-	r.drop()
-	out, err := r.s.c.GetObject(r.ctx, &s3.GetObjectInput{
-		Bucket: &r.s.bucket, Key: &r.key, Range: aws.String(fmt.Sprintf("bytes=%d-", off)),
-	})
-	if isNotFound(err) {
-		return fmt.Errorf("s3: read %s: %w", r.name, blob.ErrNotFound)
-	}
-	if err != nil {
-		return fmt.Errorf("s3: read %s: %w", r.name, err)
-	}
-	r.body, r.bodyPos = out.Body, off
-	return nil
-}
-
 func (r *reader) drop() {
-	if r.body != nil {
-		r.body.Close()
-		r.body = nil
-	}
+	r.cur.release()
+	r.next.release()
+	r.cur, r.next = nil, nil
 }
 
 func (r *reader) ReadAt(p []byte, off int64) (int, error) {
@@ -704,33 +821,19 @@ func (r *reader) ReadAt(p []byte, off int64) (int, error) {
 func (r *reader) Read(p []byte) (int, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.closed {
+		return 0, fmt.Errorf("s3: read %s: reader closed", r.name)
+	}
 	if len(p) == 0 {
 		return 0, nil
 	}
 	if r.pos >= r.size {
 		return 0, io.EOF
 	}
-	// One Read returns what the stream has at hand, at most p.
-	if r.body == nil || r.bodyPos != r.pos {
-		if err := r.stream(r.pos); err != nil {
-			return 0, err
-		}
-	}
-	m, err := r.body.Read(p[:min(int64(len(p)), r.size-r.pos)])
+	// One Read returns what the current range has at hand, at most p.
+	m, err := r.readSome(p[:min(int64(len(p)), r.size-r.pos)], r.pos)
 	r.pos += int64(m)
-	r.bodyPos += int64(m)
-	if err == io.EOF {
-		r.drop()
-		if r.pos < r.size {
-			return m, fmt.Errorf("s3: read %s: object ended at %d, want %d bytes", r.name, r.pos, r.size)
-		}
-		err = nil
-	}
-	if err != nil {
-		r.drop()
-		return m, fmt.Errorf("s3: read %s: %w", r.name, err)
-	}
-	return m, nil
+	return m, err
 }
 
 func (r *reader) Seek(off int64, whence int) (int64, error) {

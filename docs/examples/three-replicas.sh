@@ -77,7 +77,7 @@ start() {
 	fi
 	export AWS_ACCESS_KEY_ID=charter AWS_SECRET_ACCESS_KEY="$(cat "$WORK/s3-secret")" AWS_REGION=us-east-1
 	"$VERSITYGW" --access "$AWS_ACCESS_KEY_ID" --secret "$AWS_SECRET_ACCESS_KEY" --region "$AWS_REGION" \
-		--port "127.0.0.1:$PORT" --quiet posix --sidecar "$WORK/sidecar" "$WORK/s3" >"$WORK/s3.log" 2>&1 &
+		--port "127.0.0.1:$PORT" --quiet --keep-alive posix --sidecar "$WORK/sidecar" "$WORK/s3" >"$WORK/s3.log" 2>&1 &
 	echo $! >>"$WORK/pids"
 	wait_http "http://127.0.0.1:$PORT/" versitygw "$WORK/s3.log"
 

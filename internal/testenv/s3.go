@@ -19,6 +19,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,6 +40,34 @@ type S3 struct {
 	SecretKey string
 	Region    string
 	Dir       string // the posix backend's root: one directory per bucket
+	Pid       int    // versitygw's process id
+}
+
+// CPU returns the CPU time (user and system) the S3 server has used, or 0
+// where /proc cannot tell.
+func (e *S3) CPU() time.Duration { return procCPU(strconv.Itoa(e.Pid)) }
+
+// SelfCPU returns the CPU time (user and system) this process has used,
+// or 0 where /proc cannot tell.
+func SelfCPU() time.Duration { return procCPU("self") }
+
+// procCPU reads utime and stime from /proc/PID/stat (clock ticks, 100 a
+// second on Linux).
+func procCPU(pid string) time.Duration {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// The command name, in parentheses, may hold spaces: fields count
+	// from the last ')'.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if i < 0 || len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(u+st) * 10 * time.Millisecond
 }
 
 // Missing skips t, or fails it under CI=true, because what names is not
@@ -150,7 +179,7 @@ func LaunchS3() (e *S3, stop func(), err error) {
 			return nil, nil, err
 		}
 		cmd := exec.Command(bin, "--access", e.AccessKey, "--secret", e.SecretKey, "--region", e.Region,
-			"--port", addr, "--quiet", "posix", "--sidecar", meta, e.Dir)
+			"--port", addr, "--quiet", "--keep-alive", "posix", "--sidecar", meta, e.Dir)
 		var logs strings.Builder
 		stderr, _ := cmd.StderrPipe()
 		if err := cmd.Start(); err != nil {
@@ -169,6 +198,7 @@ func LaunchS3() (e *S3, stop func(), err error) {
 			close(exited)
 		}()
 		e.Endpoint = "http://" + addr
+		e.Pid = cmd.Process.Pid
 		if lastErr = waitReady(e.Endpoint, exited); lastErr == nil {
 			return e, func() {
 				cmd.Process.Kill()
