@@ -127,8 +127,10 @@ func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catal
 			w.args = append(w.args, q.Owner)
 		}
 	case q.Owner != "":
-		// CROSS JOIN: SQLite walks asset_owners first, in index order.
-		sel, idx = cols+` FROM asset_owners o CROSS JOIN assets a ON a.asset = o.asset`, "o.log_index"
+		// CROSS JOIN: SQLite walks asset_owners first, in index order,
+		// and finds each asset by its log index (+: not by its id), whose
+		// index is smaller and read in order.
+		sel, idx = cols+` FROM asset_owners o CROSS JOIN assets a ON a.log_index = o.log_index AND +a.asset = o.asset`, "o.log_index"
 		w.eq("o.owner", q.Owner)
 		w.eq("o.media", q.MediaType)
 	default:
