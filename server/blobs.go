@@ -419,12 +419,21 @@ func (s *Server) download(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	return s.sendData(w, r, obj, off, n, partial, m)
+}
+
+// sendData writes bytes [off, off+n) of stored blob obj, metered under m
+// (nil: free content): the whole body through http.ServeContent when
+// partial is false, else one 206 range. The native data plane and the
+// Hugging Face endpoint (hf.go) both serve bytes through it, so every
+// byte is metered the same way.
+func (s *Server) sendData(w http.ResponseWriter, r *http.Request, obj catalog.Object, off, n int64, partial bool, m *metered) error {
 	if m != nil {
 		m.start = off
 	}
 	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 { return k }, total: n}
 	defer mw.finish()
-	f, err := s.blobs.Open(r.Context(), blob.Key{ID: id, Part: blob.Data})
+	f, err := s.blobs.Open(r.Context(), blob.Key{ID: obj.ID, Part: blob.Data})
 	if err != nil {
 		return err
 	}

@@ -26,7 +26,7 @@ type serveCmd struct{}
 
 // serveFlags are the settings of `charter serve`.
 type serveFlags struct {
-	config, data, listen, s3addr               *string
+	config, data, listen, s3addr, hfAddr       *string
 	b                                          backends
 	scrub, settle                              *time.Duration
 	verifyReads, debug                         *bool
@@ -83,6 +83,7 @@ func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
 	f.data = fs.String("data", "./charter-data", "data folder (the embedded backends, the keys, scratch files)")
 	f.listen = fs.String("listen", "127.0.0.1:7070", "address to listen on")
 	f.s3addr = fs.String("s3-addr", "", "also serve the S3-compatible read API on this address (e.g. 127.0.0.1:7071; see docs/integrations.md)")
+	f.hfAddr = fs.String("hf-addr", "", "address of the Hugging Face-compatible read endpoint (HF_ENDPOINT for huggingface_hub, datasets, @huggingface/hub; docs/integrations.md); empty: not served")
 	f.b.flags(fs)
 	f.scrub = fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
 	f.verifyReads = fs.Bool("verify-reads", false, "verify every range on the server before sending it")
@@ -147,6 +148,13 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		defer s3l.Close()
 		cfg.S3Endpoint = "http://" + s3l.Addr().String()
 	}
+	var hfl net.Listener
+	if *sf.hfAddr != "" {
+		if hfl, err = net.Listen("tcp", *sf.hfAddr); err != nil {
+			return fmt.Errorf("cannot listen on %s: %w\nhint: pick another --hf-addr address", *sf.hfAddr, err)
+		}
+		defer hfl.Close()
+	}
 	deps, done, err := b.open(ctx, cfg)
 	if err != nil {
 		return err
@@ -170,9 +178,15 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		for k, v := range b.describe() {
 			out[k] = v
 		}
+		if hfl != nil {
+			out["hf"] = "http://" + hfl.Addr().String()
+		}
 		env.printJSON(out)
 	} else {
 		fmt.Fprintf(env.Stdout, "charter serving %s on %s\n", *data, url)
+		if hfl != nil {
+			fmt.Fprintf(env.Stdout, "Hugging Face endpoint: HF_ENDPOINT=http://%s\n", hfl.Addr())
+		}
 	}
 	if f, ok := env.Stdout.(*os.File); ok {
 		f.Sync()
@@ -186,6 +200,14 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		go func() {
 			if err := srv.ServeS3(ctx, s3l); err != nil {
 				log.Error("s3 listener", "err", err)
+			}
+		}()
+	}
+	if hfl != nil {
+		attrs = append(attrs, "hf_endpoint", "http://"+hfl.Addr().String())
+		go func() {
+			if err := srv.ServeHF(ctx, hfl); err != nil {
+				log.Error("Hugging Face listener", "err", err)
 			}
 		}()
 	}
