@@ -58,9 +58,11 @@ func assetPageQuery(q catalog.AssetQuery) (string, []any) {
 	case q.Owner != "":
 		w.eq("o.owner", q.Owner)
 		w.eq("o.media", q.MediaType)
-		// Joined by log index (an index a fifth the size of the asset
-		// ids'): at 1,000,000 assets half the buffer misses of a page.
-		return w.page(cols+` FROM asset_owners o JOIN assets a ON a.log_index = o.log_index AND a.asset = o.asset`, "o.log_index", q.PageQuery)
+		// Joined by asset id. By log index (an index a fifth the size)
+		// had half the buffer misses, but the planner multiplies the two
+		// join conditions' selectivities, expects one row, and sorted
+		// every asset of the owner and media type (1.2 s at 1,000,000).
+		return w.page(cols+` FROM asset_owners o JOIN assets a ON a.asset = o.asset`, "o.log_index", q.PageQuery)
 	}
 	w.eq("a.media", q.MediaType)
 	return w.page(cols+` FROM assets a`, "a.log_index", q.PageQuery)
