@@ -59,6 +59,24 @@ type Claimant struct {
 	Unindexed bool
 }
 
+// Part is one part of a document the log carries for apply (a
+// "license" or "dataset.files" entry, docs/spec/log-entry.md): the log,
+// not the blob store, is where applying reads licence terms and dataset
+// members from.
+type Part struct {
+	Kind    string // the entry type: "license" or "dataset.files"
+	Content string // the content id of the document the parts make up
+	Part    int    // 0 ≤ Part < Parts
+	Parts   int
+	Body    []byte
+	// LogIndex is the entry that carried the part.
+	LogIndex uint64
+}
+
+// ErrPartLogged reports a part whose (kind, content, part) is recorded
+// already: Tx.PutPart changes nothing and returns it.
+var ErrPartLogged = errors.New("catalog: part already recorded")
+
 // GrantRecord is an issued grant with what was served under it.
 type GrantRecord struct {
 	ID       string

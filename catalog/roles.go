@@ -108,6 +108,14 @@ type RegistryTx interface {
 	// DropFileClaims forgets the claims of an asset on anything but its
 	// own content.
 	DropFileClaims(a asset.ID, own string) error
+	// PutPart records a part of a document the log carries. One whose
+	// (kind, content, part) is recorded already fails with ErrPartLogged
+	// and changes nothing.
+	PutPart(p Part) error
+	// Part returns part n of (kind, content). Callers read a document
+	// one part at a time, so that a million-file member list is never
+	// held whole.
+	Part(kind, content string, n int) (Part, error)
 }
 
 // GrantTx is the part of Tx for grants and grant requests.
@@ -208,6 +216,13 @@ type ClaimIndex interface {
 	// does not read (the dataset then stays unindexed). It returns the
 	// datasets reindexed.
 	Reindex(ctx context.Context, content string, claims func(add func(file string) error) error) ([]asset.ID, error)
+}
+
+// PartReader reads what the log carries for apply (Tx.PutPart).
+type PartReader interface {
+	// PartCount returns how many parts of (kind, content) are recorded
+	// and how many their document has (0 when none is).
+	PartCount(ctx context.Context, kind, content string) (have, parts int, err error)
 }
 
 // GrantReader reads grants and queued grant requests.
@@ -384,6 +399,7 @@ type Catalog interface {
 	Applier
 	RegistryReader
 	ClaimIndex
+	PartReader
 	GrantReader
 	Pages
 	Counters

@@ -4,13 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
-	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
@@ -64,7 +62,7 @@ func (r *Registry) applyManifest(ctx context.Context, tx catalog.Tx, idx uint64,
 	if err := tx.PutAsset(catalog.AssetRecord{State: st, Claim: claim.String(), Priority: prio, LogIndex: idx}); err != nil {
 		return err
 	}
-	if err := r.guardAsset(ctx, tx, idx, st, signers, claim); err != nil {
+	if err := r.guardAsset(tx, idx, st, signers, claim); err != nil {
 		return err
 	}
 	if err := tx.Trail(id, idx, auditlog.TypeAssetRegister, fmt.Sprintf("registered %q (%s claim)", m.Name, claim)); err != nil {
@@ -215,24 +213,20 @@ func (r *Registry) applyRelicense(ctx context.Context, tx catalog.Tx, st *asset.
 }
 
 // guardAsset records which content a newly registered asset claims: its
-// own bytes and, for a dataset, every file of the index, read from the
-// blob store one file at a time. A dataset whose index is missing or does
-// not read is recorded unindexed, which makes content it might govern
-// refused until the index is stored again (reindex); it never guards
-// nothing silently. A conflicting claim governs nothing, so its index does
-// not matter.
-func (r *Registry) guardAsset(ctx context.Context, tx catalog.Tx, idx uint64, st *asset.State, signers []identity.DID, claim asset.ClaimStatus) error {
+// own bytes and, for a dataset, every file of its member list, read from
+// the parts the log carried before the registration (never from the blob
+// store). A dataset whose list the log does not hold whole is recorded
+// unindexed, which makes content it might govern refused until the list
+// is in the log (applyPart reindexes it); it never guards nothing
+// silently. A conflicting claim governs nothing, so its list does not
+// matter.
+func (r *Registry) guardAsset(tx catalog.Tx, idx uint64, st *asset.State, signers []identity.DID, claim asset.ClaimStatus) error {
 	c := st.Manifest.Content
 	k := catalog.Claimant{Asset: st.Asset, Content: c.String(), LogIndex: idx, Signers: signers, Conflict: claim == asset.ClaimConflict}
 	if st.Manifest.MediaType != content.DatasetMediaType {
 		return tx.PutClaimant(k)
 	}
-	var n int
-	err := tx.Claims(st.Asset.String(), func(add func(string) error) error {
-		var err error
-		n, err = r.ClaimIndex(ctx, c, func(f content.File) error { return add(f.ID.String()) })
-		return err
-	})
+	n, err := claimFiles(tx, st.Asset, c)
 	switch {
 	case err == nil:
 		k.Dataset = true
@@ -242,7 +236,7 @@ func (r *Registry) guardAsset(ctx context.Context, tx catalog.Tx, idx uint64, st
 		}
 		k.Unindexed = !k.Conflict
 		if k.Unindexed {
-			r.log.Error("dataset index missing or unreadable: content it may govern is refused until the index is put again", "asset", st.Asset, "index", c, "err", err)
+			r.log.Error("dataset member list not in the log: content it may govern is refused until it is", "asset", st.Asset, "index", c, "err", err)
 		}
 	default:
 		return err
@@ -256,33 +250,45 @@ func (r *Registry) guardAsset(ctx context.Context, tx catalog.Tx, idx uint64, st
 	return nil
 }
 
-// ErrIndexUnreadable marks a stored dataset index that is missing, corrupt
-// or not a valid index.
-var ErrIndexUnreadable = errors.New("dataset index unreadable")
-
-// ClaimIndex reads the stored index id (verified against its id, one file
-// at a time) and calls each for every file. A missing, corrupt or invalid
-// index is ErrIndexUnreadable; errors of each are returned as they are.
-func (r *Registry) ClaimIndex(ctx context.Context, id content.ID, each func(content.File) error) (int, error) {
-	v, err := blob.Get(ctx, r.blobs, id)
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return 0, fmt.Errorf("%w: %s is not stored: %w", ErrIndexUnreadable, id, err)
-		}
-		return 0, err
-	}
-	defer v.Close()
-	rd := content.NewIndexReader(v)
-	for {
-		f, err := rd.Next()
-		if err == io.EOF {
-			return rd.Files(), nil
-		}
-		if err != nil {
-			return rd.Files(), fmt.Errorf("%w: %s: %w", ErrIndexUnreadable, id, err)
-		}
-		if err := each(f); err != nil {
-			return rd.Files(), err
-		}
-	}
+// claimFiles records the claims of dataset a on every file of the member
+// list of index c that the log carried.
+func claimFiles(tx catalog.Tx, a asset.ID, c content.ID) (int, error) {
+	var n int
+	err := tx.Claims(a.String(), func(add func(string) error) error {
+		var err error
+		n, err = eachFile(tx, c, func(f content.ID) error { return add(f.String()) })
+		return err
+	})
+	return n, err
 }
+
+// reindex guards the datasets on index c registered before the log held
+// their member list whole (their claims keep their registration's log
+// index), once its last part is in the log. Datasets indexed already
+// claim the same files again, which changes nothing.
+func (r *Registry) reindex(tx catalog.Tx, c content.ID) error {
+	recs, err := tx.AssetsByContent(c)
+	if err != nil {
+		return err
+	}
+	for _, rec := range recs {
+		if rec.State.Manifest.MediaType != content.DatasetMediaType || rec.Claim == asset.ClaimConflict.String() {
+			continue
+		}
+		if _, err := claimFiles(tx, rec.State.Asset, c); err != nil {
+			if errors.Is(err, ErrIndexUnreadable) {
+				return nil // the parts disagree: the datasets stay unindexed
+			}
+			return err
+		}
+		k := catalog.Claimant{Asset: rec.State.Asset, Content: c.String(), LogIndex: rec.LogIndex, Dataset: true}
+		if err := tx.PutClaimant(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrIndexUnreadable marks a dataset member list the log does not hold
+// whole, or a stored index that is missing, corrupt or not a valid index.
+var ErrIndexUnreadable = errors.New("dataset index unreadable")

@@ -1,13 +1,12 @@
 package registry
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/charter-dev/charter/asset"
-	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/grant"
@@ -52,30 +51,35 @@ func RightLookup(get func(string) (*catalog.GrantRecord, error), terms asset.Ter
 // valid terms.
 var ErrBadTerms = errors.New("licence terms unreadable")
 
-// termsLookup is the asset.TermsLookup over the stored terms.
-func (r *Registry) termsLookup(ctx context.Context) asset.TermsLookup {
-	return func(ref string) (*license.Terms, error) { return r.loadTerms(ctx, ref) }
+// termsLookup is the asset.TermsLookup over the terms the log carried
+// before the entry being applied.
+func (r *Registry) termsLookup(tx catalog.Tx) asset.TermsLookup {
+	return func(ref string) (*license.Terms, error) { return r.loadTerms(tx, ref) }
 }
 
-// loadTerms reads the licence terms ref names.
-func (r *Registry) loadTerms(ctx context.Context, ref string) (*license.Terms, error) {
+// parsedTerms is a terms document and its parse, kept by content id.
+type parsedTerms struct {
+	raw   []byte
+	terms *license.Terms
+}
+
+// loadTerms reads the licence terms ref names from the parts of them the
+// log carried (never from the blob store): terms the log does not hold
+// whole, or that do not hash to ref, are ErrBadTerms.
+func (r *Registry) loadTerms(tx catalog.Tx, ref string) (*license.Terms, error) {
 	id, err := content.ParseID(ref)
 	if err != nil {
 		return nil, fmt.Errorf("%w: licence %q is not a content id: %w", ErrBadTerms, ref, err)
 	}
-	// Terms are content-addressed, so a parsed copy never goes stale.
-	if t, ok := r.terms.Load(id); ok {
-		return t.(*license.Terms), nil
-	}
-	v, err := blob.Get(ctx, r.blobs, id)
-	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return nil, fmt.Errorf("%w: terms %s are not stored: %w", ErrBadTerms, id, err)
+	if v, ok := r.terms.Load(id); ok {
+		// Whether the log holds the terms at this position is read each
+		// time; only their parse is kept.
+		if raw, err := termParts(tx, id); err != nil || !bytes.Equal(raw, v.(*parsedTerms).raw) {
+			return nil, carriedErr(id, err)
 		}
-		return nil, err
+		return v.(*parsedTerms).terms, nil
 	}
-	defer v.Close()
-	raw, err := io.ReadAll(io.LimitReader(v, license.MaxTermsSize+1))
+	raw, err := carriedTerms(tx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +87,7 @@ func (r *Registry) loadTerms(ctx context.Context, ref string) (*license.Terms, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrBadTerms, err)
 	}
-	r.terms.Store(id, t)
+	r.terms.Store(id, &parsedTerms{raw: raw, terms: t})
 	return t, nil
 }
 
@@ -92,7 +96,7 @@ func (r *Registry) loadTerms(ctx context.Context, ref string) (*license.Terms, e
 // licence or grant that can never be read, marks the entry as not
 // applying; any other error (I/O) is returned.
 func (r *Registry) applyDerivation(ctx context.Context, tx catalog.Tx, m *asset.Manifest) error {
-	err := asset.CheckDerivation(m, RightLookup(tx.Grant, r.termsLookup(ctx)), r.termsLookup(ctx))
+	err := asset.CheckDerivation(m, RightLookup(tx.Grant, r.termsLookup(tx)), r.termsLookup(tx))
 	if errors.Is(err, asset.ErrNoRight) || errors.Is(err, ErrBadTerms) || errors.Is(err, identity.ErrBadEnvelope) || errors.Is(err, identity.ErrBadSignature) || errors.Is(err, grant.ErrMalformed) || errors.Is(err, grant.ErrInvalid) {
 		return NoEffect{err}
 	}

@@ -10,7 +10,6 @@ import (
 	"testing"
 
 	"github.com/charter-dev/charter/auditlog"
-	"github.com/charter-dev/charter/blob/memstore"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/identity"
 )
@@ -63,7 +62,7 @@ func TestFollow(t *testing.T) {
 		next, _, err := cat.Applied(ctx)
 		return next, err
 	}
-	r := New(Config{Operator: k.DID(), Logger: quiet(), Blobs: memstore.New()})
+	r := New(Config{Operator: k.DID(), Logger: quiet()})
 	var qs [2]*Sequencer
 	var readers [2]*countingReader
 	for i := range qs {

@@ -19,7 +19,6 @@ import (
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/auditlog"
-	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
@@ -39,8 +38,6 @@ type Config struct {
 	// Logger receives what applying finds worth saying; nil means
 	// slog.Default().
 	Logger *slog.Logger
-	// Blobs is where licence terms and dataset indexes are read from.
-	Blobs blob.Opener
 }
 
 // Registry applies log entries to a catalog. It is safe for concurrent
@@ -48,9 +45,8 @@ type Config struct {
 type Registry struct {
 	operator identity.DID
 	log      *slog.Logger
-	blobs    blob.Opener
 
-	// terms holds parsed licence terms by content id.
+	// terms holds parsed licence terms (parsedTerms) by content id.
 	terms sync.Map
 	// opened holds manifests the live path verified and is logging, by
 	// payload; issued holds grants the server signed and is logging.
@@ -63,7 +59,7 @@ func New(cfg Config) *Registry {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Registry{operator: cfg.Operator, log: cfg.Logger, blobs: cfg.Blobs}
+	return &Registry{operator: cfg.Operator, log: cfg.Logger}
 }
 
 // Operator is the DID of the server key the registry trusts.
@@ -87,6 +83,8 @@ func (r *Registry) Apply(ctx context.Context, tx catalog.Tx, idx uint64, e audit
 		return r.applyApproval(ctx, tx, idx, e.Payload)
 	case auditlog.TypeGrant:
 		return r.applyGrant(tx, idx, e.Payload)
+	case auditlog.TypeLicense, TypeDatasetFiles:
+		return r.applyPart(tx, idx, e.Type, e.Payload)
 	case TypeGrantRequest:
 		return applyGrantRequest(tx, idx, e.Payload)
 	case TypeGrantApproval:

@@ -99,7 +99,7 @@ func TestReplay(t *testing.T) {
 	log.append(reg)
 	log.append(auditlog.Entry{Type: "x"})
 	log.append(auditlog.Entry{Type: "future.kind", Payload: []byte("?")})
-	r := New(Config{Operator: k.DID(), Logger: quiet(), Blobs: memstore.New()})
+	r := New(Config{Operator: k.DID(), Logger: quiet()})
 	cat := newCatalog(t)
 	end, n, err := r.Replay(ctx, cat, log)
 	if err != nil || end != 4 || n != 4 {
@@ -131,7 +131,7 @@ func TestSequencer(t *testing.T) {
 	log.append(regA)
 	log.append(regB)
 	log.append(regB)
-	r := New(Config{Operator: k.DID(), Logger: quiet(), Blobs: memstore.New()})
+	r := New(Config{Operator: k.DID(), Logger: quiet()})
 	cat := newCatalog(t)
 	changed := 0
 	q := r.NewSequencer(ctx, cat, log, func() { changed++ })
@@ -177,7 +177,7 @@ func TestCheck(t *testing.T) {
 	reg, _ := registration(t, k, "checked")
 	log := &memLog{}
 	log.append(reg)
-	r := New(Config{Operator: k.DID(), Logger: quiet(), Blobs: memstore.New()})
+	r := New(Config{Operator: k.DID(), Logger: quiet()})
 	live, built := newCatalog(t), newCatalog(t)
 	for _, c := range []*catsqlite.Catalog{live, built} {
 		if err := r.Rebuild(ctx, c, log, memstore.New()); err != nil {

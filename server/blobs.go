@@ -201,7 +201,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		s.log.Warn("re-reading a restored dataset index", "id", info.ID, "err", err)
 	}
 	if checkIndex {
-		if err := s.checkIndex(ctx, info.ID); err != nil {
+		if _, err := s.checkIndex(ctx, info.ID); err != nil {
 			return err
 		}
 	}
@@ -325,9 +325,9 @@ func (e *exactReader) Read(p []byte) (int, error) {
 
 // checkIndex checks that stored blob id is a valid dataset index whose
 // files are all stored with the sizes it says, reading it one file at a
-// time.
-func (s *Server) checkIndex(ctx context.Context, id content.ID) error {
-	_, err := s.reg.ClaimIndex(ctx, id, func(f content.File) error {
+// time, and returns how many files it names.
+func (s *Server) checkIndex(ctx context.Context, id content.ID) (int, error) {
+	n, err := s.readIndex(ctx, id, func(f content.File) error {
 		size, err := s.blobs.Stat(ctx, blob.Key{ID: f.ID, Part: blob.Data})
 		if err != nil {
 			if errors.Is(err, blob.ErrNotFound) {
@@ -341,9 +341,9 @@ func (s *Server) checkIndex(ctx context.Context, id content.ID) error {
 		return nil
 	})
 	if errors.Is(err, registry.ErrIndexUnreadable) {
-		return errorf(http.StatusUnprocessableEntity, "bad-index", "Not a valid dataset index", fmt.Sprintf("%s is stored, but not as a dataset index: %v", id, errors.Unwrap(err)), "build indexes with content.NewIndex and Encode (the CLI does: `charter put FOLDER`)", err)
+		return n, errorf(http.StatusUnprocessableEntity, "bad-index", "Not a valid dataset index", fmt.Sprintf("%s is stored, but not as a dataset index: %v", id, errors.Unwrap(err)), "build indexes with content.NewIndex and Encode (the CLI does: `charter put FOLDER`)", err)
 	}
-	return err
+	return n, err
 }
 
 // pathObject returns the blob the request's {id} names, refusing

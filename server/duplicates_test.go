@@ -297,7 +297,7 @@ func replayEveryPrefix(t *testing.T, s *Server, want []string) int {
 		t.Fatal(err)
 	}
 	defer cat.Close()
-	r := registry.New(registry.Config{Operator: s.key.DID(), Logger: s.log, Blobs: s.blobs})
+	r := registry.New(registry.Config{Operator: s.key.DID(), Logger: s.log})
 	n := 0
 	for rec, err := range s.tlog.Entries(ctx, 0) {
 		if err != nil {

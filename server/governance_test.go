@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
@@ -202,11 +203,14 @@ func TestSameOwnersMayPublishOpenly(t *testing.T) {
 	f.wantRead("member published openly by its owner", m1, http.StatusOK)
 }
 
-// TestMissingIndexFailsClosed is hole 7's guard part: a dataset whose index
-// is missing when its registration is applied guards its members anyway
-// (before the fix they were served free), free content is refused until
-// the index is restored because the dataset might govern it, /healthz
-// says so, and putting the index again re-guards the members.
+// TestMissingIndexFailsClosed is hole 7's guard that fails closed, with
+// apply a pure function of the log (issue 11): a dataset's member list is
+// in the log, so losing its index from the blob store changes nothing,
+// on replay too. A registration whose list the log lacks (a log written
+// before lists were carried) makes every content it might govern refused,
+// unregistered content included, until the operator stores the index
+// again: the server then puts the list into the log, which guards the
+// dataset, also on replay.
 func TestMissingIndexFailsClosed(t *testing.T) {
 	f := newRegFixture(t)
 	alice, bob := f.keys[0], f.keys[1]
@@ -214,41 +218,100 @@ func TestMissingIndexFailsClosed(t *testing.T) {
 	f.publish(bob, early, "early", "", false)
 	m1 := f.put([]byte("licensed member"))
 	idx := f.index(m1)
-	raw := mustRead(t, f, idx)
-	f.publish(alice, idx, "corpus", f.terms("research-only"), true)
+	research := f.terms("research-only")
+	f.publish(alice, idx, "corpus", research, true)
 	loose := f.put([]byte("never registered"))
 	f.wantRead("member", m1, http.StatusUnauthorized)
 
+	// The blob store loses the index: the log still guards the member.
 	if err := blob.Delete(context.Background(), f.s.blobs, idx); err != nil {
 		t.Fatal(err)
 	}
 	f.replay()
-	if code, typ := f.read(m1); code != http.StatusServiceUnavailable || typ != ProblemTypeBase+"unindexed-dataset" {
-		t.Fatalf("member with its index missing: %d %s", code, typ)
+	f.wantRead("member with its index lost from the blob store", m1, http.StatusUnauthorized)
+	f.wantRead("unregistered content", loose, http.StatusOK)
+	f.wantHealth(http.StatusOK, "")
+
+	// A registration without its member list in the log.
+	m2 := f.put([]byte("member of a dataset logged without its list"))
+	idx2 := f.index(m2)
+	raw := mustRead(t, f, idx2)
+	m := f.manifest(idx2, "legacy corpus", []*identity.Key{alice})
+	m.License, m.MediaType = research, content.DatasetMediaType
+	env, err := m.Sign(alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	canon, _ := env.Marshal()
+	if _, err := f.s.tlog.Append(context.Background(), auditlog.TypeAssetRegister, canon); err != nil {
+		t.Fatal(err)
+	}
+	// (A server starting with the index stored puts the list into the
+	// log at once: carryUnindexed.)
+	if err := blob.Delete(context.Background(), f.s.blobs, idx2); err != nil {
+		t.Fatal(err)
+	}
+	f.replay()
+	if code, typ := f.read(m2); code != http.StatusServiceUnavailable || typ != ProblemTypeBase+"unindexed-dataset" {
+		t.Fatalf("member of a dataset whose list is not in the log: %d %s", code, typ)
 	}
 	f.wantRead("unregistered content", loose, http.StatusServiceUnavailable)
 	f.wantRead("content governed before the dataset", early, http.StatusOK)
+	f.wantHealth(http.StatusServiceUnavailable, idx2.String())
+
+	// The operator puts the index again: its list goes into the log.
+	if resp, body := upload(t, f.hs, "", raw); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("restore index: %s", body)
+	}
+	f.wantRead("member after restore", m2, http.StatusUnauthorized)
+	f.wantRead("unregistered content after restore", loose, http.StatusOK)
+	f.wantHealth(http.StatusOK, "")
+	if err := blob.Delete(context.Background(), f.s.blobs, idx2); err != nil {
+		t.Fatal(err)
+	}
+	f.replay()
+	f.wantRead("member after restore, replayed without the index", m2, http.StatusUnauthorized)
+	f.wantRead("unregistered content after restore, replayed", loose, http.StatusOK)
+	f.wantHealth(http.StatusOK, "")
+
+	// A registration without its list whose index is stored: the server
+	// puts the list into the log when it starts.
+	m3 := f.put([]byte("member of another dataset logged without its list"))
+	idx3 := f.index(m3)
+	m = f.manifest(idx3, "legacy corpus 3", []*identity.Key{alice})
+	m.License, m.MediaType = research, content.DatasetMediaType
+	if env, err = m.Sign(alice); err != nil {
+		t.Fatal(err)
+	}
+	canon, _ = env.Marshal()
+	if _, err := f.s.tlog.Append(context.Background(), auditlog.TypeAssetRegister, canon); err != nil {
+		t.Fatal(err)
+	}
+	f.replay()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if code, _ := f.read(m3); code == http.StatusUnauthorized {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("member of a dataset whose index is stored, after a start: %d", code)
+		}
+	}
+	f.wantRead("unregistered content after the start", loose, http.StatusOK)
+}
+
+// wantHealth checks /healthz's status and the one unindexed dataset it
+// names ("" for none).
+func (f *regFixture) wantHealth(status int, unindexed string) {
+	f.t.Helper()
 	resp, err := http.Get(f.hs.URL + "/healthz")
 	if err != nil {
-		t.Fatal(err)
+		f.t.Fatal(err)
 	}
 	var h Health
 	json.NewDecoder(resp.Body).Decode(&h)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusServiceUnavailable || len(h.Unindexed) != 1 || h.Unindexed[0].Index != idx.String() {
-		t.Fatalf("healthz: %d %+v", resp.StatusCode, h)
-	}
-
-	// The operator puts the index again.
-	if resp, body := upload(t, f.hs, "", raw); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("restore index: %s", body)
-	}
-	f.wantRead("member after restore", m1, http.StatusUnauthorized)
-	f.wantRead("unregistered content after restore", loose, http.StatusOK)
-	resp, _ = http.Get(f.hs.URL + "/healthz")
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("healthz after restore: %d", resp.StatusCode)
+	if unindexed == "" && (resp.StatusCode != status || len(h.Unindexed) != 0) ||
+		unindexed != "" && (resp.StatusCode != status || len(h.Unindexed) != 1 || h.Unindexed[0].Index != unindexed) {
+		f.t.Fatalf("healthz: %d %+v, want %d naming %q", resp.StatusCode, h, status, unindexed)
 	}
 }
 

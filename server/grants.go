@@ -8,6 +8,7 @@ import (
 	"github.com/charter-dev/charter/receipt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -593,17 +594,27 @@ func (s *Server) grantFor(ctx context.Context, gid string, who identity.DID, nee
 	return gr, nil
 }
 
-// reindex records the file claims of unindexed datasets whose index id
-// names, after the index was stored again.
+// reindex puts the member list of index id into the log when a dataset
+// registered on it is unindexed (its list was not in the log, and the
+// index is stored again): applying the list's last part guards the
+// dataset (registry, "Carried documents").
 func (s *Server) reindex(ctx context.Context, id content.ID) error {
-	done, err := s.cat.Reindex(ctx, id.String(), func(add func(string) error) error {
-		_, err := s.reg.ClaimIndex(ctx, id, func(f content.File) error { return add(f.ID.String()) })
+	un, err := s.cat.Unindexed(ctx)
+	if err != nil {
 		return err
-	})
-	for _, a := range done {
-		s.log.Info("dataset index restored: its content is guarded again", "asset", a, "index", id)
 	}
-	return err
+	if !slices.ContainsFunc(un, func(u catalog.Claimant) bool { return u.Content == id.String() }) {
+		return nil
+	}
+	n, err := s.checkIndex(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.carryIndex(ctx, id, n); err != nil {
+		return err
+	}
+	s.log.Info("dataset index restored: its member list is in the log and its content guarded again", "index", id)
+	return nil
 }
 
 func (s *Server) getGrant(w http.ResponseWriter, r *http.Request) error {

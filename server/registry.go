@@ -59,8 +59,9 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := s.checkLicenseRef(ctx, m.License); err != nil {
 		return err
 	}
+	files := -1 // not a dataset
 	if m.MediaType == content.DatasetMediaType {
-		if err := s.checkIndex(ctx, m.Content); err != nil {
+		if files, err = s.checkIndex(ctx, m.Content); err != nil {
 			return err // a dataset's index must read, or its guards would be unknown
 		}
 	}
@@ -73,15 +74,30 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) error {
 	if err := asset.CheckRegistration(m, signers, registry.LookupState(func(a asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, a) })); err != nil {
 		return err
 	}
-	if err := s.checkDerivation(ctx, m, time.Now()); err != nil {
-		return err
+	read := []string{} // terms the checks read: the log carries them before the entry
+	if m.License != "" {
+		read = append(read, m.License)
 	}
-	if err := s.drawPool(ctx, crowd.Statements, 1, signers...); err != nil {
+	if err := s.checkDerivation(ctx, m, time.Now(), &read); err != nil {
 		return err
 	}
 	// The applier takes the manifest as verified here, instead of
 	// verifying its signatures again in the one ordered goroutine, and
 	// leaves what it found in om for the answer.
+	// A dataset's member list takes one more statement per part after
+	// the first: a key without standing cannot fill the log with lists.
+	if err := s.drawPool(ctx, crowd.Statements, int64(max(1, registry.FilesParts(files))), signers...); err != nil {
+		return err
+	}
+	// What applying the registration reads, the log carries before it.
+	if err := s.carryAll(ctx, read); err != nil {
+		return err
+	}
+	if files >= 0 {
+		if err := s.carryIndex(ctx, m.Content, files); err != nil {
+			return err
+		}
+	}
 	om := &registry.OpenedManifest{M: m, ID: id, Signers: signers}
 	release := s.reg.Opened(in.canon, om)
 	idx, err := in.commit(ctx, s)
@@ -236,15 +252,19 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 		return errorf(http.StatusConflict, "replay", "Proposal already submitted", fmt.Sprintf("proposal %s is logged already", pid), "make a new proposal (a new nonce) to propose the change again", nil)
 	}
 	st, status, err := asset.Apply(rec.State, in.env, nil, time.Now())
+	var read []string // terms the checks read: the log carries them before the entry
 	if err == nil {
 		// Refused now, not when the last approval comes in: a change that
 		// would leave a lineage unsettleable (its own or a descendant's).
-		err = s.checkChange(ctx, rec.State, p.Change)
+		err = s.checkChange(ctx, rec.State, p.Change, &read)
 	}
 	if err != nil {
 		return err
 	}
 	if err := s.drawPool(ctx, crowd.Statements, 1, p.Proposer); err != nil {
+		return err
+	}
+	if err := s.carryAll(ctx, read); err != nil {
 		return err
 	}
 	idx, err := in.commit(ctx, s)
@@ -255,14 +275,15 @@ func (s *Server) propose(w http.ResponseWriter, r *http.Request) error {
 	return s.answerOf(w, ctx, http.StatusCreated, idx, in.entry, in.canon, RegisterAnswer{Asset: p.Asset.String(), Proposal: pid.String(), Status: status.String(), Version: st.Version})
 }
 
-// checkChange runs asset.CheckChange against the catalog.
-func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Change) error {
+// checkChange runs asset.CheckChange against the catalog. The terms it
+// read are added to *read.
+func (s *Server) checkChange(ctx context.Context, st *asset.State, c asset.Change, read *[]string) error {
 	if err := asset.CheckChange(st, c, registry.LookupState(func(id asset.ID) (*catalog.AssetRecord, error) { return s.cat.Asset(ctx, id) }),
 		func(id asset.ID) ([]asset.ID, error) { return s.cat.Children(ctx, id) }); err != nil {
 		return err
 	}
 	if m := registry.Relicensed(st, c); m != nil {
-		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx), s.termsLookup(ctx)))
+		return s.derivationProblem(asset.CheckDerivation(m, s.rightLookup(ctx, read), s.termsLookup(ctx, read)))
 	}
 	return nil
 }
@@ -319,16 +340,20 @@ func (s *Server) approve(w http.ResponseWriter, r *http.Request) error {
 	}
 	approvals = append(approvals, in.env)
 	st, status, err := asset.Apply(rec.State, penv, approvals, time.Now())
+	var read []string // terms the checks read: the log carries them before the entry
 	if err == nil && status == asset.Applied {
 		// Descendants registered since the proposal count too.
 		if p, _, perr := asset.OpenProposal(penv); perr == nil {
-			err = s.checkChange(ctx, rec.State, p.Change)
+			err = s.checkChange(ctx, rec.State, p.Change, &read)
 		}
 	}
 	if err != nil {
 		return err
 	}
 	if err := s.drawPool(ctx, crowd.Statements, 1, a.Approver); err != nil {
+		return err
+	}
+	if err := s.carryAll(ctx, read); err != nil {
 		return err
 	}
 	idx, err := in.commit(ctx, s)

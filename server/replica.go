@@ -317,7 +317,7 @@ func CheckShared(ctx context.Context, live catalog.Checker, log *auditlog.Log, b
 		return nil, err
 	}
 	defer built.Close()
-	reg := registry.New(registry.Config{Operator: key.DID(), Logger: logger, Blobs: blobs})
+	reg := registry.New(registry.Config{Operator: key.DID(), Logger: logger})
 	if err := reg.Rebuild(ctx, built, log, blobs); err != nil {
 		return nil, err
 	}

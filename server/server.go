@@ -250,7 +250,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		},
 	})
 	s.cpw = newCheckpointWatch(tlog)
-	s.reg = registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger, Blobs: blobs})
+	s.reg = registry.New(registry.Config{Operator: key.DID(), Logger: cfg.Logger})
 	s.licenseCheck = s.checkTermsRef
 	// In the database: replays stay refused across restarts. Keys
 	// without standing share one pool of nonces (crowd.go).
@@ -300,6 +300,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		}
 		loops = append(loops, func(ctx context.Context) { s.settleLoop(ctx, every) })
 	}
+	loops = append(loops, s.carryUnindexed) // once: lists a log written before carrying lacks
 	if s.shared() {
 		// One replica at a time runs them; every replica follows the log.
 		background := loops

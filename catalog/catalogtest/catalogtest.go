@@ -48,6 +48,7 @@ func Run(t *testing.T, open Opener) {
 		{"Proposals", testProposals},
 		{"Claims", testClaims},
 		{"Reindex", testReindex},
+		{"Parts", testParts},
 		{"Grants", testGrants},
 		{"GrantRequests", testGrantRequests},
 		{"Counters", testCounters},

@@ -22,7 +22,7 @@ var (
 		"assets", "asset_owners", "lineage", "proposals", "approvals", "trail",
 		"grants", "grant_requests", "grant_approvals",
 		"receipts", "usage_events", "disputes", "settlements", "settle_watermark", "unsettled",
-		"claimants", "content_claims", "quota_usage", "usage_quota",
+		"claimants", "content_claims", "quota_usage", "usage_quota", "log_parts",
 	}
 	SchemaTables = []string{"schema_migrations"}
 )

@@ -535,6 +535,7 @@ var dumpQueries = []string{
 	`SELECT 'grant-approval ' || request || ' ' || approver || ' ' || approve::int || ' ' || log_index FROM grant_approvals`,
 	`SELECT 'claimant ' || asset || ' ' || content || ' ' || log_index || ' ' || conflict::int || ' ' || dataset::int || ' ' || unindexed::int || ' ' || signers FROM claimants`,
 	`SELECT 'claim ' || content || ' ' || asset FROM content_claims`,
+	`SELECT 'part ' || kind || ' ' || content || ' ' || part || ' ' || parts || ' ' || log_index || ' ' || upper(encode(body, 'hex')) FROM log_parts`,
 	`SELECT 'receipt ' || id || ' ' || "grant" || ' ' || asset || ' ' || licensee || ' ' || session || ' ' || bytes || ' ' || requests || ' ' || log_index || ' ' || envelope FROM receipts`,
 	`SELECT 'usage ' || "grant" || ' ' || id || ' ' || statement || ' ' || asset || ' ' || licensee || ' ' || tokens || ' ' || calls || ' ' || runs || ' ' || time || ' ' || log_index || ' ' || envelope FROM usage_events`,
 	`SELECT 'settled-through ' || through FROM settle_watermark`,

@@ -25,7 +25,7 @@ var (
 		"assets", "asset_owners", "lineage", "proposals", "approvals", "trail",
 		"guards", "grants", "grant_requests", "grant_approvals",
 		"receipts", "usage_events", "disputes", "settlements", "settle_watermark", "unsettled",
-		"claimants", "content_claims", "quota_usage", "usage_quota",
+		"claimants", "content_claims", "quota_usage", "usage_quota", "log_parts",
 	}
 )
 

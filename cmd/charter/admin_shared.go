@@ -59,7 +59,7 @@ func (b backends) folder(ctx context.Context, data string, logger *slog.Logger) 
 		return nil, nil, err
 	}
 	f = &datadir.Folder{Dir: data, Log: tlog, Blobs: blobs,
-		Registry: registry.New(registry.Config{Operator: key.DID(), Logger: logger, Blobs: blobs})}
+		Registry: registry.New(registry.Config{Operator: key.DID(), Logger: logger})}
 	return f, done, nil
 }
 

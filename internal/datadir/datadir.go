@@ -72,7 +72,7 @@ func Open(ctx context.Context, dir string, o Options) (*Folder, error) {
 	if err != nil {
 		return nil, auditlog.ExplainTampered(logDir, fmt.Errorf("transparency log: %w", err))
 	}
-	reg := registry.New(registry.Config{Operator: key.DID(), Logger: o.Logger, Blobs: blobs})
+	reg := registry.New(registry.Config{Operator: key.DID(), Logger: o.Logger})
 	return &Folder{Dir: dir, Log: tlog, Blobs: blobs, Registry: reg}, nil
 }
 
