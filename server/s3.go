@@ -580,7 +580,9 @@ func (s *Server) s3Object(w http.ResponseWriter, r *http.Request, c *credential.
 	defer rd.Close()
 	h := w.Header()
 	h.Set("ETag", `"`+f.ID.String()+`"`)
-	h.Set("X-Amz-Meta-Charter-Id", f.ID.String())
+	// Lower case, as S3 sends it: botocore keeps the case of user
+	// metadata names.
+	h["x-amz-meta-charter-id"] = []string{f.ID.String()}
 	h.Set("Last-Modified", b.rec.State.Manifest.Created.Time().UTC().Format(http.TimeFormat))
 	h.Set("Accept-Ranges", "bytes")
 	h.Set("Content-Type", MediaOctets)

@@ -91,6 +91,17 @@ func newS3Fixture(t testing.TB, nfiles int) *s3Fixture {
 	return f
 }
 
+func grantOpts() client.GrantOptions { return client.GrantOptions{Commercial: true} }
+
+func (f *s3Fixture) revokeDatasetGrant() {
+	f.t.Helper()
+	rv := &grant.Revocation{Asset: f.dataset, Created: asset.NewTime(time.Now()), Grant: f.dsGrant.ID, Reason: "test"}
+	env, err := rv.Sign(f.max)
+	if code, b := f.call("POST", "/v1/grants/"+f.dsGrant.ID.String()+"/revoke", envJSON(f.t.(*testing.T), env, err), nil); code != 200 {
+		f.t.Fatalf("revoke grant: %d %s", code, b)
+	}
+}
+
 func (f *s3Fixture) cred(k *identity.Key, assets ...string) api.CredentialAnswer {
 	f.t.Helper()
 	body := `{}`
@@ -284,11 +295,7 @@ func TestS3ReadsUnderGrant(t *testing.T) {
 		t.Errorf("revoked credential: %v", err)
 	}
 	// Revoking the grant stops the next request.
-	rv := &grant.Revocation{Asset: f.dataset, Created: asset.NewTime(time.Now()), Grant: f.dsGrant.ID, Reason: "test"}
-	env, err := rv.Sign(f.max)
-	if code, b := f.call("POST", "/v1/grants/"+f.dsGrant.ID.String()+"/revoke", envJSON(t, env, err), nil); code != 200 {
-		t.Fatalf("revoke grant: %d %s", code, b)
-	}
+	f.revokeDatasetGrant()
 	if _, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}); s3Code(err) != "AccessDenied" {
 		t.Errorf("revoked grant: %v", err)
 	}
