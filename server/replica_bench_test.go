@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"flag"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -41,18 +42,24 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 	aid, _ := f.publish(bytes.Repeat([]byte("bench"), 1000), "research-only")
 	rr := f.roundRobin(b)
 	_, hsSQ, _, aidSQ, _, _ := licensedFixture(b, 1024, "research-only")
-	runGrantsClients(b, hsSQ, aidSQ, 256, benchClients) // warm both up
-	runGrantsClients(b, rr, aid, 256, benchClients)
+	runGrantsClients(b, hsSQ, aidSQ, 256, *replicaClients) // warm both up
+	runGrantsClients(b, rr, aid, 256, *replicaClients)
 	b.ResetTimer()
 	c0 := cpuTime(b)
-	_, sq := runGrantsClients(b, hsSQ, aidSQ, b.N, benchClients)
+	_, sq := runGrantsClients(b, hsSQ, aidSQ, b.N, *replicaClients)
 	single := cpuTime(b) - c0
 	f.sql.take()
+	q0 := mysqlStatus(b)
 	s0, c0 := f.storesCPU(b), cpuTime(b)
-	_, rate := runGrantsClients(b, rr, aid, b.N, benchClients)
+	_, rate := runGrantsClients(b, rr, aid, b.N, *replicaClients)
 	self, stores := cpuTime(b)-c0, f.storesCPU(b).minus(s0)
+	q1 := mysqlStatus(b)
 	b.StopTimer()
-	b.ReportMetric(f.sql.report(b, b.N), "pg-round-trips/grant")
+	// The MariaDB server's own counters: other users of the server add to
+	// them.
+	b.ReportMetric(float64(q1.questions-q0.questions)/float64(b.N), "mariadb-statements/grant")
+	b.ReportMetric(float64(q1.commits-q0.commits)/float64(b.N), "mariadb-commits/grant")
+	b.ReportMetric(f.sql.report(b, b.N, "grant"), "pg-round-trips/grant")
 	perSQ := single.Seconds() * 1000 / float64(b.N)
 	perFleet := (self + stores.sum()).Seconds() * 1000 / float64(b.N)
 	b.ReportMetric(sq, "single-grants/s")
@@ -79,7 +86,7 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 func BenchmarkDownloadReplicas(b *testing.B) {
 	const size = 64 << 20
 	ctx := context.Background()
-	f := newFleetTuned(b, 3, func(c *Config) { c.Crowd = noCrowdPool })
+	f := newFleetTuned(b, 3, func(c *Config) { c.Crowd, c.UploadQuotaTotal = noCrowdPool, 0 })
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(i * 7)
@@ -118,6 +125,7 @@ func BenchmarkDownloadReplicas(b *testing.B) {
 		singleGet()
 	}
 	single, singleEl := cpuTime(b)-c0, time.Since(t0)
+	f.sql.take()
 	s0 := f.storesCPU(b)
 	c0, t0 = cpuTime(b), time.Now()
 	for range b.N {
@@ -127,6 +135,7 @@ func BenchmarkDownloadReplicas(b *testing.B) {
 	stores := f.storesCPU(b).minus(s0)
 	b.StopTimer()
 	gib := float64(size) * float64(b.N) / (1 << 30)
+	b.ReportMetric(f.sql.report(b, b.N*size>>20, "MiB"), "pg-round-trips/MiB")
 	perGiB := func(d time.Duration) float64 { return d.Seconds() / gib }
 	b.ReportMetric(perGiB(single), "single-cpu-s/GiB")
 	b.ReportMetric(perGiB(self+stores.sum()), "replicas-cpu-s/GiB")
@@ -149,10 +158,11 @@ func (f *fleet) roundRobin(tb testing.TB) *httptest.Server {
 	return rr
 }
 
-// benchClients is how many clients BenchmarkGrantsReplicas runs: below
-// MariaDB's default 151 connections, which the replicas' log readers
-// would otherwise exhaust (see docs/operations.md, "Replicas").
-const benchClients = 128
+// replicaClients is how many clients BenchmarkGrantsReplicas runs against
+// each side (the replicas' log connections are bounded, so any number fits
+// MariaDB's 151); more clients make larger log batches and apply
+// transactions on both sides.
+var replicaClients = flag.Int("replica-clients", 128, "concurrent clients of BenchmarkGrantsReplicas")
 
 // storeCPU is the CPU time the stores of a fleet used so far, by store.
 type storeCPU struct{ pg, mysql, s3 time.Duration }
@@ -257,6 +267,40 @@ func (f *fleet) mysqlCPU(tb testing.TB) time.Duration {
 	return total
 }
 
+// mysqlCounters are MariaDB's server-wide statement and commit counters.
+type mysqlCounters struct{ questions, commits int64 }
+
+func mysqlStatus(tb testing.TB) mysqlCounters {
+	dsn := os.Getenv("CHARTER_TEST_MYSQL")
+	if dsn == "" {
+		dsn = testenv.DefaultMySQL
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer db.Close()
+	var c mysqlCounters
+	rows, err := db.Query(`SHOW GLOBAL STATUS WHERE Variable_name IN ('Questions', 'Com_commit')`)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		var v int64
+		if err := rows.Scan(&name, &v); err != nil {
+			tb.Fatal(err)
+		}
+		if name == "Questions" {
+			c.questions = v
+		} else {
+			c.commits = v
+		}
+	}
+	return c
+}
+
 // mariadbPID finds the MariaDB server process.
 func mariadbPID() string {
 	ents, _ := os.ReadDir("/proc")
@@ -337,7 +381,7 @@ func (c *sqlCount) take() map[string]int {
 
 // report logs the statements per grant, most frequent first, and returns
 // the round trips per grant (statements outside batches, and batches).
-func (c *sqlCount) report(b *testing.B, grants int) float64 {
+func (c *sqlCount) report(b *testing.B, grants int, unit string) float64 {
 	n := c.take()
 	type kv struct {
 		q string
@@ -353,7 +397,7 @@ func (c *sqlCount) report(b *testing.B, grants int) float64 {
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].n > all[j].n })
 	for _, x := range all {
-		b.Logf("%6.2f per grant  %s", float64(x.n)/float64(grants), x.q)
+		b.Logf("%8.2f per %s  %s", float64(x.n)/float64(grants), unit, x.q)
 	}
 	return float64(total) / float64(grants)
 }
