@@ -412,8 +412,9 @@ func parseS3ListQuery(raw string, v2 bool) (s3ListQuery, error) {
 	return l, nil
 }
 
-// s3List answers ListObjectsV2 (v2) or ListObjects. Listing is checked
-// like a read (MayRead) and counted as one request of the index's asset.
+// s3List answers ListObjectsV2 (v2) or ListObjects. Listing needs what
+// reading the dataset's index needs (s3Bucket's MayRead) but moves no file
+// bytes and is not metered (as the Hugging Face API's listings).
 func (s *Server) s3List(w http.ResponseWriter, r *http.Request, b *s3Buck, v2 bool) error {
 	l, err := parseS3ListQuery(r.URL.RawQuery, v2)
 	if err != nil {

@@ -81,7 +81,7 @@ func (s3CredentialsCmd) Run(ctx context.Context, env *Env, args []string) error 
 	if *endpoint != "" {
 		fmt.Fprintf(env.Stdout, "export AWS_ENDPOINT_URL=%s\n", *endpoint)
 	}
-	fmt.Fprintf(env.Stdout, "export HF_TOKEN=%s\n# licensee %s; expires %s\n", a.Token, a.Licensee, a.Expires.Format(time.RFC3339))
+	fmt.Fprintf(env.Stdout, "export HF_TOKEN=hf_%s\n# licensee %s; expires %s\n", a.Token, a.Licensee, a.Expires.Format(time.RFC3339))
 	return nil
 }
 
