@@ -44,6 +44,10 @@ var (
 	ErrNotCovered  = errors.New("grant: does not cover this content")
 )
 
+// ErrRequestClosed reports a vote on a queued request that is no longer
+// pending (CheckVote).
+var ErrRequestClosed = errors.New("grant: request is not pending")
+
 // MaxStatementSize bounds every statement's payload.
 const MaxStatementSize = 16 << 10
 
@@ -331,6 +335,24 @@ func OpenRevocation(env *identity.Envelope) (*Revocation, []identity.DID, error)
 		return nil, nil, fmt.Errorf("%w: revocation needs grant and asset", ErrInvalid)
 	}
 	return &r, signers, nil
+}
+
+// CheckVote checks an owner's vote a on a queued request, given the
+// request's status ("pending" until the owners decide) and the votes cast
+// so far (approver DID → approve), under the asset's state st: the request
+// is pending (ErrRequestClosed), the approver is a current owner
+// (asset.ErrNotOwner) and has not voted on it (asset.ErrDuplicateApproval).
+func CheckVote(st *asset.State, status string, votes map[string]bool, a *Approval) error {
+	switch {
+	case status != "pending":
+		return fmt.Errorf("%w: request %s is %s", ErrRequestClosed, a.Request, status)
+	case !st.IsOwner(a.Approver):
+		return fmt.Errorf("%w: %s", asset.ErrNotOwner, a.Approver)
+	}
+	if _, dup := votes[a.Approver.String()]; dup {
+		return fmt.Errorf("%w: %s", asset.ErrDuplicateApproval, a.Approver)
+	}
+	return nil
 }
 
 // CheckThreshold checks that signers, the distinct signers of a statement

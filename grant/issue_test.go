@@ -91,3 +91,29 @@ func TestCheckUse(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckVote: only a current owner votes, once, on a pending request.
+func TestCheckVote(t *testing.T) {
+	owner, other := seedKey(t, 1).DID(), seedKey(t, 2).DID()
+	st := &asset.State{Owners: []asset.Owner{{DID: owner, Weight: 1}}, Threshold: 1}
+	a := &Approval{Approve: true, Approver: owner, Asset: testAsset(), Request: testAsset()}
+	for _, tc := range []struct {
+		name   string
+		status string
+		votes  map[string]bool
+		by     identity.DID
+		want   error
+	}{
+		{"counts", "pending", map[string]bool{}, owner, nil},
+		{"closed", "granted", map[string]bool{}, owner, ErrRequestClosed},
+		{"not an owner", "pending", map[string]bool{}, other, asset.ErrNotOwner},
+		{"voted", "pending", map[string]bool{owner.String(): false}, owner, asset.ErrDuplicateApproval},
+	} {
+		v := *a
+		v.Approver = tc.by
+		err := CheckVote(st, tc.status, tc.votes, &v)
+		if tc.want == nil && err != nil || tc.want != nil && !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", tc.name, err, tc.want)
+		}
+	}
+}

@@ -315,14 +315,11 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 	if err != nil || q.Asset != a.Asset.String() {
 		return errorf(http.StatusUnprocessableEntity, "wrong-asset", "Approval names another asset", "", "", err)
 	}
-	switch {
-	case q.Status != "pending":
-		return errorf(http.StatusConflict, "request-closed", "Request is not pending", fmt.Sprintf("request %s is %s", qid, q.Status), "", nil)
-	case !rec.State.IsOwner(a.Approver):
-		return fmt.Errorf("%w: %s", asset.ErrNotOwner, a.Approver)
-	}
-	if _, dup := q.Votes[a.Approver.String()]; dup {
-		return fmt.Errorf("%w: %s", asset.ErrDuplicateApproval, a.Approver)
+	if err := grant.CheckVote(rec.State, q.Status, q.Votes, a); err != nil {
+		if errors.Is(err, grant.ErrRequestClosed) {
+			return errorf(http.StatusConflict, "request-closed", "Request is not pending", fmt.Sprintf("request %s is %s", qid, q.Status), "", err)
+		}
+		return err
 	}
 	if err := s.drawPool(ctx, crowd.Statements, 1, a.Approver); err != nil {
 		return err
