@@ -184,6 +184,10 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
+	// The bytes are stored: record them even if the client goes away now
+	// (a cancelled request would leave a blob the catalog lacks until the
+	// next start, and admin check would report it).
+	ctx = context.WithoutCancel(ctx)
 	if _, bad := s.corrupt(ctx, info.ID); bad {
 		if _, verr := s.verifyBlob(ctx, info.ID); verr != nil || !repair {
 			return errorf(http.StatusConflict, "corrupt-stored-copy", "The stored copy of this content is corrupt", fmt.Sprintf("%s is stored but failed verification; upload it again declaring its id to replace the bad copy", info.ID), "the charter CLI and client do this on their own", nil)
