@@ -30,6 +30,22 @@ type Health struct {
 	Unindexed []UnindexedDataset `json:"unindexed,omitempty"`
 	// LastScrub describes the most recent full verification of the store.
 	LastScrub *ScrubReport `json:"last_scrub,omitempty"`
+	// Log is the state of the transparency log (status "degraded" unless
+	// it is "ok").
+	Log *LogHealth `json:"log,omitempty"`
+}
+
+// LogHealth is the state of the transparency log: its latest checkpoint
+// read and verified now, and the last full audit (every tile and entry
+// bundle, run with each scrub).
+type LogHealth struct {
+	// Status is "ok", "tampered" (a checkpoint, tile or entry bundle does
+	// not verify) or "unreadable" (the log's storage does not answer).
+	Status string `json:"status"`
+	Size   uint64 `json:"size,omitempty"`
+	Detail string `json:"detail,omitempty"`
+	// Audited is when the last full audit finished, if one ran.
+	Audited *time.Time `json:"audited,omitempty"`
 }
 
 // Corruption is a stored blob whose bytes no longer match its id.

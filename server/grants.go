@@ -194,10 +194,12 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		b, err := s.awaitReceiptOf(ctx, didx, auditlog.TypeDecision, decEnv)
 		return &b, err
 	}
+	s.obs.decision(string(dec.Effect))
 	switch dec.Effect {
 	case license.Deny:
 		in.unlock()
 		ans.Status = "denied"
+		s.obs.grant("denied")
 		if ans.DecisionReceipt, err = proveDecision(); err != nil {
 			return err
 		}
@@ -211,6 +213,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 			return notApplied(qidx, err)
 		}
 		ans.Status = "pending"
+		s.obs.grant("pending")
 		if ans.DecisionReceipt, err = proveDecision(); err != nil {
 			return err
 		}
@@ -223,6 +226,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.obs.grant("granted")
 	return s.answerGrant(w, ctx, g, gidx, graw, &ans, proveDecision)
 }
 

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
@@ -44,21 +45,53 @@ func (s *Server) health(w http.ResponseWriter, r *http.Request) error {
 	for _, u := range un {
 		h.Unindexed = append(h.Unindexed, UnindexedDataset{Asset: u.Asset.String(), Index: u.Content, LogIndex: u.LogIndex})
 	}
-	if len(bad) > 0 || len(un) > 0 {
-		h.Status = "degraded"
-	}
 	s.scrubMu.Lock()
 	if !s.lastScrub.Finished.IsZero() {
 		rep := s.lastScrub
 		h.LastScrub = &rep
 	}
+	audit := s.lastAudit
 	s.scrubMu.Unlock()
+	h.Log = s.logHealth(r.Context(), audit)
 	status := http.StatusOK
-	if len(bad) > 0 || len(un) > 0 {
+	if len(bad) > 0 || len(un) > 0 || h.Log.Status != "ok" {
+		h.Status = "degraded"
 		status = http.StatusServiceUnavailable
 	}
 	writeJSON(w, status, h)
 	return nil
+}
+
+// logAudit is the outcome of the last full audit of the log.
+type logAudit struct {
+	finished time.Time
+	err      error
+}
+
+// logHealth reads and verifies the log's latest checkpoint now and adds
+// what the last full audit found.
+func (s *Server) logHealth(ctx context.Context, audit logAudit) *api.LogHealth {
+	lh := &api.LogHealth{Status: "ok"}
+	if !audit.finished.IsZero() {
+		t := audit.finished
+		lh.Audited = &t
+	}
+	verdict := func(err error) {
+		lh.Status, lh.Detail = "unreadable", err.Error()
+		if errors.Is(err, auditlog.ErrTampered) {
+			lh.Status = "tampered"
+		}
+	}
+	cp, err := s.tlog.Checkpoint(ctx)
+	if err != nil {
+		verdict(err)
+		return lh
+	}
+	lh.Size = cp.Size
+	if audit.err != nil {
+		verdict(audit.err)
+	}
+	return lh
 }
 
 func (s *Server) corrupt(ctx context.Context, id content.ID) (catalog.Corruption, bool) {
@@ -149,10 +182,16 @@ func (s *Server) verifyReport(w http.ResponseWriter, r *http.Request) error {
 // Scrub verifies every stored blob once and records what is corrupt.
 func (s *Server) Scrub(ctx context.Context) (scrubReport, error) {
 	rep := scrubReport{Started: time.Now().UTC()}
+	s.obs.scrubRunning.Store(true)
+	s.obs.scrubBlobs.Store(0)
+	s.obs.scrubBytes.Store(0)
+	defer s.obs.scrubRunning.Store(false)
 	err := s.blobs.Enumerate(ctx, content.ID{}, func(id content.ID, size int64) error {
 		n, err := s.verifyBlob(ctx, id)
 		rep.Blobs++
 		rep.Bytes += n
+		s.obs.scrubBlobs.Add(1)
+		s.obs.scrubBytes.Add(n)
 		if err != nil {
 			if !errors.Is(err, content.ErrCorrupt) {
 				return err
@@ -162,9 +201,26 @@ func (s *Server) Scrub(ctx context.Context) (scrubReport, error) {
 		}
 		return ctx.Err()
 	})
+	// The log is audited with every scrub: every tile and entry bundle
+	// against its checkpoint (healthz reports what it found).
+	var audit logAudit
+	if err == nil {
+		_, aerr := s.tlog.Verify(ctx)
+		if aerr != nil && errors.Is(aerr, auditlog.ErrMalformed) {
+			aerr = nil // the storage is intact
+		}
+		if aerr != nil && ctx.Err() == nil {
+			s.log.Error("LOG AUDIT FAILED: the transparency log's storage does not verify", "err", aerr)
+		}
+		audit = logAudit{finished: time.Now().UTC(), err: aerr}
+	}
 	rep.Finished = time.Now().UTC()
+	s.obs.scrubFinished.Store(rep.Finished.Unix())
 	s.scrubMu.Lock()
 	s.lastScrub = rep
+	if !audit.finished.IsZero() {
+		s.lastAudit = audit
+	}
 	s.scrubMu.Unlock()
 	s.log.Info("scrub finished", "blobs", rep.Blobs, "bytes", rep.Bytes, "corrupt", rep.Corrupt, "took", rep.Finished.Sub(rep.Started))
 	return rep, err

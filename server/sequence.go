@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/catalog"
@@ -30,7 +31,9 @@ import (
 func (s *Server) commit(ctx context.Context, typ string, payload []byte) (uint64, error) {
 	// The append is not cancelled with the request: an entry in the log
 	// must reach the applier.
+	start := time.Now()
 	idx, err := s.tlog.Append(context.WithoutCancel(ctx), typ, payload)
+	s.obs.appended(start, err)
 	if err != nil {
 		if errors.Is(err, auditlog.ErrTooLarge) {
 			return 0, errorf(http.StatusRequestEntityTooLarge, "too-large", "Statement too large for the log", err.Error(), "", err)

@@ -40,6 +40,9 @@ type Config struct {
 	DataDir string
 	// Logger receives the server's log; nil means slog.Default().
 	Logger *slog.Logger
+	// AccessLog logs every request at Info (request id, route, status,
+	// bytes, duration); without it only server errors are logged.
+	AccessLog bool
 	// ScrubInterval is how often every stored blob is re-verified against
 	// its id. Zero means 24h; negative disables the background scrub.
 	ScrubInterval time.Duration
@@ -107,6 +110,9 @@ type Server struct {
 	// key is the server's own identity; it signs grants and receipts.
 	key *identity.Key
 	mux *http.ServeMux
+	// handler is mux behind the observer's middleware (observe.go).
+	handler http.Handler
+	obs     *observer
 
 	// reg applies log entries to the catalog; seq applies them in log
 	// order; inflight serialises validate-append-apply per statement key
@@ -144,6 +150,7 @@ type Server struct {
 
 	scrubMu   sync.Mutex
 	lastScrub scrubReport
+	lastAudit logAudit // of the log, with the last scrub
 
 	// ledger holds the money; money settles and pays out from it
 	// (package settlement); settleMu orders settlement runs and their
@@ -260,7 +267,9 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	for _, d := range cfg.ProvenKeys {
 		s.listed[d] = true
 	}
+	s.obs = newObserver(s)
 	s.routes()
+	s.handler = s.obs.wrap(s.mux, s.log, cfg.AccessLog)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	s.seq = s.reg.NewSequencer(bg, cat, tlog, s.forgetAssets)
@@ -317,7 +326,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 }
 
 // Handler returns the HTTP handler of the whole API.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler { return s.handler }
 
 // Close stops background work and closes the data folder. Shut down the
 // HTTP server that serves Handler first (Serve does): a request still in a

@@ -46,7 +46,11 @@ func (s *Server) Settle(ctx context.Context) (*Settlement, error) {
 		defer release()
 		ctx = rctx
 	}
-	return s.money.Settle(ctx)
+	out, err := s.money.Settle(ctx)
+	if err == nil {
+		s.obs.settled.Store(time.Now().UnixNano())
+	}
+	return out, err
 }
 
 // firstLine returns s up to its first newline (errors carry hints after it).

@@ -160,3 +160,23 @@ func TestRedact(t *testing.T) {
 		}
 	}
 }
+
+// TestOperationsDocumentsEverySetting: every flag of `charter serve` (each
+// also a CHARTER_ variable and a config file key) has its row in
+// docs/operations.md.
+func TestOperationsDocumentsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../docs/operations.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	defineServeFlags(fs, &Env{})
+	fs.VisitAll(func(f *flag.Flag) {
+		if !strings.Contains(string(b), "| `--"+f.Name) {
+			t.Errorf("docs/operations.md has no row for --%s", f.Name)
+		}
+		if !notSettable[f.Name] && !strings.Contains(string(b), "`"+envName(f.Name)+"`") {
+			t.Errorf("docs/operations.md does not name %s", envName(f.Name))
+		}
+	})
+}

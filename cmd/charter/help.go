@@ -88,7 +88,7 @@ var valueNames = map[string]string{
 	"from": "TIME", "to": "TIME", "time": "TIME", "period": "day|month", "status": "STATE", "reason": "TEXT", "name": "TEXT",
 	"description": "TEXT", "purpose": "PURPOSE", "territory": "CC", "org": "NAME", "id": "ID", "credit-limit": "AMOUNT",
 	"log-key": "KEY", "ttl": "DURATION", "profile": "NAME", "endpoint": "URL", "origin": "NAME", "catalog": "URL", "ledger": "URL", "blobs": "URL|DIR", "proven-keys": "DIDS",
-	"server-key": "FILE", "log": "URL",
+	"server-key": "FILE", "log": "URL", "log-format": "json|text", "pprof-addr": "ADDR", "s3-addr": "ADDR", "hf-addr": "ADDR",
 }
 
 func valueName(f *flag.Flag) string {

@@ -27,6 +27,8 @@ type serveCmd struct{}
 // serveFlags are the settings of `charter serve`.
 type serveFlags struct {
 	config, data, listen, s3addr, hfAddr       *string
+	logFormat, pprofAddr                       *string
+	accessLog                                  *bool
 	b                                          backends
 	scrub, settle                              *time.Duration
 	verifyReads, debug                         *bool
@@ -95,6 +97,9 @@ func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
 	f.crowd.define(fs)
 	f.settle = fs.Duration("settle-interval", time.Minute, "how often to settle metered use (0 disables; `charter settle` runs it at once)")
 	f.debug = fs.Bool("debug", false, "log debug messages")
+	f.logFormat = fs.String("log-format", "json", "log format on stderr: json (one object a line, for log collectors) or text")
+	f.accessLog = fs.Bool("access-log", true, "log every request (request id, route, status, bytes, duration); false logs only server errors")
+	f.pprofAddr = fs.String("pprof-addr", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060; keep it private); off when empty")
 	return f
 }
 
@@ -129,7 +134,23 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer lock.Release()
-	log := slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level}))
+	var handler slog.Handler
+	switch *sf.logFormat {
+	case "json":
+		handler = slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	case "text":
+		handler = slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: level})
+	default:
+		return fmt.Errorf("--log-format %q: want json or text\nhint: json suits log collectors (one object a line), text a terminal", *sf.logFormat)
+	}
+	log := slog.New(handler)
+	if *sf.pprofAddr != "" {
+		stopPprof, err := servePprof(ctx, *sf.pprofAddr, log)
+		if err != nil {
+			return err
+		}
+		defer stopPprof()
+	}
 	si := *scrub
 	if si == 0 {
 		si = -1
@@ -138,7 +159,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	cfg := server.Config{DataDir: *data, Logger: log, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
+	cfg := server.Config{DataDir: *data, Logger: log, AccessLog: *sf.accessLog, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
 		Crowd: pool, ProvenKeys: proven}
 	var s3l net.Listener
 	if *sf.s3addr != "" {
