@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"fmt"
@@ -177,44 +176,47 @@ func (c *Catalog) GrantPage(ctx context.Context, q catalog.GrantQuery) ([]*catal
 }
 
 // GrantRequestPage answers a page of queued grant requests with their
-// votes, in one query: the page, then its votes joined to it.
+// votes.
 func (c *Catalog) GrantRequestPage(ctx context.Context, q catalog.GrantRequestQuery) ([]*catalog.GrantRequestRecord, uint64, error) {
 	var w where
 	w.eq("asset", q.Asset)
 	w.eq("status", q.Status)
-	page, args := w.page(`SELECT id, asset, envelope, decision, status, log_index FROM grant_requests`, "log_index", q.PageQuery)
-	rows, err := c.query(ctx, `WITH page AS (`+page+`)
-		SELECT p.id, p.asset, p.envelope, p.decision, p.status, p.log_index, v.approver, v.approve
-		FROM page p LEFT JOIN grant_approvals v ON v.request = p.id
-		ORDER BY p.log_index, v.log_index`, args...)
+	query, args := w.page(`SELECT id, asset, envelope, decision, status, log_index FROM grant_requests`, "log_index", q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)
 	}
-	defer rows.Close()
 	var out []*catalog.GrantRequestRecord
-	var id string
 	for rows.Next() {
-		var r catalog.GrantRequestRecord
+		r := &catalog.GrantRequestRecord{Votes: map[string]bool{}}
 		var env string
 		var dec, idx int64
-		var who sql.NullString
-		var ok sql.NullBool
-		if err := rows.Scan(&id, &r.Asset, &env, &dec, &r.Status, &idx, &who, &ok); err != nil {
+		if err := rows.Scan(&r.ID, &r.Asset, &env, &dec, &r.Status, &idx); err != nil {
+			rows.Close()
 			return nil, 0, err
 		}
-		if n := len(out); n == 0 || out[n-1].ID != id {
-			r.ID, r.Envelope, r.Decision, r.LogIndex, r.Votes = id, []byte(env), uint64(dec), uint64(idx), map[string]bool{}
-			out = append(out, &r)
-		}
-		if who.Valid {
-			out[len(out)-1].Votes[who.String] = ok.Bool
-		}
+		r.Envelope, r.Decision, r.LogIndex = []byte(env), uint64(dec), uint64(idx)
+		out = append(out, r)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
 	out, next := catalog.TrimPage(out, q.Bound(), func(r *catalog.GrantRequestRecord) uint64 { return r.LogIndex })
-	return out, next, nil
+	byID := map[string]*catalog.GrantRequestRecord{}
+	for _, r := range out {
+		byID[r.ID] = r
+	}
+	err = c.each(ctx, `SELECT request, approver, approve FROM grant_approvals WHERE request IN `, keys(byID), func(rows *sql.Rows) error {
+		var id, who string
+		var ok bool
+		if err := rows.Scan(&id, &who, &ok); err != nil {
+			return err
+		}
+		byID[id].Votes[who] = ok
+		return nil
+	})
+	return out, next, err
 }
 
 // DisputePage answers a page of disputes.
@@ -243,51 +245,80 @@ func (c *Catalog) DisputePage(ctx context.Context, q catalog.DisputeQuery) ([]*c
 	return out, next, nil
 }
 
-// ProposalPage answers a page of proposals with their approvals, in one
-// query: the page, then its approvals joined to it.
+// ProposalPage answers a page of proposals with their approvals.
 func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]*catalog.ProposalRecord, uint64, error) {
 	var w where
 	w.eq("asset", q.Asset)
 	w.eq("status", q.Status)
-	page, args := w.page(`SELECT proposal, asset, envelope, status, log_index FROM proposals`, "log_index", q.PageQuery)
-	rows, err := c.query(ctx, `WITH page AS (`+page+`)
-		SELECT p.proposal, p.asset, p.envelope, p.status, p.log_index, a.approver, a.envelope
-		FROM page p LEFT JOIN approvals a ON a.proposal = p.proposal
-		ORDER BY p.log_index, a.log_index`, args...)
+	query, args := w.page(`SELECT proposal, asset, envelope, status, log_index FROM proposals`, "log_index", q.PageQuery)
+	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)
 	}
-	defer rows.Close()
 	var out []*catalog.ProposalRecord
-	var id, a, env, approval sql.RawBytes // copied once, or parsed
-	var last int64 = -1
 	for rows.Next() {
-		var status string
+		p := &catalog.ProposalRecord{}
+		var id, a, env string
 		var idx int64
-		var who sql.NullString
-		if err := rows.Scan(&id, &a, &env, &status, &idx, &who, &approval); err != nil {
+		if err := rows.Scan(&id, &a, &env, &p.Status, &idx); err != nil {
+			rows.Close()
 			return nil, 0, err
 		}
-		if idx != last {
-			p := &catalog.ProposalRecord{Envelope: bytes.Clone(env), Status: status, LogIndex: uint64(idx)}
-			var err error
-			if p.ID, err = asset.ParseID(string(id)); err == nil {
-				p.Asset, err = asset.ParseID(string(a))
-			}
-			if err != nil {
-				return nil, 0, fmt.Errorf("catalog: proposal %s: %w", id, err)
-			}
-			out, last = append(out, p), idx
+		p.Envelope, p.LogIndex = []byte(env), uint64(idx)
+		if p.ID, err = asset.ParseID(id); err == nil {
+			p.Asset, err = asset.ParseID(a)
 		}
-		if who.Valid {
-			p := out[len(out)-1]
-			p.Approvers = append(p.Approvers, who.String)
-			p.Approvals = append(p.Approvals, bytes.Clone(approval))
+		if err != nil {
+			rows.Close()
+			return nil, 0, fmt.Errorf("catalog: proposal %s: %w", id, err)
 		}
+		out = append(out, p)
 	}
+	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
 	}
 	out, next := catalog.TrimPage(out, q.Bound(), func(p *catalog.ProposalRecord) uint64 { return p.LogIndex })
-	return out, next, nil
+	byID := map[string]*catalog.ProposalRecord{}
+	for _, p := range out {
+		byID[p.ID.String()] = p
+	}
+	err = c.each(ctx, `SELECT proposal, approver, envelope FROM approvals WHERE proposal IN `, keys(byID), func(rows *sql.Rows) error {
+		var id, who, env string
+		if err := rows.Scan(&id, &who, &env); err != nil {
+			return err
+		}
+		p := byID[id]
+		p.Approvers = append(p.Approvers, who)
+		p.Approvals = append(p.Approvals, []byte(env))
+		return nil
+	})
+	return out, next, err
+}
+
+// each runs query (ending in "IN ") over ids, in log order, calling fn for
+// every row; no ids, no query.
+func (c *Catalog) each(ctx context.Context, query string, ids []any, fn func(*sql.Rows) error) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := c.rdb.QueryContext(ctx, query+"("+strings.TrimSuffix(strings.Repeat("?,", len(ids)), ",")+") ORDER BY log_index", ids...)
+	if err != nil {
+		return fmt.Errorf("catalog: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func keys[V any](m map[string]V) []any {
+	out := make([]any, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
 }
