@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/crowd"
+	"github.com/charter-dev/charter/identity"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -230,5 +233,56 @@ func TestLogGrowth(t *testing.T) {
 	t.Logf("a registration under new terms: %d entries, %d bytes of log", added, grown)
 	if added != 2 {
 		t.Fatalf("a registration under new terms added %d entries, want 2", added)
+	}
+}
+
+// TestMemberListsDrawThePool: a key without standing pays one statement
+// of the shared pool per part of a dataset's member list, so it cannot
+// fill the log with lists: a dataset of three parts is refused (429
+// unproven-pool) when the pool holds two statements, and the log does not
+// grow; a dataset of one part registers.
+func TestMemberListsDrawThePool(t *testing.T) {
+	f := newCrowdFixture(t, crowd.Limits{UploadBytesDay: -1, GrantRequestsDay: -1, StatementsDay: 2, Nonces: -1})
+	ctx := context.Background()
+	stranger, _ := identity.Generate()
+	member, err := blob.Put(ctx, f.s.blobs, strings.NewReader("one member"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dataset := func(n int) content.ID {
+		files := make([]content.File, n)
+		for i := range files {
+			files[i] = content.File{Path: fmt.Sprintf("f%05d", i), Size: member.Size, ID: member.ID}
+		}
+		x, err := content.NewIndex(files)
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := x.Encode()
+		info, err := blob.Put(ctx, f.s.blobs, bytes.NewReader(raw), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.ID
+	}
+	sign := func(index content.ID, name string) *identity.Envelope {
+		m := f.manifest(index, name, []*identity.Key{stranger})
+		m.MediaType = content.DatasetMediaType
+		env, err := m.Sign(stranger)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	before := f.s.seq.Next()
+	code, _, body := f.post("/v1/assets", sign(dataset(2*registry.PartFiles+1), "three parts"))
+	if code != http.StatusTooManyRequests || !strings.Contains(string(body), "unproven-pool") {
+		t.Fatalf("a list of 3 parts with 2 statements left: %d %s", code, body)
+	}
+	if after := f.s.seq.Next(); after != before {
+		t.Fatalf("the refused registration logged %d entries", after-before)
+	}
+	if code, _, body := f.post("/v1/assets", sign(dataset(3), "one part")); code != http.StatusCreated {
+		t.Fatalf("a list of one part: %d %s", code, body)
 	}
 }
