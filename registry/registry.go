@@ -5,6 +5,12 @@
 // (Replay, Rebuild, Check), so a catalog rebuilt from the log equals the
 // live one.
 //
+// Apply is a pure function of the log and the catalog: it reads the entry
+// and the catalog transaction, nothing else. What a guard or a check needs
+// beyond the statement (licence terms, a dataset's member list) is carried
+// by entries of the log before it (carry.go), never read from the blob
+// store, which the registry cannot open.
+//
 // The package knows no HTTP: it depends on the catalog's role interfaces,
 // a reader of log entries and the domain packages (asset, grant, license,
 // metering). What each entry does is specified in docs/spec/log-entry.md.

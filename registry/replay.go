@@ -106,8 +106,10 @@ type Rebuildable interface {
 }
 
 // Rebuild builds cat, a new catalog, from the log and the blob store:
-// every entry of log is applied in order (Replay), and every blob of
-// blobs is recorded as a plain blob (RecordObjects). Operational state
+// every entry of log is applied in order (Replay), which reads no blob,
+// and every blob of blobs is recorded as a plain blob (RecordObjects):
+// the objects table, which describes the blob store itself, is the only
+// part of a catalog the blob store decides. Operational state
 // that the log does not carry (quota counters, corruption records) is the
 // caller's to carry over from the old catalog.
 func (r *Registry) Rebuild(ctx context.Context, cat Rebuildable, log Reader, blobs blob.Enumerator) error {
