@@ -116,6 +116,9 @@ type RegistryTx interface {
 	// one part at a time, so that a million-file member list is never
 	// held whole.
 	Part(kind, content string, n int) (Part, error)
+	// PartCount returns how many parts of (kind, content) are recorded
+	// and how many their document has (0 when none is).
+	PartCount(kind, content string) (have, parts int, err error)
 }
 
 // GrantTx is the part of Tx for grants and grant requests.

@@ -206,9 +206,9 @@ func OpenPart(typ string, payload []byte, operator identity.DID) (Part, error) {
 }
 
 // applyPart records a carried part. A part recorded before is a
-// duplicate; the last part of a member list also guards the datasets on
-// its index that were registered before their list was in the log
-// (reindex).
+// duplicate; the part that makes a member list whole also guards the
+// datasets on its index that were registered before their list was in
+// the log (reindex).
 func (r *Registry) applyPart(tx catalog.Tx, idx uint64, typ string, payload []byte) error {
 	p, err := OpenPart(typ, payload, r.operator)
 	if err != nil {
@@ -221,10 +221,16 @@ func (r *Registry) applyPart(tx catalog.Tx, idx uint64, typ string, payload []by
 	if err != nil {
 		return err
 	}
-	if p.Kind == TypeDatasetFiles && p.Part == p.Parts-1 {
-		return r.reindex(tx, p.Content)
+	if p.Kind != TypeDatasetFiles {
+		return nil
 	}
-	return nil
+	// The part that makes the list whole (parts arrive in any order)
+	// guards the datasets registered before it.
+	have, parts, err := tx.PartCount(p.Kind, p.Content.String())
+	if err != nil || have != parts {
+		return err
+	}
+	return r.reindex(tx, p.Content)
 }
 
 // errNotCarried marks a document whose parts the log does not hold whole.

@@ -280,9 +280,16 @@ func TestApplyReadsTheLog(t *testing.T) {
 		t.Fatalf("unindexed: %+v, want %s", un, b)
 	}
 	stranger, _ := identity.Generate()
-	bParts := filesParts(t, indexB, 2)
-	if err := apply(partEntry(t, stranger, bParts[0])); !errors.Is(err, catalog.ErrNoEffect) || errors.Is(err, ErrDuplicate) {
+	bParts := filesParts(t, indexB, PartFiles+2)
+	if err := apply(partEntry(t, stranger, bParts[1])); !errors.Is(err, catalog.ErrNoEffect) || errors.Is(err, ErrDuplicate) {
 		t.Fatalf("a part signed by another key: %v", err)
+	}
+	// Parts in any order: the one that makes the list whole guards.
+	if err := apply(partEntry(t, op, bParts[1])); err != nil {
+		t.Fatal(err)
+	}
+	if un, _ := cat.Unindexed(ctx); len(un) != 1 {
+		t.Fatalf("unindexed with half its list: %+v", un)
 	}
 	if err := apply(partEntry(t, op, bParts[0])); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
@@ -69,10 +70,17 @@ func (s *Server) carryIndex(ctx context.Context, id content.ID, files int) error
 	})
 }
 
+// carryAtOnce is how many parts of one document carry appends at once:
+// tessera sequences concurrent appends in one batch, so a million-file
+// list (715 parts) takes a few dozen batches, not 715.
+const carryAtOnce = 32
+
 // carry appends the parts parts emits of document id of kind, each signed
-// by the server key, one at a time, unless the catalog holds every part.
-// Copies of one document are carried one at a time; a part the log holds
-// already applies without effect.
+// by the server key, up to carryAtOnce at a time, and returns once every
+// one is applied, unless the catalog holds every part already. Copies of
+// one document are carried one at a time; a part the log holds already
+// applies without effect. The parts' order in the log does not matter:
+// the statement that needs them is appended after all of them.
 func (s *Server) carry(ctx context.Context, kind string, id content.ID, parts func(emit func(registry.Part) error) error) error {
 	unlock := s.inflight.lock("carry:" + kind + ":" + id.String())
 	defer unlock()
@@ -83,7 +91,21 @@ func (s *Server) carry(ctx context.Context, kind string, id content.ID, parts fu
 	if n > 0 && have == n {
 		return nil
 	}
-	return parts(func(p registry.Part) error {
+	var (
+		wg    sync.WaitGroup
+		slots = make(chan struct{}, carryAtOnce)
+		mu    sync.Mutex
+		first error
+	)
+	failed := func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		return first
+	}
+	err = parts(func(p registry.Part) error {
+		if err := failed(); err != nil {
+			return err
+		}
 		env, err := identity.Sign(registry.PartPayloadType, p.Encode(), s.key)
 		if err != nil {
 			return err
@@ -92,11 +114,24 @@ func (s *Server) carry(ctx context.Context, kind string, id content.ID, parts fu
 		if err != nil {
 			return err
 		}
-		if _, err := s.commit(ctx, kind, raw); err != nil && !errors.Is(err, catalog.ErrNoEffect) {
-			return fmt.Errorf("carrying %s part %d of %s into the log: %w", kind, p.Part, id, err)
-		}
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			if _, err := s.commit(ctx, kind, raw); err != nil && !errors.Is(err, catalog.ErrNoEffect) {
+				mu.Lock()
+				if first == nil {
+					first = fmt.Errorf("carrying %s part %d of %s into the log: %w", kind, p.Part, id, err)
+				}
+				mu.Unlock()
+			}
+		})
 		return nil
 	})
+	wg.Wait()
+	if err != nil {
+		return err
+	}
+	return failed()
 }
 
 // readIndex reads the stored dataset index id (verified against its id,

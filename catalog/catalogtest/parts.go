@@ -48,6 +48,9 @@ func testParts(t *testing.T, open Opener) {
 				t.Errorf("Part %d: %+v, %v", n, p, err)
 			}
 		}
+		if have, parts, err := tx.PartCount("dataset.files", doc); err != nil || have != 2 || parts != 2 {
+			t.Errorf("Tx.PartCount of a whole document: %d, %d, %v", have, parts, err)
+		}
 		return tx.PutPart(catalog.Part{Kind: "license", Content: doc, Part: 0, Parts: 1, Body: []byte(`{"terms":1}`), LogIndex: 2})
 	})
 	must(t, err)

@@ -41,3 +41,9 @@ func (c *Catalog) PartCount(ctx context.Context, kind, content string) (have, pa
 	err = c.pool.QueryRow(ctx, `SELECT count(*), COALESCE(max(parts), 0) FROM log_parts WHERE kind = $1 AND content = $2`, kind, content).Scan(&have, &parts)
 	return have, parts, err
 }
+
+// PartCount is Catalog.PartCount in the transaction.
+func (t *Tx) PartCount(kind, content string) (have, parts int, err error) {
+	err = t.queryRow(`SELECT count(*), COALESCE(max(parts), 0) FROM log_parts WHERE kind = $1 AND content = $2`, kind, content).Scan(&have, &parts)
+	return have, parts, err
+}
