@@ -54,6 +54,8 @@ type Sequencer struct {
 	next    uint64              // lowest index not yet taken for applying
 	ready   map[uint64]*Pending // submitted, waiting for their turn
 	running bool                // a drain goroutine runs
+	idle    *sync.Cond          // signalled (on mu) when a drain ends
+	stopped bool                // Stop ran: no new drains or gap reads
 	filling *time.Timer         // armed while a gap waits
 	// watermark, when set, reads the shared applied watermark (Follow).
 	watermark func(context.Context) (uint64, error)
@@ -81,7 +83,9 @@ func (p *Pending) Err() error { return p.err }
 // gap from the log); changed, if not nil, is called after every run of
 // entries that changed asset records (ChangesAssets).
 func (r *Registry) NewSequencer(ctx context.Context, cat catalog.Applier, log Reader, changed func()) *Sequencer {
-	return &Sequencer{r: r, cat: cat, log: log, changed: changed, ctx: ctx, ready: map[uint64]*Pending{}}
+	q := &Sequencer{r: r, cat: cat, log: log, changed: changed, ctx: ctx, ready: map[uint64]*Pending{}}
+	q.idle = sync.NewCond(&q.mu)
+	return q
 }
 
 // Start sets the first index the sequencer will apply (the log's size
@@ -134,7 +138,7 @@ func (q *Sequencer) Wait(ctx context.Context, idx uint64, e auditlog.Entry) erro
 // kick starts a drain when the next entry is ready, or arms the gap timer
 // when later entries wait for a missing one. The caller holds q.mu.
 func (q *Sequencer) kick() {
-	if q.running {
+	if q.running || q.stopped {
 		return
 	}
 	if _, ok := q.ready[q.next]; ok {
@@ -163,6 +167,7 @@ func (q *Sequencer) drain() {
 		}
 		if len(run) == 0 {
 			q.running = false
+			q.idle.Broadcast()
 			q.kick()
 			q.mu.Unlock()
 			return
@@ -242,12 +247,21 @@ func (q *Sequencer) fill() {
 	q.mu.Unlock()
 }
 
-// Stop disarms the gap timer; the owner is closing.
+// Stop disarms the gap timer and waits for a drain under way; the owner
+// is closing.
 func (q *Sequencer) Stop() {
 	q.mu.Lock()
+	defer q.mu.Unlock()
 	if q.filling != nil {
 		q.filling.Stop()
 		q.filling = nil
 	}
-	q.mu.Unlock()
+	// Let a drain under way finish the entries it can reach, so a
+	// graceful stop leaves the catalog with every contiguous entry this
+	// process submitted applied (entries behind a gap wait for the next
+	// start's replay); then no drain starts again.
+	for q.running {
+		q.idle.Wait()
+	}
+	q.stopped = true
 }

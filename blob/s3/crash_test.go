@@ -125,6 +125,25 @@ func kill(t *testing.T, cmd *exec.Cmd) {
 	cmd.Wait()
 }
 
+// quiesce waits until the bucket's keys and open multipart uploads stop
+// changing: requests the killed writer had already sent (creating an
+// upload, putting an object) are still carried out by the S3 server after
+// the writer died, and Sweep cannot remove what does not exist yet.
+func quiesce(t *testing.T, s *s3.Store) {
+	t.Helper()
+	state := func() string { return fmt.Sprint(keys(t, s), uploads(t, s)) }
+	last := state()
+	for range 50 {
+		time.Sleep(100 * time.Millisecond)
+		now := state()
+		if now == last {
+			return
+		}
+		last = now
+	}
+	t.Fatal("the bucket kept changing for 5 s after the writer was killed")
+}
+
 // checkAll verifies every visible blob against its id and outboard with
 // the reference Bao implementation, and returns the ids.
 func checkAll(t *testing.T, s *s3.Store) map[content.ID]bool {
@@ -218,6 +237,7 @@ func TestKilledMidStream(t *testing.T) {
 				t.Fatalf("child did not start streaming: %q %v", out.Text(), out.Err())
 			}
 			kill(t, cmd)
+			quiesce(t, s)
 			if u, _ := garbage(t, s); u != 1 {
 				t.Fatalf("after the kill %d multipart uploads are open, want the data's 1", u)
 			}
@@ -285,6 +305,7 @@ func TestKilledAnywhere(t *testing.T) {
 		}
 		time.Sleep(time.Duration(round) * 40 * time.Millisecond)
 		kill(t, cmd)
+		quiesce(t, s)
 
 		visible := settled(t, s)
 		for id := range reported {
