@@ -354,6 +354,12 @@ func (h *hfAPI) readUnder(r *http.Request, cred *credential.Credential, id conte
 // resolve serves a file's bytes: GET (whole, or one range) or HEAD.
 func (h *hfAPI) resolve(w http.ResponseWriter, r *http.Request, q hfRequest, repo *hfRepo, cred *credential.Credential) error {
 	ctx := r.Context()
+	// Which paths a repo holds, and their sizes, are its index: governed
+	// like it, before any path is looked up or a range parsed
+	// (TestAttackHFResolveProbesLicensedPaths).
+	if err := h.mayList(ctx, cred, repo.content); err != nil {
+		return err
+	}
 	files, err := h.files(ctx, repo)
 	if err != nil {
 		return err

@@ -14,6 +14,7 @@ import (
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/credential"
+	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
@@ -58,6 +59,12 @@ func (s *Server) issueCredential(w http.ResponseWriter, r *http.Request) error {
 		return s.holdsGrants(ctx, who, req.Assets)
 	}, "sign the request with your key (RFC 9421); `charter s3 credentials` does")
 	if err != nil {
+		return err
+	}
+	// Keys without standing draw on the shared pool, as for every other
+	// write of theirs: a credential naming a free asset needs no grant
+	// (TestAttackFreshKeysMintCredentialsOutsideThePool).
+	if err := s.drawPool(ctx, crowd.Statements, 1, who); err != nil {
 		return err
 	}
 	day := time.Now().UTC().Format(time.DateOnly)
@@ -309,17 +316,39 @@ func (s *Server) MayRead(ctx context.Context, c *credential.Credential, a asset.
 		return nil, errorf(http.StatusForbidden, "not-covered", "Credential does not cover this asset", fmt.Sprintf("credential %s is limited to other assets", c.ID), "get a credential for it: `charter s3 credentials --asset "+a.String()+"`", nil)
 	}
 	g, err := s.grantOn(ctx, c.Licensee, a.String())
-	if err != nil || g != nil {
-		return g, err
-	}
-	free, err := s.assetFree(ctx, a.String())
 	if err != nil {
 		return nil, err
 	}
-	if !free {
-		return nil, errorf(http.StatusForbidden, "no-grant", "No grant on this asset", fmt.Sprintf("%s holds no live grant on asset %s", c.Licensee, a), fmt.Sprintf("request one: `charter grant request %s --purpose PURPOSE`", a), nil)
+	if g == nil {
+		free, err := s.assetFree(ctx, a.String())
+		if err != nil {
+			return nil, err
+		}
+		if !free {
+			return nil, errorf(http.StatusForbidden, "no-grant", "No grant on this asset", fmt.Sprintf("%s holds no live grant on asset %s", c.Licensee, a), fmt.Sprintf("request one: `charter grant request %s --purpose PURPOSE`", a), nil)
+		}
 	}
-	return nil, nil
+	// The asset's content (a dataset's index: its file list) may be
+	// governed by an earlier registration: a free asset wrapping another's
+	// licensed index lists nothing without a grant on that one
+	// (TestAttackS3WrapperListsLicensedDataset).
+	rec, err := s.assetRecord(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	needing, err := s.licensedBy(ctx, rec.State.Manifest.Content)
+	if err != nil || len(needing) == 0 {
+		return g, err
+	}
+	for _, n := range needing {
+		if !c.Covers(n) {
+			continue
+		}
+		if h, err := s.grantOn(ctx, c.Licensee, n); err != nil || h != nil {
+			return h, err
+		}
+	}
+	return nil, errorf(http.StatusForbidden, "no-grant", "No grant covers this asset's content", fmt.Sprintf("the content of asset %s is licensed content of asset %s; %s holds no live grant on it that credential %s covers", a, needing[0], c.Licensee, c.ID), fmt.Sprintf("request one: `charter grant request %s --purpose PURPOSE`", needing[0]), nil)
 }
 
 // ReadUnder is the native data plane's enforcement (enforce) for a
