@@ -506,7 +506,7 @@ func (h *hfAPI) tree(w http.ResponseWriter, r *http.Request, q hfRequest, repo *
 		return err
 	}
 	v := r.URL.Query()
-	recursive, expand := v.Get("recursive") == "true" || v.Get("recursive") == "1", v.Get("expand") == "true" || v.Get("expand") == "1"
+	recursive, expand := hfBool(v.Get("recursive")), hfBool(v.Get("expand"))
 	limit := h.page
 	if l := v.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
@@ -546,6 +546,10 @@ func (h *hfAPI) tree(w http.ResponseWriter, r *http.Request, q hfRequest, repo *
 	writeJSON(w, http.StatusOK, out)
 	return nil
 }
+
+// hfBool reads a boolean query parameter as the clients write it: "true"
+// (JavaScript), "True" (Python's requests), "1".
+func hfBool(v string) bool { return strings.EqualFold(v, "true") || v == "1" }
 
 func (h *hfAPI) lastCommit(repo *hfRepo, expand bool) *hfLastCommit {
 	if !expand {
@@ -669,7 +673,7 @@ func (h *hfAPI) pathsInfo(w http.ResponseWriter, r *http.Request, repo *hfRepo) 
 		if err != nil {
 			return hfErr(http.StatusBadRequest, "", "Bad request: malformed form", "")
 		}
-		req.Paths, req.Expand = v["paths"], v.Get("expand") == "true" || v.Get("expand") == "True" || v.Get("expand") == "1"
+		req.Paths, req.Expand = v["paths"], hfBool(v.Get("expand"))
 	} else if err := json.Unmarshal(body, &req); err != nil {
 		return hfErr(http.StatusBadRequest, "", "Bad request: the body is not {\"paths\": [...]}", "")
 	}

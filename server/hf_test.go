@@ -144,7 +144,7 @@ func TestHFReadsLicensedDataset(t *testing.T) {
 		t.Fatalf("info %+v", info)
 	}
 
-	resp, b = f.get("GET", "/api/datasets/"+ds+"/tree/main/data?recursive=true&limit=10", tok)
+	resp, b = f.get("GET", "/api/datasets/"+ds+"/tree/main/data?recursive=True&limit=10", tok) // Python sends True
 	var tree []hfEntry
 	json.Unmarshal(b, &tree)
 	if resp.StatusCode != 200 || len(tree) != 4 || tree[0].Path != "data/test" || tree[0].Type != "directory" {
