@@ -493,6 +493,7 @@ func (l *liar) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		e, _ := base64.StdEncoding.DecodeString(b["entry"].(string))
 		e = bytes.Replace(e, []byte("asset.register"), []byte("asset.approval"), 1)
 		e = bytes.Replace(e, []byte("charter.decision+json"), []byte("charter.decisiom+json"), 1) // entry 1 may be a decision record
+		e = bytes.Replace(e, []byte("charter.log-part"), []byte("charter.log-pary"), 1)           // or a part (licence terms) the server logged
 		b["entry"] = base64.StdEncoding.EncodeToString(e)
 		body, _ = json.Marshal(b)
 	case mode == "fork" && r.URL.Path == "/v1/log/consistency":
