@@ -287,6 +287,11 @@ func WriteFile(ctx context.Context, name string, src Source) (cid.Cid, error) {
 	defer os.Remove(tmp) // no-op after the rename
 	root, err := Export(ctx, f, src)
 	if err == nil {
+		// An exported file is the user's, readable as any other
+		// (CreateTemp makes it owner-only).
+		err = f.Chmod(0o644)
+	}
+	if err == nil {
 		err = f.Sync()
 	}
 	if cerr := f.Close(); err == nil {

@@ -23,6 +23,9 @@ type DownloadOptions struct {
 	Progress func(done int64)
 	// Total, when set, is told the size once it is known.
 	Total func(size int64)
+	// Resumed, when set, is told that the download resumes from a partial
+	// file (its path) holding verified bytes of total.
+	Resumed func(part string, verified, total int64)
 }
 
 // partState is the sidecar file that lets an interrupted download resume:
@@ -110,6 +113,9 @@ func (c *Client) downloadIn(ctx context.Context, root *os.Root, name string, id 
 		if d {
 			done.Add(min(chunk, info.Size-int64(i)*chunk))
 		}
+	}
+	if resumed && opt.Resumed != nil {
+		opt.Resumed(filepath.Join(root.Name(), part), done.Load(), info.Size)
 	}
 	if opt.Progress != nil {
 		opt.Progress(done.Load())

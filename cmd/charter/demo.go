@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -52,7 +53,7 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	defer srv.Close()
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w\nhint: stop the other server or pass --listen 127.0.0.1:7171", *listen, err)
+		return fmt.Errorf("cannot listen on %s: the address is taken (a `charter serve` or another demo?)\nhint: %s", *listen, nextFreeHint(*listen))
 	}
 	url := "http://" + l.Addr().String()
 	errc := make(chan error, 1)
@@ -170,4 +171,21 @@ func seedDemo(ctx context.Context, parent *Env, data, url string) error {
 		return err
 	}
 	return nil
+}
+
+// nextFreeHint offers the next free port after the one addr names.
+func nextFreeHint(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	p, perr := strconv.Atoi(port)
+	if err != nil || perr != nil {
+		return "pass a free address: charter demo --listen 127.0.0.1:7171"
+	}
+	for q := p + 1; q < p+50 && q < 65536; q++ {
+		try := net.JoinHostPort(host, strconv.Itoa(q))
+		if l, err := net.Listen("tcp", try); err == nil {
+			l.Close()
+			return fmt.Sprintf("%s is free: charter demo --listen %s", try, try)
+		}
+	}
+	return "stop the other server, or pass a free address with --listen"
 }

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -156,5 +158,19 @@ func TestNoGoInternals(t *testing.T) {
 			}
 			runOne(args)
 		}
+	}
+}
+
+// TestDemoOnTakenPort: `charter demo` on an address in use says so and
+// offers the next free one.
+func TestDemoOnTakenPort(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	code, _, errs := runCLI(context.Background(), "demo", "--data", filepath.Join(t.TempDir(), "demo"), "--listen", l.Addr().String())
+	if code == 0 || !strings.Contains(errs, "the address is taken") || !regexp.MustCompile(`hint: 127\.0\.0\.1:\d+ is free: charter demo --listen 127\.0\.0\.1:\d+`).MatchString(errs) {
+		t.Fatalf("demo on a taken port: exit %d\n%s", code, errs)
 	}
 }

@@ -74,7 +74,9 @@ func (getCmd) Run(ctx context.Context, env *Env, args []string) error {
 	}
 	res := getResult{ID: id.String(), Path: path, Kind: info.Kind}
 	bar := newProgress(env, "get "+path, info.Size)
-	opt := client.DownloadOptions{Progress: bar.set, Total: bar.total}
+	opt := client.DownloadOptions{Progress: bar.set, Total: bar.total, Resumed: func(part string, verified, total int64) {
+		fmt.Fprintf(env.Stderr, "resuming %s from %s: %s of %s already verified\n", path, part, plural(verified, "byte"), plural(total, "byte"))
+	}}
 	if info.Kind == client.KindDataset {
 		idx, err := c.GetDataset(ctx, id, path, opt)
 		bar.done()
