@@ -115,3 +115,19 @@ type BackupReport struct {
 	// they are not in the backup.
 	Corrupt []string `json:"corrupt,omitempty"`
 }
+
+// MissingRequest is the body of POST /v1/blobs/missing: content ids the
+// client means to upload, at most MaxMissingIDs.
+type MissingRequest struct {
+	IDs []string `json:"ids"`
+}
+
+// MissingAnswer lists the ids of a MissingRequest that the server does not
+// hold (or holds a copy of that failed verification), in request order:
+// only these need uploading.
+type MissingAnswer struct {
+	Missing []string `json:"missing"`
+}
+
+// MaxMissingIDs is the most ids one POST /v1/blobs/missing may ask about.
+const MaxMissingIDs = 10000

@@ -37,6 +37,9 @@ type PutOptions struct {
 	Want *content.ID
 	// Progress, when set, is called with the number of bytes sent so far.
 	Progress func(sent int64)
+	// Always sends the bytes without asking first whether the server
+	// holds them (see Put).
+	Always bool
 }
 
 // ErrServerLied reports a server that answered with an id other than the
@@ -44,11 +47,30 @@ type PutOptions struct {
 var ErrServerLied = errors.New("client: server's content id differs from the id of the bytes sent")
 
 // Put stores r on the server (size may be -1 when unknown), signed with
-// the client's key (WithKey). The client reads a seekable input twice
-// (once for the signed Content-Digest, once to send it; other input is
-// spooled to a temporary file), hashes the bytes as it sends them and
-// checks the server's answer against its own hash.
+// the client's key (WithKey). Input that cannot be re-read is first spooled
+// to a temporary file. Unless opt.Always is set, the client asks first:
+// it hashes the input locally (or takes opt.Want) and asks the server
+// whether it holds that id (POST /v1/blobs/missing); content the server
+// holds is not sent again, and the answer has Created false. Otherwise the
+// client reads the input twice (once for the signed Content-Digest, once
+// to send it), hashes the bytes as it sends them and checks the server's
+// answer against its own hash.
 func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOptions) (BlobInfo, error) {
+	if c.key == nil {
+		return BlobInfo{}, ErrNoKey
+	}
+	if !opt.Always {
+		rs, n, cleanup, err := seekable(r, size)
+		if err != nil {
+			return BlobInfo{}, err
+		}
+		defer cleanup()
+		info, stored, err := c.askFirst(ctx, rs, n, &opt)
+		if err != nil || stored {
+			return info, err
+		}
+		r, size = rs, n
+	}
 	info, local, err := c.put(ctx, r, size, opt)
 	var e *Error
 	if errors.As(err, &e) && strings.HasSuffix(e.Problem.Type, "/corrupt-stored-copy") && opt.Want == nil {
@@ -161,6 +183,119 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 		return info, local, fmt.Errorf("%w: server says %s, sent bytes hash to %s", ErrServerLied, info.ID, local)
 	}
 	return info, local, nil
+}
+
+// seekable returns r as a ReadSeeker of known size, spooling it to a
+// temporary file when it is not one; cleanup removes the file.
+func seekable(r io.Reader, size int64) (io.ReadSeeker, int64, func(), error) {
+	if rs, ok := r.(io.ReadSeeker); ok && size >= 0 {
+		return rs, size, func() {}, nil
+	}
+	f, err := os.CreateTemp("", "charter-put-*")
+	if err != nil {
+		return nil, 0, nil, err
+	}
+	cleanup := func() { f.Close(); os.Remove(f.Name()) }
+	n, err := io.Copy(f, r)
+	if err == nil {
+		_, err = f.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		cleanup()
+		return nil, 0, nil, err
+	}
+	return f, n, cleanup, nil
+}
+
+// askFirst hashes rs (unless opt.Want names the id) and asks the server
+// whether it holds the content. If it does, stored is true and info
+// describes it; otherwise rs is rewound and opt.Want set to the local id,
+// so the upload that follows is checked against it.
+func (c *Client) askFirst(ctx context.Context, rs io.ReadSeeker, size int64, opt *PutOptions) (info BlobInfo, stored bool, err error) {
+	id := opt.Want
+	if id == nil {
+		start, err := rs.Seek(0, io.SeekCurrent)
+		if err != nil {
+			return info, false, err
+		}
+		local, n, err := HashReader(io.LimitReader(rs, size+1))
+		if err != nil {
+			return info, false, err
+		}
+		if n != size {
+			return info, false, fmt.Errorf("client: the input changed while it was read: %d bytes, expected %d", n, size)
+		}
+		if _, err := rs.Seek(start, io.SeekStart); err != nil {
+			return info, false, err
+		}
+		id = &local
+	}
+	missing, err := c.Missing(ctx, []content.ID{*id})
+	var e *Error
+	if errors.As(err, &e) && (e.Problem.Status == http.StatusNotFound || e.Problem.Status == http.StatusMethodNotAllowed) {
+		missing, err = []content.ID{*id}, nil // a server from before the question: send
+	}
+	if err != nil {
+		return info, false, err
+	}
+	if len(missing) == 0 {
+		kind := KindBlob
+		if opt.Kind != "" {
+			kind = opt.Kind
+		}
+		return BlobInfo{ID: id.String(), Size: size, Kind: kind}, true, nil
+	}
+	opt.Want = id
+	return info, false, nil
+}
+
+// HashReader returns the content id of the bytes of r and their number:
+// one local BLAKE3 pass, what Put does before asking the server.
+func HashReader(r io.Reader) (content.ID, int64, error) {
+	h := blake3.New()
+	buf := make([]byte, 1<<20)
+	n, err := io.CopyBuffer(h, r, buf)
+	if err != nil {
+		return content.ID{}, n, err
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return content.IDFromDigest(d), n, nil
+}
+
+// Missing returns the ids among ids that the server does not hold (or
+// holds a copy of that failed verification), in order: the ones an upload
+// must send. It asks in batches of api.MaxMissingIDs. The server's answer
+// grants nothing; it is what GET /v1/blobs/{id}/info tells anyone.
+func (c *Client) Missing(ctx context.Context, ids []content.ID) ([]content.ID, error) {
+	var out []content.ID
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), api.MaxMissingIDs)]
+		ids = ids[len(batch):]
+		req := api.MissingRequest{IDs: make([]string, len(batch))}
+		asked := make(map[string]bool, len(batch))
+		for i, id := range batch {
+			req.IDs[i] = id.String()
+			asked[req.IDs[i]] = true
+		}
+		var ans struct {
+			Missing *[]string `json:"missing"`
+		}
+		if err := c.postJSON(ctx, "/v1/blobs/missing", req, &ans); err != nil {
+			return nil, err
+		}
+		if ans.Missing == nil {
+			return nil, errors.New(`client: malformed answer from server: no "missing" list`)
+		}
+		for _, v := range *ans.Missing {
+			id, err := content.ParseID(v)
+			if err != nil || !asked[v] {
+				return nil, fmt.Errorf("client: malformed answer from server: %q was not asked about", v)
+			}
+			out = append(out, id)
+		}
+	}
+	return out, nil
 }
 
 type countingReader struct {

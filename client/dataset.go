@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
@@ -83,7 +84,9 @@ func within(root, p string) bool {
 }
 
 // PutDir stores every file under root and then the dataset index naming
-// them; the index's id names the dataset.
+// them; the index's id names the dataset. It hashes every file locally
+// first and asks the server which it lacks (Missing): only those are sent,
+// so a new version of a dataset uploads only the files that changed.
 func (c *Client) PutDir(ctx context.Context, root string, progress func(done, total int64)) (BlobInfo, *content.Index, error) {
 	files, local, err := WalkDir(root)
 	if err != nil {
@@ -93,13 +96,50 @@ func (c *Client) PutDir(ctx context.Context, root string, progress func(done, to
 	for _, f := range files {
 		total += f.Size
 	}
+	ids := make([]content.ID, len(files))
 	for i := range files {
 		f, err := os.Open(local[files[i].Path])
 		if err != nil {
 			return BlobInfo{}, nil, err
 		}
+		id, n, err := HashReader(f)
+		f.Close()
+		if err != nil {
+			return BlobInfo{}, nil, fmt.Errorf("%s: %w", files[i].Path, err)
+		}
+		if n != files[i].Size {
+			return BlobInfo{}, nil, fmt.Errorf("%s changed while it was read (%d bytes, now %d)", files[i].Path, files[i].Size, n)
+		}
+		files[i].ID, ids[i] = id, id
+	}
+	missing, err := c.Missing(ctx, ids)
+	var e *Error
+	if errors.As(err, &e) && (e.Problem.Status == http.StatusNotFound || e.Problem.Status == http.StatusMethodNotAllowed) {
+		missing, err = ids, nil // a server from before the question: send all
+	}
+	if err != nil {
+		return BlobInfo{}, nil, err
+	}
+	send := make(map[content.ID]bool, len(missing))
+	for _, id := range missing {
+		send[id] = true
+	}
+	for i := range files {
+		if !send[files[i].ID] {
+			done += files[i].Size
+			if progress != nil {
+				progress(done, total)
+			}
+			continue
+		}
+		delete(send, files[i].ID) // the same content twice: sent once
+		f, err := os.Open(local[files[i].Path])
+		if err != nil {
+			return BlobInfo{}, nil, err
+		}
 		base := done
-		info, err := c.Put(ctx, f, files[i].Size, PutOptions{Progress: func(n int64) {
+		want := files[i].ID
+		info, err := c.Put(ctx, f, files[i].Size, PutOptions{Want: &want, Always: true, Progress: func(n int64) {
 			if progress != nil {
 				progress(base+n, total)
 			}
@@ -110,9 +150,6 @@ func (c *Client) PutDir(ctx context.Context, root string, progress func(done, to
 		}
 		if info.Size != files[i].Size {
 			return BlobInfo{}, nil, fmt.Errorf("%s changed while it was uploaded (%d bytes, now %d)", files[i].Path, files[i].Size, info.Size)
-		}
-		if files[i].ID, err = content.ParseID(info.ID); err != nil {
-			return BlobInfo{}, nil, err
 		}
 		done += info.Size
 	}

@@ -223,6 +223,7 @@ func TestWhoMayCall(t *testing.T) {
 				return code
 			},
 		},
+		"POST /v1/blobs/missing":     anyone("POST", "/v1/blobs/missing", []byte(`{"ids":["`+licensed+`"]}`)...),
 		"POST /v1/blobs/{id}/verify": anyone("POST", "/v1/blobs/"+free+"/verify", []byte(`{"offset":0,"length":1}`)...),
 		"GET /healthz":               anyone("GET", "/healthz"),
 		"GET /livez":                 anyone("GET", "/livez"),

@@ -50,6 +50,7 @@ type route struct {
 func (s *Server) routeTable() []route {
 	return []route{
 		{"POST", "/v1/blobs", s.upload},
+		{"POST", "/v1/blobs/missing", s.missing},
 		{"GET", "/v1/blobs/{id}", s.download},
 		{"HEAD", "/v1/blobs/{id}", s.download},
 		{"GET", "/v1/blobs/{id}/info", s.info},
