@@ -9,6 +9,8 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	awss3 "github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/crowd"
 	"github.com/charter-dev/charter/identity"
@@ -179,5 +182,60 @@ func TestAttackPresignedURLDiesWithItsCredential(t *testing.T) {
 		if resp.StatusCode != http.StatusForbidden || resp.Header.Get("Content-Length") != "" && resp.Header.Get("Content-Length") != "0" && m == "HEAD" || resp.Header.Get("ETag") != "" {
 			t.Errorf("%s of a presigned URL after its credential's revocation: %d %v", m, resp.StatusCode, resp.Header)
 		}
+	}
+}
+
+// slowIndexStore counts and slows the opens of one blob's data.
+type slowIndexStore struct {
+	blob.Store
+	id         content.ID
+	open, most atomic.Int64
+	opens      atomic.Int64
+}
+
+func (s *slowIndexStore) Open(ctx context.Context, k blob.Key) (blob.Reader, error) {
+	if k.ID == s.id && k.Part == blob.Data {
+		s.opens.Add(1)
+		n := s.open.Add(1)
+		for {
+			m := s.most.Load()
+			if n <= m || s.most.CompareAndSwap(m, n) {
+				break
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+		defer s.open.Add(-1)
+	}
+	return s.Store.Open(ctx, k)
+}
+
+// TestAttackIndexLoadsBounded: listing requests arriving together for a
+// dataset whose index is not cached (at start, or after 16 other indexes
+// were read: the cache is small) each read and parsed the whole index, up
+// to content.MaxIndexBytes (128 MiB) apiece, so a crowd of list requests
+// multiplied it in memory. One index is read once however many ask.
+func TestAttackIndexLoadsBounded(t *testing.T) {
+	f := newS3Fixture(t, 3)
+	ctx := context.Background()
+	rec, err := f.s.cat.Asset(ctx, f.dataset)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := &slowIndexStore{Store: f.s.blobs, id: rec.State.Manifest.Content}
+	f.s.blobs = st
+	f.s.indexes.mu.Lock()
+	f.s.indexes.m = nil
+	f.s.indexes.mu.Unlock()
+	var wg sync.WaitGroup
+	for range 16 {
+		wg.Go(func() {
+			if _, err := f.s.datasetIndex(ctx, st.id); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := st.opens.Load(); n != 1 {
+		t.Fatalf("16 concurrent listings read the index %d times (at most %d at once); want once", n, st.most.Load())
 	}
 }

@@ -336,17 +336,62 @@ func singleKey(name string) string {
 type indexCache struct {
 	mu sync.Mutex
 	m  map[content.ID]*content.Index
+	// loading holds a channel per index being read, closed when it is:
+	// concurrent requests for one index read it once, and at most
+	// indexLoads indexes (up to content.MaxIndexBytes each) are read at
+	// once, so a crowd of listing requests cannot multiply that memory
+	// (TestAttackIndexLoadsBounded).
+	loading map[content.ID]chan struct{}
+	sem     chan struct{}
 }
+
+// indexLoads bounds the dataset indexes read and parsed at once.
+const indexLoads = 2
 
 const indexCacheSize = 16
 
 func (s *Server) datasetIndex(ctx context.Context, id content.ID) (*content.Index, error) {
-	s.indexes.mu.Lock()
-	x, ok := s.indexes.m[id]
-	s.indexes.mu.Unlock()
-	if ok {
-		return x, nil
+	for {
+		s.indexes.mu.Lock()
+		x, ok := s.indexes.m[id]
+		if ok {
+			s.indexes.mu.Unlock()
+			return x, nil
+		}
+		if s.indexes.sem == nil {
+			s.indexes.sem = make(chan struct{}, indexLoads)
+			s.indexes.loading = map[content.ID]chan struct{}{}
+		}
+		wait, busy := s.indexes.loading[id]
+		if !busy {
+			done := make(chan struct{})
+			s.indexes.loading[id] = done
+			sem := s.indexes.sem
+			s.indexes.mu.Unlock()
+			defer func() {
+				s.indexes.mu.Lock()
+				delete(s.indexes.loading, id)
+				s.indexes.mu.Unlock()
+				close(done)
+			}()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			defer func() { <-sem }()
+			return s.loadIndex(ctx, id)
+		}
+		s.indexes.mu.Unlock()
+		select {
+		case <-wait: // loaded (look again) or failed (load it here)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
 	}
+}
+
+func (s *Server) loadIndex(ctx context.Context, id content.ID) (*content.Index, error) {
 	v, err := blob.Get(ctx, s.blobs, id)
 	if err != nil {
 		return nil, err
@@ -356,7 +401,8 @@ func (s *Server) datasetIndex(ctx context.Context, id content.ID) (*content.Inde
 	if err != nil {
 		return nil, err
 	}
-	if x, err = content.ParseIndex(raw); err != nil {
+	x, err := content.ParseIndex(raw)
+	if err != nil {
 		return nil, err
 	}
 	s.indexes.mu.Lock()
