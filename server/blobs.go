@@ -349,7 +349,7 @@ func (s *Server) checkIndex(ctx context.Context, id content.ID) (int, error) {
 		return nil
 	})
 	if errors.Is(err, registry.ErrIndexUnreadable) {
-		return n, errorf(http.StatusUnprocessableEntity, "bad-index", "Not a valid dataset index", fmt.Sprintf("%s is stored, but not as a dataset index: %v", id, errors.Unwrap(err)), "build indexes with content.NewIndex and Encode (the CLI does: `charter put FOLDER`)", err)
+		return n, errorf(http.StatusUnprocessableEntity, "bad-index", "Not a valid dataset index", fmt.Sprintf("%s is stored, but not as a dataset index: %s", id, strings.TrimPrefix(err.Error(), registry.ErrIndexUnreadable.Error()+": ")), "build indexes with content.NewIndex and Encode (the CLI does: `charter put FOLDER`)", err)
 	}
 	return n, err
 }
