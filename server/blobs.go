@@ -301,14 +301,23 @@ func (s *Server) uploader(w http.ResponseWriter, r *http.Request) (identity.DID,
 // kindOf is what a stored blob is, as the log says: a dataset when a
 // registered dataset manifest names it and its index was read, else a blob.
 func (s *Server) kindOf(ctx context.Context, id content.ID) (catalog.Kind, error) {
-	ds, err := s.cat.IndexedDataset(ctx, id.String())
-	if err != nil {
-		return "", err
-	}
-	if ds {
-		return catalog.KindDataset, nil
-	}
-	return catalog.KindBlob, nil
+	return memoized(ctx, func(m *readMemo) *map[content.ID]catalog.Kind { return &m.kinds }, id, func() (catalog.Kind, error) {
+		ds, err := s.cat.IndexedDataset(ctx, id.String())
+		if err != nil {
+			return "", err
+		}
+		if ds {
+			return catalog.KindDataset, nil
+		}
+		return catalog.KindBlob, nil
+	})
+}
+
+// object is s.cat.Object through the request's memo (readmemo.go).
+func (s *Server) object(ctx context.Context, id content.ID) (catalog.Object, error) {
+	return memoized(ctx, func(m *readMemo) *map[content.ID]catalog.Object { return &m.objects }, id, func() (catalog.Object, error) {
+		return s.cat.Object(ctx, id)
+	})
 }
 
 var errTruncated = errors.New("body shorter than Content-Length")
@@ -367,7 +376,7 @@ func (s *Server) pathObject(r *http.Request) (content.ID, catalog.Object, error)
 
 // lookup returns the catalog record of id, refusing blobs known corrupt.
 func (s *Server) lookup(ctx context.Context, id content.ID) (catalog.Object, error) {
-	obj, err := s.cat.Object(ctx, id)
+	obj, err := s.object(ctx, id)
 	if err != nil {
 		if errors.Is(err, catalog.ErrNotFound) {
 			return obj, errorf(http.StatusNotFound, "not-found", "No such blob", fmt.Sprintf("%s is not stored on this server", id), "", err)

@@ -450,6 +450,13 @@ func (s *Server) enforce(r *http.Request, id content.ID, n int64) (*metered, err
 // registration by others changes it. Content whose governance an unindexed
 // dataset could change is refused: guards fail closed.
 func (s *Server) licensedBy(ctx context.Context, id content.ID) ([]string, error) {
+	return memoized(ctx, func(m *readMemo) *map[content.ID][]string { return &m.licensed }, id, func() ([]string, error) {
+		return s.readLicensedBy(ctx, id)
+	})
+}
+
+// readLicensedBy is licensedBy without the request's memo.
+func (s *Server) readLicensedBy(ctx context.Context, id content.ID) ([]string, error) {
 	claims, err := s.cat.ContentClaims(ctx, id.String())
 	if err != nil {
 		return nil, err

@@ -104,6 +104,7 @@ func hfErr(status int, code, msg, hint string) error {
 const hfBadToken = "Invalid credentials in Authorization header"
 
 func (h *hfAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	r = withReadMemo(r)
 	if err := h.serve(w, r); err != nil {
 		h.writeError(w, r, err)
 	}

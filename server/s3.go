@@ -127,6 +127,7 @@ func writeXML(w http.ResponseWriter, v any) {
 
 // serveS3 routes one S3 request.
 func (s *Server) serveS3(w http.ResponseWriter, r *http.Request) {
+	r = withReadMemo(r)
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	notFound := "NoSuchKey"
 	if key == "" {
@@ -315,7 +316,7 @@ func (s *Server) s3Bucket(ctx context.Context, c *credential.Credential, name st
 		b.files = x.Files
 		return b, nil
 	}
-	obj, err := s.cat.Object(ctx, b.index)
+	obj, err := s.object(ctx, b.index)
 	if err != nil {
 		return nil, err
 	}

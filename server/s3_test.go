@@ -300,3 +300,51 @@ func TestS3ReadsUnderGrant(t *testing.T) {
 		t.Errorf("revoked grant: %v", err)
 	}
 }
+
+// TestCredentialCacheRevocation: with the credential cache and the
+// request memo in place, revoking a credential or the grant under it
+// stops the very next S3 request, after requests that filled the cache;
+// and the cache does not serve a credential's record to another key id.
+func TestCredentialCacheRevocation(t *testing.T) {
+	f := newS3Fixture(t, 2)
+	ctx := context.Background()
+	bucket, key := f.dataset.String(), "train/part-000.txt"
+	get := func(c *awss3.Client) error {
+		out, err := c.GetObject(ctx, &awss3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key), Range: aws.String("bytes=0-9")})
+		if err == nil {
+			io.Copy(io.Discard, out.Body)
+			out.Body.Close()
+		}
+		return err
+	}
+	a, b := f.cred(f.consumer), f.cred(f.consumer)
+	ca, cb := f.client(a.AccessKeyID, a.SecretAccessKey), f.client(b.AccessKeyID, b.SecretAccessKey)
+	for range 3 {
+		if err := get(ca); err != nil {
+			t.Fatalf("read before revocation: %v", err)
+		}
+	}
+	if _, _, ok, _ := f.s.cachedCredential(a.AccessKeyID); !ok {
+		t.Fatal("the credential is not cached: this test would not test the cache")
+	}
+	// a's secret with b's key id is refused, cached or not.
+	if err := get(f.client(b.AccessKeyID, a.SecretAccessKey)); s3Code(err) != "SignatureDoesNotMatch" {
+		t.Fatalf("a's secret under b's id: %v", err)
+	}
+	if code, body := f.call("POST", "/v1/credentials/"+a.AccessKeyID+"/revoke", []byte("{}"), f.consumer); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	if err := get(ca); s3Code(err) != "InvalidAccessKeyId" {
+		t.Fatalf("the request after the credential's revocation: %v", err)
+	}
+	// The other credential still reads; revoking the grant stops it next.
+	for range 3 {
+		if err := get(cb); err != nil {
+			t.Fatalf("read with the other credential: %v", err)
+		}
+	}
+	f.revokeDatasetGrant()
+	if err := get(cb); s3Code(err) != "AccessDenied" {
+		t.Fatalf("the request after the grant's revocation: %v", err)
+	}
+}

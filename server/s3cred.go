@@ -182,6 +182,13 @@ func (s *Server) liveGrant(rec *catalog.GrantRecord) (*grant.Grant, error) {
 
 // grantOn returns a live grant of who on asset a (the newest), or nil.
 func (s *Server) grantOn(ctx context.Context, who identity.DID, a string) (*grant.Grant, error) {
+	return memoized(ctx, func(m *readMemo) *map[memoGrantKey]*grant.Grant { return &m.grants }, memoGrantKey{who, a}, func() (*grant.Grant, error) {
+		return s.readGrantOn(ctx, who, a)
+	})
+}
+
+// readGrantOn is grantOn without the request's memo.
+func (s *Server) readGrantOn(ctx context.Context, who identity.DID, a string) (*grant.Grant, error) {
 	recs, err := s.cat.Grants(ctx, a, who.String())
 	if err != nil {
 		return nil, err
@@ -215,7 +222,9 @@ func (s *Server) revokeCredential(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	if err := s.cat.RevokeCredential(r.Context(), id, who.String()); err != nil {
+	err = s.cat.RevokeCredential(r.Context(), id, who.String())
+	s.creds.forget() // after the catalog has it: the next request reads the record
+	if err != nil {
 		return err
 	}
 	s.log.Info("read credential revoked", "access_key_id", id, "licensee", who)
@@ -268,6 +277,14 @@ func (s *Server) Credential(ctx context.Context, accessKeyID string) (*credentia
 	if !credential.ValidID(accessKeyID) {
 		return nil, "", ErrUnknownCredential
 	}
+	var gen uint64
+	if !s.shared() {
+		c, secret, ok, g := s.cachedCredential(accessKeyID)
+		if ok {
+			return c, secret, nil
+		}
+		gen = g
+	}
 	rec, err := s.cat.Credential(ctx, accessKeyID)
 	if errors.Is(err, catalog.ErrNotFound) {
 		return nil, "", ErrUnknownCredential
@@ -286,7 +303,12 @@ func (s *Server) Credential(ctx context.Context, accessKeyID string) (*credentia
 	if err := c.Check(time.Now()); err != nil {
 		return nil, "", err
 	}
-	return c, credential.Secret(s.credentialKey(), c), nil
+	secret := credential.Secret(s.credentialKey(), c)
+	if !s.shared() {
+		kept := *c
+		s.creds.put(accessKeyID, cachedCred{c: &kept, secret: secret}, gen)
+	}
+	return c, secret, nil
 }
 
 // CredentialByToken resolves a bearer token ("charter_<id>_<secret>",

@@ -143,6 +143,8 @@ type Server struct {
 	grantCache  sync.Map
 	credKeyOnce sync.Once
 	credKey     []byte
+	// creds caches read credentials on a single server (readmemo.go).
+	creds credCache
 	// indexes caches parsed dataset indexes for the S3 API (s3.go).
 	indexes indexCache
 	// cpw follows the log's checkpoint for requests awaiting receipts.
