@@ -86,6 +86,9 @@ func TestNoGoInternals(t *testing.T) {
 		t.Skip("runs every command with bad input; without -short")
 	}
 	dir := t.TempDir()
+	// Commands that default to ./charter-data (admin check, backup…) must
+	// not write into the package folder.
+	t.Chdir(dir)
 	url, _ := trustServer(t, filepath.Join(dir, "data"), "")
 	c := &cli{t: t, server: url, state: filepath.Join(dir, "state")}
 	key := filepath.Join(dir, "me.key")
