@@ -45,8 +45,10 @@ type Sequencer struct {
 	r   *Registry
 	cat catalog.Applier
 	log Reader
-	// changed is called after a run that changed asset records.
+	// changed is called after a run that changed asset records; applied
+	// after every run (OnApplied).
 	changed func()
+	applied func()
 	// ctx ends when the owner closes.
 	ctx context.Context
 
@@ -90,6 +92,11 @@ func (r *Registry) NewSequencer(ctx context.Context, cat catalog.Applier, log Re
 
 // Start sets the first index the sequencer will apply (the log's size
 // after replay).
+// OnApplied sets f to be called after every run of entries is applied,
+// before their waiters return (call it before Start): a cache of what
+// any entry may change is dropped there.
+func (q *Sequencer) OnApplied(f func()) { q.applied = f }
+
 func (q *Sequencer) Start(next uint64) {
 	q.mu.Lock()
 	q.next = next
@@ -189,6 +196,9 @@ func (q *Sequencer) applyRun(run []*Pending) {
 	errs := q.cat.UpdateSeq(ctx, changes)
 	if assets && q.changed != nil {
 		q.changed()
+	}
+	if q.applied != nil {
+		q.applied()
 	}
 	for i, x := range run {
 		err := errs[i]

@@ -451,7 +451,18 @@ func (s *Server) enforce(r *http.Request, id content.ID, n int64) (*metered, err
 // dataset could change is refused: guards fail closed.
 func (s *Server) licensedBy(ctx context.Context, id content.ID) ([]string, error) {
 	return memoized(ctx, func(m *readMemo) *map[content.ID][]string { return &m.licensed }, id, func() ([]string, error) {
-		return s.readLicensedBy(ctx, id)
+		if s.shared() || memoOf(ctx) == nil {
+			return s.readLicensedBy(ctx, id)
+		}
+		if v, ok, _ := s.gov.getLicensed(id); ok {
+			return v, nil
+		}
+		gen := s.gov.generation()
+		v, err := s.readLicensedBy(ctx, id)
+		if err == nil {
+			s.gov.putLicensed(id, v, gen)
+		}
+		return v, err
 	})
 }
 
@@ -664,6 +675,7 @@ func (s *Server) assetRecord(ctx context.Context, id asset.ID) (*catalog.AssetRe
 // forgetAssets drops the asset cache; apply calls it after every registry
 // change.
 func (s *Server) forgetAssets() {
+	s.gov.forget()
 	s.assetGen.Add(1)
 	s.assetCache.Range(func(k, _ any) bool { s.assetCache.Delete(k); return true })
 }

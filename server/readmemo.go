@@ -134,3 +134,74 @@ func (s *Server) cachedCredential(id string) (*credential.Credential, string, bo
 	c := *v.c
 	return &c, v.secret, true, gen
 }
+
+// govCache holds, on a single server and for the S3 and Hugging Face
+// front ends, the answers of licensedBy (which assets govern content) and
+// the live grants grantOn found, across requests. Both change only when a
+// log entry is applied (registrations, index lists, grants, revocations:
+// registry), and every applied run of entries empties the cache before
+// its writers return (Sequencer.OnApplied; forgetAssets after replays),
+// so a revoked grant stops the next request. A grant's validity period is
+// checked on every use; a refusal (no live grant) is not kept. A value
+// read while gen moved is not kept. Replicas do not use it: other
+// replicas apply entries this process does not see.
+type govCache struct {
+	mu       sync.Mutex
+	gen      uint64
+	licensed map[content.ID][]string
+	grants   map[memoGrantKey]*grant.Grant
+}
+
+// govCacheSize bounds each map; a full one is emptied.
+const govCacheSize = 4096
+
+func (gc *govCache) generation() uint64 {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	return gc.gen
+}
+
+func (gc *govCache) forget() {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	gc.gen++
+	gc.licensed, gc.grants = nil, nil
+}
+
+func (gc *govCache) getLicensed(id content.ID) ([]string, bool, uint64) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	v, ok := gc.licensed[id]
+	return v, ok, gc.gen
+}
+
+func (gc *govCache) putLicensed(id content.ID, v []string, gen uint64) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if gc.gen != gen {
+		return
+	}
+	if gc.licensed == nil || len(gc.licensed) >= govCacheSize {
+		gc.licensed = map[content.ID][]string{}
+	}
+	gc.licensed[id] = v
+}
+
+func (gc *govCache) getGrant(k memoGrantKey) (*grant.Grant, bool) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	g, ok := gc.grants[k]
+	return g, ok
+}
+
+func (gc *govCache) putGrant(k memoGrantKey, g *grant.Grant, gen uint64) {
+	gc.mu.Lock()
+	defer gc.mu.Unlock()
+	if gc.gen != gen {
+		return
+	}
+	if gc.grants == nil || len(gc.grants) >= govCacheSize {
+		gc.grants = map[memoGrantKey]*grant.Grant{}
+	}
+	gc.grants[k] = g
+}

@@ -301,8 +301,8 @@ func TestS3ReadsUnderGrant(t *testing.T) {
 	}
 }
 
-// TestCredentialCacheRevocation: with the credential cache and the
-// request memo in place, revoking a credential or the grant under it
+// TestCredentialCacheRevocation: with the credential cache, the grant
+// and governance cache (govCache) and the request memo in place, revoking a credential or the grant under it
 // stops the very next S3 request, after requests that filled the cache;
 // and the cache does not serve a credential's record to another key id.
 func TestCredentialCacheRevocation(t *testing.T) {
@@ -342,6 +342,9 @@ func TestCredentialCacheRevocation(t *testing.T) {
 		if err := get(cb); err != nil {
 			t.Fatalf("read with the other credential: %v", err)
 		}
+	}
+	if g, ok := f.s.gov.getGrant(memoGrantKey{f.consumer.DID(), f.dataset.String()}); !ok || g == nil {
+		t.Fatal("the grant is not cached: this test would not test the cache")
 	}
 	f.revokeDatasetGrant()
 	if err := get(cb); s3Code(err) != "AccessDenied" {

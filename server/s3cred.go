@@ -183,7 +183,19 @@ func (s *Server) liveGrant(rec *catalog.GrantRecord) (*grant.Grant, error) {
 // grantOn returns a live grant of who on asset a (the newest), or nil.
 func (s *Server) grantOn(ctx context.Context, who identity.DID, a string) (*grant.Grant, error) {
 	return memoized(ctx, func(m *readMemo) *map[memoGrantKey]*grant.Grant { return &m.grants }, memoGrantKey{who, a}, func() (*grant.Grant, error) {
-		return s.readGrantOn(ctx, who, a)
+		if s.shared() || memoOf(ctx) == nil {
+			return s.readGrantOn(ctx, who, a)
+		}
+		k := memoGrantKey{who, a}
+		if g, ok := s.gov.getGrant(k); ok && g.ValidAt(time.Now()) {
+			return g, nil
+		}
+		gen := s.gov.generation()
+		g, err := s.readGrantOn(ctx, who, a)
+		if err == nil && g != nil {
+			s.gov.putGrant(k, g, gen) // only live grants: a refusal reads again
+		}
+		return g, err
 	})
 }
 

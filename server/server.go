@@ -145,6 +145,10 @@ type Server struct {
 	credKey     []byte
 	// creds caches read credentials on a single server (readmemo.go).
 	creds credCache
+	// gov caches, on a single server, which assets govern content and
+	// licensees' live grants, emptied by every applied log entry
+	// (readmemo.go).
+	gov govCache
 	// indexes caches parsed dataset indexes for the S3 API (s3.go).
 	indexes indexCache
 	// cpw follows the log's checkpoint for requests awaiting receipts.
@@ -275,6 +279,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))
 	s.stop = stop
 	s.seq = s.reg.NewSequencer(bg, cat, tlog, s.forgetAssets)
+	s.seq.OnApplied(s.gov.forget)
 	if s.shared() {
 		s.seq.Follow(s.rep.followWatermark(bg, cat))
 	}
