@@ -212,7 +212,9 @@ func open(ctx context.Context, st storage, signer note.Signer, v note.Verifier, 
 		return nil, fmt.Errorf("auditlog: open %s: %w", st.name, err)
 	}
 	l.run, l.reader, l.lastAdd = r, r.reader, time.Now()
+	l.amu.Lock() // the idle timer may fire before armIdle has stored it
 	l.armIdle(opts.IdleAfter)
+	l.amu.Unlock()
 	l.tiles.r = l.reader
 	l.trees.tiles = &l.tiles
 	go l.pub.follow(l.base)
