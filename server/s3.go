@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/credential"
+	"github.com/charter-dev/charter/sigv4"
 )
 
 // The S3-compatible read API (docs/integrations.md). It is served on a
@@ -58,15 +60,15 @@ func (s *Server) s3ErrorOf(r *http.Request, err error, notFound string) *s3Err {
 	switch {
 	case errors.As(err, &se):
 		return se
-	case errors.Is(err, errNoAuth):
+	case errors.Is(err, sigv4.ErrNoAuth):
 		return s3Error(http.StatusForbidden, "AccessDenied", "Charter's S3 API needs a signed request; hint: `charter s3 credentials` prints credentials for your grants")
-	case errors.Is(err, errSigMalformed):
+	case errors.Is(err, sigv4.ErrMalformed):
 		return s3Error(http.StatusBadRequest, "AuthorizationHeaderMalformed", err.Error())
-	case errors.Is(err, errSigMismatch), errors.Is(err, ErrBadSecret):
+	case errors.Is(err, sigv4.ErrMismatch), errors.Is(err, ErrBadSecret):
 		return s3Error(http.StatusForbidden, "SignatureDoesNotMatch", "The request signature we calculated does not match the signature you provided. Check your key and signing method.")
-	case errors.Is(err, errTimeSkewed):
+	case errors.Is(err, sigv4.ErrTimeSkewed):
 		return s3Error(http.StatusForbidden, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.")
-	case errors.Is(err, errPresignExpiry):
+	case errors.Is(err, sigv4.ErrExpired):
 		return s3Error(http.StatusForbidden, "AccessDenied", "Request has expired")
 	case errors.Is(err, ErrUnknownCredential):
 		return s3Error(http.StatusForbidden, "InvalidAccessKeyId", "The access key id you provided does not exist or was revoked; hint: `charter s3 credentials` issues a new one")
@@ -184,18 +186,18 @@ func (s *Server) s3Route(w http.ResponseWriter, r *http.Request, bucket, key str
 // s3Auth verifies the request's SigV4 signature and returns the
 // credential it was made with.
 func (s *Server) s3Auth(r *http.Request) (*credential.Credential, error) {
-	v, err := parseSigV4(r)
+	v, err := sigv4.Parse(r)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkTime(time.Now()); err != nil {
+	if err := v.CheckTime(time.Now()); err != nil {
 		return nil, err
 	}
-	c, secret, err := s.Credential(r.Context(), v.keyID)
+	c, secret, err := s.Credential(r.Context(), v.KeyID)
 	if err != nil {
 		return nil, err
 	}
-	if err := v.verify(r, secret); err != nil {
+	if err := v.Verify(r, secret); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -423,7 +425,7 @@ type s3ListQuery struct {
 }
 
 func parseS3ListQuery(raw string, v2 bool) (s3ListQuery, error) {
-	q, err := urlParseQuery(raw)
+	q, err := url.ParseQuery(raw)
 	if err != nil {
 		return s3ListQuery{}, s3Error(http.StatusBadRequest, "InvalidArgument", "malformed query")
 	}
@@ -470,7 +472,7 @@ func (s *Server) s3List(w http.ResponseWriter, r *http.Request, b *s3Buck, v2 bo
 	keys, prefixes, next := listKeys(b.files, l)
 	enc := func(s string) string {
 		if l.urlEncode {
-			return awsEscape(s, false)
+			return sigv4.Escape(s, false)
 		}
 		return s
 	}

@@ -150,8 +150,8 @@ func s3PerfCheckAndList(t *testing.T, m *market, s3srv *httptest.Server, a api.C
 	signed := func() *http.Request {
 		r := httptest.NewRequest("GET", "http://"+s3srv.Listener.Addr().String()+"/"+small.String()+"/obj.bin", nil)
 		r.Header.Set("Range", "bytes=1048576-2097151")
-		r.Header.Set("X-Amz-Content-Sha256", unsignedPayload)
-		if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey}, r, unsignedPayload, "s3", "us-east-1", time.Now()); err != nil {
+		r.Header.Set("X-Amz-Content-Sha256", "UNSIGNED-PAYLOAD")
+		if err := v4.NewSigner().SignHTTP(ctx, aws.Credentials{AccessKeyID: a.AccessKeyID, SecretAccessKey: a.SecretAccessKey}, r, "UNSIGNED-PAYLOAD", "s3", "us-east-1", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 		return r

@@ -1,4 +1,8 @@
-package server
+// Package sigv4 verifies AWS Signature Version 4 as S3 clients send it on
+// reads: in the Authorization header or in a presigned URL's query. It does
+// no I/O; the caller looks up the secret of the access key id a signature
+// names (Signature.KeyID) and passes it to Verify.
+package sigv4
 
 import (
 	"crypto/hmac"
@@ -23,28 +27,28 @@ import (
 
 const (
 	sigV4Algorithm  = "AWS4-HMAC-SHA256"
-	unsignedPayload = "UNSIGNED-PAYLOAD"
+	UnsignedPayload = "UNSIGNED-PAYLOAD"
 	emptySHA256     = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	// sigV4Skew is how far a header-signed request's time may be from
+	// MaxSkew is how far a header-signed request's time may be from
 	// the server's (S3's own bound).
-	sigV4Skew = 15 * time.Minute
+	MaxSkew = 15 * time.Minute
 	// maxPresignExpiry is the longest life of a presigned URL (S3's).
 	maxPresignExpiry = 7 * 24 * time.Hour
 	amzDateFormat    = "20060102T150405Z"
 )
 
-// Errors of SigV4 verification; s3ErrorOf maps them to S3 error codes.
+// Errors of SigV4 verification (the S3 front end maps them to S3 error codes).
 var (
-	errNoAuth        = errors.New("the request is not signed")
-	errSigMalformed  = errors.New("malformed AWS Signature V4")
-	errSigMismatch   = errors.New("the signature does not match")
-	errTimeSkewed    = errors.New("the difference between the request time and the server's time is too large")
-	errPresignExpiry = errors.New("request has expired")
+	ErrNoAuth     = errors.New("the request is not signed")
+	ErrMalformed  = errors.New("malformed AWS Signature V4")
+	ErrMismatch   = errors.New("the signature does not match")
+	ErrTimeSkewed = errors.New("the difference between the request time and the server's time is too large")
+	ErrExpired    = errors.New("request has expired")
 )
 
-// sigV4 is a parsed signature.
-type sigV4 struct {
-	keyID, date, region, service string
+// Signature is a parsed signature.
+type Signature struct {
+	KeyID, date, region, service string
 	signedHeaders                []string
 	signature                    string
 	amzDate                      time.Time
@@ -53,29 +57,29 @@ type sigV4 struct {
 	payload                      string
 }
 
-// parseSigV4 reads the signature of r from its Authorization header or
+// Parse reads the signature of r from its Authorization header or
 // its presigned query. It checks the form only.
-func parseSigV4(r *http.Request) (*sigV4, error) {
+func Parse(r *http.Request) (*Signature, error) {
 	if auth := r.Header.Get("Authorization"); auth != "" {
-		return parseSigV4Header(auth, r.Header.Get("X-Amz-Date"), r.Header.Get("X-Amz-Content-Sha256"))
+		return parseHeader(auth, r.Header.Get("X-Amz-Date"), r.Header.Get("X-Amz-Content-Sha256"))
 	}
 	q := r.URL.Query()
 	if q.Get("X-Amz-Algorithm") != "" || q.Get("X-Amz-Signature") != "" {
-		return parseSigV4Query(q)
+		return parseQuery(q)
 	}
-	return nil, errNoAuth
+	return nil, ErrNoAuth
 }
 
 func malformed(format string, a ...any) error {
-	return fmt.Errorf("%w: %s", errSigMalformed, fmt.Sprintf(format, a...))
+	return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, a...))
 }
 
-func parseSigV4Header(auth, date, payload string) (*sigV4, error) {
+func parseHeader(auth, date, payload string) (*Signature, error) {
 	rest, ok := strings.CutPrefix(auth, sigV4Algorithm+" ")
 	if !ok {
 		return nil, malformed("only %s is supported", sigV4Algorithm)
 	}
-	v := &sigV4{}
+	v := &Signature{}
 	seen := map[string]bool{}
 	for _, part := range strings.Split(rest, ",") {
 		k, val, ok := strings.Cut(strings.TrimSpace(part), "=")
@@ -107,7 +111,7 @@ func parseSigV4Header(auth, date, payload string) (*sigV4, error) {
 	switch {
 	case payload == "":
 		return nil, malformed("x-amz-content-sha256 is required")
-	case payload == unsignedPayload, payload == emptySHA256:
+	case payload == UnsignedPayload, payload == emptySHA256:
 	case strings.HasPrefix(payload, "STREAMING-"):
 		return nil, malformed("streaming payloads are for uploads; this API only reads")
 	case len(payload) != 64:
@@ -117,7 +121,7 @@ func parseSigV4Header(auth, date, payload string) (*sigV4, error) {
 	return v, v.checkForm()
 }
 
-func parseSigV4Query(q url.Values) (*sigV4, error) {
+func parseQuery(q url.Values) (*Signature, error) {
 	for _, k := range []string{"X-Amz-Algorithm", "X-Amz-Credential", "X-Amz-Date", "X-Amz-Expires", "X-Amz-SignedHeaders", "X-Amz-Signature"} {
 		if len(q[k]) != 1 {
 			return nil, malformed("presigned URL needs exactly one %s", k)
@@ -126,7 +130,7 @@ func parseSigV4Query(q url.Values) (*sigV4, error) {
 	if q.Get("X-Amz-Algorithm") != sigV4Algorithm {
 		return nil, malformed("only %s is supported", sigV4Algorithm)
 	}
-	v := &sigV4{presigned: true, signature: q.Get("X-Amz-Signature"), payload: unsignedPayload}
+	v := &Signature{presigned: true, signature: q.Get("X-Amz-Signature"), payload: UnsignedPayload}
 	if err := v.setCredential(q.Get("X-Amz-Credential")); err != nil {
 		return nil, err
 	}
@@ -144,16 +148,16 @@ func parseSigV4Query(q url.Values) (*sigV4, error) {
 	return v, v.checkForm()
 }
 
-func (v *sigV4) setCredential(s string) error {
+func (v *Signature) setCredential(s string) error {
 	parts := strings.Split(s, "/")
 	if len(parts) != 5 || parts[4] != "aws4_request" || parts[0] == "" {
 		return malformed("credential %q is not KEY/DATE/REGION/SERVICE/aws4_request", s)
 	}
-	v.keyID, v.date, v.region, v.service = parts[0], parts[1], parts[2], parts[3]
+	v.KeyID, v.date, v.region, v.service = parts[0], parts[1], parts[2], parts[3]
 	return nil
 }
 
-func (v *sigV4) setSignedHeaders(s string) error {
+func (v *Signature) setSignedHeaders(s string) error {
 	v.signedHeaders = strings.Split(s, ";")
 	for i, h := range v.signedHeaders {
 		if h == "" || h != strings.ToLower(h) || i > 0 && v.signedHeaders[i-1] >= h {
@@ -166,7 +170,7 @@ func (v *sigV4) setSignedHeaders(s string) error {
 	return nil
 }
 
-func (v *sigV4) setDate(s string) error {
+func (v *Signature) setDate(s string) error {
 	t, err := time.Parse(amzDateFormat, s)
 	if err != nil {
 		return malformed("X-Amz-Date %q is not %s", s, amzDateFormat)
@@ -175,7 +179,7 @@ func (v *sigV4) setDate(s string) error {
 	return nil
 }
 
-func (v *sigV4) checkForm() error {
+func (v *Signature) checkForm() error {
 	if v.service != "s3" {
 		return malformed("credential scope names service %q, not s3", v.service)
 	}
@@ -191,28 +195,28 @@ func (v *sigV4) checkForm() error {
 	return nil
 }
 
-// checkTime refuses a header signature made too far from now, and a
+// CheckTime refuses a header signature made too far from now, and a
 // presigned URL not yet valid or expired.
-func (v *sigV4) checkTime(now time.Time) error {
+func (v *Signature) CheckTime(now time.Time) error {
 	if v.presigned {
-		if v.amzDate.After(now.Add(sigV4Skew)) {
-			return errTimeSkewed
+		if v.amzDate.After(now.Add(MaxSkew)) {
+			return ErrTimeSkewed
 		}
 		if now.After(v.amzDate.Add(v.expires)) {
-			return errPresignExpiry
+			return ErrExpired
 		}
 		return nil
 	}
-	if d := now.Sub(v.amzDate); d > sigV4Skew || d < -sigV4Skew {
-		return errTimeSkewed
+	if d := now.Sub(v.amzDate); d > MaxSkew || d < -MaxSkew {
+		return ErrTimeSkewed
 	}
 	return nil
 }
 
 // verify checks v against r and the secret of its access key id.
-func (v *sigV4) verify(r *http.Request, secret string) error {
+func (v *Signature) Verify(r *http.Request, secret string) error {
 	if !v.presigned && v.payload == emptySHA256 && r.ContentLength > 0 {
-		return errSigMismatch
+		return ErrMismatch
 	}
 	creq, err := v.canonicalRequest(r)
 	if err != nil {
@@ -227,7 +231,7 @@ func (v *sigV4) verify(r *http.Request, secret string) error {
 	key = hmacSHA256(key, "aws4_request")
 	want := hex.EncodeToString(hmacSHA256(key, sts))
 	if !hmac.Equal([]byte(want), []byte(strings.ToLower(v.signature))) {
-		return errSigMismatch
+		return ErrMismatch
 	}
 	return nil
 }
@@ -239,11 +243,11 @@ func hmacSHA256(key []byte, msg string) []byte {
 }
 
 // canonicalRequest builds the SigV4 canonical request of r.
-func (v *sigV4) canonicalRequest(r *http.Request) (string, error) {
+func (v *Signature) canonicalRequest(r *http.Request) (string, error) {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
-	b.WriteString(awsEscape(r.URL.Path, false))
+	b.WriteString(Escape(r.URL.Path, false))
 	b.WriteByte('\n')
 	cq, err := canonicalQuery(r.URL.RawQuery, v.presigned)
 	if err != nil {
@@ -301,7 +305,7 @@ func canonicalQuery(raw string, presigned bool) (string, error) {
 		if presigned && dk == "X-Amz-Signature" {
 			continue
 		}
-		pairs = append(pairs, kv{awsEscape(dk, true), awsEscape(dv, true)})
+		pairs = append(pairs, kv{Escape(dk, true), Escape(dv, true)})
 	}
 	slices.SortFunc(pairs, func(a, b kv) int {
 		if c := strings.Compare(a.k, b.k); c != 0 {
@@ -321,9 +325,9 @@ func canonicalQuery(raw string, presigned bool) (string, error) {
 	return b.String(), nil
 }
 
-// awsEscape percent-encodes s as SigV4 does (RFC 3986 unreserved
+// Escape percent-encodes s as SigV4 does (RFC 3986 unreserved
 // characters kept; '/' kept unless slash is set).
-func awsEscape(s string, slash bool) string {
+func Escape(s string, slash bool) string {
 	const hexd = "0123456789ABCDEF"
 	var b strings.Builder
 	b.Grow(len(s))
@@ -341,4 +345,3 @@ func awsEscape(s string, slash bool) string {
 }
 
 // urlParseQuery is url.ParseQuery, refusing malformed escapes.
-func urlParseQuery(raw string) (url.Values, error) { return url.ParseQuery(raw) }
