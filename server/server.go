@@ -362,21 +362,7 @@ func (s *Server) Close() error {
 // Serve serves the API on l until ctx is cancelled, then shuts down
 // gracefully.
 func (s *Server) Serve(ctx context.Context, l net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return ctx },
-	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(l) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		return hs.Shutdown(sctx)
-	}
+	return serveOn(ctx, l, s.Handler())
 }
 
 // ServeS3 serves the S3-compatible read API (S3Handler) on l until ctx
