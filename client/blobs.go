@@ -52,9 +52,11 @@ var ErrServerLied = errors.New("client: server's content id differs from the id 
 // it hashes the input locally (or takes opt.Want) and asks the server
 // whether it holds that id (POST /v1/blobs/missing); content the server
 // holds is not sent again, and the answer has Created false. Otherwise the
-// client reads the input twice (once for the signed Content-Digest, once
-// to send it), hashes the bytes as it sends them and checks the server's
-// answer against its own hash.
+// client sends the input declaring its id, which binds the body to the
+// request's signature (no Content-Digest, so no SHA-256 pass), hashes the
+// bytes as it sends them and checks the server's answer against its own
+// hash. With opt.Always and no opt.Want, the input is read twice: once for
+// the signed Content-Digest, once to send it.
 func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOptions) (BlobInfo, error) {
 	if c.key == nil {
 		return BlobInfo{}, ErrNoKey
@@ -115,8 +117,12 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 	// The signature covers the body's SHA-256 (Content-Digest), which must
 	// be known before the body is sent: read the input once to digest it,
 	// then again to send it. Input that cannot be re-read is spooled to a
-	// temporary file first.
+	// temporary file first. A declared id binds the body instead (see
+	// below): then the input is read once.
 	rs, ok := r.(io.ReadSeeker)
+	if opt.Want != nil && size >= 0 && !ok {
+		rs, ok = noSeek{r}, true
+	}
 	if !ok || size < 0 {
 		f, err := os.CreateTemp("", "charter-put-*")
 		if err != nil {
@@ -132,23 +138,28 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 			return BlobInfo{}, content.ID{}, err
 		}
 	}
-	start, err := rs.Seek(0, io.SeekCurrent)
-	if err != nil {
-		return BlobInfo{}, content.ID{}, err
+	// A declared id binds the body to the signature (the server keeps
+	// nothing that does not hash to it): no SHA-256 pass then.
+	digest, err := "", error(nil)
+	if opt.Want == nil {
+		if digest, err = digestOf(rs, size); err != nil {
+			return BlobInfo{}, content.ID{}, err
+		}
 	}
-	counted := &countingReader{r: io.LimitReader(rs, size+1)}
-	digest, err := httpsig.ContentDigest(counted)
-	if err != nil {
-		return BlobInfo{}, content.ID{}, err
+	// With a declared id the server checks the bytes against it, and
+	// says so: the client need not hash them again as it sends them.
+	var h *blake3.Hasher
+	var hw io.Writer
+	if opt.Want == nil {
+		h = blake3.New()
+		hw = h
 	}
-	if counted.n != size {
-		return BlobInfo{}, content.ID{}, fmt.Errorf("client: the input changed while it was read: %d bytes, expected %d", counted.n, size)
+	var src io.Reader = rs
+	if ns, ok := rs.(noSeek); ok {
+		src = ns.Reader
 	}
-	if _, err := rs.Seek(start, io.SeekStart); err != nil {
-		return BlobInfo{}, content.ID{}, err
-	}
-	h := blake3.New()
-	body := &progressReader{r: io.TeeReader(io.LimitReader(rs, size), h), fn: opt.Progress}
+	body, stopProgress := sendBody(src, size, hw, opt.Progress)
+	defer stopProgress()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url("/v1/blobs", q), body)
 	if err != nil {
 		return BlobInfo{}, content.ID{}, err
@@ -158,14 +169,22 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 		req.Body = http.NoBody // else net/http sends an empty body chunked, without a length
 	}
 	req.Header.Set("Content-Type", "application/octet-stream")
-	req.Header.Set(httpsig.ContentDigestHeader, digest)
-	if err := httpsig.Sign(req, c.key, time.Now()); err != nil {
+	var signOpts []httpsig.SignOption
+	if digest != "" {
+		req.Header.Set(httpsig.ContentDigestHeader, digest)
+	} else {
+		signOpts = append(signOpts, httpsig.WithBodyBoundElsewhere())
+	}
+	if err := httpsig.Sign(req, c.key, time.Now(), signOpts...); err != nil {
 		return BlobInfo{}, content.ID{}, err
 	}
 	resp, err := c.do(req)
-	var d [32]byte
-	h.Sum(d[:0])
-	local := content.IDFromDigest(d)
+	var local content.ID
+	if h != nil {
+		var d [32]byte
+		h.Sum(d[:0])
+		local = content.IDFromDigest(d)
+	}
 	if err != nil {
 		return BlobInfo{}, local, err
 	}
@@ -183,6 +202,27 @@ func (c *Client) put(ctx context.Context, r io.Reader, size int64, opt PutOption
 		return info, local, fmt.Errorf("%w: server says %s, sent bytes hash to %s", ErrServerLied, info.ID, local)
 	}
 	return info, local, nil
+}
+
+// digestOf returns the Content-Digest of the next size bytes of rs and
+// rewinds it.
+func digestOf(rs io.ReadSeeker, size int64) (string, error) {
+	start, err := rs.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return "", err
+	}
+	counted := &countingReader{r: io.LimitReader(rs, size+1)}
+	digest, err := httpsig.ContentDigest(counted)
+	if err != nil {
+		return "", err
+	}
+	if counted.n != size {
+		return "", fmt.Errorf("client: the input changed while it was read: %d bytes, expected %d", counted.n, size)
+	}
+	if _, err := rs.Seek(start, io.SeekStart); err != nil {
+		return "", err
+	}
+	return digest, nil
 }
 
 // seekable returns r as a ReadSeeker of known size, spooling it to a
@@ -296,6 +336,14 @@ func (c *Client) Missing(ctx context.Context, ids []content.ID) ([]content.ID, e
 		}
 	}
 	return out, nil
+}
+
+// noSeek passes a reader that is read once, from where it is, as a
+// ReadSeeker; put never seeks it when the id is declared.
+type noSeek struct{ io.Reader }
+
+func (noSeek) Seek(int64, int) (int64, error) {
+	return 0, errors.New("client: internal error: seek on a one-pass input")
 }
 
 type countingReader struct {

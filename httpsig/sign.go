@@ -50,6 +50,7 @@ type signConfig struct {
 	nonce     string
 	headers   []string
 	ifPresent []string
+	noDigest  bool
 }
 
 // SignOption changes what Sign does.
@@ -64,6 +65,14 @@ func WithExpiry(d time.Duration) SignOption { return func(c *signConfig) { c.exp
 // test vectors and worked examples: a fixed nonce makes every request after
 // the first a replay.
 func WithNonce(nonce string) SignOption { return func(c *signConfig) { c.nonce = nonce } }
+
+// WithBodyBoundElsewhere signs a request with a body without a
+// Content-Digest, for a protocol that binds the body to another covered
+// component: a Charter upload that declares the body's content id (a
+// BLAKE3 digest of it) in the signed query, which the server checks
+// before it keeps anything. It spares the client a SHA-256 pass over the
+// body. The verifier must allow it (VerifyOptions.BodyBoundElsewhere).
+func WithBodyBoundElsewhere() SignOption { return func(c *signConfig) { c.noDigest = true } }
 
 // WithHeaders adds header fields to the covered components, after the
 // required ones; each must be present in the request. Use it for headers
@@ -128,7 +137,9 @@ func Sign(req *http.Request, key *identity.Key, now time.Time, opts ...SignOptio
 			covered = append(covered, item{val: bareItem{kind: kindString, s: h}})
 		}
 	}
-	if hasBody(req) || req.Header.Get(ContentDigestHeader) != "" {
+	if cfg.noDigest && req.Header.Get(ContentDigestHeader) == "" {
+		// The body is bound by another covered component.
+	} else if hasBody(req) || req.Header.Get(ContentDigestHeader) != "" {
 		if err := setContentDigest(req); err != nil {
 			return err
 		}

@@ -55,6 +55,12 @@ type VerifyOptions struct {
 	// MaxBodyBytes bounds the body Verify reads into memory to check its
 	// Content-Digest (DefaultMaxBodyBytes); a larger body is ErrBodyTooLarge.
 	MaxBodyBytes int64
+	// BodyBoundElsewhere lets a request with a body go without a
+	// covered Content-Digest: the caller binds the body to the signature
+	// through another covered component (Charter's upload declares the
+	// body's content id in the signed @query and keeps nothing that does
+	// not hash to it). A Content-Digest that is present is still checked.
+	BodyBoundElsewhere bool
 	// StreamBody makes Verify leave the body unread: it replaces req.Body
 	// with a reader that hashes it as the handler reads and returns
 	// ErrDigestMismatch instead of io.EOF if it does not match. The handler
@@ -125,7 +131,7 @@ func Verify(req *http.Request, now time.Time, opts VerifyOptions) (identity.DID,
 		}
 	}
 	coversDigest := sig.covers("content-digest")
-	if body && !coversDigest {
+	if body && !coversDigest && !opts.BodyBoundElsewhere {
 		return identity.DID{}, fmt.Errorf("%w: the request has a body but \"content-digest\" is not covered", ErrMissingComponent)
 	}
 	// Signature.

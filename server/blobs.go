@@ -153,7 +153,7 @@ func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errorf(http.StatusBadRequest, "bad-kind", "Unknown object kind", fmt.Sprintf("kind %q is neither blob nor dataset", kind), "", nil)
 	}
-	who, err := s.uploader(w, r)
+	who, err := s.uploader(w, r, want != nil)
 	if err != nil {
 		return err
 	}
@@ -266,8 +266,10 @@ func limit(v, def int64) int64 {
 }
 
 // uploader verifies the upload's signature and charges its declared
-// length to the signing key's quotas.
-func (s *Server) uploader(w http.ResponseWriter, r *http.Request) (identity.DID, error) {
+// length to the signing key's quotas. idBound says the upload declares
+// its content id in the signed query, which binds the body as well as a
+// Content-Digest (docs/spec/http-signatures.md): one is then optional.
+func (s *Server) uploader(w http.ResponseWriter, r *http.Request, idBound bool) (identity.DID, error) {
 	if r.Header.Get(httpsig.SignatureInputHeader) == "" {
 		return identity.DID{}, errorf(http.StatusUnauthorized, "signature-required", "Uploads must be signed", "this server stores only uploads signed by a key (RFC 9421 HTTP Message Signatures)", "use `charter put` with your key (`charter key new` makes one), or sign with the Go client's Client.WithKey", nil)
 	}
@@ -277,7 +279,7 @@ func (s *Server) uploader(w http.ResponseWriter, r *http.Request) (identity.DID,
 	if max := s.maxUpload(); max > 0 && r.ContentLength > max {
 		return identity.DID{}, errorf(http.StatusRequestEntityTooLarge, "too-large", "Upload too large", fmt.Sprintf("%d bytes is over this server's limit of %d", r.ContentLength, max), "", nil)
 	}
-	who, err := s.signedWith(r, httpsig.VerifyOptions{StreamBody: true}, nil, "sign uploads with your key (RFC 9421), including a Content-Digest of the body")
+	who, err := s.signedWith(r, httpsig.VerifyOptions{StreamBody: true, BodyBoundElsewhere: idBound}, nil, "sign uploads with your key (RFC 9421), including a Content-Digest of the body or declaring its content id")
 	if err != nil {
 		return who, err
 	}
