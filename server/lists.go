@@ -77,7 +77,8 @@ func oneOf(q url.Values, name string, values ...string) (string, error) {
 	return s, nil
 }
 
-// listAssets handles GET /v1/assets?content=&media=&owner=&from=&limit=.
+// listAssets handles GET /v1/assets?content=&media=&owner=&q=&license=&purpose=&price=&from=&limit=
+// (the last four: assetScan).
 func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	aq := catalog.AssetQuery{MediaType: q.Get("media")}
@@ -98,7 +99,17 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	if aq.Owner, err = didParam(q, "owner"); err != nil {
 		return err
 	}
-	as, next, err := s.cat.AssetPage(r.Context(), aq)
+	f, err := assetScanOf(q)
+	if err != nil {
+		return err
+	}
+	var as []*catalog.AssetRecord
+	var next uint64
+	if f.set() {
+		as, next, err = s.scanAssets(r.Context(), aq, f)
+	} else {
+		as, next, err = s.cat.AssetPage(r.Context(), aq)
+	}
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,197 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/catalog"
+	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/license"
+)
+
+// The filters of GET /v1/assets that no catalog index serves: q (a part of
+// the name), license (the terms' name), purpose (one the terms allow) and
+// price (free, paid, or none: no licence). They narrow the pages the
+// catalog reads (catalog.Pages, with its indexed filters content, media
+// and owner), and one request reads at most assetScanBudget records, so a
+// filtered page costs at most that much whatever the catalog holds. A
+// page that ran out of budget answers the matches it found, possibly
+// none, and a next cursor where the reading stopped: clients follow next
+// as for any page (the console says it searched part of the catalog and
+// offers to search on).
+
+// assetScanBudget is the most catalog records one filtered request reads.
+var assetScanBudget = 2 * catalog.MaxPage // a var: tests lower it
+
+// maxNameQuery bounds the q filter, in bytes (names are short).
+const maxNameQuery = 200
+
+// assetScan is the unindexed filters of an asset list request.
+type assetScan struct {
+	q       string // lower-cased
+	license string
+	purpose license.Purpose
+	price   string // "free", "paid" or "none"
+}
+
+func (f assetScan) set() bool {
+	return f.q != "" || f.license != "" || f.purpose != "" || f.price != ""
+}
+
+func (f assetScan) needTerms() bool { return f.license != "" || f.purpose != "" || f.price != "" }
+
+// assetScanOf reads the unindexed filters of a list request.
+func assetScanOf(q url.Values) (assetScan, error) {
+	var f assetScan
+	if s := q.Get("q"); s != "" {
+		if len(s) > maxNameQuery || !utf8.ValidString(s) {
+			return f, badQuery("q", fmt.Sprintf("a search of %d bytes", len(s)), fmt.Sprintf("search for a part of a name, at most %d bytes of UTF-8", maxNameQuery), nil)
+		}
+		f.q = strings.ToLower(s)
+	}
+	if s := q.Get("license"); s != "" {
+		if !licenseName(s) {
+			return f, badQuery("license", fmt.Sprintf("%q is not a licence name", s), "a licence name as `charter license templates` lists them, e.g. research-only", nil)
+		}
+		f.license = s
+	}
+	if s := q.Get("purpose"); s != "" {
+		if !license.Purpose(s).Valid() {
+			return f, badQuery("purpose", fmt.Sprintf("purpose %q is none of %q", s, license.Purposes()), "leave it out to list every purpose", nil)
+		}
+		f.purpose = license.Purpose(s)
+	}
+	var err error
+	f.price, err = oneOf(q, "price", "free", "paid", "none")
+	return f, err
+}
+
+// matchName reports whether the asset's name holds f.q (case folded) or
+// its id starts with it.
+func (f assetScan) matchName(a *catalog.AssetRecord) bool {
+	if f.q == "" {
+		return true
+	}
+	return strings.Contains(strings.ToLower(a.State.Manifest.Name), f.q) || strings.HasPrefix(a.State.Asset.String(), f.q)
+}
+
+// matchTerms reports whether terms t (nil: the asset has no licence, or
+// its terms cannot be read) pass the terms filters.
+func (f assetScan) matchTerms(t *license.Terms, licensed bool) bool {
+	switch f.price {
+	case "none":
+		if licensed {
+			return false
+		}
+	case "free", "paid":
+		if t == nil {
+			return false
+		}
+		free := t.Price.Model == "" || t.Price.Model == license.Free
+		if free != (f.price == "free") {
+			return false
+		}
+	}
+	if f.license != "" && (t == nil || t.Name != f.license) {
+		return false
+	}
+	if f.purpose != "" && (t == nil || !containsPurpose(t.Purposes, f.purpose)) {
+		return false
+	}
+	return true
+}
+
+// licenseName reports whether s can be the name of licence terms:
+// lower-case letters, digits, '.', '_' and '-', at most 64 (license.Terms).
+func licenseName(s string) bool {
+	if len(s) > 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func containsPurpose(ps []license.Purpose, p license.Purpose) bool {
+	for _, x := range ps {
+		if x == p {
+			return true
+		}
+	}
+	return false
+}
+
+// scanAssets answers a page of the assets that pass aq's indexed filters
+// and f, reading at most assetScanBudget records from aq.From on, and the
+// position the next page starts at (0: no record follows).
+func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetScan) ([]*catalog.AssetRecord, uint64, error) {
+	want := aq.Bound()
+	var out []*catalog.AssetRecord
+	read := 0
+	for read < assetScanBudget {
+		q := aq
+		q.Limit = min(catalog.MaxPage, assetScanBudget-read)
+		page, next, err := s.cat.AssetPage(ctx, q)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i, a := range page {
+			read++
+			if !f.matchName(a) || (f.needTerms() && !f.matchTerms(s.cachedTerms(ctx, a.State.License), a.State.License != "")) {
+				continue
+			}
+			out = append(out, a)
+			if len(out) == want {
+				if i == len(page)-1 && next == 0 {
+					return out, 0, nil
+				}
+				return out, a.LogIndex + 1, nil
+			}
+		}
+		if next == 0 {
+			return out, 0, nil
+		}
+		aq.From = next
+	}
+	return out, aq.From, nil
+}
+
+// cachedTerms returns the parsed terms ref names, or nil when ref is empty
+// or the terms cannot be read (a list does not fail on one asset's terms:
+// the asset just does not match a terms filter). It shares loadTerms'
+// cache; terms are content-addressed, so a parsed copy never goes stale.
+func (s *Server) cachedTerms(ctx context.Context, ref string) *license.Terms {
+	if ref == "" {
+		return nil
+	}
+	id, err := content.ParseID(ref)
+	if err != nil {
+		return nil
+	}
+	if t, ok := s.termsCache.Load(id); ok {
+		return t.(*license.Terms)
+	}
+	v, err := blob.Get(ctx, s.blobs, id)
+	if err != nil {
+		return nil
+	}
+	defer v.Close()
+	raw, err := io.ReadAll(io.LimitReader(v, license.MaxTermsSize+1))
+	if err != nil {
+		return nil
+	}
+	t, err := license.Parse(raw)
+	if err != nil {
+		return nil
+	}
+	s.termsCache.Store(id, t)
+	return t
+}
