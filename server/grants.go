@@ -152,10 +152,14 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.cat.Grant(ctx, rid.String()); err == nil {
+	granted, queued, err := s.requestSeen(ctx, rid.String())
+	if err != nil {
+		return err
+	}
+	if granted {
 		return errorf(http.StatusConflict, "replay", "Request already used", fmt.Sprintf("request %s was granted already", rid), "sign a new request (a new nonce)", nil)
 	}
-	if _, err := s.cat.GrantRequest(ctx, rid.String()); err == nil {
+	if queued {
 		return errorf(http.StatusConflict, "replay", "Request already queued", fmt.Sprintf("request %s is queued already", rid), "", nil)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
@@ -228,6 +232,29 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.obs.grant("granted")
 	return s.answerGrant(w, ctx, g, gidx, graw, &ans, proveDecision)
+}
+
+// requestSeen reports whether a grant request was granted or queued
+// already: in one query where the catalog answers both (PostgreSQL's
+// RequestSeen), else by looking the id up as a grant and as a queued
+// request.
+func (s *Server) requestSeen(ctx context.Context, id string) (granted, queued bool, err error) {
+	if rs, ok := s.cat.(interface {
+		RequestSeen(context.Context, string) (bool, bool, error)
+	}); ok {
+		return rs.RequestSeen(ctx, id)
+	}
+	if _, err := s.cat.Grant(ctx, id); err == nil {
+		return true, false, nil
+	} else if !errors.Is(err, catalog.ErrNotFound) {
+		return false, false, err
+	}
+	if _, err := s.cat.GrantRequest(ctx, id); err == nil {
+		return false, true, nil
+	} else if !errors.Is(err, catalog.ErrNotFound) {
+		return false, false, err
+	}
+	return false, false, nil
 }
 
 // issue signs, logs and applies a grant. The caller holds the lock of its

@@ -185,17 +185,30 @@ func (f *fleet) storesCPU(tb testing.TB) storeCPU {
 	ctx := context.Background()
 	conn := pgtest.Connect(tb)
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE application_name = $1`, f.schema)
+	rows, err := conn.Query(ctx, `SELECT pid, left(regexp_replace(query, '\s+', ' ', 'g'), 80) FROM pg_stat_activity WHERE application_name = $1`, f.schema)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	type pq struct {
+		Pid int32
+		Q   string
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowToStructByPos[pq])
 	if err != nil {
 		tb.Fatal(err)
 	}
 	var c storeCPU
+	if f.pgBase == nil {
+		f.pgBase = map[int32]time.Duration{}
+	} else if os.Getenv("CHARTER_PGCPU_DEBUG") != "" {
+		for _, p := range pids {
+			tb.Logf("pg backend %d: %v  %s", p.Pid, procCPU(strconv.Itoa(int(p.Pid)))-f.pgBase[p.Pid], p.Q)
+		}
+	}
 	for _, p := range pids {
-		c.pg += procCPU(strconv.Itoa(int(p)))
+		t := procCPU(strconv.Itoa(int(p.Pid)))
+		c.pg += t
+		f.pgBase[p.Pid] = t
 	}
 	c.mysql = f.mysqlCPU(tb)
 	ents, _ := os.ReadDir("/proc")

@@ -59,6 +59,7 @@ type fleet struct {
 	// mysqlBase holds the MariaDB threads' CPU times at the first look
 	// (mysqlCPU).
 	mysqlBase map[string]time.Duration
+	pgBase    map[int32]time.Duration // PostgreSQL backends' CPU at the last look (CHARTER_PGCPU_DEBUG)
 }
 
 // publish stores data and terms through one replica and registers the

@@ -9,6 +9,7 @@ import (
 
 	"github.com/charter-dev/charter/asset"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PutClaimant records a registered asset's claimant row and its claim on
@@ -156,12 +157,14 @@ func (c *Catalog) Reindex(ctx context.Context, content string, claims func(add f
 			return done, err
 		}
 		err = pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
-			t := &Tx{tx: tx, ctx: ctx, c: c}
+			t := &Tx{tx: &laterTx{Tx: tx}, ctx: ctx, c: c}
 			if err := t.Claims(a, claims); err != nil {
 				return err
 			}
-			_, err := t.exec(`UPDATE claimants SET unindexed = false, dataset = true WHERE asset = $1`, a)
-			return err
+			if _, err := t.exec(`UPDATE claimants SET unindexed = false, dataset = true WHERE asset = $1`, a); err != nil {
+				return err
+			}
+			return t.tx.flush(ctx) // writes queued by Tx.later
 		})
 		if err != nil {
 			return done, err
@@ -197,32 +200,26 @@ func (c *Catalog) Counted(ctx context.Context, key, day string) (int64, error) {
 // charge adds n to key's counter of day and of all days when both stay
 // within their limits (0: none). Charges of one key take turns (an
 // advisory lock on the key), so two cannot both pass on the same room.
+//
+// One round trip: the lock, the conditional upsert of both counters and
+// the read of what they hold after it go as one batch, which PostgreSQL
+// runs as one implicit transaction (the lock is held to its end). Each
+// statement reads a snapshot taken when it starts, after the lock was
+// granted, so the upsert sees every charge that held the lock before it.
 func (c *Catalog) charge(ctx context.Context, key, day string, n, maxDay, maxTotal int64) (ok bool, usedDay, usedTotal int64, err error) {
-	err = pgx.BeginFunc(ctx, c.ops, func(tx pgx.Tx) error {
-		ok = false
-		b := &pgx.Batch{}
-		b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey("charge", c.schema, key))
-		b.Queue(`SELECT COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = $2), 0), COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = 'total'), 0)`, key, day).
-			QueryRow(func(r pgx.Row) error { return r.Scan(&usedDay, &usedTotal) })
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		if (maxDay > 0 && usedDay+n > maxDay) || (maxTotal > 0 && usedTotal+n > maxTotal) {
-			return nil
-		}
-		b = &pgx.Batch{}
-		for _, d := range []string{day, "total"} {
-			b.Queue(`INSERT INTO upload_usage(key, day, bytes) VALUES($1, $2, $3)
-				ON CONFLICT(key, day) DO UPDATE SET bytes = upload_usage.bytes + excluded.bytes`, key, d, n)
-		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
-			return err
-		}
-		ok, usedDay, usedTotal = true, usedDay+n, usedTotal+n
-		return nil
-	})
-	if err != nil {
+	var tag pgconn.CommandTag
+	b := &pgx.Batch{}
+	b.Queue(`SELECT pg_advisory_xact_lock($1)`, lockKey("charge", c.schema, key))
+	b.Queue(`INSERT INTO upload_usage(key, day, bytes)
+		SELECT $1, d, $3::bigint FROM (VALUES ($2::text), ('total')) v(d)
+		WHERE ($4::bigint = 0 OR COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = $2), 0) + $3::bigint <= $4::bigint)
+		  AND ($5::bigint = 0 OR COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = 'total'), 0) + $3::bigint <= $5::bigint)
+		ON CONFLICT(key, day) DO UPDATE SET bytes = upload_usage.bytes + excluded.bytes`, key, day, n, maxDay, maxTotal).
+		Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+	b.Queue(`SELECT COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = $2), 0), COALESCE((SELECT bytes FROM upload_usage WHERE key = $1 AND day = 'total'), 0)`, key, day).
+		QueryRow(func(r pgx.Row) error { return r.Scan(&usedDay, &usedTotal) })
+	if err := c.ops.SendBatch(ctx, b).Close(); err != nil {
 		return false, 0, 0, err
 	}
-	return ok, usedDay, usedTotal, nil
+	return tag.RowsAffected() > 0, usedDay, usedTotal, nil
 }

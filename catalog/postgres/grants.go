@@ -12,14 +12,12 @@ import (
 // PutGrant records an issued grant; a grant id recorded already keeps its
 // first grant.
 func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
-	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index))
-	return err
+	return t.later(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index))
 }
 
 // RevokeGrant marks a grant revoked.
 func (t *Tx) RevokeGrant(id string) error {
-	_, err := t.exec(`UPDATE grants SET revoked = true WHERE id = $1`, id)
-	return err
+	return t.later(`UPDATE grants SET revoked = true WHERE id = $1`, id)
 }
 
 const grantQuery = `SELECT g.id, g.asset, g.licensee, g.envelope, g.revoked, g.log_index, COALESCE(u.bytes, 0), COALESCE(u.requests, 0)
@@ -101,21 +99,18 @@ func (c *Catalog) ChargeUsage(ctx context.Context, grant string, n, maxBytes, ma
 
 // PutGrantRequest records a queued request; one recorded already is kept.
 func (t *Tx) PutGrantRequest(id, asset string, envelope []byte, decision, index uint64) error {
-	_, err := t.exec(`INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES($1,$2,$3,$4,'pending',$5) ON CONFLICT DO NOTHING`, id, asset, string(envelope), int64(decision), int64(index))
-	return err
+	return t.later(`INSERT INTO grant_requests(id, asset, envelope, decision, status, log_index) VALUES($1,$2,$3,$4,'pending',$5) ON CONFLICT DO NOTHING`, id, asset, string(envelope), int64(decision), int64(index))
 }
 
 // SetGrantRequestStatus updates a queued request.
 func (t *Tx) SetGrantRequestStatus(id, status string) error {
-	_, err := t.exec(`UPDATE grant_requests SET status = $1 WHERE id = $2`, status, id)
-	return err
+	return t.later(`UPDATE grant_requests SET status = $1 WHERE id = $2`, status, id)
 }
 
 // AddGrantApproval records an owner's decision on a queued request; an
 // owner's first decision stands.
 func (t *Tx) AddGrantApproval(request, approver string, approve bool, envelope []byte, index uint64) error {
-	_, err := t.exec(`INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, request, approver, approve, string(envelope), int64(index))
-	return err
+	return t.later(`INSERT INTO grant_approvals(request, approver, approve, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, request, approver, approve, string(envelope), int64(index))
 }
 
 // GrantRequest returns a queued request.
@@ -176,4 +171,12 @@ func (c *Catalog) GrantRequests(ctx context.Context, asset, status string) ([]*c
 		out = append(out, r)
 	}
 	return out, nil
+}
+
+// RequestSeen reports whether a grant request id was granted or queued
+// already, in one query (the replay check before a request is decided;
+// Grant and GrantRequest ask it in two).
+func (c *Catalog) RequestSeen(ctx context.Context, id string) (granted, queued bool, err error) {
+	err = c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1), EXISTS (SELECT 1 FROM grant_requests WHERE id = $1)`, id).Scan(&granted, &queued)
+	return granted, queued, err
 }

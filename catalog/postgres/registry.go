@@ -18,7 +18,7 @@ import (
 // Tx is one catalog transaction: everything an applied log entry changes,
 // together with the record that the entry is applied.
 type Tx struct {
-	tx  pgx.Tx
+	tx  *laterTx
 	ctx context.Context
 	c   *Catalog
 }
@@ -34,6 +34,92 @@ func (t *Tx) queryRow(query string, args ...any) pgx.Row {
 func (t *Tx) query(query string, args ...any) (pgx.Rows, error) {
 	return t.tx.Query(t.ctx, query, args...)
 }
+
+// later queues a write whose answer the entry does not need (its error
+// fails the entry all the same): it goes with the next statement that
+// needs one, or after the entry with the next entry's savepoint, so that
+// applying an entry costs a round trip for each read, not each write.
+func (t *Tx) later(query string, args ...any) error {
+	return t.tx.later(query, args...)
+}
+
+// laterTx is a transaction holding queued writes (Tx.later). Every
+// statement sent through it sends the queued writes first; once one of
+// them failed, every later statement fails with its error (the
+// transaction is aborted anyway).
+type laterTx struct {
+	pgx.Tx
+	q   []*pgx.QueuedQuery
+	err error
+}
+
+func (l *laterTx) later(query string, args ...any) error {
+	if l.err != nil {
+		return l.err
+	}
+	l.q = append(l.q, &pgx.QueuedQuery{SQL: query, Arguments: args})
+	return nil
+}
+
+// take returns the queued writes and forgets them.
+func (l *laterTx) take() []*pgx.QueuedQuery {
+	q := l.q
+	l.q = nil
+	return q
+}
+
+// flush sends the queued writes.
+func (l *laterTx) flush(ctx context.Context) error {
+	if l.err != nil || len(l.q) == 0 {
+		return l.err
+	}
+	if err := l.Tx.SendBatch(ctx, &pgx.Batch{QueuedQueries: l.take()}).Close(); err != nil {
+		l.err = err
+	}
+	return l.err
+}
+
+func (l *laterTx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := l.flush(ctx); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return l.Tx.Exec(ctx, sql, args...)
+}
+
+func (l *laterTx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := l.flush(ctx); err != nil {
+		return nil, err
+	}
+	return l.Tx.Query(ctx, sql, args...)
+}
+
+func (l *laterTx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := l.flush(ctx); err != nil {
+		return errRow{err}
+	}
+	return l.Tx.QueryRow(ctx, sql, args...)
+}
+
+func (l *laterTx) SendBatch(ctx context.Context, b *pgx.Batch) pgx.BatchResults {
+	if err := l.flush(ctx); err != nil {
+		return errBatch{err}
+	}
+	return l.Tx.SendBatch(ctx, b)
+}
+
+// errRow and errBatch answer a statement that was not sent because a
+// queued write failed.
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+type errBatch struct{ err error }
+
+func (b errBatch) Exec() (pgconn.CommandTag, error) { return pgconn.CommandTag{}, b.err }
+func (b errBatch) Query() (pgx.Rows, error)         { return nil, b.err }
+func (b errBatch) QueryRow() pgx.Row                { return errRow{b.err} }
+func (b errBatch) Close() error                     { return b.err }
+func (b errBatch) Tx() pgx.Tx                       { return nil }
 
 // querier is what the catalog reads through: the pool or a transaction.
 type querier interface {
@@ -121,8 +207,9 @@ const advanceWatermark = `WITH RECURSIVE run(i) AS (
 
 // commitBatch applies a batch in one transaction, each update in a
 // savepoint so that one that fails is undone alone. Statements that need
-// no answer in between are sent together (one round trip): the savepoint
-// with the entry's applied mark, and the release with the next savepoint.
+// no answer in between are sent together (one round trip): an entry's
+// queued writes (Tx.later), the release of its savepoint, the next
+// entry's savepoint and applied mark.
 func (c *Catalog) commitBatch(batch []*update) {
 	fail := func(err error) {
 		for _, u := range batch {
@@ -132,12 +219,13 @@ func (c *Catalog) commitBatch(batch []*update) {
 		}
 	}
 	ctx := context.Background()
-	tx, err := c.pool.Begin(ctx)
+	ptx, err := c.pool.Begin(ctx)
 	if err != nil {
 		fail(fmt.Errorf("catalog: begin: %w", err))
 		return
 	}
-	defer tx.Rollback(ctx)
+	defer ptx.Rollback(ctx)
+	tx := &laterTx{Tx: ptx}
 	var next int64
 	b := &pgx.Batch{}
 	b.Queue(`SELECT pg_advisory_xact_lock($1)`, c.applyLock)
@@ -146,20 +234,49 @@ func (c *Catalog) commitBatch(batch []*update) {
 		fail(fmt.Errorf("catalog: watermark: %w", err))
 		return
 	}
-	release := false // a savepoint waits to be released
+	// The last applied entry's queued writes and the release of its
+	// savepoint wait to go with the next statements (send).
+	var last *update
+	var carried []*pgx.QueuedQuery
+	release := false
+	send := func(stmts func(b *pgx.Batch)) error {
+		b := &pgx.Batch{}
+		sent := 0
+		for _, q := range carried {
+			b.Queue(q.SQL, q.Arguments...).Exec(func(pgconn.CommandTag) error { sent++; return nil })
+		}
+		if release {
+			b.Queue(`RELEASE SAVEPOINT upd`)
+		}
+		stmts(b)
+		err := tx.Tx.SendBatch(ctx, b).Close()
+		if err == nil || sent == len(carried) {
+			carried, release = nil, false
+			return err
+		}
+		// One of the last entry's writes failed: undo that entry alone
+		// (its savepoint is not released) and send the rest again.
+		last.err, last.ok = err, false
+		carried = nil
+		if err := tx.Tx.SendBatch(ctx, &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{{SQL: `ROLLBACK TO SAVEPOINT upd`}}}).Close(); err != nil {
+			return err
+		}
+		b = &pgx.Batch{}
+		b.Queue(`RELEASE SAVEPOINT upd`)
+		stmts(b)
+		release = false
+		return tx.Tx.SendBatch(ctx, b).Close()
+	}
 	for _, u := range batch {
 		if int64(u.index) < next {
 			u.err = catalog.ErrApplied
 			continue
 		}
-		b := &pgx.Batch{}
-		if release {
-			b.Queue(`RELEASE SAVEPOINT upd`)
-		}
-		b.Queue(`SAVEPOINT upd`)
 		var tag pgconn.CommandTag
-		b.Queue(markApplied, int64(u.index)).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if err := send(func(b *pgx.Batch) {
+			b.Queue(`SAVEPOINT upd`)
+			b.Queue(markApplied, int64(u.index)).Exec(func(ct pgconn.CommandTag) error { tag = ct; return nil })
+		}); err != nil {
 			fail(fmt.Errorf("catalog: mark applied: %w", err))
 			return
 		}
@@ -167,12 +284,18 @@ func (c *Catalog) commitBatch(batch []*update) {
 		if tag.RowsAffected() == 0 {
 			err = catalog.ErrApplied
 		} else {
+			tx.err = nil
 			err = u.fn(&Tx{tx: tx, ctx: u.ctx, c: c})
+			if tx.err != nil {
+				err = tx.err // a queued write failed: the entry failed
+			}
 		}
 		if err == nil {
 			u.ok = true
+			last, carried = u, tx.take()
 			continue
 		}
+		tx.take()
 		u.err = err
 		b = &pgx.Batch{}
 		b.Queue(`ROLLBACK TO SAVEPOINT upd`)
@@ -181,24 +304,21 @@ func (c *Catalog) commitBatch(batch []*update) {
 			b.Queue(markApplied, int64(u.index))
 			u.ok = true
 		}
-		if err := tx.SendBatch(ctx, b).Close(); err != nil {
+		if err := tx.Tx.SendBatch(ctx, b).Close(); err != nil {
 			fail(fmt.Errorf("catalog: rollback to savepoint: %w", err))
 			return
 		}
 	}
-	// Release the last savepoint and advance the watermark over the
-	// contiguous applied prefix, in one round trip.
-	b = &pgx.Batch{}
-	if release {
-		b.Queue(`RELEASE SAVEPOINT upd`)
-	}
-	b.Queue(advanceWatermark, next)
-	b.Queue(notifyWatermark, c.watermarkChannel())
-	if err := tx.SendBatch(ctx, b).Close(); err != nil {
+	// Send what waits, release the last savepoint and advance the
+	// watermark over the contiguous applied prefix, in one round trip.
+	if err := send(func(b *pgx.Batch) {
+		b.Queue(advanceWatermark, next)
+		b.Queue(notifyWatermark, c.watermarkChannel())
+	}); err != nil {
 		fail(fmt.Errorf("catalog: watermark: %w", err))
 		return
 	}
-	if err := tx.Commit(ctx); err != nil {
+	if err := ptx.Commit(ctx); err != nil {
 		for _, u := range batch {
 			if u.ok {
 				u.err = fmt.Errorf("catalog: commit: %w", err)
@@ -234,8 +354,7 @@ func (c *Catalog) Applied(ctx context.Context) (next uint64, above map[uint64]bo
 // entry with no catalog effect of its own whose application rides along
 // with this one (a grant's decision record). Already applied is fine.
 func (t *Tx) MarkApplied(index uint64) error {
-	_, err := t.exec(`INSERT INTO log_applied(idx) SELECT $1::bigint WHERE $1::bigint >= COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0) ON CONFLICT DO NOTHING`, int64(index))
-	return err
+	return t.later(`INSERT INTO log_applied(idx) SELECT $1::bigint WHERE $1::bigint >= COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0) ON CONFLICT DO NOTHING`, int64(index))
 }
 
 // PutAsset records a newly registered asset and its lineage. An asset
@@ -298,8 +417,7 @@ func ownerDIDs(s *asset.State) []string {
 
 // Trail adds an entry to an asset's audit trail.
 func (t *Tx) Trail(a asset.ID, index uint64, typ, summary string) error {
-	_, err := t.exec(`INSERT INTO trail(asset, log_index, type, summary) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`, a.String(), int64(index), typ, summary)
-	return err
+	return t.later(`INSERT INTO trail(asset, log_index, type, summary) VALUES($1,$2,$3,$4) ON CONFLICT DO NOTHING`, a.String(), int64(index), typ, summary)
 }
 
 // PutProposal records a proposal envelope; one recorded already is kept.

@@ -11,9 +11,8 @@ import (
 
 // PutReceipt records a receipt; recording the same id again is a no-op.
 func (t *Tx) PutReceipt(r catalog.ReceiptRecord) error {
-	_, err := t.exec(`INSERT INTO receipts(id, "grant", asset, licensee, session, bytes, requests, envelope, log_index) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING`,
+	return t.later(`INSERT INTO receipts(id, "grant", asset, licensee, session, bytes, requests, envelope, log_index) VALUES($1,$2,$3,$4,$5,$6,$7,$8,$9) ON CONFLICT DO NOTHING`,
 		r.ID, r.Grant, r.Asset, r.Licensee, r.Session, r.Bytes, r.Requests, string(r.Envelope), int64(r.LogIndex))
-	return err
 }
 
 // PutUsage records a usage event. An event whose (grant, id) is recorded
