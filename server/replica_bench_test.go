@@ -44,6 +44,11 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 	_, hsSQ, _, aidSQ, _, _ := licensedFixture(b, 1024, "research-only")
 	runGrantsClients(b, hsSQ, aidSQ, 256, *replicaClients) // warm both up
 	runGrantsClients(b, rr, aid, 256, *replicaClients)
+	// The fleet's fixed cost: what its stores and this process use in 5 s
+	// with no requests (leases, followers, listeners, checkpoint polls).
+	i0, is0, it0 := f.storesCPU(b), cpuTime(b), time.Now()
+	time.Sleep(5 * time.Second)
+	idle, idleSelf, idleT := f.storesCPU(b).minus(i0), cpuTime(b)-is0, time.Since(it0).Seconds()
 	b.ResetTimer()
 	c0 := cpuTime(b)
 	_, sq := runGrantsClients(b, hsSQ, aidSQ, b.N, *replicaClients)
@@ -71,6 +76,9 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 	b.ReportMetric(ms(stores.mysql), "mariadb-cpu-ms/grant")
 	b.ReportMetric(ms(stores.s3), "s3-cpu-ms/grant")
 	b.ReportMetric(perFleet/perSQ, "cost-ratio")
+	b.ReportMetric(idle.pg.Seconds()*1000/idleT, "idle-pg-cpu-ms/s")
+	b.ReportMetric(idle.mysql.Seconds()*1000/idleT, "idle-mariadb-cpu-ms/s")
+	b.ReportMetric(idleSelf.Seconds()*1000/idleT, "idle-process-cpu-ms/s")
 }
 
 // BenchmarkDownloadReplicas measures the cost of a verified GiB: a
