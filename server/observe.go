@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // HeaderRequestID carries a request's id: the client's, if it sent a
@@ -40,6 +41,7 @@ type observer struct {
 	scrubFinished          atomic.Int64 // unix seconds, 0: never
 	settled                atomic.Int64 // unix nanoseconds of the last successful settlement
 	started                time.Time
+	tracer                 *requestTracer // nil: no tracing (trace.go)
 }
 
 func newObserver(s *Server) *observer {
@@ -138,6 +140,12 @@ func (o *observer) wrap(next http.Handler, log *slog.Logger, accessLog bool) htt
 		}
 		w.Header().Set(HeaderRequestID, id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id))
+		var span trace.Span
+		if o.tracer != nil {
+			var ctx context.Context
+			ctx, span = o.tracer.start(r, id)
+			r = r.WithContext(ctx)
+		}
 		start := time.Now()
 		cw := &countingWriter{w: w, code: http.StatusOK}
 		var body *countingBody
@@ -166,6 +174,11 @@ func (o *observer) wrap(next http.Handler, log *slog.Logger, accessLog bool) htt
 			o.bytesIn.WithLabelValues(route).Add(float64(in))
 		}
 		o.bytesOut.WithLabelValues(route).Add(float64(cw.n))
+		var traceAttr slog.Attr
+		if span != nil {
+			o.tracer.end(span, r.Method, route, cw.code, in, cw.n)
+			traceAttr = slog.String("trace_id", span.SpanContext().TraceID().String())
+		}
 		level := slog.LevelInfo
 		switch {
 		case cw.code >= 500:
@@ -175,7 +188,7 @@ func (o *observer) wrap(next http.Handler, log *slog.Logger, accessLog bool) htt
 		}
 		log.LogAttrs(r.Context(), level, "request", slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 			slog.String("path", r.URL.Path), slog.Int("status", cw.code), slog.Int64("bytes_in", in), slog.Int64("bytes_out", cw.n),
-			slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr))
+			slog.Float64("duration_ms", float64(d.Microseconds())/1000), slog.String("remote", r.RemoteAddr), traceAttr)
 	})
 }
 

@@ -19,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
 	"k8s.io/klog/v2"
 
 	"github.com/charter-dev/charter/auditlog"
@@ -94,6 +95,10 @@ type Config struct {
 	// blobs and leases (replica.go); nil means the only server of its
 	// data folder.
 	Replica *Replica
+	// Tracer, when set, gets a span for every request (trace.go): its
+	// route, status and request id, joined to the caller's trace when the
+	// request carries a W3C traceparent. nil: no tracing.
+	Tracer trace.TracerProvider
 }
 
 // DefaultLogOrigin is the origin line of a new log's checkpoints.
@@ -274,6 +279,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 		s.listed[d] = true
 	}
 	s.obs = newObserver(s)
+	s.obs.tracer = newRequestTracer(cfg.Tracer)
 	s.routes()
 	s.handler = s.obs.wrap(s.mux, s.log, cfg.AccessLog)
 	bg, stop := context.WithCancel(context.WithoutCancel(ctx))

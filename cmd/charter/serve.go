@@ -27,7 +27,7 @@ type serveCmd struct{}
 // serveFlags are the settings of `charter serve`.
 type serveFlags struct {
 	config, data, listen, s3addr, hfAddr       *string
-	logFormat, pprofAddr                       *string
+	logFormat, pprofAddr, otlpEndpoint         *string
 	accessLog                                  *bool
 	b                                          backends
 	scrub, settle                              *time.Duration
@@ -99,6 +99,7 @@ func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
 	f.debug = fs.Bool("debug", false, "log debug messages")
 	f.logFormat = fs.String("log-format", "json", "log format on stderr: json (one object a line, for log collectors) or text")
 	f.accessLog = fs.Bool("access-log", true, "log every request (request id, route, status, bytes, duration); false logs only server errors")
+	f.otlpEndpoint = fs.String("otlp-endpoint", "", "send a trace span of every request to this OpenTelemetry collector's OTLP/HTTP base URL (e.g. http://127.0.0.1:4318); empty: the OTEL_EXPORTER_OTLP_ENDPOINT variable if set, else no tracing")
 	f.pprofAddr = fs.String("pprof-addr", "", "serve Go's pprof profiles on this separate address (e.g. 127.0.0.1:6060; keep it private); off when empty")
 	return f
 }
@@ -151,6 +152,11 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		}
 		defer stopPprof()
 	}
+	tracer, stopTracing, err := startTracing(ctx, *sf.otlpEndpoint, log)
+	if err != nil {
+		return err
+	}
+	defer stopTracing()
 	si := *scrub
 	if si == 0 {
 		si = -1
@@ -160,7 +166,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		st = -1
 	}
 	cfg := server.Config{DataDir: *data, Logger: log, AccessLog: *sf.accessLog, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
-		Crowd: pool, ProvenKeys: proven}
+		Crowd: pool, ProvenKeys: proven, Tracer: tracer}
 	var s3l net.Listener
 	if *sf.s3addr != "" {
 		if s3l, err = net.Listen("tcp", *sf.s3addr); err != nil {
