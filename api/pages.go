@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/base64"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 )
 
@@ -58,6 +59,23 @@ func ParseCursor(s string) (uint64, error) {
 type AssetList struct {
 	Assets []AssetRecord `json:"assets"`
 	Next   string        `json:"next,omitempty"`
+}
+
+// AssetListing is AssetRecord as the server writes it in a list: the
+// state is the catalog's stored JSON of asset.State, passed on undecoded
+// (the same JSON document AssetRecord reads).
+type AssetListing struct {
+	State    json.RawMessage `json:"state"`
+	Claim    string          `json:"claim"`
+	Priority string          `json:"priority"`
+	LogIndex uint64          `json:"log_index"`
+}
+
+// AssetListingPage is AssetList as the server writes it (clients read it
+// as AssetList).
+type AssetListingPage struct {
+	Assets []AssetListing `json:"assets"`
+	Next   string         `json:"next,omitempty"`
 }
 
 // GrantRequestList is the answer of GET /v1/grant-requests.

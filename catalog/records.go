@@ -2,6 +2,7 @@ package catalog
 
 import (
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/charter-dev/charter/asset"
@@ -25,6 +26,33 @@ type AssetRecord struct {
 	// Claim is "priority").
 	Priority asset.ID
 	LogIndex uint64
+}
+
+// AssetListing is an asset as a page lists it (Pages.AssetPage): the
+// record with its state as the catalog stores it, the JSON of asset.State
+// that encoding/json writes (the registry writes it when it applies the
+// entry). A page passes it on undecoded: decoding 100 states was most of
+// a page's CPU. Record decodes it.
+type AssetListing struct {
+	Asset    string // the asset id
+	State    []byte // JSON of asset.State
+	Claim    string // "priority", "same-owners" or "conflict"
+	Priority string // the priority claim's asset id
+	LogIndex uint64
+}
+
+// Record decodes the listing into the record Asset answers.
+func (l *AssetListing) Record() (*AssetRecord, error) {
+	var d StateDecoder
+	st, err := d.Decode(l.State)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: asset %s state: %w", l.Asset, err)
+	}
+	prio, err := d.ID(l.Priority)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: asset %s priority: %w", l.Asset, err)
+	}
+	return &AssetRecord{State: st, Claim: l.Claim, Priority: prio, LogIndex: l.LogIndex}, nil
 }
 
 // ProposalRecord is a governance proposal with its approvals.

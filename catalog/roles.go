@@ -245,9 +245,13 @@ type GrantReader interface {
 // match the query's filters, in log order, and the position the next page
 // starts at, or 0 when no record follows. A page costs what it holds, not
 // what the catalog holds: every filter is served by an index that ends in
-// the log index.
+// the log index. A page decodes nothing it only passes on: AssetPage
+// answers each state as the JSON the registry stored at apply time
+// (AssetListing), and ProposalPage answers the approvers of each
+// proposal, not the signed proposal and approvals (Envelope and
+// Approvals are nil; Proposal reads them).
 type Pages interface {
-	AssetPage(ctx context.Context, q AssetQuery) ([]*AssetRecord, uint64, error)
+	AssetPage(ctx context.Context, q AssetQuery) ([]*AssetListing, uint64, error)
 	GrantPage(ctx context.Context, q GrantQuery) ([]*GrantRecord, uint64, error)
 	GrantRequestPage(ctx context.Context, q GrantRequestQuery) ([]*GrantRequestRecord, uint64, error)
 	DisputePage(ctx context.Context, q DisputeQuery) ([]*DisputeRecord, uint64, error)

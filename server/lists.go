@@ -113,7 +113,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, api.AssetList{Assets: wireAll(as, assetWire), Next: api.Cursor(next)})
+	writeJSON(w, http.StatusOK, api.AssetListingPage{Assets: wireAll(as, listingWire), Next: api.Cursor(next)})
 	return nil
 }
 

@@ -12,6 +12,10 @@ func assetWire(r *catalog.AssetRecord) api.AssetRecord {
 	return api.AssetRecord{State: r.State, Claim: r.Claim, Priority: r.Priority, LogIndex: r.LogIndex}
 }
 
+func listingWire(l *catalog.AssetListing) api.AssetListing {
+	return api.AssetListing{State: l.State, Claim: l.Claim, Priority: l.Priority, LogIndex: l.LogIndex}
+}
+
 func proposalWire(p *catalog.ProposalRecord) *api.ProposalRecord {
 	return &api.ProposalRecord{ID: p.ID, Asset: p.Asset, Envelope: p.Envelope, Status: p.Status, LogIndex: p.LogIndex, Approvals: p.Approvals, Approvers: p.Approvers}
 }

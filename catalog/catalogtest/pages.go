@@ -192,8 +192,8 @@ func testPages(t *testing.T, open Opener) {
 		if r.IntN(3) == 0 {
 			aq.Content = cid(fmt.Sprint("content ", r.IntN(20))).String()
 		}
-		got := walk(t, fmt.Sprintf("AssetPage %+v", aq), &aq.PageQuery, func(a *catalog.AssetRecord) uint64 { return a.LogIndex },
-			func() ([]*catalog.AssetRecord, uint64, error) { return c.AssetPage(ctx, aq) })
+		got := records(t, walk(t, fmt.Sprintf("AssetPage %+v", aq), &aq.PageQuery, func(a *catalog.AssetListing) uint64 { return a.LogIndex },
+			func() ([]*catalog.AssetListing, uint64, error) { return c.AssetPage(ctx, aq) }))
 		want := filter(all, func(a *catalog.AssetRecord) bool {
 			return match(aq.MediaType, a.State.Manifest.MediaType) && match(aq.Content, a.State.Manifest.Content.String()) &&
 				(aq.Owner == "" || slices.ContainsFunc(a.State.Owners, func(o asset.Owner) bool { return o.DID.String() == aq.Owner }))
@@ -276,14 +276,17 @@ func testPages(t *testing.T, open Opener) {
 	// A page's records are the records the single lookups answer, with
 	// their approvals and votes.
 	q := catalog.PageQuery{Limit: catalog.MaxPage + 1} // more than the bound: the bound
-	as := walk(t, "AssetPage", &q, func(a *catalog.AssetRecord) uint64 { return a.LogIndex },
-		func() ([]*catalog.AssetRecord, uint64, error) {
+	as := walk(t, "AssetPage", &q, func(a *catalog.AssetListing) uint64 { return a.LogIndex },
+		func() ([]*catalog.AssetListing, uint64, error) {
 			return c.AssetPage(ctx, catalog.AssetQuery{PageQuery: q})
 		})
-	for _, a := range as {
+	for i, a := range records(t, as) {
 		one, err := c.Asset(ctx, a.State.Asset)
 		must(t, err)
 		same(t, "AssetPage", a, one)
+		if as[i].Asset != one.State.Asset.String() {
+			t.Fatalf("AssetPage: listing of %s names %s", one.State.Asset, as[i].Asset)
+		}
 	}
 	q = catalog.PageQuery{}
 	for _, g := range walk(t, "GrantPage", &q, func(g *catalog.GrantRecord) uint64 { return g.LogIndex },
@@ -319,6 +322,11 @@ func testPages(t *testing.T, open Opener) {
 		}) {
 		one, err := c.Proposal(ctx, p.ID)
 		must(t, err)
+		// A page lists the approvers, not the signed statements.
+		if p.Envelope != nil || p.Approvals != nil {
+			t.Fatalf("ProposalPage: %s holds its envelopes", p.ID)
+		}
+		one.Envelope, one.Approvals = nil, nil
 		same(t, "ProposalPage", p, one)
 	}
 
@@ -331,6 +339,18 @@ func testPages(t *testing.T, open Opener) {
 	if err != nil || len(empty) != 0 || nextPos != 0 {
 		t.Fatalf("AssetPage past the end: %d records, next %d, %v", len(empty), nextPos, err)
 	}
+}
+
+// records decodes a page of asset listings.
+func records(t *testing.T, ls []*catalog.AssetListing) []*catalog.AssetRecord {
+	t.Helper()
+	out := make([]*catalog.AssetRecord, 0, len(ls))
+	for _, l := range ls {
+		r, err := l.Record()
+		must(t, err)
+		out = append(out, r)
+	}
+	return out
 }
 
 // same fails the test unless a page's record equals the single lookup's.

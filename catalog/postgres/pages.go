@@ -69,13 +69,34 @@ func assetPageQuery(q catalog.AssetQuery) (string, []any) {
 }
 
 // AssetPage answers a page of assets.
-func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catalog.AssetRecord, uint64, error) {
+func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catalog.AssetListing, uint64, error) {
 	sql, args := assetPageQuery(q)
-	as, err := assetList(ctx, c.pool, sql, args...)
+	rows, err := c.pool.Query(ctx, sql, args...)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, fmt.Errorf("catalog: %w", err)
 	}
-	as, next := catalog.TrimPage(as, q.Bound(), func(a *catalog.AssetRecord) uint64 { return a.LogIndex })
+	defer rows.Close()
+	var as []*catalog.AssetListing
+	for rows.Next() {
+		// The row's bytes are copied once, into one buffer; the state is
+		// passed on, not decoded (catalog.AssetListing).
+		var st, claim, prio, id pgtype.DriverBytes
+		var idx int64
+		if err := rows.Scan(&st, &claim, &prio, &idx, &id); err != nil {
+			return nil, 0, fmt.Errorf("catalog: %w", err)
+		}
+		buf := make([]byte, 0, len(st)+len(claim)+len(prio)+len(id))
+		buf = append(append(append(append(buf, st...), claim...), prio...), id...)
+		s := string(buf[len(st):])
+		l := &catalog.AssetListing{State: buf[:len(st):len(st)], LogIndex: uint64(idx)}
+		l.Claim, s = s[:len(claim)], s[len(claim):]
+		l.Priority, l.Asset = s[:len(prio)], s[len(prio):]
+		as = append(as, l)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, 0, fmt.Errorf("catalog: %w", err)
+	}
+	as, next := catalog.TrimPage(as, q.Bound(), func(a *catalog.AssetListing) uint64 { return a.LogIndex })
 	return as, next, nil
 }
 
@@ -172,15 +193,17 @@ func (c *Catalog) DisputePage(ctx context.Context, q catalog.DisputeQuery) ([]*c
 	return out, next, nil
 }
 
-// ProposalPage answers a page of proposals with their approvals, in one
-// query (one round trip): the page, then its approvals joined to it.
+// ProposalPage answers a page of proposals with their approvers (not the
+// envelopes: catalog.Pages), in one query (one round trip): the page, then
+// its approvers joined to it from approvals_approvers (migration 0008, an
+// index-only scan).
 func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]*catalog.ProposalRecord, uint64, error) {
 	var w where
 	w.eq("asset", q.Asset)
 	w.eq("status", q.Status)
-	page, args := w.page(`SELECT proposal, asset, envelope, status, log_index FROM proposals`, "log_index", q.PageQuery)
+	page, args := w.page(`SELECT proposal, asset, status, log_index FROM proposals`, "log_index", q.PageQuery)
 	rows, err := c.pool.Query(ctx, `WITH page AS (`+page+`)
-		SELECT p.proposal, p.asset, p.envelope, p.status, p.log_index, a.approver, a.envelope
+		SELECT p.proposal, p.asset, p.status, p.log_index, a.approver
 		FROM page p LEFT JOIN approvals a ON a.proposal = p.proposal
 		ORDER BY p.log_index, a.log_index`, args...)
 	if err != nil {
@@ -190,15 +213,15 @@ func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]
 	var out []*catalog.ProposalRecord
 	var last int64 = -1
 	for rows.Next() {
-		var id, a, env, approval pgtype.DriverBytes // copied once, or parsed
+		var id, a pgtype.DriverBytes // parsed, not kept
 		var status string
 		var idx int64
 		var who pgtype.Text
-		if err := rows.Scan(&id, &a, &env, &status, &idx, &who, &approval); err != nil {
+		if err := rows.Scan(&id, &a, &status, &idx, &who); err != nil {
 			return nil, 0, err
 		}
 		if idx != last {
-			p := &catalog.ProposalRecord{Envelope: bytes.Clone(env), Status: status, LogIndex: uint64(idx)}
+			p := &catalog.ProposalRecord{Status: status, LogIndex: uint64(idx)}
 			var err error
 			if p.ID, err = asset.ParseID(string(id)); err == nil {
 				p.Asset, err = asset.ParseID(string(a))
@@ -211,7 +234,6 @@ func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]
 		if who.Valid {
 			p := out[len(out)-1]
 			p.Approvers = append(p.Approvers, who.String)
-			p.Approvals = append(p.Approvals, bytes.Clone(approval))
 		}
 	}
 	if err := rows.Err(); err != nil {

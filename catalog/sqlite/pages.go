@@ -57,7 +57,14 @@ CREATE INDEX IF NOT EXISTS proposals_status ON proposals(status, log_index);
 CREATE INDEX IF NOT EXISTS proposals_asset_status ON proposals(asset, status, log_index);
 `
 
-func init() { migrations = append(migrations, pagesSchema) }
+// approversSchema is migration 2: the approvers of a page of proposals
+// are read from an index that holds them (the approvals rows, with their
+// envelopes, are not read).
+const approversSchema = `
+CREATE INDEX IF NOT EXISTS approvals_approvers ON approvals(proposal, log_index, approver);
+`
+
+func init() { migrations = append(migrations, pagesSchema, approversSchema) }
 
 // putOwners records the owners of an asset registered at index (in
 // PutAsset; a duplicate registration, which kept the first, adds none).
@@ -112,7 +119,7 @@ func (w *where) page(sel, idx string, q catalog.PageQuery) (string, []any) {
 // AssetPage answers a page of assets. The content filter, when set,
 // leads (an index on content and log index); else the owner filter (the
 // owners table, by owner and media type); else the media type.
-func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catalog.AssetRecord, uint64, error) {
+func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catalog.AssetListing, uint64, error) {
 	const cols = `SELECT a.state, a.claim, a.priority, a.log_index, a.asset`
 	var w where
 	var sel, idx string
@@ -141,12 +148,35 @@ func (c *Catalog) AssetPage(ctx context.Context, q catalog.AssetQuery) ([]*catal
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)
 	}
-	as, err := scanAssets(rows)
+	as, err := scanListings(rows)
 	if err != nil {
 		return nil, 0, err
 	}
-	as, next := catalog.TrimPage(as, q.Bound(), func(a *catalog.AssetRecord) uint64 { return a.LogIndex })
+	as, next := catalog.TrimPage(as, q.Bound(), func(a *catalog.AssetListing) uint64 { return a.LogIndex })
 	return as, next, nil
+}
+
+// scanListings reads the rows of an asset page (state, claim, priority,
+// log index, asset): one allocation for the strings of a row, the state
+// not decoded.
+func scanListings(rows *sql.Rows) ([]*catalog.AssetListing, error) {
+	defer rows.Close()
+	var out []*catalog.AssetListing
+	var st, claim, prio, id sql.RawBytes
+	var idx int64
+	for rows.Next() {
+		if err := rows.Scan(&st, &claim, &prio, &idx, &id); err != nil {
+			return nil, fmt.Errorf("catalog: %w", err)
+		}
+		buf := make([]byte, 0, len(st)+len(claim)+len(prio)+len(id))
+		buf = append(append(append(append(buf, st...), claim...), prio...), id...)
+		s := string(buf[len(st):])
+		l := &catalog.AssetListing{State: buf[:len(st):len(st)], LogIndex: uint64(idx)}
+		l.Claim, s = s[:len(claim)], s[len(claim):]
+		l.Priority, l.Asset = s[:len(prio)], s[len(prio):]
+		out = append(out, l)
+	}
+	return out, rows.Err()
 }
 
 // GrantPage answers a page of grants with what was served under them.
@@ -245,12 +275,13 @@ func (c *Catalog) DisputePage(ctx context.Context, q catalog.DisputeQuery) ([]*c
 	return out, next, nil
 }
 
-// ProposalPage answers a page of proposals with their approvals.
+// ProposalPage answers a page of proposals with their approvers (not the
+// envelopes: catalog.Pages).
 func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]*catalog.ProposalRecord, uint64, error) {
 	var w where
 	w.eq("asset", q.Asset)
 	w.eq("status", q.Status)
-	query, args := w.page(`SELECT proposal, asset, envelope, status, log_index FROM proposals`, "log_index", q.PageQuery)
+	query, args := w.page(`SELECT proposal, asset, status, log_index FROM proposals`, "log_index", q.PageQuery)
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)
@@ -258,13 +289,13 @@ func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]
 	var out []*catalog.ProposalRecord
 	for rows.Next() {
 		p := &catalog.ProposalRecord{}
-		var id, a, env string
+		var id, a string
 		var idx int64
-		if err := rows.Scan(&id, &a, &env, &p.Status, &idx); err != nil {
+		if err := rows.Scan(&id, &a, &p.Status, &idx); err != nil {
 			rows.Close()
 			return nil, 0, err
 		}
-		p.Envelope, p.LogIndex = []byte(env), uint64(idx)
+		p.LogIndex = uint64(idx)
 		if p.ID, err = asset.ParseID(id); err == nil {
 			p.Asset, err = asset.ParseID(a)
 		}
@@ -283,14 +314,15 @@ func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]
 	for _, p := range out {
 		byID[p.ID.String()] = p
 	}
-	err = c.each(ctx, `SELECT proposal, approver, envelope FROM approvals WHERE proposal IN `, keys(byID), func(rows *sql.Rows) error {
-		var id, who, env string
-		if err := rows.Scan(&id, &who, &env); err != nil {
+	// The approvers only, from approvals_approvers (covering: the rows
+	// with their envelopes are not read).
+	err = c.each(ctx, `SELECT proposal, approver FROM approvals INDEXED BY approvals_approvers WHERE proposal IN `, keys(byID), func(rows *sql.Rows) error {
+		var id, who string
+		if err := rows.Scan(&id, &who); err != nil {
 			return err
 		}
 		p := byID[id]
 		p.Approvers = append(p.Approvers, who)
-		p.Approvals = append(p.Approvals, []byte(env))
 		return nil
 	})
 	return out, next, err

@@ -48,8 +48,8 @@ func TestPagesUpgrade(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	got, _, err := c.AssetPage(ctx, catalog.AssetQuery{Owner: owner, MediaType: want[0].State.Manifest.MediaType})
-	if err != nil || len(got) != 1 || got[0].State.Asset != want[0].State.Asset {
+	got, _, err := c.AssetPage(ctx, catalog.AssetQuery{Owner: owner, MediaType: catalogtest.Bench(3).Asset.State.Manifest.MediaType})
+	if err != nil || len(got) != 1 || got[0].Asset != want[0].Asset {
 		t.Fatalf("after the upgrade, owner %s: %d assets, %v", owner, len(got), err)
 	}
 	var v int
