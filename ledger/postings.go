@@ -98,6 +98,20 @@ func ModeMatches(kind PostingKind, mode uint8) bool {
 	return true
 }
 
+// IndexedLine is account's Line of a transfer as a postings index row
+// stores it: t's fields with account on one side (Credit when credited,
+// else Debit) and other on the other. Backends store every field of the
+// transfer beside each posting, so a statement reads no journal entry
+// (decoding 1,000 entries was most of an earnings statement's CPU).
+func IndexedLine(account, other string, credited bool, t Transfer, seq uint64, time int64) Line {
+	if credited {
+		t.Credit, t.Debit = account, other
+		return Line{Record: Record{Transfer: t, Seq: seq, Time: time}, Amount: t.Amount, Counterparty: other}
+	}
+	t.Debit, t.Credit = account, other
+	return Line{Record: Record{Transfer: t, Seq: seq, Time: time}, Amount: -t.Amount, Counterparty: other}
+}
+
 // LineOf returns rec as a line of account's postings, and false when rec
 // does not touch account.
 func LineOf(rec Record, account string) (Line, bool) {

@@ -61,11 +61,20 @@ CREATE TABLE IF NOT EXISTS state(
 	value BYTEA NOT NULL
 );
 CREATE TABLE IF NOT EXISTS postings(
-	account TEXT COLLATE "C" NOT NULL,
-	time    BIGINT NOT NULL,
-	seq     BIGINT NOT NULL,
-	mode    SMALLINT NOT NULL,
-	pending TEXT,
+	account    TEXT COLLATE "C" NOT NULL,
+	time       BIGINT NOT NULL,
+	seq        BIGINT NOT NULL,
+	mode       SMALLINT NOT NULL,
+	pending    TEXT,
+	credited   BOOLEAN NOT NULL,
+	other      TEXT NOT NULL,
+	id         TEXT NOT NULL,
+	amount     BIGINT NOT NULL,
+	flags      BIGINT NOT NULL,
+	pending_id TEXT NOT NULL,
+	reverses   TEXT NOT NULL,
+	code       INTEGER NOT NULL,
+	ref        TEXT NOT NULL,
 	PRIMARY KEY(account, time, seq)
 );
 `
@@ -143,6 +152,19 @@ func (l *Ledger) create(ctx context.Context, sch string) error {
 	}
 	if _, err := t.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{sch}.Sanitize()); err != nil {
 		return err
+	}
+	// A postings index of an older Charter (positions only, without the
+	// transfers' fields) is dropped and filled again from the journal
+	// (indexPostings).
+	var old bool
+	if err := t.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'postings')
+		AND NOT EXISTS(SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'postings' AND column_name = 'ref')`, sch).Scan(&old); err != nil {
+		return err
+	}
+	if old {
+		if _, err := t.Exec(ctx, `DROP TABLE `+pgx.Identifier{sch, "postings"}.Sanitize()); err != nil {
+			return err
+		}
 	}
 	if _, err := t.Exec(ctx, schema); err != nil {
 		return err

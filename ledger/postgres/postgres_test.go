@@ -132,9 +132,19 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 }
 
-// A ledger written before the postings index existed gets it filled from
-// the journal when it is opened.
+// A ledger written before the postings index existed, or with the index
+// of an older Charter (positions only, no transfer fields), gets it
+// filled from the journal when it is opened.
 func TestPostingsBackfill(t *testing.T) {
+	for _, before := range []string{`DROP TABLE postings`, `DROP TABLE postings;
+		CREATE TABLE postings(account TEXT COLLATE "C" NOT NULL, time BIGINT NOT NULL, seq BIGINT NOT NULL, mode SMALLINT NOT NULL,
+			pending TEXT, PRIMARY KEY(account, time, seq));
+		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL)`} {
+		testPostingsBackfill(t, before)
+	}
+}
+
+func testPostingsBackfill(t *testing.T, before string) {
 	ctx := context.Background()
 	schema := pgtest.Schema(t, "ledger_test")
 	l, err := postgres.Open(ctx, pgtest.DSN(), &postgres.Options{Schema: schema})
@@ -152,7 +162,7 @@ func TestPostingsBackfill(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := l.Exec(ctx, `DROP TABLE postings`); err != nil {
+	if err := l.Exec(ctx, before); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -162,6 +172,7 @@ func TestPostingsBackfill(t *testing.T) {
 	}
 	defer l.Close()
 	ledgertest.CheckInvariants(t, ctx, l)
+	ledgertest.CheckPostings(t, ctx, l)
 	held, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{Only: ledger.OpenPending})
 	if err != nil || len(held) != 1 || held[0].ID != "q" {
 		t.Fatalf("open pending after the backfill: %+v %v", held, err)

@@ -4,11 +4,18 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/charter-dev/charter/ledger"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 )
+
+// postingCols are the columns of a postings index row: the position
+// (account, time, seq), the mode, and the transfer's fields from the
+// account's side, so a statement reads no journal entry
+// (ledger.IndexedLine).
+var postingCols = []string{"account", "time", "seq", "mode", "pending", "credited", "other", "id", "amount", "flags", "pending_id", "reverses", "code", "ref"}
 
 // indexPostings writes the postings index rows of rs: two per transfer, the
 // debited and the credited account.
@@ -16,22 +23,39 @@ func (x *tx) indexPostings(rs []ledger.Record) error {
 	n := 2 * len(rs)
 	accts, times, seqs := make([]string, 0, n), make([]int64, 0, n), make([]int64, 0, n)
 	modes, pending := make([]int16, 0, n), make([]*string, 0, n)
+	credited, other, ids := make([]bool, 0, n), make([]string, 0, n), make([]string, 0, n)
+	amounts, flags, pendingIDs := make([]int64, 0, n), make([]int64, 0, n), make([]string, 0, n)
+	reverses, codes, refs := make([]string, 0, n), make([]int32, 0, n), make([]string, 0, n)
 	for _, r := range rs {
 		mode := ledger.PostingMode(r.Transfer)
 		var p *string
 		if mode == 1 {
 			p = &r.ID
 		}
-		accts = append(accts, r.Debit, r.Credit)
+		t := r.Transfer
+		accts = append(accts, t.Debit, t.Credit)
 		times = append(times, r.Time, r.Time)
 		seqs = append(seqs, int64(r.Seq), int64(r.Seq))
 		modes = append(modes, int16(mode), int16(mode))
 		pending = append(pending, p, p)
+		credited = append(credited, false, true)
+		other = append(other, t.Credit, t.Debit)
+		ids = append(ids, t.ID, t.ID)
+		amounts = append(amounts, t.Amount, t.Amount)
+		flags = append(flags, int64(t.Flags), int64(t.Flags))
+		pendingIDs = append(pendingIDs, t.PendingID, t.PendingID)
+		reverses = append(reverses, t.Reverses, t.Reverses)
+		codes = append(codes, int32(t.Code), int32(t.Code))
+		refs = append(refs, t.Ref, t.Ref)
 	}
-	return x.insertRows("postings", []string{"account", "time", "seq", "mode", "pending"}, n,
-		func(i int) []any { return []any{accts[i], times[i], seqs[i], modes[i], pending[i]} },
-		`INSERT INTO postings(account, time, seq, mode, pending)
-		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[])`, accts, times, seqs, modes, pending)
+	return x.insertRows("postings", postingCols, n,
+		func(i int) []any {
+			return []any{accts[i], times[i], seqs[i], modes[i], pending[i], credited[i], other[i], ids[i], amounts[i], flags[i], pendingIDs[i], reverses[i], codes[i], refs[i]}
+		},
+		`INSERT INTO postings(account, time, seq, mode, pending, credited, other, id, amount, flags, pending_id, reverses, code, ref)
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::smallint[], $5::text[], $6::boolean[], $7::text[], $8::text[],
+			$9::bigint[], $10::bigint[], $11::text[], $12::text[], $13::integer[], $14::text[])`,
+		accts, times, seqs, modes, pending, credited, other, ids, amounts, flags, pendingIDs, reverses, codes, refs)
 }
 
 // indexPostings fills the postings index of a ledger written before it
@@ -111,7 +135,7 @@ func (l *Ledger) Accounts(ctx context.Context, prefix string) ([]ledger.AccountB
 // postingsSQL is the Postings query for each kind; the arguments are the
 // account, From, To, After.Time, After.Seq and the limit (NULL: none).
 var postingsSQL = func() map[ledger.PostingKind]string {
-	const base = `SELECT j.seq, j.entry FROM postings p JOIN journal j ON j.seq = p.seq
+	const base = `SELECT p.seq, p.time, p.credited, p.other, p.id, p.amount, p.flags, p.pending_id, p.reverses, p.code, p.ref FROM postings p
 WHERE p.account = $1 AND p.time >= $2 AND p.time < $3 AND (p.time, p.seq) > ($4, $5)`
 	const tail = ` ORDER BY p.time, p.seq LIMIT $6`
 	return map[ledger.PostingKind]string{
@@ -150,19 +174,18 @@ func (l *Ledger) EachPosting(ctx context.Context, account string, q ledger.Posti
 		return fmt.Errorf("ledger/postgres: postings of %q: %w", account, err)
 	}
 	defer rows.Close()
-	var seq int64
-	var raw pgtype.DriverBytes // decoded before the next row: no copy
-	var stop error             // fn's own error, returned as it is
-	_, err = pgx.ForEachRow(rows, []any{&seq, &raw}, func() error {
-		e, err := ledger.DecodeEntry(raw)
-		if err != nil {
-			return fmt.Errorf("journal row %d: %w: %w", seq, ledger.ErrChainBroken, err)
-		}
-		line, ok := ledger.LineOf(ledger.Record{Transfer: e.Transfer, Seq: uint64(seq), Time: e.Time}, account)
-		if e.Kind != ledger.EntryTransfer || !ok {
-			return fmt.Errorf("journal row %d is indexed under account %q but does not touch it: %w", seq, account, ledger.ErrChainBroken)
-		}
-		stop = fn(line)
+	var seq, tm, amount, flags int64
+	var code int32
+	var credited bool
+	var other, id, pendingID, reverses, ref pgtype.DriverBytes // copied into one string a row
+	var stop error                                             // fn's own error, returned as it is
+	_, err = pgx.ForEachRow(rows, []any{&seq, &tm, &credited, &other, &id, &amount, &flags, &pendingID, &reverses, &code, &ref}, func() error {
+		s := string(slices.Concat(other, id, pendingID, reverses, ref))
+		cut := func(n int) string { v := s[:n]; s = s[n:]; return v }
+		o := cut(len(other))
+		t := ledger.Transfer{ID: cut(len(id)), Amount: amount, Flags: ledger.TransferFlags(flags), PendingID: cut(len(pendingID)),
+			Reverses: cut(len(reverses)), Code: uint16(code), Ref: cut(len(ref))}
+		stop = fn(ledger.IndexedLine(account, o, credited, t, uint64(seq), tm))
 		return stop
 	})
 	if err != nil {

@@ -134,7 +134,7 @@ func bulkLoad(b *testing.B, l *sqlite.Ledger, h ledgertest.History) {
 	tables := []*table{
 		{sql: `INSERT INTO journal(seq, entry, hash) VALUES`, width: 3},
 		{sql: `INSERT INTO transfers(id, seq) VALUES`, width: 2},
-		{sql: `INSERT INTO postings(account, time, seq, mode, pending) VALUES`, width: 5},
+		{sql: `INSERT INTO postings(account, time, seq, mode, pending, credited, other, id, amount, flags, pending_id, reverses, code, ref) VALUES`, width: 14},
 	}
 	for _, t := range tables {
 		row := "(?" + strings.Repeat(", ?", t.width-1) + ")"
@@ -170,7 +170,10 @@ func bulkLoad(b *testing.B, l *sqlite.Ledger, h ledgertest.History) {
 		t := r.Entry.Transfer
 		tables[1].args = append(tables[1].args, t.ID, r.Seq)
 		flush(tables[1], false)
-		tables[2].args = append(tables[2].args, t.Debit, r.Entry.Time, r.Seq, 0, nil, t.Credit, r.Entry.Time, r.Seq, 0, nil)
+		for _, side := range [2][2]string{{t.Debit, t.Credit}, {t.Credit, t.Debit}} {
+			tables[2].args = append(tables[2].args, side[0], r.Entry.Time, r.Seq, 0, nil, side[0] == t.Credit, side[1],
+				t.ID, t.Amount, int64(t.Flags), t.PendingID, t.Reverses, int64(t.Code), t.Ref)
+		}
 		flush(tables[2], false)
 	}
 	for _, t := range tables {

@@ -6,21 +6,38 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"slices"
 
 	"github.com/charter-dev/charter/ledger"
 )
 
+// postingCols are the columns of a postings index row: the position
+// (account, time, seq), the mode, and the transfer's fields from the
+// account's side, so a statement reads no journal entry
+// (ledger.IndexedLine).
+const (
+	postingCols  = `(account, time, seq, mode, pending, credited, other, id, amount, flags, pending_id, reverses, code, ref)`
+	postingWidth = 14
+)
+
 // postingArgs returns the postings index rows of rs (two per transfer: the
-// debited and the credited account), five values a row.
+// debited and the credited account), postingWidth values a row.
 func postingArgs(rs []ledger.Record) []any {
-	args := make([]any, 0, 10*len(rs))
+	args := make([]any, 0, 2*postingWidth*len(rs))
 	for _, r := range rs {
 		mode := ledger.PostingMode(r.Transfer)
 		var pending any
 		if mode == 1 {
 			pending = r.ID
 		}
-		args = append(args, r.Debit, r.Time, r.Seq, mode, pending, r.Credit, r.Time, r.Seq, mode, pending)
+		t := r.Transfer
+		for _, side := range [2]struct {
+			account, other string
+			credited       bool
+		}{{t.Debit, t.Credit, false}, {t.Credit, t.Debit, true}} {
+			args = append(args, side.account, r.Time, r.Seq, mode, pending, side.credited, side.other,
+				t.ID, t.Amount, int64(t.Flags), t.PendingID, t.Reverses, int64(t.Code), t.Ref)
+		}
 	}
 	return args
 }
@@ -65,7 +82,7 @@ func (l *Ledger) indexPostings(ctx context.Context) error {
 		if err := rows.Close(); err != nil {
 			return err
 		}
-		if err := x.insert(x.putPosting, x.putPostingN, 5, postingArgs(recs)); err != nil {
+		if err := x.insert(x.putPosting, x.putPostingN, postingWidth, postingArgs(recs)); err != nil {
 			return err
 		}
 	}
@@ -153,7 +170,7 @@ func (l *Ledger) States(ctx context.Context, keys []string) (map[string][]byte, 
 // postingsSQL is the Postings query for each kind; the arguments are the
 // account, From, To, After.Time (twice), After.Seq and the limit.
 var postingsSQL = func() map[ledger.PostingKind]string {
-	const base = `SELECT j.seq, j.entry FROM postings p JOIN journal j ON j.seq = p.seq
+	const base = `SELECT p.seq, p.time, p.credited, p.other, p.id, p.amount, p.flags, p.pending_id, p.reverses, p.code, p.ref FROM postings p
 WHERE p.account = ? AND p.time >= ? AND p.time < ? AND (p.time > ? OR p.time = ? AND p.seq > ?)`
 	const tail = ` ORDER BY p.time, p.seq LIMIT ?`
 	return map[ledger.PostingKind]string{
@@ -201,20 +218,19 @@ func postingArgsOf(account string, q ledger.PostingQuery) []any {
 func scanLines(rows *sql.Rows, account string, fn func(ledger.Line) error) error {
 	defer rows.Close()
 	var seq uint64
-	var raw sql.RawBytes // decoded before the next row: no copy
+	var tm, amount, flags, code int64
+	var credited bool
+	var other, id, pendingID, reverses, ref sql.RawBytes // copied into one string a row
 	for rows.Next() {
-		if err := rows.Scan(&seq, &raw); err != nil {
+		if err := rows.Scan(&seq, &tm, &credited, &other, &id, &amount, &flags, &pendingID, &reverses, &code, &ref); err != nil {
 			return fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
 		}
-		e, err := ledger.DecodeEntry(raw)
-		if err != nil {
-			return fmt.Errorf("journal row %d: %w: %w", seq, ledger.ErrChainBroken, err)
-		}
-		line, ok := ledger.LineOf(ledger.Record{Transfer: e.Transfer, Seq: seq, Time: e.Time}, account)
-		if e.Kind != ledger.EntryTransfer || !ok {
-			return fmt.Errorf("journal row %d is indexed under account %q but does not touch it: %w", seq, account, ledger.ErrChainBroken)
-		}
-		if err := fn(line); err != nil {
+		s := string(slices.Concat(other, id, pendingID, reverses, ref))
+		cut := func(n int) string { v := s[:n]; s = s[n:]; return v }
+		o := cut(len(other))
+		t := ledger.Transfer{ID: cut(len(id)), Amount: amount, Flags: ledger.TransferFlags(flags), PendingID: cut(len(pendingID)),
+			Reverses: cut(len(reverses)), Code: uint16(code), Ref: cut(len(ref))}
+		if err := fn(ledger.IndexedLine(account, o, credited, t, seq, tm)); err != nil {
 			return err
 		}
 	}

@@ -58,11 +58,20 @@ CREATE TABLE IF NOT EXISTS state(
 	value BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS postings(
-	account TEXT NOT NULL,
-	time    INTEGER NOT NULL,
-	seq     INTEGER NOT NULL,
-	mode    INTEGER NOT NULL,
-	pending TEXT,
+	account  TEXT NOT NULL,
+	time     INTEGER NOT NULL,
+	seq      INTEGER NOT NULL,
+	mode     INTEGER NOT NULL,
+	pending  TEXT,
+	credited INTEGER NOT NULL,
+	other    TEXT NOT NULL,
+	id       TEXT NOT NULL,
+	amount   INTEGER NOT NULL,
+	flags    INTEGER NOT NULL,
+	pending_id TEXT NOT NULL,
+	reverses TEXT NOT NULL,
+	code     INTEGER NOT NULL,
+	ref      TEXT NOT NULL,
 	PRIMARY KEY(account, time, seq)
 ) WITHOUT ROWID;
 `
@@ -108,6 +117,19 @@ func Open(ctx context.Context, path string, opts *Options) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger/sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	// A postings index of an older Charter (without the transfers' fields)
+	// is dropped here and filled again from the journal (indexPostings).
+	var old bool
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'postings') AND NOT EXISTS(SELECT 1 FROM pragma_table_info('postings') WHERE name = 'ref')`).Scan(&old); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("ledger/sqlite: open %s: %w", path, err)
+	}
+	if old {
+		if _, err := db.ExecContext(ctx, `DROP TABLE postings`); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("ledger/sqlite: upgrade the postings of %s: %w", path, err)
+		}
+	}
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger/sqlite: create schema in %s: %w", path, err)
@@ -160,8 +182,8 @@ func (s *stmts) each(f func(dst **sql.Stmt, q string)) {
 	f(&s.getAccounts, `SELECT a.id, kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM json_each(?) k JOIN accounts a ON a.id = k.value`)
 	f(&s.putJournalN, `INSERT INTO journal(seq, entry, hash) VALUES`+values(3, insertChunk))
 	f(&s.putTransferN, `INSERT INTO transfers(id, seq) VALUES`+values(2, insertChunk))
-	f(&s.putPosting, `INSERT INTO postings(account, time, seq, mode, pending) VALUES(?, ?, ?, ?, ?)`)
-	f(&s.putPostingN, `INSERT INTO postings(account, time, seq, mode, pending) VALUES`+values(5, insertChunk))
+	f(&s.putPosting, `INSERT INTO postings`+postingCols+` VALUES`+values(postingWidth, 1))
+	f(&s.putPostingN, `INSERT INTO postings`+postingCols+` VALUES`+values(postingWidth, insertChunk))
 	f(&s.getAccount, `SELECT kind, flags, credit_limit, currency, dp, cp, dpend, cpend FROM accounts WHERE id = ?`)
 	f(&s.putJournal, `INSERT INTO journal(seq, entry, hash) VALUES(?, ?, ?)`)
 	f(&s.putTransfer, `INSERT INTO transfers(id, seq) VALUES(?, ?)`)
@@ -478,7 +500,7 @@ func (l *Ledger) apply(ctx context.Context, b ledger.Batch) ([]ledger.Result, er
 	if err := x.insert(x.putTransfer, x.putTransferN, 2, idx); err != nil {
 		return nil, fmt.Errorf("ledger/sqlite: index transfers: %w", err)
 	}
-	if err := x.insert(x.putPosting, x.putPostingN, 5, postingArgs(out.New)); err != nil {
+	if err := x.insert(x.putPosting, x.putPostingN, postingWidth, postingArgs(out.New)); err != nil {
 		return nil, fmt.Errorf("ledger/sqlite: index postings: %w", err)
 	}
 	for _, p := range out.Resolutions {

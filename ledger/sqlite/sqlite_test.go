@@ -157,9 +157,19 @@ func TestConcurrent(t *testing.T) {
 	ledgertest.CheckInvariants(t, ctx, l)
 }
 
-// A ledger written before the postings index existed gets it filled from
-// the journal when it is opened.
+// A ledger written before the postings index existed, or with the index
+// of an older Charter (positions only, no transfer fields), gets it
+// filled from the journal when it is opened.
 func TestPostingsBackfill(t *testing.T) {
+	for _, before := range []string{`DROP TABLE postings`, `DROP TABLE postings;
+		CREATE TABLE postings(account TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, mode INTEGER NOT NULL, pending TEXT,
+			PRIMARY KEY(account, time, seq)) WITHOUT ROWID;
+		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL)`} {
+		testPostingsBackfill(t, before)
+	}
+}
+
+func testPostingsBackfill(t *testing.T, before string) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "old.db")
 	l, err := sqlite.Open(ctx, path, nil)
@@ -177,7 +187,7 @@ func TestPostingsBackfill(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := l.DB().ExecContext(ctx, `DROP TABLE postings`); err != nil {
+	if _, err := l.DB().ExecContext(ctx, before); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -187,6 +197,7 @@ func TestPostingsBackfill(t *testing.T) {
 	}
 	defer l.Close()
 	ledgertest.CheckInvariants(t, ctx, l)
+	ledgertest.CheckPostings(t, ctx, l)
 	held, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{Only: ledger.OpenPending})
 	if err != nil || len(held) != 1 || held[0].ID != "q" {
 		t.Fatalf("open pending after the backfill: %+v %v", held, err)
