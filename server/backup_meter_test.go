@@ -13,6 +13,7 @@ import (
 	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/datadir"
 	"github.com/charter-dev/charter/metering"
 	"github.com/charter-dev/charter/registry"
 )
@@ -44,7 +45,7 @@ func TestCatalogBehindLogReceipts(t *testing.T) {
 	get("bytes=0-99999")
 	// The copy: s1 open with 100,000 bytes, 1 request.
 	snap := filepath.Join(t.TempDir(), "catalog.db")
-	if err := vacuumInto(ctx, filepath.Join(m.dir, "catalog.db"), snap); err != nil {
+	if err := datadir.VacuumInto(ctx, filepath.Join(m.dir, "catalog.db"), snap); err != nil {
 		t.Fatal(err)
 	}
 	get("bytes=100000-129999")
@@ -76,7 +77,7 @@ func TestCatalogBehindLogReceipts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := creditUnseenReceipts(ctx, cat, filepath.Join(m.dir, "log"), logCheckpoint(t, m.dir), next); err != nil {
+	if err := datadir.CreditUnseenReceipts(ctx, cat, filepath.Join(m.dir, "log"), logCheckpoint(t, m.dir), next); err != nil {
 		t.Fatal(err)
 	}
 	cat.Close()

@@ -18,6 +18,7 @@ import (
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
+	"github.com/charter-dev/charter/internal/datadir"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
 	"github.com/charter-dev/charter/settlement"
@@ -93,7 +94,7 @@ func TestBackupLive(t *testing.T) {
 	time.Sleep(time.Second)
 	before := writes.Load()
 	dst := filepath.Join(t.TempDir(), "backup")
-	rep, err := Backup(ctx, m.dir, dst)
+	rep, err := datadir.Backup(ctx, m.dir, dst)
 	if err != nil {
 		t.Fatal(err)
 	}

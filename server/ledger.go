@@ -1,20 +1,14 @@
 package server
 
 import (
-	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
-	"path/filepath"
 	"time"
 
 	"github.com/charter-dev/charter/api"
-	"github.com/charter-dev/charter/catalog"
-	catsqlite "github.com/charter-dev/charter/catalog/sqlite"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/ledger"
-	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
 	"github.com/charter-dev/charter/settlement"
 )
@@ -26,53 +20,6 @@ import (
 // ErrLedgerTampered reports a ledger that fails verification against its
 // own journal or the settlement roots in the transparency log.
 var ErrLedgerTampered = settlement.ErrLedgerTampered
-
-// explainLedger rewrites a failed ledger verification for the operator of
-// the ledger name (a file or a database); dir, when set, is the data
-// folder for the hint.
-func explainLedger(name, dir string, err error) error {
-	var je *ledger.JournalError
-	if !errors.As(err, &je) {
-		return err
-	}
-	hint := fmt.Sprintf("hint: the ledger was changed outside Charter (or lost writes the log recorded); do not pay anything out. Stop the server, keep %s as evidence, restore it from a backup taken after the last settlement, and start again", name)
-	if dir != "" {
-		hint += fmt.Sprintf(" (a SQLite ledger with its -wal file); `charter admin check --data %s` repeats this check", dir)
-	}
-	return fmt.Errorf("%s: %w\n%s", name, err, hint)
-}
-
-// LedgerCheck is api.LedgerCheck: what CheckLedger verified.
-type LedgerCheck = api.LedgerCheck
-
-// CheckLedger verifies the ledger of the data folder against its journal
-// and the settlement roots in the log (settlement.VerifyLedger). It reads
-// the catalog for the roots (cfg.Catalog, or the data folder's
-// catalog.db), so check the catalog against the log first. The server must
-// not be running.
-func CheckLedger(ctx context.Context, cfg Config) (*LedgerCheck, error) {
-	var cat catalog.UsageReader = cfg.Catalog
-	if cfg.Catalog == nil {
-		c, err := catsqlite.Open(ctx, filepath.Join(cfg.DataDir, "catalog.db"))
-		if err != nil {
-			return nil, err
-		}
-		defer c.Close()
-		cat = c
-	}
-	path := filepath.Join(cfg.DataDir, "ledger.db")
-	l, err := ledgersqlite.Open(ctx, path, nil)
-	if err != nil {
-		return nil, fmt.Errorf("server: ledger: %w", err)
-	}
-	defer l.Close()
-	b, n, err := settlement.VerifyLedger(ctx, cat, l)
-	if err != nil {
-		return nil, explainLedger(path, cfg.DataDir, err)
-	}
-	r := b.Root()
-	return &LedgerCheck{JournalSize: r.Size, JournalRoot: hex.EncodeToString(r.Hash[:]), Anchors: n, Accounts: len(b.Balances())}, nil
-}
 
 // moneyProblem maps the errors of package settlement to HTTP problems.
 func moneyProblem(err error) error {

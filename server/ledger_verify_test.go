@@ -15,6 +15,7 @@ import (
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/grant"
 	"github.com/charter-dev/charter/identity"
+	"github.com/charter-dev/charter/internal/datadir"
 	"github.com/charter-dev/charter/ledger"
 	ledgersqlite "github.com/charter-dev/charter/ledger/sqlite"
 	"github.com/charter-dev/charter/metering"
@@ -96,7 +97,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 				t.Errorf("start error does not say %q: %v", want, err)
 			}
 		}
-		if _, err := CheckLedger(ctx, Config{DataDir: m.dir}); !errors.Is(err, ErrLedgerTampered) {
+		if _, err := datadir.CheckLedger(ctx, m.dir, nil); !errors.Is(err, ErrLedgerTampered) {
 			t.Fatalf("CheckLedger: %v", err)
 		}
 		m.start2Fresh(t) // keep Cleanup happy
@@ -113,7 +114,7 @@ func TestTamperedLedgerRefused(t *testing.T) {
 		if !errors.Is(err, ErrLedgerTampered) || !errors.Is(err, ledger.ErrAnchor) || !strings.Contains(err.Error(), "journal row") {
 			t.Fatalf("start with a rewritten journal: %v", err)
 		}
-		if _, err := CheckLedger(ctx, Config{DataDir: m.dir}); !errors.Is(err, ledger.ErrAnchor) {
+		if _, err := datadir.CheckLedger(ctx, m.dir, nil); !errors.Is(err, ledger.ErrAnchor) {
 			t.Fatalf("CheckLedger: %v", err)
 		}
 		m.start2Fresh(t)
@@ -127,11 +128,11 @@ func TestTamperedLedgerRefused(t *testing.T) {
 		if err := m.reopen(); err != nil {
 			t.Fatalf("clean ledger refused: %v", err)
 		}
-		lc, err := func() (*LedgerCheck, error) {
+		lc, err := func() (*api.LedgerCheck, error) {
 			m.hs.Close()
 			m.s.Close()
 			defer m.start2Fresh(t)
-			return CheckLedger(ctx, Config{DataDir: m.dir})
+			return datadir.CheckLedger(ctx, m.dir, nil)
 		}()
 		if err != nil || lc.Anchors != 1 || lc.JournalSize == 0 {
 			t.Fatalf("CheckLedger on a clean folder: %+v %v", lc, err)

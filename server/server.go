@@ -302,7 +302,7 @@ func New(ctx context.Context, d Deps) (*Server, error) {
 	// A ledger edited outside Charter is refused before it pays out.
 	if err := s.money.Verify(ctx); err != nil {
 		s.Close()
-		return nil, explainLedger(d.LedgerName, cfg.DataDir, err)
+		return nil, settlement.ExplainLedger(d.LedgerName, cfg.DataDir, err)
 	}
 	var loops []func(context.Context)
 	if cfg.ScrubInterval > 0 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/ledger"
 )
@@ -98,4 +99,31 @@ func (s *Service) backed(ctx context.Context, acct string) error {
 		mismatch = &ledger.JournalError{Account: acct, Problem: fmt.Sprintf("stored balance %+v, the journal gives %+v", a.Balance, b), Err: ledger.ErrBalanceMismatch}
 	}
 	return refuse(mismatch)
+}
+
+// ExplainLedger rewrites a failed ledger verification for the operator of
+// the ledger name (a file or a database); dir, when set, is the data
+// folder for the hint. Other errors are returned as they are.
+func ExplainLedger(name, dir string, err error) error {
+	var je *ledger.JournalError
+	if !errors.As(err, &je) {
+		return err
+	}
+	hint := fmt.Sprintf("hint: the ledger was changed outside Charter (or lost writes the log recorded); do not pay anything out. Stop the server, keep %s as evidence, restore it from a backup taken after the last settlement, and start again", name)
+	if dir != "" {
+		hint += fmt.Sprintf(" (a SQLite ledger with its -wal file); `charter admin check --data %s` repeats this check", dir)
+	}
+	return fmt.Errorf("%s: %w\n%s", name, err, hint)
+}
+
+// CheckLedger verifies l (VerifyLedger) for `charter admin check` and
+// reports what it verified; a failure is explained for the operator
+// (ExplainLedger: name names the ledger, dir the data folder if any).
+func CheckLedger(ctx context.Context, cat catalog.UsageReader, l ledger.Ledger, name, dir string) (*api.LedgerCheck, error) {
+	b, n, err := VerifyLedger(ctx, cat, l)
+	if err != nil {
+		return nil, ExplainLedger(name, dir, err)
+	}
+	r := b.Root()
+	return &api.LedgerCheck{JournalSize: r.Size, JournalRoot: hex.EncodeToString(r.Hash[:]), Anchors: n, Accounts: len(b.Balances())}, nil
 }

@@ -8,11 +8,11 @@ import (
 	"os"
 	"strings"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/internal/datadir"
 	"github.com/charter-dev/charter/internal/dirlock"
 	"github.com/charter-dev/charter/registry"
-	"github.com/charter-dev/charter/server"
 )
 
 func init() {
@@ -118,7 +118,7 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 	defer lock.Release()
 	var (
 		rep  *registry.CheckReport
-		lc   *server.LedgerCheck
+		lc   *api.LedgerCheck
 		lerr error
 	)
 	if b.shared() {
@@ -141,13 +141,13 @@ func (adminCheckCmd) Run(ctx context.Context, env *Env, args []string) error {
 			}
 			defer cat.Close()
 		}
-		lc, lerr = server.CheckLedger(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), Catalog: cat})
+		lc, lerr = datadir.CheckLedger(ctx, *data, cat)
 	}
 	if env.JSON {
 		env.printJSON(struct {
 			OK bool `json:"ok"`
 			*registry.CheckReport
-			Ledger *server.LedgerCheck `json:"ledger"`
+			Ledger *api.LedgerCheck `json:"ledger"`
 		}{rep.Clean() && lerr == nil, rep, lc})
 	} else {
 		for _, l := range rep.Missing {
@@ -220,7 +220,7 @@ func (adminBackupCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer out.Release()
-	rep, err := server.Backup(ctx, *data, dst)
+	rep, err := datadir.Backup(ctx, *data, dst)
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (adminBackupCmd) Run(ctx context.Context, env *Env, args []string) error {
 		env.printJSON(struct {
 			Data   string `json:"data"`
 			Backup string `json:"backup"`
-			*server.BackupReport
+			*api.BackupReport
 		}{*data, dst, rep})
 	} else {
 		fmt.Fprintf(env.Stdout, "backed up %s into %s: log %d entries (audited), catalog, ledger, keys, %d blobs (%d bytes, each re-hashed)\n", *data, dst, rep.LogSize, rep.Blobs, rep.Bytes)

@@ -2,20 +2,18 @@ package main
 
 import (
 	"context"
-	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob/localfs"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/internal/datadir"
-	"github.com/charter-dev/charter/ledger"
 	"github.com/charter-dev/charter/registry"
-	"github.com/charter-dev/charter/server"
+	"github.com/charter-dev/charter/settlement"
 )
 
 // folder opens the log, the blobs and the server key b names (what b
@@ -83,7 +81,7 @@ func (b backends) rebuild(ctx context.Context, data string, logger *slog.Logger)
 // the catalog. Nothing is appended or changed; run it with the replicas
 // stopped or idle, since an entry appended meanwhile shows as a
 // difference. lerr is the ledger's verdict, err a failure to check.
-func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (rep *registry.CheckReport, lc *server.LedgerCheck, lerr, err error) {
+func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (rep *registry.CheckReport, lc *api.LedgerCheck, lerr, err error) {
 	f, done, err := b.folder(ctx, data, logger)
 	if err != nil {
 		return nil, nil, nil, err
@@ -98,7 +96,7 @@ func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (
 	}
 	defer live.Close()
 	if b.Ledger == "" {
-		lc, lerr = server.CheckLedger(ctx, server.Config{DataDir: data, Logger: logger, Catalog: live})
+		lc, lerr = datadir.CheckLedger(ctx, data, live)
 		return rep, lc, lerr, nil
 	}
 	l, err := openLedger(ctx, b.Ledger)
@@ -106,38 +104,7 @@ func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (
 		return nil, nil, nil, err
 	}
 	defer l.Close()
-	lc, lerr = verifyLedgerOn(ctx, live, l, redact(b.Ledger))
+	lc, lerr = settlement.CheckLedger(ctx, live, l, redact(b.Ledger), "")
 	return rep, lc, lerr, nil
 }
 
-// verifyLedgerOn replays l's journal, checks its hash chain and stored
-// balances, and checks that it holds every journal root the settlement
-// entries applied to cat recorded.
-func verifyLedgerOn(ctx context.Context, cat catalog.UsageReader, l ledger.Ledger, name string) (*server.LedgerCheck, error) {
-	roots, err := cat.JournalRoots(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("reading the settlement roots: %w", err)
-	}
-	anchors := make([]ledger.Anchor, 0, len(roots))
-	for _, r := range roots {
-		h, err := hex.DecodeString(r.Hash)
-		if err != nil || len(h) != 32 {
-			if r.Size == 0 {
-				continue // an empty journal's root
-			}
-			return nil, fmt.Errorf("settlement at log entry %d: malformed journal root %q", r.LogIndex, r.Hash)
-		}
-		a := ledger.Anchor{Root: ledger.Root{Size: r.Size}, LogIndex: r.LogIndex}
-		copy(a.Root.Hash[:], h)
-		anchors = append(anchors, a)
-	}
-	books, err := ledger.Verify(ctx, l, anchors)
-	if err != nil {
-		if errors.Is(err, ledger.ErrChainBroken) || errors.Is(err, ledger.ErrAnchor) || errors.Is(err, ledger.ErrBalanceMismatch) {
-			return nil, fmt.Errorf("%w: %s: %w\nhint: stop the replicas, keep the ledger's schema as evidence, restore it from a backup taken after the last settlement", server.ErrLedgerTampered, name, err)
-		}
-		return nil, err
-	}
-	root := books.Root()
-	return &server.LedgerCheck{JournalSize: root.Size, JournalRoot: hex.EncodeToString(root.Hash[:]), Anchors: len(anchors), Accounts: len(books.Balances())}, nil
-}

@@ -1,6 +1,7 @@
 // Package datadir runs the operations on a data folder that need no
-// server: rebuilding its catalog from the log and checking the catalog
-// against the log. The folder holds the log (log/), the blobs (blobs/) and
+// server: rebuilding its catalog from the log, checking the catalog
+// against the log and the ledger against its journal, and backing the
+// folder up while a server runs on it. The folder holds the log (log/), the blobs (blobs/) and
 // the keys (keys/); the catalog is the folder's SQLite catalog.db, or a
 // PostgreSQL schema named by a catalog URL (the --catalog of `charter
 // serve`). The state machine is package registry's; this package only

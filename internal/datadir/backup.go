@@ -1,4 +1,4 @@
-package server
+package datadir
 
 import (
 	"context"
@@ -7,13 +7,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/charter-dev/charter/api"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
+	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/auditlog"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/blob/localfs"
@@ -26,8 +26,6 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 )
 
-// BackupReport is api.BackupReport: what Backup copied.
-type BackupReport = api.BackupReport
 
 // Backup copies the data folder src into the new folder dst, consistently,
 // while a server may be running on src and taking writes:
@@ -56,7 +54,7 @@ type BackupReport = api.BackupReport
 // catalog.Tx.ApplyReceipt), so those bytes are not receipted twice. The caller must make sure
 // no rebuild runs on src meanwhile (cmd/charter refuses while an admin
 // command holds the folder).
-func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
+func Backup(ctx context.Context, src, dst string) (*api.BackupReport, error) {
 	if ents, err := os.ReadDir(dst); err == nil && len(ents) > 0 {
 		// A lock file of our own is fine.
 		if len(ents) > 1 || ents[0].Name() != "charter.lock" {
@@ -69,9 +67,9 @@ func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
 	if err := os.MkdirAll(dst, 0o700); err != nil {
 		return nil, err
 	}
-	rep := &BackupReport{}
+	rep := &api.BackupReport{}
 	// 1. Catalog.
-	if err := vacuumInto(ctx, filepath.Join(src, "catalog.db"), filepath.Join(dst, "catalog.db")); err != nil {
+	if err := VacuumInto(ctx, filepath.Join(src, "catalog.db"), filepath.Join(dst, "catalog.db")); err != nil {
 		return nil, fmt.Errorf("backup: catalog: %w", err)
 	}
 	cat, err := catsqlite.Open(ctx, filepath.Join(dst, "catalog.db"))
@@ -123,12 +121,12 @@ func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
 	if err := copyLog(ctx, srcLog, dstLog, cp, raw); err != nil {
 		return nil, fmt.Errorf("backup: log: %w", err)
 	}
-	if err := creditUnseenReceipts(ctx, cat, dstLog, cp, next); err != nil {
+	if err := CreditUnseenReceipts(ctx, cat, dstLog, cp, next); err != nil {
 		return nil, fmt.Errorf("backup: receipts beyond the catalog: %w", err)
 	}
 	// 3. Ledger.
 	if _, err := os.Stat(filepath.Join(src, "ledger.db")); err == nil {
-		if err := vacuumInto(ctx, filepath.Join(src, "ledger.db"), filepath.Join(dst, "ledger.db")); err != nil {
+		if err := VacuumInto(ctx, filepath.Join(src, "ledger.db"), filepath.Join(dst, "ledger.db")); err != nil {
 			return nil, fmt.Errorf("backup: ledger: %w", err)
 		}
 	}
@@ -194,9 +192,9 @@ func Backup(ctx context.Context, src, dst string) (*BackupReport, error) {
 	return rep, syncDir(dst)
 }
 
-// vacuumInto writes a consistent copy of the SQLite database at src to
+// VacuumInto writes a consistent copy of the SQLite database at src to
 // dst, whoever else is writing to src.
-func vacuumInto(ctx context.Context, src, dst string) error {
+func VacuumInto(ctx context.Context, src, dst string) error {
 	db, err := sql.Open("sqlite", "file:"+src+"?_pragma=busy_timeout(10000)")
 	if err != nil {
 		return err
@@ -296,12 +294,12 @@ func firstEntries(b []byte, n int) ([]byte, error) {
 	return b[:off], nil
 }
 
-// creditUnseenReceipts credits the catalog copy's grant counters with the
+// CreditUnseenReceipts credits the catalog copy's grant counters with the
 // receipts of the log copy from index next on that seal sessions the copy
 // never saw (begun after it was taken): replaying them counts them against
 // the quota but not on the grant's counter, which the copy's server kept
 // live (catsqlite.Catalog.CreditUnseenReceipt).
-func creditUnseenReceipts(ctx context.Context, cat *catsqlite.Catalog, dstLog string, cp auditlog.Checkpoint, next uint64) error {
+func CreditUnseenReceipts(ctx context.Context, cat *catsqlite.Catalog, dstLog string, cp auditlog.Checkpoint, next uint64) error {
 	seen := map[string]bool{}
 	for rec, err := range auditlog.ReadEntries(ctx, tclient.FileFetcher{Root: dstLog}, cp, next) {
 		if errors.Is(err, auditlog.ErrMalformed) {
@@ -329,7 +327,7 @@ func creditUnseenReceipts(ctx context.Context, cat *catsqlite.Catalog, dstLog st
 	return nil
 }
 
-// copyFile copies src to the new file dst and syncs it (backup.go).
+// copyFile copies src to the new file dst and syncs it.
 func copyFile(src, dst string) error {
 	in, err := os.Open(src)
 	if err != nil {
