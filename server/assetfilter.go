@@ -132,9 +132,9 @@ func containsPurpose(ps []license.Purpose, p license.Purpose) bool {
 // scanAssets answers a page of the assets that pass aq's indexed filters
 // and f, reading at most assetScanBudget records from aq.From on, and the
 // position the next page starts at (0: no record follows).
-func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetScan) ([]*catalog.AssetRecord, uint64, error) {
+func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetScan) ([]*catalog.AssetListing, uint64, error) {
 	want := aq.Bound()
-	var out []*catalog.AssetRecord
+	var out []*catalog.AssetListing
 	read := 0
 	for read < assetScanBudget {
 		q := aq
@@ -143,12 +143,18 @@ func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetS
 		if err != nil {
 			return nil, 0, err
 		}
-		for i, a := range page {
+		for i, l := range page {
 			read++
+			// The unindexed filters read the state: decoded here, and
+			// only here (a page without them passes the stored JSON on).
+			a, err := l.Record()
+			if err != nil {
+				return nil, 0, err
+			}
 			if !f.matchName(a) || (f.needTerms() && !f.matchTerms(s.cachedTerms(ctx, a.State.License), a.State.License != "")) {
 				continue
 			}
-			out = append(out, a)
+			out = append(out, l)
 			if len(out) == want {
 				if i == len(page)-1 && next == 0 {
 					return out, 0, nil

@@ -103,7 +103,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	var as []*catalog.AssetRecord
+	var as []*catalog.AssetListing
 	var next uint64
 	if f.set() {
 		as, next, err = s.scanAssets(r.Context(), aq, f)

@@ -107,4 +107,3 @@ func (b backends) check(ctx context.Context, data string, logger *slog.Logger) (
 	lc, lerr = settlement.CheckLedger(ctx, live, l, redact(b.Ledger), "")
 	return rep, lc, lerr, nil
 }
-

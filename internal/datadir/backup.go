@@ -26,7 +26,6 @@ import (
 	tclient "github.com/transparency-dev/tessera/client"
 )
 
-
 // Backup copies the data folder src into the new folder dst, consistently,
 // while a server may be running on src and taking writes:
 //
