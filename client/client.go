@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/charter-dev/charter/api"
+	"github.com/charter-dev/charter/content"
 	"io"
 	"net/http"
 	"net/url"
@@ -44,6 +45,9 @@ type Client struct {
 	// server's receipts are per grant and session. See Session and
 	// CloseSession.
 	session string
+	// indexBase is the dataset index PutDir sends a new index against as
+	// a delta (see WithIndexBase).
+	indexBase *content.Index
 }
 
 // New returns a client for the server at addr (e.g. "http://127.0.0.1:7070").

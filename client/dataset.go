@@ -161,7 +161,7 @@ func (c *Client) PutDir(ctx context.Context, root string, progress func(done, to
 	if err != nil {
 		return BlobInfo{}, nil, err
 	}
-	info, err := c.Put(ctx, strings.NewReader(string(raw)), int64(len(raw)), PutOptions{Kind: KindDataset})
+	info, err := c.putIndex(ctx, idx, raw) // indexdelta.go
 	// The server checked the index; it calls it a dataset only once a
 	// registration in the log does, but this client built one.
 	info.Kind = KindDataset

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -22,6 +23,12 @@ import (
 // the server's data folder.
 func newProvenServer(t testing.TB) (*client.Client, string) {
 	t.Helper()
+	return newProvenServerWrapped(t, nil)
+}
+
+// newProvenServerWrapped is newProvenServer with the handler wrapped.
+func newProvenServerWrapped(t testing.TB, wrap func(http.Handler) http.Handler) (*client.Client, string) {
+	t.Helper()
 	uk, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
@@ -32,7 +39,11 @@ func newProvenServer(t testing.TB) (*client.Client, string) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	hs := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	c, err := client.New(hs.URL)
 	if err != nil {

@@ -136,6 +136,9 @@ func pathID(r *http.Request) (content.ID, error) {
 // the kind the server reports comes only from the log (a registered
 // dataset), never from this parameter.
 func (s *Server) upload(w http.ResponseWriter, r *http.Request) error {
+	if isDelta(r) {
+		return s.uploadDelta(w, r) // indexdelta.go
+	}
 	ctx := r.Context()
 	var want *content.ID
 	if v := r.URL.Query().Get("id"); v != "" {
@@ -283,21 +286,27 @@ func (s *Server) uploader(w http.ResponseWriter, r *http.Request, idBound bool) 
 	if err != nil {
 		return who, err
 	}
-	if err := s.drawPool(r.Context(), crowd.Uploads, r.ContentLength, who); err != nil {
-		return who, err
+	return who, s.chargeUpload(r.Context(), who, r.ContentLength)
+}
+
+// chargeUpload charges n stored bytes to who's upload quotas (and, for a
+// key without standing, to the crowd's pool).
+func (s *Server) chargeUpload(ctx context.Context, who identity.DID, n int64) error {
+	if err := s.drawPool(ctx, crowd.Uploads, n, who); err != nil {
+		return err
 	}
 	day := time.Now().UTC().Format(time.DateOnly)
 	maxDay, maxTotal := limit(s.cfg.UploadQuotaDay, DefaultUploadQuotaDay), limit(s.cfg.UploadQuotaTotal, DefaultUploadQuotaTotal)
-	ok, usedDay, usedTotal, err := s.cat.ChargeUpload(r.Context(), who.String(), day, r.ContentLength, maxDay, maxTotal)
+	ok, usedDay, usedTotal, err := s.cat.ChargeUpload(ctx, who.String(), day, n, maxDay, maxTotal)
 	if err != nil {
-		return who, err
+		return err
 	}
 	if !ok {
-		return who, errorf(http.StatusTooManyRequests, "upload-quota", "Upload quota exhausted",
-			fmt.Sprintf("%s has uploaded %d bytes today (limit %d) and %d in total (limit %d; 0: none); this upload of %d bytes would pass a limit", who, usedDay, maxDay, usedTotal, maxTotal, r.ContentLength),
+		return errorf(http.StatusTooManyRequests, "upload-quota", "Upload quota exhausted",
+			fmt.Sprintf("%s has uploaded %d bytes today (limit %d) and %d in total (limit %d; 0: none); this upload of %d bytes would pass a limit", who, usedDay, maxDay, usedTotal, maxTotal, n),
 			"the daily quota resets at 00:00 UTC; the operator sets quotas with `charter serve --upload-quota-day/--upload-quota-total`", nil)
 	}
-	return who, nil
+	return nil
 }
 
 // kindOf is what a stored blob is, as the log says: a dataset when a

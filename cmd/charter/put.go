@@ -56,6 +56,9 @@ func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
 	}
 	if fi.IsDir() {
 		bar := newProgress(env, "put "+path, 0)
+		if base := lastIndex(env, c.Server(), path); base != nil {
+			c = c.WithIndexBase(base) // putstate.go
+		}
 		info, idx, err := c.PutDir(ctx, path, func(done, total int64) {
 			bar.total(total)
 			bar.set(done)
@@ -64,6 +67,7 @@ func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
 		if err != nil {
 			return putResult{}, err
 		}
+		saveIndex(env, c.Server(), path, idx)
 		var size int64
 		for _, f := range idx.Files {
 			size += f.Size
