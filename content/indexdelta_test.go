@@ -70,7 +70,7 @@ func TestIndexDeltaRoundTrip(t *testing.T) {
 func TestIndexDeltaRefuses(t *testing.T) {
 	base, _ := NewIndex([]File{{Path: "a", Size: 1, ID: idOf("a")}, {Path: "c", Size: 1, ID: idOf("c")}})
 	for name, d := range map[string]*IndexDelta{
-		"remove missing": {Base: idOf("b"), Remove: []string{"b"}},
+		"remove missing":  {Base: idOf("b"), Remove: []string{"b"}},
 		"remove past end": {Base: idOf("b"), Remove: []string{"z"}},
 		"file and folder": {Base: idOf("b"), Put: []File{{Path: "a/x", Size: 1, ID: idOf("x")}}},
 	} {
