@@ -20,7 +20,7 @@ export const FILTERS = ["q", "media", "license", "purpose", "price"];
 // A filtered page the server could not fill (it reads a bounded part of
 // the catalog a request) is continued this many times before the page
 // says it searched part of the catalog and offers to search on.
-const CONTINUE = 4;
+const CONTINUE = 9;
 
 function select(id, label, value, options) {
   return el(
