@@ -168,7 +168,9 @@ func (s *Server) readIndex(ctx context.Context, id content.ID, each func(content
 func (s *Server) carryUnindexed(ctx context.Context) {
 	un, err := s.cat.Unindexed(ctx)
 	if err != nil {
-		s.log.Error("listing unindexed datasets", "err", err)
+		if ctx.Err() == nil { // not a server closed at once
+			s.log.Error("listing unindexed datasets", "err", err)
+		}
 		return
 	}
 	for _, u := range un {

@@ -135,7 +135,7 @@ func (assetListCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("asset list", flag.ContinueOnError)
 	env.globalFlags(fs)
 	var q client.AssetQuery
-	fs.StringVar(&q.Owner, "owner", "", "only the assets this DID owns (now)")
+	fs.StringVar(&q.Owner, "owner", "", "only the assets this `DID` owns (now)")
 	fs.StringVar(&q.MediaType, "media", "", "only the assets of this media type")
 	fs.StringVar(&q.Content, "content", "", "only the assets registered on this content id")
 	if _, err := parse(fs, args); err != nil {

@@ -27,7 +27,7 @@ func envName(name string) string {
 // notSettable are flags that the environment and the config file do not
 // set: the global client flags (which have their own variables) and the
 // config file itself.
-var notSettable = map[string]bool{"server": true, "key": true, "json": true, "config": true}
+var notSettable = map[string]bool{"server": true, "key": true, "json": true, "jq": true, "config": true}
 
 // fillFlags sets each flag of fs that the command line left unset from
 // getenv and then from the config file at path ("" for none).

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"net"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/charter-dev/charter/server"
@@ -46,15 +48,17 @@ func (demoCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if _, err := os.Stat(filepath.Join(*data, "catalog.db")); err == nil {
 		fresh = false
 	}
+	// The address first: on a taken one, nothing is opened or seeded.
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return listenError("demo", *listen, err)
+	}
+	defer l.Close()
 	srv, err := server.Open(ctx, server.Config{DataDir: *data, Logger: quietLogger(env), ScrubInterval: -1, SettleInterval: -1})
 	if err != nil {
 		return err
 	}
 	defer srv.Close()
-	l, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: the address is taken (a `charter serve` or another demo?)\nhint: %s", *listen, nextFreeHint(*listen))
-	}
 	url := "http://" + l.Addr().String()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ctx, l) }()
@@ -173,18 +177,32 @@ func seedDemo(ctx context.Context, parent *Env, data, url string) error {
 	return nil
 }
 
+// listenError says in the user's terms why `charter CMD` cannot listen on
+// addr: taken (with the next free port), not allowed, or not an address.
+func listenError(cmd, addr string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("cannot listen on %s: the address is taken (a `charter serve` or a demo?)\nhint: %s", addr, nextFreeHint(cmd, addr))
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("cannot listen on %s: not allowed (ports below 1024 need privileges)\nhint: pick a port above 1024: charter %s --listen 127.0.0.1:7070", addr, cmd)
+	case errors.Is(err, syscall.EADDRNOTAVAIL):
+		return fmt.Errorf("cannot listen on %s: no network interface of this machine has that address\nhint: listen on 127.0.0.1 (this machine) or 0.0.0.0 (every interface): charter %s --listen 0.0.0.0:7070", addr, cmd)
+	}
+	return fmt.Errorf("cannot listen on %q: not a HOST:PORT address\nhint: charter %s --listen 127.0.0.1:7070 (or :7070 for every interface)", addr, cmd)
+}
+
 // nextFreeHint offers the next free port after the one addr names.
-func nextFreeHint(addr string) string {
+func nextFreeHint(cmd, addr string) string {
 	host, port, err := net.SplitHostPort(addr)
 	p, perr := strconv.Atoi(port)
 	if err != nil || perr != nil {
-		return "pass a free address: charter demo --listen 127.0.0.1:7171"
+		return "pass a free address: charter " + cmd + " --listen 127.0.0.1:7171"
 	}
 	for q := p + 1; q < p+50 && q < 65536; q++ {
 		try := net.JoinHostPort(host, strconv.Itoa(q))
 		if l, err := net.Listen("tcp", try); err == nil {
 			l.Close()
-			return fmt.Sprintf("%s is free: charter demo --listen %s", try, try)
+			return fmt.Sprintf("%s is free: charter %s --listen %s", try, cmd, try)
 		}
 	}
 	return "stop the other server, or pass a free address with --listen"

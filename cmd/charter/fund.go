@@ -27,7 +27,7 @@ func (fundCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("fund", flag.ContinueOnError)
 	env.globalFlags(fs)
 	credit := fs.String("credit-limit", "", "open the account with this credit line (fixed once the account is open)")
-	from := fs.String("from", "bank", "external account the money comes from")
+	from := fs.String("from", "bank", "external `ACCOUNT` the money comes from")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -89,11 +90,21 @@ var valueNames = map[string]string{
 	"description": "TEXT", "purpose": "PURPOSE", "territory": "CC", "org": "NAME", "id": "ID", "credit-limit": "AMOUNT",
 	"log-key": "KEY", "ttl": "DURATION", "profile": "NAME", "endpoint": "URL", "origin": "NAME", "catalog": "URL", "ledger": "URL", "blobs": "URL|DIR", "proven-keys": "DIDS",
 	"server-key": "FILE", "log": "URL", "log-format": "json|text", "pprof-addr": "ADDR", "s3-addr": "ADDR", "hf-addr": "ADDR",
+	"otlp-endpoint": "URL",
 }
+
+// placeholder is a value name a flag's usage gives in back quotes, as the
+// flag package's convention has it ("the `ACCOUNT` it goes to"): capitals
+// only, so that a command quoted in a usage (`charter settle`) is never
+// taken for one.
+var placeholder = regexp.MustCompile("`([A-Z][A-Z0-9_|=.\\[\\]-]*)`")
 
 func valueName(f *flag.Flag) string {
 	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
 		return ""
+	}
+	if m := placeholder.FindStringSubmatch(f.Usage); m != nil {
+		return m[1]
 	}
 	if n, ok := valueNames[f.Name]; ok {
 		return n
@@ -162,7 +173,7 @@ func writeFlags(w io.Writer, fs *flag.FlagSet) {
 		if v := valueName(f); v != "" {
 			left += " " + v
 		}
-		u := f.Usage
+		u := placeholder.ReplaceAllString(f.Usage, "$1")
 		if def := f.DefValue; def != "" && def != "false" && def != "0" && def != "0s" && def != "[]" && !strings.Contains(u, "default") {
 			u += fmt.Sprintf(" (default %s)", def)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -52,6 +53,49 @@ func TestHelpEveryCommand(t *testing.T) {
 					}
 				}
 			}
+		}
+	}
+}
+
+// TestHelpValueNames: every flag that takes a value names it in help by
+// what it is (FILE, ACCOUNT, EXPRESSION), never the catch-all VALUE nor a
+// word of its description, and no usage keeps the back quotes that mark
+// a value name. --from is a TIME to earnings and an ACCOUNT to fund.
+func TestHelpValueNames(t *testing.T) {
+	for _, c := range commands {
+		var cmds []command
+		if s, ok := c.cmd.(subcommands); ok {
+			for _, sub := range s {
+				cmds = append(cmds, sub)
+			}
+		} else {
+			cmds = append(cmds, c.cmd)
+		}
+		for _, cmd := range cmds {
+			fs := flagSetOf(cmd)
+			if fs == nil {
+				continue
+			}
+			var out bytes.Buffer
+			writeFlags(&out, fs)
+			fs.VisitAll(func(f *flag.Flag) {
+				if v := valueName(f); v == "VALUE" || strings.ContainsAny(v, " `") {
+					t.Errorf("charter %s -h: --%s takes %q: name what it takes (a back-quoted `NAME` in its usage, or valueNames)", fs.Name(), f.Name, v)
+				}
+			})
+			if m := placeholder.FindString(out.String()); m != "" {
+				t.Errorf("charter %s -h shows the value name %s in back quotes:\n%s", fs.Name(), m, out.String())
+			}
+		}
+	}
+	for _, c := range []struct{ cmd, want string }{
+		{"fund", "--from ACCOUNT "}, {"withdraw", "--to ACCOUNT "}, {"earnings", "--from TIME "}, {"earnings", "--jq EXPRESSION "},
+		{"serve", "--otlp-endpoint URL "}, {"serve", "--settle-interval DURATION "},
+	} {
+		var out bytes.Buffer
+		writeFlags(&out, flagSetOf(lookupPath([]string{c.cmd})))
+		if !strings.Contains(out.String(), c.want) {
+			t.Errorf("charter %s -h: no %q in\n%s", c.cmd, c.want, out.String())
 		}
 	}
 }

@@ -98,6 +98,10 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 			if errors.Is(err, flag.ErrHelp) {
 				return nil, usageError{fs}
 			}
+			// A negative number reads as a flag to the flag package.
+			if m := negativeArg.FindStringSubmatch(err.Error()); m != nil {
+				return nil, fmt.Errorf("%s: no argument takes a negative number (amounts, counts and log indexes have no sign)\nhint: run `charter %s -h` for its arguments", m[1], fs.Name())
+			}
 			// The flag package says "parse error" for a value that is not a
 			// number (strconv's words); say it in the user's.
 			msg := dashDash.ReplaceAllString(flagErrorWords(fs, err.Error()), "$1--$2")
@@ -114,6 +118,9 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 		args = args[1:]
 	}
 }
+
+// negativeArg is the flag package's error for an argument such as -1.
+var negativeArg = regexp.MustCompile(`^flag provided but not defined: (-[0-9][0-9.]*)$`)
 
 // dashDash writes long flags as users type them (--name, not -name).
 var dashDash = regexp.MustCompile(`(flag |: )-([a-z][\w-]+)`)

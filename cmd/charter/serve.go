@@ -182,6 +182,12 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		}
 		defer hfl.Close()
 	}
+	// The address before the backends: on a taken one, nothing is opened.
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return listenError("serve", *listen, err)
+	}
+	defer l.Close()
 	deps, done, err := b.open(ctx, cfg)
 	if err != nil {
 		return err
@@ -192,10 +198,6 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	defer srv.Close()
-	l, err := net.Listen("tcp", *listen)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %s: %w\nhint: another charter serve may be running; pick another --listen address", *listen, err)
-	}
 	url := "http://" + l.Addr().String()
 	if env.JSON {
 		out := map[string]string{"server": url, "data": *data}

@@ -20,7 +20,7 @@ type withdrawCmd struct{}
 func (withdrawCmd) Run(ctx context.Context, env *Env, args []string) error {
 	fs := flag.NewFlagSet("withdraw", flag.ContinueOnError)
 	env.globalFlags(fs)
-	to := fs.String("to", "bank", "external account the payout goes to")
+	to := fs.String("to", "bank", "external `ACCOUNT` the payout goes to")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
