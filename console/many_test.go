@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"slices"
@@ -300,4 +301,71 @@ func TestBrowserBigCatalog(t *testing.T) {
 		t.Errorf("the catalog is %dpx wider than a 420 px screen", over)
 	}
 	screenshot(t, ctx, "catalog-10k-420.png")
+}
+
+// BenchmarkCatalogPage answers pages of the 10,000-asset catalog as the
+// console asks for them (GET /v1/assets?limit=50 from a random page's
+// cursor, and a filtered page: purpose=train), over loopback, and in the
+// same run the baseline: the unpaged list the console read before, every
+// asset (all pages of 1,000). It reports p50 and p99 of each and the
+// ratio page p99 / unpaged p50. Issue 15 asks a page in < 50 ms p99.
+//
+//	go test ./console -run '^$' -bench CatalogPage -benchtime 400x
+func BenchmarkCatalogPage(b *testing.B) {
+	bc := seedMany(b, manyAssets(b))
+	ctx := context.Background()
+	get := func(url string) time.Duration {
+		t0 := time.Now()
+		resp, err := http.Get(url)
+		if err != nil {
+			b.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b.Fatalf("%s: %d", url, resp.StatusCode)
+		}
+		return time.Since(t0)
+	}
+	var cursors []string
+	for from := ""; ; {
+		p, err := bc.c.AssetPage(ctx, client.AssetQuery{Page: client.Page{From: from, Limit: 50}})
+		if err != nil {
+			b.Fatal(err)
+		}
+		cursors = append(cursors, from)
+		if p.Next == "" {
+			break
+		}
+		from = p.Next
+	}
+	var page, filtered, full []time.Duration
+	b.ResetTimer()
+	i := 0
+	for b.Loop() {
+		c := cursors[(i*7919)%len(cursors)]
+		page = append(page, get(bc.ts.URL+"/v1/assets?limit=50&from="+c))
+		filtered = append(filtered, get(bc.ts.URL+"/v1/assets?limit=50&purpose=train&from="+c))
+		if i%10 == 0 {
+			t0 := time.Now()
+			all, err := bc.c.Assets(ctx)
+			if err != nil || len(all) != len(bc.ids) {
+				b.Fatalf("unpaged list: %d, %v", len(all), err)
+			}
+			full = append(full, time.Since(t0))
+		}
+		i++
+	}
+	b.StopTimer()
+	q := func(d []time.Duration, p float64) float64 {
+		s := slices.Clone(d)
+		slices.Sort(s)
+		return float64(s[min(len(s)-1, int(p*float64(len(s))))].Microseconds()) / 1000
+	}
+	b.ReportMetric(q(page, 0.5), "page_p50_ms")
+	b.ReportMetric(q(page, 0.99), "page_p99_ms")
+	b.ReportMetric(q(filtered, 0.5), "filtered_p50_ms")
+	b.ReportMetric(q(filtered, 0.99), "filtered_p99_ms")
+	b.ReportMetric(q(full, 0.5), "unpaged_p50_ms")
+	b.ReportMetric(q(page, 0.99)/q(full, 0.5), "ratio")
 }

@@ -135,13 +135,16 @@ export async function render(main, id) {
     h1,
     el(
       "p",
-      { class: "badges" },
+      { class: "badges", id: "asset-badges" },
       el("span", { class: v.claim === "conflict" ? "badge warn" : "badge ok" }, v.claim === "priority" ? "priority claim" : v.claim === "conflict" ? "conflicting claim" : v.claim),
       el("span", { class: "badge" }, `version ${st.version}`),
       st.delisted ? el("span", { class: "badge warn" }, "delisted") : null,
     ),
   );
   if (m.description) main.append(el("p", {}, m.description));
+  // The lineage first: where the asset comes from and what uses it.
+  const linSec = section("lineage", "Lineage", loading("lineage"));
+  main.append(linSec);
   const totalWeight = (st.owners || []).reduce((a, o) => a + o.weight, 0);
   main.append(
     section(
@@ -183,9 +186,8 @@ export async function render(main, id) {
   );
   const checkSec = section("logcheck", "Checked against the log", loading("proofs"));
   main.append(checkSec);
-  const linSec = section("lineage", "Lineage", loading("lineage"));
   const licSec = section("license", "Licence", st.license ? loading("terms") : empty("No licence: the owners published this asset without terms."));
-  main.append(linSec, licSec);
+  main.append(licSec);
 
   // Conflicting claims.
   const conf = [];
@@ -255,12 +257,20 @@ export async function render(main, id) {
     api.lineage(id).then(
       (lin) => {
         const up = (lin.up || []).length, down = (lin.down || []).length;
-        linSec.replaceChildren(linSec.firstChild, up + down === 0 ? empty("No parents and no descendants.") : draw(lin, m.name));
+        linSec.replaceChildren(linSec.firstChild, up + down === 0 ? empty("No parents and no descendants.") : draw(lin, m.name, Math.max(240, linSec.clientWidth)));
       },
       (e) => linSec.replaceChildren(linSec.firstChild, errorBox(e, "Could not load the lineage")),
     ),
     api.disputes(id).then(
-      (d) => conflictSec.append(...disputesView(d)),
+      (d) => {
+        conflictSec.append(...disputesView(d));
+        const open = ((d && d.disputes) || []).filter((x) => x.status === "open").length;
+        if (open) {
+          main.querySelector("#asset-badges").append(
+            el("span", { class: "badge warn", id: "disputed-badge", title: "revenue is held in escrow while a dispute is open" }, open === 1 ? "disputed" : `disputed (${open} open)`),
+          );
+        }
+      },
       (e) => conflictSec.append(errorBox(e, "Could not load the disputes")),
     ),
     api.grants(id).then(

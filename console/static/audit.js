@@ -97,6 +97,49 @@ async function consistency(cp, key) {
   }
 }
 
+/**
+ * recent lists the latest 10 entries of a log of size entries with their
+ * statement type, each entry's inclusion proof checked in this browser
+ * under the pinned key (an entry whose proof fails is listed as such).
+ */
+async function recent(size, key) {
+  const idx = [];
+  for (let i = size - 1n; i >= 0n && i >= size - 10n; i--) idx.push(i);
+  const rows = await Promise.all(
+    idx.map(async (i) => {
+      let type = null, err = null;
+      try {
+        type = (await v.verifyBundle(await api.proof(i), key)).type;
+      } catch (e) {
+        err = e;
+      }
+      return el(
+        "tr",
+        { "data-index": String(i) },
+        el("td", {}, el("a", { href: `#/audit/${i}` }, `#${i}`)),
+        el("td", { class: "entry-type" }, type ? el("code", {}, type) : "—"),
+        el("td", {}, err ? el("span", { class: "badge warn" }, `does not verify: ${err.message}`) : el("span", { class: "badge ok" }, "verified here")),
+      );
+    }),
+  );
+  return el(
+    "div",
+    { id: "recent-entries" },
+    el("h3", {}, "Latest entries"),
+    el(
+      "div",
+      { class: "table-wrap" },
+      el(
+        "table",
+        {},
+        el("caption", { class: "sr-only" }, "The latest log entries and their statement types"),
+        el("thead", {}, el("tr", {}, ["Entry", "Statement type", "Inclusion"].map((c) => el("th", { scope: "col" }, c)))),
+        el("tbody", {}, rows),
+      ),
+    ),
+  );
+}
+
 /** verifyEntry fetches entry idx's receipt bundle and checks it step by step. */
 async function verifyEntry(out, idx, key) {
   out.replaceChildren(loading(`entry ${idx}`));
@@ -182,11 +225,7 @@ export async function render(main, index) {
         el("details", {}, el("summary", {}, "Signed note"), el("pre", { tabindex: "0" }, text)),
       );
       cpSec.append(await consistency(cp, key));
-      if (cp.size > 0n) {
-        const nav = el("p", { class: "recent" }, "Latest entries: ");
-        for (let i = cp.size - 1n; i >= 0n && i >= cp.size - 10n; i--) nav.append(el("a", { href: `#/audit/${i}` }, `#${i}`), " ");
-        cpSec.append(nav);
-      }
+      if (cp.size > 0n) cpSec.append(await recent(cp.size, key));
       input.max = String(cp.size - 1n);
     } catch (e) {
       cpSec.replaceChildren(cpSec.firstChild, errorBox({ title: "The checkpoint does not verify", detail: e.message, hint: "the server may be lying about its log, or its key changed" }), el("pre", {}, text));

@@ -19,13 +19,19 @@ export function niceMax(n) {
   return 10 * p;
 }
 
+/** pageWidth is the width charts are drawn at: the page's content width. */
+function pageWidth() {
+  const m = document.getElementById("main");
+  return Math.max(300, Math.min(1600, Math.floor(m ? m.clientWidth : 640)));
+}
+
 function legend() {
   return el("p", { class: "legend" }, SERIES.map(([, label, cls]) => el("span", {}, el("span", { class: `swatch ${cls}`, "aria-hidden": "true" }), label)));
 }
 
 /** byPeriod draws stacked columns, one per period; groups: [{key, own, royalties}]. */
 export function byPeriod(id, title, groups, exp, currency) {
-  const W = 640, H = 260, L = 70, B = 36, T = 14;
+  const W = pageWidth(), H = 260, L = 70, B = 36, T = 14;
   const max = niceMax(Math.max(0, ...groups.map((g) => g.own + g.royalties)));
   const step = (W - L - 10) / Math.max(groups.length, 1);
   const bw = Math.min(56, step * 0.6);
@@ -57,7 +63,7 @@ export function byPeriod(id, title, groups, exp, currency) {
 
 /** byAsset draws one horizontal stacked bar per asset; groups: [{key, label, own, royalties}]. */
 export function byAsset(id, title, groups, exp, currency) {
-  const W = 640, RH = 30, L = 170, T = 6;
+  const W = pageWidth(), RH = 30, L = Math.min(170, Math.floor(W * 0.35)), T = 6;
   const H = T * 2 + groups.length * RH;
   const max = niceMax(Math.max(0, ...groups.map((g) => g.own + g.royalties)));
   const x = (v) => L + (W - L - 90) * (v / max);
@@ -69,7 +75,7 @@ export function byAsset(id, title, groups, exp, currency) {
   );
   groups.forEach((g, i) => {
     const yy = T + i * RH;
-    s.append(svg("text", { x: L - 8, y: yy + 19, "text-anchor": "end", class: "axis" }, g.label.length > 22 ? g.label.slice(0, 21) + "…" : g.label));
+    s.append(svg("text", { x: L - 8, y: yy + 19, "text-anchor": "end", class: "axis" }, g.label.length > Math.floor((L - 8) / 7) ? g.label.slice(0, Math.floor((L - 8) / 7) - 1) + "…" : g.label));
     let base = 0;
     for (const [k, label, cls] of SERIES) {
       const val = g[k];

@@ -6,10 +6,12 @@
 import { svg, el, short } from "./ui.js";
 
 /**
- * layout places the nodes of a lineage answer ({asset, up, down}) in
- * columns by depth. Pure: returns {nodes, edges, width, height}.
+ * layout places the nodes of a lineage answer ({asset, up, down}) by
+ * depth: in columns, ancestors to the left, or, when vertical, in rows,
+ * ancestors above (for narrow screens). Pure: returns {nodes, edges,
+ * width, height, vertical}.
  */
-export function layout(lin, rootName) {
+export function layout(lin, rootName, vertical = false) {
   const nodes = new Map();
   const add = (id, name, depth) => {
     const n = nodes.get(id);
@@ -33,36 +35,48 @@ export function layout(lin, rootName) {
     seen.add(k);
     return true;
   });
-  const W = 190, H = 56, GX = 90, GY = 22, PAD = 12;
-  const cols = new Map();
+  const PAD = 12;
+  // Across a rank the nodes sit side by side; ranks follow each other
+  // along the lineage's direction.
+  const W = vertical ? 170 : 190, H = 56;
+  const along = vertical ? H : W, across = vertical ? W : H;
+  const gapAlong = vertical ? 46 : 90, gapAcross = vertical ? 14 : 22;
+  const ranks = new Map();
   for (const n of nodes.values()) {
-    if (!cols.has(n.depth)) cols.set(n.depth, []);
-    cols.get(n.depth).push(n);
+    if (!ranks.has(n.depth)) ranks.set(n.depth, []);
+    ranks.get(n.depth).push(n);
   }
-  const depths = [...cols.keys()].sort((a, b) => a - b);
-  const rows = Math.max(...[...cols.values()].map((c) => c.length));
-  const height = PAD * 2 + rows * H + (rows - 1) * GY;
-  depths.forEach((d, ci) => {
-    const col = cols.get(d).sort((a, b) => (a.name || "").localeCompare(b.name || "") || a.id.localeCompare(b.id));
-    const colH = col.length * H + (col.length - 1) * GY;
-    col.forEach((n, ri) => {
-      n.x = PAD + ci * (W + GX);
-      n.y = (height - colH) / 2 + ri * (H + GY);
+  const depths = [...ranks.keys()].sort((a, b) => a - b);
+  const most = Math.max(...[...ranks.values()].map((c) => c.length));
+  const span = PAD * 2 + most * across + (most - 1) * gapAcross;
+  depths.forEach((d, ri) => {
+    const rank = ranks.get(d).sort((a, b) => (a.name || "").localeCompare(b.name || "") || a.id.localeCompare(b.id));
+    const len = rank.length * across + (rank.length - 1) * gapAcross;
+    rank.forEach((n, i) => {
+      const a = PAD + ri * (along + gapAlong), c = (span - len) / 2 + i * (across + gapAcross);
+      [n.x, n.y] = vertical ? [c, a] : [a, c];
       n.w = W;
       n.h = H;
     });
   });
-  const width = PAD * 2 + depths.length * W + (depths.length - 1) * GX;
-  return { nodes: [...nodes.values()], edges: uniq, width, height };
+  const length = PAD * 2 + depths.length * along + (depths.length - 1) * gapAlong;
+  return { nodes: [...nodes.values()], edges: uniq, width: vertical ? span : length, height: vertical ? length : span, vertical };
 }
 
 function clip(s, n) {
   return s && s.length > n ? s.slice(0, n - 1) + "…" : s || "(unnamed)";
 }
 
-/** draw renders the lineage as an SVG element plus a text list. */
-export function draw(lin, rootName) {
-  const g = layout(lin, rootName);
+/**
+ * draw renders the lineage as an SVG element, a legend of its node
+ * colours and a text list. width is the room the graph has: the graph is
+ * laid out in columns when they fit, else in rows, and scaled down (never
+ * up) to the room.
+ */
+export function draw(lin, rootName, width = 1000) {
+  let g = layout(lin, rootName);
+  if (g.width > width) g = layout(lin, rootName, true);
+  const scale = Math.min(1, width / g.width);
   const byId = new Map(g.nodes.map((n) => [n.id, n]));
   const root = lin.asset;
   const s = svg(
@@ -70,8 +84,8 @@ export function draw(lin, rootName) {
     {
       class: "lineage",
       viewBox: `0 0 ${g.width} ${g.height}`,
-      width: g.width,
-      height: g.height,
+      width: Math.floor(g.width * scale),
+      height: Math.ceil(g.height * scale),
       role: "group",
       "aria-label": `Lineage graph: ${(lin.up || []).length} upstream and ${(lin.down || []).length} downstream links`,
     },
@@ -88,13 +102,21 @@ export function draw(lin, rootName) {
   for (const e of g.edges) {
     const a = byId.get(e.from), b = byId.get(e.to);
     if (!a || !b) continue;
-    const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2;
-    const mx = (x1 + x2) / 2;
-    s.append(
-      svg("path", { class: "edge", d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`, "marker-end": "url(#arrow)" }),
-    );
+    let d, lx, ly;
+    if (g.vertical) {
+      const x1 = a.x + a.w / 2, y1 = a.y + a.h, x2 = b.x + b.w / 2, y2 = b.y;
+      const my = (y1 + y2) / 2;
+      d = `M ${x1} ${y1} C ${x1} ${my}, ${x2} ${my}, ${x2} ${y2}`;
+      [lx, ly] = [(x1 + x2) / 2 + 6, my + 4];
+    } else {
+      const x1 = a.x + a.w, y1 = a.y + a.h / 2, x2 = b.x, y2 = b.y + b.h / 2;
+      const mx = (x1 + x2) / 2;
+      d = `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2} ${y2}`;
+      [lx, ly] = [mx, (y1 + y2) / 2 - 6];
+    }
+    s.append(svg("path", { class: "edge", d, "marker-end": "url(#arrow)" }));
     if (e.royalty) {
-      s.append(svg("text", { class: "edge-label", x: mx, y: (y1 + y2) / 2 - 6, "text-anchor": "middle" }, e.royalty));
+      s.append(svg("text", { class: "edge-label", x: lx, y: ly, "text-anchor": g.vertical ? "start" : "middle" }, e.royalty));
     }
   }
   for (const n of g.nodes) {
@@ -110,7 +132,7 @@ export function draw(lin, rootName) {
       },
       svg("title", {}, `${n.name || "(unnamed)"}\n${n.id}`),
       svg("rect", { x: n.x, y: n.y, width: n.w, height: n.h, rx: 8 }),
-      svg("text", { x: n.x + 12, y: n.y + 23, class: "node-name" }, clip(n.name, 22)),
+      svg("text", { x: n.x + 12, y: n.y + 23, class: "node-name" }, clip(n.name, g.vertical ? 19 : 22)),
       svg("text", { x: n.x + 12, y: n.y + 42, class: "node-id" }, short(n.id, 8)),
     );
     s.append(node);
@@ -125,5 +147,14 @@ export function draw(lin, rootName) {
       el("li", {}, "Used by ", el("a", { href: `#/asset/${encodeURIComponent(e.asset)}` }, e.name || short(e.asset)), e.parent !== root ? ` (via ${short(e.parent)})` : "", e.royalty ? `, pays ${e.royalty} (${e.stacking})` : ""),
     ),
   );
-  return el("div", { class: "lineage-wrap" }, el("div", { class: "graph-scroll" }, s), list);
+  const swatch = (cls, label) => el("span", {}, el("span", { class: `swatch node-${cls}`, "aria-hidden": "true" }), label);
+  const legend = el(
+    "p",
+    { class: "legend", id: "lineage-legend", "aria-label": "Legend of the graph's colours" },
+    swatch("root", "this asset"),
+    (lin.up || []).length ? swatch("up", "upstream: what it was derived from or trained on") : null,
+    (lin.down || []).length ? swatch("down", "downstream: what was derived from it") : null,
+    el("span", {}, "arrows point from a parent to what was derived from it"),
+  );
+  return el("div", { class: "lineage-wrap" }, el("div", { class: "graph-scroll" }, s), legend, list);
 }
