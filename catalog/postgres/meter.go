@@ -81,80 +81,45 @@ func (c *Catalog) MeterReserve(ctx context.Context, k catalog.MeterKey, n int64,
 // how many merged ranges the session now holds, so that the caller can
 // seal a session before its receipt would list too many.
 func (c *Catalog) MeterServed(ctx context.Context, grant, session, content string, off, n, release int64, now time.Time) (int, error) {
+	// One round trip: the statements go as one batch, which PostgreSQL
+	// runs as one implicit transaction. The session's row update locks it
+	// (a session without a row takes an advisory lock instead), so ranges
+	// of one session are merged one request at a time; each statement sees
+	// what the ones before it wrote.
+	b := &pgx.Batch{}
+	b.Queue(`UPDATE meter_sessions SET bytes = bytes + $1, reserved = GREATEST(0, reserved - $2), last = $3,
+		started = CASE WHEN started = 0 THEN $3 ELSE started END WHERE "grant" = $4 AND session = $5`,
+		n, release, now.UnixNano(), grant, session)
 	ranges := 0
-	err := pgx.BeginFunc(ctx, c.ops, func(tx pgx.Tx) error {
-		// The update locks the session's row: ranges of one session are
-		// merged one request at a time.
-		tag, err := tx.Exec(ctx, `UPDATE meter_sessions SET bytes = bytes + $1, reserved = GREATEST(0, reserved - $2), last = $3,
-			started = CASE WHEN started = 0 THEN $3 ELSE started END WHERE "grant" = $4 AND session = $5`,
-			n, release, now.UnixNano(), grant, session)
-		if err != nil {
-			return err
-		}
-		if n <= 0 {
-			return nil
-		}
-		if tag.RowsAffected() == 0 {
-			// No session row to lock (SQLite records the range anyway).
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("session", c.schema, grant, session)); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE grant_usage SET bytes = bytes + $1 WHERE "grant" = $2`, n, grant); err != nil {
-			return err
-		}
-		if err := addMeterRange(ctx, tx, grant, session, content, off, off+n); err != nil {
-			return err
-		}
-		return tx.QueryRow(ctx, `SELECT count(*) FROM meter_ranges WHERE "grant" = $1 AND session = $2`, grant, session).Scan(&ranges)
-	})
-	if err != nil {
+	if n > 0 {
+		b.Queue(`SELECT pg_advisory_xact_lock($1) WHERE NOT EXISTS (SELECT 1 FROM meter_sessions WHERE "grant" = $2 AND session = $3)`,
+			lockKey("session", c.schema, grant, session), grant, session)
+		b.Queue(`UPDATE grant_usage SET bytes = bytes + $1 WHERE "grant" = $2`, n, grant)
+		// Merge [off, off+n) with the ranges it overlaps or touches
+		// (stored ranges are disjoint): they are replaced by their hull.
+		b.Queue(`WITH old AS (
+				DELETE FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3 AND start <= $5 AND stop >= $4
+				RETURNING start, stop)
+			INSERT INTO meter_ranges("grant", session, content, start, stop)
+			SELECT $1, $2, $3, LEAST($4, COALESCE(min(start), $4)), GREATEST($5, COALESCE(max(stop), $5)) FROM old`,
+			grant, session, content, off, off+n)
+		// Past catalog.MaxRangesPerContent ranges, collapse the content's
+		// ranges to their hull: the byte count stays exact, the ranges
+		// stay bounded.
+		b.Queue(`WITH all_ AS (
+				DELETE FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3
+				AND (SELECT count(*) FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3) > $4
+				RETURNING start, stop)
+			INSERT INTO meter_ranges("grant", session, content, start, stop)
+			SELECT $1, $2, $3, min(start), max(stop) FROM all_ HAVING count(*) > 0`,
+			grant, session, content, catalog.MaxRangesPerContent)
+		b.Queue(`SELECT count(*) FROM meter_ranges WHERE "grant" = $1 AND session = $2`, grant, session).
+			QueryRow(func(r pgx.Row) error { return r.Scan(&ranges) })
+	}
+	if err := c.ops.SendBatch(ctx, b).Close(); err != nil {
 		return 0, fmt.Errorf("catalog: metering served bytes: %w", err)
 	}
 	return ranges, nil
-}
-
-// addMeterRange merges [a, b) into the session's ranges of content.
-func addMeterRange(ctx context.Context, tx pgx.Tx, grant, session, content string, a, b int64) error {
-	rows, err := tx.Query(ctx, `SELECT start, stop FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3 AND start <= $4 AND stop >= $5`,
-		grant, session, content, b, a)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var lo, hi int64
-		if err := rows.Scan(&lo, &hi); err != nil {
-			rows.Close()
-			return err
-		}
-		a, b = min(a, lo), max(b, hi)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	var n int
-	batch := &pgx.Batch{}
-	batch.Queue(`DELETE FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3 AND start >= $4 AND start <= $5`, grant, session, content, a, b)
-	batch.Queue(`INSERT INTO meter_ranges("grant", session, content, start, stop) VALUES($1,$2,$3,$4,$5)`, grant, session, content, a, b)
-	batch.Queue(`SELECT count(*) FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3`, grant, session, content).
-		QueryRow(func(r pgx.Row) error { return r.Scan(&n) })
-	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
-		return err
-	}
-	if n > catalog.MaxRangesPerContent {
-		// Collapse to the hull: the byte count stays exact, the ranges
-		// stay bounded.
-		var lo, hi int64
-		if err := tx.QueryRow(ctx, `SELECT min(start), max(stop) FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3`, grant, session, content).Scan(&lo, &hi); err != nil {
-			return err
-		}
-		batch := &pgx.Batch{}
-		batch.Queue(`DELETE FROM meter_ranges WHERE "grant" = $1 AND session = $2 AND content = $3`, grant, session, content)
-		batch.Queue(`INSERT INTO meter_ranges("grant", session, content, start, stop) VALUES($1,$2,$3,$4,$5)`, grant, session, content, lo, hi)
-		return tx.SendBatch(ctx, batch).Close()
-	}
-	return nil
 }
 
 // InFlight returns the bytes reserved by requests of licensee's sessions
