@@ -39,21 +39,26 @@ func (fundCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	amount, err := metering.ParseAmount(pos[1], pos[2])
+	key, err := loadKey(env)
+	if err != nil {
+		return err
+	}
+	// "USD" is the licensee's prepaid currency of that code ("USD-4").
+	cur, err := ledgerCurrency(ctx, env, key, did.String(), "licensee", pos[2])
+	if err != nil {
+		return err
+	}
+	amount, err := metering.ParseAmount(pos[1], cur)
 	if err != nil {
 		return err
 	}
 	var limit int64
 	if *credit != "" {
-		if limit, err = metering.ParseAmount(*credit, pos[2]); err != nil {
+		if limit, err = metering.ParseAmount(*credit, cur); err != nil {
 			return err
 		}
 	}
-	key, err := loadKey(env)
-	if err != nil {
-		return err
-	}
-	f := &metering.Fund{Amount: amount, Created: asset.NewTime(time.Now()), CreditLimit: limit, Currency: pos[2], From: *from, Licensee: did, Nonce: grant.NewNonce()}
+	f := &metering.Fund{Amount: amount, Created: asset.NewTime(time.Now()), CreditLimit: limit, Currency: cur, From: *from, Licensee: did, Nonce: grant.NewNonce()}
 	envl, err := f.Sign(key)
 	if err != nil {
 		return err

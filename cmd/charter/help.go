@@ -67,7 +67,7 @@ var docs = map[string]cmdDoc{
 	"usage report":      {"GRANT", "report signed usage (tokens, calls, runs) under a grant", "charter usage report GRANT-ID --tokens 12000", "skj"},
 	"verify":            {"FILE", "offline check of a receipt, signed statement, grant or proof", "charter verify receipt.json", "sj"},
 	"version":           {"", "print the version, commit and Go version of this charter", "charter version --json", "j"},
-	"withdraw":          {"AMOUNT CURRENCY", "payout request: transfer your earnings to an external account", "charter withdraw 0.5 USD-4", "skj"},
+	"withdraw":          {"AMOUNT CURRENCY", "payout request: transfer your earnings to an external account", "charter withdraw 0.5 USD", "skj"},
 }
 
 // globalsFor says which global flags apply to the command whose flag set is

@@ -26,17 +26,22 @@ func (withdrawCmd) Run(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return fmt.Errorf("withdraw takes AMOUNT CURRENCY\nhint: charter withdraw 0.5 USD-4")
-	}
-	amount, err := metering.ParseAmount(pos[0], pos[1])
-	if err != nil {
-		return err
+		return fmt.Errorf("withdraw takes AMOUNT CURRENCY\nhint: charter withdraw 0.5 USD (your earnings' currency, as `charter earnings` prints it)")
 	}
 	key, err := loadKey(env)
 	if err != nil {
 		return err
 	}
-	w := &metering.Withdrawal{Amount: amount, Contributor: key.DID(), Created: asset.NewTime(time.Now()), Currency: pos[1], Nonce: grant.NewNonce(), To: *to}
+	// "USD" is the currency of that code your earnings are in ("USD-4").
+	cur, err := ledgerCurrency(ctx, env, key, key.DID().String(), "contributor", pos[1])
+	if err != nil {
+		return err
+	}
+	amount, err := metering.ParseAmount(pos[0], cur)
+	if err != nil {
+		return err
+	}
+	w := &metering.Withdrawal{Amount: amount, Contributor: key.DID(), Created: asset.NewTime(time.Now()), Currency: cur, Nonce: grant.NewNonce(), To: *to}
 	envl, err := w.Sign(key)
 	if err != nil {
 		return err
@@ -52,6 +57,6 @@ func (withdrawCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if env.JSON {
 		return env.printJSON(a)
 	}
-	fmt.Fprintf(env.Stdout, "paid out %s to %s; balance %s\n", money(amount, pos[1]), *to, money(a.Balance, a.Currency))
+	fmt.Fprintf(env.Stdout, "paid out %s to %s; balance %s\n", money(amount, cur), *to, money(a.Balance, a.Currency))
 	return nil
 }
