@@ -119,6 +119,56 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
+// hoistGlobals lets the global flags come before the command, as in
+// `charter --server URL asset list` or `charter --json version` (gh and
+// kubectl take them there): they are moved after the command and its
+// subcommand, where each command parses them. `charter --version` is
+// `charter version`.
+func hoistGlobals(args []string) []string {
+	var globals []string
+	i := 0
+	for i < len(args) {
+		a := args[i]
+		if a == "--version" || a == "-version" {
+			return append([]string{"version"}, append(globals, args[i+1:]...)...)
+		}
+		name, _, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if !strings.HasPrefix(a, "-") || a == "-" || a == "--" {
+			break
+		}
+		switch name {
+		case "json":
+			globals = append(globals, a)
+			i++
+			continue
+		case "server", "key", "jq":
+			if hasValue {
+				globals = append(globals, a)
+				i++
+				continue
+			}
+			if i+1 < len(args) {
+				globals = append(globals, a, args[i+1])
+				i += 2
+				continue
+			}
+		}
+		break
+	}
+	if len(globals) == 0 || i == len(args) {
+		return args
+	}
+	n := 1 // the command, and a group's subcommand
+	if c, ok := lookup(args[i]); ok {
+		if _, group := c.cmd.(subcommands); group && i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			n = 2
+		}
+	}
+	out := append([]string{}, args[i:i+n]...)
+	out = append(out, globals...)
+	return append(out, args[i+n:]...)
+}
+
 // negativeArg is the flag package's error for an argument such as -1.
 var negativeArg = regexp.MustCompile(`^flag provided but not defined: (-[0-9][0-9.]*)$`)
 
@@ -191,6 +241,7 @@ func run() int {
 }
 
 func runArgs(ctx context.Context, env *Env, args []string) int {
+	args = hoistGlobals(args)
 	if len(args) == 0 {
 		usage(env.Stderr)
 		return 2
