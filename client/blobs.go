@@ -40,6 +40,10 @@ type PutOptions struct {
 	// Always sends the bytes without asking first whether the server
 	// holds them (see Put).
 	Always bool
+	// Resumed, when set, is called when a resumable upload (resume.go)
+	// continues one that was interrupted, with the bytes the server
+	// already held.
+	Resumed func(held int64)
 }
 
 // ErrServerLied reports a server that answered with an id other than the
@@ -70,6 +74,9 @@ func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOption
 		info, stored, err := c.askFirst(ctx, rs, n, &opt)
 		if err != nil || stored {
 			return info, err
+		}
+		if info, done, err := c.putResumable(ctx, rs, n, opt); done || err != nil {
+			return info, err // resume.go
 		}
 		r, size = rs, n
 	}

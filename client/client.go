@@ -36,6 +36,10 @@ type Client struct {
 	// StreamChunkSize is the size of each range Stream asks for (default
 	// DefaultStreamChunk); a multiple of content.GroupSize.
 	StreamChunkSize int64
+	// ResumeAbove is the size above which Put sends a file as a resumable
+	// upload, in parts (resume.go): 0 means DefaultResumeAbove, negative
+	// never.
+	ResumeAbove int64
 	// key signs uploads (see WithKey).
 	key *identity.Key
 	// grant is sent with every request when set (see WithGrant).

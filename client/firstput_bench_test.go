@@ -29,12 +29,21 @@ func newProvenServer(t testing.TB) (*client.Client, string) {
 // newProvenServerWrapped is newProvenServer with the handler wrapped.
 func newProvenServerWrapped(t testing.TB, wrap func(http.Handler) http.Handler) (*client.Client, string) {
 	t.Helper()
+	return newProvenServerConfig(t, wrap, server.Config{})
+}
+
+// newProvenServerConfig is newProvenServerWrapped with more of the
+// server's configuration.
+func newProvenServerConfig(t testing.TB, wrap func(http.Handler) http.Handler, cfg server.Config) (*client.Client, string) {
+	t.Helper()
 	uk, err := identity.Generate()
 	if err != nil {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	srv, err := server.Open(context.Background(), server.Config{DataDir: dir, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), ScrubInterval: -1, ProvenKeys: []identity.DID{uk.DID()}})
+	cfg.DataDir, cfg.ScrubInterval, cfg.ProvenKeys = dir, -1, []identity.DID{uk.DID()}
+	cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	srv, err := server.Open(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

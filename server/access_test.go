@@ -223,6 +223,26 @@ func TestWhoMayCall(t *testing.T) {
 				return code
 			},
 		},
+		"PUT /v1/uploads/{id}/{part}": {
+			allowed: func(t *testing.T) int {
+				code, _ := m.call("PUT", "/v1/uploads/"+free+"/0?size=5", []byte("12345"), stranger)
+				return code
+			},
+			refused: func(t *testing.T) int {
+				code, _ := m.call("PUT", "/v1/uploads/"+free+"/0?size=5", []byte("12345"), nil)
+				return code
+			},
+		},
+		"POST /v1/uploads/{id}": {
+			allowed: func(t *testing.T) int {
+				code, _ := m.call("POST", "/v1/uploads/"+free+"?size=5", nil, stranger)
+				return code
+			},
+			refused: func(t *testing.T) int {
+				code, _ := m.call("POST", "/v1/uploads/"+free+"?size=5", nil, nil)
+				return code
+			},
+		},
 		"POST /v1/blobs/missing":     anyone("POST", "/v1/blobs/missing", []byte(`{"ids":["`+licensed+`"]}`)...),
 		"POST /v1/blobs/{id}/verify": anyone("POST", "/v1/blobs/"+free+"/verify", []byte(`{"offset":0,"length":1}`)...),
 		"GET /healthz":               anyone("GET", "/healthz"),

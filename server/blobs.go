@@ -51,6 +51,8 @@ func (s *Server) routeTable() []route {
 	return []route{
 		{"POST", "/v1/blobs", s.upload},
 		{"POST", "/v1/blobs/missing", s.missing},
+		{"PUT", "/v1/uploads/{id}/{part}", s.uploadPart},
+		{"POST", "/v1/uploads/{id}", s.uploadFinish},
 		{"GET", "/v1/blobs/{id}", s.download},
 		{"HEAD", "/v1/blobs/{id}", s.download},
 		{"GET", "/v1/blobs/{id}/info", s.info},

@@ -57,6 +57,9 @@ type Config struct {
 	// upload per UTC day and in all; zero means DefaultUploadQuotaDay and
 	// DefaultUploadQuotaTotal, negative no limit.
 	UploadQuotaDay, UploadQuotaTotal int64
+	// UploadPartSize is the part size of resumable uploads (resumable.go);
+	// zero means DefaultUploadPartSize.
+	UploadPartSize int64
 	// GrantRequestsDay limits the grant requests one licensee key may have
 	// evaluated per UTC day (each logs a decision record); zero means
 	// DefaultGrantRequestsDay, negative no limit.

@@ -85,7 +85,9 @@ func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
 	}
 	defer f.Close()
 	bar := newProgress(env, "put "+path, fi.Size())
-	info, err := c.Put(ctx, f, fi.Size(), client.PutOptions{Progress: bar.set})
+	info, err := c.Put(ctx, f, fi.Size(), client.PutOptions{Progress: bar.set, Resumed: func(held int64) {
+		fmt.Fprintf(env.Stderr, "resuming the interrupted upload of %s: the server holds %d of %d bytes (%d%%); sending the rest\n", path, held, fi.Size(), held*100/max(fi.Size(), 1))
+	}})
 	bar.done()
 	if err != nil {
 		return putResult{}, err
