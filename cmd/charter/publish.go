@@ -50,10 +50,10 @@ func parsePercent(s string) (asset.Share, error) {
 	}
 	r.Mul(r, big.NewRat(int64(asset.Whole), 100))
 	if !r.IsInt() {
-		return 0, fmt.Errorf("%q%% is finer than one part per million", s)
+		return 0, fmt.Errorf("%q is finer than one part per million (at most 4 decimals)", s+"%")
 	}
 	if r.Cmp(big.NewRat(int64(asset.Whole), 1)) > 0 {
-		return 0, fmt.Errorf("%q%% is over 100%%", s)
+		return 0, fmt.Errorf("%q is over 100%%", s+"%")
 	}
 	return asset.Share(r.Num().Int64()), nil
 }
