@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/hex"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -53,22 +55,52 @@ func newOTLPReceiver(t *testing.T) *otlpReceiver {
 			http.Error(w, "bad protobuf", http.StatusBadRequest)
 			return
 		}
-		rc.mu.Lock()
-		for _, rs := range req.ResourceSpans {
-			res := attrs(rs.GetResource().GetAttributes())
-			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
-					rc.spans = append(rc.spans, receivedSpan{resource: res, span: sp})
-				}
-			}
-		}
-		rc.mu.Unlock()
+		rc.add(&req)
 		out, _ := proto.Marshal(&coltracepb.ExportTraceServiceResponse{})
 		w.Header().Set("Content-Type", "application/x-protobuf")
 		w.Write(out)
 	}))
 	t.Cleanup(rc.srv.Close)
 	return rc
+}
+
+func (rc *otlpReceiver) add(req *coltracepb.ExportTraceServiceRequest) {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		res := attrs(rs.GetResource().GetAttributes())
+		for _, ss := range rs.ScopeSpans {
+			for _, sp := range ss.Spans {
+				rc.spans = append(rc.spans, receivedSpan{resource: res, span: sp})
+			}
+		}
+	}
+}
+
+// grpcReceiver is an OTLP/gRPC trace receiver: the official service
+// definition, served by grpc-go as a collector serves it.
+type grpcReceiver struct {
+	coltracepb.UnimplementedTraceServiceServer
+	rc *otlpReceiver
+}
+
+func (g grpcReceiver) Export(ctx context.Context, req *coltracepb.ExportTraceServiceRequest) (*coltracepb.ExportTraceServiceResponse, error) {
+	g.rc.add(req)
+	return &coltracepb.ExportTraceServiceResponse{}, nil
+}
+
+// newGRPCReceiver serves an OTLP/gRPC receiver on a free port and returns
+// its address as http://host:port.
+func newGRPCReceiver(t *testing.T, rc *otlpReceiver) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := grpc.NewServer()
+	coltracepb.RegisterTraceServiceServer(s, grpcReceiver{rc: rc})
+	go s.Serve(l)
+	t.Cleanup(s.Stop)
+	return "http://" + l.Addr().String()
 }
 
 func attrs(kvs []*commonpb.KeyValue) map[string]string {
@@ -125,24 +157,29 @@ func serveInProcess(t *testing.T, args ...string) (string, func()) {
 	}
 }
 
-// TestOTLPTraces: with --otlp-endpoint, and again with only the standard
-// OTEL_EXPORTER_OTLP_ENDPOINT variable, `charter serve` sends one server
-// span per request to a real OTLP/HTTP receiver: named by the route (not
+// TestOTLPTraces: with --otlp-endpoint, again with only the standard
+// OTEL_EXPORTER_OTLP_ENDPOINT variable, and over gRPC
+// (OTEL_EXPORTER_OTLP_PROTOCOL=grpc), `charter serve` sends one server
+// span per request to a real OTLP receiver: named by the route (not
 // the path), with the status, the request id the client got back, and the
 // caller's trace (W3C traceparent) as its parent. Spans still buffered at
 // shutdown are sent before serve exits.
 func TestOTLPTraces(t *testing.T) {
-	for _, how := range []string{"flag", "env"} {
+	for _, how := range []string{"flag", "env", "grpc"} {
 		t.Run(how, func(t *testing.T) {
 			rc := newOTLPReceiver(t)
 			for _, k := range []string{"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "OTEL_SDK_DISABLED", "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES", "CHARTER_OTLP_ENDPOINT"} {
 				t.Setenv(k, "")
 			}
 			var args []string
-			if how == "flag" {
+			switch how {
+			case "flag":
 				args = []string{"--otlp-endpoint", rc.srv.URL}
-			} else {
+			case "env":
 				t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", rc.srv.URL)
+			case "grpc":
+				t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
+				args = []string{"--otlp-endpoint", newGRPCReceiver(t, rc)}
 			}
 			url, stop := serveInProcess(t, args...)
 			traceID, parentID := "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
@@ -190,15 +227,16 @@ func TestOTLPTraces(t *testing.T) {
 }
 
 // TestTracingOffUnlessConfigured: no flag and no OTEL_ variable, no
-// tracing; the standard switches turn it off; what charter cannot send
-// (gRPC, another exporter, a bad URL) is refused with a hint rather than
-// silently not traced.
+// tracing; the standard switches turn it off; gRPC is chosen by the
+// standard protocol variable; what charter cannot send (http/json, another
+// exporter, a bad URL) is refused with a hint rather than silently not
+// traced.
 func TestTracingOffUnlessConfigured(t *testing.T) {
 	for _, c := range []struct {
 		flag     string
 		env      map[string]string
 		endpoint string
-		on       bool
+		on, grpc bool
 		err      string
 	}{
 		{on: false},
@@ -210,18 +248,20 @@ func TestTracingOffUnlessConfigured(t *testing.T) {
 		{flag: "http://c:4318", env: map[string]string{"OTEL_SDK_DISABLED": "true"}, on: false},
 		{flag: "http://c:4318", env: map[string]string{"OTEL_TRACES_EXPORTER": "none"}, on: false},
 		{flag: "http://c:4318", env: map[string]string{"OTEL_TRACES_EXPORTER": "zipkin"}, err: "OTLP only"},
-		{flag: "http://c:4318", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, err: "http/protobuf"},
+		{flag: "http://c:4317", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc"}, endpoint: "http://c:4317", on: true, grpc: true},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://c:4317", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL": "grpc"}, on: true, grpc: true},
+		{flag: "http://c:4318", env: map[string]string{"OTEL_EXPORTER_OTLP_PROTOCOL": "http/json"}, err: "http/protobuf (the default) or grpc"},
 		{flag: "collector:4318", err: "not an http(s) URL"},
 	} {
-		endpoint, on, err := tracingEndpoint(c.flag, func(k string) string { return c.env[k] })
+		endpoint, grpc, on, err := tracingEndpoint(c.flag, func(k string) string { return c.env[k] })
 		if c.err != "" {
 			if err == nil || !strings.Contains(err.Error(), c.err) || !strings.Contains(err.Error(), "hint:") {
 				t.Errorf("flag %q env %v: err %v, want %q with a hint", c.flag, c.env, err, c.err)
 			}
 			continue
 		}
-		if err != nil || on != c.on || endpoint != c.endpoint {
-			t.Errorf("flag %q env %v: %q %v %v, want %q %v", c.flag, c.env, endpoint, on, err, c.endpoint, c.on)
+		if err != nil || on != c.on || grpc != c.grpc || endpoint != c.endpoint {
+			t.Errorf("flag %q env %v: %q on %v grpc %v %v, want %q %v %v", c.flag, c.env, endpoint, on, grpc, err, c.endpoint, c.on, c.grpc)
 		}
 	}
 }
