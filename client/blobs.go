@@ -80,6 +80,14 @@ func (c *Client) Put(ctx context.Context, r io.Reader, size int64, opt PutOption
 		}
 		r, size = rs, n
 	}
+	if opt.Always && opt.Want != nil && size >= 0 {
+		// A large file of a dataset (PutDir asked first for all files).
+		if rs, ok := r.(io.ReadSeeker); ok {
+			if info, done, err := c.putResumable(ctx, rs, size, opt); done || err != nil {
+				return info, err // resume.go
+			}
+		}
+	}
 	info, local, err := c.put(ctx, r, size, opt)
 	var e *Error
 	if errors.As(err, &e) && strings.HasSuffix(e.Problem.Type, "/corrupt-stored-copy") && opt.Want == nil {

@@ -117,3 +117,27 @@ func mustOpen(t *testing.T, p string) *os.File {
 	t.Cleanup(func() { f.Close() })
 	return f
 }
+
+// TestPutDirResumable: a large file of a dataset goes as a resumable
+// upload too.
+func TestPutDirResumable(t *testing.T) {
+	pc := &partCutter{}
+	pc.cut.Store(-1)
+	c, _ := newProvenServerConfig(t, pc.wrap, server.Config{UploadPartSize: 4 << 20})
+	c.ResumeAbove = 4 << 20
+	dir := t.TempDir()
+	big := randomBytes(10<<20, 23)
+	os.WriteFile(filepath.Join(dir, "big.bin"), big, 0o644)
+	os.WriteFile(filepath.Join(dir, "small.txt"), []byte("small"), 0o644)
+	_, idx, err := c.PutDir(context.Background(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := pc.bytes.Load(); n != int64(len(big)) {
+		t.Fatalf("%d bytes went as parts, want the big file's %d", n, len(big))
+	}
+	var got strings.Builder
+	if _, err := c.Stream(context.Background(), idx.Files[0].ID, &got, nil); err != nil || got.String() != string(big) {
+		t.Fatalf("the big file reads back wrong: %v", err)
+	}
+}

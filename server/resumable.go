@@ -192,6 +192,14 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	// Every part is here: one pass through blob.Put, which hashes them.
+	// A stored copy known corrupt is dropped first, so the new bytes
+	// replace it (as POST /v1/blobs?id= does).
+	_, repair := s.corrupt(ctx, id)
+	if repair {
+		if err := blob.Delete(ctx, s.blobs, id); err != nil && !errors.Is(err, blob.ErrNotFound) {
+			return err
+		}
+	}
 	pr := &partsReader{ctx: ctx, ps: ps, u: name, count: s.parts(size)}
 	defer pr.close()
 	info, err := blob.Put(ctx, s.blobs, pr, &id)
@@ -203,6 +211,15 @@ func (s *Server) uploadFinish(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	ctx = context.WithoutCancel(ctx)
+	if repair {
+		if _, verr := s.verifyBlob(ctx, info.ID); verr != nil {
+			return verr
+		}
+		if err := s.cat.ClearCorrupt(ctx, info.ID); err != nil {
+			return err
+		}
+		s.log.Info("repaired corrupt blob", "id", info.ID)
+	}
 	if err := s.cat.PutObject(ctx, catalog.Object{ID: info.ID, Size: info.Size, Kind: catalog.KindBlob, Created: time.Now()}); err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/api"
+	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/httpsig"
 	"github.com/charter-dev/charter/identity"
@@ -86,6 +87,21 @@ func TestResumableUpload(t *testing.T) {
 	}
 	if st := status(uploaderKey); len(st.Parts) != 0 {
 		t.Fatalf("parts kept after the upload finished: %v", st.Parts)
+	}
+	// A stored copy known corrupt is replaced by the parts sent again.
+	if err := s.cat.MarkCorrupt(t.Context(), catalog.Corruption{ID: info.ID, Offset: 0, Length: 1, Detail: "test", Found: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	for n := range 4 {
+		if code, out := call(uploaderKey, "PUT", fmt.Sprintf("/v1/uploads/%s/%d?size=%s", id, n, size), part(n)); code != http.StatusOK {
+			t.Fatalf("part %d again: %d %s", n, code, out)
+		}
+	}
+	if code, out := call(uploaderKey, "POST", "/v1/uploads/"+id+"?size="+size, nil); code != http.StatusCreated {
+		t.Fatalf("repair: %d %s", code, out)
+	}
+	if _, bad := s.corrupt(t.Context(), info.ID); bad {
+		t.Fatal("the corrupt copy is still marked corrupt after the parts replaced it")
 	}
 	// Parts that do not hash to the declared id are dropped.
 	wrong := bytes.Clone(data)
