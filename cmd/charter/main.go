@@ -292,7 +292,8 @@ func runArgs(ctx context.Context, env *Env, args []string) int {
 	}
 	full := commandName(c, args[1:])
 	err = withUsageHint(explain(err), full)
-	fmt.Fprintf(env.Stderr, "charter %s: %v\n", name, err)
+	// Named as typed, subcommand included: "charter asset show: ...".
+	fmt.Fprintf(env.Stderr, "charter %s: %v\n", full, err)
 	if env.JSON || wantsJSON(args[1:]) {
 		enc := json.NewEncoder(env.Stdout)
 		enc.SetIndent("", "  ")
