@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/charter-dev/charter/asset"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
@@ -15,8 +17,9 @@ import (
 )
 
 // The filters of GET /v1/assets that no catalog index serves: q (a part of
-// the name), license (the terms' name), purpose (one the terms allow) and
-// price (free, paid, or none: no licence). They narrow the pages the
+// the name), contributor (a DID among the contributors), license (the
+// terms' name), purpose (one the terms allow) and price (free, paid, or
+// none: no licence). They narrow the pages the
 // catalog reads (catalog.Pages, with its indexed filters content, media
 // and owner), and one request reads at most assetScanBudget records, so a
 // filtered page costs at most that much whatever the catalog holds. A
@@ -33,14 +36,15 @@ const maxNameQuery = 200
 
 // assetScan is the unindexed filters of an asset list request.
 type assetScan struct {
-	q       string // lower-cased
-	license string
+	q           string // lower-cased
+	contributor string // a DID
+	license     string
 	purpose license.Purpose
 	price   string // "free", "paid" or "none"
 }
 
 func (f assetScan) set() bool {
-	return f.q != "" || f.license != "" || f.purpose != "" || f.price != ""
+	return f.q != "" || f.contributor != "" || f.license != "" || f.purpose != "" || f.price != ""
 }
 
 func (f assetScan) needTerms() bool { return f.license != "" || f.purpose != "" || f.price != "" }
@@ -54,6 +58,10 @@ func assetScanOf(q url.Values) (assetScan, error) {
 		}
 		f.q = strings.ToLower(s)
 	}
+	var err error
+	if f.contributor, err = didParam(q, "contributor"); err != nil {
+		return f, err
+	}
 	if s := q.Get("license"); s != "" {
 		if !licenseName(s) {
 			return f, badQuery("license", fmt.Sprintf("%q is not a licence name", s), "a licence name as `charter license templates` lists them, e.g. research-only", nil)
@@ -66,14 +74,17 @@ func assetScanOf(q url.Values) (assetScan, error) {
 		}
 		f.purpose = license.Purpose(s)
 	}
-	var err error
 	f.price, err = oneOf(q, "price", "free", "paid", "none")
 	return f, err
 }
 
-// matchName reports whether the asset's name holds f.q (case folded) or
-// its id starts with it.
+// matchName reports whether f.contributor is among the asset's
+// contributors and the asset's name holds f.q (case folded) or its id
+// starts with it.
 func (f assetScan) matchName(a *catalog.AssetRecord) bool {
+	if f.contributor != "" && !slices.ContainsFunc(a.State.Contributors, func(c asset.Contributor) bool { return c.DID.String() == f.contributor }) {
+		return false
+	}
 	if f.q == "" {
 		return true
 	}

@@ -42,6 +42,10 @@ func TestListAssetFilters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	other, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := client.New(hs.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -155,6 +159,8 @@ func TestListAssetFilters(t *testing.T) {
 		{url.Values{"purpose": {"evaluate"}}, where(func(r row) bool { return r.lic != "" })},
 		{url.Values{"purpose": {"evaluate"}, "media": {"text/plain"}, "q": {"corpus"}}, where(func(r row) bool { return r.lic != "" && r.media == "text/plain" && r.name[0] == 'C' })},
 		{url.Values{"license": {"open"}}, nil},
+		{url.Values{"contributor": {k.DID().String()}, "price": {"none"}}, where(func(r row) bool { return r.lic == "" })},
+		{url.Values{"contributor": {other.DID().String()}}, nil},
 	}
 	for _, tc := range cases {
 		for _, limit := range []int{1, 3, 1000} {
@@ -177,7 +183,7 @@ func TestListAssetFilters(t *testing.T) {
 		t.Errorf("budget 5, the last asset by id: %v", got)
 	}
 
-	for _, bad := range []string{"purpose=resell", "price=cheap", "license=Not+A+Name", "q=" + string(bytes.Repeat([]byte("x"), 201)), "q=%ff"} {
+	for _, bad := range []string{"purpose=resell", "price=cheap", "contributor=did:key:nope", "license=Not+A+Name", "q=" + string(bytes.Repeat([]byte("x"), 201)), "q=%ff"} {
 		resp, err := http.Get(hs.URL + "/v1/assets?" + bad)
 		if err != nil {
 			t.Fatal(err)

@@ -77,8 +77,8 @@ func oneOf(q url.Values, name string, values ...string) (string, error) {
 	return s, nil
 }
 
-// listAssets handles GET /v1/assets?content=&media=&owner=&q=&license=&purpose=&price=&from=&limit=
-// (the last four: assetScan).
+// listAssets handles GET /v1/assets?content=&media=&owner=&q=&contributor=&license=&purpose=&price=&from=&limit=
+// (q to price: assetScan).
 func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	aq := catalog.AssetQuery{MediaType: q.Get("media")}

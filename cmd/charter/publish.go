@@ -80,7 +80,7 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 	absolute := fs.Bool("absolute", false, "parents' royalties stack absolutely (share of the gross) instead of relatively (default: as the parent's terms ask)")
 	name := fs.String("name", "", "asset name (default: the file or folder name)")
 	desc := fs.String("description", "", "description")
-	media := fs.String("media-type", "", "media type (default: application/octet-stream, or the dataset type)")
+	media := fs.String("media-type", "", "media type (default: a file's own, from its name, else application/octet-stream; a folder: the dataset type)")
 	lic := fs.String("license", "", "licence terms: a template name (charter license templates) or a terms FILE")
 	receiptOut := fs.String("receipt", "", "write the registration receipt bundle to FILE")
 	pos, err := parse(fs, args)
@@ -112,7 +112,7 @@ func (publishCmd) Run(ctx context.Context, env *Env, args []string) error {
 		m.Name = baseName(pos[0])
 	}
 	if m.MediaType == "" {
-		m.MediaType = "application/octet-stream"
+		m.MediaType = fileMediaType(pos[0])
 		if put.Kind == "dataset" {
 			m.MediaType = content.DatasetMediaType
 		}

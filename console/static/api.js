@@ -93,9 +93,13 @@ async function follow(path, first, key, nextKey = "next") {
   return all;
 }
 
-/** assets lists the catalog: every page of GET /v1/assets. */
-export async function assets() {
-  return follow("/v1/assets", await getJSON("/v1/assets"), "assets");
+/**
+ * assetsWhere lists the assets matching filters (GET /v1/assets
+ * parameters, e.g. {owner: did}), every page.
+ */
+export async function assetsWhere(filters) {
+  const path = `/v1/assets?${new URLSearchParams(filters)}`;
+  return follow(path, await getJSON(path), "assets");
 }
 
 /** grants lists an asset's grants and pending requests, every page; null when the endpoint is missing. */

@@ -178,14 +178,17 @@ export async function render(main, params) {
       did = "";
     }
   }
-  let recs = [];
+  // The DIDs offered are those of the catalog's first page: the view
+  // never reads the whole catalog (its own assets come from filtered
+  // lists below).
+  let sample = [];
   let listErr = null;
   try {
-    recs = await api.assets();
+    sample = (await api.getJSON("/v1/assets?limit=100")).assets || [];
   } catch (e) {
     listErr = e;
   }
-  const known = [...new Set(recs.flatMap((r) => [...(r.state.owners || []), ...(r.state.contributors || [])].map((o) => o.did)))].sort();
+  const known = [...new Set(sample.flatMap((r) => [...(r.state.owners || []), ...(r.state.contributors || [])].map((o) => o.did)))].sort();
   const input = el("input", { id: "did", name: "did", type: "text", value: did, list: "known-dids", spellcheck: "false", autocomplete: "off", "aria-describedby": "did-help", placeholder: "did:key:z6Mk…" });
   const form = el(
     "form",
@@ -244,8 +247,14 @@ export async function render(main, params) {
   } catch {
     /* not remembered */
   }
-  const owned = recs.filter((r) => (r.state.owners || []).some((o) => o.did === did));
-  const contributed = recs.filter((r) => (r.state.contributors || []).some((o) => o.did === did));
+  let owned, contributed;
+  try {
+    [owned, contributed] = await Promise.all([api.assetsWhere({ owner: did }), api.assetsWhere({ contributor: did })]);
+  } catch (e) {
+    main.append(errorBox(e, "Could not load your assets"));
+    return h1;
+  }
+  const recs = [...owned, ...contributed];
   main.append(el("p", {}, "Showing ", idText(did, 16), `: owner of ${owned.length} asset${owned.length === 1 ? "" : "s"}, contributor to ${contributed.length}.`));
 
   const propSec = section("pending-proposals", "Proposals waiting for your approval", loading("proposals"));
@@ -259,9 +268,9 @@ export async function render(main, params) {
       : el(
           "ul",
           {},
-          [...new Set([...owned, ...contributed])].map((r) => {
+          [...new Map(recs.map((r) => [r.state.asset, r])).values()].map((r) => {
             const c = (r.state.contributors || []).find((o) => o.did === did);
-            const isOwner = owned.includes(r);
+            const isOwner = owned.some((o) => o.state.asset === r.state.asset);
             return el("li", {}, assetLink(r.state.asset, r.state.manifest.name), isOwner ? " — owner" : "", c ? ` — contributor, ${percent(c.share)} of revenue` : "");
           }),
         ),
