@@ -39,8 +39,8 @@ type assetScan struct {
 	q           string // lower-cased
 	contributor string // a DID
 	license     string
-	purpose license.Purpose
-	price   string // "free", "paid" or "none"
+	purpose     license.Purpose
+	price       string // "free", "paid" or "none"
 }
 
 func (f assetScan) set() bool {
