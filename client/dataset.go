@@ -96,6 +96,7 @@ func (c *Client) PutDir(ctx context.Context, root string, progress func(done, to
 	for _, f := range files {
 		total += f.Size
 	}
+	progress = monotone(progress)
 	ids := make([]content.ID, len(files))
 	for i := range files {
 		f, err := os.Open(local[files[i].Path])
@@ -123,6 +124,14 @@ func (c *Client) PutDir(ctx context.Context, root string, progress func(done, to
 	send := make(map[content.ID]bool, len(missing))
 	for _, id := range missing {
 		send[id] = true
+	}
+	// Small files go many to a request (batch.go); the rest one by one.
+	if err := c.putSmall(ctx, files, local, send, func(n int64) {
+		if progress != nil {
+			progress(n, total)
+		}
+	}); err != nil {
+		return BlobInfo{}, nil, err
 	}
 	for i := range files {
 		if !send[files[i].ID] {

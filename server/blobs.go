@@ -53,6 +53,7 @@ func (s *Server) routeTable() []route {
 		{"POST", "/v1/blobs/missing", s.missing},
 		{"PUT", "/v1/uploads/{id}/{part}", s.uploadPart},
 		{"POST", "/v1/uploads/{id}", s.uploadFinish},
+		{"POST", "/v1/blobs/batch", s.uploadBatch},
 		{"GET", "/v1/blobs/{id}", s.download},
 		{"HEAD", "/v1/blobs/{id}", s.download},
 		{"GET", "/v1/blobs/{id}/info", s.info},

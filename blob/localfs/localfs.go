@@ -126,6 +126,11 @@ func (s *Store) cleanStale(ctx context.Context) error {
 
 // Stage starts a write into a new temp file.
 func (s *Store) Stage(ctx context.Context) (blob.Staged, error) {
+	return s.stage(ctx, bufSize)
+}
+
+// stage starts a write into a new temp file, buffered by buf bytes.
+func (s *Store) stage(ctx context.Context, buf int) (*staged, error) {
 	for {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -148,7 +153,7 @@ func (s *Store) Stage(ctx context.Context) (blob.Staged, error) {
 			}
 			continue
 		}
-		return &staged{s: s, f: f, w: bufio.NewWriterSize(f, bufSize)}, nil
+		return &staged{s: s, f: f, w: bufio.NewWriterSize(f, buf)}, nil
 	}
 }
 
@@ -157,6 +162,7 @@ type staged struct {
 	f    *os.File
 	w    *bufio.Writer
 	done bool
+	gone bool // discarded: the temp file is closed and removed
 }
 
 func (st *staged) Write(p []byte) (int, error) {
@@ -228,6 +234,10 @@ func (s *Store) mkShard(dir string) error {
 
 // discard closes and removes the temp file, releasing its lock.
 func (st *staged) discard() {
+	if st.gone {
+		return
+	}
+	st.gone = true
 	os.Remove(st.f.Name())
 	st.f.Close()
 }

@@ -79,3 +79,39 @@ func TestLayout(t *testing.T) {
 		t.Fatalf("Enumerate after reopen = %v, want [%v]", ids, info.ID)
 	}
 }
+
+// TestGroupLeavesNoTempFiles: a committed or aborted group removes every
+// temp file it staged, including those of a refused blob.
+func TestGroupLeavesNoTempFiles(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := localfs.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, commit := range []bool{true, false} {
+		g, err := s.Group(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 20 {
+			b := storagetest.Bytes(uint64(i), 10<<10)
+			id := storagetest.IDOf(b)
+			if i == 7 {
+				id = storagetest.IDOf([]byte("other"))
+			}
+			blob.Put(ctx, g, bytes.NewReader(b), &id)
+		}
+		if commit {
+			err = g.Commit(ctx)
+		} else {
+			err = g.Abort()
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err != nil || len(ents) != 0 {
+			t.Fatalf("commit=%v: %d temp files left (%v)", commit, len(ents), err)
+		}
+	}
+}

@@ -47,6 +47,7 @@ func Test(t *testing.T, newStore func(t *testing.T) blob.Store) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newStore(t)) })
 	t.Run("Get", func(t *testing.T) { testGet(t, newStore(t)) })
 	t.Run("Model", func(t *testing.T) { testModel(t, newStore) })
+	t.Run("Group", func(t *testing.T) { TestGroup(t, newStore) })
 }
 
 // Bytes returns n pseudo-random bytes determined by seed.
@@ -539,4 +540,91 @@ func testGet(t *testing.T, s blob.Store) {
 	if len(got) > 32<<10 || !bytes.Equal(got, good[:len(got)]) {
 		t.Fatalf("Get returned %d bytes before the corrupt group, or bytes that differ", len(got))
 	}
+}
+
+// TestGroup checks blob.NewGroup on a backend, its own blob.Grouper or
+// the generic group: blobs put into a group are invisible until Group.Commit and all
+// visible after it; a blob whose bytes do not match its declared id is
+// refused and the others kept; an aborted group keeps nothing; a blob put
+// twice in one group, or already stored, is stored once.
+func TestGroup(t *testing.T, newStore func(t *testing.T) blob.Store) {
+	ctx := context.Background()
+	t.Run("Commit", func(t *testing.T) {
+		s := newStore(t)
+		pre := put(t, s, Bytes(99, 5000)) // stored before: put again in the group
+		g, err := blob.NewGroup(ctx, s)
+		if err != nil {
+			t.Fatalf("NewGroup: %v", err)
+		}
+		defer g.Abort()
+		var want [][]byte
+		for i, n := range []int{0, 1, 1024, 10 << 10, 16<<10 + 1, 70000} {
+			b := Bytes(uint64(100+i), n)
+			id := IDOf(b)
+			info, err := blob.Put(ctx, g, bytes.NewReader(b), &id)
+			if err != nil || info.ID != id {
+				t.Fatalf("Put %d bytes into group: %v %v", n, info.ID, err)
+			}
+			want = append(want, b)
+		}
+		bad := IDOf([]byte("not these bytes"))
+		if _, err := blob.Put(ctx, g, bytes.NewReader(Bytes(7, 3000)), &bad); !errors.Is(err, blob.ErrMismatch) {
+			t.Fatalf("mismatched Put into group = %v, want ErrMismatch", err)
+		}
+		again := want[3]
+		againID := IDOf(again)
+		if _, err := blob.Put(ctx, g, bytes.NewReader(again), &againID); err != nil {
+			t.Fatal(err)
+		}
+		preBytes := Bytes(99, 5000)
+		if _, err := blob.Put(ctx, g, bytes.NewReader(preBytes), &pre.ID); err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range want {
+			if _, err := s.Stat(ctx, blob.Key{ID: IDOf(b), Part: blob.Data}); !errors.Is(err, blob.ErrNotFound) {
+				t.Fatalf("a blob of %d bytes is visible before the group's Commit (%v)", len(b), err)
+			}
+		}
+		if err := g.Commit(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Commit(ctx); !errors.Is(err, blob.ErrClosed) {
+			t.Fatalf("second Commit = %v, want ErrClosed", err)
+		}
+		for _, b := range append(want, preBytes) {
+			id := IDOf(b)
+			if got := readAll(t, s, blob.Key{ID: id, Part: blob.Data}); !bytes.Equal(got, b) {
+				t.Fatalf("%d bytes: data read back differs", len(b))
+			}
+			if !bao.VerifyBuf(b, readAll(t, s, blob.Key{ID: id, Part: blob.Outboard}), baoGroup, id.Digest()) {
+				t.Fatalf("%d bytes: outboard does not verify", len(b))
+			}
+		}
+		ids, _ := enumerate(t, s, content.ID{})
+		if len(ids) != len(want)+1 {
+			t.Fatalf("Enumerate lists %d blobs, want %d", len(ids), len(want)+1)
+		}
+		if _, err := s.Stat(ctx, blob.Key{ID: bad, Part: blob.Data}); !errors.Is(err, blob.ErrNotFound) {
+			t.Fatalf("the mismatched blob was stored (%v)", err)
+		}
+	})
+	t.Run("Abort", func(t *testing.T) {
+		s := newStore(t)
+		g, err := blob.NewGroup(ctx, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := Bytes(5, 9000)
+		id := IDOf(b)
+		if _, err := blob.Put(ctx, g, bytes.NewReader(b), &id); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Abort(); err != nil {
+			t.Fatal(err)
+		}
+		if err := g.Commit(ctx); !errors.Is(err, blob.ErrClosed) {
+			t.Fatalf("Commit after Abort = %v, want ErrClosed", err)
+		}
+		expectEmpty(t, s, id)
+	})
 }

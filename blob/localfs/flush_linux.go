@@ -1,0 +1,39 @@
+package localfs
+
+import (
+	"errors"
+	"os"
+
+	"golang.org/x/sys/unix"
+)
+
+// flush makes the pending temp files' bytes and the directories' entries
+// durable with one syncfs(2) of the file system holding root (Linux 5.8
+// and later report write-back errors from it). Where syncfs is refused,
+// it fsyncs each file and directory instead.
+func flush(root string, pending []pendingLink, dirs map[string]bool) error {
+	if err := syncfs(root); err == nil {
+		return nil
+	} else if !errors.Is(err, errNoSyncfs) {
+		return err
+	}
+	return fsyncEach(pending, dirs)
+}
+
+func syncfs(root string) error {
+	d, err := os.Open(root)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	for {
+		err := unix.Syncfs(int(d.Fd()))
+		switch {
+		case errors.Is(err, unix.EINTR):
+			continue
+		case errors.Is(err, unix.ENOSYS), errors.Is(err, unix.EPERM):
+			return errNoSyncfs
+		}
+		return err
+	}
+}

@@ -1,0 +1,163 @@
+package localfs
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/charter-dev/charter/blob"
+)
+
+// groupBuf is the write buffer of a blob staged in a group: groups hold
+// many small blobs, and each keeps its buffer only until it is recorded.
+const groupBuf = 32 << 10
+
+var _ blob.Grouper = (*Store)(nil)
+
+// Group starts a set of writes committed together. Its Commit makes them
+// durable with two flushes of the file system, whatever their number:
+//
+//  1. every staged temp file is written (not yet visible);
+//  2. flush: the data of every temp file is on disk;
+//  3. each is hard-linked to its final name (outboard before data);
+//  4. flush: the new names are on disk; only now does Commit return.
+//
+// A crash before 4 ends leaves, for each blob, no name or a name whose
+// bytes were on disk before the name was made (step 2), never a name with
+// missing bytes; the temp files are deleted by the next Open. On Linux a
+// flush is one syncfs(2) of the store's file system; elsewhere it is an
+// fsync of each temp file, then of each shard directory linked into.
+func (s *Store) Group(ctx context.Context) (blob.Group, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &group{s: s}, nil
+}
+
+type group struct {
+	s       *Store
+	staged  []*staged // every write started, committed or not
+	pending []pendingLink
+	done    bool
+}
+
+type pendingLink struct {
+	st    *staged
+	final string
+}
+
+func (g *group) Stage(ctx context.Context) (blob.Staged, error) {
+	if g.done {
+		return nil, blob.ErrClosed
+	}
+	st, err := g.s.stage(ctx, groupBuf)
+	if err != nil {
+		return nil, err
+	}
+	g.staged = append(g.staged, st)
+	return &groupStaged{g: g, st: st}, nil
+}
+
+// groupStaged is a write in a group: its Commit records the key and
+// flushes the bytes to the temp file; the group links it.
+type groupStaged struct {
+	g  *group
+	st *staged
+}
+
+func (gs *groupStaged) Write(p []byte) (int, error) { return gs.st.Write(p) }
+
+func (gs *groupStaged) Commit(ctx context.Context, k blob.Key) error {
+	st := gs.st
+	if st.done || gs.g.done {
+		return blob.ErrClosed
+	}
+	final, err := st.s.keyPath(k)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	st.done = true
+	if err := st.w.Flush(); err != nil {
+		st.discard()
+		return fmt.Errorf("localfs: commit %s: %w", k, err)
+	}
+	st.w = nil // the buffer is not needed any more
+	gs.g.pending = append(gs.g.pending, pendingLink{st: st, final: final})
+	return nil
+}
+
+func (gs *groupStaged) Abort() error { return gs.st.Abort() }
+
+func (g *group) Commit(ctx context.Context) error {
+	if g.done {
+		return blob.ErrClosed
+	}
+	g.done = true
+	defer g.discard()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if len(g.pending) == 0 {
+		return nil
+	}
+	if err := flush(g.s.root, g.pending, nil); err != nil {
+		return fmt.Errorf("localfs: commit group: %w", err)
+	}
+	dirs := map[string]bool{}
+	for _, p := range g.pending {
+		dir := filepath.Dir(p.final)
+		if !dirs[dir] {
+			if err := g.s.mkShard(dir); err != nil {
+				return fmt.Errorf("localfs: commit group: %w", err)
+			}
+			dirs[dir] = true
+		}
+		if err := publish(p.st.f.Name(), p.final); err != nil {
+			return fmt.Errorf("localfs: commit group: %w", err)
+		}
+	}
+	if err := flush(g.s.root, nil, dirs); err != nil {
+		return fmt.Errorf("localfs: commit group: %w", err)
+	}
+	return nil
+}
+
+// discard removes every temp file of the group.
+func (g *group) discard() {
+	for _, st := range g.staged {
+		st.done = true
+		st.discard()
+	}
+	g.staged, g.pending = nil, nil
+}
+
+func (g *group) Abort() error {
+	if g.done {
+		return nil
+	}
+	g.done = true
+	g.discard()
+	return nil
+}
+
+// fsyncEach is the portable flush: fsync each pending temp file, then each
+// directory.
+func fsyncEach(pending []pendingLink, dirs map[string]bool) error {
+	for _, p := range pending {
+		if err := p.st.f.Sync(); err != nil {
+			return err
+		}
+	}
+	for d := range dirs {
+		if err := syncDir(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var errNoSyncfs = errors.New("syncfs not available")
