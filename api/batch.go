@@ -33,3 +33,15 @@ type BatchResult struct {
 type BatchAnswer struct {
 	Blobs []BatchResult `json:"blobs"`
 }
+
+// MediaBlobStream is the Content-Type of a batch read's answer (POST
+// /v1/blobs/batch-read): for each asked id, in order, "ID ok SIZE\n" and
+// the Bao slice of the whole blob, or "ID problem LEN\n" and a problem
+// document of LEN bytes.
+const MediaBlobStream = "application/vnd.charter.blob-stream"
+
+// BatchReadRequest asks for at most MaxBatchBlobs whole blobs of at most
+// MaxBatchBlobSize bytes each.
+type BatchReadRequest struct {
+	IDs []string `json:"ids"`
+}

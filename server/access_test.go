@@ -243,6 +243,32 @@ func TestWhoMayCall(t *testing.T) {
 				return code
 			},
 		},
+		"POST /v1/blobs/batch": {
+			allowed: func(t *testing.T) int {
+				b := []byte("stranger's batch " + grant.NewNonce())
+				code, ans, raw := postBatch(t, m.hs, stranger, batchBody([][]byte{b}, nil), nil)
+				if code != http.StatusOK || len(ans.Blobs) != 1 || !ans.Blobs[0].Created {
+					t.Log(raw)
+					return 0
+				}
+				return code
+			},
+			refused: func(t *testing.T) int { code, _, _ := postBatch(t, m.hs, nil, batchBody([][]byte{[]byte("unsigned")}, nil), nil); return code },
+		},
+		"POST /v1/blobs/batch-read": {
+			// The answer is 200 with a record per blob; the code
+			// returned is the licensed blob's own: 200 served, or its
+			// problem's status.
+			allowed: func(t *testing.T) int {
+				return batchReadStatus(t, m.hs.URL, licensed, m.consumer, m.grant.ID.String())
+			},
+			refused: func(t *testing.T) int {
+				if code := batchReadStatus(t, m.hs.URL, licensed, nil, ""); code < 400 {
+					return code
+				}
+				return batchReadStatus(t, m.hs.URL, licensed, stranger, m.grant.ID.String())
+			},
+		},
 		"POST /v1/blobs/missing":     anyone("POST", "/v1/blobs/missing", []byte(`{"ids":["`+licensed+`"]}`)...),
 		"POST /v1/blobs/{id}/verify": anyone("POST", "/v1/blobs/"+free+"/verify", []byte(`{"offset":0,"length":1}`)...),
 		"GET /healthz":               anyone("GET", "/healthz"),

@@ -216,3 +216,40 @@ func FuzzBatchHeader(f *testing.F) {
 		}
 	})
 }
+
+// batchReadStatus asks POST /v1/blobs/batch-read for id, signed by key
+// under grant gid (none when key is nil), and returns 200 when the blob's
+// record is served whole, else the status of the request or of the
+// blob's problem.
+func batchReadStatus(t *testing.T, base, id string, key *identity.Key, gid string) int {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, base+"/v1/blobs/batch-read", strings.NewReader(`{"ids":["`+id+`"]}`))
+	req.Header.Set("Content-Type", "application/json")
+	if key != nil {
+		req.Header.Set(HeaderGrant, gid)
+		if err := httpsig.Sign(req, key, time.Now(), httpsig.WithHeaders("charter-grant")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return resp.StatusCode
+	}
+	head, rest, _ := bytes.Cut(b, []byte("\n"))
+	f := strings.Fields(string(head))
+	if len(f) != 3 || f[0] != id {
+		t.Logf("answer %q", b)
+		return 0
+	}
+	if f[1] == "problem" {
+		var p api.Problem
+		json.Unmarshal(rest, &p)
+		return p.Status
+	}
+	return http.StatusOK
+}

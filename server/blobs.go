@@ -54,6 +54,7 @@ func (s *Server) routeTable() []route {
 		{"PUT", "/v1/uploads/{id}/{part}", s.uploadPart},
 		{"POST", "/v1/uploads/{id}", s.uploadFinish},
 		{"POST", "/v1/blobs/batch", s.uploadBatch},
+		{"POST", "/v1/blobs/batch-read", s.batchRead},
 		{"GET", "/v1/blobs/{id}", s.download},
 		{"HEAD", "/v1/blobs/{id}", s.download},
 		{"GET", "/v1/blobs/{id}/info", s.info},
