@@ -253,7 +253,10 @@ func TestWhoMayCall(t *testing.T) {
 				}
 				return code
 			},
-			refused: func(t *testing.T) int { code, _, _ := postBatch(t, m.hs, nil, batchBody([][]byte{[]byte("unsigned")}, nil), nil); return code },
+			refused: func(t *testing.T) int {
+				code, _, _ := postBatch(t, m.hs, nil, batchBody([][]byte{[]byte("unsigned")}, nil), nil)
+				return code
+			},
 		},
 		"POST /v1/blobs/batch-read": {
 			// The answer is 200 with a record per blob; the code
