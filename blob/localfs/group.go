@@ -18,9 +18,11 @@ var _ blob.Grouper = (*Store)(nil)
 // Group starts a set of writes committed together. Its Commit makes them
 // durable with two flushes of the file system, whatever their number:
 //
-//  1. every staged temp file is written (not yet visible);
+//  1. every staged file is written (not yet visible): on Linux an unnamed
+//     file (O_TMPFILE), which a crash leaves nothing of; elsewhere a temp
+//     file under tmp/;
 //  2. flush: the data of every temp file is on disk;
-//  3. each is hard-linked to its final name (outboard before data);
+//  3. each is linked to its final name (outboard before data);
 //  4. flush: the new names are on disk; only now does Commit return.
 //
 // A crash before 4 ends leaves, for each blob, no name or a name whose
@@ -51,8 +53,17 @@ func (g *group) Stage(ctx context.Context) (blob.Staged, error) {
 	if g.done {
 		return nil, blob.ErrClosed
 	}
-	st, err := g.s.stage(ctx, groupBuf)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var st *staged
+	f, err := openUnnamed(g.s.path(tmpDir))
 	if err != nil {
+		return nil, fmt.Errorf("localfs: stage: %w", err)
+	}
+	if f != nil {
+		st = &staged{s: g.s, f: f, w: newUnnamedWriter(f), unnamed: true}
+	} else if st, err = g.s.stage(ctx, groupBuf); err != nil {
 		return nil, err
 	}
 	g.staged = append(g.staged, st)
@@ -116,7 +127,11 @@ func (g *group) Commit(ctx context.Context) error {
 			}
 			dirs[dir] = true
 		}
-		if err := publish(p.st.f.Name(), p.final); err != nil {
+		link := func() error { return publish(p.st.f.Name(), p.final) }
+		if p.st.unnamed {
+			link = func() error { return linkUnnamed(p.st.f, p.final) }
+		}
+		if err := link(); err != nil {
 			return fmt.Errorf("localfs: commit group: %w", err)
 		}
 	}

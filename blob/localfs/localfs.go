@@ -163,6 +163,9 @@ type staged struct {
 	w    *bufio.Writer
 	done bool
 	gone bool // discarded: the temp file is closed and removed
+	// unnamed: f has no name (O_TMPFILE, in a group); it is linked, not
+	// renamed, and there is nothing to remove.
+	unnamed bool
 }
 
 func (st *staged) Write(p []byte) (int, error) {
@@ -238,7 +241,9 @@ func (st *staged) discard() {
 		return
 	}
 	st.gone = true
-	os.Remove(st.f.Name())
+	if !st.unnamed {
+		os.Remove(st.f.Name())
+	}
 	st.f.Close()
 }
 
