@@ -11,6 +11,8 @@ import (
 // openUnnamed: no O_TMPFILE here; groups stage under temp names.
 func openUnnamed(dir string) (*os.File, error) { return nil, nil }
 
-func linkUnnamed(f *os.File, final string) error { return errors.New("unnamed files are not supported") }
+func linkUnnamed(f *os.File, final string) error {
+	return errors.New("unnamed files are not supported")
+}
 
 func newUnnamedWriter(f *os.File) *bufio.Writer { return bufio.NewWriterSize(f, groupBuf) }
