@@ -326,7 +326,8 @@ func usage(w io.Writer) {
 		fmt.Fprintf(w, "  %-16s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintln(w, "\nRun `charter help COMMAND` (or `charter COMMAND -h`) for a command's usage, flags and an example.")
-	fmt.Fprintln(w, "Client commands take --server URL (env CHARTER_SERVER); signing ones --key FILE (env CHARTER_KEY); all --json.")
+	fmt.Fprintln(w, "Client commands take --server URL (env CHARTER_SERVER); signing ones --key FILE (env CHARTER_KEY); all --json and --jq EXPRESSION,")
+	fmt.Fprintln(w, "before or after the command: charter --json version, charter asset list --jq '.assets | length'.")
 }
 
 // subcommands dispatches a command group such as `charter key new`.
