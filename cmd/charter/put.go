@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"github.com/charter-dev/charter/client"
 )
@@ -84,11 +87,38 @@ func putPath(ctx context.Context, env *Env, path string) (putResult, error) {
 		return putResult{}, err
 	}
 	defer f.Close()
-	bar := newProgress(env, "put "+path, fi.Size())
-	info, err := c.Put(ctx, f, fi.Size(), client.PutOptions{Progress: bar.set, Resumed: func(held int64) {
+	opt := client.PutOptions{Resumed: func(held int64) {
 		fmt.Fprintf(env.Stderr, "resuming the interrupted upload of %s: the server holds %d of %d bytes (%d%%); sending the rest\n", path, held, fi.Size(), held*100/max(fi.Size(), 1))
-	}})
+	}}
+	large := fi.Size() > client.DefaultResumeAbove
+	if large {
+		// A large file goes in parts the server keeps: remember its id in
+		// the state folder (putstate.go) so that a resumed put does not
+		// hash it all again before asking which parts are held.
+		if id := recordedID(env, c.Server(), path, fi); id != nil {
+			opt.Want = id
+		} else {
+			id, _, err := client.HashReader(f)
+			if err != nil {
+				return putResult{}, err
+			}
+			if _, err := f.Seek(0, io.SeekStart); err != nil {
+				return putResult{}, err
+			}
+			recordID(env, c.Server(), path, fi, id)
+			opt.Want = &id
+		}
+	}
+	bar := newProgress(env, "put "+path, fi.Size())
+	opt.Progress = bar.set
+	info, err := c.Put(ctx, f, fi.Size(), opt)
 	bar.done()
+	if large {
+		var e *client.Error
+		if err == nil || errors.As(err, &e) && strings.HasSuffix(e.Problem.Type, "/id-mismatch") {
+			forgetID(env, c.Server(), path) // done, or the record was wrong
+		}
+	}
 	if err != nil {
 		return putResult{}, err
 	}

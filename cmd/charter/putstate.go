@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"os"
 	"path/filepath"
 
@@ -56,3 +57,59 @@ func saveIndex(env *Env, server, root string, idx *content.Index) {
 		os.Remove(tmp)
 	}
 }
+
+// An interrupted put of a large file is resumed by the server's parts
+// (client.PutOptions.Resumed); the state folder keeps the file's content
+// id, size and modification time (uploads/<hash of server and file>.json),
+// so the resumed put need not hash the whole file again before it asks
+// which parts the server holds. A file whose size or time changed is
+// hashed again; a record that named the wrong id costs one failed put
+// (the server keeps nothing that does not hash to it) and is dropped.
+
+type uploadRecord struct {
+	ID      string `json:"id"`
+	Size    int64  `json:"size"`
+	ModTime int64  `json:"modTime"` // UnixNano
+}
+
+func uploadStateFile(env *Env, server, file string) string {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		abs = file
+	}
+	sum := sha256.Sum256([]byte(server + "\n" + abs))
+	return filepath.Join(stateDir(env), "uploads", hex.EncodeToString(sum[:12])+".json")
+}
+
+// recordedID returns the id recorded for file if its size and time are
+// those recorded.
+func recordedID(env *Env, server, file string, fi os.FileInfo) *content.ID {
+	b, err := os.ReadFile(uploadStateFile(env, server, file))
+	if err != nil {
+		return nil
+	}
+	var r uploadRecord
+	if json.Unmarshal(b, &r) != nil || r.Size != fi.Size() || r.ModTime != fi.ModTime().UnixNano() {
+		return nil
+	}
+	id, err := content.ParseID(r.ID)
+	if err != nil {
+		return nil
+	}
+	return &id
+}
+
+// recordID remembers id as file's (best effort).
+func recordID(env *Env, server, file string, fi os.FileInfo, id content.ID) {
+	b, _ := json.Marshal(uploadRecord{ID: id.String(), Size: fi.Size(), ModTime: fi.ModTime().UnixNano()})
+	p := uploadStateFile(env, server, file)
+	if os.MkdirAll(filepath.Dir(p), 0o700) != nil {
+		return
+	}
+	if os.WriteFile(p+".tmp", b, 0o600) == nil {
+		os.Rename(p+".tmp", p)
+	}
+}
+
+// forgetID drops file's record.
+func forgetID(env *Env, server, file string) { os.Remove(uploadStateFile(env, server, file)) }
