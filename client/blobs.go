@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/charter-dev/charter/content"
@@ -304,12 +305,17 @@ func (c *Client) askFirst(ctx context.Context, rs io.ReadSeeker, size int64, opt
 	return info, false, nil
 }
 
+// hashBufs holds HashReader's 1 MiB buffers: a put of many small files
+// hashes each, and a fresh buffer a file cost more than the hashing.
+var hashBufs = sync.Pool{New: func() any { b := make([]byte, 1<<20); return &b }}
+
 // HashReader returns the content id of the bytes of r and their number:
 // one local BLAKE3 pass, what Put does before asking the server.
 func HashReader(r io.Reader) (content.ID, int64, error) {
 	h := blake3.New()
-	buf := make([]byte, 1<<20)
-	n, err := io.CopyBuffer(h, r, buf)
+	buf := hashBufs.Get().(*[]byte)
+	defer hashBufs.Put(buf)
+	n, err := io.CopyBuffer(h, r, *buf)
 	if err != nil {
 		return content.ID{}, n, err
 	}
