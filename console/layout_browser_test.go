@@ -68,7 +68,7 @@ func TestBrowserWidths(t *testing.T) {
 			t.Errorf("lineage%s has %d nodes, want 3", at, n)
 		}
 		contains(t, "disputed badge"+at, text(t, ctx, "#asset-badges"), "disputed")
-		contains(t, "media type"+at, text(t, ctx, "#manifest"), "application/x-safetensors")
+		contains(t, "media type"+at, text(t, ctx, "#media-type"), "application/x-safetensors — a single file")
 		overflow("the asset page" + at)
 		screenshot(t, ctx, fmt.Sprintf("widths-asset-%d.png", width))
 		// The dataset carries no dispute badge.
@@ -76,7 +76,7 @@ func TestBrowserWidths(t *testing.T) {
 		if n := count(t, ctx, "#disputed-badge"); n != 0 {
 			t.Errorf("the undisputed corpus carries a disputed badge%s", at)
 		}
-		contains(t, "corpus media type"+at, text(t, ctx, "#manifest"), "application/vnd.charter.dataset+json")
+		contains(t, "corpus media type"+at, text(t, ctx, "#media-type"), "application/vnd.charter.dataset+json — a dataset")
 
 		// The audit explorer lists the latest entries with their types.
 		goTo(t, ctx, "#/audit")

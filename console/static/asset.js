@@ -10,6 +10,9 @@ import * as vfy from "./verify.js";
 import { contentID } from "./blake3.js";
 import { trustedKey } from "./trust.js";
 
+/** DATASET is the media type of a dataset's index (content.DatasetMediaType). */
+export const DATASET = "application/vnd.charter.dataset+json";
+
 /** stable writes JSON with sorted object keys, to compare documents. */
 export function stable(x) {
   if (Array.isArray(x)) return `[${x.map(stable).join(",")}]`;
@@ -153,7 +156,7 @@ export async function render(main, id) {
       dl([
         ["Asset id", idText(st.asset, 64)],
         ["Content id", idText(m.content, 64)],
-        ["Media type", el("code", {}, m.mediaType)],
+        ["Media type", el("span", { id: "media-type" }, el("code", {}, m.mediaType), m.mediaType === DATASET ? " — a dataset: an index of files, each with its own type" : " — a single file, of this type")],
         ["Created", m.created],
         ["Registered", el("span", {}, "log entry ", logLink(v.log_index))],
         ["Licence", st.license ? idText(st.license, 64) : "none"],
