@@ -431,13 +431,39 @@ func (c *Client) openSlice(ctx context.Context, id content.ID, off, n int64) (*h
 	if err != nil {
 		return nil, err
 	}
+	// Either layout is verified the same way; the split one lets the
+	// server send the data from its file without copying it, and this
+	// client hash it in large blocks. A server that does not know it
+	// sends the plain slice.
+	req.Header.Set("Accept", mediaSliceSplit+", "+mediaSlice)
 	return c.do(req)
 }
+
+// Media types of a verified range (server.MediaSlice, MediaSliceSplit).
+const (
+	mediaSlice      = "application/vnd.charter.bao-slice"
+	mediaSliceSplit = "application/vnd.charter.bao-slice-split"
+)
+
+// verifyBuffers holds the blocks split slices are verified in.
+var verifyBuffers = sync.Pool{New: func() any { return new([verifyBlock]byte) }}
+
+// verifyBlock is the size of the blocks a split slice's data is read,
+// hashed and written in.
+const verifyBlock = 1 << 20
 
 // verifySlice verifies the slice in resp and writes its bytes to w (see
 // fetch).
 func (c *Client) verifySlice(resp *http.Response, id content.ID, off, n int64, w io.Writer, total int64) error {
-	size, err := content.VerifyRange(w, resp.Body, id, off, n)
+	var size int64
+	var err error
+	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) == mediaSliceSplit {
+		buf := verifyBuffers.Get().(*[verifyBlock]byte)
+		size, err = content.VerifySplit(w, resp.Body, id, off, n, buf[:])
+		verifyBuffers.Put(buf)
+	} else {
+		size, err = content.VerifyRange(w, resp.Body, id, off, n)
+	}
 	if err != nil {
 		if errors.Is(err, content.ErrCorrupt) {
 			c.report(id, off, n)

@@ -490,7 +490,7 @@ func (s *Server) sendData(w http.ResponseWriter, r *http.Request, obj catalog.Ob
 	w.WriteHeader(http.StatusPartialContent)
 	if r.Method != http.MethodHead {
 		blob.Hint(f, off, off+n)
-		io.Copy(mw, io.NewSectionReader(f, off, n))
+		mw.sendFile(f, off, n)
 	}
 	return nil
 }
@@ -615,7 +615,17 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	if m != nil {
 		m.start = ws
 	}
+	// A client that asks for it gets the split layout: the same bytes,
+	// tree first, so that the data goes out in one piece from the file.
+	split := acceptsSplit(r)
+	treeLen, err := content.TreeSize(obj.Size, off, n)
+	if err != nil {
+		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)
+	}
 	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 {
+		if split {
+			return min(max(k-treeLen, 0), we-ws)
+		}
 		d, _ := content.SliceData(obj.Size, off, n, k)
 		return d
 	}}
@@ -638,6 +648,10 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	}
 	setBlobHeaders(w, obj)
 	w.Header().Set("Content-Type", MediaSlice)
+	if split {
+		w.Header().Set("Content-Type", MediaSliceSplit)
+	}
+	w.Header().Add("Vary", "Accept")
 	sliceLen, err := content.SliceSize(obj.Size, off, n)
 	if err != nil {
 		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)
@@ -656,9 +670,20 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 		blob.Hint(ob, 0, ob.Size()) // the whole tree is read, in order
 	}
 	bw := bufio.NewWriterSize(mw, sliceBuffer)
-	err = content.ExtractRange(bw, data, ob, obj.Size, off, n)
-	if err == nil {
-		err = bw.Flush()
+	if split {
+		// The tree from the outboard, then the data with sendfile.
+		err = content.ExtractTree(bw, ob, obj.Size, off, n)
+		if err == nil {
+			err = bw.Flush()
+		}
+		if err == nil {
+			err = mw.sendFile(data, ws, we-ws)
+		}
+	} else {
+		err = content.ExtractRange(bw, data, ob, obj.Size, off, n)
+		if err == nil {
+			err = bw.Flush()
+		}
 	}
 	if err != nil {
 		s.log.Warn("extracting slice", "id", id, "offset", off, "length", n, "written", mw.written, "err", err)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -43,7 +44,11 @@ import (
 //     ≤ 1.2 and ≤ 2).
 //
 // CHARTER_BENCH_READ_MIB sets the size of the big file (default 1024),
-// CHARTER_BENCH_CONC_MIB the size of each concurrent blob (default 256).
+// CHARTER_BENCH_CONC_MIB the size of each concurrent blob (default 256);
+// CHARTER_BENCH_BIN runs another charter binary (e.g. one built from an
+// earlier commit) instead of building this one. Every sub-benchmark also
+// reports the CPU both sides used per GiB (charter: client processes and
+// server; nginx: curl and nginx's workers), which load does not change.
 func BenchmarkReadPath(b *testing.B) {
 	ngx := nginxBinary()
 	if ngx == "" {
@@ -56,13 +61,36 @@ func BenchmarkReadPath(b *testing.B) {
 	dir := b.TempDir()
 	files := filepath.Join(dir, "files")
 	os.Mkdir(files, 0o755)
-	bin := filepath.Join(dir, "charter")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("build: %v\n%s", err, out)
+	bin := os.Getenv("CHARTER_BENCH_BIN") // another build, to compare versions
+	if bin == "" {
+		bin = filepath.Join(dir, "charter")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			b.Fatalf("build: %v\n%s", err, out)
+		}
 	}
-	srv := startCharter(b, bin, filepath.Join(dir, "data"))
-	ngxURL := startNginx(b, ngx, filepath.Join(dir, "nginx"), files)
+	srv, srvPID := startCharter(b, bin, filepath.Join(dir, "data"))
+	ngxURL, ngxPID := startNginx(b, ngx, filepath.Join(dir, "nginx"), files)
 	env := append(os.Environ(), "CHARTER_SERVER="+srv, "CHARTER_KEY="+filepath.Join(dir, "key"))
+	var clientCPU, curlCPU atomic.Int64 // CPU of the client processes run so far
+	curlRun := func(args ...string) error {
+		cmd := exec.Command(curl, args...)
+		o, err := cmd.CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("curl: %v\n%s", err, o)
+		}
+		curlCPU.Add(int64(cmdCPU(cmd)))
+		return nil
+	}
+	// cpu returns the CPU both sides have used so far: charter client
+	// processes and server, curl processes and nginx.
+	cpu := func() (time.Duration, time.Duration) {
+		return time.Duration(clientCPU.Load()) + treeCPU(srvPID), time.Duration(curlCPU.Load()) + treeCPU(ngxPID)
+	}
+	reportCPU := func(b *testing.B, c0, n0 time.Duration, gib float64) {
+		c1, n1 := cpu()
+		b.ReportMetric((c1-c0).Seconds()/gib, "charter_cpu_s/GiB")
+		b.ReportMetric((n1-n0).Seconds()/gib, "nginx_cpu_s/GiB")
+	}
 	charter := func(stdout io.Writer, args ...string) string {
 		cmd := exec.Command(bin, args...)
 		cmd.Env = env
@@ -76,6 +104,7 @@ func BenchmarkReadPath(b *testing.B) {
 		if err := cmd.Run(); err != nil {
 			b.Fatalf("charter %v: %v\n%s", args, err, errb.String())
 		}
+		clientCPU.Add(int64(cmdCPU(cmd)))
 		return strings.TrimSpace(out.String())
 	}
 	charter(nil, "key", "new")
@@ -119,6 +148,7 @@ func BenchmarkReadPath(b *testing.B) {
 		out := filepath.Join(dir, "out.bin")
 		warm(b, filepath.Join(files, "big.bin"))
 		load(b)
+		c0, n0 := cpu()
 		var tc, tn, tns time.Duration
 		for b.Loop() {
 			exec.Command("sync").Run() // no earlier run's dirty pages in this one's time
@@ -128,8 +158,8 @@ func BenchmarkReadPath(b *testing.B) {
 			os.Remove(out)
 			exec.Command("sync").Run()
 			t0 = time.Now()
-			if o, err := exec.Command(curl, "-sSf", "-o", out, ngxURL+"/big.bin").CombinedOutput(); err != nil {
-				b.Fatalf("curl: %v\n%s", err, o)
+			if err := curlRun("-sSf", "-o", out, ngxURL+"/big.bin"); err != nil {
+				b.Fatal(err)
 			}
 			tn += time.Since(t0)
 			f, err := os.OpenFile(out, os.O_RDWR, 0)
@@ -147,6 +177,7 @@ func BenchmarkReadPath(b *testing.B) {
 		b.ReportMetric(tns.Seconds()/n, "nginx_curl_fsync_s")
 		b.ReportMetric(tns.Seconds()/tc.Seconds(), "x_nginx_sync")
 		b.ReportMetric(tn.Seconds()/tc.Seconds(), "x_nginx")
+		reportCPU(b, c0, n0, float64(b.N)*float64(bigMiB)/1024)
 		load(b)
 	})
 
@@ -175,12 +206,13 @@ func BenchmarkReadPath(b *testing.B) {
 			return time.Since(t0)
 		}
 		load(b)
+		c0, n0 := cpu()
 		var tc, tn time.Duration
 		for b.Loop() {
 			tc += all(func(i int) { charter(null, "cat", ids[i]) })
 			tn += all(func(i int) {
-				if o, err := exec.Command(curl, "-sSf", "-o", os.DevNull, fmt.Sprintf("%s/c%02d.bin", ngxURL, i)).CombinedOutput(); err != nil {
-					b.Errorf("curl: %v\n%s", err, o)
+				if err := curlRun("-sSf", "-o", os.DevNull, fmt.Sprintf("%s/c%02d.bin", ngxURL, i)); err != nil {
+					b.Error(err)
 				}
 			})
 		}
@@ -188,6 +220,7 @@ func BenchmarkReadPath(b *testing.B) {
 		b.ReportMetric(total/tc.Seconds(), "charter_MB/s")
 		b.ReportMetric(total/tn.Seconds(), "nginx_MB/s")
 		b.ReportMetric(tn.Seconds()/tc.Seconds(), "x_nginx")
+		reportCPU(b, c0, n0, float64(b.N)*clients*float64(mib)/1024)
 		load(b)
 	})
 
@@ -278,7 +311,7 @@ func nginxBinary() string {
 
 // startCharter runs `charter serve` on a free loopback port and returns its
 // URL; it is stopped when the benchmark ends.
-func startCharter(b *testing.B, bin, data string) string {
+func startCharter(b *testing.B, bin, data string) (string, int) {
 	srv := exec.Command(bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--scrub-interval", "0")
 	stdout, _ := srv.StdoutPipe()
 	srv.Stderr = io.Discard
@@ -291,14 +324,14 @@ func startCharter(b *testing.B, bin, data string) string {
 		b.Fatal(err)
 	}
 	go io.Copy(io.Discard, stdout)
-	return line[strings.LastIndex(line, " ")+1 : len(line)-1]
+	return line[strings.LastIndex(line, " ")+1 : len(line)-1], srv.Process.Pid
 }
 
 // startNginx runs nginx in the foreground (no daemon, no root) with its own
 // configuration under dir, serving root on a free loopback port with the
 // settings a file server is tuned with (sendfile, tcp_nopush, no access
 // log, two workers), and returns its URL.
-func startNginx(b *testing.B, bin, dir, root string) string {
+func startNginx(b *testing.B, bin, dir, root string) (string, int) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
@@ -365,5 +398,31 @@ http {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	return "http://" + addr
+	return "http://" + addr, cmd.Process.Pid
+}
+
+// treeCPU is the CPU time (user + system) process pid and its children
+// alive now have used, from /proc (nginx's master and its workers).
+func treeCPU(pid int) time.Duration {
+	var total time.Duration
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	total += time.Duration(utime+stime) * time.Second / clockTicks
+	kids, _ := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	for _, k := range strings.Fields(string(kids)) {
+		if c, err := strconv.Atoi(k); err == nil {
+			total += treeCPU(c)
+		}
+	}
+	return total
+}
+
+// cmdCPU is the CPU time a finished command used.
+func cmdCPU(c *exec.Cmd) time.Duration {
+	return c.ProcessState.UserTime() + c.ProcessState.SystemTime()
 }

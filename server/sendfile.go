@@ -1,0 +1,90 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"syscall"
+
+	"github.com/charter-dev/charter/blob"
+)
+
+// MediaSliceSplit is a verified range with its tree first: the bytes of
+// the Bao slice reordered, header and parent nodes, then the widened data
+// in one piece (content.ExtractTree, content.VerifySplit). A client asks
+// for it with Accept; the server sends the tree from memory and the data
+// straight from the stored file (sendfile on a local store).
+const MediaSliceSplit = "application/vnd.charter.bao-slice-split"
+
+// acceptsSplit reports whether the request's Accept header names the
+// split slice layout.
+func acceptsSplit(r *http.Request) bool {
+	for _, v := range r.Header.Values("Accept") {
+		for part := range strings.SplitSeq(v, ",") {
+			mt, _, _ := strings.Cut(part, ";")
+			if strings.EqualFold(strings.TrimSpace(mt), MediaSliceSplit) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// sendFile writes bytes [off, off+n) of f to the response, metered as
+// Write meters: a checkpoint every checkpointBytes and, under a grant, the
+// body's last byte held back until finish records it. When f is a local
+// file and the response a plain TCP connection, the kernel copies the
+// bytes from the page cache to the socket (sendfile) and they never pass
+// through this process; otherwise they are copied in 256 KiB reads. A file
+// shorter than the range fails with io.ErrUnexpectedEOF.
+func (mw *meterWriter) sendFile(f blob.Reader, off, n int64) error {
+	rf, ok := mw.w.(io.ReaderFrom)
+	if _, file := f.(syscall.Conn); !ok || !file {
+		k, err := io.CopyBuffer(onlyWriter{mw}, io.NewSectionReader(f, off, n), make([]byte, 256<<10))
+		if err == nil && k < n {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
+	if _, err := f.Seek(off, io.SeekStart); err != nil {
+		return err
+	}
+	if mw.m != nil && !mw.started {
+		mw.started = true
+		_ = http.NewResponseController(mw.w).Flush()
+	}
+	for n > 0 {
+		piece := min(n, checkpointBytes)
+		if mw.m != nil && mw.total > 0 && mw.held == nil && mw.written+piece >= mw.total {
+			piece-- // the last byte goes through Write, which holds it
+			if piece == 0 {
+				break
+			}
+		}
+		k, err := rf.ReadFrom(&io.LimitedReader{R: f, N: piece})
+		mw.written += k
+		off, n = off+k, n-k
+		if mw.written-mw.recorded >= checkpointBytes {
+			mw.recorded = mw.written
+			mw.m.record(mw.ctx, mw.dataOf(mw.written), false)
+		}
+		if err != nil {
+			return err
+		}
+		if k < piece {
+			return io.ErrUnexpectedEOF
+		}
+	}
+	if n > 0 {
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			return err
+		}
+		_, err := mw.Write(b[:])
+		return err
+	}
+	return nil
+}
+
+// onlyWriter hides a writer's other methods from io.Copy.
+type onlyWriter struct{ io.Writer }
