@@ -52,7 +52,9 @@ func ExtractTree(w io.Writer, outboard io.ReaderAt, size, offset, length int64) 
 		return &CorruptError{Start: 0, End: size, What: "length", Err: fmt.Errorf("outboard header says %d bytes, blob has %d", got, size)}
 	}
 	out := append(make([]byte, 0, 32<<10), hdr[:]...)
-	ob := windowReader{r: outboard, limit: OutboardSize(size), size: 256 << 10}
+	// Small windows for the nodes on the paths to the range; a whole
+	// subtree's nodes are read in one piece of up to 256 KiB.
+	ob := windowReader{r: outboard, limit: OutboardSize(size), size: 16 << 10}
 	end := offset + length
 	var rec func(pos, n, off int64) error
 	rec = func(pos, n, off int64) error {
