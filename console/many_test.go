@@ -248,7 +248,7 @@ func seedMany(tb testing.TB, n int) *bigCatalog {
 // TestBrowserBigCatalog opens the catalog of 10,000 registered assets in
 // headless Chromium at 1400 and 420 px: the first page renders in under a
 // second, timed in the browser from the start of navigation to the page
-// rendered (median of 3 loads; issue 15's bound), the page shows 50
+// rendered (median of 5 loads; issue 15's bound), the page shows 50
 // assets and links to the next, the next page holds the next 50 in log
 // order, and the search and the terms filters find assets anywhere in the
 // catalog. At 420 px nothing overflows the page sideways.
@@ -258,15 +258,15 @@ func TestBrowserBigCatalog(t *testing.T) {
 	bc := seedMany(t, n)
 	do(t, ctx, chromedp.EmulateViewport(1400, 900))
 	var times []float64
-	for range 3 {
+	for range 5 {
 		do(t, ctx, chromedp.Navigate("about:blank"), chromedp.Navigate(bc.ts.URL+"/#/"))
 		waitReady(t, ctx, "#/")
 		times = append(times, eval[float64](t, ctx, `(performance.getEntriesByName("charter:ready")[0] || {startTime: -1}).startTime`))
 	}
 	slices.Sort(times)
-	t.Logf("catalog of %d assets rendered in %.0f ms (median of %v ms)", n, times[1], times)
-	if times[1] < 0 || times[1] > 1000 {
-		t.Errorf("the catalog of %d assets rendered in %.0f ms (median of %v), want under 1,000 ms", n, times[1], times)
+	t.Logf("catalog of %d assets rendered in %.0f ms (median of %v ms)", n, times[2], times)
+	if times[2] < 0 || times[2] > 1000 {
+		t.Errorf("the catalog of %d assets rendered in %.0f ms (median of %v), want under 1,000 ms", n, times[2], times)
 	}
 	rows := `[...document.querySelectorAll("#catalog-results tbody th a")].map(a => a.textContent)`
 	if got := eval[[]string](t, ctx, rows); !slices.Equal(got, bc.names[:50]) {
