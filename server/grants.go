@@ -225,7 +225,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	g := grant.Issue(req, rid, terms, termsID, didx, s.key.DID(), now)
-	gidx, graw, err := s.issue(ctx, g)
+	gidx, graw, err := s.issue(ctx, g, rec)
 	in.unlock()
 	if err != nil {
 		return err
@@ -258,8 +258,11 @@ func (s *Server) requestSeen(ctx context.Context, id string) (granted, queued bo
 }
 
 // issue signs, logs and applies a grant. The caller holds the lock of its
-// request.
-func (s *Server) issue(ctx context.Context, g *grant.Grant) (uint64, []byte, error) {
+// request and passes the asset's record it decided under (its owners are
+// vouched for; a grant does not change them, so the record is not read
+// again: on a replica that is a catalog read, the grant having moved the
+// generation).
+func (s *Server) issue(ctx context.Context, g *grant.Grant, rec *catalog.AssetRecord) (uint64, []byte, error) {
 	env, err := g.Sign(s.key)
 	if err != nil {
 		return 0, nil, err
@@ -274,7 +277,7 @@ func (s *Server) issue(ctx context.Context, g *grant.Grant) (uint64, []byte, err
 	if err != nil {
 		return gidx, nil, notApplied(gidx, err)
 	}
-	if rec, err := s.assetRecord(ctx, g.Asset); err == nil {
+	if rec != nil {
 		owners := make([]identity.DID, len(rec.State.Owners))
 		for i, o := range rec.State.Owners {
 			owners[i] = o.DID
@@ -385,7 +388,7 @@ func (s *Server) voteGrantRequest(w http.ResponseWriter, r *http.Request) error 
 		return err
 	}
 	g := grant.Issue(req, rid, terms, termsID, q.Decision, s.key.DID(), time.Now())
-	gidx, graw, err := s.issue(ctx, g)
+	gidx, graw, err := s.issue(ctx, g, rec)
 	in.unlock()
 	if err != nil {
 		return err
