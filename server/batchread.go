@@ -21,27 +21,6 @@ import (
 // maxBatchReadBody bounds the body of POST /v1/blobs/batch-read.
 const maxBatchReadBody = api.MaxBatchBlobs*64 + 4096
 
-// parseBatchRead reads a batch read request: at most api.MaxBatchBlobs
-// well-formed content ids.
-func parseBatchRead(b []byte) ([]content.ID, error) {
-	var req api.BatchReadRequest
-	if err := json.Unmarshal(b, &req); err != nil {
-		return nil, fmt.Errorf("not a JSON object with \"ids\": %w", err)
-	}
-	if len(req.IDs) > api.MaxBatchBlobs {
-		return nil, fmt.Errorf("%d ids; ask for at most %d at a time", len(req.IDs), api.MaxBatchBlobs)
-	}
-	ids := make([]content.ID, len(req.IDs))
-	for i, v := range req.IDs {
-		id, err := content.ParseID(v)
-		if err != nil {
-			return nil, fmt.Errorf("ids[%d]: %q is not a Charter content id: %w", i, v, err)
-		}
-		ids[i] = id
-	}
-	return ids, nil
-}
-
 // batchRead serves many small blobs in one response (POST
 // /v1/blobs/batch-read, docs/spec/http-api.md "Batch read"): for each
 // asked id, in order, a record "ID ok SIZE\n" and the Bao slice of the
@@ -76,7 +55,7 @@ func (s *Server) batchRead(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	ids, err := parseBatchRead(b)
+	ids, err := parseIDs(b, api.MaxBatchBlobs)
 	if err != nil {
 		return errorf(http.StatusBadRequest, "bad-request", "Malformed batch read request", err.Error(), `send {"ids":["bafk…",…]}`, err)
 	}

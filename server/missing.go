@@ -16,15 +16,16 @@ import (
 // ids of 59 characters, quoted and separated, and some room.
 const maxMissingBody = api.MaxMissingIDs*64 + 4096
 
-// parseMissing reads a MissingRequest: at most MaxMissingIDs well-formed
-// content ids (duplicates allowed, answered once each time asked).
-func parseMissing(b []byte) ([]content.ID, error) {
+// parseIDs reads a list of content ids, {"ids": [...]}, as POST
+// /v1/blobs/missing and POST /v1/blobs/batch-read take it: at most max
+// well-formed ids (duplicates allowed, answered once each time asked).
+func parseIDs(b []byte, max int) ([]content.ID, error) {
 	var req api.MissingRequest
 	if err := json.Unmarshal(b, &req); err != nil {
 		return nil, fmt.Errorf("not a JSON object with \"ids\": %w", err)
 	}
-	if len(req.IDs) > api.MaxMissingIDs {
-		return nil, fmt.Errorf("%d ids; ask about at most %d at a time", len(req.IDs), api.MaxMissingIDs)
+	if len(req.IDs) > max {
+		return nil, fmt.Errorf("%d ids; ask for at most %d at a time", len(req.IDs), max)
 	}
 	ids := make([]content.ID, len(req.IDs))
 	for i, v := range req.IDs {
@@ -54,7 +55,7 @@ func (s *Server) missing(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	ids, err := parseMissing(b)
+	ids, err := parseIDs(b, api.MaxMissingIDs)
 	if err != nil {
 		return errorf(http.StatusBadRequest, "bad-request", "Malformed missing-blobs request", err.Error(), `send {"ids":["bafk…",…]}`, err)
 	}

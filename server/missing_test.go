@@ -96,7 +96,7 @@ func FuzzParseMissing(f *testing.F) {
 	f.Add([]byte(`{"ids":null}`))
 	f.Add([]byte(`{"ids":["bafk"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		ids, err := parseMissing(b)
+		ids, err := parseIDs(b, api.MaxMissingIDs)
 		if err != nil {
 			return
 		}
