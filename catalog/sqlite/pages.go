@@ -64,7 +64,33 @@ const approversSchema = `
 CREATE INDEX IF NOT EXISTS approvals_approvers ON approvals(proposal, log_index, approver);
 `
 
-func init() { migrations = append(migrations, pagesSchema, approversSchema) }
+// coverSchema is migration 3: the pages of one asset's or one licensee's
+// records read their rows from an index that holds them. The rows of one
+// asset (or licensee) were inserted over the whole log, so in the table
+// each sits on a page of its own: a page of 100 read about 100 table
+// pages scattered over the file (4 to 20 ms at 1,000,000 entry groups on
+// a cold cache). An index ordered by (filter, log index) that holds every
+// column the page answers keeps a page's rows side by side: a page reads
+// a few index pages (rows over about 1,000 bytes, with 4 KiB database
+// pages, keep their tail in an overflow page). The narrower indexes they
+// replace are dropped; proposals_asset (in the base schema before) too.
+const coverSchema = `
+CREATE INDEX IF NOT EXISTS grants_asset_page ON grants(asset, log_index, id, licensee, revoked, envelope);
+CREATE INDEX IF NOT EXISTS grants_licensee_page ON grants(licensee, log_index, id, asset, revoked, envelope);
+CREATE INDEX IF NOT EXISTS grants_asset_licensee ON grants(asset, licensee, log_index);
+DROP INDEX IF EXISTS grants_asset_index;
+DROP INDEX IF EXISTS grants_licensee_index;
+CREATE INDEX IF NOT EXISTS disputes_asset_page ON disputes(asset, log_index, id, opener, reason, status, envelope, resolved);
+CREATE INDEX IF NOT EXISTS disputes_asset_status_page ON disputes(asset, status, log_index, id, opener, reason, envelope, resolved);
+DROP INDEX IF EXISTS disputes_asset_index;
+DROP INDEX IF EXISTS disputes_asset_status;
+CREATE INDEX IF NOT EXISTS proposals_asset_page ON proposals(asset, log_index, proposal, status);
+CREATE INDEX IF NOT EXISTS proposals_asset_status_page ON proposals(asset, status, log_index, proposal);
+DROP INDEX IF EXISTS proposals_asset;
+DROP INDEX IF EXISTS proposals_asset_status;
+`
+
+func init() { migrations = append(migrations, pagesSchema, approversSchema, coverSchema) }
 
 // putOwners records the owners of an asset registered at index (in
 // PutAsset; a duplicate registration, which kept the first, adds none).
@@ -179,12 +205,34 @@ func scanListings(rows *sql.Rows) ([]*catalog.AssetListing, error) {
 	return out, rows.Err()
 }
 
-// GrantPage answers a page of grants with what was served under them.
-func (c *Catalog) GrantPage(ctx context.Context, q catalog.GrantQuery) ([]*catalog.GrantRecord, uint64, error) {
+// The page queries of grants, disputes and proposals: with an asset or
+// a licensee, each reads one index of migration 3 that holds the page's
+// columns (TestPagesCovered).
+
+func grantPageQuery(q catalog.GrantQuery) (string, []any) {
 	var w where
 	w.eq("g.asset", q.Asset)
 	w.eq("g.licensee", q.Licensee)
-	query, args := w.page(grantQuery, "g.log_index", q.PageQuery)
+	return w.page(grantQuery, "g.log_index", q.PageQuery)
+}
+
+func disputePageQuery(q catalog.DisputeQuery) (string, []any) {
+	var w where
+	w.eq("asset", q.Asset)
+	w.eq("status", q.Status)
+	return w.page(`SELECT `+disputeCols+` FROM disputes`, "log_index", q.PageQuery)
+}
+
+func proposalPageQuery(q catalog.ProposalQuery) (string, []any) {
+	var w where
+	w.eq("asset", q.Asset)
+	w.eq("status", q.Status)
+	return w.page(`SELECT proposal, asset, status, log_index FROM proposals`, "log_index", q.PageQuery)
+}
+
+// GrantPage answers a page of grants with what was served under them.
+func (c *Catalog) GrantPage(ctx context.Context, q catalog.GrantQuery) ([]*catalog.GrantRecord, uint64, error) {
+	query, args := grantPageQuery(q)
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)
@@ -251,10 +299,7 @@ func (c *Catalog) GrantRequestPage(ctx context.Context, q catalog.GrantRequestQu
 
 // DisputePage answers a page of disputes.
 func (c *Catalog) DisputePage(ctx context.Context, q catalog.DisputeQuery) ([]*catalog.DisputeRecord, uint64, error) {
-	var w where
-	w.eq("asset", q.Asset)
-	w.eq("status", q.Status)
-	query, args := w.page(`SELECT `+disputeCols+` FROM disputes`, "log_index", q.PageQuery)
+	query, args := disputePageQuery(q)
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)
@@ -278,10 +323,7 @@ func (c *Catalog) DisputePage(ctx context.Context, q catalog.DisputeQuery) ([]*c
 // ProposalPage answers a page of proposals with their approvers (not the
 // envelopes: catalog.Pages).
 func (c *Catalog) ProposalPage(ctx context.Context, q catalog.ProposalQuery) ([]*catalog.ProposalRecord, uint64, error) {
-	var w where
-	w.eq("asset", q.Asset)
-	w.eq("status", q.Status)
-	query, args := w.page(`SELECT proposal, asset, status, log_index FROM proposals`, "log_index", q.PageQuery)
+	query, args := proposalPageQuery(q)
 	rows, err := c.query(ctx, query, args...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("catalog: %w", err)

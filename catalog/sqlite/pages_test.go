@@ -197,3 +197,143 @@ func benchBulk(b *testing.B, c *Catalog, from, to int) {
 		}
 	}
 }
+
+// TestPagesCovered: a page of one asset's or one licensee's grants,
+// disputes or proposals reads one index that holds its rows (migration 3),
+// not the table, whose rows of one asset lie scattered over the file.
+func TestPagesCovered(t *testing.T) {
+	ctx := t.Context()
+	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	g := catalogtest.Bench(1)
+	page := catalog.PageQuery{From: 7, Limit: 100}
+	for _, tc := range []struct {
+		name, index string
+		query       string
+		args        []any
+	}{
+		{name: "grants/asset", index: "grants_asset_page"},
+		{name: "grants/licensee", index: "grants_licensee_page"},
+		{name: "disputes/asset", index: "disputes_asset_page"},
+		{name: "disputes/asset+status", index: "disputes_asset_status_page"},
+		{name: "proposals/asset", index: "proposals_asset_page"},
+		{name: "proposals/asset+status", index: "proposals_asset_status_page"},
+	} {
+		switch tc.name {
+		case "grants/asset":
+			tc.query, tc.args = grantPageQuery(catalog.GrantQuery{PageQuery: page, Asset: g.GrantAsset})
+		case "grants/licensee":
+			tc.query, tc.args = grantPageQuery(catalog.GrantQuery{PageQuery: page, Licensee: g.Licensee})
+		case "disputes/asset":
+			tc.query, tc.args = disputePageQuery(catalog.DisputeQuery{PageQuery: page, Asset: g.DisputeAsset})
+		case "disputes/asset+status":
+			tc.query, tc.args = disputePageQuery(catalog.DisputeQuery{PageQuery: page, Asset: g.DisputeAsset, Status: "open"})
+		case "proposals/asset":
+			tc.query, tc.args = proposalPageQuery(catalog.ProposalQuery{PageQuery: page, Asset: g.ProposalAsset.String()})
+		case "proposals/asset+status":
+			tc.query, tc.args = proposalPageQuery(catalog.ProposalQuery{PageQuery: page, Asset: g.ProposalAsset.String(), Status: "pending"})
+		}
+		rows, err := c.rdb.QueryContext(ctx, `EXPLAIN QUERY PLAN `+tc.query, tc.args...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+		}
+		rows.Close()
+		all := strings.Join(plan, "; ")
+		if !strings.Contains(all, "COVERING INDEX "+tc.index+" ") || strings.Contains(all, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q, want a scan of covering index %s in its order", tc.name, all, tc.index)
+		}
+	}
+}
+
+// TestCoverUpgrade: a catalog file at user version 2 (the indexes before
+// migration 3) gets the covering indexes when opened, drops the ones they
+// replace, and answers the same pages.
+func TestCoverUpgrade(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "catalog.db")
+	c, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var changes []catalog.Change
+	for i := range 2000 {
+		changes = append(changes, catalogtest.Bench(i).Changes()...)
+	}
+	for _, err := range c.UpdateSeq(ctx, changes) {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	g := catalogtest.Bench(5)
+	pages := func(c *Catalog) string {
+		gs, _, err := c.GrantPage(ctx, catalog.GrantQuery{PageQuery: catalog.PageQuery{Limit: 100}, Licensee: g.Licensee})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds, _, err := c.DisputePage(ctx, catalog.DisputeQuery{PageQuery: catalog.PageQuery{Limit: 100}, Asset: g.DisputeAsset, Status: "open"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps, _, err := c.ProposalPage(ctx, catalog.ProposalQuery{PageQuery: catalog.PageQuery{Limit: 100}, Asset: g.ProposalAsset.String()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal([]any{gs, ds, ps})
+		return string(b)
+	}
+	want := pages(c)
+	// As migration 2 left the file.
+	for _, q := range []string{
+		`DROP INDEX grants_asset_page`, `DROP INDEX grants_licensee_page`, `DROP INDEX grants_asset_licensee`,
+		`DROP INDEX disputes_asset_page`, `DROP INDEX disputes_asset_status_page`,
+		`DROP INDEX proposals_asset_page`, `DROP INDEX proposals_asset_status_page`,
+		`CREATE INDEX grants_asset_index ON grants(asset, log_index)`, `CREATE INDEX grants_licensee_index ON grants(licensee, log_index)`,
+		`CREATE INDEX disputes_asset_index ON disputes(asset, log_index)`, `CREATE INDEX disputes_asset_status ON disputes(asset, status, log_index)`,
+		`CREATE INDEX proposals_asset ON proposals(asset, log_index)`, `CREATE INDEX proposals_asset_status ON proposals(asset, status, log_index)`,
+		`PRAGMA user_version = 2`,
+	} {
+		if _, err := c.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(q, err)
+		}
+	}
+	c.Close()
+	c, err = Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := pages(c); got != want {
+		t.Fatalf("pages after the upgrade differ:\n%s\nwant\n%s", got, want)
+	}
+	rows, err := c.DB().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('grants', 'disputes', 'proposals') AND sql IS NOT NULL ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	wantNames := []string{"disputes_asset_page", "disputes_asset_status_page", "disputes_log_index", "disputes_status",
+		"grants_asset_licensee", "grants_asset_page", "grants_licensee_page", "grants_log_index",
+		"proposals_asset_page", "proposals_asset_status_page", "proposals_log_index", "proposals_status"}
+	if !slices.Equal(names, wantNames) {
+		t.Fatalf("indexes %q, want %q", names, wantNames)
+	}
+}

@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS proposals (
 	status    TEXT NOT NULL,
 	log_index INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS proposals_asset ON proposals(asset, log_index);
 CREATE TABLE IF NOT EXISTS approvals (
 	proposal  TEXT NOT NULL,
 	approver  TEXT NOT NULL,
