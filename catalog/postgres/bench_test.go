@@ -45,7 +45,7 @@ func BenchmarkPages(b *testing.B) {
 }
 
 // benchFill adds entry groups [from, to) through COPY.
-func benchFill(b *testing.B, c *Catalog, from, to int) {
+func benchFill(b testing.TB, c *Catalog, from, to int) {
 	ctx := b.Context()
 	env := string(catalogtest.BenchEnvelope())
 	const chunk = 50_000
