@@ -5,11 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"slices"
-	"strings"
-	"unicode/utf8"
 
-	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/assetfilter"
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/content"
@@ -19,7 +16,7 @@ import (
 // The filters of GET /v1/assets that no catalog index serves: q (a part of
 // the name), contributor (a DID among the contributors), license (the
 // terms' name), purpose (one the terms allow) and price (free, paid, or
-// none: no licence). They narrow the pages the
+// none: no licence), matched by assetfilter. They narrow the pages the
 // catalog reads (catalog.Pages, with its indexed filters content, media
 // and owner), and one request reads at most assetScanBudget records, so a
 // filtered page costs at most that much whatever the catalog holds. A
@@ -31,119 +28,40 @@ import (
 // assetScanBudget is the most catalog records one filtered request reads.
 var assetScanBudget = 2 * catalog.MaxPage // a var: tests lower it
 
-// maxNameQuery bounds the q filter, in bytes (names are short).
-const maxNameQuery = 200
-
-// assetScan is the unindexed filters of an asset list request.
-type assetScan struct {
-	q           string // lower-cased
-	contributor string // a DID
-	license     string
-	purpose     license.Purpose
-	price       string // "free", "paid" or "none"
-}
-
-func (f assetScan) set() bool {
-	return f.q != "" || f.contributor != "" || f.license != "" || f.purpose != "" || f.price != ""
-}
-
-func (f assetScan) needTerms() bool { return f.license != "" || f.purpose != "" || f.price != "" }
-
-// assetScanOf reads the unindexed filters of a list request.
-func assetScanOf(q url.Values) (assetScan, error) {
-	var f assetScan
+// assetScanOf reads the unindexed filters of a list request
+// (assetfilter.Filter, which matches them).
+func assetScanOf(q url.Values) (assetfilter.Filter, error) {
+	var f assetfilter.Filter
 	if s := q.Get("q"); s != "" {
-		if len(s) > maxNameQuery || !utf8.ValidString(s) {
-			return f, badQuery("q", fmt.Sprintf("a search of %d bytes", len(s)), fmt.Sprintf("search for a part of a name, at most %d bytes of UTF-8", maxNameQuery), nil)
+		var err error
+		if f.Q, err = assetfilter.Query(s); err != nil {
+			return f, badQuery("q", fmt.Sprintf("a search of %d bytes", len(s)), fmt.Sprintf("search for a part of a name, at most %d bytes of UTF-8", assetfilter.MaxQuery), nil)
 		}
-		f.q = strings.ToLower(s)
 	}
 	var err error
-	if f.contributor, err = didParam(q, "contributor"); err != nil {
+	if f.Contributor, err = didParam(q, "contributor"); err != nil {
 		return f, err
 	}
 	if s := q.Get("license"); s != "" {
-		if !licenseName(s) {
+		if !assetfilter.LicenseName(s) {
 			return f, badQuery("license", fmt.Sprintf("%q is not a licence name", s), "a licence name as `charter license templates` lists them, e.g. research-only", nil)
 		}
-		f.license = s
+		f.License = s
 	}
 	if s := q.Get("purpose"); s != "" {
 		if !license.Purpose(s).Valid() {
 			return f, badQuery("purpose", fmt.Sprintf("purpose %q is none of %q", s, license.Purposes()), "leave it out to list every purpose", nil)
 		}
-		f.purpose = license.Purpose(s)
+		f.Purpose = license.Purpose(s)
 	}
-	f.price, err = oneOf(q, "price", "free", "paid", "none")
+	f.Price, err = oneOf(q, "price", assetfilter.Prices()...)
 	return f, err
-}
-
-// matchName reports whether f.contributor is among the asset's
-// contributors and the asset's name holds f.q (case folded) or its id
-// starts with it.
-func (f assetScan) matchName(a *catalog.AssetRecord) bool {
-	if f.contributor != "" && !slices.ContainsFunc(a.State.Contributors, func(c asset.Contributor) bool { return c.DID.String() == f.contributor }) {
-		return false
-	}
-	if f.q == "" {
-		return true
-	}
-	return strings.Contains(strings.ToLower(a.State.Manifest.Name), f.q) || strings.HasPrefix(a.State.Asset.String(), f.q)
-}
-
-// matchTerms reports whether terms t (nil: the asset has no licence, or
-// its terms cannot be read) pass the terms filters.
-func (f assetScan) matchTerms(t *license.Terms, licensed bool) bool {
-	switch f.price {
-	case "none":
-		if licensed {
-			return false
-		}
-	case "free", "paid":
-		if t == nil {
-			return false
-		}
-		free := t.Price.Model == "" || t.Price.Model == license.Free
-		if free != (f.price == "free") {
-			return false
-		}
-	}
-	if f.license != "" && (t == nil || t.Name != f.license) {
-		return false
-	}
-	if f.purpose != "" && (t == nil || !containsPurpose(t.Purposes, f.purpose)) {
-		return false
-	}
-	return true
-}
-
-// licenseName reports whether s can be the name of licence terms:
-// lower-case letters, digits, '.', '_' and '-', at most 64 (license.Terms).
-func licenseName(s string) bool {
-	if len(s) > 64 {
-		return false
-	}
-	for _, r := range s {
-		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
-			return false
-		}
-	}
-	return true
-}
-
-func containsPurpose(ps []license.Purpose, p license.Purpose) bool {
-	for _, x := range ps {
-		if x == p {
-			return true
-		}
-	}
-	return false
 }
 
 // scanAssets answers a page of the assets that pass aq's indexed filters
 // and f, reading at most assetScanBudget records from aq.From on, and the
 // position the next page starts at (0: no record follows).
-func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetScan) ([]*catalog.AssetListing, uint64, error) {
+func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetfilter.Filter) ([]*catalog.AssetListing, uint64, error) {
 	want := aq.Bound()
 	var out []*catalog.AssetListing
 	read := 0
@@ -162,7 +80,7 @@ func (s *Server) scanAssets(ctx context.Context, aq catalog.AssetQuery, f assetS
 			if err != nil {
 				return nil, 0, err
 			}
-			if !f.matchName(a) || (f.needTerms() && !f.matchTerms(s.cachedTerms(ctx, a.State.License), a.State.License != "")) {
+			if !f.Match(a.State, func(ref string) *license.Terms { return s.cachedTerms(ctx, ref) }) {
 				continue
 			}
 			out = append(out, l)

@@ -17,6 +17,7 @@ import (
 
 	"github.com/charter-dev/charter/api"
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/assetfilter"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/identity"
@@ -216,7 +217,7 @@ func FuzzAssetScanOf(f *testing.F) {
 			}
 			return
 		}
-		if len(sc.q) > maxNameQuery*3 || len(sc.license) > 64 || (sc.purpose != "" && !sc.purpose.Valid()) {
+		if len(sc.Q) > assetfilter.MaxQuery*3 || len(sc.License) > 64 || (sc.Purpose != "" && !sc.Purpose.Valid()) {
 			t.Fatalf("%q: accepted %+v", raw, sc)
 		}
 	})

@@ -78,7 +78,7 @@ func oneOf(q url.Values, name string, values ...string) (string, error) {
 }
 
 // listAssets handles GET /v1/assets?content=&media=&owner=&q=&contributor=&license=&purpose=&price=&from=&limit=
-// (q to price: assetScan).
+// (q to price: assetScanOf, assetfilter).
 func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
 	aq := catalog.AssetQuery{MediaType: q.Get("media")}
@@ -105,7 +105,7 @@ func (s *Server) listAssets(w http.ResponseWriter, r *http.Request) error {
 	}
 	var as []*catalog.AssetListing
 	var next uint64
-	if f.set() {
+	if f.Set() {
 		as, next, err = s.scanAssets(r.Context(), aq, f)
 	} else {
 		as, next, err = s.cat.AssetPage(r.Context(), aq)
