@@ -124,12 +124,14 @@ func (s *Store) cleanStale(ctx context.Context) error {
 	return nil
 }
 
-// Stage starts a write into a new temp file.
+// Stage starts a write into a new temp file, written in aligned blocks
+// (direct.go).
 func (s *Store) Stage(ctx context.Context) (blob.Staged, error) {
-	return s.stage(ctx, bufSize)
+	return s.stage(ctx, 0)
 }
 
-// stage starts a write into a new temp file, buffered by buf bytes.
+// stage starts a write into a new temp file, buffered by buf bytes, or
+// written in aligned blocks by a blockWriter if buf is 0.
 func (s *Store) stage(ctx context.Context, buf int) (*staged, error) {
 	for {
 		if err := ctx.Err(); err != nil {
@@ -153,14 +155,24 @@ func (s *Store) stage(ctx context.Context, buf int) (*staged, error) {
 			}
 			continue
 		}
+		if buf == 0 {
+			return &staged{s: s, f: f, w: newBlockWriter(f)}, nil
+		}
 		return &staged{s: s, f: f, w: bufio.NewWriterSize(f, buf)}, nil
 	}
+}
+
+// stageWriter buffers a staged file's writes: a *bufio.Writer or a
+// *blockWriter.
+type stageWriter interface {
+	Write(p []byte) (int, error)
+	Flush() error
 }
 
 type staged struct {
 	s    *Store
 	f    *os.File
-	w    *bufio.Writer
+	w    stageWriter
 	done bool
 	gone bool // discarded: the temp file is closed and removed
 	// unnamed: f has no name (O_TMPFILE, in a group); it is linked, not
@@ -241,6 +253,9 @@ func (st *staged) discard() {
 		return
 	}
 	st.gone = true
+	if bw, ok := st.w.(*blockWriter); ok {
+		bw.close() // its goroutine may still be writing to st.f
+	}
 	if !st.unnamed {
 		os.Remove(st.f.Name())
 	}

@@ -1,0 +1,186 @@
+package localfs
+
+import (
+	"os"
+	"sync"
+	"unsafe"
+)
+
+// A staged blob (Stage) is written in blocks of directBlock bytes, aligned
+// in memory and in the file, by a goroutine of its own while the caller
+// fills the next block; on Linux with O_DIRECT, so the bytes go from the
+// block to the disk without a copy into the page cache.
+//
+// Why: a first put of 1 GiB spent more of its time writing into the page
+// cache than anything else (write(2) cost 1.4–1.75 CPU-s a GiB on this
+// project's VM, against 0.1 s with O_DIRECT, which also leaves nothing for
+// the commit's fsync to write back). The cost: the blob's bytes are not in
+// the page cache after the put, so its first read comes from the disk.
+// Blobs smaller than one block are written with one ordinary write at
+// commit, as before. The commit still fsyncs the file (O_DIRECT bypasses
+// the page cache, not the disk's volatile cache, and the file's size and
+// extents are metadata) and the directory, so what is acknowledged is on
+// disk as before.
+const (
+	directBlock = 2 << 20
+	// directQueued is how many full blocks may wait for the writer
+	// goroutine: with the one it writes and the one being filled, a staged
+	// write holds at most directQueued+2 blocks (8 MiB).
+	directQueued = 2
+	// directAlign is the alignment O_DIRECT asks of buffers, offsets and
+	// lengths (the file system's block size; a multiple of the logical
+	// sector size).
+	directAlign = 4096
+)
+
+// blocks holds aligned directBlock buffers for reuse: a put of many blobs
+// would otherwise allocate a block per blob.
+var blocks = sync.Pool{New: func() any {
+	b := make([]byte, directBlock+directAlign)
+	off := int(uintptr(unsafe.Pointer(&b[0])) & (directAlign - 1))
+	if off != 0 {
+		off = directAlign - off
+	}
+	b = b[off : off+directBlock : off+directBlock]
+	return &b
+}}
+
+// blockWriter writes a staged file in aligned blocks (see directBlock).
+// Write and Flush are called by one goroutine; close may follow either.
+type blockWriter struct {
+	f   *os.File
+	cur *[]byte // block being filled; nil when none
+	n   int     // bytes in cur
+
+	full   chan *[]byte  // blocks for the writer goroutine; nil until started
+	ended  chan struct{} // closed when the writer goroutine has returned
+	mu     sync.Mutex
+	err    error // the writer goroutine's first error
+	direct bool  // O_DIRECT is set on f
+	closed bool
+}
+
+func newBlockWriter(f *os.File) *blockWriter { return &blockWriter{f: f} }
+
+func (w *blockWriter) Write(p []byte) (int, error) {
+	if w.closed {
+		return 0, os.ErrClosed
+	}
+	total := len(p)
+	for len(p) > 0 {
+		if w.cur == nil {
+			w.cur, w.n = blocks.Get().(*[]byte), 0
+		}
+		c := copy((*w.cur)[w.n:], p)
+		w.n += c
+		p = p[c:]
+		if w.n == directBlock {
+			if err := w.submit(); err != nil {
+				return total - len(p), err
+			}
+		}
+	}
+	return total, nil
+}
+
+// submit hands the full block to the writer goroutine, starting it (and
+// setting O_DIRECT) with the first block.
+func (w *blockWriter) submit() error {
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.full == nil {
+		w.direct = setDirect(w.f, true) == nil
+		w.full = make(chan *[]byte, directQueued)
+		w.ended = make(chan struct{})
+		go w.run(w.full, w.ended)
+	}
+	w.full <- w.cur
+	w.cur, w.n = nil, 0
+	return nil
+}
+
+// run writes the blocks sent on full, in order, until full is closed.
+func (w *blockWriter) run(full <-chan *[]byte, ended chan<- struct{}) {
+	defer close(ended)
+	for b := range full {
+		if w.failed() == nil {
+			if err := w.writeBlock(*b); err != nil {
+				w.mu.Lock()
+				w.err = err
+				w.mu.Unlock()
+			}
+		}
+		blocks.Put(b)
+	}
+}
+
+// writeBlock writes one full block, falling back to ordinary writes if
+// the file system takes the O_DIRECT flag but refuses the write.
+func (w *blockWriter) writeBlock(b []byte) error {
+	_, err := w.f.Write(b)
+	if err != nil && w.direct && isInvalid(err) {
+		if serr := setDirect(w.f, false); serr != nil {
+			return err
+		}
+		w.direct = false
+		_, err = w.f.Write(b)
+	}
+	return err
+}
+
+func (w *blockWriter) failed() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// stop waits for the writer goroutine to write the blocks sent to it.
+func (w *blockWriter) stop() {
+	if w.full != nil {
+		close(w.full)
+		<-w.ended
+		w.full = nil
+	}
+}
+
+// Flush writes everything: it waits for the blocks in flight, then writes
+// the last, partial block with an ordinary write (its length need not be
+// aligned). The writer takes no more bytes after it.
+func (w *blockWriter) Flush() error {
+	if w.closed {
+		return os.ErrClosed
+	}
+	w.closed = true
+	w.stop()
+	defer w.release()
+	if err := w.failed(); err != nil {
+		return err
+	}
+	if w.direct {
+		if err := setDirect(w.f, false); err != nil {
+			return err
+		}
+		w.direct = false
+	}
+	if w.cur != nil && w.n > 0 {
+		if _, err := w.f.Write((*w.cur)[:w.n]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// close ends the writer without writing what is left (an abort).
+func (w *blockWriter) close() {
+	w.closed = true
+	w.stop()
+	w.release()
+}
+
+func (w *blockWriter) release() {
+	if w.cur != nil {
+		blocks.Put(w.cur)
+		w.cur, w.n = nil, 0
+	}
+}
