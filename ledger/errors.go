@@ -52,4 +52,7 @@ var (
 	ErrChainBroken = errors.New("ledger: journal hash chain broken")
 	// ErrBadEntry reports bytes that are not a canonical journal entry.
 	ErrBadEntry = errors.New("ledger: malformed journal entry")
+	// ErrBadPosting reports a postings index row that is not a posting line
+	// of a journaled transfer (DecodePostingLine).
+	ErrBadPosting = errors.New("ledger: malformed postings index row")
 )

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -134,7 +135,7 @@ func bulkLoad(b *testing.B, l *sqlite.Ledger, h ledgertest.History) {
 	tables := []*table{
 		{sql: `INSERT INTO journal(seq, entry, hash) VALUES`, width: 3},
 		{sql: `INSERT INTO transfers(id, seq) VALUES`, width: 2},
-		{sql: `INSERT INTO postings(account, time, seq, mode, pending, credited, other, id, amount, flags, pending_id, reverses, code, ref) VALUES`, width: 14},
+		{sql: `INSERT INTO postings(account, time, seq, mode, pending, line) VALUES`, width: 6},
 	}
 	for _, t := range tables {
 		row := "(?" + strings.Repeat(", ?", t.width-1) + ")"
@@ -170,10 +171,9 @@ func bulkLoad(b *testing.B, l *sqlite.Ledger, h ledgertest.History) {
 		t := r.Entry.Transfer
 		tables[1].args = append(tables[1].args, t.ID, r.Seq)
 		flush(tables[1], false)
-		for _, side := range [2][2]string{{t.Debit, t.Credit}, {t.Credit, t.Debit}} {
-			tables[2].args = append(tables[2].args, side[0], r.Entry.Time, r.Seq, 0, nil, side[0] == t.Credit, side[1],
-				t.ID, t.Amount, int64(t.Flags), t.PendingID, t.Reverses, int64(t.Code), t.Ref)
-		}
+		tables[2].args = append(tables[2].args,
+			t.Debit, r.Entry.Time, r.Seq, 0, nil, ledger.AppendPostingLine(nil, false, t.Credit, t),
+			t.Credit, r.Entry.Time, r.Seq, 0, nil, ledger.AppendPostingLine(nil, true, t.Debit, t))
 		flush(tables[2], false)
 	}
 	for _, t := range tables {
@@ -220,4 +220,92 @@ func BenchmarkEarnings(b *testing.B) {
 		baseline = 1 // a scan of the whole journal takes a minute or more
 	}
 	ledgertest.BenchmarkEarnings(b, l, 1000, baseline, ledgertest.Statement(l))
+	wideBaseline(b, l, b.N)
+}
+
+// wideBaseline reads the target's postings as the index of 0018fc6 stored
+// them, each field of the line its own column (11 read a row), from a
+// table of that shape filled with the same rows, n times after the reads
+// BenchmarkEarnings timed: the read path the one-value line replaced,
+// measured in the same run. It reports its CPU and latency and the ratio
+// of the two reads' CPU.
+func wideBaseline(b *testing.B, l *sqlite.Ledger, n int) {
+	ctx := context.Background()
+	db := l.DB()
+	lines, err := l.Postings(ctx, ledgertest.EarningsTarget, ledger.PostingQuery{Only: ledger.Posted})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `DROP TABLE IF EXISTS postings_wide;
+CREATE TABLE postings_wide(account TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, mode INTEGER NOT NULL, pending TEXT,
+	credited INTEGER NOT NULL, other TEXT NOT NULL, id TEXT NOT NULL, amount INTEGER NOT NULL, flags INTEGER NOT NULL,
+	pending_id TEXT NOT NULL, reverses TEXT NOT NULL, code INTEGER NOT NULL, ref TEXT NOT NULL,
+	PRIMARY KEY(account, time, seq)) WITHOUT ROWID`); err != nil {
+		b.Fatal(err)
+	}
+	defer db.ExecContext(ctx, `DROP TABLE postings_wide`)
+	for _, ln := range lines {
+		if _, err := db.ExecContext(ctx, `INSERT INTO postings_wide VALUES(?, ?, ?, 0, NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			ledgertest.EarningsTarget, ln.Time, ln.Seq, ln.Credit == ledgertest.EarningsTarget, ln.Counterparty,
+			ln.ID, ln.Transfer.Amount, int64(ln.Flags), ln.PendingID, ln.Reverses, int64(ln.Code), ln.Ref); err != nil {
+			b.Fatal(err)
+		}
+	}
+	st, err := db.PrepareContext(ctx, `SELECT p.seq, p.time, p.credited, p.other, p.id, p.amount, p.flags, p.pending_id, p.reverses, p.code, p.ref FROM postings_wide p
+WHERE p.account = ? AND p.time >= ? AND p.time < ? AND (p.time > ? OR p.time = ? AND p.seq > ?) AND p.mode IN (0, 2) ORDER BY p.time, p.seq LIMIT ?`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	read := func() {
+		as, err := l.Accounts(ctx, "contributor:"+ledgertest.EarningsDID+"@")
+		if err != nil || len(as) != 1 {
+			b.Fatalf("accounts: %v %v", as, err)
+		}
+		rows, err := st.QueryContext(ctx, as[0].ID, 0, int64(math.MaxInt64), int64(math.MinInt64), int64(math.MinInt64), 0, -1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got []ledger.Line
+		if err := scanWide(rows, as[0].ID, func(l ledger.Line) error { got = append(got, l); return nil }); err != nil || len(got) != len(lines) {
+			b.Fatalf("wide baseline: %d lines, want %d: %v", len(got), len(lines), err)
+		}
+	}
+	read()
+	ds := make([]time.Duration, 0, n)
+	cpu0 := cpuTime()
+	for range n {
+		t := time.Now()
+		read()
+		ds = append(ds, time.Since(t))
+	}
+	cpu := float64((cpuTime() - cpu0).Microseconds()) / 1000 / float64(n)
+	slices.Sort(ds)
+	q := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(cpu, "wide-cpu-ms/op")
+	b.ReportMetric(q(0.5), "wide-p50-ms")
+	b.ReportMetric(q(0.99), "wide-p99-ms")
+}
+
+// scanWide is the scan of 0018fc6: one column per field of the line.
+func scanWide(rows *sql.Rows, account string, fn func(ledger.Line) error) error {
+	defer rows.Close()
+	var seq uint64
+	var tm, amount, flags, code int64
+	var credited bool
+	var other, id, pendingID, reverses, ref sql.RawBytes
+	for rows.Next() {
+		if err := rows.Scan(&seq, &tm, &credited, &other, &id, &amount, &flags, &pendingID, &reverses, &code, &ref); err != nil {
+			return err
+		}
+		s := string(slices.Concat(other, id, pendingID, reverses, ref))
+		cut := func(n int) string { v := s[:n]; s = s[n:]; return v }
+		o := cut(len(other))
+		t := ledger.Transfer{ID: cut(len(id)), Amount: amount, Flags: ledger.TransferFlags(flags), PendingID: cut(len(pendingID)),
+			Reverses: cut(len(reverses)), Code: uint16(code), Ref: cut(len(ref))}
+		if err := fn(ledger.IndexedLine(account, o, credited, t, seq, tm)); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }

@@ -6,18 +6,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"slices"
 
 	"github.com/charter-dev/charter/ledger"
 )
 
 // postingCols are the columns of a postings index row: the position
-// (account, time, seq), the mode, and the transfer's fields from the
-// account's side, so a statement reads no journal entry
-// (ledger.IndexedLine).
+// (account, time, seq), the mode, the pending transfer's id when it is one,
+// and the line, the transfer from the account's side in one value
+// (ledger.AppendPostingLine). One BLOB rather than a column per field:
+// modernc.org/sqlite takes the connection's mutex and copies once per
+// column read, so eleven columns cost more than decoding the journal entry
+// did (4.3 vs 2.5 ms of CPU for 1,000 lines).
 const (
-	postingCols  = `(account, time, seq, mode, pending, credited, other, id, amount, flags, pending_id, reverses, code, ref)`
-	postingWidth = 14
+	postingCols  = `(account, time, seq, mode, pending, line)`
+	postingWidth = 6
 )
 
 // postingArgs returns the postings index rows of rs (two per transfer: the
@@ -31,13 +33,9 @@ func postingArgs(rs []ledger.Record) []any {
 			pending = r.ID
 		}
 		t := r.Transfer
-		for _, side := range [2]struct {
-			account, other string
-			credited       bool
-		}{{t.Debit, t.Credit, false}, {t.Credit, t.Debit, true}} {
-			args = append(args, side.account, r.Time, r.Seq, mode, pending, side.credited, side.other,
-				t.ID, t.Amount, int64(t.Flags), t.PendingID, t.Reverses, int64(t.Code), t.Ref)
-		}
+		args = append(args,
+			t.Debit, r.Time, r.Seq, mode, pending, ledger.AppendPostingLine(nil, false, t.Credit, t),
+			t.Credit, r.Time, r.Seq, mode, pending, ledger.AppendPostingLine(nil, true, t.Debit, t))
 	}
 	return args
 }
@@ -170,7 +168,7 @@ func (l *Ledger) States(ctx context.Context, keys []string) (map[string][]byte, 
 // postingsSQL is the Postings query for each kind; the arguments are the
 // account, From, To, After.Time (twice), After.Seq and the limit.
 var postingsSQL = func() map[ledger.PostingKind]string {
-	const base = `SELECT p.seq, p.time, p.credited, p.other, p.id, p.amount, p.flags, p.pending_id, p.reverses, p.code, p.ref FROM postings p
+	const base = `SELECT p.seq, p.time, p.line FROM postings p
 WHERE p.account = ? AND p.time >= ? AND p.time < ? AND (p.time > ? OR p.time = ? AND p.seq > ?)`
 	const tail = ` ORDER BY p.time, p.seq LIMIT ?`
 	return map[ledger.PostingKind]string{
@@ -218,19 +216,17 @@ func postingArgsOf(account string, q ledger.PostingQuery) []any {
 func scanLines(rows *sql.Rows, account string, fn func(ledger.Line) error) error {
 	defer rows.Close()
 	var seq uint64
-	var tm, amount, flags, code int64
-	var credited bool
-	var other, id, pendingID, reverses, ref sql.RawBytes // copied into one string a row
+	var tm int64
+	var raw sql.RawBytes // DecodePostingLine copies it
 	for rows.Next() {
-		if err := rows.Scan(&seq, &tm, &credited, &other, &id, &amount, &flags, &pendingID, &reverses, &code, &ref); err != nil {
+		if err := rows.Scan(&seq, &tm, &raw); err != nil {
 			return fmt.Errorf("ledger/sqlite: postings of %q: %w", account, err)
 		}
-		s := string(slices.Concat(other, id, pendingID, reverses, ref))
-		cut := func(n int) string { v := s[:n]; s = s[n:]; return v }
-		o := cut(len(other))
-		t := ledger.Transfer{ID: cut(len(id)), Amount: amount, Flags: ledger.TransferFlags(flags), PendingID: cut(len(pendingID)),
-			Reverses: cut(len(reverses)), Code: uint16(code), Ref: cut(len(ref))}
-		if err := fn(ledger.IndexedLine(account, o, credited, t, seq, tm)); err != nil {
+		line, err := ledger.DecodePostingLine(account, seq, tm, raw)
+		if err != nil {
+			return fmt.Errorf("ledger/sqlite: %w", err)
+		}
+		if err := fn(line); err != nil {
 			return err
 		}
 	}

@@ -58,20 +58,12 @@ CREATE TABLE IF NOT EXISTS state(
 	value BLOB NOT NULL
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS postings(
-	account  TEXT NOT NULL,
-	time     INTEGER NOT NULL,
-	seq      INTEGER NOT NULL,
-	mode     INTEGER NOT NULL,
-	pending  TEXT,
-	credited INTEGER NOT NULL,
-	other    TEXT NOT NULL,
-	id       TEXT NOT NULL,
-	amount   INTEGER NOT NULL,
-	flags    INTEGER NOT NULL,
-	pending_id TEXT NOT NULL,
-	reverses TEXT NOT NULL,
-	code     INTEGER NOT NULL,
-	ref      TEXT NOT NULL,
+	account TEXT NOT NULL,
+	time    INTEGER NOT NULL,
+	seq     INTEGER NOT NULL,
+	mode    INTEGER NOT NULL,
+	pending TEXT,
+	line    BLOB NOT NULL,
 	PRIMARY KEY(account, time, seq)
 ) WITHOUT ROWID;
 `
@@ -117,10 +109,11 @@ func Open(ctx context.Context, path string, opts *Options) (*Ledger, error) {
 		return nil, fmt.Errorf("ledger/sqlite: open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
-	// A postings index of an older Charter (without the transfers' fields)
-	// is dropped here and filled again from the journal (indexPostings).
+	// A postings index of an older Charter (positions only, or the
+	// transfer's fields one column each) is dropped here and filled again
+	// from the journal (indexPostings).
 	var old bool
-	if err := db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'postings') AND NOT EXISTS(SELECT 1 FROM pragma_table_info('postings') WHERE name = 'ref')`).Scan(&old); err != nil {
+	if err := db.QueryRowContext(ctx, `SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'postings') AND NOT EXISTS(SELECT 1 FROM pragma_table_info('postings') WHERE name = 'line')`).Scan(&old); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("ledger/sqlite: open %s: %w", path, err)
 	}

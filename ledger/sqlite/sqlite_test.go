@@ -158,13 +158,18 @@ func TestConcurrent(t *testing.T) {
 }
 
 // A ledger written before the postings index existed, or with the index
-// of an older Charter (positions only, no transfer fields), gets it
-// filled from the journal when it is opened.
+// of an older Charter (positions only; the transfer's fields one column
+// each), gets it filled from the journal when it is opened.
 func TestPostingsBackfill(t *testing.T) {
 	for _, before := range []string{`DROP TABLE postings`, `DROP TABLE postings;
 		CREATE TABLE postings(account TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, mode INTEGER NOT NULL, pending TEXT,
 			PRIMARY KEY(account, time, seq)) WITHOUT ROWID;
-		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL)`} {
+		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL)`, `DROP TABLE postings;
+		CREATE TABLE postings(account TEXT NOT NULL, time INTEGER NOT NULL, seq INTEGER NOT NULL, mode INTEGER NOT NULL, pending TEXT,
+			credited INTEGER NOT NULL, other TEXT NOT NULL, id TEXT NOT NULL, amount INTEGER NOT NULL, flags INTEGER NOT NULL,
+			pending_id TEXT NOT NULL, reverses TEXT NOT NULL, code INTEGER NOT NULL, ref TEXT NOT NULL,
+			PRIMARY KEY(account, time, seq)) WITHOUT ROWID;
+		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL, 1, 'x', 'y', 1, 0, '', '', 0, '')`} {
 		testPostingsBackfill(t, before)
 	}
 }
@@ -201,5 +206,27 @@ func testPostingsBackfill(t *testing.T, before string) {
 	held, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{Only: ledger.OpenPending})
 	if err != nil || len(held) != 1 || held[0].ID != "q" {
 		t.Fatalf("open pending after the backfill: %+v %v", held, err)
+	}
+}
+
+// A damaged postings index row is refused, not shown.
+func TestDamagedPostingLine(t *testing.T) {
+	ctx := context.Background()
+	l, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "l.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: "f", Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: 50}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.DB().ExecContext(ctx, `UPDATE postings SET line = substr(line, 1, length(line) - 1) WHERE account = ?`, ledgertest.Alice.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{}); !errors.Is(err, ledger.ErrBadPosting) {
+		t.Fatalf("damaged line: %v", err)
 	}
 }
