@@ -79,7 +79,7 @@ func TestPostingLineVectors(t *testing.T) {
 		if got, _ := ledger.PostingLineOf(rec, v.Account); !bytes.Equal(got, b) {
 			t.Errorf("vector %d (%s): encodes to %x, want %s", i, v.Comment, got, v.Line)
 		}
-		got, err := ledger.DecodePostingLine(v.Account, v.Seq, v.Time, b)
+		got, err := ledger.DecodePostingLine(v.Account, b)
 		if err != nil || got != want {
 			t.Errorf("vector %d (%s): decodes to %+v, %v; want %+v", i, v.Comment, got, err, want)
 		}
@@ -87,10 +87,11 @@ func TestPostingLineVectors(t *testing.T) {
 }
 
 func TestDecodePostingLineRejects(t *testing.T) {
+	rec := func(tr ledger.Transfer) ledger.Record { return ledger.Record{Transfer: tr, Seq: 3, Time: 4} }
 	tr := ledger.Transfer{ID: "t", Debit: "a", Credit: "b", Amount: 5, Code: 2, Ref: "r"}
-	good := ledger.AppendPostingLine(nil, true, "a", tr)
-	if _, err := ledger.DecodePostingLine("b", 1, 1, good); err != nil {
-		t.Fatal(err)
+	good := ledger.AppendPostingLine(nil, true, "a", rec(tr))
+	if l, err := ledger.DecodePostingLine("b", good); err != nil || l.Seq != 3 || l.Time != 4 || l.Amount != 5 || l.Debit != "a" {
+		t.Fatal(l, err)
 	}
 	for name, c := range map[string]struct {
 		account string
@@ -98,20 +99,49 @@ func TestDecodePostingLineRejects(t *testing.T) {
 	}{
 		"empty":          {"b", nil},
 		"version":        {"b", append([]byte{2}, good[1:]...)},
-		"side":           {"b", append([]byte{1, 2}, good[2:]...)},
+		"side":           {"b", append(append(append([]byte{}, good[:17]...), 2), good[18:]...)},
 		"truncated":      {"b", good[:len(good)-1]},
 		"trailing":       {"b", append(append([]byte{}, good...), 0)},
 		"own account":    {"a", good},
-		"empty other":    {"b", ledger.AppendPostingLine(nil, true, "", tr)},
-		"zero amount":    {"b", ledger.AppendPostingLine(nil, true, "a", ledger.Transfer{ID: "t", Amount: 0})},
-		"negative":       {"b", ledger.AppendPostingLine(nil, true, "a", ledger.Transfer{ID: "t", Amount: -1})},
-		"unknown flags":  {"b", ledger.AppendPostingLine(nil, true, "a", ledger.Transfer{ID: "t", Amount: 1, Flags: 1 << 9})},
-		"bad id":         {"b", ledger.AppendPostingLine(nil, true, "a", ledger.Transfer{ID: "t\n", Amount: 1})},
-		"post no target": {"b", ledger.AppendPostingLine(nil, true, "a", ledger.Transfer{ID: "t", Amount: 1, Flags: ledger.PostPending})},
-		"non-minimal":    {"b", append([]byte{1, 1, 0x81, 0x00}, good[3:]...)},
+		"seq 0":          {"b", ledger.AppendPostingLine(nil, true, "a", ledger.Record{Transfer: tr})},
+		"empty other":    {"b", ledger.AppendPostingLine(nil, true, "", rec(tr))},
+		"zero amount":    {"b", ledger.AppendPostingLine(nil, true, "a", rec(ledger.Transfer{ID: "t", Amount: 0}))},
+		"negative":       {"b", ledger.AppendPostingLine(nil, true, "a", rec(ledger.Transfer{ID: "t", Amount: -1}))},
+		"unknown flags":  {"b", ledger.AppendPostingLine(nil, true, "a", rec(ledger.Transfer{ID: "t", Amount: 1, Flags: 1 << 9}))},
+		"bad id":         {"b", ledger.AppendPostingLine(nil, true, "a", rec(ledger.Transfer{ID: "t\n", Amount: 1}))},
+		"post no target": {"b", ledger.AppendPostingLine(nil, true, "a", rec(ledger.Transfer{ID: "t", Amount: 1, Flags: ledger.PostPending}))},
+		"non-minimal":    {"b", append(append(append([]byte{}, good[:18]...), 0x81, 0x00), good[19:]...)},
 	} {
-		if _, err := ledger.DecodePostingLine(c.account, 1, 1, c.b); !errors.Is(err, ledger.ErrBadPosting) {
+		if _, err := ledger.DecodePostingLine(c.account, c.b); !errors.Is(err, ledger.ErrBadPosting) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestPostingOrder(t *testing.T) {
+	at := func(tm int64, seq uint64) ledger.Line {
+		return ledger.Line{Record: ledger.Record{Seq: seq, Time: tm}}
+	}
+	for _, c := range []struct {
+		prev ledger.Cursor
+		line ledger.Line
+		q    ledger.PostingQuery
+		ok   bool
+	}{
+		{ledger.Cursor{}, at(5, 1), ledger.PostingQuery{}, true},
+		{ledger.Cursor{Time: 5, Seq: 1}, at(5, 2), ledger.PostingQuery{}, true},
+		{ledger.Cursor{Time: 5, Seq: 1}, at(6, 1), ledger.PostingQuery{}, true},
+		{ledger.Cursor{Time: 5, Seq: 2}, at(5, 2), ledger.PostingQuery{}, false},
+		{ledger.Cursor{Time: 5, Seq: 2}, at(5, 1), ledger.PostingQuery{}, false},
+		{ledger.Cursor{Time: 6, Seq: 1}, at(5, 9), ledger.PostingQuery{}, false},
+		{ledger.Cursor{}, at(5, 1), ledger.PostingQuery{From: 6}, false},
+		{ledger.Cursor{}, at(5, 1), ledger.PostingQuery{To: 5}, false},
+		{ledger.Cursor{}, at(5, 1), ledger.PostingQuery{From: 5, To: 6}, true},
+		{ledger.Cursor{}, at(5, 1), ledger.PostingQuery{After: ledger.Cursor{Time: 5, Seq: 1}}, false},
+		{ledger.Cursor{}, at(5, 2), ledger.PostingQuery{After: ledger.Cursor{Time: 5, Seq: 1}}, true},
+	} {
+		if err := ledger.PostingOrder(c.prev, c.line, c.q); (err == nil) != c.ok || err != nil && !errors.Is(err, ledger.ErrBadPosting) {
+			t.Errorf("PostingOrder(%+v, %d/%d, %+v) = %v, want ok %v", c.prev, c.line.Time, c.line.Seq, c.q, err, c.ok)
 		}
 	}
 }
@@ -121,20 +151,17 @@ func TestDecodePostingLineRejects(t *testing.T) {
 // AppendPostingLine writes, and never panics.
 func FuzzDecodePostingLine(f *testing.F) {
 	for _, v := range lineVectors() {
-		rec := ledger.Record{Transfer: fromJSON(vEntry{Transfer: &v.Transfer}).Transfer}
+		rec := ledger.Record{Transfer: fromJSON(vEntry{Transfer: &v.Transfer}).Transfer, Seq: v.Seq, Time: v.Time}
 		b, _ := ledger.PostingLineOf(rec, v.Account)
 		f.Add(v.Account, b)
 	}
 	f.Fuzz(func(t *testing.T, account string, b []byte) {
-		l, err := ledger.DecodePostingLine(account, 7, 9, b)
+		l, err := ledger.DecodePostingLine(account, b)
 		if err != nil {
 			if !errors.Is(err, ledger.ErrBadPosting) {
 				t.Fatalf("error not wrapping ErrBadPosting: %v", err)
 			}
 			return
-		}
-		if l.Seq != 7 || l.Time != 9 {
-			t.Fatalf("position %d/%d", l.Seq, l.Time)
 		}
 		got, ok := ledger.PostingLineOf(l.Record, account)
 		if !ok || !bytes.Equal(got, b) {

@@ -171,9 +171,10 @@ func bulkLoad(b *testing.B, l *sqlite.Ledger, h ledgertest.History) {
 		t := r.Entry.Transfer
 		tables[1].args = append(tables[1].args, t.ID, r.Seq)
 		flush(tables[1], false)
+		rec := ledger.Record{Transfer: t, Seq: r.Seq, Time: r.Entry.Time}
 		tables[2].args = append(tables[2].args,
-			t.Debit, r.Entry.Time, r.Seq, 0, nil, ledger.AppendPostingLine(nil, false, t.Credit, t),
-			t.Credit, r.Entry.Time, r.Seq, 0, nil, ledger.AppendPostingLine(nil, true, t.Debit, t))
+			t.Debit, r.Entry.Time, r.Seq, 0, nil, ledger.AppendPostingLine(nil, false, t.Credit, rec),
+			t.Credit, r.Entry.Time, r.Seq, 0, nil, ledger.AppendPostingLine(nil, true, t.Debit, rec))
 		flush(tables[2], false)
 	}
 	for _, t := range tables {

@@ -209,24 +209,32 @@ func testPostingsBackfill(t *testing.T, before string) {
 	}
 }
 
-// A damaged postings index row is refused, not shown.
+// A damaged postings index row is refused, not shown, and so is a line
+// whose position was edited: a caller paging by cursor would go back to it.
 func TestDamagedPostingLine(t *testing.T) {
-	ctx := context.Background()
-	l, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "l.db"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	if err := l.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: "f", Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: 50}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.DB().ExecContext(ctx, `UPDATE postings SET line = substr(line, 1, length(line) - 1) WHERE account = ?`, ledgertest.Alice.ID); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{}); !errors.Is(err, ledger.ErrBadPosting) {
-		t.Fatalf("damaged line: %v", err)
+	for name, edit := range map[string]string{
+		"truncated": `UPDATE postings SET line = substr(line, 1, length(line) - 1) WHERE account = ?1`,
+		"moved":     `UPDATE postings SET line = (SELECT line FROM postings WHERE account = ?1 ORDER BY time, seq LIMIT 1) WHERE account = ?1`,
+	} {
+		ctx := context.Background()
+		l, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "l.db"), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if err := l.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"f", "g"} {
+			if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: id, Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: 50}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := l.DB().ExecContext(ctx, edit, ledgertest.Alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{}); !errors.Is(err, ledger.ErrBadPosting) {
+			t.Errorf("%s line: %v", name, err)
+		}
 	}
 }
