@@ -86,6 +86,15 @@ func Ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer
 	return ingest(ctx, r, data, outboard, nil)
 }
 
+// Hash returns the content id and size of the bytes of r: Ingest keeping
+// neither the data nor the outboard. Past the first megabyte it hashes on
+// Ingest's worker goroutines while the next megabyte is read, so on two
+// cores it takes about half the time of one BLAKE3 pass on one goroutine
+// (the CPU is the same).
+func Hash(ctx context.Context, r io.Reader) (Info, error) {
+	return ingest(ctx, r, io.Discard, io.Discard, nil)
+}
+
 // IngestScratch is Ingest with caller-supplied scratch space for the tree
 // hashes beyond SpillThreshold. It writes at most 64 bytes per 16 KiB of
 // content to scratch, starting at offset 0. If scratch is nil, Ingest's

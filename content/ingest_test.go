@@ -88,6 +88,18 @@ func TestIngestMatchesBao(t *testing.T) {
 	}
 }
 
+// TestHash: Hash names content as BLAKE3 does, at every size Ingest is
+// tested at and past the sizes where its workers start.
+func TestHash(t *testing.T) {
+	for i, n := range append(ingestSizes, 9<<20+GroupSize/2) {
+		content := randomBytes(uint64(i), n)
+		info, err := Hash(context.Background(), iotest.HalfReader(bytes.NewReader(content)))
+		if err != nil || info.Size != int64(n) || info.ID.Digest() != zeebo.Sum256(content) {
+			t.Fatalf("size %d: Hash = %v, %v; want %x", n, info, err, zeebo.Sum256(content))
+		}
+	}
+}
+
 func TestIngestOddReaders(t *testing.T) {
 	for _, n := range []int{0, 1, 1500, GroupSize + 3, 5*GroupSize + 17, ingestBufSize + GroupSize/2} {
 		content := randomBytes(uint64(n), n)
