@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/blob/localfs"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/server"
@@ -63,14 +64,22 @@ func newProvenServerConfig(t testing.TB, wrap func(http.Handler) http.Handler, c
 	return c.WithKey(uk), dir
 }
 
-var firstPutBefore = flag.Bool("firstput.before", false, "BenchmarkFirstPut also times the put as it was before (hash, SHA-256, send while hashing)")
+var (
+	firstPutBefore   = flag.Bool("firstput.before", false, "BenchmarkFirstPut also times the put as it was before (hash, SHA-256, send while hashing)")
+	firstPutBuffered = flag.Bool("firstput.buffered", false, "BenchmarkFirstPut also times the put as it was before the firstput helper (server writes through the page cache, client hashes on one goroutine)")
+)
 
 // BenchmarkFirstPut puts a 1 GiB file the server does not hold (each
 // iteration changes its first 8 bytes) against, in the same run, `cp` of
 // the same file into the same file system followed by `sync` of the copy,
 // page cache warm; both keep what they wrote. Reported: put-s, cpsync-s and put-speed, the put's
 // speed as a fraction of cp + sync's (issue 14: at least 0.9); with
-// -firstput.before also before-s, the put as it was before this change.
+// -firstput.before also before-s, the put as it was before the upload
+// helper's change; with -firstput.buffered also buffered-s, the put as it
+// was before the firstput helper's (page-cache staging on the server, a
+// one-goroutine hash on the client). put-cpu-s and cpsync-cpu-s are the
+// CPU seconds a put (client and server: one process) and cp + sync (the
+// children's user + system time) spent per GiB.
 //
 //	go test ./client -run '^$' -bench FirstPut -benchtime 3x -count 3
 func BenchmarkFirstPut(b *testing.B) {
@@ -94,7 +103,8 @@ func BenchmarkFirstPut(b *testing.B) {
 		}
 	}
 	defer f.Close()
-	var put, cp, old time.Duration
+	var put, cp, old, buffered, putCPU, cpCPU time.Duration
+	childCPU := func(c *exec.Cmd) time.Duration { return c.ProcessState.UserTime() + c.ProcessState.SystemTime() }
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := range b.N {
@@ -108,27 +118,51 @@ func BenchmarkFirstPut(b *testing.B) {
 		// into pages freed a moment before costs a fifth as much).
 		dst := filepath.Join(dir, fmt.Sprintf("copy-%d.bin", i))
 		t0 := time.Now()
-		if out, err := exec.Command("cp", path, dst).CombinedOutput(); err != nil {
+		cpCmd, syncCmd := exec.Command("cp", path, dst), exec.Command("sync", dst)
+		if out, err := cpCmd.CombinedOutput(); err != nil {
 			b.Fatal(err, string(out))
 		}
-		if out, err := exec.Command("sync", dst).CombinedOutput(); err != nil {
+		if out, err := syncCmd.CombinedOutput(); err != nil {
 			b.Fatal(err, string(out))
 		}
 		cp += time.Since(t0)
+		cpCPU += childCPU(cpCmd) + childCPU(syncCmd)
 
 		in, err := os.Open(path)
 		if err != nil {
 			b.Fatal(err)
 		}
-		t0 = time.Now()
+		t0, c0 := time.Now(), processCPU()
 		info, err := c.Put(ctx, in, size, client.PutOptions{})
 		put += time.Since(t0)
+		putCPU += processCPU() - c0
 		in.Close()
 		if err != nil {
 			b.Fatal(err)
 		}
 		if !info.Created {
 			b.Fatal("first put did not create the content")
+		}
+		if *firstPutBuffered {
+			// The put before the firstput helper (same run, new content).
+			binary.LittleEndian.PutUint64(stamp[:], uint64(time.Now().UnixNano())+uint64(i)+2<<40)
+			if _, err := f.WriteAt(stamp[:], 0); err != nil {
+				b.Fatal(err)
+			}
+			in, err := os.Open(path)
+			if err != nil {
+				b.Fatal(err)
+			}
+			wasStaging, wasSerial := localfs.SetPageCacheStaging(true), client.SetSerialHash(true)
+			t0 := time.Now()
+			info, err := c.Put(ctx, in, size, client.PutOptions{})
+			buffered += time.Since(t0)
+			localfs.SetPageCacheStaging(wasStaging)
+			client.SetSerialHash(wasSerial)
+			in.Close()
+			if err != nil || !info.Created {
+				b.Fatal(info, err)
+			}
 		}
 		if !*firstPutBefore {
 			continue
@@ -159,6 +193,11 @@ func BenchmarkFirstPut(b *testing.B) {
 	if old > 0 {
 		b.ReportMetric(old.Seconds()/float64(b.N), "before-s")
 	}
+	if buffered > 0 {
+		b.ReportMetric(buffered.Seconds()/float64(b.N), "buffered-s")
+	}
+	b.ReportMetric(putCPU.Seconds()/float64(b.N), "put-cpu-s")
+	b.ReportMetric(cpCPU.Seconds()/float64(b.N), "cpsync-cpu-s")
 	b.ReportMetric(put.Seconds()/float64(b.N), "put-s")
 	b.ReportMetric(cp.Seconds()/float64(b.N), "cpsync-s")
 	b.ReportMetric(cp.Seconds()/put.Seconds(), "put-speed")

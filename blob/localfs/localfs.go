@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/content"
@@ -127,8 +128,19 @@ func (s *Store) cleanStale(ctx context.Context) error {
 // Stage starts a write into a new temp file, written in aligned blocks
 // (direct.go).
 func (s *Store) Stage(ctx context.Context) (blob.Staged, error) {
+	if pageCacheStaging.Load() {
+		return s.stage(ctx, bufSize)
+	}
 	return s.stage(ctx, 0)
 }
+
+var pageCacheStaging atomic.Bool
+
+// SetPageCacheStaging makes Stage, in every Store of the process, write
+// through the page cache with a 256 KiB buffer as it did before writes in
+// aligned blocks with O_DIRECT (on) or not (off, the default), and returns
+// the previous setting. It is for benchmarks that time both in one run.
+func SetPageCacheStaging(on bool) (was bool) { return pageCacheStaging.Swap(on) }
 
 // stage starts a write into a new temp file, buffered by buf bytes, or
 // written in aligned blocks by a blockWriter if buf is 0.
