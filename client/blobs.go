@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -466,8 +467,13 @@ const (
 	mediaSliceSplit = "application/vnd.charter.bao-slice-split"
 )
 
-// verifyBuffers holds the blocks split slices are verified in.
-var verifyBuffers = sync.Pool{New: func() any { return new([verifyBlock]byte) }}
+// verifyBuffers holds the blocks split slices are verified in, aligned to
+// directAlign so that a download can write them to its file with direct
+// I/O (directfile_linux.go).
+var verifyBuffers = sync.Pool{New: func() any {
+	b := alignedBlock(verifyBlock)
+	return &b
+}}
 
 // verifyBlock is the size of the blocks a split slice's data is read,
 // hashed and written in.
@@ -479,11 +485,20 @@ func (c *Client) verifySlice(resp *http.Response, id content.ID, off, n int64, w
 	var size int64
 	var err error
 	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) == mediaSliceSplit {
-		buf := verifyBuffers.Get().(*[verifyBlock]byte)
-		size, err = content.VerifySplit(w, resp.Body, id, off, n, buf[:])
+		// Verified blocks of up to 1 MiB, each written once, straight
+		// from the block it was hashed in.
+		buf := verifyBuffers.Get().(*[]byte)
+		size, err = content.VerifySplit(w, resp.Body, id, off, n, *buf)
 		verifyBuffers.Put(buf)
 	} else {
-		size, err = content.VerifyRange(w, resp.Body, id, off, n)
+		// The plain layout yields one 16 KiB group at a time: write
+		// them in larger pieces. What was verified before a failure is
+		// written too.
+		bw := bufio.NewWriterSize(w, verifyBlock)
+		size, err = content.VerifyRange(bw, resp.Body, id, off, n)
+		if ferr := bw.Flush(); err == nil && ferr != nil {
+			err = fmt.Errorf("content: writing verified bytes: %w", ferr)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, content.ErrCorrupt) {

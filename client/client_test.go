@@ -343,3 +343,37 @@ func TestRefusedDownloadLeavesNothing(t *testing.T) {
 		t.Fatalf("refused download left %s behind", ents[0].Name())
 	}
 }
+
+// TestDownloadLargeResumes is TestDownloadResumes for a file large enough
+// to be written with direct I/O, with ranges fetched in parallel and a
+// size that is not a multiple of the file system's block.
+func TestDownloadLargeResumes(t *testing.T) {
+	var slices, failAfter atomic.Int64
+	failAfter.Store(4)
+	c := newServer(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if strings.HasSuffix(r.URL.Path, "/slice") && slices.Add(1) > failAfter.Load() {
+				http.Error(w, "interrupted", http.StatusServiceUnavailable)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	c.ChunkSize = 1 << 20
+	c.Parallel = 2
+	data := randomBytes(9<<20+1234, 3)
+	id := put(t, c, data)
+	out := filepath.Join(t.TempDir(), "out.bin")
+	if _, err := c.DownloadFile(context.Background(), id, out, client.DownloadOptions{}); err == nil {
+		t.Fatal("interrupted download succeeded")
+	}
+	slices.Store(0)
+	failAfter.Store(1 << 30)
+	if _, err := c.DownloadFile(context.Background(), id, out, client.DownloadOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := os.ReadFile(out)
+	if !bytes.Equal(got, data) {
+		t.Fatal("resumed download differs from the content")
+	}
+}
