@@ -131,6 +131,18 @@ func Hint(r Reader, off, end int64) {
 	}
 }
 
+// Sender is a Reader that can write a range of its stream to a writer
+// itself, without the bytes passing through the caller's buffers: an S3
+// store on a plain-HTTP endpoint hands w's ReadFrom an *io.LimitedReader
+// of the TCP connection it fetches them on, which a writer on a TCP
+// socket moves with splice(2). The bytes are not verified: send them only
+// where the receiver verifies them (a split slice's data).
+type Sender interface {
+	// SendRange writes bytes [off, off+n) to w, calling w.Write and
+	// w.ReadFrom if it has one, and fails if it could not write all n.
+	SendRange(w io.Writer, off, n int64) (int64, error)
+}
+
 // Opener opens stored byte streams. The bytes are not verified: wrap them
 // with content's verifying readers before trusting them.
 type Opener interface {

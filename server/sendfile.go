@@ -38,6 +38,15 @@ func acceptsSplit(r *http.Request) bool {
 // through this process; otherwise they are copied in 256 KiB reads. A file
 // shorter than the range fails with io.ErrUnexpectedEOF.
 func (mw *meterWriter) sendFile(f blob.Reader, off, n int64) error {
+	if sd, ok := f.(blob.Sender); ok {
+		// The store sends the bytes itself: from S3, spliced from its
+		// connection to the client's (see readFrom).
+		k, err := sd.SendRange(spliceWriter{mw}, off, n)
+		if err == nil && k < n {
+			err = io.ErrUnexpectedEOF
+		}
+		return err
+	}
 	rf, ok := mw.w.(io.ReaderFrom)
 	if _, file := f.(syscall.Conn); !ok || !file {
 		k, err := io.CopyBuffer(onlyWriter{mw}, io.NewSectionReader(f, off, n), make([]byte, 256<<10))
@@ -88,3 +97,58 @@ func (mw *meterWriter) sendFile(f blob.Reader, off, n int64) error {
 
 // onlyWriter hides a writer's other methods from io.Copy.
 type onlyWriter struct{ io.Writer }
+
+// spliceWriter is a meterWriter with a ReadFrom for blob.Sender (the
+// meterWriter itself has none, so that copies into it stay as they are).
+type spliceWriter struct{ mw *meterWriter }
+
+func (s spliceWriter) Write(p []byte) (int, error)         { return s.mw.Write(p) }
+func (s spliceWriter) ReadFrom(r io.Reader) (int64, error) { return s.mw.readFrom(r) }
+
+// readFrom writes what src holds to the response, metered as Write
+// meters. An *io.LimitedReader goes to the response's ReadFrom in pieces
+// of checkpointBytes, each again an *io.LimitedReader of the same reader,
+// so that when it reads a TCP connection net/http splices it to the
+// client's socket; the body's last byte goes through Write, which holds
+// it. Anything else is copied in 256 KiB reads.
+func (mw *meterWriter) readFrom(src io.Reader) (int64, error) {
+	rf, ok := mw.w.(io.ReaderFrom)
+	lr, limited := src.(*io.LimitedReader)
+	if !ok || !limited {
+		return io.CopyBuffer(onlyWriter{mw}, src, make([]byte, 256<<10))
+	}
+	if mw.m != nil && !mw.started {
+		mw.started = true
+		_ = http.NewResponseController(mw.w).Flush()
+	}
+	var total int64
+	for lr.N > 0 {
+		piece := min(lr.N, checkpointBytes)
+		if mw.m != nil && mw.total > 0 && mw.held == nil && mw.written+piece >= mw.total {
+			piece-- // the last byte goes through Write, which holds it
+		}
+		if piece == 0 {
+			var b [1]byte
+			if _, err := io.ReadFull(lr, b[:]); err != nil {
+				return total, err
+			}
+			k, err := mw.Write(b[:])
+			return total + int64(k), err
+		}
+		k, err := rf.ReadFrom(&io.LimitedReader{R: lr.R, N: piece})
+		lr.N -= k
+		mw.written += k
+		total += k
+		if mw.written-mw.recorded >= checkpointBytes {
+			mw.recorded = mw.written
+			mw.m.record(mw.ctx, mw.dataOf(mw.written), false)
+		}
+		if err != nil {
+			return total, err
+		}
+		if k < piece {
+			return total, io.EOF
+		}
+	}
+	return total, nil
+}

@@ -40,6 +40,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -77,6 +78,11 @@ type Store struct {
 	prefix      string
 	partSize    int64
 	concurrency int
+
+	// The send path (send.go): presigned GETs on connections of its own.
+	presign  *s3.PresignClient
+	idle     chan *rawConn
+	noSplice atomic.Bool
 }
 
 var (
@@ -114,7 +120,10 @@ func New(client *s3.Client, bucket string, o Options) (*Store, error) {
 	if o.Concurrency <= 0 {
 		o.Concurrency = DefaultConcurrency
 	}
-	return &Store{c: client, bucket: bucket, prefix: o.Prefix, partSize: o.PartSize, concurrency: o.Concurrency}, nil
+	return &Store{
+		c: client, bucket: bucket, prefix: o.Prefix, partSize: o.PartSize, concurrency: o.Concurrency,
+		presign: s3.NewPresignClient(client), idle: make(chan *rawConn, maxIdleSend),
+	}, nil
 }
 
 // Bucket returns the bucket name.

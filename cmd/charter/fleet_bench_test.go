@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"flag"
 	"io"
 	"log/slog"
 	"math/rand/v2"
@@ -34,6 +35,12 @@ import (
 // ratio is load-bound, the CPU cost is not.
 //
 //	go test ./cmd/charter -run '^$' -bench S3Download -benchtime 5x -count 3
+//
+// With -s3download.copy it also runs the verified download with the
+// store's splice off (the server copying each byte, as before it) and
+// reports copy-MB/s, copy-cpu-s/GiB and copy/plain.
+var s3DownloadCopy = flag.Bool("s3download.copy", false, "BenchmarkS3Download: also download with the S3 store's splice off")
+
 func BenchmarkS3Download(b *testing.B) {
 	ctx := context.Background()
 	e := testenv.StartS3(b)
@@ -83,19 +90,33 @@ func BenchmarkS3Download(b *testing.B) {
 	}
 	objKey := store.ObjectKey(blob.Key{ID: id, Part: blob.Data})
 	s3c := e.Client()
-	var verified, plain, verifiedCPU, plainCPU time.Duration
+	// The verified download runs twice: with the S3 store splicing the
+	// data from its connection to the client's (the default), and with
+	// the splice off (-s3download.copy), each byte copied through the
+	// server as before.
+	var verified, copied, plain, verifiedCPU, copiedCPU, plainCPU, verifiedS3 time.Duration
 	cpu := func() time.Duration { return testenv.SelfCPU() + e.CPU() }
+	stream := func(splice bool, wall, cpuTime, s3CPU *time.Duration) {
+		store.SetSplice(splice)
+		t0, c0, s0 := time.Now(), cpu(), e.CPU()
+		n, err := c.Stream(ctx, id, io.Discard, nil)
+		if err != nil || n != size {
+			b.Fatalf("verified download (splice %v): %d bytes, %v", splice, n, err)
+		}
+		*wall += time.Since(t0)
+		*cpuTime += cpu() - c0
+		if s3CPU != nil {
+			*s3CPU += e.CPU() - s0
+		}
+	}
 	b.SetBytes(size)
 	b.ResetTimer()
 	for range b.N {
-		t0, c0 := time.Now(), cpu()
-		n, err := c.Stream(ctx, id, io.Discard, nil)
-		if err != nil || n != size {
-			b.Fatalf("verified download: %d bytes, %v", n, err)
+		stream(true, &verified, &verifiedCPU, &verifiedS3)
+		if *s3DownloadCopy {
+			stream(false, &copied, &copiedCPU, nil)
 		}
-		verified += time.Since(t0)
-		verifiedCPU += cpu() - c0
-		t0, c0 = time.Now(), cpu()
+		t0, c0 := time.Now(), cpu()
 		out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(objKey)})
 		if err != nil {
 			b.Fatalf("plain GET %s: %v", objKey, err)
@@ -108,6 +129,7 @@ func BenchmarkS3Download(b *testing.B) {
 		plain += time.Since(t0)
 		plainCPU += cpu() - c0
 	}
+	store.SetSplice(true)
 	gib := float64(size) * float64(b.N) / (1 << 30)
 	b.ReportMetric(verifiedCPU.Seconds()/gib, "verified-cpu-s/GiB")
 	b.ReportMetric(plainCPU.Seconds()/gib, "plainGET-cpu-s/GiB")
@@ -115,4 +137,10 @@ func BenchmarkS3Download(b *testing.B) {
 	b.ReportMetric(mbps(verified), "verified-MB/s")
 	b.ReportMetric(mbps(plain), "plainGET-MB/s")
 	b.ReportMetric(plain.Seconds()/verified.Seconds(), "verified/plain")
+	b.ReportMetric(verifiedS3.Seconds()/gib, "verified-s3-cpu-s/GiB")
+	if *s3DownloadCopy {
+		b.ReportMetric(copiedCPU.Seconds()/gib, "copy-cpu-s/GiB")
+		b.ReportMetric(mbps(copied), "copy-MB/s")
+		b.ReportMetric(plain.Seconds()/copied.Seconds(), "copy/plain")
+	}
 }
