@@ -198,9 +198,10 @@ func benchBulk(b *testing.B, c *Catalog, from, to int) {
 	}
 }
 
-// TestPagesCovered: a page of one asset's or one licensee's grants,
-// disputes or proposals reads one index that holds its rows (migration 3),
-// not the table, whose rows of one asset lie scattered over the file.
+// TestPagesCovered: a page of one asset's proposals reads one index that
+// holds its rows (migration 3), not the table, whose rows of one asset lie
+// scattered over the file; grants and disputes read an index in their
+// order (no sort).
 func TestPagesCovered(t *testing.T) {
 	ctx := t.Context()
 	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
@@ -215,12 +216,12 @@ func TestPagesCovered(t *testing.T) {
 		query       string
 		args        []any
 	}{
-		{name: "grants/asset", index: "grants_asset_page"},
-		{name: "grants/licensee", index: "grants_licensee_page"},
-		{name: "disputes/asset", index: "disputes_asset_page"},
-		{name: "disputes/asset+status", index: "disputes_asset_status_page"},
-		{name: "proposals/asset", index: "proposals_asset_page"},
-		{name: "proposals/asset+status", index: "proposals_asset_status_page"},
+		{name: "grants/asset", index: "INDEX grants_asset_index "},
+		{name: "grants/licensee", index: "INDEX grants_licensee_index "},
+		{name: "disputes/asset", index: "INDEX disputes_asset_index "},
+		{name: "disputes/asset+status", index: "INDEX disputes_asset_status "},
+		{name: "proposals/asset", index: "COVERING INDEX proposals_asset_page "},
+		{name: "proposals/asset+status", index: "COVERING INDEX proposals_asset_status_page "},
 	} {
 		switch tc.name {
 		case "grants/asset":
@@ -251,15 +252,16 @@ func TestPagesCovered(t *testing.T) {
 		}
 		rows.Close()
 		all := strings.Join(plan, "; ")
-		if !strings.Contains(all, "COVERING INDEX "+tc.index+" ") || strings.Contains(all, "TEMP B-TREE") {
-			t.Errorf("%s: plan %q, want a scan of covering index %s in its order", tc.name, all, tc.index)
+		if !strings.Contains(all, "USING "+tc.index) || strings.Contains(all, "TEMP B-TREE") {
+			t.Errorf("%s: plan %q, want a scan of %s in its order", tc.name, all, tc.index)
 		}
 	}
 }
 
-// TestCoverUpgrade: a catalog file at user version 2 (the indexes before
-// migration 3) gets the covering indexes when opened, drops the ones they
-// replace, and answers the same pages.
+// TestCoverUpgrade: a catalog file at user version 3 as first landed
+// (covering indexes of grants and disputes holding envelopes) gets its
+// narrow indexes back when opened (migration 4), and answers the same
+// pages; TestPagesUpgrade runs every migration from version 0.
 func TestCoverUpgrade(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "catalog.db")
@@ -294,15 +296,16 @@ func TestCoverUpgrade(t *testing.T) {
 		return string(b)
 	}
 	want := pages(c)
-	// As migration 2 left the file.
+	// As migration 3 first landed left the file (covering indexes of
+	// grants and disputes, which migration 4 drops).
 	for _, q := range []string{
-		`DROP INDEX grants_asset_page`, `DROP INDEX grants_licensee_page`, `DROP INDEX grants_asset_licensee`,
-		`DROP INDEX disputes_asset_page`, `DROP INDEX disputes_asset_status_page`,
-		`DROP INDEX proposals_asset_page`, `DROP INDEX proposals_asset_status_page`,
-		`CREATE INDEX grants_asset_index ON grants(asset, log_index)`, `CREATE INDEX grants_licensee_index ON grants(licensee, log_index)`,
-		`CREATE INDEX disputes_asset_index ON disputes(asset, log_index)`, `CREATE INDEX disputes_asset_status ON disputes(asset, status, log_index)`,
-		`CREATE INDEX proposals_asset ON proposals(asset, log_index)`, `CREATE INDEX proposals_asset_status ON proposals(asset, status, log_index)`,
-		`PRAGMA user_version = 2`,
+		`DROP INDEX grants_asset_index`, `DROP INDEX grants_licensee_index`,
+		`DROP INDEX disputes_asset_index`, `DROP INDEX disputes_asset_status`,
+		`CREATE INDEX grants_asset_page ON grants(asset, log_index, id, licensee, revoked, envelope)`,
+		`CREATE INDEX grants_licensee_page ON grants(licensee, log_index, id, asset, revoked, envelope)`,
+		`CREATE INDEX disputes_asset_page ON disputes(asset, log_index, id, opener, reason, status, envelope, resolved)`,
+		`CREATE INDEX disputes_asset_status_page ON disputes(asset, status, log_index, id, opener, reason, envelope, resolved)`,
+		`PRAGMA user_version = 3`,
 	} {
 		if _, err := c.DB().ExecContext(ctx, q); err != nil {
 			t.Fatal(q, err)
@@ -330,8 +333,8 @@ func TestCoverUpgrade(t *testing.T) {
 		names = append(names, n)
 	}
 	rows.Close()
-	wantNames := []string{"disputes_asset_page", "disputes_asset_status_page", "disputes_log_index", "disputes_status",
-		"grants_asset_licensee", "grants_asset_page", "grants_licensee_page", "grants_log_index",
+	wantNames := []string{"disputes_asset_index", "disputes_asset_status", "disputes_log_index", "disputes_status",
+		"grants_asset_index", "grants_asset_licensee", "grants_licensee_index", "grants_log_index",
 		"proposals_asset_page", "proposals_asset_status_page", "proposals_log_index", "proposals_status"}
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("indexes %q, want %q", names, wantNames)
