@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -51,6 +52,13 @@ func writeSmallFiles(b *testing.B, dir string, n, size int) {
 }
 
 func run(b *testing.B, env []string, name string, args ...string) string {
+	out, _ := runCPU(b, env, name, args...)
+	return out
+}
+
+// runCPU runs a command and returns its output and the CPU time (user +
+// system) it used.
+func runCPU(b *testing.B, env []string, name string, args ...string) (string, time.Duration) {
 	b.Helper()
 	cmd := exec.Command(name, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -58,7 +66,17 @@ func run(b *testing.B, env []string, name string, args ...string) string {
 	if err != nil {
 		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
-	return strings.TrimSpace(string(out))
+	return strings.TrimSpace(string(out)), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// selfCPU is the CPU time (user + system) this process used so far: the
+// client and the server of the benchmark both run in it.
+func selfCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // BenchmarkSmallFiles puts and gets a dataset of -smallfiles.n files of
@@ -67,8 +85,10 @@ func run(b *testing.B, env []string, name string, args ...string) string {
 // `sync` of the same folder and, when the Kubo binary is found
 // (CHARTER_KUBO or `ipfs` on PATH; it skips Kubo with a message
 // otherwise), `ipfs add -r` and `ipfs get` in a fresh offline repo.
-// Reported: seconds of each and the ratios issue 14 sets (put/kubo-add and
-// get/kubo-get at most 1.0, put/cp at most 3).
+// Reported: seconds of each, the ratios issue 14 sets (put/kubo-add and
+// get/kubo-get at most 1.0, put/cp at most 3), and the CPU seconds (user +
+// system) of each: Charter's client and server both run in the benchmark's
+// process, the peers' are their processes' own.
 //
 //	go test ./client -run '^$' -bench SmallFiles -benchtime 3x -smallfiles.n 10000
 func BenchmarkSmallFiles(b *testing.B) {
@@ -80,6 +100,7 @@ func BenchmarkSmallFiles(b *testing.B) {
 		b.Log("Kubo not found (set CHARTER_KUBO or put `ipfs` on PATH; bench/kubo builds it): Kubo's figures are skipped")
 	}
 	var put, get, cp, kadd, kget time.Duration
+	var putCPU, getCPU, cpCPU, kaddCPU, kgetCPU time.Duration // user + system
 	b.SetBytes(int64(*smallN) * int64(*smallSize))
 	b.ResetTimer()
 	for range b.N {
@@ -87,24 +108,27 @@ func BenchmarkSmallFiles(b *testing.B) {
 		c := newServer(b, nil)
 		out := filepath.Join(b.TempDir(), "out")
 		b.StartTimer()
-		t0 := time.Now()
+		t0, c0 := time.Now(), selfCPU(b)
 		info, _, err := c.PutDir(ctx, src, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
 		put += time.Since(t0)
+		putCPU += selfCPU(b) - c0
 		id, _ := content.ParseID(info.ID)
-		t0 = time.Now()
+		t0, c0 = time.Now(), selfCPU(b)
 		if _, err := c.GetDataset(ctx, id, out, client.DownloadOptions{}); err != nil {
 			b.Fatal(err)
 		}
 		get += time.Since(t0)
+		getCPU += selfCPU(b) - c0
 
 		dst := filepath.Join(b.TempDir(), "copy")
 		t0 = time.Now()
-		run(b, nil, "cp", "-r", src, dst)
-		run(b, nil, "sync")
+		_, u1 := runCPU(b, nil, "cp", "-r", src, dst)
+		_, u2 := runCPU(b, nil, "sync")
 		cp += time.Since(t0)
+		cpCPU += u1 + u2
 
 		if kubo != "" {
 			b.StopTimer()
@@ -112,11 +136,13 @@ func BenchmarkSmallFiles(b *testing.B) {
 			run(b, env, kubo, "init", "--profile=test", "-e")
 			b.StartTimer()
 			t0 = time.Now()
-			cid := run(b, env, kubo, "add", "-r", "-Q", src)
+			cid, u := runCPU(b, env, kubo, "add", "-r", "-Q", src)
 			kadd += time.Since(t0)
+			kaddCPU += u
 			t0 = time.Now()
-			run(b, env, kubo, "get", "-o", filepath.Join(b.TempDir(), "kubo-out"), cid)
+			_, u = runCPU(b, env, kubo, "get", "-o", filepath.Join(b.TempDir(), "kubo-out"), cid)
 			kget += time.Since(t0)
+			kgetCPU += u
 		}
 	}
 	n := float64(b.N)
@@ -125,10 +151,15 @@ func BenchmarkSmallFiles(b *testing.B) {
 	b.ReportMetric(cp.Seconds()/n, "cp+sync-s")
 	b.ReportMetric(put.Seconds()/cp.Seconds(), "put/cp")
 	b.ReportMetric(get.Seconds()/cp.Seconds(), "get/cp")
+	b.ReportMetric(putCPU.Seconds()/n, "put-cpu-s")
+	b.ReportMetric(getCPU.Seconds()/n, "get-cpu-s")
+	b.ReportMetric(cpCPU.Seconds()/n, "cp+sync-cpu-s")
 	if kubo != "" {
 		b.ReportMetric(kadd.Seconds()/n, "kubo-add-s")
 		b.ReportMetric(kget.Seconds()/n, "kubo-get-s")
 		b.ReportMetric(put.Seconds()/kadd.Seconds(), "put/kubo-add")
 		b.ReportMetric(get.Seconds()/kget.Seconds(), "get/kubo-get")
+		b.ReportMetric(kaddCPU.Seconds()/n, "kubo-add-cpu-s")
+		b.ReportMetric(kgetCPU.Seconds()/n, "kubo-get-cpu-s")
 	}
 }
