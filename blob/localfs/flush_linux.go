@@ -8,11 +8,12 @@ import (
 )
 
 // flush makes the pending temp files' bytes and the directories' entries
-// durable with one syncfs(2) of the file system holding root (Linux 5.8
-// and later report write-back errors from it). Where syncfs is refused,
-// it fsyncs each file and directory instead.
-func flush(root string, pending []pendingLink, dirs map[string]bool) error {
-	if err := syncfs(root); err == nil {
+// durable with one syncfs(2) of the file system holding the store (Linux
+// 5.8 and later report write-back errors from it), shared with the groups
+// that flush at the same time (syncer). Where syncfs is refused, it fsyncs
+// each file and directory instead.
+func (s *Store) flushGroup(pending []pendingLink, dirs map[string]bool) error {
+	if err := s.flush.do(func() error { return syncfs(s.root) }); err == nil {
 		return nil
 	} else if !errors.Is(err, errNoSyncfs) {
 		return err

@@ -4,6 +4,6 @@ package localfs
 
 // flush makes the pending temp files' bytes and the directories' entries
 // durable: an fsync of each.
-func flush(root string, pending []pendingLink, dirs map[string]bool) error {
+func (s *Store) flushGroup(pending []pendingLink, dirs map[string]bool) error {
 	return fsyncEach(pending, dirs)
 }

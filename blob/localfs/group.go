@@ -1,10 +1,12 @@
 package localfs
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/charter-dev/charter/blob"
 )
@@ -28,8 +30,10 @@ var _ blob.Grouper = (*Store)(nil)
 // A crash before 4 ends leaves, for each blob, no name or a name whose
 // bytes were on disk before the name was made (step 2), never a name with
 // missing bytes; the temp files are deleted by the next Open. On Linux a
-// flush is one syncfs(2) of the store's file system; elsewhere it is an
-// fsync of each temp file, then of each shard directory linked into.
+// flush is one syncfs(2) of the store's file system, shared with the
+// groups flushing at the same time (syncer: a group waits for a flush that
+// began after it asked); elsewhere it is an fsync of each temp file, then
+// of each shard directory linked into.
 func (s *Store) Group(ctx context.Context) (blob.Group, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -61,20 +65,38 @@ func (g *group) Stage(ctx context.Context) (blob.Staged, error) {
 	if err != nil {
 		return nil, fmt.Errorf("localfs: stage: %w", err)
 	}
+	var pooled *bufio.Writer
 	if f != nil {
-		st = &staged{s: g.s, f: f, w: newUnnamedWriter(f), unnamed: true}
+		pooled = groupWriters.Get().(*bufio.Writer)
+		pooled.Reset(f)
+		st = &staged{s: g.s, f: f, w: pooled, unnamed: true}
 	} else if st, err = g.s.stage(ctx, groupBuf); err != nil {
 		return nil, err
 	}
 	g.staged = append(g.staged, st)
-	return &groupStaged{g: g, st: st}, nil
+	return &groupStaged{g: g, st: st, pooled: pooled}, nil
 }
+
+// groupWriters holds the write buffers of blobs staged in groups: a batch
+// of a thousand small blobs would otherwise allocate two thousand.
+var groupWriters = sync.Pool{New: func() any { return bufio.NewWriterSize(nil, groupBuf) }}
 
 // groupStaged is a write in a group: its Commit records the key and
 // flushes the bytes to the temp file; the group links it.
 type groupStaged struct {
-	g  *group
-	st *staged
+	g      *group
+	st     *staged
+	pooled *bufio.Writer // st's buffer, from groupWriters, or nil
+}
+
+// release gives the write buffer back to the pool once st no longer
+// writes through it.
+func (gs *groupStaged) release() {
+	if gs.pooled != nil {
+		gs.pooled.Reset(nil)
+		groupWriters.Put(gs.pooled)
+		gs.pooled = nil
+	}
 }
 
 func (gs *groupStaged) Write(p []byte) (int, error) { return gs.st.Write(p) }
@@ -92,16 +114,24 @@ func (gs *groupStaged) Commit(ctx context.Context, k blob.Key) error {
 		return err
 	}
 	st.done = true
-	if err := st.w.Flush(); err != nil {
+	err = st.w.Flush()
+	st.w = nil // the buffer is not needed any more
+	gs.release()
+	if err != nil {
 		st.discard()
 		return fmt.Errorf("localfs: commit %s: %w", k, err)
 	}
-	st.w = nil // the buffer is not needed any more
 	gs.g.pending = append(gs.g.pending, pendingLink{st: st, final: final})
 	return nil
 }
 
-func (gs *groupStaged) Abort() error { return gs.st.Abort() }
+func (gs *groupStaged) Abort() error {
+	err := gs.st.Abort()
+	if gs.st.done {
+		gs.release()
+	}
+	return err
+}
 
 func (g *group) Commit(ctx context.Context) error {
 	if g.done {
@@ -115,7 +145,7 @@ func (g *group) Commit(ctx context.Context) error {
 	if len(g.pending) == 0 {
 		return nil
 	}
-	if err := flush(g.s.root, g.pending, nil); err != nil {
+	if err := g.s.flushGroup(g.pending, nil); err != nil {
 		return fmt.Errorf("localfs: commit group: %w", err)
 	}
 	dirs := map[string]bool{}
@@ -135,7 +165,7 @@ func (g *group) Commit(ctx context.Context) error {
 			return fmt.Errorf("localfs: commit group: %w", err)
 		}
 	}
-	if err := flush(g.s.root, nil, dirs); err != nil {
+	if err := g.s.flushGroup(nil, dirs); err != nil {
 		return fmt.Errorf("localfs: commit group: %w", err)
 	}
 	return nil

@@ -43,7 +43,8 @@ const (
 // use, also by several processes sharing the directory (on systems with
 // flock(2); elsewhere one process per directory).
 type Store struct {
-	root string
+	root  string
+	flush syncer // shared by the groups committing at once (group.go)
 }
 
 var _ blob.Store = (*Store)(nil)

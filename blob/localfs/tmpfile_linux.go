@@ -1,7 +1,6 @@
 package localfs
 
 import (
-	"bufio"
 	"errors"
 	"os"
 	"strconv"
@@ -33,5 +32,3 @@ func linkUnnamed(f *os.File, final string) error {
 	}
 	return &os.LinkError{Op: "linkat", Old: f.Name(), New: final, Err: err}
 }
-
-func newUnnamedWriter(f *os.File) *bufio.Writer { return bufio.NewWriterSize(f, groupBuf) }

@@ -3,7 +3,6 @@
 package localfs
 
 import (
-	"bufio"
 	"errors"
 	"os"
 )
@@ -14,5 +13,3 @@ func openUnnamed(dir string) (*os.File, error) { return nil, nil }
 func linkUnnamed(f *os.File, final string) error {
 	return errors.New("unnamed files are not supported")
 }
-
-func newUnnamedWriter(f *os.File) *bufio.Writer { return bufio.NewWriterSize(f, groupBuf) }
