@@ -27,6 +27,9 @@ type Objects interface {
 	// keeps the first record, except that a blob later declared a dataset
 	// becomes one.
 	PutObject(ctx context.Context, o Object) error
+	// PutObjects records many stored objects as PutObject does, in one
+	// transaction: a batch upload records its blobs together.
+	PutObjects(ctx context.Context, os []Object) error
 	// Object returns the record of id.
 	Object(ctx context.Context, id content.ID) (Object, error)
 	// MarkCorrupt records (or replaces) the corruption record of a blob.

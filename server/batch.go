@@ -227,6 +227,7 @@ func (s *Server) uploadBatch(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	now := time.Now()
+	objects := make([]catalog.Object, 0, len(stored))
 	for _, k := range stored {
 		if k.repair {
 			if _, verr := s.verifyBlob(ctx, k.id); verr != nil {
@@ -239,12 +240,16 @@ func (s *Server) uploadBatch(w http.ResponseWriter, r *http.Request) error {
 			}
 			s.log.Info("repaired corrupt blob", "id", k.id)
 		}
-		if err := s.cat.PutObject(ctx, catalog.Object{ID: k.id, Size: k.size, Kind: catalog.KindBlob, Created: now}); err != nil {
-			return err
-		}
-		if slices.ContainsFunc(unindexed, func(u catalog.Claimant) bool { return u.Content == k.id.String() }) {
-			if err := s.reindex(ctx, k.id); err != nil {
-				s.log.Warn("re-reading a restored dataset index", "id", k.id, "err", err)
+		objects = append(objects, catalog.Object{ID: k.id, Size: k.size, Kind: catalog.KindBlob, Created: now})
+	}
+	// One catalog transaction for the batch's new blobs.
+	if err := s.cat.PutObjects(ctx, objects); err != nil {
+		return err
+	}
+	for _, o := range objects {
+		if slices.ContainsFunc(unindexed, func(u catalog.Claimant) bool { return u.Content == o.ID.String() }) {
+			if err := s.reindex(ctx, o.ID); err != nil {
+				s.log.Warn("re-reading a restored dataset index", "id", o.ID, "err", err)
 			}
 		}
 	}

@@ -108,6 +108,27 @@ func testObjects(t *testing.T, open Opener) {
 	_, err = c.Object(ctx, cid("none"))
 	notFound(t, "Object of an unknown id", err)
 
+	// PutObjects: the same rules, many at once; none is fine.
+	must(t, c.PutObjects(ctx, nil))
+	d, e := cid("d"), cid("e")
+	must(t, c.PutObjects(ctx, []catalog.Object{
+		{ID: a, Size: 99, Kind: catalog.KindBlob, Created: t0.Add(2 * time.Hour)},
+		{ID: d, Size: 30, Kind: catalog.KindBlob, Created: t0},
+		{ID: e, Size: 40, Kind: catalog.KindDataset, Created: t0},
+		{ID: d, Size: 31, Kind: catalog.KindDataset, Created: t0.Add(time.Hour)},
+	}))
+	for _, w := range []catalog.Object{
+		{ID: a, Size: 10, Kind: catalog.KindDataset},
+		{ID: d, Size: 30, Kind: catalog.KindDataset},
+		{ID: e, Size: 40, Kind: catalog.KindDataset},
+	} {
+		o, err := c.Object(ctx, w.ID)
+		must(t, err)
+		if o.Size != w.Size || o.Kind != w.Kind || !o.Created.Equal(t0) {
+			t.Fatalf("after PutObjects, %s is %+v, want size %d, %s, created %v", w.ID, o, w.Size, w.Kind, t0)
+		}
+	}
+
 	if _, ok, err := c.Corruption(ctx, a); err != nil || ok {
 		t.Fatalf("Corruption of a sound blob: %v, %v", ok, err)
 	}

@@ -214,11 +214,31 @@ func (c *Catalog) Close() error {
 // PutObject records a stored object. Recording the same id again keeps the
 // first record, except that a blob later declared a dataset becomes one.
 func (c *Catalog) PutObject(ctx context.Context, o catalog.Object) error {
-	_, err := c.pool.Exec(ctx, `INSERT INTO objects(id, size, kind, created) VALUES($1,$2,$3,$4)
-		ON CONFLICT(id) DO UPDATE SET kind = CASE WHEN excluded.kind = 'dataset' THEN 'dataset' ELSE objects.kind END`,
-		o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano())
+	_, err := c.pool.Exec(ctx, putObjectSQL, o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano())
 	if err != nil {
 		return fmt.Errorf("catalog: put object %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+const putObjectSQL = `INSERT INTO objects(id, size, kind, created) VALUES($1,$2,$3,$4)
+	ON CONFLICT(id) DO UPDATE SET kind = CASE WHEN excluded.kind = 'dataset' THEN 'dataset' ELSE objects.kind END`
+
+// PutObjects records many stored objects in one transaction, sent in one
+// round trip.
+func (c *Catalog) PutObjects(ctx context.Context, os []catalog.Object) error {
+	if len(os) == 0 {
+		return nil
+	}
+	err := pgx.BeginFunc(ctx, c.pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, o := range os {
+			b.Queue(putObjectSQL, o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano())
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+	if err != nil {
+		return fmt.Errorf("catalog: put objects: %w", err)
 	}
 	return nil
 }

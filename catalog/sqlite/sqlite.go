@@ -188,11 +188,36 @@ func (c *Catalog) Close() error {
 func (c *Catalog) PutObject(ctx context.Context, o catalog.Object) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
-	_, err := c.db.ExecContext(ctx, `INSERT INTO objects(id, size, kind, created) VALUES(?,?,?,?)
-		ON CONFLICT(id) DO UPDATE SET kind = CASE WHEN excluded.kind = 'dataset' THEN 'dataset' ELSE objects.kind END`,
-		o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano())
+	_, err := c.db.ExecContext(ctx, putObjectSQL, o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano())
 	if err != nil {
 		return fmt.Errorf("catalog: put object %s: %w", o.ID, err)
+	}
+	return nil
+}
+
+const putObjectSQL = `INSERT INTO objects(id, size, kind, created) VALUES(?,?,?,?)
+	ON CONFLICT(id) DO UPDATE SET kind = CASE WHEN excluded.kind = 'dataset' THEN 'dataset' ELSE objects.kind END`
+
+// PutObjects records many stored objects in one transaction.
+func (c *Catalog) PutObjects(ctx context.Context, os []catalog.Object) error {
+	if len(os) == 0 {
+		return nil
+	}
+	err := c.writeTx(ctx, func(tx *sql.Tx) error {
+		st, err := tx.PrepareContext(ctx, putObjectSQL)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		for _, o := range os {
+			if _, err := st.ExecContext(ctx, o.ID.String(), o.Size, string(o.Kind), o.Created.UnixNano()); err != nil {
+				return fmt.Errorf("%s: %w", o.ID, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("catalog: put objects: %w", err)
 	}
 	return nil
 }
