@@ -95,6 +95,17 @@ func Hash(ctx context.Context, r io.Reader) (Info, error) {
 	return ingest(ctx, r, io.Discard, io.Discard, nil)
 }
 
+// A LentWriter is a data writer that Ingest lends its read buffers to
+// instead of asking it to copy them: WriteLent may keep p until it calls
+// done, and Ingest neither changes nor reuses p before then. done is called
+// exactly once, from any goroutine, also when WriteLent returns an error.
+// The bytes are written in the order of the calls, after those of earlier
+// Writes. A blob store writing with O_DIRECT writes Ingest's buffers
+// (1 MiB, page-aligned) as they are.
+type LentWriter interface {
+	WriteLent(p []byte, done func()) error
+}
+
 // IngestScratch is Ingest with caller-supplied scratch space for the tree
 // hashes beyond SpillThreshold. It writes at most 64 bytes per 16 KiB of
 // content to scratch, starting at offset 0. If scratch is nil, Ingest's
@@ -118,7 +129,14 @@ func ingest(ctx context.Context, r io.Reader, data io.Writer, outboard io.Writer
 		}
 		n, rerr := readSome(r, b.buf[pending:])
 		if n > 0 {
-			if _, err := data.Write(b.buf[pending : pending+n]); err != nil {
+			if lw, ok := data.(LentWriter); ok {
+				// The batch is released only once it is written too
+				// (its wait group counts the write with the hashing).
+				b.wg.Add(1)
+				if err := lw.WriteLent(b.buf[pending:pending+n], b.wg.Done); err != nil {
+					return Info{}, fmt.Errorf("content: writing data: %w", err)
+				}
+			} else if _, err := data.Write(b.buf[pending : pending+n]); err != nil {
 				return Info{}, fmt.Errorf("content: writing data: %w", err)
 			}
 			size += int64(n)
@@ -195,6 +213,7 @@ var hashWorkers = min(runtime.GOMAXPROCS(0), 4)
 func (p *pipeline) newBatch() *batch { return batchPool.Get().(*batch) }
 
 func (p *pipeline) release(b *batch) {
+	b.wg.Wait() // a LentWriter may still hold the buffer
 	b.nodes = b.nodes[:0]
 	batchPool.Put(b)
 }

@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime"
+	"sync"
 	"testing"
 	"testing/iotest"
 	"time"
@@ -96,6 +97,70 @@ func TestHash(t *testing.T) {
 		info, err := Hash(context.Background(), iotest.HalfReader(bytes.NewReader(content)))
 		if err != nil || info.Size != int64(n) || info.ID.Digest() != zeebo.Sum256(content) {
 			t.Fatalf("size %d: Hash = %v, %v; want %x", n, info, err, zeebo.Sum256(content))
+		}
+	}
+}
+
+// lentWriter is a LentWriter that keeps every lent buffer until a
+// goroutine of its own copies it out, a while later, checking meanwhile
+// that Ingest does not change it.
+type lentWriter struct {
+	mu    sync.Mutex
+	out   bytes.Buffer
+	queue chan lent
+	bad   bool
+	wg    sync.WaitGroup
+}
+
+type lent struct {
+	p, copy []byte
+	done    func()
+}
+
+func newLentWriter() *lentWriter {
+	w := &lentWriter{queue: make(chan lent, 3)}
+	w.wg.Add(1)
+	go func() {
+		defer w.wg.Done()
+		for l := range w.queue {
+			time.Sleep(time.Millisecond)
+			w.mu.Lock()
+			if !bytes.Equal(l.p, l.copy) {
+				w.bad = true
+			}
+			w.out.Write(l.p)
+			w.mu.Unlock()
+			l.done()
+		}
+	}()
+	return w
+}
+
+func (w *lentWriter) Write(p []byte) (int, error) {
+	w.queue <- lent{p: bytes.Clone(p), copy: bytes.Clone(p), done: func() {}}
+	return len(p), nil
+}
+
+func (w *lentWriter) WriteLent(p []byte, done func()) error {
+	w.queue <- lent{p: p, copy: bytes.Clone(p), done: done}
+	return nil
+}
+
+// TestIngestLentWriter: Ingest lends its buffers to a LentWriter, keeps
+// them unchanged until given back, and the bytes arrive in order.
+func TestIngestLentWriter(t *testing.T) {
+	for i, n := range append(ingestSizes, 7*ingestBufSize+GroupSize+5) {
+		b := randomBytes(uint64(i), n)
+		w := newLentWriter()
+		var ob bytes.Buffer
+		info, err := Ingest(context.Background(), iotest.HalfReader(bytes.NewReader(b)), w, &ob)
+		close(w.queue)
+		w.wg.Wait()
+		if err != nil || info.ID.Digest() != zeebo.Sum256(b) {
+			t.Fatalf("size %d: %v, %v", n, info, err)
+		}
+		if w.bad || !bytes.Equal(w.out.Bytes(), b) {
+			t.Fatalf("size %d: lent buffer changed (%v) or bytes out of order", n, w.bad)
 		}
 	}
 }

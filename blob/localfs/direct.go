@@ -52,7 +52,8 @@ type blockWriter struct {
 	cur *[]byte // block being filled; nil when none
 	n   int     // bytes in cur
 
-	full   chan *[]byte  // blocks for the writer goroutine; nil until started
+	off    int64         // bytes taken so far (written, queued or in cur)
+	full   chan queued   // blocks for the writer goroutine; nil until started
 	ended  chan struct{} // closed when the writer goroutine has returned
 	mu     sync.Mutex
 	err    error // the writer goroutine's first error
@@ -60,7 +61,37 @@ type blockWriter struct {
 	closed bool
 }
 
+// queued is a block for the writer goroutine: one of ours (pooled), or
+// one lent by the caller (WriteLent), given back by calling done.
+type queued struct {
+	b      []byte
+	pooled *[]byte
+	done   func()
+}
+
 func newBlockWriter(f *os.File) *blockWriter { return &blockWriter{f: f} }
+
+// WriteLent writes p as it is, without copying it, when it can go to the
+// file with O_DIRECT: aligned in memory, in length and at its place in the
+// file, and nothing of ours waiting before it. Otherwise it copies p like
+// Write. It calls done once p is written or copied (content.LentWriter).
+func (w *blockWriter) WriteLent(p []byte, done func()) error {
+	if w.closed || w.n != 0 || len(p) == 0 || !aligned(p) || w.off%directAlign != 0 {
+		_, err := w.Write(p)
+		done()
+		return err
+	}
+	if err := w.enqueue(queued{b: p, done: done}); err != nil {
+		done()
+		return err
+	}
+	w.off += int64(len(p))
+	return nil
+}
+
+func aligned(p []byte) bool {
+	return len(p)%directAlign == 0 && uintptr(unsafe.Pointer(unsafe.SliceData(p)))%directAlign == 0
+}
 
 func (w *blockWriter) Write(p []byte) (int, error) {
 	if w.closed {
@@ -73,6 +104,7 @@ func (w *blockWriter) Write(p []byte) (int, error) {
 		}
 		c := copy((*w.cur)[w.n:], p)
 		w.n += c
+		w.off += int64(c)
 		p = p[c:]
 		if w.n == directBlock {
 			if err := w.submit(); err != nil {
@@ -83,35 +115,48 @@ func (w *blockWriter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// submit hands the full block to the writer goroutine, starting it (and
-// setting O_DIRECT) with the first block.
+// submit hands the full block to the writer goroutine.
 func (w *blockWriter) submit() error {
+	if err := w.enqueue(queued{b: *w.cur, pooled: w.cur}); err != nil {
+		return err
+	}
+	w.cur, w.n = nil, 0
+	return nil
+}
+
+// enqueue sends q to the writer goroutine, starting it (and setting
+// O_DIRECT) with the first block.
+func (w *blockWriter) enqueue(q queued) error {
 	if err := w.failed(); err != nil {
 		return err
 	}
 	if w.full == nil {
 		w.direct = setDirect(w.f, true) == nil
-		w.full = make(chan *[]byte, directQueued)
+		w.full = make(chan queued, directQueued)
 		w.ended = make(chan struct{})
 		go w.run(w.full, w.ended)
 	}
-	w.full <- w.cur
-	w.cur, w.n = nil, 0
+	w.full <- q
 	return nil
 }
 
 // run writes the blocks sent on full, in order, until full is closed.
-func (w *blockWriter) run(full <-chan *[]byte, ended chan<- struct{}) {
+func (w *blockWriter) run(full <-chan queued, ended chan<- struct{}) {
 	defer close(ended)
-	for b := range full {
+	for q := range full {
 		if w.failed() == nil {
-			if err := w.writeBlock(*b); err != nil {
+			if err := w.writeBlock(q.b); err != nil {
 				w.mu.Lock()
 				w.err = err
 				w.mu.Unlock()
 			}
 		}
-		blocks.Put(b)
+		if q.pooled != nil {
+			blocks.Put(q.pooled)
+		}
+		if q.done != nil {
+			q.done()
+		}
 	}
 }
 

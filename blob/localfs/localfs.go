@@ -47,7 +47,10 @@ type Store struct {
 	flush syncer // shared by the groups committing at once (group.go)
 }
 
-var _ blob.Store = (*Store)(nil)
+var (
+	_ blob.Store         = (*Store)(nil)
+	_ content.LentWriter = (*staged)(nil)
+)
 
 // Open opens (creating if needed) the store rooted at dir and deletes staged
 // files left behind by writers that died.
@@ -198,6 +201,18 @@ func (st *staged) Write(p []byte) (int, error) {
 		return 0, blob.ErrClosed
 	}
 	return st.w.Write(p)
+}
+
+// WriteLent writes p without copying it where it can (content.LentWriter,
+// blockWriter.WriteLent).
+func (st *staged) WriteLent(p []byte, done func()) error {
+	bw, ok := st.w.(*blockWriter)
+	if st.done || !ok {
+		_, err := st.Write(p)
+		done()
+		return err
+	}
+	return bw.WriteLent(p, done)
 }
 
 func (st *staged) Commit(ctx context.Context, k blob.Key) error {
