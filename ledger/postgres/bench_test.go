@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"iter"
+	"math"
 	"slices"
 	"syscall"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/charter-dev/charter/ledger/postgres"
 	"github.com/charter-dev/charter/ledger/postgres/pgtest"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 func postings(prefix string, n int) []ledger.Transfer {
@@ -127,13 +129,14 @@ func bulkLoad(b *testing.B, schema string, h ledgertest.History) {
 	copyRows("transfers", []string{"id", "seq"}, func(r ledgertest.HistoryRow, yield func([]any) bool) bool {
 		return r.Entry.Kind != ledger.EntryTransfer || yield([]any{r.Entry.Transfer.ID, int64(r.Seq)})
 	})
-	copyRows("postings", []string{"account", "time", "seq", "mode", "pending", "credited", "other", "id", "amount", "flags", "pending_id", "reverses", "code", "ref"}, func(r ledgertest.HistoryRow, yield func([]any) bool) bool {
+	copyRows("postings", []string{"account", "time", "seq", "mode", "pending", "line"}, func(r ledgertest.HistoryRow, yield func([]any) bool) bool {
 		if r.Entry.Kind != ledger.EntryTransfer {
 			return true
 		}
 		t := r.Entry.Transfer
+		rec := ledger.Record{Transfer: t, Seq: r.Seq, Time: r.Entry.Time}
 		row := func(account, other string, credited bool) []any {
-			return []any{account, r.Entry.Time, int64(r.Seq), int16(0), nil, credited, other, t.ID, t.Amount, int64(t.Flags), t.PendingID, t.Reverses, int32(t.Code), t.Ref}
+			return []any{account, r.Entry.Time, int64(r.Seq), int16(0), nil, ledger.AppendPostingLine(nil, credited, other, rec)}
 		}
 		return yield(row(t.Debit, t.Credit, false)) && yield(row(t.Credit, t.Debit, true))
 	})
@@ -186,4 +189,81 @@ func BenchmarkEarnings(b *testing.B) {
 		baseline = 1 // a scan of the whole journal takes a minute or more
 	}
 	ledgertest.BenchmarkEarnings(b, l, 1000, baseline, ledgertest.Statement(l))
+	wideBaseline(b, l, schema, b.N)
+}
+
+// wideBaseline reads the target's postings as the index of 0018fc6 stored
+// them, each field of the line its own column (11 read a row), from a
+// table of that shape filled with the same rows, n times after the reads
+// BenchmarkEarnings timed: the read path the one-value line replaced,
+// measured in the same run.
+func wideBaseline(b *testing.B, l *postgres.Ledger, schema string, n int) {
+	ctx := context.Background()
+	lines, err := l.Postings(ctx, ledgertest.EarningsTarget, ledger.PostingQuery{Only: ledger.Posted})
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn := pgtest.Connect(b)
+	defer conn.Close(ctx)
+	wide := pgx.Identifier{schema, "postings_wide"}.Sanitize()
+	if _, err := conn.Exec(ctx, `DROP TABLE IF EXISTS `+wide+`;
+CREATE TABLE `+wide+`(account TEXT COLLATE "C" NOT NULL, time BIGINT NOT NULL, seq BIGINT NOT NULL, mode SMALLINT NOT NULL,
+	pending TEXT, credited BOOLEAN NOT NULL, other TEXT NOT NULL, id TEXT NOT NULL, amount BIGINT NOT NULL, flags BIGINT NOT NULL,
+	pending_id TEXT NOT NULL, reverses TEXT NOT NULL, code INTEGER NOT NULL, ref TEXT NOT NULL, PRIMARY KEY(account, time, seq))`); err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Exec(ctx, `DROP TABLE `+wide)
+	rows := make([][]any, 0, len(lines))
+	for _, ln := range lines {
+		rows = append(rows, []any{ledgertest.EarningsTarget, ln.Time, int64(ln.Seq), int16(0), nil, ln.Credit == ledgertest.EarningsTarget, ln.Counterparty,
+			ln.ID, ln.Transfer.Amount, int64(ln.Flags), ln.PendingID, ln.Reverses, int32(ln.Code), ln.Ref})
+	}
+	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "postings_wide"}, []string{"account", "time", "seq", "mode", "pending", "credited", "other", "id", "amount", "flags", "pending_id", "reverses", "code", "ref"}, pgx.CopyFromRows(rows)); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, `ANALYZE `+wide); err != nil {
+		b.Fatal(err)
+	}
+	query := `SELECT p.seq, p.time, p.credited, p.other, p.id, p.amount, p.flags, p.pending_id, p.reverses, p.code, p.ref FROM ` + wide + ` p
+WHERE p.account = $1 AND p.time >= $2 AND p.time < $3 AND (p.time, p.seq) > ($4, $5) AND p.mode IN (0, 2) ORDER BY p.time, p.seq LIMIT $6`
+	read := func() {
+		as, err := l.Accounts(ctx, "contributor:"+ledgertest.EarningsDID+"@")
+		if err != nil || len(as) != 1 {
+			b.Fatalf("accounts: %v %v", as, err)
+		}
+		rows, err := conn.Query(ctx, query, as[0].ID, int64(0), int64(math.MaxInt64), int64(math.MinInt64), int64(0), nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var got []ledger.Line
+		var seq, tm, amount, flags int64
+		var code int32
+		var credited bool
+		var other, id, pendingID, reverses, ref pgtype.DriverBytes
+		if _, err := pgx.ForEachRow(rows, []any{&seq, &tm, &credited, &other, &id, &amount, &flags, &pendingID, &reverses, &code, &ref}, func() error {
+			s := string(slices.Concat(other, id, pendingID, reverses, ref))
+			cut := func(n int) string { v := s[:n]; s = s[n:]; return v }
+			o := cut(len(other))
+			t := ledger.Transfer{ID: cut(len(id)), Amount: amount, Flags: ledger.TransferFlags(flags), PendingID: cut(len(pendingID)),
+				Reverses: cut(len(reverses)), Code: uint16(code), Ref: cut(len(ref))}
+			got = append(got, ledger.IndexedLine(as[0].ID, o, credited, t, uint64(seq), tm))
+			return nil
+		}); err != nil || len(got) != len(lines) {
+			b.Fatalf("wide baseline: %d lines, want %d: %v", len(got), len(lines), err)
+		}
+	}
+	read()
+	ds := make([]time.Duration, 0, n)
+	cpu0 := cpuTime()
+	for range n {
+		t := time.Now()
+		read()
+		ds = append(ds, time.Since(t))
+	}
+	cpu := float64((cpuTime() - cpu0).Microseconds()) / 1000 / float64(n)
+	slices.Sort(ds)
+	q := func(p float64) float64 { return float64(ds[int(p*float64(len(ds)-1))].Microseconds()) / 1000 }
+	b.ReportMetric(cpu, "wide-cpu-ms/op")
+	b.ReportMetric(q(0.5), "wide-p50-ms")
+	b.ReportMetric(q(0.99), "wide-p99-ms")
 }

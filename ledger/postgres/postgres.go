@@ -66,15 +66,7 @@ CREATE TABLE IF NOT EXISTS postings(
 	seq        BIGINT NOT NULL,
 	mode       SMALLINT NOT NULL,
 	pending    TEXT,
-	credited   BOOLEAN NOT NULL,
-	other      TEXT NOT NULL,
-	id         TEXT NOT NULL,
-	amount     BIGINT NOT NULL,
-	flags      BIGINT NOT NULL,
-	pending_id TEXT NOT NULL,
-	reverses   TEXT NOT NULL,
-	code       INTEGER NOT NULL,
-	ref        TEXT NOT NULL,
+	line       BYTEA NOT NULL,
 	PRIMARY KEY(account, time, seq)
 );
 `
@@ -153,12 +145,12 @@ func (l *Ledger) create(ctx context.Context, sch string) error {
 	if _, err := t.Exec(ctx, `CREATE SCHEMA IF NOT EXISTS `+pgx.Identifier{sch}.Sanitize()); err != nil {
 		return err
 	}
-	// A postings index of an older Charter (positions only, without the
-	// transfers' fields) is dropped and filled again from the journal
-	// (indexPostings).
+	// A postings index of an older Charter (positions only, or the
+	// transfer's fields one column each) is dropped and filled again from
+	// the journal (indexPostings).
 	var old bool
 	if err := t.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM information_schema.tables WHERE table_schema = $1 AND table_name = 'postings')
-		AND NOT EXISTS(SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'postings' AND column_name = 'ref')`, sch).Scan(&old); err != nil {
+		AND NOT EXISTS(SELECT 1 FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'postings' AND column_name = 'line')`, sch).Scan(&old); err != nil {
 		return err
 	}
 	if old {

@@ -133,13 +133,17 @@ func TestConcurrentWriters(t *testing.T) {
 }
 
 // A ledger written before the postings index existed, or with the index
-// of an older Charter (positions only, no transfer fields), gets it
-// filled from the journal when it is opened.
+// of an older Charter (positions only; the transfer's fields one column
+// each), gets it filled from the journal when it is opened.
 func TestPostingsBackfill(t *testing.T) {
 	for _, before := range []string{`DROP TABLE postings`, `DROP TABLE postings;
 		CREATE TABLE postings(account TEXT COLLATE "C" NOT NULL, time BIGINT NOT NULL, seq BIGINT NOT NULL, mode SMALLINT NOT NULL,
 			pending TEXT, PRIMARY KEY(account, time, seq));
-		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL)`} {
+		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL)`, `DROP TABLE postings;
+		CREATE TABLE postings(account TEXT COLLATE "C" NOT NULL, time BIGINT NOT NULL, seq BIGINT NOT NULL, mode SMALLINT NOT NULL,
+			pending TEXT, credited BOOLEAN NOT NULL, other TEXT NOT NULL, id TEXT NOT NULL, amount BIGINT NOT NULL, flags BIGINT NOT NULL,
+			pending_id TEXT NOT NULL, reverses TEXT NOT NULL, code INTEGER NOT NULL, ref TEXT NOT NULL, PRIMARY KEY(account, time, seq));
+		INSERT INTO postings VALUES('` + ledgertest.Alice.ID + `', 1, 1, 0, NULL, true, 'x', 'y', 1, 0, '', '', 0, '')`} {
 		testPostingsBackfill(t, before)
 	}
 }
@@ -176,5 +180,35 @@ func testPostingsBackfill(t *testing.T, before string) {
 	held, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{Only: ledger.OpenPending})
 	if err != nil || len(held) != 1 || held[0].ID != "q" {
 		t.Fatalf("open pending after the backfill: %+v %v", held, err)
+	}
+}
+
+// A damaged postings index row is refused, not shown, and so is a line
+// whose position was edited: a caller paging by cursor would go back to it.
+func TestDamagedPostingLine(t *testing.T) {
+	for name, edit := range map[string]string{
+		"truncated": `UPDATE postings SET line = substring(line from 1 for length(line) - 1) WHERE account = $1`,
+		"moved":     `UPDATE postings SET line = (SELECT line FROM postings WHERE account = $1 ORDER BY time, seq LIMIT 1) WHERE account = $1`,
+	} {
+		ctx := context.Background()
+		l, err := postgres.Open(ctx, pgtest.DSN(), &postgres.Options{Schema: pgtest.Schema(t, "ledger_test")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		if err := l.CreateAccounts(ctx, ledgertest.Bank, ledgertest.Alice); err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range []string{"f", "g"} {
+			if _, err := l.CreateTransfers(ctx, []ledger.Transfer{{ID: id, Debit: ledgertest.Bank.ID, Credit: ledgertest.Alice.ID, Amount: 50}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := l.Exec(ctx, edit, ledgertest.Alice.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.Postings(ctx, ledgertest.Alice.ID, ledger.PostingQuery{}); !errors.Is(err, ledger.ErrBadPosting) {
+			t.Errorf("%s line: %v", name, err)
+		}
 	}
 }
