@@ -107,9 +107,7 @@ type Log struct {
 	mu     sync.RWMutex
 	closed bool
 
-	// tiles caches tiles for ProveEntryUnder, and trees their hashed
-	// subtrees.
-	tiles tileCache
+	// trees keeps the hashed subtrees of the tiles ProveEntryUnder read.
 	trees tileTrees
 
 	// lastCp is the last checkpoint openOwnCheckpoint verified.
@@ -215,8 +213,7 @@ func open(ctx context.Context, st storage, signer note.Signer, v note.Verifier, 
 	l.amu.Lock() // the idle timer may fire before armIdle has stored it
 	l.armIdle(opts.IdleAfter)
 	l.amu.Unlock()
-	l.tiles.r = l.reader
-	l.trees.tiles = &l.tiles
+	l.trees.r = l.reader
 	go l.pub.follow(l.base)
 	l.pub.wake() // read the checkpoint a previous run left, once
 	return l, nil
@@ -441,72 +438,6 @@ func (l *Log) ProveEntryUnder(ctx context.Context, cp Checkpoint, index uint64, 
 	}
 	p := Proof{Index: index, Hashes: hashes, Checkpoint: cp.Raw}
 	return Receipt{Index: index, Entry: entry, Proof: p.Marshal(), Checkpoint: cp}, nil
-}
-
-// tileCache keeps recently read tiles for proof building. Tiles, full or
-// partial, are immutable once written (a wider partial tile is another
-// path), so a cached tile never goes stale. Entry bundles are always read
-// afresh.
-type tileCache struct {
-	r     TileReader
-	mu    sync.Mutex
-	tiles map[[3]uint64][]byte
-	order [][3]uint64
-}
-
-const tileCacheSize = 1024 // 8 MiB of hashes at most
-
-func (c *tileCache) ReadTile(ctx context.Context, level, index uint64, p uint8) ([]byte, error) {
-	k := [3]uint64{level, index, uint64(p)}
-	c.mu.Lock()
-	b, ok := c.tiles[k]
-	c.mu.Unlock()
-	if ok {
-		return b, nil
-	}
-	b, err := c.r.ReadTile(ctx, level, index, p)
-	want := int(p)
-	if want == 0 {
-		want = bundleWidth
-	}
-	b = widerTile(b, want)
-	if err != nil || len(b) != want*HashSize {
-		return b, err
-	}
-	c.mu.Lock()
-	if c.tiles == nil {
-		c.tiles = map[[3]uint64][]byte{}
-	}
-	if _, ok := c.tiles[k]; !ok {
-		c.tiles[k] = b
-		c.order = append(c.order, k)
-		if len(c.order) > tileCacheSize {
-			delete(c.tiles, c.order[0])
-			c.order = c.order[1:]
-		}
-	}
-	c.mu.Unlock()
-	return b, nil
-}
-
-// widerTile cuts a tile that holds more hashes than the partial tile asked
-// for down to the width asked for. Tessera's MySQL driver keeps one row per
-// tile, overwritten as the tile grows, so a reader proving under a
-// checkpoint older than the tree (another process appended meanwhile)
-// gets the tile as it is now. The hashes of a tile never change once
-// written, only more are added, and every proof built from them is
-// verified against the checkpoint, so the first want hashes are the
-// partial tile. Anything else is returned as it is, for the caller to
-// refuse.
-func widerTile(b []byte, want int) []byte {
-	if len(b) > want*HashSize && len(b)%HashSize == 0 {
-		return b[:want*HashSize]
-	}
-	return b
-}
-
-func (c *tileCache) ReadEntryBundle(ctx context.Context, index uint64, p uint8) ([]byte, error) {
-	return c.r.ReadEntryBundle(ctx, index, p)
 }
 
 // ConsistencyProof proves that the latest checkpoint extends the tree of
