@@ -29,11 +29,17 @@ func (r *Registry) applyGrant(tx catalog.Tx, idx uint64, payload []byte) error {
 			return NoEffect{err}
 		}
 	}
-	if _, err := tx.Grant(g.ID.String()); err == nil {
-		return duplicate("grant %s is logged", g.ID)
-	}
-	if err := tx.PutGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx); err != nil {
-		return err
+	if p, ok := tx.(newGrantPutter); ok {
+		if err := p.PutNewGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx, duplicate("grant %s is logged", g.ID)); err != nil {
+			return err
+		}
+	} else {
+		if _, err := tx.Grant(g.ID.String()); err == nil {
+			return duplicate("grant %s is logged", g.ID)
+		}
+		if err := tx.PutGrant(g.ID.String(), g.Asset.String(), g.Licensee.String(), payload, idx); err != nil {
+			return err
+		}
 	}
 	// The decision record the grant names has no catalog effect; it is
 	// applied with the grant.
@@ -46,6 +52,14 @@ func (r *Registry) applyGrant(tx catalog.Tx, idx uint64, payload []byte) error {
 		return err
 	}
 	return tx.Trail(g.Asset, idx, auditlog.TypeGrant, fmt.Sprintf("grant %s to %s for %s until %s", g.ID, g.Licensee, g.Purpose, g.NotAfter.Time().Format(time.RFC3339)))
+}
+
+// newGrantPutter is a catalog transaction that checks a grant for a
+// duplicate in the write that records it (catalog/postgres: its primary
+// key, no read first): PutNewGrant fails the entry with dup, possibly only
+// when the entry's writes are sent, if the grant id is recorded already.
+type newGrantPutter interface {
+	PutNewGrant(id, asset, licensee string, envelope []byte, index uint64, dup error) error
 }
 
 // QueuedEntry is the payload of a grant.request entry: the decision's log

@@ -7,12 +7,29 @@ import (
 
 	"github.com/charter-dev/charter/catalog"
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // PutGrant records an issued grant; a grant id recorded already keeps its
 // first grant.
 func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
 	return t.later(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES($1,$2,$3,$4,$5) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index))
+}
+
+// PutNewGrant records an issued grant the way PutGrant does, except that a
+// grant id recorded already fails the entry with dup (which should match
+// catalog.ErrNoEffect) instead of keeping the first: the primary key does
+// the duplicate check, in the write's round trip, so the applier need not
+// read the grant first. The error may come from a later statement of the
+// entry or only when the entry's writes are sent after it; either way the
+// entry's changes are undone and it is recorded as applied.
+func (t *Tx) PutNewGrant(id, asset, licensee string, envelope []byte, index uint64, dup error) error {
+	return t.tx.laterFail(func(err error) error {
+		if pe, ok := errors.AsType[*pgconn.PgError](err); ok && pe.Code == "23505" && pe.ConstraintName == "grants_pkey" {
+			return dup
+		}
+		return err
+	}, `INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES($1,$2,$3,$4,$5)`, id, asset, licensee, string(envelope), int64(index))
 }
 
 // RevokeGrant marks a grant revoked.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -126,5 +127,75 @@ func TestChargeConcurrent(t *testing.T) {
 	passed, d, tot, err := c.ChargeUpload(ctx, "k", "2027-01-03", 1, 20, 30)
 	if err != nil || passed || d != 0 || tot != 30 {
 		t.Fatalf("charge over the total: %v %d %d %v; want refused, 0 today, 30 in all", passed, d, tot, err)
+	}
+}
+
+// TestPutNewGrantDuplicate: a grant recorded again through PutNewGrant
+// fails its entry with the error it was given (no read first: the primary
+// key refuses the write when it is sent), the entry's other changes are
+// undone, it is still recorded as applied, and the entries around it
+// stay applied — whether it is followed in the transaction or last, and
+// whether the entry reads after it or not.
+func TestPutNewGrantDuplicate(t *testing.T) {
+	ctx := context.Background()
+	c := openTest(t)
+	dup := fmt.Errorf("duplicate: %w", catalog.ErrNoEffect)
+	put := func(id string, idx uint64) func(catalog.Tx) error {
+		return func(tx catalog.Tx) error {
+			t := tx.(*Tx)
+			if err := t.PutNewGrant(id, "a", "l", []byte("{}"), idx, dup); err != nil {
+				return err
+			}
+			return t.later(`INSERT INTO trail(asset, log_index, type, summary) VALUES('a', $1, 'grant', 'x')`, int64(idx))
+		}
+	}
+	readAfter := func(id string, idx uint64) func(catalog.Tx) error {
+		return func(tx catalog.Tx) error {
+			t := tx.(*Tx)
+			if err := t.PutNewGrant(id, "a", "l", []byte("{}"), idx, dup); err != nil {
+				return err
+			}
+			t.Grant(id) // sends the write; its error fails the entry even if ignored here
+			return t.later(`INSERT INTO trail(asset, log_index, type, summary) VALUES('a', $1, 'grant', 'x')`, int64(idx))
+		}
+	}
+	errs := c.UpdateSeq(ctx, []catalog.Change{
+		{Index: 0, Fn: put("g0", 0)},
+		{Index: 1, Fn: put("g0", 1)}, // duplicate, followed
+		{Index: 2, Fn: put("g2", 2)},
+		{Index: 3, Fn: readAfter("g2", 3)}, // duplicate, read after it
+		{Index: 4, Fn: put("g4", 4)},
+		{Index: 5, Fn: put("g4", 5)}, // duplicate, last
+	})
+	for i, err := range errs {
+		want := i%2 == 1
+		if got := errors.Is(err, catalog.ErrNoEffect); got != want || (!want && err != nil) {
+			t.Fatalf("entry %d: error %v; want a duplicate for entries 1, 3, 5 and none for the others", i, err)
+		}
+	}
+	for id, want := range map[string]uint64{"g0": 0, "g2": 2, "g4": 4} {
+		g, err := c.Grant(ctx, id)
+		if err != nil || g.LogIndex != want {
+			t.Fatalf("grant %s: %+v, %v; want the first, at %d", id, g, err, want)
+		}
+	}
+	var trail []int64
+	rows, err := c.pool.Query(ctx, `SELECT log_index FROM trail WHERE asset = 'a' ORDER BY log_index`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var i int64
+		if err := rows.Scan(&i); err != nil {
+			t.Fatal(err)
+		}
+		trail = append(trail, i)
+	}
+	if rows.Err() != nil || fmt.Sprint(trail) != "[0 2 4]" {
+		t.Fatalf("trail %v, %v; want [0 2 4]: a duplicate's changes are undone", trail, rows.Err())
+	}
+	next, above, err := c.Applied(ctx)
+	if err != nil || next != 6 || len(above) != 0 {
+		t.Fatalf("applied: next %d, above %v, %v; want all six applied", next, above, err)
 	}
 }

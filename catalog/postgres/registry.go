@@ -49,23 +49,53 @@ func (t *Tx) later(query string, args ...any) error {
 // transaction is aborted anyway).
 type laterTx struct {
 	pgx.Tx
-	q   []*pgx.QueuedQuery
+	q   []queued
 	err error
 }
 
+// queued is a queued write. fail, when set, turns the write's error into
+// the entry's (a constraint the write relies on instead of a read: see
+// PutNewGrant).
+type queued struct {
+	sql  string
+	args []any
+	fail func(error) error
+}
+
 func (l *laterTx) later(query string, args ...any) error {
+	return l.laterFail(nil, query, args...)
+}
+
+func (l *laterTx) laterFail(fail func(error) error, query string, args ...any) error {
 	if l.err != nil {
 		return l.err
 	}
-	l.q = append(l.q, &pgx.QueuedQuery{SQL: query, Arguments: args})
+	l.q = append(l.q, queued{sql: query, args: args, fail: fail})
 	return nil
 }
 
 // take returns the queued writes and forgets them.
-func (l *laterTx) take() []*pgx.QueuedQuery {
+func (l *laterTx) take() []queued {
 	q := l.q
 	l.q = nil
 	return q
+}
+
+// queue adds writes to a batch; sent counts those that succeeded, so that
+// a failing batch's error is the first one failing (failed).
+func queue(b *pgx.Batch, qs []queued, sent *int) {
+	for _, q := range qs {
+		b.Queue(q.sql, q.args...).Exec(func(pgconn.CommandTag) error { *sent++; return nil })
+	}
+}
+
+// failed is the error of a batch whose writes qs came first and of which
+// sent succeeded: the failing write's own error, as its fail maps it.
+func failed(qs []queued, sent int, err error) error {
+	if sent < len(qs) && qs[sent].fail != nil {
+		return qs[sent].fail(err)
+	}
+	return err
 }
 
 // flush sends the queued writes.
@@ -73,8 +103,10 @@ func (l *laterTx) flush(ctx context.Context) error {
 	if l.err != nil || len(l.q) == 0 {
 		return l.err
 	}
-	if err := l.Tx.SendBatch(ctx, &pgx.Batch{QueuedQueries: l.take()}).Close(); err != nil {
-		l.err = err
+	qs, sent, b := l.take(), 0, &pgx.Batch{}
+	queue(b, qs, &sent)
+	if err := l.Tx.SendBatch(ctx, b).Close(); err != nil {
+		l.err = failed(qs, sent, err)
 	}
 	return l.err
 }
@@ -237,14 +269,12 @@ func (c *Catalog) commitBatch(batch []*update) {
 	// The last applied entry's queued writes and the release of its
 	// savepoint wait to go with the next statements (send).
 	var last *update
-	var carried []*pgx.QueuedQuery
+	var carried []queued
 	release := false
 	send := func(stmts func(b *pgx.Batch)) error {
 		b := &pgx.Batch{}
 		sent := 0
-		for _, q := range carried {
-			b.Queue(q.SQL, q.Arguments...).Exec(func(pgconn.CommandTag) error { sent++; return nil })
-		}
+		queue(b, carried, &sent)
 		if release {
 			b.Queue(`RELEASE SAVEPOINT upd`)
 		}
@@ -255,13 +285,18 @@ func (c *Catalog) commitBatch(batch []*update) {
 			return err
 		}
 		// One of the last entry's writes failed: undo that entry alone
-		// (its savepoint is not released) and send the rest again.
-		last.err, last.ok = err, false
+		// (its savepoint is not released) and send the rest again. An
+		// entry that turned out to have no effect is still applied.
+		last.err, last.ok = failed(carried, sent, err), false
 		carried = nil
 		if err := tx.Tx.SendBatch(ctx, &pgx.Batch{QueuedQueries: []*pgx.QueuedQuery{{SQL: `ROLLBACK TO SAVEPOINT upd`}}}).Close(); err != nil {
 			return err
 		}
 		b = &pgx.Batch{}
+		if errors.Is(last.err, catalog.ErrNoEffect) {
+			b.Queue(markApplied, int64(last.index))
+			last.ok = true
+		}
 		b.Queue(`RELEASE SAVEPOINT upd`)
 		stmts(b)
 		release = false
