@@ -153,6 +153,10 @@ type storage struct {
 	driver   appendDriver
 	existing func(context.Context) ([]byte, error) // the stored checkpoint, fs.ErrNotExist if none
 	close    func() error                          // releases the storage, or nil
+	// spaced: the driver publishes a checkpoint at most every
+	// CheckpointInterval whichever process publishes it (publication's
+	// quiet).
+	spaced bool
 }
 
 // verifierOf returns the verifier of signer's checkpoints.
@@ -198,6 +202,9 @@ func open(ctx context.Context, st storage, signer note.Signer, v note.Verifier, 
 
 	l.base, l.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	l.pub = newPublication(l.readPublished, opts.PollInterval)
+	if st.spaced {
+		l.pub.quiet = opts.CheckpointInterval
+	}
 	l.topts = tessera.NewAppendOptions().
 		WithCheckpointSigner(signalSigner{Signer: signer, signed: l.pub.signedSize}).
 		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).

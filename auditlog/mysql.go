@@ -131,6 +131,7 @@ func OpenMySQL(ctx context.Context, dsn string, signer note.Signer, opts Options
 		driver:   drv,
 		existing: drv.ReadCheckpoint,
 		close:    db.Close,
+		spaced:   true, // publishCheckpoint: not before the stored one's time + interval
 	}, signer, v, vkey, opts)
 	if err != nil {
 		return nil, err

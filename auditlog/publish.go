@@ -26,18 +26,32 @@ const firstPoll = time.Millisecond
 // checkpoint of this process covers yet (another process sharing the log
 // may publish it), at most every PollInterval. With no caller waiting and
 // nothing signed it sleeps on a channel: an idle log does no work here.
+//
+// On a log whose checkpoints are published at most every interval by any of
+// the processes sharing it (tessera's MySQL driver: it refuses to publish
+// sooner than the interval after the stored checkpoint's time), a process
+// that saw another's checkpoint appear between two close reads knows the
+// next one cannot appear before about interval after the first of them,
+// and does not read before then (quiet); a signature of its own is read at
+// once all the same. Callers arriving while it polls do not restart its
+// back-off. Without this, every replica read the checkpoint tens of times
+// a second under load, each new waiter restarting the 1 ms back-off.
 type publication struct {
 	read  func(context.Context) (Checkpoint, error) // the verified stored checkpoint
 	every time.Duration                             // the longest delay between reads
+	quiet time.Duration                             // the shortest time between publications; 0 if unknown
 
-	mu      sync.Mutex
-	cp      Checkpoint    // latest verified checkpoint read
-	err     error         // a tampered checkpoint, until a good one is read
-	signed  uint64        // largest size this process signed
-	waiting int           // callers waiting for a size cp does not cover
-	changed chan struct{} // closed and replaced when cp or err changes
-	kick    chan struct{} // wakes the follower; capacity 1
-	done    chan struct{} // closed when the log closes
+	mu        sync.Mutex
+	cp        Checkpoint    // latest verified checkpoint read
+	err       error         // a tampered checkpoint, until a good one is read
+	signed    uint64        // largest size this process signed
+	signedAt  time.Time     // when it signed it
+	waiting   int           // callers waiting for a size cp does not cover
+	lastRead  time.Time     // when the last read started
+	notBefore time.Time     // no checkpoint of another process before then (quiet)
+	changed   chan struct{} // closed and replaced when cp or err changes
+	kick      chan struct{} // wakes the follower; capacity 1
+	done      chan struct{} // closed when the log closes
 }
 
 func newPublication(read func(context.Context) (Checkpoint, error), every time.Duration) *publication {
@@ -60,6 +74,9 @@ func (p *publication) wake() {
 // signedSize records that a checkpoint of size was signed.
 func (p *publication) signedSize(size uint64) {
 	p.mu.Lock()
+	if size > p.signed {
+		p.signedAt = time.Now()
+	}
 	p.signed = max(p.signed, size)
 	p.mu.Unlock()
 	p.wake()
@@ -72,6 +89,25 @@ func (p *publication) needed() bool {
 	return p.waiting > 0 || p.signed > p.cp.Size
 }
 
+// unseenSignature reports whether this process signed a checkpoint that
+// was not read back yet.
+func (p *publication) unseenSignature() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.signed > p.cp.Size
+}
+
+// quietFor is how long no other process can publish a checkpoint (see
+// publication), unless this one signed one not read back yet.
+func (p *publication) quietFor() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.signed > p.cp.Size || p.notBefore.IsZero() {
+		return 0
+	}
+	return time.Until(p.notBefore)
+}
+
 // follow runs until ctx ends.
 func (p *publication) follow(ctx context.Context) {
 	for {
@@ -81,19 +117,31 @@ func (p *publication) follow(ctx context.Context) {
 		case <-p.kick:
 		}
 		for delay := firstPoll; ; delay = min(2*delay, p.every) {
-			p.update(ctx)
-			if !p.needed() {
-				break
+			wait := p.quietFor()
+			if wait <= 0 {
+				p.update(ctx)
+				if !p.needed() {
+					break
+				}
+				wait = delay
 			}
-			t := time.NewTimer(delay)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return
-			case <-p.kick:
-				t.Stop()
-				delay = firstPoll / 2 // a new signature: start over
-			case <-t.C:
+			t := time.NewTimer(wait)
+		sleep:
+			for {
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return
+				case <-p.kick:
+					if p.unseenSignature() {
+						t.Stop()
+						delay = firstPoll / 2 // a new signature: start over
+						break sleep
+					}
+					// A new waiter: keep the pace.
+				case <-t.C:
+					break sleep
+				}
 			}
 		}
 	}
@@ -101,11 +149,24 @@ func (p *publication) follow(ctx context.Context) {
 
 // update reads the stored checkpoint once and tells waiters when it grew.
 func (p *publication) update(ctx context.Context) {
+	start := time.Now()
 	cp, err := p.read(ctx)
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	prev := p.lastRead
+	p.lastRead = start
 	switch {
 	case err == nil && (cp.Size > p.cp.Size || p.cp.Raw == nil || p.err != nil):
+		switch {
+		case p.quiet == 0:
+		case cp.Size == p.signed:
+			// Ours, published after it was signed.
+			p.notBefore = p.signedAt.Add(p.quiet - p.every)
+		case cp.Size > p.signed && p.cp.Raw != nil && !prev.IsZero() && start.Sub(prev) <= 2*p.every:
+			// Another process published between prev and start: not
+			// again before about prev+quiet (less a read's margin).
+			p.notBefore = prev.Add(p.quiet - p.every)
+		}
 		p.cp, p.err = cp, nil
 	case err != nil && errors.Is(err, ErrTampered) && p.err == nil:
 		p.err = err
