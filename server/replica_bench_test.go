@@ -358,22 +358,22 @@ func procCPU(pid string) time.Duration {
 }
 
 // sqlCount counts the statements sent on the connections it traces, by
-// their text (a pgx.QueryTracer).
+// their text (a pgx.QueryTracer). It runs on the replicas' connections,
+// in the CPU counted against them, so it only counts by the text as sent
+// (the same string each time: no copy); report tidies the text.
 type sqlCount struct {
-	mu sync.Mutex
-	n  map[string]int
+	mu    sync.Mutex
+	n     map[string]int // statements outside batches
+	batch map[string]int // statements in batches
+	trips int            // batches
 }
 
 func (c *sqlCount) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceQueryStartData) context.Context {
-	q := strings.Join(strings.Fields(d.SQL), " ")
-	if len(q) > 90 {
-		q = q[:90]
-	}
 	c.mu.Lock()
 	if c.n == nil {
 		c.n = map[string]int{}
 	}
-	c.n[q]++
+	c.n[d.SQL]++
 	c.mu.Unlock()
 	return ctx
 }
@@ -382,22 +382,48 @@ func (c *sqlCount) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndDa
 
 // A batch is one round trip: its statements are counted under "batch:".
 func (c *sqlCount) TraceBatchStart(ctx context.Context, conn *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
-	return c.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: "(batch round trip)"})
+	c.mu.Lock()
+	c.trips++
+	c.mu.Unlock()
+	return ctx
 }
 
 func (c *sqlCount) TraceBatchQuery(ctx context.Context, conn *pgx.Conn, d pgx.TraceBatchQueryData) {
-	c.TraceQueryStart(ctx, conn, pgx.TraceQueryStartData{SQL: "batch: " + d.SQL})
+	c.mu.Lock()
+	if c.batch == nil {
+		c.batch = map[string]int{}
+	}
+	c.batch[d.SQL]++
+	c.mu.Unlock()
 }
 
 func (c *sqlCount) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData) {}
 
-// take returns the counts so far and starts again.
+// take returns the counts so far, by tidied text (batches as "(batch
+// round trip)", statements in them under "batch: "), and starts again.
 func (c *sqlCount) take() map[string]int {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := c.n
-	c.n = nil
-	return n
+	n, batch, trips := c.n, c.batch, c.trips
+	c.n, c.batch, c.trips = nil, nil, 0
+	c.mu.Unlock()
+	tidy := func(q string) string {
+		q = strings.Join(strings.Fields(q), " ")
+		if len(q) > 90 {
+			q = q[:90]
+		}
+		return q
+	}
+	out := map[string]int{}
+	for q, k := range n {
+		out[tidy(q)] += k
+	}
+	for q, k := range batch {
+		out[tidy("batch: "+q)] += k
+	}
+	if trips > 0 {
+		out["(batch round trip)"] = trips
+	}
+	return out
 }
 
 // report logs the statements per grant, most frequent first, and returns
