@@ -81,6 +81,12 @@ func (s *Server) sharedAsset(ctx context.Context, id asset.ID) (*catalog.AssetRe
 	if err != nil {
 		return nil, err
 	}
+	return s.sharedAssetAt(ctx, id, gen)
+}
+
+// sharedAssetAt is sharedAsset at a generation the caller read after its
+// request arrived.
+func (s *Server) sharedAssetAt(ctx context.Context, id asset.ID, gen uint64) (*catalog.AssetRecord, error) {
 	if v, ok := s.rep.assets.Load(id); ok {
 		if c := v.(cachedAsset); c.gen == gen {
 			return c.rec, nil

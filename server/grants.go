@@ -138,9 +138,9 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	defer in.unlock()
 	req, rid, aid := in.v, in.id, in.v.Asset
-	rec, err := s.assetRecord(ctx, aid)
+	rec, seen, err := s.requestAsset(ctx, aid, rid.String())
 	if err != nil {
-		return noSuchAsset(aid, err)
+		return err
 	}
 	if rec.State.Delisted {
 		return errorf(http.StatusForbidden, "delisted", "Asset is delisted", fmt.Sprintf("the owners of %s delisted it; no new grants", aid), "", nil)
@@ -152,7 +152,7 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	granted, queued, err := s.requestSeen(ctx, rid.String())
+	granted, queued, err := seen()
 	if err != nil {
 		return err
 	}
@@ -232,6 +232,34 @@ func (s *Server) requestGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.obs.grant("granted")
 	return s.answerGrant(w, ctx, g, gidx, graw, &ans, proveDecision)
+}
+
+// requestAsset reads the record of the asset a grant request is for, and
+// returns seen, which reports whether the request was granted or queued
+// already. A replica whose catalog answers the replay check together with
+// its generation (PostgreSQL's RequestSeenAt) asks both at once and reads
+// the record through its cache at that generation (sharedAssetAt): the
+// generation is read after the request arrived, as sharedAsset's is, in
+// the replay check's round trip instead of one of its own.
+func (s *Server) requestAsset(ctx context.Context, aid asset.ID, rid string) (*catalog.AssetRecord, func() (bool, bool, error), error) {
+	if rs, ok := s.cat.(interface {
+		RequestSeenAt(context.Context, string) (bool, bool, uint64, error)
+	}); ok && s.shared() {
+		granted, queued, gen, err := rs.RequestSeenAt(ctx, rid)
+		if err != nil {
+			return nil, nil, err
+		}
+		rec, err := s.sharedAssetAt(ctx, aid, gen)
+		if err != nil {
+			return nil, nil, noSuchAsset(aid, err)
+		}
+		return rec, func() (bool, bool, error) { return granted, queued, nil }, nil
+	}
+	rec, err := s.assetRecord(ctx, aid)
+	if err != nil {
+		return nil, nil, noSuchAsset(aid, err)
+	}
+	return rec, func() (bool, bool, error) { return s.requestSeen(ctx, rid) }, nil
 }
 
 // requestSeen reports whether a grant request was granted or queued

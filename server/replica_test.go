@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -65,10 +66,16 @@ type fleet struct {
 // publish stores data and terms through one replica and registers the
 // asset through another; it returns the asset and content ids.
 func (f *fleet) publish(data []byte, template string) (asset.ID, content.ID) {
+	f.t.Helper()
+	owner, _ := identity.Generate()
+	return f.publishBy(owner, data, template)
+}
+
+// publishBy is publish with owner as the asset's owner.
+func (f *fleet) publishBy(owner *identity.Key, data []byte, template string) (asset.ID, content.ID) {
 	t := f.t
 	t.Helper()
 	ctx := context.Background()
-	owner, _ := identity.Generate()
 	info, err := f.client(0, owner).Put(ctx, bytes.NewReader(data), int64(len(data)), client.PutOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -566,3 +573,33 @@ var testLogW = func() io.Writer {
 	}
 	return io.Discard
 }()
+
+// TestReplicaSeesAnotherReplicasAssetChange: a replica that answered a
+// grant request for an asset (its record cached at the catalog's
+// generation) refuses the next request once another replica applied the
+// owners' delisting, with no call between the two: the generation its
+// replay check reads has moved.
+func TestReplicaSeesAnotherReplicasAssetChange(t *testing.T) {
+	f := newFleet(t, 2)
+	ctx := context.Background()
+	owner, _ := identity.Generate()
+	aid, _ := f.publishBy(owner, []byte("cached on one replica, delisted on the other"), "research-only")
+	k, _ := identity.Generate()
+	if a, err := f.client(1, k).RequestGrant(ctx, k, aid, "research", client.GrantOptions{}); err != nil || a.Status != "granted" {
+		t.Fatalf("grant through replica 1: %v %+v", err, a)
+	}
+	v, err := f.client(0, owner).Asset(ctx, aid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &asset.Proposal{Asset: aid, Change: asset.Change{Kind: asset.Delist},
+		Expires: asset.NewTime(time.Now().Add(time.Hour)), Nonce: asset.NewNonce(), Proposer: owner.DID(), Version: v.State.Version}
+	env, _ := pr.Sign(owner)
+	if a, err := f.client(0, owner).Propose(ctx, env); err != nil || a.Status != "applied" {
+		t.Fatalf("delisting through replica 0: %v %+v", err, a)
+	}
+	_, err = f.client(1, k).RequestGrant(ctx, k, aid, "research", client.GrantOptions{})
+	if err == nil || !strings.Contains(err.Error(), "delisted") {
+		t.Fatalf("a grant request through replica 1 after the delisting: %v, want refused as delisted", err)
+	}
+}

@@ -197,3 +197,13 @@ func (c *Catalog) RequestSeen(ctx context.Context, id string) (granted, queued b
 	err = c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1), EXISTS (SELECT 1 FROM grant_requests WHERE id = $1)`, id).Scan(&granted, &queued)
 	return granted, queued, err
 }
+
+// RequestSeenAt is RequestSeen that also returns the applied watermark
+// (Watermark), read by the same statement: a replica deciding a request
+// needs both, the watermark as the generation of its cached asset records.
+func (c *Catalog) RequestSeenAt(ctx context.Context, id string) (granted, queued bool, watermark uint64, err error) {
+	var w int64
+	err = c.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM grants WHERE id = $1), EXISTS (SELECT 1 FROM grant_requests WHERE id = $1),
+		COALESCE((SELECT next FROM log_watermark WHERE id = 0), 0)`, id).Scan(&granted, &queued, &w)
+	return granted, queued, uint64(w), err
+}
