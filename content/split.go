@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync/atomic"
 
 	"lukechampine.com/blake3/guts"
 )
@@ -207,12 +208,10 @@ func VerifySplit(w io.Writer, r io.Reader, id ID, offset, length int64, buf []by
 	}
 	buf = buf[:len(buf)/GroupSize*GroupSize]
 	var last [GroupSize]byte // the short last group, hashed from a full array
-	for pos := ws; pos < we; {
-		k := min(int64(len(buf)), we-pos)
-		b := buf[:k]
-		if _, err := io.ReadFull(r, b); err != nil {
-			return size, readError(err, pos, pos+k, "data")
-		}
+	// verify hashes block b, the data at pos, and writes its part of the
+	// range to w.
+	verify := func(pos int64, b []byte) error {
+		k := int64(len(b))
 		for g := int64(0); g < k; g += GroupSize {
 			n := min(GroupSize, k-g)
 			arr := &last
@@ -231,18 +230,81 @@ func VerifySplit(w io.Writer, r io.Reader, id ID, offset, length int64, buf []by
 				// Write the verified groups of this block before it.
 				if lo, hi := max(offset, pos), min(end, pos+g); lo < hi {
 					if _, err := w.Write(b[lo-pos : hi-pos]); err != nil {
-						return size, fmt.Errorf("content: writing verified bytes: %w", err)
+						return fmt.Errorf("content: writing verified bytes: %w", err)
 					}
 				}
-				return size, &CorruptError{Start: pos + g, End: pos + g + n, What: "data"}
+				return &CorruptError{Start: pos + g, End: pos + g + n, What: "data"}
 			}
 		}
 		if lo, hi := max(offset, pos), min(end, pos+k); lo < hi {
 			if _, err := w.Write(b[lo-pos : hi-pos]); err != nil {
-				return size, fmt.Errorf("content: writing verified bytes: %w", err)
+				return fmt.Errorf("content: writing verified bytes: %w", err)
 			}
 		}
-		pos += k
+		return nil
+	}
+	half := len(buf) / 2 / GroupSize * GroupSize
+	if we-ws <= int64(len(buf)) || half == 0 {
+		for pos := ws; pos < we; {
+			b := buf[:min(int64(len(buf)), we-pos)]
+			if _, err := io.ReadFull(r, b); err != nil {
+				return size, readError(err, pos, pos+int64(len(b)), "data")
+			}
+			if err := verify(pos, b); err != nil {
+				return size, err
+			}
+			pos += int64(len(b))
+		}
+		return size, atEOF(r, "slice")
+	}
+	// Longer ranges: buf's two halves take turns, one read from r while a
+	// second goroutine hashes the other and writes it to w, so reading and
+	// hashing overlap. Each half is a whole number of groups and starts at
+	// a multiple of 16 KiB in buf (a caller's alignment holds). w gets the
+	// blocks in order, one Write at a time, from that goroutine only; it
+	// ends before VerifySplit returns.
+	type block struct {
+		pos int64
+		b   []byte
+	}
+	free := make(chan []byte, 2)
+	free <- buf[:half:half]
+	free <- buf[half : 2*half : 2*half]
+	blocks := make(chan block)
+	done := make(chan error, 1)
+	var failed atomic.Bool
+	go func() {
+		var err error
+		for bl := range blocks {
+			if err == nil {
+				if err = verify(bl.pos, bl.b); err != nil {
+					failed.Store(true)
+				}
+			}
+			free <- bl.b[:cap(bl.b)]
+		}
+		done <- err
+	}()
+	var rerr error
+	for pos := ws; pos < we; {
+		b := <-free
+		if failed.Load() {
+			break
+		}
+		b = b[:min(int64(len(b)), we-pos)]
+		if _, err := io.ReadFull(r, b); err != nil {
+			rerr = readError(err, pos, pos+int64(len(b)), "data")
+			break
+		}
+		blocks <- block{pos, b}
+		pos += int64(len(b))
+	}
+	close(blocks)
+	if err := <-done; err != nil {
+		return size, err // before any read error: its bytes came first
+	}
+	if rerr != nil {
+		return size, rerr
 	}
 	return size, atEOF(r, "slice")
 }

@@ -77,26 +77,32 @@ func TestVerifySplitRejectsEveryFlippedByte(t *testing.T) {
 		for i := 0; i < len(s); i += step {
 			bad := bytes.Clone(s)
 			bad[i] ^= 0x40
-			var got bytes.Buffer
-			_, err := VerifySplit(&got, bytes.NewReader(bad), b.id, r.off, r.n, make([]byte, GroupSize))
-			name := fmt.Sprintf("range %v flip %d", r, i)
-			checkPrefix(t, name, got.Bytes(), want)
-			if err == nil && i < headerSize && r.off+r.n <= (size-1)/GroupSize*GroupSize {
-				continue // the size is proven only by a range reaching the last group
-			}
-			if err == nil {
-				t.Fatalf("%s: accepted", name)
-			}
-			if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrBadRange) {
-				t.Fatalf("%s: error %v is neither ErrCorrupt nor ErrBadRange", name, err)
+			// One group per block (read, then hashed), and two
+			// (halves read while the other is hashed).
+			for _, bufSize := range []int{GroupSize, 2 * GroupSize} {
+				var got bytes.Buffer
+				_, err := VerifySplit(&got, bytes.NewReader(bad), b.id, r.off, r.n, make([]byte, bufSize))
+				name := fmt.Sprintf("range %v flip %d buf %d", r, i, bufSize)
+				checkPrefix(t, name, got.Bytes(), want)
+				if err == nil && i < headerSize && r.off+r.n <= (size-1)/GroupSize*GroupSize {
+					continue // the size is proven only by a range reaching the last group
+				}
+				if err == nil {
+					t.Fatalf("%s: accepted", name)
+				}
+				if !errors.Is(err, ErrCorrupt) && !errors.Is(err, ErrBadRange) {
+					t.Fatalf("%s: error %v is neither ErrCorrupt nor ErrBadRange", name, err)
+				}
 			}
 		}
 		for cut := 0; cut < len(s); cut += 1 + len(s)/300 {
-			var got bytes.Buffer
-			if _, err := VerifySplit(&got, bytes.NewReader(s[:cut]), b.id, r.off, r.n, nil); !errors.Is(err, ErrCorrupt) {
-				t.Fatalf("range %v cut at %d: got %v, want ErrCorrupt", r, cut, err)
+			for _, buf := range [][]byte{nil, make([]byte, 2*GroupSize)} {
+				var got bytes.Buffer
+				if _, err := VerifySplit(&got, bytes.NewReader(s[:cut]), b.id, r.off, r.n, buf); !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("range %v cut at %d (buf %d): got %v, want ErrCorrupt", r, cut, len(buf), err)
+				}
+				checkPrefix(t, "truncated", got.Bytes(), want)
 			}
-			checkPrefix(t, "truncated", got.Bytes(), want)
 		}
 		if _, err := VerifySplit(io.Discard, bytes.NewReader(append(bytes.Clone(s), 0)), b.id, r.off, r.n, nil); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("trailing byte: got %v", err)
