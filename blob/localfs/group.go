@@ -17,8 +17,10 @@ const groupBuf = 32 << 10
 
 var _ blob.Grouper = (*Store)(nil)
 
-// Group starts a set of writes committed together. Its Commit makes them
-// durable with two flushes of the file system, whatever their number:
+// Group starts a set of writes committed together. The outboard of a blob
+// of at most 16 KiB, its length alone, is not written: Open and Stat derive
+// it from the data (implied.go). Its Commit makes the writes durable with
+// two flushes of the file system, whatever their number:
 //
 //  1. every staged file is written (not yet visible): on Linux an unnamed
 //     file (O_TMPFILE), which a crash leaves nothing of; elsewhere a temp
@@ -87,6 +89,8 @@ type groupStaged struct {
 	g      *group
 	st     *staged
 	pooled *bufio.Writer // st's buffer, from groupWriters, or nil
+	n      int64         // bytes written
+	head   [impliedHeader]byte
 }
 
 // release gives the write buffer back to the pool once st no longer
@@ -99,7 +103,14 @@ func (gs *groupStaged) release() {
 	}
 }
 
-func (gs *groupStaged) Write(p []byte) (int, error) { return gs.st.Write(p) }
+func (gs *groupStaged) Write(p []byte) (int, error) {
+	if gs.n < impliedHeader {
+		copy(gs.head[gs.n:], p)
+	}
+	n, err := gs.st.Write(p)
+	gs.n += int64(n)
+	return n, err
+}
 
 func (gs *groupStaged) Commit(ctx context.Context, k blob.Key) error {
 	st := gs.st
@@ -114,6 +125,13 @@ func (gs *groupStaged) Commit(ctx context.Context, k blob.Key) error {
 		return err
 	}
 	st.done = true
+	if k.Part == blob.Outboard && gs.n == impliedHeader && isImpliedOutboard(gs.head[:]) {
+		// Implied by the data part's size (implied.go): not stored.
+		st.w = nil
+		gs.release()
+		st.discard()
+		return nil
+	}
 	err = st.w.Flush()
 	st.w = nil // the buffer is not needed any more
 	gs.release()

@@ -3,7 +3,8 @@
 // Layout under the root directory:
 //
 //	blobs/<xx>/<id>        data part; <xx> is the first digest byte in hex
-//	blobs/<xx>/<id>.obao   Bao outboard part
+//	blobs/<xx>/<id>.obao   Bao outboard part (none for a blob of at most
+//	                       16 KiB stored by a group: implied.go)
 //	tmp/stage-*            staged writes, invisible until committed
 //
 // A commit writes the staged temp file, fsyncs it, hard-links it to its
@@ -321,6 +322,13 @@ func (s *Store) Open(ctx context.Context, k blob.Key) (blob.Reader, error) {
 		return nil, err
 	}
 	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) && k.Part == blob.Outboard {
+		b, err := s.impliedOutboard(ctx, k) // implied.go
+		if err != nil {
+			return nil, err
+		}
+		return memReader{bytes.NewReader(b)}, nil
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("localfs: open %s: %w", k, blob.ErrNotFound)
 	}
@@ -352,6 +360,10 @@ func (s *Store) Stat(ctx context.Context, k blob.Key) (int64, error) {
 		return 0, err
 	}
 	fi, err := os.Stat(p)
+	if errors.Is(err, fs.ErrNotExist) && k.Part == blob.Outboard {
+		b, err := s.impliedOutboard(ctx, k) // implied.go
+		return int64(len(b)), err
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("localfs: stat %s: %w", k, blob.ErrNotFound)
 	}

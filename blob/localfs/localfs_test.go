@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/hex"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -112,6 +114,68 @@ func TestGroupLeavesNoTempFiles(t *testing.T) {
 		}
 		if ents, err := os.ReadDir(filepath.Join(dir, "tmp")); err != nil || len(ents) != 0 {
 			t.Fatalf("commit=%v: %d temp files left (%v)", commit, len(ents), err)
+		}
+	}
+}
+
+// TestGroupImpliesSmallOutboards: a group stores no outboard file for a
+// blob of at most 16 KiB; Open and Stat derive it (the header alone, as
+// content.Ingest writes it) while the data exists, and not after.
+func TestGroupImpliesSmallOutboards(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := localfs.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := s.Group(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sizes := []int{0, 10 << 10, content.GroupSize, content.GroupSize + 1}
+	var ids []content.ID
+	for i, n := range sizes {
+		b := storagetest.Bytes(uint64(i), n)
+		id := storagetest.IDOf(b)
+		if _, err := blob.Put(ctx, g, bytes.NewReader(b), &id); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, id)
+	}
+	if err := g.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, n := range sizes {
+		k := blob.Key{ID: ids[i], Part: blob.Outboard}
+		var want bytes.Buffer
+		if _, err := content.Ingest(ctx, bytes.NewReader(storagetest.Bytes(uint64(i), n)), io.Discard, &want); err != nil {
+			t.Fatal(err)
+		}
+		d := ids[i].Digest()
+		_, err := os.Stat(filepath.Join(dir, "blobs", hex.EncodeToString(d[:1]), k.String()))
+		if file := err == nil; file != (n > content.GroupSize) {
+			t.Errorf("%d bytes: outboard file stored: %v", n, file)
+		}
+		if size, err := s.Stat(ctx, k); err != nil || size != int64(want.Len()) {
+			t.Errorf("%d bytes: Stat(outboard) = %d, %v; want %d", n, size, err, want.Len())
+		}
+		r, err := s.Open(ctx, k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(r)
+		r.Close()
+		if !bytes.Equal(got, want.Bytes()) {
+			t.Errorf("%d bytes: outboard read as %x, want %x", n, got, want.Bytes())
+		}
+		if err := blob.Delete(ctx, s, ids[i]); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Stat(ctx, k); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("%d bytes: Stat(outboard) after Delete = %v", n, err)
+		}
+		if _, err := s.Open(ctx, k); !errors.Is(err, blob.ErrNotFound) {
+			t.Errorf("%d bytes: Open(outboard) after Delete = %v", n, err)
 		}
 	}
 }
