@@ -7,7 +7,7 @@ import (
 )
 
 // A staged blob (Stage) is written in blocks of directBlock bytes, aligned
-// in memory and in the file, by a goroutine of its own while the caller
+// in memory and in the file, by goroutines of its own while the caller
 // fills the next block; on Linux with O_DIRECT, so the bytes go from the
 // block to the disk without a copy into the page cache.
 //
@@ -23,9 +23,13 @@ import (
 // disk as before.
 const (
 	directBlock = 2 << 20
-	// directQueued is how many full blocks may wait for the writer
-	// goroutine: with the one it writes and the one being filled, a staged
-	// write holds at most directQueued+2 blocks (8 MiB).
+	// directWriters is how many goroutines write blocks, each at its own
+	// offset (pwrite): two writes in flight moved 1.3-1.5 GB/s on this
+	// project's VM, one 0.6-0.9 GB/s.
+	directWriters = 2
+	// directQueued is how many full blocks may wait for the writers: with
+	// the ones they write and the one being filled, a staged write holds at
+	// most directQueued+directWriters+1 blocks (10 MiB).
 	directQueued = 2
 	// directAlign is the alignment O_DIRECT asks of buffers, offsets and
 	// lengths (the file system's block size; a multiple of the logical
@@ -46,25 +50,30 @@ var blocks = sync.Pool{New: func() any {
 }}
 
 // blockWriter writes a staged file in aligned blocks (see directBlock).
-// Write and Flush are called by one goroutine; close may follow either.
+// Write, WriteLent and Flush are called by one goroutine; close may follow
+// any of them.
 type blockWriter struct {
 	f   *os.File
 	cur *[]byte // block being filled; nil when none
 	n   int     // bytes in cur
 
-	off    int64         // bytes taken so far (written, queued or in cur)
-	full   chan queued   // blocks for the writer goroutine; nil until started
-	ended  chan struct{} // closed when the writer goroutine has returned
-	mu     sync.Mutex
-	err    error // the writer goroutine's first error
-	direct bool  // O_DIRECT is set on f
+	off   int64       // bytes taken so far (written, queued or in cur)
+	full  chan queued // blocks for the writer goroutines; nil until started
+	ended sync.WaitGroup
+	mu    sync.Mutex
+	err   error // the writer goroutines' first error
+	// direct: O_DIRECT is set on f. Changed by the writers (under mu) only
+	// to fall back when a write is refused.
+	direct bool
 	closed bool
 }
 
-// queued is a block for the writer goroutine: one of ours (pooled), or
-// one lent by the caller (WriteLent), given back by calling done.
+// queued is a block for the writer goroutines, to be written at off: one
+// of ours (pooled), or one lent by the caller (WriteLent), given back by
+// calling done.
 type queued struct {
 	b      []byte
+	off    int64
 	pooled *[]byte
 	done   func()
 }
@@ -81,7 +90,7 @@ func (w *blockWriter) WriteLent(p []byte, done func()) error {
 		done()
 		return err
 	}
-	if err := w.enqueue(queued{b: p, done: done}); err != nil {
+	if err := w.enqueue(queued{b: p, off: w.off, done: done}); err != nil {
 		done()
 		return err
 	}
@@ -115,16 +124,16 @@ func (w *blockWriter) Write(p []byte) (int, error) {
 	return total, nil
 }
 
-// submit hands the full block to the writer goroutine.
+// submit hands the full block to the writer goroutines.
 func (w *blockWriter) submit() error {
-	if err := w.enqueue(queued{b: *w.cur, pooled: w.cur}); err != nil {
+	if err := w.enqueue(queued{b: *w.cur, off: w.off - int64(w.n), pooled: w.cur}); err != nil {
 		return err
 	}
 	w.cur, w.n = nil, 0
 	return nil
 }
 
-// enqueue sends q to the writer goroutine, starting it (and setting
+// enqueue sends q to the writer goroutines, starting them (and setting
 // O_DIRECT) with the first block.
 func (w *blockWriter) enqueue(q queued) error {
 	if err := w.failed(); err != nil {
@@ -133,21 +142,26 @@ func (w *blockWriter) enqueue(q queued) error {
 	if w.full == nil {
 		w.direct = setDirect(w.f, true) == nil
 		w.full = make(chan queued, directQueued)
-		w.ended = make(chan struct{})
-		go w.run(w.full, w.ended)
+		for range directWriters {
+			w.ended.Add(1)
+			go w.run(w.full)
+		}
 	}
 	w.full <- q
 	return nil
 }
 
-// run writes the blocks sent on full, in order, until full is closed.
-func (w *blockWriter) run(full <-chan queued, ended chan<- struct{}) {
-	defer close(ended)
+// run writes the blocks sent on full at their offsets until full is
+// closed.
+func (w *blockWriter) run(full <-chan queued) {
+	defer w.ended.Done()
 	for q := range full {
 		if w.failed() == nil {
-			if err := w.writeBlock(q.b); err != nil {
+			if err := w.writeBlock(q.b, q.off); err != nil {
 				w.mu.Lock()
-				w.err = err
+				if w.err == nil {
+					w.err = err
+				}
 				w.mu.Unlock()
 			}
 		}
@@ -160,16 +174,22 @@ func (w *blockWriter) run(full <-chan queued, ended chan<- struct{}) {
 	}
 }
 
-// writeBlock writes one full block, falling back to ordinary writes if
-// the file system takes the O_DIRECT flag but refuses the write.
-func (w *blockWriter) writeBlock(b []byte) error {
-	_, err := w.f.Write(b)
-	if err != nil && w.direct && isInvalid(err) {
-		if serr := setDirect(w.f, false); serr != nil {
-			return err
+// writeBlock writes one full block at off, falling back to ordinary
+// writes if the file system takes the O_DIRECT flag but refuses the write.
+func (w *blockWriter) writeBlock(b []byte, off int64) error {
+	_, err := w.f.WriteAt(b, off)
+	if err != nil && isInvalid(err) {
+		w.mu.Lock()
+		if w.direct {
+			if serr := setDirect(w.f, false); serr == nil {
+				w.direct = false
+			}
 		}
-		w.direct = false
-		_, err = w.f.Write(b)
+		retry := !w.direct
+		w.mu.Unlock()
+		if retry {
+			_, err = w.f.WriteAt(b, off)
+		}
 	}
 	return err
 }
@@ -180,11 +200,11 @@ func (w *blockWriter) failed() error {
 	return w.err
 }
 
-// stop waits for the writer goroutine to write the blocks sent to it.
+// stop waits for the writer goroutines to write the blocks sent to them.
 func (w *blockWriter) stop() {
 	if w.full != nil {
 		close(w.full)
-		<-w.ended
+		w.ended.Wait()
 		w.full = nil
 	}
 }
@@ -209,7 +229,7 @@ func (w *blockWriter) Flush() error {
 		w.direct = false
 	}
 	if w.cur != nil && w.n > 0 {
-		if _, err := w.f.Write((*w.cur)[:w.n]); err != nil {
+		if _, err := w.f.WriteAt((*w.cur)[:w.n], w.off-int64(w.n)); err != nil {
 			return err
 		}
 	}
