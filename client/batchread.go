@@ -50,17 +50,33 @@ func (c *Client) getSmall(ctx context.Context, root *os.Root, files []content.Fi
 	}
 	// Folders first, one at a time: a planted link is refused before
 	// anything is created through it (mkdirNoLinks).
-	made := map[string]bool{}
+	// Each folder is then opened once (a Root of its own, under root):
+	// files are written and renamed by their base names in it, instead
+	// of root walking every path's folders again for each call.
+	dirs := map[string]*os.Root{".": root}
+	defer func() {
+		for d, r := range dirs {
+			if d != "." {
+				r.Close()
+			}
+		}
+	}()
 	for _, id := range ids {
 		for _, f := range byID[id] {
-			if d := path.Dir(f.Path); !made[d] {
+			if d := path.Dir(f.Path); dirs[d] == nil {
 				if err := mkdirNoLinks(root, d); err != nil {
 					return nil, err
 				}
-				made[d] = true
+				sub, err := root.OpenRoot(filepath.FromSlash(d))
+				if err != nil {
+					return nil, err
+				}
+				dirs[d] = sub
 			}
 		}
 	}
+	// in returns the folder of dataset path p and p's base name in it.
+	in := func(p string) (*os.Root, string) { return dirs[path.Dir(p)], path.Base(p) }
 	var batches [][]content.ID
 	for start := 0; start < len(ids); {
 		end, bytes := start, int64(0)
@@ -88,7 +104,8 @@ func (c *Client) getSmall(ctx context.Context, root *os.Root, files []content.Fi
 				mu.Lock()
 				written = append(written, part)
 				mu.Unlock()
-				if err := writeNew(root, part, b); err != nil {
+				dir, base := in(f.Path)
+				if err := writeNew(dir, base+PartSuffix, b); err != nil {
 					return fmt.Errorf("%s: %w", f.Path, err)
 				}
 				if v := done.Add(f.Size); progress != nil {
@@ -121,8 +138,8 @@ func (c *Client) getSmall(ctx context.Context, root *os.Root, files []content.Fi
 	got := map[string]bool{}
 	for _, id := range ids {
 		for _, f := range byID[id] {
-			name := filepath.FromSlash(f.Path)
-			if err := renameNoLink(root, name+PartSuffix, name); err != nil {
+			dir, base := in(f.Path)
+			if err := renameNoLink(dir, base+PartSuffix, base); err != nil {
 				cleanup()
 				return nil, err
 			}
