@@ -79,7 +79,10 @@ var (
 // was before the firstput helper's (page-cache staging on the server, a
 // one-goroutine hash on the client). put-cpu-s and cpsync-cpu-s are the
 // CPU seconds a put (client and server: one process) and cp + sync (the
-// children's user + system time) spent per GiB.
+// children's user + system time) spent per GiB. With Kubo (CHARTER_KUBO
+// or `ipfs` on PATH) also kubo-add-s, `ipfs add` of the same file in an
+// offline repo, its CPU, and put-speed-kubo, the put's speed as a
+// fraction of Kubo's.
 //
 //	go test ./client -run '^$' -bench FirstPut -benchtime 3x -count 3
 func BenchmarkFirstPut(b *testing.B) {
@@ -103,7 +106,15 @@ func BenchmarkFirstPut(b *testing.B) {
 		}
 	}
 	defer f.Close()
-	var put, cp, old, buffered, putCPU, cpCPU time.Duration
+	var put, cp, old, buffered, putCPU, cpCPU, kadd, kaddCPU time.Duration
+	kubo := kuboBinary()
+	var kuboEnv []string
+	if kubo == "" {
+		b.Log("Kubo not found (set CHARTER_KUBO or put `ipfs` on PATH; bench/kubo builds it): Kubo's figures are skipped")
+	} else {
+		kuboEnv = []string{"IPFS_PATH=" + filepath.Join(dir, "ipfs")}
+		run(b, kuboEnv, kubo, "init", "--profile=test", "-e")
+	}
 	childCPU := func(c *exec.Cmd) time.Duration { return c.ProcessState.UserTime() + c.ProcessState.SystemTime() }
 	b.SetBytes(size)
 	b.ResetTimer()
@@ -142,6 +153,14 @@ func BenchmarkFirstPut(b *testing.B) {
 		}
 		if !info.Created {
 			b.Fatal("first put did not create the content")
+		}
+		if kubo != "" {
+			// `ipfs add` of the same file (offline, fresh content: the
+			// stamp changed). Kubo's flatfs does not fsync by default.
+			t0 := time.Now()
+			_, u := runCPU(b, kuboEnv, kubo, "add", "-Q", path)
+			kadd += time.Since(t0)
+			kaddCPU += u
 		}
 		if *firstPutBuffered {
 			// The put before the firstput helper (same run, new content).
@@ -195,6 +214,11 @@ func BenchmarkFirstPut(b *testing.B) {
 	}
 	if buffered > 0 {
 		b.ReportMetric(buffered.Seconds()/float64(b.N), "buffered-s")
+	}
+	if kubo != "" {
+		b.ReportMetric(kadd.Seconds()/float64(b.N), "kubo-add-s")
+		b.ReportMetric(kaddCPU.Seconds()/float64(b.N), "kubo-add-cpu-s")
+		b.ReportMetric(kadd.Seconds()/put.Seconds(), "put-speed-kubo")
 	}
 	b.ReportMetric(putCPU.Seconds()/float64(b.N), "put-cpu-s")
 	b.ReportMetric(cpCPU.Seconds()/float64(b.N), "cpsync-cpu-s")
