@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/charter-dev/charter/asset"
+	"github.com/charter-dev/charter/blob"
 	"github.com/charter-dev/charter/catalog"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
@@ -34,6 +35,7 @@ import (
 type market struct {
 	t                       testing.TB
 	dir                     string
+	blobs                   blob.Store // nil: files in dir
 	s                       *Server
 	hs                      *httptest.Server
 	c                       *client.Client
@@ -62,7 +64,13 @@ func newMarketTerms(t testing.TB, cfg Config, levels int, edit func(*license.Ter
 // newMarketSized is newMarketTerms with a model of size bytes.
 func newMarketSized(t testing.TB, cfg Config, levels int, edit func(*license.Terms), size int) *market {
 	t.Helper()
-	m := &market{t: t, dir: t.TempDir(), modelSize: size}
+	return newMarketOn(t, cfg, levels, edit, size, nil)
+}
+
+// newMarketOn is newMarketSized with its blobs in bs (nil: files).
+func newMarketOn(t testing.TB, cfg Config, levels int, edit func(*license.Terms), size int, bs blob.Store) *market {
+	t.Helper()
+	m := &market{t: t, dir: t.TempDir(), modelSize: size, blobs: bs}
 	for _, k := range []**identity.Key{&m.ann, &m.bea, &m.max, &m.consumer} {
 		*k, _ = identity.Generate()
 	}
@@ -128,7 +136,12 @@ func newMarketSized(t testing.TB, cfg Config, levels int, edit func(*license.Ter
 }
 
 func (m *market) start(cfg Config) {
-	s, err := Open(context.Background(), cfg)
+	d := Deps{Catalog: cfg.Catalog, Blobs: m.blobs, Config: cfg}
+	err := OpenDefaults(context.Background(), cfg.DataDir, &d)
+	var s *Server
+	if err == nil {
+		s, err = New(context.Background(), d)
+	}
 	if err != nil {
 		m.t.Fatal(err)
 	}

@@ -9,9 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/charter-dev/charter/blob"
+	"github.com/charter-dev/charter/blob/s3"
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/internal/testenv"
 )
 
 // countRF counts the body bytes a handler writes, through Write and through
@@ -43,9 +46,24 @@ func (c *countRF) Flush() { c.ResponseWriter.(http.Flusher).Flush() }
 // client reads it to the end or hangs up after 1 MiB, and the client
 // verifies it: a whole download under the grant gets the split layout and
 // the right bytes.
+//
+// On an S3 store the data is spliced from the store's connection
+// (blob.Sender) and metered the same way.
 func TestSplitSliceMetered(t *testing.T) {
+	t.Run("files", func(t *testing.T) { testSplitSliceMetered(t, nil) })
+	t.Run("S3", func(t *testing.T) {
+		e := testenv.StartS3(t)
+		bs, err := s3.New(e.Client(), e.Bucket(t), s3.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		testSplitSliceMetered(t, bs)
+	})
+}
+
+func testSplitSliceMetered(t *testing.T, bs blob.Store) {
 	const size = 32 << 20
-	m := newMarketSized(t, Config{SessionIdle: time.Hour}, 2, perGiB(1<<40), size)
+	m := newMarketOn(t, Config{SessionIdle: time.Hour}, 2, perGiB(1<<40), size, bs)
 	done := make(chan int64, 16)
 	h := m.s.Handler()
 	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
