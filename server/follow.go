@@ -22,21 +22,28 @@ import (
 const followEvery = 250 * time.Millisecond
 
 // follow keeps the shared catalog up with the log when nobody applies
-// what was appended: every followEvery it reads the watermark, and when
+// what was appended: every followEvery it looks at the watermark, and when
 // the watermark stayed below the log's size for GapWait it applies the
-// missing entries from the log (registry.Replay).
+// missing entries from the log (registry.Replay). It looks at the
+// watermark as announced (replicaState.watched: no query while the
+// announcements arrive); one announced late only makes it look at the log
+// later, and Replay applies only what the catalog holds as unapplied.
 func (s *Server) follow(ctx context.Context) {
 	t := time.NewTicker(followEvery)
 	defer t.Stop()
 	var last uint64
 	var since time.Time
+	watermark := s.rep.watched
+	if watermark == nil {
+		watermark = s.rep.gen
+	}
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		w, err := s.rep.gen(ctx)
+		w, err := watermark(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Warn("follower: reading the catalog's applied watermark", "err", err)

@@ -59,6 +59,10 @@ type replicaState struct {
 	assets sync.Map
 	// gen reads the catalog generation: the applied watermark.
 	gen func(ctx context.Context) (uint64, error)
+	// watched is the watermark as announced (followWatermark), for
+	// callers a lagging watermark only delays: the ordered applier and
+	// the follower.
+	watched func(ctx context.Context) (uint64, error)
 	// sealedBefore holds the sealed receipts (grant session part) the
 	// last idle pass found (finishDead; the session loop's goroutine).
 	sealedBefore map[string]bool
@@ -163,12 +167,13 @@ func (g *sharedRead) run() {
 // watermark announced late only makes the applier wait longer; caches
 // keep reading the stored one (gen).
 func (r *replicaState) followWatermark(ctx context.Context, cat catalog.Catalog) func(context.Context) (uint64, error) {
+	r.watched = r.gen
 	if w, ok := cat.(interface {
 		WatchWatermark(context.Context) func(context.Context) (uint64, error)
 	}); ok {
-		return w.WatchWatermark(ctx)
+		r.watched = w.WatchWatermark(ctx)
 	}
-	return r.gen
+	return r.watched
 }
 
 // backgroundLoops runs the periodic work under the replica's background
