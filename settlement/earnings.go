@@ -71,7 +71,7 @@ func (s *Service) Earnings(ctx context.Context, did identity.DID, q EarningsQuer
 // settlement batches they split (uses caches them across currencies).
 func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance, cur, layout string, from, to int64, uses map[string][]string) (*api.CurrencyEarnings, error) {
 	b := a.Balance
-	ce := &api.CurrencyEarnings{Currency: cur, Account: a.ID, Balance: b.Net(), Held: b.CreditsPending, Assets: []api.AssetEarnings{}, Periods: []api.PeriodEarnings{}, Lines: make([]api.EarningLine, 0, 256)}
+	ce := &api.CurrencyEarnings{Currency: cur, Account: a.ID, Balance: b.Net(), Held: b.CreditsPending, Assets: []api.AssetEarnings{}, Periods: []api.PeriodEarnings{}, Lines: make([]api.EarningLine, 0, 64)}
 	byAsset := map[string]*api.AssetEarnings{}
 	type srcKey struct{ asset, path string }
 	type source struct {
@@ -150,6 +150,12 @@ func (s *Service) currencyEarnings(ctx context.Context, a ledger.AccountBalance,
 			pe.Payouts -= l.Amount
 		}
 		if keep {
+			if len(ce.Lines) == cap(ce.Lines) {
+				// One step to the most a statement lists: growing 168-byte
+				// lines by halves allocated 2.6 times what 1,000 of them
+				// hold, all of it for the collector to scan.
+				ce.Lines = append(make([]api.EarningLine, 0, maxEarningLines), ce.Lines...)
+			}
 			ce.Lines = append(ce.Lines, el)
 		} else {
 			ce.Truncated = true
