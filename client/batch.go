@@ -70,7 +70,6 @@ func (c *Client) putSmall(ctx context.Context, files []content.File, local map[s
 		batches = append(batches, small[start:end])
 		start = end
 	}
-	// The first batch alone: it tells whether the server takes batches.
 	var sent atomic.Int64
 	var mu sync.Mutex
 	done := func(b []batchFile) {
@@ -87,16 +86,12 @@ func (c *Client) putSmall(ctx context.Context, files []content.File, local map[s
 			progress(v)
 		}
 	}
-	if err := c.putBatch(ctx, batches[0]); err != nil {
-		if errors.Is(err, ErrBatchUnsupported) {
-			return nil
-		}
-		return err
-	}
-	done(batches[0])
+	// Every batch at once (BatchInFlight at a time), the first too: a
+	// server without batch uploads refuses each with 404 and keeps
+	// nothing, and the files are then sent one by one.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(BatchInFlight)
-	for _, b := range batches[1:] {
+	for _, b := range batches {
 		g.Go(func() error {
 			if err := c.putBatch(gctx, b); err != nil {
 				return err
@@ -105,7 +100,11 @@ func (c *Client) putSmall(ctx context.Context, files []content.File, local map[s
 			return nil
 		})
 	}
-	return g.Wait()
+	err := g.Wait()
+	if errors.Is(err, ErrBatchUnsupported) {
+		return nil
+	}
+	return err
 }
 
 // putBatch sends one batch: each file framed as "ID SIZE\n" and its bytes,

@@ -115,20 +115,19 @@ func (c *Client) getSmall(ctx context.Context, root *os.Root, files []content.Fi
 			return nil
 		}, func(id content.ID) int64 { return byID[id][0].Size })
 	}
-	if err := fetch(ctx, batches[0]); err != nil {
-		cleanup()
-		if errors.Is(err, ErrBatchUnsupported) {
-			return nil, nil
-		}
-		return nil, err
-	}
+	// Every batch at once (BatchInFlight at a time), the first too: a
+	// server without batch reads refuses each with 404, and the files are
+	// then fetched one by one.
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(BatchInFlight)
-	for _, b := range batches[1:] {
+	for _, b := range batches {
 		g.Go(func() error { return fetch(gctx, b) })
 	}
 	if err := g.Wait(); err != nil {
 		cleanup()
+		if errors.Is(err, ErrBatchUnsupported) {
+			return nil, nil
+		}
 		return nil, err
 	}
 	if err := flushFiles(root, written); err != nil {
