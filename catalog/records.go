@@ -250,7 +250,9 @@ type JournalRoot struct {
 // Change is one log entry's catalog change for Applier.UpdateSeq.
 type Change struct {
 	Index uint64
-	Fn    func(Tx) error
+	// Fn applies the entry; nil for an entry without catalog effect (a
+	// decision record), which is only recorded as applied.
+	Fn func(Tx) error
 }
 
 // UnsettledReason is why the last settlement run could not charge a use

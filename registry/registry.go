@@ -109,6 +109,15 @@ func (r *Registry) Apply(ctx context.Context, tx catalog.Tx, idx uint64, e audit
 	return nil // no catalog effect (a decision record, an unknown type)
 }
 
+// HasCatalogEffect reports whether applying an entry of type typ may
+// change the catalog beyond recording it as applied: false for decision
+// records (Apply does nothing with them; the grant naming one applies it
+// too), so the catalog can record them applied without a transaction
+// savepoint of their own (catalog.Change with a nil Fn).
+func HasCatalogEffect(typ string) bool {
+	return typ != auditlog.TypeDecision
+}
+
 // ChangesAssets reports whether entries of type typ change asset records
 // (callers caching asset records drop them after such an entry).
 func ChangesAssets(typ string) bool {

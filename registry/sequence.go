@@ -190,7 +190,10 @@ func (q *Sequencer) applyRun(run []*Pending) {
 	changes := make([]catalog.Change, len(run))
 	assets := false
 	for i, x := range run {
-		changes[i] = catalog.Change{Index: x.idx, Fn: func(tx catalog.Tx) error { return q.r.Apply(ctx, tx, x.idx, x.e) }}
+		changes[i] = catalog.Change{Index: x.idx}
+		if HasCatalogEffect(x.e.Type) {
+			changes[i].Fn = func(tx catalog.Tx) error { return q.r.Apply(ctx, tx, x.idx, x.e) }
+		}
 		assets = assets || ChangesAssets(x.e.Type)
 	}
 	errs := q.cat.UpdateSeq(ctx, changes)

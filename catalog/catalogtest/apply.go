@@ -142,6 +142,37 @@ func testApply(t *testing.T, open Opener) {
 	applied(t, c, 7, 8)
 }
 
+// testApplyMarkOnly: a change without Fn (an entry without catalog
+// effect) is recorded as applied, in a sequence with changes that apply
+// and fail around it, and is refused as applied the second time.
+func testApplyMarkOnly(t *testing.T, open Opener) {
+	c := open(t)
+	boom := errors.New("boom")
+	fail := func(tx catalog.Tx) error {
+		if err := put(t, "mark failed", 2)(tx); err != nil {
+			return err
+		}
+		return boom
+	}
+	errs := c.UpdateSeq(ctx, []catalog.Change{{Index: 0, Fn: put(t, "mark 0", 0)}, {Index: 1}, {Index: 2, Fn: fail}, {Index: 3}, {Index: 4, Fn: put(t, "mark 4", 4)}, {Index: 5}})
+	if len(errs) != 6 || errs[0] != nil || errs[1] != nil || !errors.Is(errs[2], boom) || errs[3] != nil || errs[4] != nil || errs[5] != nil {
+		t.Fatalf("UpdateSeq errors %v, want [nil nil boom nil nil nil]", errs)
+	}
+	applied(t, c, 2, 3, 4, 5)
+	for _, n := range []string{"mark 0", "mark 4"} {
+		if _, err := c.Asset(ctx, aid(t, n)); err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+	}
+	_, err := c.Asset(ctx, aid(t, "mark failed"))
+	notFound(t, "the asset of the failed change", err)
+	errs = c.UpdateSeq(ctx, []catalog.Change{{Index: 1}, {Index: 3}, {Index: 2}})
+	if len(errs) != 3 || !errors.Is(errs[0], catalog.ErrApplied) || !errors.Is(errs[1], catalog.ErrApplied) || errs[2] != nil {
+		t.Fatalf("UpdateSeq errors %v, want [ErrApplied ErrApplied nil]", errs)
+	}
+	applied(t, c, 6)
+}
+
 // testApplyConcurrent: entries applied by many callers at once, each
 // entry by several of them, are applied exactly once each.
 func testApplyConcurrent(t *testing.T, open Opener) {

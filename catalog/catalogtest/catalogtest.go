@@ -43,6 +43,7 @@ func Run(t *testing.T, open Opener) {
 	}{
 		{"Apply", testApply},
 		{"ApplyConcurrent", testApplyConcurrent},
+		{"ApplyMarkOnly", testApplyMarkOnly},
 		{"Rollback", testRollback},
 		{"Registry", testRegistry},
 		{"Proposals", testProposals},

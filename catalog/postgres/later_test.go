@@ -199,3 +199,41 @@ func TestPutNewGrantDuplicate(t *testing.T) {
 		t.Fatalf("applied: next %d, above %v, %v; want all six applied", next, above, err)
 	}
 }
+
+// TestMarkOnlyAfterFailedWrite: the applied mark of an entry without
+// catalog effect (Change.Fn nil) waits to go with the next statements;
+// when those carry a failing queued write of the entry before it, that
+// entry alone is undone and the mark is sent again, outside its savepoint.
+func TestMarkOnlyAfterFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	c := openTest(t)
+	bad := func(tx catalog.Tx) error {
+		t := tx.(*Tx)
+		if err := t.PutGrant("g0", "a", "l", []byte("{}"), 0); err != nil {
+			return err
+		}
+		return t.later(`INSERT INTO no_such_table VALUES (1)`)
+	}
+	put := func(tx catalog.Tx) error { return tx.(*Tx).PutGrant("g3", "a", "l", []byte("{}"), 3) }
+	for _, changes := range [][]catalog.Change{
+		{{Index: 0, Fn: bad}, {Index: 1}, {Index: 2}, {Index: 3, Fn: put}}, // the marks go with entry 3's savepoint
+		{{Index: 4, Fn: bad}, {Index: 5}},                                  // the mark goes with the watermark's statements
+	} {
+		errs := c.UpdateSeq(ctx, changes)
+		if errs[0] == nil {
+			t.Fatalf("errors %v: want the entry with a failing write failed", errs)
+		}
+		for i, err := range errs[1:] {
+			if err != nil {
+				t.Fatalf("entry %d: %v", changes[i+1].Index, err)
+			}
+		}
+	}
+	next, above, err := c.Applied(ctx)
+	if err != nil || next != 0 || len(above) != 4 || !above[1] || !above[2] || !above[3] || !above[5] {
+		t.Fatalf("applied: next %d, above %v, %v; want 1, 2, 3 and 5 applied, 0 and 4 not", next, above, err)
+	}
+	if _, err := c.Grant(ctx, "g0"); err == nil {
+		t.Fatal("the failed entry's grant was recorded")
+	}
+}

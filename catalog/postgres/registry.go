@@ -271,7 +271,23 @@ func (c *Catalog) commitBatch(batch []*update) {
 	var last *update
 	var carried []queued
 	release := false
-	send := func(stmts func(b *pgx.Batch)) error {
+	// Entries without catalog effect (Change.Fn nil) need no savepoint:
+	// their applied marks wait to go with the next statements too,
+	// outside any entry's savepoint.
+	var marks []*update
+	send := func(stmts0 func(b *pgx.Batch)) error {
+		pending := marks
+		stmts := func(b *pgx.Batch) {
+			for _, m := range pending {
+				b.Queue(markApplied, int64(m.index)).Exec(func(ct pgconn.CommandTag) error {
+					if ct.RowsAffected() == 0 {
+						m.err, m.ok = catalog.ErrApplied, false
+					}
+					return nil
+				})
+			}
+			stmts0(b)
+		}
 		b := &pgx.Batch{}
 		sent := 0
 		queue(b, carried, &sent)
@@ -282,6 +298,9 @@ func (c *Catalog) commitBatch(batch []*update) {
 		err := tx.Tx.SendBatch(ctx, b).Close()
 		if err == nil || sent == len(carried) {
 			carried, release = nil, false
+			if err == nil {
+				marks = nil
+			}
 			return err
 		}
 		// One of the last entry's writes failed: undo that entry alone
@@ -300,11 +319,20 @@ func (c *Catalog) commitBatch(batch []*update) {
 		b.Queue(`RELEASE SAVEPOINT upd`)
 		stmts(b)
 		release = false
-		return tx.Tx.SendBatch(ctx, b).Close()
+		err = tx.Tx.SendBatch(ctx, b).Close()
+		if err == nil {
+			marks = nil
+		}
+		return err
 	}
 	for _, u := range batch {
 		if int64(u.index) < next {
 			u.err = catalog.ErrApplied
+			continue
+		}
+		if u.fn == nil {
+			marks = append(marks, u)
+			u.ok = true
 			continue
 		}
 		var tag pgconn.CommandTag

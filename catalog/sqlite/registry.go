@@ -295,7 +295,10 @@ func (c *Catalog) commitBatch(us []*update) {
 			return
 		}
 		b.cur, b.marks = i, b.marks[:0]
-		err := u.fn(&Tx{tx: tx, ctx: u.ctx, c: c, b: b})
+		var err error
+		if u.fn != nil { // nil: no catalog effect, only marked applied
+			err = u.fn(&Tx{tx: tx, ctx: u.ctx, c: c, b: b})
+		}
 		if err != nil {
 			u.err = err
 			if _, rerr := t0.exec(`ROLLBACK TO upd`); rerr != nil {
