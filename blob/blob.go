@@ -135,8 +135,9 @@ func Hint(r Reader, off, end int64) {
 // itself, without the bytes passing through the caller's buffers: an S3
 // store on a plain-HTTP endpoint hands w's ReadFrom an *io.LimitedReader
 // of the TCP connection it fetches them on, which a writer on a TCP
-// socket moves with splice(2). The bytes are not verified: send them only
-// where the receiver verifies them (a split slice's data).
+// socket moves with splice(2). The bytes are not verified, as with Open:
+// the server sends them where its client verifies them (a split slice's
+// data) or asked for them unverified (a raw Range download).
 type Sender interface {
 	// SendRange writes bytes [off, off+n) to w, calling w.Write and
 	// w.ReadFrom if it has one, and fails if it could not write all n.
