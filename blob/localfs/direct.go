@@ -81,11 +81,13 @@ type queued struct {
 func newBlockWriter(f *os.File) *blockWriter { return &blockWriter{f: f} }
 
 // WriteLent writes p as it is, without copying it, when it can go to the
-// file with O_DIRECT: aligned in memory, in length and at its place in the
-// file, and nothing of ours waiting before it. Otherwise it copies p like
-// Write. It calls done once p is written or copied (content.LentWriter).
+// file with O_DIRECT: at least half a block (a small blob stays one
+// ordinary write at commit), aligned in memory, in length and at its place
+// in the file, and nothing of ours waiting before it. Otherwise it copies
+// p like Write. It calls done once p is written or copied
+// (content.LentWriter).
 func (w *blockWriter) WriteLent(p []byte, done func()) error {
-	if w.closed || w.n != 0 || len(p) == 0 || !aligned(p) || w.off%directAlign != 0 {
+	if w.closed || w.n != 0 || len(p) < directBlock/2 || !aligned(p) || w.off%directAlign != 0 {
 		_, err := w.Write(p)
 		done()
 		return err

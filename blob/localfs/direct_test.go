@@ -23,7 +23,7 @@ func TestBlockSizes(t *testing.T) {
 		t.Fatal(err)
 	}
 	p := directBlock
-	storagetest.TestSizes(t, s, []int{4095, 4096, p - 1, p, p + 1, p + 4096, 4*p + 12345})
+	storagetest.TestSizes(t, s, []int{4095, 4096, 8192, 1 << 20, p - 1, p, p + 1, p + 4096, 4*p + 12345})
 }
 
 // TestBlockAbort: a staged write aborted after several blocks went to its
