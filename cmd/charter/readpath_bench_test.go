@@ -41,7 +41,8 @@ import (
 //     through the Go client (verified, client.FetchRange) and through a
 //     Go http.Client with a Range header to nginx (unverified), alternating.
 //     Metrics p50_x and p99_x: charter's percentile ÷ nginx's (targets
-//     ≤ 1.2 and ≤ 2).
+//     ≤ 1.2 and ≤ 2); charter_srv_cpu_ms/op and nginx_cpu_ms/op: the CPU
+//     each server spent per range (clock ticks: a mean over many ranges).
 //
 // CHARTER_BENCH_READ_MIB sets the size of the big file (default 1024),
 // CHARTER_BENCH_CONC_MIB the size of each concurrent blob (default 256);
@@ -252,14 +253,18 @@ func BenchmarkReadPath(b *testing.B) {
 		// One of each first: connections open, nothing cold in the figures.
 		c.FetchRange(ctx, id, 0, n, io.Discard)
 		var dc, dn []time.Duration
+		var sc, sn time.Duration // server CPU (charter serve; nginx)
 		load(b)
 		for b.Loop() {
 			off := rng.Int64N(size - n)
+			s0 := treeCPU(srvPID)
 			t0 := time.Now()
 			if err := c.FetchRange(ctx, id, off, n, io.Discard); err != nil {
 				b.Fatal(err)
 			}
 			dc = append(dc, time.Since(t0))
+			sc += treeCPU(srvPID) - s0
+			s0 = treeCPU(ngxPID)
 			req, _ := http.NewRequest("GET", ngxURL+"/big.bin", nil)
 			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
 			t0 = time.Now()
@@ -273,6 +278,7 @@ func BenchmarkReadPath(b *testing.B) {
 				b.Fatalf("nginx range: %d bytes, status %d, %v", k, resp.StatusCode, err)
 			}
 			dn = append(dn, time.Since(t0))
+			sn += treeCPU(ngxPID) - s0
 		}
 		pc50, pc99 := percentile(dc, 50), percentile(dc, 99)
 		pn50, pn99 := percentile(dn, 50), percentile(dn, 99)
@@ -283,6 +289,8 @@ func BenchmarkReadPath(b *testing.B) {
 		b.ReportMetric(ms(pn99), "nginx_p99_ms")
 		b.ReportMetric(ms(pc50)/ms(pn50), "p50_x")
 		b.ReportMetric(ms(pc99)/ms(pn99), "p99_x")
+		b.ReportMetric(ms(sc)/float64(len(dc)), "charter_srv_cpu_ms/op")
+		b.ReportMetric(ms(sn)/float64(len(dn)), "nginx_cpu_ms/op")
 		load(b)
 	})
 }
