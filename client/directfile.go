@@ -48,17 +48,21 @@ type partWriter struct {
 }
 
 func (w *partWriter) Write(p []byte) (int, error) {
+	var k int // written with direct I/O
 	if d := w.direct; d != nil && len(p) > 0 && !d.off.Load() && aligned(p, w.off) {
 		n, err := d.f.WriteAt(p, w.off)
 		w.off += int64(n)
-		if err == nil || n > 0 || !errors.Is(err, syscall.EINVAL) {
+		if err == nil || !errors.Is(err, syscall.EINVAL) {
 			return n, err
 		}
-		d.off.Store(true) // refused: the page cache from now on
+		// Refused (or a short write left an unaligned rest): the
+		// page cache from now on.
+		d.off.Store(true)
+		k, p = n, p[n:]
 	}
 	n, err := w.f.WriteAt(p, w.off)
 	w.off += int64(n)
-	return n, err
+	return k + n, err
 }
 
 // aligned reports whether p can be written at off with direct I/O.
