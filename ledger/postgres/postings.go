@@ -47,7 +47,8 @@ func (x *tx) indexPostings(rs []ledger.Record) error {
 
 // indexPostings fills the postings index of a ledger written before it
 // existed: when the index is empty but transfers are journaled, every
-// journal row is read once, in pages, in one transaction.
+// journal row is read once, in pages, in one transaction, and the table
+// is analyzed.
 func (l *Ledger) indexPostings(ctx context.Context) error {
 	var missing bool
 	if err := l.pool.QueryRow(ctx, `SELECT EXISTS(SELECT 1 FROM transfers) AND NOT EXISTS(SELECT 1 FROM postings)`).Scan(&missing); err != nil || !missing {
@@ -91,7 +92,15 @@ func (l *Ledger) indexPostings(ctx context.Context) error {
 			return err
 		}
 	}
-	return x.Commit(ctx)
+	if err := x.Commit(ctx); err != nil {
+		return err
+	}
+	// Statistics now, not when autovacuum comes by: without them the
+	// planner took an account's postings for a handful of rows and read
+	// them by bitmap and sort (1.33 ms of server time for 1,000 rows at
+	// 10,000,000 postings) instead of in key order (0.75 ms).
+	_, err = l.pool.Exec(ctx, `ANALYZE postings`)
+	return err
 }
 
 // Accounts implements ledger.PostingReader.
