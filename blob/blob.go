@@ -18,6 +18,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
+	"time"
 
 	"github.com/charter-dev/charter/content"
 )
@@ -142,6 +144,18 @@ type Sender interface {
 	// SendRange writes bytes [off, off+n) to w, calling w.Write and
 	// w.ReadFrom if it has one, and fails if it could not write all n.
 	SendRange(w io.Writer, off, n int64) (int64, error)
+}
+
+// Presigner is a Reader whose bytes a third party can fetch straight from
+// the store, with a URL that allows exactly one range for a short time (an
+// S3 store: a SigV4 presigned GET whose Range header is signed). The bytes
+// are not verified, as with Open: a server hands such a URL only to a
+// client that verifies what it fetches against the tree the server sent.
+type Presigner interface {
+	// PresignRange returns a URL for a GET of bytes [off, off+n) valid
+	// for ttl, and the headers the GET must send as they are (Range among
+	// them); any other range fails the store's signature check.
+	PresignRange(ctx context.Context, off, n int64, ttl time.Duration) (url string, header http.Header, err error)
 }
 
 // Opener opens stored byte streams. The bytes are not verified: wrap them

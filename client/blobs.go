@@ -457,7 +457,13 @@ func (c *Client) openSlice(ctx context.Context, id content.ID, off, n int64) (*h
 	// server send the data from its file without copying it, and this
 	// client hash it in large blocks. A server that does not know it
 	// sends the plain slice.
-	req.Header.Set("Accept", mediaSliceSplit+", "+mediaSlice)
+	// A server with direct reads on may answer the split layout's tree
+	// with a presigned URL of its data (direct.go).
+	accept := mediaSliceSplit + ", " + mediaSlice
+	if c.directOK() {
+		accept = mediaSliceDirect + ", " + accept
+	}
+	req.Header.Set("Accept", accept)
 	return c.do(req)
 }
 
@@ -484,13 +490,25 @@ const verifyBlock = 1 << 20
 func (c *Client) verifySlice(resp *http.Response, id content.ID, off, n int64, w io.Writer, total int64) error {
 	var size int64
 	var err error
-	if ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";"); strings.TrimSpace(ct) == mediaSliceSplit {
+	ct, _, _ := strings.Cut(resp.Header.Get("Content-Type"), ";")
+	switch ct = strings.TrimSpace(ct); ct {
+	case mediaSliceDirect:
+		body, derr := c.openDirect(resp)
+		if derr != nil {
+			// Nothing was written: ask again, served by the server.
+			return c.refetch(resp, id, off, n, w, total, derr)
+		}
+		defer body.Close()
+		buf := verifyBuffers.Get().(*[]byte)
+		size, err = content.VerifySplit(w, io.MultiReader(resp.Body, body), id, off, n, *buf)
+		verifyBuffers.Put(buf)
+	case mediaSliceSplit:
 		// Verified blocks of up to 1 MiB, each written once, straight
 		// from the block it was hashed in.
 		buf := verifyBuffers.Get().(*[]byte)
 		size, err = content.VerifySplit(w, resp.Body, id, off, n, *buf)
 		verifyBuffers.Put(buf)
-	} else {
+	default:
 		// The plain layout yields one 16 KiB group at a time: write
 		// them in larger pieces. What was verified before a failure is
 		// written too.

@@ -17,6 +17,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/charter-dev/charter/identity"
 )
@@ -52,6 +53,9 @@ type Client struct {
 	// indexBase is the dataset index PutDir sends a new index against as
 	// a delta (see WithIndexBase).
 	indexBase *content.Index
+	// noDirect is set once a presigned data URL could not be fetched
+	// (direct.go): this client and its copies then stop asking for them.
+	noDirect *atomic.Bool
 }
 
 // New returns a client for the server at addr (e.g. "http://127.0.0.1:7070").
@@ -69,7 +73,7 @@ func New(addr string) (*Client, error) {
 	tr.DisableCompression = true
 	tr.WriteBufferSize = 256 << 10
 	tr.ReadBufferSize = 256 << 10
-	return &Client{base: u, hc: &http.Client{Transport: tr}, Parallel: 4, ChunkSize: 8 << 20, session: newSessionID()}, nil
+	return &Client{base: u, hc: &http.Client{Transport: tr}, Parallel: 4, ChunkSize: 8 << 20, session: newSessionID(), noDirect: new(atomic.Bool)}, nil
 }
 
 // Server returns the server's base URL.

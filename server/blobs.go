@@ -623,6 +623,11 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)
 	}
+	if split && s.cfg.S3DirectReads && r.Method == http.MethodGet && we-ws >= directMin && acceptsMedia(r, MediaSliceDirect) {
+		if done, err := s.sliceDirect(w, r, obj, m, off, n, ws, we); done {
+			return err
+		}
+	}
 	mw := &meterWriter{w: w, ctx: r.Context(), m: m, dataOf: func(k int64) int64 {
 		if split {
 			return min(max(k-treeLen, 0), we-ws)

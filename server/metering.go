@@ -88,8 +88,17 @@ func (s *Server) reserveIn(ctx context.Context, sid string, g *grant.Grant, id c
 // record notes that the response has now carried total data bytes from
 // m.start. Errors are logged: the client has the bytes either way.
 func (m *metered) record(ctx context.Context, total int64, last bool) {
+	if err := m.charge(ctx, total, last); err != nil {
+		m.s.log.Error("metering served bytes", "grant", m.key.Grant, "session", m.key.Session, "bytes", total-m.sent, "err", err)
+	}
+}
+
+// charge is record returning the catalog's error: a caller that hands out
+// access before any byte moves (a presigned range, direct.go) charges
+// first and gives nothing when the charge fails.
+func (m *metered) charge(ctx context.Context, total int64, last bool) error {
 	if m == nil {
-		return
+		return nil
 	}
 	delta := max(0, total-m.sent)
 	release := delta
@@ -97,13 +106,12 @@ func (m *metered) record(ctx context.Context, total int64, last bool) {
 		release = m.reserved
 	}
 	if delta == 0 && release == 0 && !last {
-		return
+		return nil
 	}
 	ctx = context.WithoutCancel(ctx)
 	ranges, err := m.s.cat.MeterServed(ctx, m.key.Grant, m.key.Session, m.id.String(), m.start+m.sent, delta, release, time.Now())
 	if err != nil {
-		m.s.log.Error("metering served bytes", "grant", m.key.Grant, "session", m.key.Session, "bytes", delta, "err", err)
-		return
+		return err
 	}
 	m.sent += delta
 	m.reserved = max(0, m.reserved-release)
@@ -115,6 +123,7 @@ func (m *metered) record(ctx context.Context, total int64, last bool) {
 			m.s.log.Error("sealing a full download session", "grant", m.key.Grant, "session", m.key.Session, "err", err)
 		}
 	}
+	return nil
 }
 
 // sealRanges is how many merged ranges a session holds before it is sealed

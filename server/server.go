@@ -50,6 +50,13 @@ type Config struct {
 	// VerifyReads makes the server verify every range it serves before
 	// sending it. Clients verify every byte anyway; see docs/design/corruption.md.
 	VerifyReads bool
+	// S3DirectReads lets a client fetch the data of a verified range
+	// straight from an S3 blob store, by a presigned URL the server hands
+	// out with the range's tree after the grant and quota checks; the
+	// range is charged when the URL is issued (direct.go). The store's
+	// endpoint must be reachable by the clients; a client that cannot
+	// reach it asks again without direct reads.
+	S3DirectReads bool
 	// MaxUpload limits one upload in bytes; zero means DefaultMaxUpload,
 	// negative no limit.
 	MaxUpload int64

@@ -31,7 +31,7 @@ type serveFlags struct {
 	accessLog                                  *bool
 	b                                          backends
 	scrub, settle                              *time.Duration
-	verifyReads, debug                         *bool
+	verifyReads, debug, s3DirectReads          *bool
 	maxUpload, grantsDay, quotaDay, quotaTotal *int64
 	nonceLimit                                 *int
 	crowd                                      crowdFlags
@@ -89,6 +89,7 @@ func defineServeFlags(fs *flag.FlagSet, env *Env) *serveFlags {
 	f.b.flags(fs)
 	f.scrub = fs.Duration("scrub-interval", 24*time.Hour, "how often to re-verify every stored blob (0 disables)")
 	f.verifyReads = fs.Bool("verify-reads", false, "verify every range on the server before sending it")
+	f.s3DirectReads = fs.Bool("s3-direct-reads", false, "on an S3 blob store, answer a verified range of at least 1 MiB with its tree and a presigned URL (60 s) of its data, which the client fetches from the store and verifies; the range is charged when the URL is issued; the store's endpoint must be reachable by clients")
 	f.maxUpload = fs.Int64("max-upload", server.DefaultMaxUpload, "largest accepted upload in bytes (-1: no limit)")
 	f.grantsDay = fs.Int64("grant-requests-day", server.DefaultGrantRequestsDay, "grant requests one licensee key may make per UTC day (-1: no limit)")
 	f.quotaDay = fs.Int64("upload-quota-day", server.DefaultUploadQuotaDay, "bytes one key may upload per UTC day (-1: no limit)")
@@ -165,7 +166,7 @@ func (serveCmd) Run(ctx context.Context, env *Env, args []string) error {
 	if st == 0 {
 		st = -1
 	}
-	cfg := server.Config{DataDir: *data, Logger: log, AccessLog: *sf.accessLog, ScrubInterval: si, VerifyReads: *verifyReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
+	cfg := server.Config{DataDir: *data, Logger: log, AccessLog: *sf.accessLog, ScrubInterval: si, VerifyReads: *verifyReads, S3DirectReads: *sf.s3DirectReads, MaxUpload: *maxUpload, UploadQuotaDay: *quotaDay, UploadQuotaTotal: *quotaTotal, GrantRequestsDay: *grantsDay, SettleInterval: st, NonceLimit: *nonceLimit,
 		Crowd: pool, ProvenKeys: proven, Tracer: tracer}
 	var s3l net.Listener
 	if *sf.s3addr != "" {
