@@ -153,8 +153,9 @@ type Sender interface {
 // client that verifies what it fetches against the tree the server sent.
 type Presigner interface {
 	// PresignRange returns a URL for a GET of bytes [off, off+n) valid
-	// for ttl, and the headers the GET must send as they are (Range among
-	// them); any other range fails the store's signature check.
+	// for ttl, and the headers the GET must send as they are (Range
+	// among them, unless the range is the whole blob); any other range
+	// fails the store's signature check.
 	PresignRange(ctx context.Context, off, n int64, ttl time.Duration) (url string, header http.Header, err error)
 }
 

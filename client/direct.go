@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 
 	"github.com/charter-dev/charter/content"
 )
@@ -62,20 +63,24 @@ func (c *Client) openDirect(resp *http.Response) (io.ReadCloser, error) {
 	}
 	raw, rng := resp.Header.Get(headerDataURL), resp.Header.Get(headerDataRange)
 	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || !strings.HasPrefix(rng, "bytes=") {
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (rng != "" && !strings.HasPrefix(rng, "bytes=")) {
 		return fail("the server's direct answer names no usable URL and range")
 	}
 	req, err := http.NewRequestWithContext(resp.Request.Context(), http.MethodGet, raw, nil)
 	if err != nil {
 		return fail("%v", err)
 	}
-	req.Header.Set("Range", rng)
+	want := http.StatusOK // the whole blob: no Range
+	if rng != "" {
+		req.Header.Set("Range", rng)
+		want = http.StatusPartialContent
+	}
 	req.Header.Set("User-Agent", "charter")
 	dr, err := directHC.Do(req)
 	if err != nil {
 		return fail("%v", err)
 	}
-	if dr.StatusCode != http.StatusPartialContent {
+	if dr.StatusCode != want {
 		b, _ := io.ReadAll(io.LimitReader(dr.Body, 512))
 		dr.Body.Close()
 		return fail("%s: %.200s", dr.Status, b)
@@ -95,4 +100,16 @@ func (c *Client) refetch(resp *http.Response, id content.ID, off, n int64, w io.
 	}
 	defer again.Body.Close()
 	return c.verifySlice(again, id, off, n, w, total)
+}
+
+// SetDirectReads turns asking for presigned data ranges on (the default)
+// or off, for c and the clients derived from it (WithKey, WithGrant, ...).
+// Off, the server sends every byte itself; a client that knows it cannot
+// reach the server's S3 store turns it off so as not to pay for a URL it
+// cannot use.
+func (c *Client) SetDirectReads(on bool) {
+	if c.noDirect == nil {
+		c.noDirect = new(atomic.Bool)
+	}
+	c.noDirect.Store(!on)
 }

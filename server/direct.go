@@ -24,8 +24,9 @@ const (
 
 	// HeaderDataURL is the presigned URL of the data part; HeaderDataRange
 	// the Range header its GET must send (signed: any other range fails
-	// the store's signature check); HeaderDataExpires when it stops
-	// working (RFC 3339).
+	// the store's signature check), absent when the data is the whole
+	// blob (the URL then gets the whole object and only it);
+	// HeaderDataExpires when it stops working (RFC 3339).
 	HeaderDataURL     = "Charter-Data-URL"
 	HeaderDataRange   = "Charter-Data-Range"
 	HeaderDataExpires = "Charter-Data-Expires"
@@ -91,7 +92,8 @@ func (s *Server) sliceDirect(w http.ResponseWriter, r *http.Request, obj catalog
 		s.log.Warn("presigning a data range; serving it here", "id", id, "offset", ws, "length", we-ws, "err", err)
 		return false, nil
 	}
-	if len(hdr) != 1 || hdr.Get("Range") == "" {
+	whole := ws == 0 && we == obj.Size
+	if len(hdr) > 1 || (len(hdr) == 0) != whole || (!whole && hdr.Get("Range") == "") {
 		// Only a URL bound to its range by the signature goes out.
 		s.log.Warn("presigned data range signs other headers than Range; serving it here", "id", id, "headers", hdr)
 		return false, nil
@@ -109,7 +111,9 @@ func (s *Server) sliceDirect(w http.ResponseWriter, r *http.Request, obj catalog
 	h.Set("Content-Type", MediaSliceDirect)
 	h.Add("Vary", "Accept")
 	h.Set(HeaderDataURL, u)
-	h.Set(HeaderDataRange, hdr.Get("Range"))
+	if !whole {
+		h.Set(HeaderDataRange, hdr.Get("Range"))
+	}
 	h.Set(HeaderDataExpires, expires.UTC().Format(time.RFC3339))
 	h.Set("Content-Length", strconv.Itoa(tree.Len()))
 	if _, err := w.Write(tree.Bytes()); err != nil {

@@ -142,6 +142,17 @@ func TestDirectReads(t *testing.T) {
 		t.Fatalf("client's direct range: receipt %d bytes, want %d", rc.Bytes, we-ws)
 	}
 
+	// The whole blob: a URL without a Range, the whole object.
+	got.Reset()
+	wc, _ := client.New(m.hs.URL)
+	wc = wc.WithGrant(m.consumer, m.grant.ID.String()).WithSession("direct-whole")
+	if err := wc.FetchRange(ctx, m.modelContent, 0, size, &got); err != nil || !bytes.Equal(got.Bytes(), model) {
+		t.Fatalf("client FetchRange of the whole blob: %d bytes, %v", got.Len(), err)
+	}
+	if rc := m.closeAs("direct-whole"); rc.Bytes != size {
+		t.Fatalf("whole blob: receipt %d bytes, want %d", rc.Bytes, size)
+	}
+
 	// A store the client cannot reach: the URL's host is rewritten to a
 	// closed port on the way. The client asks again and the server sends
 	// the data; the range is paid twice, once for the URL.

@@ -41,6 +41,14 @@ import (
 // reports copy-MB/s, copy-cpu-s/GiB and copy/plain.
 var s3DownloadCopy = flag.Bool("s3download.copy", false, "BenchmarkS3Download: also download with the S3 store's splice off")
 
+// With -s3download.direct the server runs with direct reads on
+// (--s3-direct-reads) and the bench also runs the verified download with
+// the client fetching the data from versitygw by the presigned URL and
+// the tree from the server, reporting direct-MB/s, direct-cpu-s/GiB and
+// direct/plain; the verified download through the server runs with a
+// client that does not ask for direct reads.
+var s3DownloadDirect = flag.Bool("s3download.direct", false, "BenchmarkS3Download: also download with direct reads (presigned data URLs)")
+
 func BenchmarkS3Download(b *testing.B) {
 	ctx := context.Background()
 	e := testenv.StartS3(b)
@@ -49,7 +57,7 @@ func BenchmarkS3Download(b *testing.B) {
 		b.Setenv(kv[0], kv[1])
 	}
 	url := e.URL(bucket, "bench")
-	deps, done, err := backends{Blobs: url}.open(ctx, server.Config{DataDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler), ScrubInterval: -1, SettleInterval: -1})
+	deps, done, err := backends{Blobs: url}.open(ctx, server.Config{DataDir: b.TempDir(), Logger: slog.New(slog.DiscardHandler), ScrubInterval: -1, SettleInterval: -1, S3DirectReads: *s3DownloadDirect})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -76,6 +84,11 @@ func BenchmarkS3Download(b *testing.B) {
 		b.Fatal(err)
 	}
 	c = c.WithKey(key)
+	c.SetDirectReads(false)
+	dc, err := client.New("http://" + l.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
 	const size = 128 << 20
 	data := make([]byte, size)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -95,8 +108,9 @@ func BenchmarkS3Download(b *testing.B) {
 	// the splice off (-s3download.copy), each byte copied through the
 	// server as before.
 	var verified, copied, plain, verifiedCPU, copiedCPU, plainCPU, verifiedS3, copiedS3, plainS3 time.Duration
+	var direct, directCPU, directS3 time.Duration
 	cpu := func() time.Duration { return testenv.SelfCPU() + e.CPU() }
-	stream := func(splice bool, wall, cpuTime, s3CPU *time.Duration) {
+	streamWith := func(c *client.Client, splice bool, wall, cpuTime, s3CPU *time.Duration) {
 		store.SetSplice(splice)
 		t0, c0, s0 := time.Now(), cpu(), e.CPU()
 		n, err := c.Stream(ctx, id, io.Discard, nil)
@@ -109,6 +123,7 @@ func BenchmarkS3Download(b *testing.B) {
 			*s3CPU += e.CPU() - s0
 		}
 	}
+	stream := func(splice bool, wall, cpuTime, s3CPU *time.Duration) { streamWith(c, splice, wall, cpuTime, s3CPU) }
 	get := func(wall, cpuTime, s3CPU *time.Duration) {
 		t0, c0, s0 := time.Now(), cpu(), e.CPU()
 		out, err := s3c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(objKey)})
@@ -129,6 +144,9 @@ func BenchmarkS3Download(b *testing.B) {
 	// whichever path runs first.
 	var warm time.Duration
 	stream(true, &warm, &warm, nil)
+	if *s3DownloadDirect {
+		streamWith(dc, true, &warm, &warm, nil)
+	}
 	get(&warm, &warm, &warm)
 	b.SetBytes(size)
 	b.ResetTimer()
@@ -140,6 +158,9 @@ func BenchmarkS3Download(b *testing.B) {
 		stream(true, &verified, &verifiedCPU, &verifiedS3)
 		if *s3DownloadCopy {
 			stream(false, &copied, &copiedCPU, &copiedS3)
+		}
+		if *s3DownloadDirect {
+			streamWith(dc, true, &direct, &directCPU, &directS3)
 		}
 		if i%2 == 0 {
 			get(&plain, &plainCPU, &plainS3)
@@ -161,5 +182,11 @@ func BenchmarkS3Download(b *testing.B) {
 		b.ReportMetric(copiedS3.Seconds()/gib, "copy-s3-cpu-s/GiB")
 		b.ReportMetric(mbps(copied), "copy-MB/s")
 		b.ReportMetric(plain.Seconds()/copied.Seconds(), "copy/plain")
+	}
+	if *s3DownloadDirect {
+		b.ReportMetric(directCPU.Seconds()/gib, "direct-cpu-s/GiB")
+		b.ReportMetric(directS3.Seconds()/gib, "direct-s3-cpu-s/GiB")
+		b.ReportMetric(mbps(direct), "direct-MB/s")
+		b.ReportMetric(plain.Seconds()/direct.Seconds(), "direct/plain")
 	}
 }
