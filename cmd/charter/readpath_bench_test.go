@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"os/exec"
 	osuser "os/user"
@@ -42,7 +43,9 @@ import (
 //     Go http.Client with a Range header to nginx (unverified), alternating.
 //     Metrics p50_x and p99_x: charter's percentile ÷ nginx's (targets
 //     ≤ 1.2 and ≤ 2); charter_srv_cpu_ms/op and nginx_cpu_ms/op: the CPU
-//     each server spent per range (clock ticks: a mean over many ranges).
+//     each server spent per range (clock ticks: a mean over many ranges);
+//     charter_ttfb_p50_ms and nginx_ttfb_p50_ms: the median time to the
+//     first response byte.
 //
 // CHARTER_BENCH_READ_MIB sets the size of the big file (default 1024),
 // CHARTER_BENCH_CONC_MIB the size of each concurrent blob (default 256);
@@ -253,19 +256,26 @@ func BenchmarkReadPath(b *testing.B) {
 		// One of each first: connections open, nothing cold in the figures.
 		c.FetchRange(ctx, id, 0, n, io.Discard)
 		var dc, dn []time.Duration
+		// Time to the first response byte, of both: what a server does
+		// before it sends (look-ups, opens, the tree) apart from what the
+		// transfer and the client's hashing take after.
+		var fc, fn []time.Duration
+		var tfb time.Time
+		tctx := httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: func() { tfb = time.Now() }})
 		var sc, sn time.Duration // server CPU (charter serve; nginx)
 		load(b)
 		for b.Loop() {
 			off := rng.Int64N(size - n)
 			s0 := treeCPU(srvPID)
 			t0 := time.Now()
-			if err := c.FetchRange(ctx, id, off, n, io.Discard); err != nil {
+			if err := c.FetchRange(tctx, id, off, n, io.Discard); err != nil {
 				b.Fatal(err)
 			}
 			dc = append(dc, time.Since(t0))
+			fc = append(fc, tfb.Sub(t0))
 			sc += treeCPU(srvPID) - s0
 			s0 = treeCPU(ngxPID)
-			req, _ := http.NewRequest("GET", ngxURL+"/big.bin", nil)
+			req, _ := http.NewRequestWithContext(tctx, "GET", ngxURL+"/big.bin", nil)
 			req.Header.Set("Range", fmt.Sprintf("bytes=%d-%d", off, off+n-1))
 			t0 = time.Now()
 			resp, err := hc.Do(req)
@@ -278,11 +288,14 @@ func BenchmarkReadPath(b *testing.B) {
 				b.Fatalf("nginx range: %d bytes, status %d, %v", k, resp.StatusCode, err)
 			}
 			dn = append(dn, time.Since(t0))
+			fn = append(fn, tfb.Sub(t0))
 			sn += treeCPU(ngxPID) - s0
 		}
 		pc50, pc99 := percentile(dc, 50), percentile(dc, 99)
 		pn50, pn99 := percentile(dn, 50), percentile(dn, 99)
 		ms := func(d time.Duration) float64 { return float64(d) / 1e6 }
+		b.ReportMetric(ms(percentile(fc, 50)), "charter_ttfb_p50_ms")
+		b.ReportMetric(ms(percentile(fn, 50)), "nginx_ttfb_p50_ms")
 		b.ReportMetric(ms(pc50), "charter_p50_ms")
 		b.ReportMetric(ms(pc99), "charter_p99_ms")
 		b.ReportMetric(ms(pn50), "nginx_p50_ms")
