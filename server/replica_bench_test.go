@@ -94,7 +94,10 @@ func BenchmarkGrantsReplicas(b *testing.B) {
 func BenchmarkDownloadReplicas(b *testing.B) {
 	const size = 64 << 20
 	ctx := context.Background()
-	f := newFleetTuned(b, 3, func(c *Config) { c.Crowd, c.UploadQuotaTotal = noCrowdPool, 0 })
+	f := newFleetTuned(b, 3, func(c *Config) {
+		c.Crowd, c.UploadQuotaTotal = noCrowdPool, 0
+		c.S3DirectReads = *replicaDirectReads
+	})
 	data := make([]byte, size)
 	for i := range data {
 		data[i] = byte(i * 7)
@@ -170,6 +173,11 @@ func (f *fleet) roundRobin(tb testing.TB) *httptest.Server {
 // each side (the replicas' log connections are bounded, so any number fits
 // MariaDB's 151); more clients make larger log batches and apply
 // transactions on both sides.
+// replicaDirectReads runs BenchmarkDownloadReplicas with the replicas
+// handing out presigned S3 ranges (Config.S3DirectReads): the data then
+// goes from versitygw to the client without passing through a replica.
+var replicaDirectReads = flag.Bool("replica-direct-reads", false, "BenchmarkDownloadReplicas: replicas serve verified ranges' data by presigned S3 URLs")
+
 var replicaClients = flag.Int("replica-clients", 128, "concurrent clients of BenchmarkGrantsReplicas")
 
 // storeCPU is the CPU time the stores of a fleet used so far, by store.
