@@ -63,7 +63,7 @@ func init() {
 // PutGrant records an issued grant; a grant id recorded already keeps its
 // first grant.
 func (t *Tx) PutGrant(id, asset, licensee string, envelope []byte, index uint64) error {
-	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index) VALUES(?,?,?,?,?) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index))
+	_, err := t.exec(`INSERT INTO grants(id, asset, licensee, envelope, log_index, page) VALUES(?,?,?,?,?,?) ON CONFLICT DO NOTHING`, id, asset, licensee, string(envelope), int64(index), pageForm(envelope))
 	return err
 }
 

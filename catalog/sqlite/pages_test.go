@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -153,6 +154,7 @@ func benchBulk(b *testing.B, c *Catalog, from, to int) {
 		}
 	}
 	env := string(catalogtest.BenchEnvelope())
+	page := pageForm(catalogtest.BenchEnvelope())
 	const chunk = 50_000
 	for lo := from; lo < to; lo += chunk {
 		tx, err := conn.BeginTx(ctx, nil)
@@ -177,13 +179,13 @@ func benchBulk(b *testing.B, c *Catalog, from, to int) {
 			for _, o := range st.Owners {
 				exec(`INSERT INTO asset_owners(owner, log_index, asset, media) VALUES (?, ?, ?, ?)`, o.DID.String(), int64(g.Asset.LogIndex), a, m.MediaType)
 			}
-			exec(`INSERT INTO grants(id, asset, licensee, envelope, revoked, log_index) VALUES (?, ?, ?, ?, 0, ?)`, g.GrantID, g.GrantAsset, g.Licensee, env, int64(g.GrantIndex))
+			exec(`INSERT INTO grants(id, asset, licensee, envelope, revoked, log_index, page) VALUES (?, ?, ?, ?, 0, ?, ?)`, g.GrantID, g.GrantAsset, g.Licensee, env, int64(g.GrantIndex), page)
 			var resolved int64
 			if g.DisputeStatus != "open" {
 				resolved = int64(g.DisputeIndex)
 			}
-			exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index, resolved) VALUES (?, ?, ?, 'bench', ?, ?, ?, ?)`,
-				g.DisputeID, g.DisputeAsset, g.Licensee, g.DisputeStatus, env, int64(g.DisputeIndex), resolved)
+			exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index, resolved, page) VALUES (?, ?, ?, 'bench', ?, ?, ?, ?, ?)`,
+				g.DisputeID, g.DisputeAsset, g.Licensee, g.DisputeStatus, env, int64(g.DisputeIndex), resolved, page)
 			exec(`INSERT INTO proposals(proposal, asset, envelope, status, log_index) VALUES (?, ?, ?, ?, ?)`, g.Proposal.String(), g.ProposalAsset.String(), env, g.ProposalStatus, int64(g.ProposalIndex))
 			exec(`INSERT INTO approvals(proposal, approver, envelope, log_index) VALUES (?, ?, ?, ?)`, g.Proposal.String(), g.Licensee, env, int64(g.ProposalIndex))
 		}
@@ -198,10 +200,10 @@ func benchBulk(b *testing.B, c *Catalog, from, to int) {
 	}
 }
 
-// TestPagesCovered: a page of one asset's proposals reads one index that
-// holds its rows (migration 3), not the table, whose rows of one asset lie
-// scattered over the file; grants and disputes read an index in their
-// order (no sort).
+// TestPagesCovered: a page of one asset's (or licensee's) grants,
+// disputes or proposals reads one index that holds its rows (migrations 3
+// and 5), in their order (no sort), not the table, whose rows of one
+// asset lie scattered over the file.
 func TestPagesCovered(t *testing.T) {
 	ctx := t.Context()
 	c, err := Open(ctx, filepath.Join(t.TempDir(), "catalog.db"))
@@ -216,10 +218,10 @@ func TestPagesCovered(t *testing.T) {
 		query       string
 		args        []any
 	}{
-		{name: "grants/asset", index: "INDEX grants_asset_index "},
-		{name: "grants/licensee", index: "INDEX grants_licensee_index "},
-		{name: "disputes/asset", index: "INDEX disputes_asset_index "},
-		{name: "disputes/asset+status", index: "INDEX disputes_asset_status "},
+		{name: "grants/asset", index: "COVERING INDEX grants_asset_page "},
+		{name: "grants/licensee", index: "COVERING INDEX grants_licensee_page "},
+		{name: "disputes/asset", index: "COVERING INDEX disputes_asset_page "},
+		{name: "disputes/asset+status", index: "COVERING INDEX disputes_asset_status_page "},
 		{name: "proposals/asset", index: "COVERING INDEX proposals_asset_page "},
 		{name: "proposals/asset+status", index: "COVERING INDEX proposals_asset_status_page "},
 	} {
@@ -259,9 +261,11 @@ func TestPagesCovered(t *testing.T) {
 }
 
 // TestCoverUpgrade: a catalog file at user version 3 as first landed
-// (covering indexes of grants and disputes holding envelopes) gets its
-// narrow indexes back when opened (migration 4), and answers the same
-// pages; TestPagesUpgrade runs every migration from version 0.
+// (covering indexes of grants and disputes holding envelopes) loses them
+// when opened (migration 4) and gets covering indexes holding the
+// envelopes' page form (migration 5, which fills the new column), and
+// answers the same pages; TestPagesUpgrade runs every migration from
+// version 0.
 func TestCoverUpgrade(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "catalog.db")
@@ -295,12 +299,24 @@ func TestCoverUpgrade(t *testing.T) {
 		b, _ := json.Marshal([]any{gs, ds, ps})
 		return string(b)
 	}
+	// Half the grants and disputes carry a real envelope (the bench's is
+	// not JSON: kept as it is in the page column).
+	real := vectors(t)[1]
+	for _, q := range []string{`UPDATE grants SET envelope = ?, page = ? WHERE rowid % 2 = 0`, `UPDATE disputes SET envelope = ?, page = ? WHERE rowid % 2 = 0`} {
+		if _, err := c.DB().ExecContext(ctx, q, string(real), pageForm(real)); err != nil {
+			t.Fatal(err)
+		}
+	}
 	want := pages(c)
+	if !strings.Contains(want, base64.StdEncoding.EncodeToString(real)) {
+		t.Fatal("no real envelope in the pages compared")
+	}
 	// As migration 3 first landed left the file (covering indexes of
-	// grants and disputes, which migration 4 drops).
+	// grants and disputes, which migration 4 drops; no page column).
 	for _, q := range []string{
-		`DROP INDEX grants_asset_index`, `DROP INDEX grants_licensee_index`,
-		`DROP INDEX disputes_asset_index`, `DROP INDEX disputes_asset_status`,
+		`DROP INDEX grants_asset_page`, `DROP INDEX grants_licensee_page`,
+		`DROP INDEX disputes_asset_page`, `DROP INDEX disputes_asset_status_page`,
+		`ALTER TABLE grants DROP COLUMN page`, `ALTER TABLE disputes DROP COLUMN page`,
 		`CREATE INDEX grants_asset_page ON grants(asset, log_index, id, licensee, revoked, envelope)`,
 		`CREATE INDEX grants_licensee_page ON grants(licensee, log_index, id, asset, revoked, envelope)`,
 		`CREATE INDEX disputes_asset_page ON disputes(asset, log_index, id, opener, reason, status, envelope, resolved)`,
@@ -320,6 +336,10 @@ func TestCoverUpgrade(t *testing.T) {
 	if got := pages(c); got != want {
 		t.Fatalf("pages after the upgrade differ:\n%s\nwant\n%s", got, want)
 	}
+	var compact int
+	if err := c.DB().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM grants WHERE substr(page, 1, 1) = x'01') + (SELECT COUNT(*) FROM disputes WHERE substr(page, 1, 1) = x'01')`).Scan(&compact); err != nil || compact != 2000 {
+		t.Fatalf("%d rows in the compact page form (%v), want 2,000", compact, err)
+	}
 	rows, err := c.DB().QueryContext(ctx, `SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name IN ('grants', 'disputes', 'proposals') AND sql IS NOT NULL ORDER BY name`)
 	if err != nil {
 		t.Fatal(err)
@@ -333,8 +353,8 @@ func TestCoverUpgrade(t *testing.T) {
 		names = append(names, n)
 	}
 	rows.Close()
-	wantNames := []string{"disputes_asset_index", "disputes_asset_status", "disputes_log_index", "disputes_status",
-		"grants_asset_index", "grants_asset_licensee", "grants_licensee_index", "grants_log_index",
+	wantNames := []string{"disputes_asset_page", "disputes_asset_status_page", "disputes_log_index", "disputes_status",
+		"grants_asset_licensee", "grants_asset_page", "grants_licensee_page", "grants_log_index",
 		"proposals_asset_page", "proposals_asset_status_page", "proposals_log_index", "proposals_status"}
 	if !slices.Equal(names, wantNames) {
 		t.Fatalf("indexes %q, want %q", names, wantNames)

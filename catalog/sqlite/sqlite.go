@@ -73,6 +73,11 @@ CREATE TABLE IF NOT EXISTS corruptions (
 // Append only.
 var migrations []string
 
+// migrationFills holds, by migration number (from 1), a step in Go that
+// runs after the migration's SQL in its transaction (a backfill SQL
+// cannot compute).
+var migrationFills = map[int]func(context.Context, *sql.Tx) error{}
+
 // migrate runs the migrations the file has not run.
 func migrate(ctx context.Context, db *sql.DB) error {
 	var v int
@@ -87,6 +92,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		if _, err := tx.ExecContext(ctx, migrations[i]); err != nil {
 			tx.Rollback()
 			return fmt.Errorf("migration %d: %w", i+1, err)
+		}
+		if fill := migrationFills[i+1]; fill != nil {
+			if err := fill(ctx, tx); err != nil {
+				tx.Rollback()
+				return fmt.Errorf("migration %d: %w", i+1, err)
+			}
 		}
 		if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, i+1)); err != nil {
 			tx.Rollback()

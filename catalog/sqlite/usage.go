@@ -351,8 +351,8 @@ func (c *Catalog) JournalRoots(ctx context.Context) ([]catalog.JournalRoot, erro
 
 // PutDispute records an open dispute; one recorded already is kept.
 func (t *Tx) PutDispute(d catalog.DisputeRecord) error {
-	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index) VALUES(?,?,?,?,'open',?,?) ON CONFLICT DO NOTHING`,
-		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex))
+	_, err := t.exec(`INSERT INTO disputes(id, asset, opener, reason, status, envelope, log_index, page) VALUES(?,?,?,?,'open',?,?,?) ON CONFLICT DO NOTHING`,
+		d.ID, d.Asset, d.Opener, d.Reason, string(d.Envelope), int64(d.LogIndex), pageForm(d.Envelope))
 	return err
 }
 
