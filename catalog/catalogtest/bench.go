@@ -117,9 +117,9 @@ func (g BenchGroup) Changes() []catalog.Change {
 	}
 }
 
-// benchEnvelope stands for a signed statement (a grant's is about 700
-// bytes).
-var benchEnvelope = strings.Repeat("e", 700)
+// benchEnvelope stands for a signed statement: a real grant's envelope
+// (grant/testdata/vectors.json, 970 bytes).
+const benchEnvelope = `{"payloadType":"application/vnd.charter.grant+json","payload":"eyJhc3NldCI6ImJhZmtyNGlhYmFpYnFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhIiwiY29tbWVyY2lhbCI6ZmFsc2UsImRlY2lzaW9uIjo1LCJpZCI6ImJhZmtyNGloN3RwZXhmaWdxYWxyMzJtYnNlbmh2eTZ5a2E3bDJuZ3p2aXY0cG5jbTZxdG1ya3NocXl5IiwiaXNzdWVyIjoiZGlkOmtleTp6Nk1rdlJYTlljRTdNTWR1eW5XVGdlS2JEYVQxaWlqRFNDOHBacVhaYzhySFByZjIiLCJsaWNlbnNlZSI6ImRpZDprZXk6ejZNa29uM05lY2Q2TmtreWZvR29IeGlkMnpuR2M1OUxVM0s3bXViYVJjRmJMZkxYIiwibm90QWZ0ZXIiOiIyMDI2LTExLTI3VDA5OjAwOjAwWiIsIm5vdEJlZm9yZSI6IjIwMjYtMTEtMjZUMDk6MDA6MDBaIiwicHVycG9zZSI6InJlc2VhcmNoIiwicXVvdGFzIjp7Im1heEJ5dGVzIjoxMDczNzQxODI0LCJtYXhSZXF1ZXN0cyI6MCwibWF4UnVucyI6MCwibWF4VG9rZW5zIjowfSwidGVybXMiOiJiYWZrcjRpYWphYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYWFhYSJ9","signatures":[{"keyid":"did:key:z6MkvRXNYcE7MMduynWTgeKbDaT1iijDSC8pZqXZc8rHPrf2","sig":"d/tx5suGA9rglFf0pAnHN6KKX3RxMqyPtMuG96a3UOoqcbfordi2NLCrKOhaB0SRlTCD7cW5oXVb0EhNIkFTAg=="}]}`
 
 // BenchEnvelope is the envelope every statement of the benchmark's
 // catalog carries.
