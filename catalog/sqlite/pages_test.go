@@ -299,17 +299,18 @@ func TestCoverUpgrade(t *testing.T) {
 		b, _ := json.Marshal([]any{gs, ds, ps})
 		return string(b)
 	}
-	// Half the grants and disputes carry a real envelope (the bench's is
-	// not JSON: kept as it is in the page column).
-	real := vectors(t)[1]
+	// Half the grants and disputes carry an envelope that is not DSSE
+	// JSON (kept as it is in the page column); the others the bench's, a
+	// real one.
+	real, odd := catalogtest.BenchEnvelope(), []byte(strings.Repeat("e", 700))
 	for _, q := range []string{`UPDATE grants SET envelope = ?, page = ? WHERE rowid % 2 = 0`, `UPDATE disputes SET envelope = ?, page = ? WHERE rowid % 2 = 0`} {
-		if _, err := c.DB().ExecContext(ctx, q, string(real), pageForm(real)); err != nil {
+		if _, err := c.DB().ExecContext(ctx, q, string(odd), pageForm(odd)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	want := pages(c)
-	if !strings.Contains(want, base64.StdEncoding.EncodeToString(real)) {
-		t.Fatal("no real envelope in the pages compared")
+	if !strings.Contains(want, base64.StdEncoding.EncodeToString(real)) || !strings.Contains(want, base64.StdEncoding.EncodeToString(odd)) {
+		t.Fatal("the pages compared lack a real or an odd envelope")
 	}
 	// As migration 3 first landed left the file (covering indexes of
 	// grants and disputes, which migration 4 drops; no page column).
