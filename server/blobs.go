@@ -618,7 +618,7 @@ func (s *Server) slice(w http.ResponseWriter, r *http.Request) error {
 	}
 	// A client that asks for it gets the split layout: the same bytes,
 	// tree first, so that the data goes out in one piece from the file.
-	split := acceptsSplit(r)
+	split := acceptsMedia(r, MediaSliceSplit)
 	treeLen, err := content.TreeSize(obj.Size, off, n)
 	if err != nil {
 		return errorf(http.StatusRequestedRangeNotSatisfiable, "bad-range", "Range not satisfiable", err.Error(), "", err)

@@ -3,7 +3,6 @@ package server
 import (
 	"io"
 	"net/http"
-	"strings"
 	"syscall"
 
 	"github.com/charter-dev/charter/blob"
@@ -16,19 +15,6 @@ import (
 // straight from the stored file (sendfile on a local store).
 const MediaSliceSplit = "application/vnd.charter.bao-slice-split"
 
-// acceptsSplit reports whether the request's Accept header names the
-// split slice layout.
-func acceptsSplit(r *http.Request) bool {
-	for _, v := range r.Header.Values("Accept") {
-		for part := range strings.SplitSeq(v, ",") {
-			mt, _, _ := strings.Cut(part, ";")
-			if strings.EqualFold(strings.TrimSpace(mt), MediaSliceSplit) {
-				return true
-			}
-		}
-	}
-	return false
-}
 
 // sendFile writes bytes [off, off+n) of f to the response, metered as
 // Write meters: a checkpoint every checkpointBytes and, under a grant, the
