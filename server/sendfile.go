@@ -15,7 +15,6 @@ import (
 // straight from the stored file (sendfile on a local store).
 const MediaSliceSplit = "application/vnd.charter.bao-slice-split"
 
-
 // sendFile writes bytes [off, off+n) of f to the response, metered as
 // Write meters: a checkpoint every checkpointBytes and, under a grant, the
 // body's last byte held back until finish records it. When f is a local
