@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ import (
 	"github.com/charter-dev/charter/client"
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/httpsig"
+	"github.com/charter-dev/charter/identity"
 	"github.com/charter-dev/charter/internal/testenv"
 )
 
@@ -110,6 +112,25 @@ func TestDirectReads(t *testing.T) {
 			t.Fatalf("presigned GET with Range %q: %d (%d bytes), want 403", other, code, len(b))
 		}
 	}
+	// The URL names one object: pointed at another (the blob's outboard,
+	// or any other key in the bucket) its signature no longer holds.
+	dataKey := bs.ObjectKey(blob.Key{ID: m.modelContent, Part: blob.Data})
+	obKey := bs.ObjectKey(blob.Key{ID: m.modelContent, Part: blob.Outboard})
+	if !strings.Contains(u, dataKey) {
+		t.Fatalf("URL %q does not name the data object %q", u, dataKey)
+	}
+	for _, other := range []string{obKey, dataKey + "x"} {
+		req, _ := http.NewRequest("GET", strings.Replace(u, dataKey, other, 1), nil)
+		req.Header.Set("Range", rng)
+		r, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Body.Close()
+		if r.StatusCode != http.StatusForbidden {
+			t.Fatalf("the URL pointed at %q: %d, want 403", other, r.StatusCode)
+		}
+	}
 	if rc := m.closeAs("direct-raw"); rc.Bytes != we-ws {
 		t.Fatalf("issued URL fetched twice: receipt %d bytes, want the widened range's %d once", rc.Bytes, we-ws)
 	}
@@ -129,6 +150,26 @@ func TestDirectReads(t *testing.T) {
 	r2.Body.Close()
 	if r2.StatusCode < 400 || r2.Header.Get(HeaderDataURL) != "" {
 		t.Fatalf("no grant: %d, URL %q", r2.StatusCode, r2.Header.Get(HeaderDataURL))
+	}
+
+	// A key made a minute ago presenting the consumer's grant (its id is
+	// no secret: it is in the log): refused, and no URL.
+	stranger, err := identity.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := &http.Client{Transport: &httpsig.Transport{Key: stranger, Options: []httpsig.SignOption{httpsig.WithHeaders("charter-grant"), httpsig.WithHeadersIfPresent("charter-session")}}}
+	req, _ = http.NewRequest("GET", m.hs.URL+m.slicePath(off, n), nil)
+	req.Header.Set(HeaderGrant, m.grant.ID.String())
+	req.Header.Set(HeaderSession, "direct-stranger")
+	req.Header.Set("Accept", MediaSliceDirect+", "+MediaSliceSplit)
+	r3, err := sc.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r3.Body.Close()
+	if r3.StatusCode < 400 || r3.Header.Get(HeaderDataURL) != "" {
+		t.Fatalf("a stranger with the consumer's grant id: %d, URL %q", r3.StatusCode, r3.Header.Get(HeaderDataURL))
 	}
 
 	// The client library: right bytes, charged once.
