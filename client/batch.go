@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -116,11 +115,10 @@ func (c *Client) putBatch(ctx context.Context, files []batchFile) error {
 		n += api.MaxBatchHeader + int(f.size) + 1
 	}
 	body.Grow(n) // once: growing by doubling cleared and copied it over and over
+	hdr := make([]byte, 0, api.MaxBatchHeader)
 	for _, f := range files {
-		body.WriteString(f.id.String())
-		body.WriteByte(' ')
-		body.WriteString(strconv.FormatInt(f.size, 10))
-		body.WriteByte('\n')
+		hdr = api.AppendBatchHeader(hdr[:0], f.id, f.size)
+		body.Write(hdr)
 		n, err := readFileInto(&body, f.local, f.size)
 		if err != nil {
 			return fmt.Errorf("%s: %w", f.path, err)

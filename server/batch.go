@@ -2,14 +2,12 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strconv"
 	"time"
 
 	"github.com/charter-dev/charter/api"
@@ -18,64 +16,6 @@ import (
 	"github.com/charter-dev/charter/content"
 	"github.com/charter-dev/charter/httpsig"
 )
-
-// errBatchFormat reports a batch body that is not a sequence of records
-// "ID SIZE\n" + SIZE bytes.
-var errBatchFormat = errors.New("malformed batch")
-
-// readBatchHeader reads the header line "ID SIZE\n" of the next record of
-// a batch body: a Charter content id in its canonical form, one space, and
-// a decimal size of at most api.MaxBatchBlobSize without sign or leading
-// zeros. At the end of the body it returns io.EOF; an error of the body
-// itself (a refused digest, a body over its bound) is returned as is, and
-// anything else wraps errBatchFormat.
-func readBatchHeader(br *bufio.Reader) (content.ID, int64, error) {
-	b, err := br.Peek(api.MaxBatchHeader)
-	if len(b) == 0 && err == io.EOF {
-		return content.ID{}, 0, io.EOF
-	}
-	if err != nil && err != io.EOF {
-		return content.ID{}, 0, err
-	}
-	nl := bytes.IndexByte(b, '\n')
-	if nl < 0 {
-		if err == io.EOF {
-			return content.ID{}, 0, fmt.Errorf("%w: the body ends inside a record header", errBatchFormat)
-		}
-		return content.ID{}, 0, fmt.Errorf("%w: a record header is over %d bytes", errBatchFormat, api.MaxBatchHeader)
-	}
-	line := b[:nl]
-	sp := bytes.IndexByte(line, ' ')
-	if sp < 0 {
-		return content.ID{}, 0, fmt.Errorf("%w: header %q is not \"ID SIZE\"", errBatchFormat, line)
-	}
-	idText, sizeText := string(line[:sp]), string(line[sp+1:])
-	id, err := content.ParseID(idText)
-	if err != nil || id.String() != idText {
-		return content.ID{}, 0, fmt.Errorf("%w: %q is not a Charter content id", errBatchFormat, idText)
-	}
-	size, ok := batchSize(sizeText)
-	if !ok {
-		return content.ID{}, 0, fmt.Errorf("%w: size %q of %s is not a decimal number of bytes up to %d", errBatchFormat, sizeText, idText, api.MaxBatchBlobSize)
-	}
-	br.Discard(nl + 1)
-	return id, size, nil
-}
-
-// batchSize parses a record's size: decimal digits, no sign, no leading
-// zero (except "0" itself), at most api.MaxBatchBlobSize.
-func batchSize(v string) (int64, bool) {
-	if v == "" || len(v) > 8 || (len(v) > 1 && v[0] == '0') {
-		return 0, false
-	}
-	for _, c := range v {
-		if c < '0' || c > '9' {
-			return 0, false
-		}
-	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	return n, err == nil && n <= api.MaxBatchBlobSize
-}
 
 // exactN reads exactly n bytes of r: it reports io.ErrUnexpectedEOF
 // when r ends first (a record cut short), and an end after n bytes.
@@ -144,7 +84,7 @@ func (s *Server) uploadBatch(w http.ResponseWriter, r *http.Request) error {
 	refuse := func(err error) error {
 		var mbe *http.MaxBytesError
 		switch {
-		case errors.Is(err, errBatchFormat):
+		case errors.Is(err, api.ErrBatchFormat):
 			return errorf(http.StatusBadRequest, "bad-batch", "Malformed batch upload", fmt.Sprintf("record %d: %s; nothing was kept", len(results)+1, err), `frame each blob as "ID SIZE\n" followed by SIZE bytes`, err)
 		case errors.As(err, &mbe):
 			return errorf(http.StatusRequestEntityTooLarge, "too-large", "Batch too large", fmt.Sprintf("the body is over the batch limit of %d bytes; nothing was kept", api.MaxBatchBytes), "", err)
@@ -156,7 +96,7 @@ func (s *Server) uploadBatch(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	for {
-		id, size, err := readBatchHeader(br)
+		id, size, err := api.ReadBatchHeader(br)
 		if err == io.EOF {
 			break
 		}

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -189,32 +188,6 @@ func TestBatchRepairsCorrupt(t *testing.T) {
 	if _, bad := s.corrupt(ctx, id); bad {
 		t.Fatal("still marked corrupt after the repair")
 	}
-}
-
-// FuzzBatchHeader: the record header parser never panics, never reads
-// past its line, and accepts only canonical "ID SIZE" lines within bounds.
-func FuzzBatchHeader(f *testing.F) {
-	id := content.IDFromDigest([32]byte{1})
-	for _, s := range []string{id.String() + " 10\n", id.String() + " 0\nrest", "x 1\n", id.String() + " 1048577\n", id.String() + " -1\n", id.String() + "  1\n", "", "\n", id.String() + " 1"} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		br := bufio.NewReaderSize(bytes.NewReader(b), 64<<10)
-		got, size, err := readBatchHeader(br)
-		if err != nil {
-			if err != io.EOF && !errors.Is(err, errBatchFormat) {
-				t.Fatalf("error %v is neither EOF nor a format error", err)
-			}
-			return
-		}
-		line := fmt.Sprintf("%s %d\n", got, size)
-		if !bytes.HasPrefix(b, []byte(line)) || size < 0 || size > api.MaxBatchBlobSize {
-			t.Fatalf("accepted %q as %q", b, line)
-		}
-		if rest, _ := io.ReadAll(br); !bytes.Equal(rest, b[len(line):]) {
-			t.Fatal("the parser consumed more than its line")
-		}
-	})
 }
 
 // batchReadStatus asks POST /v1/blobs/batch-read for id, signed by key
